@@ -1,0 +1,73 @@
+//! Who may do what (SPEC §1): roles of API tokens.
+
+use serde::{Deserialize, Serialize};
+
+use crate::resource::InvalidInput;
+
+/// A token's role. A `tenant` token is bound to exactly one account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Configures policy, users and keys.
+    Admin,
+    /// Triage, confirm, grade, apply and lift penalties.
+    Operator,
+    /// Works the unblock and ticket queues.
+    Reviewer,
+    /// Reads the audit log and exports, nothing else.
+    Auditor,
+    /// A customer account: sees only its own data.
+    Tenant,
+    /// A machine credential of an automated detector.
+    Detector,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 6] =
+        [Role::Admin, Role::Operator, Role::Reviewer, Role::Auditor, Role::Tenant, Role::Detector];
+
+    /// Stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Reviewer => "reviewer",
+            Role::Auditor => "auditor",
+            Role::Tenant => "tenant",
+            Role::Detector => "detector",
+        }
+    }
+
+    /// Parses a role code.
+    pub fn parse(code: &str) -> Result<Role, InvalidInput> {
+        Role::ALL.into_iter().find(|r| r.code() == code).ok_or_else(|| {
+            InvalidInput::new("role", "is not one of admin, operator, reviewer, auditor, tenant, detector")
+        })
+    }
+
+    /// Provider staff (everyone but tenants, detectors and anonymous reporters).
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Admin | Role::Operator | Role::Reviewer | Role::Auditor)
+    }
+}
+
+/// Whom a query may see. Storage applies it in SQL, so a tenant query can never return another
+/// account's rows whatever the handler does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Provider staff and the system: every account.
+    All,
+    /// One account only.
+    Account(String),
+}
+
+impl Scope {
+    /// The account this scope is limited to, if any.
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Scope::All => None,
+            Scope::Account(a) => Some(a),
+        }
+    }
+}

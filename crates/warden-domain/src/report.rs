@@ -1,0 +1,160 @@
+//! Reports (INT-1, INT-3): sources, the JSON report request, and its validation.
+
+use serde::{Deserialize, Serialize};
+
+use crate::resource::{InvalidInput, Target};
+use crate::taxonomy::Category;
+
+/// Most evidence text we keep per report (INT-3); larger snapshots are refused, not cut.
+pub const MAX_EVIDENCE_BYTES: usize = 256 * 1024;
+/// Most free text per report.
+pub const MAX_DESCRIPTION_CHARS: usize = 8000;
+/// Most characters of reporter contact.
+pub const MAX_CONTACT_CHARS: usize = 320;
+
+/// Where a report came from (INT-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// 用户举报: the public form or API, unauthenticated.
+    Public,
+    /// An automated detector.
+    Detector,
+    /// 上级主管部门通知: a regulator notice entered by an operator.
+    Regulator,
+    /// Created by an operator.
+    Operator,
+    /// An X-ARF report.
+    Xarf,
+}
+
+impl Source {
+    /// Stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Source::Public => "public",
+            Source::Detector => "detector",
+            Source::Regulator => "regulator",
+            Source::Operator => "operator",
+            Source::Xarf => "xarf",
+        }
+    }
+
+    /// Parses a source code.
+    pub fn parse(code: &str) -> Result<Source, InvalidInput> {
+        [Source::Public, Source::Detector, Source::Regulator, Source::Operator, Source::Xarf]
+            .into_iter()
+            .find(|s| s.code() == code)
+            .ok_or_else(|| InvalidInput::new("source", "is not one of public, detector, regulator, operator, xarf"))
+    }
+}
+
+/// The JSON body of `POST /api/reports` as sent; [`ReportRequest::validate`] makes a
+/// [`ValidReport`] of it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    /// URL, domain, IP, `cos://bucket/key`, `vod:<id>` or `apigw:<id>`.
+    pub target: Option<String>,
+    /// Category code from the taxonomy.
+    pub category: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Snapshot of the violating content (text/HTML), hashed with SHA-256.
+    #[serde(default)]
+    pub evidence: Option<String>,
+    /// Reporter contact (personal data; encrypted at rest).
+    #[serde(default)]
+    pub reporter_contact: Option<String>,
+    /// Operators only: `operator` (default) or `regulator`.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Detectors: confidence 0..=1 (INT-5).
+    #[serde(default)]
+    pub confidence: Option<f64>,
+    /// Views or hits of the content, if known (spread signal, GRD-2).
+    #[serde(default)]
+    pub views: Option<i64>,
+}
+
+/// A report that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidReport {
+    /// Parsed target.
+    pub target: Target,
+    /// Category.
+    pub category: Category,
+    /// Free text (may be empty).
+    pub description: String,
+    /// Evidence text, if any.
+    pub evidence: Option<String>,
+    /// Reporter contact, if any.
+    pub reporter_contact: Option<String>,
+    /// Detector confidence, if any.
+    pub confidence: Option<f64>,
+    /// Views, if any.
+    pub views: Option<i64>,
+}
+
+impl ReportRequest {
+    /// Checks every field; the first problem is returned, naming its field.
+    pub fn validate(self) -> Result<ValidReport, InvalidInput> {
+        let target = self.target.ok_or_else(|| InvalidInput::new("target", "is required"))?;
+        let target = Target::parse(&target)?;
+        let category = self.category.ok_or_else(|| InvalidInput::new("category", "is required"))?;
+        let category = Category::parse(&category).map_err(|e| InvalidInput::new("category", e.to_string()))?;
+        let description = self.description.unwrap_or_default();
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(InvalidInput::new("description", format!("is longer than {MAX_DESCRIPTION_CHARS} characters")));
+        }
+        if let Some(e) = &self.evidence {
+            if e.len() > MAX_EVIDENCE_BYTES {
+                return Err(InvalidInput::new("evidence", format!("is larger than {MAX_EVIDENCE_BYTES} bytes")));
+            }
+        }
+        if let Some(c) = &self.reporter_contact {
+            if c.chars().count() > MAX_CONTACT_CHARS || c.trim().is_empty() {
+                return Err(InvalidInput::new("reporter_contact", format!("must be 1 to {MAX_CONTACT_CHARS} characters")));
+            }
+        }
+        if let Some(c) = self.confidence {
+            if !(0.0..=1.0).contains(&c) {
+                return Err(InvalidInput::new("confidence", "must be between 0 and 1"));
+            }
+        }
+        if let Some(v) = self.views {
+            if v < 0 {
+                return Err(InvalidInput::new("views", "must not be negative"));
+            }
+        }
+        Ok(ValidReport {
+            target,
+            category,
+            description,
+            evidence: self.evidence,
+            reporter_contact: self.reporter_contact.map(|c| c.trim().to_string()),
+            confidence: self.confidence,
+            views: self.views,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(target: &str, category: &str) -> ReportRequest {
+        ReportRequest { target: Some(target.into()), category: Some(category.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn names_the_offending_field() {
+        assert_eq!(req("nope nope", "gambling").validate().unwrap_err().field, "target");
+        assert_eq!(req("https://a.example/x", "nope").validate().unwrap_err().field, "category");
+        let mut r = req("https://a.example/x", "gambling");
+        r.confidence = Some(2.0);
+        assert_eq!(r.validate().unwrap_err().field, "confidence");
+        assert!(req("https://a.example/x", "gambling").validate().is_ok());
+    }
+}

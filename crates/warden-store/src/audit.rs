@@ -1,0 +1,311 @@
+//! The audit log (AUD-1..3): append-only, hash-chained, verified, purged only past retention.
+//!
+//! Each event's `hash` is SHA-256 over the previous event's hash and a canonical JSON encoding of
+//! the event's own fields. Writers lock the one-row `audit_head` table to append, so the chain
+//! has no forks even with several nodes on one PostgreSQL. Verification walks the events in
+//! sequence and names the first one whose link or content does not match.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+
+use crate::{Engine, Result, Store, StoreError, WriteTx, i, os, page, s};
+
+/// Least retention the law allows (AUD-3): 180 days.
+pub const MIN_RETENTION_DAYS: i64 = 180;
+
+/// The hash before the first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An event to append.
+#[derive(Debug, Clone, Default)]
+pub struct NewAuditEvent {
+    /// Token id, `system`, or `anonymous`.
+    pub actor: String,
+    /// Role code of the actor.
+    pub role: String,
+    /// What happened, e.g. `report.create`.
+    pub action: String,
+    /// What it happened to, e.g. `case:case_...`.
+    pub subject: String,
+    /// The account concerned, if any (lets auditors filter; never shown to tenants).
+    pub account_id: Option<String>,
+    /// Digest of the subject before.
+    pub before_digest: Option<String>,
+    /// Digest of the subject after.
+    pub after_digest: Option<String>,
+    /// JSON details (no secrets, no personal data in clear).
+    pub details: serde_json::Value,
+    /// When, ms.
+    pub at: i64,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// When, ms.
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// Their role.
+    pub role: String,
+    /// What.
+    pub action: String,
+    /// To what.
+    pub subject: String,
+    /// Account concerned.
+    pub account_id: Option<String>,
+    /// Digest before.
+    pub before_digest: Option<String>,
+    /// Digest after.
+    pub after_digest: Option<String>,
+    /// JSON details as stored.
+    pub details: String,
+    /// Previous event's hash.
+    pub prev_hash: String,
+    /// This event's hash.
+    pub hash: String,
+}
+
+fn row(r: &AnyRow) -> Result<AuditEvent> {
+    Ok(AuditEvent {
+        seq: i(r, "seq")?,
+        at: i(r, "at")?,
+        actor: s(r, "actor")?,
+        role: s(r, "role")?,
+        action: s(r, "action")?,
+        subject: s(r, "subject")?,
+        account_id: os(r, "account_id")?,
+        before_digest: os(r, "before_digest")?,
+        after_digest: os(r, "after_digest")?,
+        details: s(r, "details")?,
+        prev_hash: s(r, "prev_hash")?,
+        hash: s(r, "hash")?,
+    })
+}
+
+/// The hash of an event given its predecessor's hash.
+pub fn event_hash(prev_hash: &str, e: &AuditEvent) -> String {
+    let canonical = serde_json::json!([
+        e.seq,
+        e.at,
+        e.actor,
+        e.role,
+        e.action,
+        e.subject,
+        e.account_id,
+        e.before_digest,
+        e.after_digest,
+        e.details
+    ]);
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(canonical.to_string().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The locked head of the chain within one transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct ChainHead {
+    seq: i64,
+    hash: String,
+}
+
+/// Where verification found the chain broken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainBreak {
+    /// The first bad event.
+    pub seq: i64,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Outcome of a verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// Events checked.
+    pub checked: i64,
+    /// Last good sequence number.
+    pub last_seq: i64,
+    /// The first break, if any.
+    pub broken: Option<ChainBreak>,
+}
+
+/// A purge refused or done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Purge {
+    /// Events removed.
+    pub removed: i64,
+}
+
+impl WriteTx {
+    /// Locks the chain head for this transaction. Intake calls it first, so that concurrent
+    /// writers serialise before they read what they will change.
+    pub async fn lock_chain(&mut self) -> Result<()> {
+        if self.chain.is_some() {
+            return Ok(());
+        }
+        let sql = match self.engine() {
+            Engine::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            Engine::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+        };
+        let r = sqlx::query(sql).fetch_one(self.conn()).await?;
+        self.chain = Some(ChainHead { seq: i(&r, "seq")?, hash: s(&r, "hash")? });
+        Ok(())
+    }
+
+    /// Appends an event to the chain in this transaction; returns its sequence number.
+    pub async fn append_audit(&mut self, ev: NewAuditEvent) -> Result<i64> {
+        self.lock_chain().await?;
+        let head = self.chain.clone().ok_or_else(|| StoreError::Corrupt("audit head missing".into()))?;
+        let mut e = AuditEvent {
+            seq: head.seq + 1,
+            at: ev.at,
+            actor: ev.actor,
+            role: ev.role,
+            action: ev.action,
+            subject: ev.subject,
+            account_id: ev.account_id,
+            before_digest: ev.before_digest,
+            after_digest: ev.after_digest,
+            details: ev.details.to_string(),
+            prev_hash: head.hash.clone(),
+            hash: String::new(),
+        };
+        e.hash = event_hash(&head.hash, &e);
+        sqlx::query(
+            "INSERT INTO audit_events (seq, at, actor, role, action, subject, account_id, before_digest, after_digest, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(e.seq)
+        .bind(e.at)
+        .bind(&e.actor)
+        .bind(&e.role)
+        .bind(&e.action)
+        .bind(&e.subject)
+        .bind(e.account_id.clone())
+        .bind(e.before_digest.clone())
+        .bind(e.after_digest.clone())
+        .bind(&e.details)
+        .bind(&e.prev_hash)
+        .bind(&e.hash)
+        .execute(self.conn())
+        .await?;
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(e.seq)
+            .bind(&e.hash)
+            .execute(self.conn())
+            .await?;
+        self.chain = Some(ChainHead { seq: e.seq, hash: e.hash });
+        Ok(head.seq + 1)
+    }
+}
+
+/// Audit filter.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this subject.
+    pub subject: Option<String>,
+    /// Only this account.
+    pub account_id: Option<String>,
+}
+
+impl Store {
+    /// Events after `after_seq` in order.
+    pub async fn list_audit(&self, f: &AuditFilter, after_seq: i64, limit: i64) -> Result<Vec<AuditEvent>> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE seq > $1 AND ($2 = '' OR action = $2) AND ($3 = '' OR subject = $3) AND ($4 = '' OR account_id = $4) ORDER BY seq LIMIT $5",
+        )
+        .bind(after_seq)
+        .bind(f.action.clone().unwrap_or_default())
+        .bind(f.subject.clone().unwrap_or_default())
+        .bind(f.account_id.clone().unwrap_or_default())
+        .bind(page(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
+    /// Walks the whole chain and reports the first broken event (AUD-2).
+    pub async fn verify_audit(&self) -> Result<Verification> {
+        let head = sqlx::query("SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1").fetch_one(self.pool()).await?;
+        let (head_seq, head_hash) = (i(&head, "seq")?, s(&head, "hash")?);
+        let mut prev_seq = i(&head, "base_seq")?;
+        let mut prev_hash = s(&head, "base_hash")?;
+        let mut checked = 0;
+        let brk = |seq: i64, reason: String, checked: i64, last: i64| Verification {
+            checked,
+            last_seq: last,
+            broken: Some(ChainBreak { seq, reason }),
+        };
+        loop {
+            let rows = sqlx::query("SELECT * FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT 1000")
+                .bind(prev_seq)
+                .fetch_all(self.pool())
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                let e = match row(r) {
+                    Ok(e) => e,
+                    Err(err) => return Ok(brk(prev_seq + 1, format!("unreadable event: {err}"), checked, prev_seq)),
+                };
+                if e.seq != prev_seq + 1 {
+                    return Ok(brk(prev_seq + 1, format!("event {} is missing (next stored is {})", prev_seq + 1, e.seq), checked, prev_seq));
+                }
+                if e.prev_hash != prev_hash {
+                    return Ok(brk(e.seq, "its prev_hash does not match the previous event's hash".into(), checked, prev_seq));
+                }
+                if event_hash(&prev_hash, &e) != e.hash {
+                    return Ok(brk(e.seq, "its content does not match its hash (altered)".into(), checked, prev_seq));
+                }
+                checked += 1;
+                prev_seq = e.seq;
+                prev_hash = e.hash;
+            }
+        }
+        if prev_seq != head_seq || prev_hash != head_hash {
+            return Ok(brk(
+                prev_seq + 1,
+                format!("the chain ends at {prev_seq} but the head records {head_seq} (events removed or head altered)"),
+                checked,
+                prev_seq,
+            ));
+        }
+        Ok(Verification { checked, last_seq: prev_seq, broken: None })
+    }
+
+    /// Removes events older than `before` — refused (returns `Err(Conflict)`) when `before` is
+    /// less than `retention_days` (never below [`MIN_RETENTION_DAYS`]) before `now`. The chain's
+    /// base moves to the last removed event so that verification still works.
+    pub async fn purge_audit(&self, before: i64, retention_days: i64, now: i64) -> Result<Purge> {
+        let days = retention_days.max(MIN_RETENTION_DAYS);
+        let oldest_allowed = now - days * 86_400_000;
+        if before > oldest_allowed {
+            return Err(StoreError::Conflict(format!(
+                "refusing to purge audit events younger than {days} days (AUD-3); the latest cut-off allowed now is {oldest_allowed} ms"
+            )));
+        }
+        let mut tx = self.begin_write().await?;
+        tx.lock_chain().await?;
+        let last = sqlx::query("SELECT seq, hash FROM audit_events WHERE at < $1 ORDER BY seq DESC LIMIT 1")
+            .bind(before)
+            .fetch_optional(tx.conn())
+            .await?;
+        let Some(last) = last else { return Ok(Purge { removed: 0 }) };
+        let (seq, hash) = (i(&last, "seq")?, s(&last, "hash")?);
+        let removed = sqlx::query("DELETE FROM audit_events WHERE seq <= $1").bind(seq).execute(tx.conn()).await?.rows_affected();
+        sqlx::query("UPDATE audit_head SET base_seq = $1, base_hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(hash)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(Purge { removed: i64::try_from(removed).unwrap_or(i64::MAX) })
+    }
+}

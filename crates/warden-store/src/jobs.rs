@@ -1,0 +1,251 @@
+//! The durable job queue (LIFE-4): jobs and timers live in the database.
+//!
+//! A job has a `run_at`, a lease while a node works on it, retries with exponential backoff and
+//! a `dead` state. A `dedup_key` names a timer ("the deadline of case X") so that the use case
+//! which changes the case can arm, move or cancel its timer in the same transaction.
+//!
+//! Claiming: on PostgreSQL `FOR UPDATE SKIP LOCKED` lets several nodes claim disjoint batches; on
+//! SQLite the single node claims under the write lock. A job whose lease ran out (its node died)
+//! is claimable again, and a job that fell due while Warden was down is simply due at start.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+use crate::{Engine, Result, Store, WriteTx, i, oi, os, s};
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    /// Id.
+    pub id: String,
+    /// Kind, e.g. `diag.ping`.
+    pub kind: String,
+    /// JSON payload.
+    pub payload: String,
+    /// Due, ms.
+    pub run_at: i64,
+    /// `pending`, `running`, `done` or `dead`.
+    pub state: String,
+    /// Attempts started.
+    pub attempts: i64,
+    /// Attempts allowed before `dead`.
+    pub max_attempts: i64,
+    /// Timer name, if any.
+    pub dedup_key: Option<String>,
+    /// Node holding the lease.
+    pub lease_owner: Option<String>,
+    /// Lease end, ms.
+    pub lease_until: Option<i64>,
+    /// Last failure.
+    pub last_error: Option<String>,
+}
+
+fn row(r: &AnyRow) -> Result<Job> {
+    Ok(Job {
+        id: s(r, "id")?,
+        kind: s(r, "kind")?,
+        payload: s(r, "payload")?,
+        run_at: i(r, "run_at")?,
+        state: s(r, "state")?,
+        attempts: i(r, "attempts")?,
+        max_attempts: i(r, "max_attempts")?,
+        dedup_key: os(r, "dedup_key")?,
+        lease_owner: os(r, "lease_owner")?,
+        lease_until: oi(r, "lease_until")?,
+        last_error: os(r, "last_error")?,
+    })
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Kind.
+    pub kind: String,
+    /// JSON payload.
+    pub payload: String,
+    /// Due, ms.
+    pub run_at: i64,
+    /// Timer name: enqueueing with a key that names a pending job moves that job instead.
+    pub dedup_key: Option<String>,
+    /// Attempts before `dead`.
+    pub max_attempts: i64,
+}
+
+/// Counts per state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JobCounts {
+    /// Waiting.
+    pub pending: i64,
+    /// Leased.
+    pub running: i64,
+    /// Finished.
+    pub done: i64,
+    /// Gave up.
+    pub dead: i64,
+}
+
+/// Delay before retry `attempt` (1-based): 1 s, 2 s, 4 s... capped at one hour.
+pub fn backoff_ms(attempt: i64) -> i64 {
+    let exp = attempt.clamp(1, 13) - 1;
+    (1000_i64 << exp).min(3_600_000)
+}
+
+impl WriteTx {
+    /// Enqueues a job, or, when its `dedup_key` names a job not yet finished, moves that job to
+    /// the new time and payload. Returns the job id.
+    pub async fn enqueue(&mut self, job: &NewJob, id: &str, now: i64) -> Result<String> {
+        if let Some(key) = &job.dedup_key {
+            let existing = sqlx::query("SELECT id, state FROM jobs WHERE dedup_key = $1").bind(key).fetch_optional(self.conn()).await?;
+            if let Some(r) = existing {
+                let existing_id = s(&r, "id")?;
+                let state = s(&r, "state")?;
+                if state == "pending" || state == "running" {
+                    sqlx::query("UPDATE jobs SET run_at = $1, payload = $2, state = 'pending', lease_owner = NULL, lease_until = NULL, updated_at = $3 WHERE id = $4")
+                        .bind(job.run_at)
+                        .bind(&job.payload)
+                        .bind(now)
+                        .bind(&existing_id)
+                        .execute(self.conn())
+                        .await?;
+                    return Ok(existing_id);
+                }
+                // A finished timer frees its name.
+                sqlx::query("UPDATE jobs SET dedup_key = NULL WHERE id = $1").bind(&existing_id).execute(self.conn()).await?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, run_at, state, attempts, max_attempts, dedup_key, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $7, $7)",
+        )
+        .bind(id)
+        .bind(&job.kind)
+        .bind(&job.payload)
+        .bind(job.run_at)
+        .bind(job.max_attempts.max(1))
+        .bind(job.dedup_key.clone())
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(id.to_string())
+    }
+
+    /// Cancels the pending timer with this key; true if there was one.
+    pub async fn cancel_timer(&mut self, dedup_key: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM jobs WHERE dedup_key = $1 AND state = 'pending'")
+            .bind(dedup_key)
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Marks a job done, if `node` still holds its lease. False means the lease was lost and the
+    /// caller must roll back what it did for the job.
+    pub async fn complete_job(&mut self, id: &str, node: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE id = $2 AND state = 'running' AND lease_owner = $3",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(node)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Records that `node` ran job `id` (the `diag.ping` job's effect).
+    pub async fn record_job_run(&mut self, id: &str, node: &str, now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO job_runs (job_id, node, ran_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(node)
+            .bind(now)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Claims up to `limit` due jobs for `node`, leasing them until `now + lease_ms`. Jobs whose
+    /// lease ran out are claimable again.
+    pub async fn claim_jobs(&self, node: &str, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<Job>> {
+        let lock = match self.engine() {
+            Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            Engine::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_until = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE (state = 'pending' AND run_at <= $3) OR (state = 'running' AND lease_until < $3) ORDER BY run_at, id LIMIT $4 {lock}) \
+             RETURNING *"
+        );
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(node)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(tx.conn())
+            .await?;
+        tx.commit().await?;
+        rows.iter().map(row).collect()
+    }
+
+    /// Records a failed attempt: retried after [`backoff_ms`], or `dead` after `max_attempts`.
+    pub async fn fail_job(&self, job: &Job, node: &str, error: &str, now: i64) -> Result<()> {
+        let dead = job.attempts >= job.max_attempts;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $5 AND lease_owner = $6",
+        )
+        .bind(if dead { "dead" } else { "pending" })
+        .bind(now + backoff_ms(job.attempts))
+        .bind(error.chars().take(2000).collect::<String>())
+        .bind(now)
+        .bind(&job.id)
+        .bind(node)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await
+    }
+
+    /// One job.
+    pub async fn get_job(&self, id: &str) -> Result<Option<Job>> {
+        let r = sqlx::query("SELECT * FROM jobs WHERE id = $1").bind(id).fetch_optional(self.pool()).await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    /// The job currently holding a timer name.
+    pub async fn get_timer(&self, dedup_key: &str) -> Result<Option<Job>> {
+        let r = sqlx::query("SELECT * FROM jobs WHERE dedup_key = $1").bind(dedup_key).fetch_optional(self.pool()).await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    /// Jobs per state.
+    pub async fn job_counts(&self) -> Result<JobCounts> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetch_all(self.pool()).await?;
+        let mut c = JobCounts::default();
+        for r in &rows {
+            let n = i(r, "n")?;
+            match s(r, "state")?.as_str() {
+                "pending" => c.pending = n,
+                "running" => c.running = n,
+                "done" => c.done = n,
+                "dead" => c.dead = n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    /// Times each job ran, per job id, from `job_runs` (diagnostics).
+    pub async fn job_run_counts(&self) -> Result<Vec<(String, i64, String)>> {
+        let rows = sqlx::query("SELECT job_id, COUNT(*) AS n, MIN(node) AS node FROM job_runs GROUP BY job_id ORDER BY job_id")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok((s(r, "job_id")?, i(r, "n")?, s(r, "node")?))).collect()
+    }
+
+    /// The earliest `run_at` of a pending job, so a worker can sleep until then.
+    pub async fn next_due(&self) -> Result<Option<i64>> {
+        let r = sqlx::query("SELECT MIN(run_at) AS t FROM jobs WHERE state = 'pending'").fetch_one(self.pool()).await?;
+        oi(&r, "t")
+    }
+}

@@ -1,0 +1,317 @@
+//! Warden's storage: one interface over SQLite and PostgreSQL (OPS-1).
+//!
+//! Both engines run the same SQL through sqlx's `Any` driver (ids are TEXT, times integer
+//! milliseconds, booleans integers) so that there is one code path and one conformance suite
+//! (`tests/conformance.rs`), garage-style. Where the engines must differ — column types in the
+//! migrations, `FOR UPDATE SKIP LOCKED` when claiming jobs, locking the audit chain head — the
+//! [`Engine`] says which text to use.
+//!
+//! Every write happens inside a [`WriteTx`]. A use case puts its state change, its audit event
+//! ([`audit`]) and its timers ([`jobs`]) in the same transaction, so either all of them are
+//! stored or none is. On SQLite, write transactions are serialised in-process and begin with
+//! `BEGIN IMMEDIATE`, so a read-then-write never fails half-way with a stale snapshot.
+//!
+//! Tenant isolation lives here, not only in handlers: every read that a tenant can reach takes a
+//! [`Scope`] and adds the account condition to its SQL.
+
+pub mod accounts;
+pub mod audit;
+pub mod jobs;
+pub mod reports;
+pub mod resources;
+pub mod testing;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+pub use warden_domain::identity::Scope;
+
+/// A storage failure. Database errors are kept for the log; the API shows only the variant.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A unique value is already taken (an identifier owned by another resource, a dedup key).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A migration failed; the message names it.
+    #[error("migration {0} failed: {1}")]
+    Migration(String, String),
+    /// The database URL names no supported engine.
+    #[error("unsupported database URL (use sqlite://PATH or postgres://...): {0}")]
+    UnsupportedUrl(String),
+    /// Stored data could not be decoded (a corrupted row).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether this is a unique-constraint violation.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Conflict(_) => true,
+            StoreError::Db(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            _ => false,
+        }
+    }
+}
+
+/// Result alias for storage calls.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Embedded SQLite: one node.
+    Sqlite,
+    /// PostgreSQL: several nodes may share it.
+    Postgres,
+}
+
+/// Pool and engine settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://PATH` or `postgres://...`.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// SQLite `synchronous` pragma: `normal` (survives a process crash) or `full` (also a power
+    /// loss).
+    pub sqlite_synchronous: String,
+}
+
+impl StoreOptions {
+    /// Options for `url` with defaults.
+    pub fn new(url: impl Into<String>) -> Self {
+        StoreOptions { url: url.into(), max_connections: 8, sqlite_synchronous: "normal".into() }
+    }
+}
+
+/// A handle on the database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction: commit it, or drop it to roll back.
+#[derive(Debug)]
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    engine: Engine,
+    chain: Option<audit::ChainHead>,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits everything written in this transaction.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// Migrations, in pairs per engine; append only.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+}];
+
+impl Store {
+    /// Connects to `opts.url` (creating an SQLite file if needed) without migrating.
+    pub async fn connect(opts: &StoreOptions) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let url = opts.url.as_str();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Engine::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact_url(url)));
+        };
+        let mut url = url.to_string();
+        if engine == Engine::Sqlite && !url.contains("mode=") {
+            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+        }
+        let sync = match opts.sqlite_synchronous.as_str() {
+            "full" => "FULL",
+            _ => "NORMAL",
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(opts.max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        let pragmas = match sync {
+                            "FULL" => "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                            _ => "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                        };
+                        conn.execute(pragmas).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        Ok(Store { pool, engine, write_lock: Arc::new(tokio::sync::Mutex::new(())) })
+    }
+
+    /// Connects and runs pending migrations.
+    pub async fn open(opts: &StoreOptions) -> Result<Store> {
+        let store = Store::connect(opts).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The pool, for reads.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Runs every migration not yet applied, each in its own transaction.
+    pub async fn migrate(&self) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        for m in MIGRATIONS {
+            let mut tx = self.begin_write().await?;
+            if self.engine == Engine::Postgres {
+                // Two nodes starting together must not both migrate.
+                sqlx::query("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").execute(tx.conn()).await?;
+            }
+            let done: Option<AnyRow> = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(tx.conn())
+                .await?;
+            if done.is_some() {
+                continue;
+            }
+            let sql = match self.engine {
+                Engine::Sqlite => m.sqlite,
+                Engine::Postgres => m.postgres,
+            };
+            tx.conn()
+                .execute(sql)
+                .await
+                .map_err(|e| StoreError::Migration(format!("{:04}_{}", m.version, m.name), e.to_string()))?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)")
+                .bind(m.version)
+                .bind(m.name)
+                .execute(tx.conn())
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version = m.version, name = m.name, "migration applied");
+        }
+        Ok(())
+    }
+
+    /// Begins a write transaction.
+    pub async fn begin_write(&self) -> Result<WriteTx> {
+        let (tx, guard) = match self.engine {
+            Engine::Sqlite => {
+                let guard = self.write_lock.clone().lock_owned().await;
+                (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(guard))
+            }
+            Engine::Postgres => (self.pool.begin().await?, None),
+        };
+        Ok(WriteTx { tx, engine: self.engine, chain: None, _guard: guard })
+    }
+
+    /// Checks that the database answers (readiness).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A URL with any password replaced by `***`, for messages and `warden config`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = url.get(s + 3..at).unwrap_or_default();
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", url.get(..s + 3).unwrap_or_default(), url.get(at..).unwrap_or_default()),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A new random id with a type prefix, sortable by creation time: `case_0192f3a4b5c6_1f2e3d4c5b6a`.
+pub fn new_id(prefix: &str, now_ms: i64) -> String {
+    let mut r = [0u8; 6];
+    // getrandom reads the OS; failing that, the time alone still gives a unique-enough id.
+    if getrandom::getrandom(&mut r).is_err() {
+        r = [0; 6];
+    }
+    format!("{prefix}_{:012x}_{}", now_ms.max(0), hex::encode(r))
+}
+
+/// Reads a TEXT column.
+pub(crate) fn s(row: &AnyRow, col: &str) -> Result<String> {
+    row.try_get::<String, _>(col).map_err(Into::into)
+}
+
+/// Reads a nullable TEXT column.
+pub(crate) fn os(row: &AnyRow, col: &str) -> Result<Option<String>> {
+    row.try_get::<Option<String>, _>(col).map_err(Into::into)
+}
+
+/// Reads an integer column.
+pub(crate) fn i(row: &AnyRow, col: &str) -> Result<i64> {
+    row.try_get::<i64, _>(col).map_err(Into::into)
+}
+
+/// Reads a nullable integer column.
+pub(crate) fn oi(row: &AnyRow, col: &str) -> Result<Option<i64>> {
+    row.try_get::<Option<i64>, _>(col).map_err(Into::into)
+}
+
+/// Reads a nullable BLOB/BYTEA column.
+pub(crate) fn ob(row: &AnyRow, col: &str) -> Result<Option<Vec<u8>>> {
+    row.try_get::<Option<Vec<u8>>, _>(col).map_err(Into::into)
+}
+
+/// Clamps a page size.
+pub(crate) fn page(limit: i64) -> i64 {
+    limit.clamp(1, 500)
+}

@@ -1,0 +1,297 @@
+//! Reports and cases (INT-3, INT-4): evidence kept with its digest, correlation into cases.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Scope, Store, WriteTx, i, ob, oi, os, page, s};
+
+/// A case row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Case {
+    /// Id.
+    pub id: String,
+    /// Owning account; `None` while `unowned`.
+    pub account_id: Option<String>,
+    /// Owning resource; `None` while `unowned`.
+    pub resource_id: Option<String>,
+    /// Canonical target.
+    pub target: String,
+    /// Category code.
+    pub category: String,
+    /// State code.
+    pub state: String,
+    /// Source of the first report.
+    pub source: String,
+    /// (resource, target, category) key.
+    #[serde(skip)]
+    pub correlation_key: String,
+    /// Reports in this case.
+    pub report_count: i64,
+    /// Reports beyond the first (spread signal).
+    pub duplicate_count: i64,
+    /// Largest view count reported.
+    pub views: i64,
+    /// Why the case is in its state (dismiss reason...).
+    pub state_reason: Option<String>,
+    /// First report, ms.
+    pub opened_at: i64,
+    /// Last report, ms.
+    pub last_report_at: i64,
+    /// Last change, ms.
+    pub updated_at: i64,
+}
+
+/// A report row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Id.
+    pub id: String,
+    /// Its case.
+    pub case_id: String,
+    /// Owning account, if resolved.
+    pub account_id: Option<String>,
+    /// Source code.
+    pub source: String,
+    /// `json` or `xarf`.
+    pub format: String,
+    /// Category code.
+    pub category: String,
+    /// Canonical target.
+    pub target: String,
+    /// Free text.
+    pub description: String,
+    /// Evidence snapshot.
+    #[serde(skip)]
+    pub evidence: Option<Vec<u8>>,
+    /// SHA-256 of the evidence.
+    pub evidence_sha256: Option<String>,
+    /// Sealed reporter contact.
+    #[serde(skip)]
+    pub reporter_contact_enc: Option<Vec<u8>>,
+    /// Token id (or `anonymous`).
+    pub submitted_by: String,
+    /// Detector confidence.
+    pub confidence: Option<f64>,
+    /// Views, if given.
+    pub views: Option<i64>,
+    /// Received, ms.
+    pub received_at: i64,
+}
+
+fn case_row(r: &AnyRow) -> Result<Case> {
+    Ok(Case {
+        id: s(r, "id")?,
+        account_id: os(r, "account_id")?,
+        resource_id: os(r, "resource_id")?,
+        target: s(r, "target")?,
+        category: s(r, "category")?,
+        state: s(r, "state")?,
+        source: s(r, "source")?,
+        correlation_key: s(r, "correlation_key")?,
+        report_count: i(r, "report_count")?,
+        duplicate_count: i(r, "duplicate_count")?,
+        views: i(r, "views")?,
+        state_reason: os(r, "state_reason")?,
+        opened_at: i(r, "opened_at")?,
+        last_report_at: i(r, "last_report_at")?,
+        updated_at: i(r, "updated_at")?,
+    })
+}
+
+fn report_row(r: &AnyRow) -> Result<Report> {
+    use sqlx::Row;
+    Ok(Report {
+        id: s(r, "id")?,
+        case_id: s(r, "case_id")?,
+        account_id: os(r, "account_id")?,
+        source: s(r, "source")?,
+        format: s(r, "format")?,
+        category: s(r, "category")?,
+        target: s(r, "target")?,
+        description: s(r, "description")?,
+        evidence: ob(r, "evidence")?,
+        evidence_sha256: os(r, "evidence_sha256")?,
+        reporter_contact_enc: ob(r, "reporter_contact_enc")?,
+        submitted_by: s(r, "submitted_by")?,
+        confidence: r.try_get::<Option<f64>, _>("confidence")?,
+        views: oi(r, "views")?,
+        received_at: i(r, "received_at")?,
+    })
+}
+
+/// Case filter for lists and counts.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Only this state.
+    pub state: Option<String>,
+    /// Only cases without an owner.
+    pub unowned: bool,
+}
+
+impl WriteTx {
+    /// The open case with this correlation key whose last report is at or after `since` (INT-4).
+    pub async fn find_correlated_case(&mut self, key: &str, since: i64) -> Result<Option<Case>> {
+        let r = sqlx::query(
+            "SELECT * FROM cases WHERE correlation_key = $1 AND last_report_at >= $2 AND state <> 'dismissed' ORDER BY last_report_at DESC LIMIT 1",
+        )
+        .bind(key)
+        .bind(since)
+        .fetch_optional(self.conn())
+        .await?;
+        r.as_ref().map(case_row).transpose()
+    }
+
+    /// Inserts a new case.
+    pub async fn insert_case(&mut self, c: &Case) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cases (id, account_id, resource_id, target, category, state, source, correlation_key, report_count, duplicate_count, views, state_reason, opened_at, last_report_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(&c.id)
+        .bind(c.account_id.clone())
+        .bind(c.resource_id.clone())
+        .bind(&c.target)
+        .bind(&c.category)
+        .bind(&c.state)
+        .bind(&c.source)
+        .bind(&c.correlation_key)
+        .bind(c.report_count)
+        .bind(c.duplicate_count)
+        .bind(c.views)
+        .bind(c.state_reason.clone())
+        .bind(c.opened_at)
+        .bind(c.last_report_at)
+        .bind(c.updated_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Counts one more report on a case (a duplicate raises the counter, INT-4).
+    pub async fn add_report_to_case(&mut self, case_id: &str, views: i64, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE cases SET report_count = report_count + 1, duplicate_count = duplicate_count + 1, views = CASE WHEN views > $1 THEN views ELSE $1 END, last_report_at = $2, updated_at = $2 WHERE id = $3",
+        )
+        .bind(views)
+        .bind(now)
+        .bind(case_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Sets a case's state and reason.
+    pub async fn set_case_state(&mut self, case_id: &str, state: &str, reason: Option<&str>, now: i64) -> Result<()> {
+        sqlx::query("UPDATE cases SET state = $1, state_reason = $2, updated_at = $3 WHERE id = $4")
+            .bind(state)
+            .bind(reason.map(str::to_string))
+            .bind(now)
+            .bind(case_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Reads a case inside the transaction, locking it on PostgreSQL.
+    pub async fn get_case_for_update(&mut self, id: &str) -> Result<Option<Case>> {
+        let sql = match self.engine() {
+            crate::Engine::Postgres => "SELECT * FROM cases WHERE id = $1 FOR UPDATE",
+            crate::Engine::Sqlite => "SELECT * FROM cases WHERE id = $1",
+        };
+        let r = sqlx::query(sql).bind(id).fetch_optional(self.conn()).await?;
+        r.as_ref().map(case_row).transpose()
+    }
+
+    /// Inserts a report.
+    pub async fn insert_report(&mut self, r: &Report) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO reports (id, case_id, account_id, source, format, category, target, description, evidence, evidence_sha256, reporter_contact_enc, submitted_by, confidence, views, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(&r.id)
+        .bind(&r.case_id)
+        .bind(r.account_id.clone())
+        .bind(&r.source)
+        .bind(&r.format)
+        .bind(&r.category)
+        .bind(&r.target)
+        .bind(&r.description)
+        .bind(r.evidence.clone())
+        .bind(r.evidence_sha256.clone())
+        .bind(r.reporter_contact_enc.clone())
+        .bind(&r.submitted_by)
+        .bind(r.confidence)
+        .bind(r.views)
+        .bind(r.received_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// One case, if the scope may see it.
+    pub async fn get_case(&self, scope: &Scope, id: &str) -> Result<Option<Case>> {
+        let r = sqlx::query("SELECT * FROM cases WHERE id = $1 AND ($2 = '' OR account_id = $2)")
+            .bind(id)
+            .bind(scope.account().unwrap_or(""))
+            .fetch_optional(self.pool())
+            .await?;
+        r.as_ref().map(case_row).transpose()
+    }
+
+    /// Cases in id order after `after`, as the scope may see them.
+    pub async fn list_cases(&self, scope: &Scope, f: &CaseFilter, after: &str, limit: i64) -> Result<Vec<Case>> {
+        let rows = sqlx::query(
+            "SELECT * FROM cases WHERE id > $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR state = $3) AND ($4 = 0 OR account_id IS NULL) ORDER BY id LIMIT $5",
+        )
+        .bind(after)
+        .bind(scope.account().unwrap_or(""))
+        .bind(f.state.clone().unwrap_or_default())
+        .bind(i64::from(f.unowned))
+        .bind(page(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(case_row).collect()
+    }
+
+    /// How many cases the scope may see under the filter.
+    pub async fn count_cases(&self, scope: &Scope, f: &CaseFilter) -> Result<i64> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM cases WHERE ($1 = '' OR account_id = $1) AND ($2 = '' OR state = $2) AND ($3 = 0 OR account_id IS NULL)",
+        )
+        .bind(scope.account().unwrap_or(""))
+        .bind(f.state.clone().unwrap_or_default())
+        .bind(i64::from(f.unowned))
+        .fetch_one(self.pool())
+        .await?;
+        i(&r, "n")
+    }
+
+    /// The reports of a case, if the scope may see them.
+    pub async fn list_case_reports(&self, scope: &Scope, case_id: &str, limit: i64) -> Result<Vec<Report>> {
+        let rows = sqlx::query(
+            "SELECT * FROM reports WHERE case_id = $1 AND ($2 = '' OR account_id = $2) ORDER BY id LIMIT $3",
+        )
+        .bind(case_id)
+        .bind(scope.account().unwrap_or(""))
+        .bind(page(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(report_row).collect()
+    }
+
+    /// One report, if the scope may see it.
+    pub async fn get_report(&self, scope: &Scope, id: &str) -> Result<Option<Report>> {
+        let r = sqlx::query("SELECT * FROM reports WHERE id = $1 AND ($2 = '' OR account_id = $2)")
+            .bind(id)
+            .bind(scope.account().unwrap_or(""))
+            .fetch_optional(self.pool())
+            .await?;
+        r.as_ref().map(report_row).transpose()
+    }
+
+    /// Number of reports stored (all accounts; staff statistics and tests).
+    pub async fn count_reports(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM reports").fetch_one(self.pool()).await?;
+        i(&r, "n")
+    }
+}

@@ -1,0 +1,251 @@
+//! Resources and their identifiers (RES-1..3), and owner lookup by longest match.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use warden_domain::resource::{Identifier, MatchKey, Target, ip_hex};
+
+use crate::{Result, Scope, Store, StoreError, WriteTx, i, page, s};
+
+/// A resource with its identifiers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resource {
+    /// Id (`res_...` or the provider's own id).
+    pub id: String,
+    /// Owning account.
+    pub account_id: String,
+    /// Product code.
+    pub product: String,
+    /// Display name.
+    pub name: String,
+    /// Region (free text, e.g. `ap-guangzhou`).
+    pub region: String,
+    /// Identifiers by which reports find it.
+    pub identifiers: Vec<IdentifierRow>,
+    /// Created, ms.
+    pub created_at: i64,
+    /// Updated, ms.
+    pub updated_at: i64,
+}
+
+/// One stored identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentifierRow {
+    /// Kind code.
+    pub kind: String,
+    /// Normalised value.
+    pub value: String,
+}
+
+/// The owner of a target, and which identifier matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnerMatch {
+    /// The resource.
+    pub resource_id: String,
+    /// Its account.
+    pub account_id: String,
+    /// The product.
+    pub product: String,
+    /// The identifier that matched.
+    pub identifier: IdentifierRow,
+}
+
+fn base_row(r: &AnyRow) -> Result<Resource> {
+    Ok(Resource {
+        id: s(r, "id")?,
+        account_id: s(r, "account_id")?,
+        product: s(r, "product")?,
+        name: s(r, "name")?,
+        region: s(r, "region")?,
+        identifiers: Vec::new(),
+        created_at: i(r, "created_at")?,
+        updated_at: i(r, "updated_at")?,
+    })
+}
+
+impl WriteTx {
+    /// Inserts a resource and its identifiers. An identifier already owned elsewhere is a
+    /// [`StoreError::Conflict`] naming it.
+    pub async fn insert_resource(&mut self, r: &Resource, identifiers: &[Identifier]) -> Result<()> {
+        let res = sqlx::query(
+            "INSERT INTO resources (id, account_id, product, name, region, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&r.id)
+        .bind(&r.account_id)
+        .bind(&r.product)
+        .bind(&r.name)
+        .bind(&r.region)
+        .bind(r.created_at)
+        .bind(r.updated_at)
+        .execute(self.conn())
+        .await;
+        if let Err(sqlx::Error::Database(e)) = &res {
+            if e.is_unique_violation() {
+                return Err(StoreError::Conflict(format!("resource {} already exists", r.id)));
+            }
+        }
+        res?;
+        self.insert_identifiers(&r.id, &r.account_id, identifiers).await
+    }
+
+    async fn insert_identifiers(&mut self, resource_id: &str, account_id: &str, ids: &[Identifier]) -> Result<()> {
+        for id in ids {
+            let (key, lo, hi, spec) = match id.match_key() {
+                MatchKey::Key { key, specificity } => (Some(key), None, None, specificity),
+                MatchKey::Range { lo, hi, specificity } => (None, Some(lo), Some(hi), specificity),
+                MatchKey::None => (None, None, None, 0),
+            };
+            let res = sqlx::query(
+                "INSERT INTO resource_identifiers (resource_id, account_id, kind, value, match_key, ip_lo, ip_hi, specificity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(resource_id)
+            .bind(account_id)
+            .bind(id.kind().code())
+            .bind(id.value())
+            .bind(key)
+            .bind(lo)
+            .bind(hi)
+            .bind(spec)
+            .execute(self.conn())
+            .await;
+            if let Err(sqlx::Error::Database(e)) = &res {
+                if e.is_unique_violation() {
+                    return Err(StoreError::Conflict(format!(
+                        "identifier {} {} is already registered to a resource",
+                        id.kind().code(),
+                        id.value()
+                    )));
+                }
+            }
+            res?;
+        }
+        Ok(())
+    }
+
+    /// Updates name/region and, when `identifiers` is given, replaces them all.
+    pub async fn update_resource(&mut self, r: &Resource, identifiers: Option<&[Identifier]>) -> Result<()> {
+        sqlx::query("UPDATE resources SET name = $1, region = $2, updated_at = $3 WHERE id = $4")
+            .bind(&r.name)
+            .bind(&r.region)
+            .bind(r.updated_at)
+            .bind(&r.id)
+            .execute(self.conn())
+            .await?;
+        if let Some(ids) = identifiers {
+            sqlx::query("DELETE FROM resource_identifiers WHERE resource_id = $1").bind(&r.id).execute(self.conn()).await?;
+            self.insert_identifiers(&r.id, &r.account_id, ids).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads a resource inside the transaction (for a before-image).
+    pub async fn get_resource(&mut self, id: &str) -> Result<Option<Resource>> {
+        let row = sqlx::query("SELECT * FROM resources WHERE id = $1").bind(id).fetch_optional(self.conn()).await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut r = base_row(&row)?;
+        let ids = sqlx::query("SELECT kind, value FROM resource_identifiers WHERE resource_id = $1 ORDER BY kind, value")
+            .bind(id)
+            .fetch_all(self.conn())
+            .await?;
+        r.identifiers = ids.iter().map(|x| Ok(IdentifierRow { kind: s(x, "kind")?, value: s(x, "value")? })).collect::<Result<_>>()?;
+        Ok(Some(r))
+    }
+
+    /// Owner lookup inside a transaction (intake correlates in the same transaction).
+    pub async fn lookup_owner(&mut self, target: &Target) -> Result<Option<OwnerMatch>> {
+        lookup(self.conn(), target).await
+    }
+}
+
+async fn lookup(conn: &mut sqlx::AnyConnection, target: &Target) -> Result<Option<OwnerMatch>> {
+    let mut best: Option<(i64, OwnerMatch)> = None;
+    let keys = target.candidate_keys();
+    if !keys.is_empty() {
+        let placeholders: Vec<String> = (1..=keys.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT ri.resource_id, ri.account_id, ri.kind, ri.value, ri.specificity, r.product FROM resource_identifiers ri JOIN resources r ON r.id = ri.resource_id WHERE ri.match_key IN ({}) ORDER BY ri.specificity DESC, ri.resource_id LIMIT 1",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for k in &keys {
+            q = q.bind(k.clone());
+        }
+        if let Some(r) = q.fetch_optional(&mut *conn).await? {
+            best = Some((i(&r, "specificity")?, owner_row(&r)?));
+        }
+    }
+    if let Some(ip) = target.ip() {
+        let h = ip_hex(ip);
+        let r = sqlx::query(
+            "SELECT ri.resource_id, ri.account_id, ri.kind, ri.value, ri.specificity, r.product FROM resource_identifiers ri JOIN resources r ON r.id = ri.resource_id WHERE ri.kind = 'public_ip' AND ri.ip_lo <= $1 AND ri.ip_hi >= $1 ORDER BY ri.specificity DESC, ri.resource_id LIMIT 1",
+        )
+        .bind(h)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(r) = r {
+            let spec = i(&r, "specificity")?;
+            if best.as_ref().is_none_or(|(b, _)| spec > *b) {
+                best = Some((spec, owner_row(&r)?));
+            }
+        }
+    }
+    Ok(best.map(|(_, m)| m))
+}
+
+fn owner_row(r: &AnyRow) -> Result<OwnerMatch> {
+    Ok(OwnerMatch {
+        resource_id: s(r, "resource_id")?,
+        account_id: s(r, "account_id")?,
+        product: s(r, "product")?,
+        identifier: IdentifierRow { kind: s(r, "kind")?, value: s(r, "value")? },
+    })
+}
+
+impl Store {
+    /// One resource with its identifiers, if the scope may see it.
+    pub async fn get_resource(&self, scope: &Scope, id: &str) -> Result<Option<Resource>> {
+        let row = sqlx::query("SELECT * FROM resources WHERE id = $1 AND ($2 = '' OR account_id = $2)")
+            .bind(id)
+            .bind(scope.account().unwrap_or(""))
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut r = base_row(&row)?;
+        self.fill_identifiers(std::slice::from_mut(&mut r)).await?;
+        Ok(Some(r))
+    }
+
+    /// Resources in id order after `after`, optionally of one account, as the scope may see them.
+    pub async fn list_resources(&self, scope: &Scope, account: Option<&str>, after: &str, limit: i64) -> Result<Vec<Resource>> {
+        let rows = sqlx::query(
+            "SELECT * FROM resources WHERE id > $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR account_id = $3) ORDER BY id LIMIT $4",
+        )
+        .bind(after)
+        .bind(scope.account().unwrap_or(""))
+        .bind(account.unwrap_or(""))
+        .bind(page(limit))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = rows.iter().map(base_row).collect::<Result<Vec<_>>>()?;
+        self.fill_identifiers(&mut out).await?;
+        Ok(out)
+    }
+
+    async fn fill_identifiers(&self, resources: &mut [Resource]) -> Result<()> {
+        for r in resources {
+            let ids = sqlx::query("SELECT kind, value FROM resource_identifiers WHERE resource_id = $1 ORDER BY kind, value")
+                .bind(&r.id)
+                .fetch_all(self.pool())
+                .await?;
+            r.identifiers = ids.iter().map(|x| Ok(IdentifierRow { kind: s(x, "kind")?, value: s(x, "value")? })).collect::<Result<_>>()?;
+        }
+        Ok(())
+    }
+
+    /// The owner of a target (RES-2): most specific identifier wins; `None` is `unowned`.
+    /// A tenant scope only ever learns about its own resources.
+    pub async fn lookup_owner(&self, scope: &Scope, target: &Target) -> Result<Option<OwnerMatch>> {
+        let mut conn = self.pool().acquire().await?;
+        let m = lookup(&mut conn, target).await?;
+        Ok(m.filter(|m| scope.account().is_none_or(|a| a == m.account_id)))
+    }
+}
