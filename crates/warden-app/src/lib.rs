@@ -1,1 +1,127 @@
-//! placeholder
+//! Warden's use cases. Each one loads what it needs, lets the domain decide, and stores the new
+//! state, its audit event and its timers in ONE transaction; workers carry effects out later.
+//!
+//! Authorisation lives here too: every use case takes the caller's [`auth::Principal`], and reads
+//! go through the storage layer with the principal's [`warden_store::Scope`], so a tenant can
+//! only ever see its own account whatever route it came through.
+
+pub mod auth;
+pub mod clock;
+pub mod crypto;
+pub mod error;
+pub mod intake;
+pub mod jobs;
+pub mod metrics;
+pub mod registry;
+pub mod triage;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use error::AppError;
+use warden_store::Store;
+use warden_store::audit::NewAuditEvent;
+
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::crypto::Sealer;
+
+/// Policy and runtime settings the use cases need (the binary maps its config file onto these).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// INT-4: reports about the same (resource, target, category) within this window join one case.
+    pub correlation_window_ms: i64,
+    /// INT-5: detections at or above this confidence confirm their case directly.
+    pub detector_confirm_confidence: f64,
+    /// INT-5: per-detector thresholds, by token label.
+    pub detector_thresholds: HashMap<String, f64>,
+    /// AUD-3: audit retention in days (never below 180).
+    pub audit_retention_days: i64,
+    /// Anonymous reports allowed per source IP per minute.
+    pub public_reports_per_minute: u32,
+    /// Most reports in one batch request.
+    pub max_batch: usize,
+    /// This node's name (job leases).
+    pub node_id: String,
+    /// Job lease length.
+    pub job_lease_ms: i64,
+    /// Job poll interval when idle.
+    pub job_poll_ms: u64,
+    /// Jobs claimed per round.
+    pub job_batch: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            correlation_window_ms: 7 * 86_400_000,
+            detector_confirm_confidence: 0.9,
+            detector_thresholds: HashMap::new(),
+            audit_retention_days: 180,
+            public_reports_per_minute: 30,
+            max_batch: 1000,
+            node_id: "node-1".into(),
+            job_lease_ms: 60_000,
+            job_poll_ms: 500,
+            job_batch: 50,
+        }
+    }
+}
+
+/// Everything a use case needs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Storage.
+    pub store: Store,
+    /// The one clock.
+    pub clock: Arc<dyn Clock>,
+    /// Personal-data sealer (AUD-4).
+    pub sealer: Arc<Sealer>,
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// Metrics.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Per-IP limiter for anonymous reports.
+    pub limiter: Arc<intake::RateLimiter>,
+    /// Wakes job workers when a job is enqueued for now.
+    pub job_wakeup: Arc<tokio::sync::Notify>,
+}
+
+impl App {
+    /// Wires an app.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, sealer: Sealer, settings: Settings) -> App {
+        let limiter = intake::RateLimiter::new(settings.public_reports_per_minute);
+        App {
+            store,
+            clock,
+            sealer: Arc::new(sealer),
+            settings: Arc::new(settings),
+            metrics: Arc::new(metrics::Metrics::default()),
+            limiter: Arc::new(limiter),
+            job_wakeup: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// Now, in ms.
+    pub fn now(&self) -> i64 {
+        self.clock.now().millis()
+    }
+
+    /// An audit event by `who` at now.
+    pub(crate) fn event(&self, who: &Principal, action: &str, subject: String) -> NewAuditEvent {
+        NewAuditEvent {
+            actor: who.actor(),
+            role: who.role_code().into(),
+            action: action.into(),
+            subject,
+            at: self.now(),
+            details: serde_json::Value::Null,
+            ..Default::default()
+        }
+    }
+}
+
+/// SHA-256 digest of a value's JSON, for audit before/after images.
+pub fn digest<T: serde::Serialize>(v: &T) -> String {
+    warden_domain::sha256_hex(serde_json::to_string(v).unwrap_or_default().as_bytes())
+}

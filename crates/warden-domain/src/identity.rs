@@ -60,6 +60,8 @@ pub enum Scope {
     All,
     /// One account only.
     Account(String),
+    /// Nothing at all (detectors and anonymous reporters submit; they never read).
+    Nobody,
 }
 
 impl Scope {
@@ -68,6 +70,18 @@ impl Scope {
         match self {
             Scope::All => None,
             Scope::Account(a) => Some(a),
+            Scope::Nobody => Some(""),
+        }
+    }
+
+    /// The value storage binds for `($n = '' OR account_id = $n)`: empty for all accounts, the
+    /// account id, or a value no account id can take (account ids are `[A-Za-z0-9_.-]+`), so that
+    /// an empty or missing account can never widen a query to every account.
+    pub fn sql_param(&self) -> &str {
+        match self {
+            Scope::All => "",
+            Scope::Account(a) if !a.is_empty() => a,
+            Scope::Account(_) | Scope::Nobody => "\u{1}nobody",
         }
     }
 }

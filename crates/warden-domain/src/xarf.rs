@@ -39,8 +39,8 @@
 //! | Content/Trademark                     | [`Category::RightsInfringement`]                    | `SourceUrl`, `SourceIp`          |
 //! | Vulnerability/OpenService             | [`Category::CyberHarm`]                             | `SourceIp`, `SourceUrl`          |
 //!
-//! Content types prefer the URL (the content is what is reported, the IP only hosts it);
-//! activity types prefer the IP (the machine is what misbehaves). A candidate that
+//! Types about hosted content prefer the URL (the content is what is reported, the IP only hosts
+//! it); types about a machine (a bot, an open service, a crawler) prefer the IP. A candidate that
 //! [`crate::resource::Target::parse`] refuses (e.g. an `irc://` URL) is skipped.
 //!
 //! # Errors
@@ -99,7 +99,11 @@ pub struct XarfError {
 
 impl XarfError {
     fn new(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
-        XarfError { code, field: field.into(), message: message.into() }
+        XarfError {
+            code,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -115,10 +119,9 @@ pub const MAX_ERRORS: usize = 100;
 /// Parses and validates an X-ARF v3 JSON report.
 pub fn parse_v3(bytes: &[u8]) -> Result<XarfReport, XarfError> {
     parse_v3_all(bytes).map_err(|errors| {
-        errors
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| XarfError::new("invalid_field", "$", "is not a valid X-ARF v3 report"))
+        errors.into_iter().next().unwrap_or_else(|| {
+            XarfError::new("invalid_field", "$", "is not a valid X-ARF v3 report")
+        })
     })
 }
 
@@ -129,12 +132,20 @@ pub fn parse_v3_all(bytes: &[u8]) -> Result<XarfReport, Vec<XarfError>> {
         return Err(vec![XarfError::new(
             "too_large",
             "$",
-            format!("the document is {} bytes; at most {MAX_XARF_BYTES} are accepted", bytes.len()),
+            format!(
+                "the document is {} bytes; at most {MAX_XARF_BYTES} are accepted",
+                bytes.len()
+            ),
         )]);
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let doc: Value = serde_json::from_slice(bytes)
-        .map_err(|e| vec![XarfError::new("invalid_json", "$", format!("is not JSON: {e}"))])?;
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
+        vec![XarfError::new(
+            "invalid_json",
+            "$",
+            format!("is not JSON: {e}"),
+        )]
+    })?;
     let mut c = Checker::default();
     c.bounds(&doc, "$", 0);
     if !c.errors.is_empty() {
@@ -154,7 +165,11 @@ pub fn parse_v3_all(bytes: &[u8]) -> Result<XarfReport, Vec<XarfError>> {
     let report = root.get("Report").and_then(Value::as_object);
     match (kind, report) {
         (Some(kind), Some(report)) => build(root, report, kind).map_err(|e| vec![e]),
-        _ => Err(vec![XarfError::new("invalid_field", "Report", "is not a valid X-ARF v3 report")]),
+        _ => Err(vec![XarfError::new(
+            "invalid_field",
+            "Report",
+            "is not a valid X-ARF v3 report",
+        )]),
     }
 }
 
@@ -191,7 +206,11 @@ const TYPES: &[(&str, &str, Kind)] = &[
     ("Activity", "LoginAttack", Kind::LoginAttack),
     ("Activity", "Malware", Kind::Rpz),
     ("Activity", "PortScan", Kind::PortScan),
-    ("Activity", "PotentiallyCompromisedAccount", Kind::CompromisedAccount),
+    (
+        "Activity",
+        "PotentiallyCompromisedAccount",
+        Kind::CompromisedAccount,
+    ),
     ("Activity", "Spam", Kind::Spam),
     ("Activity", "WebCrawler", Kind::WebCrawler),
     ("Content", "Botnet", Kind::Botnet),
@@ -219,9 +238,12 @@ enum SourceShape {
 impl Kind {
     fn source_shape(self) -> SourceShape {
         match self {
-            Kind::Dos | Kind::Exploit | Kind::LoginAttack | Kind::PortScan | Kind::Rpz | Kind::Spam => {
-                SourceShape::Ip
-            }
+            Kind::Dos
+            | Kind::Exploit
+            | Kind::LoginAttack
+            | Kind::PortScan
+            | Kind::Rpz
+            | Kind::Spam => SourceShape::Ip,
             Kind::CompromisedAccount => SourceShape::Account,
             Kind::Botnet
             | Kind::ChildAbuse
@@ -261,9 +283,12 @@ impl Kind {
     /// `Report` fields naming the target, most preferred first.
     fn target_fields(self) -> &'static [&'static str] {
         match self {
-            Kind::Dos | Kind::Exploit | Kind::LoginAttack | Kind::PortScan | Kind::Rpz | Kind::Spam => {
-                &["SourceIp"]
-            }
+            Kind::Dos
+            | Kind::Exploit
+            | Kind::LoginAttack
+            | Kind::PortScan
+            | Kind::Rpz
+            | Kind::Spam => &["SourceIp"],
             Kind::Botnet | Kind::OpenService | Kind::WebCrawler => &["SourceIp", "SourceUrl"],
             Kind::ChildAbuse
             | Kind::Copyright
@@ -283,8 +308,9 @@ impl Kind {
 const REQUIRED: bool = true;
 const OPTIONAL: bool = false;
 
-const HASH_ALGORITHMS: &[&str] =
-    &["sha1", "sha2", "sha3", "sha256", "sha512", "md5", "argon2id", "scrypt", "bcrypt", "pbkdf2"];
+const HASH_ALGORITHMS: &[&str] = &[
+    "sha1", "sha2", "sha3", "sha256", "sha512", "md5", "argon2id", "scrypt", "bcrypt", "pbkdf2",
+];
 
 /// Collects problems while walking the document.
 #[derive(Debug, Default)]
@@ -323,7 +349,11 @@ impl Format {
 
 /// `base.key`, or `key` at the root.
 fn at(base: &str, key: &str) -> String {
-    if base.is_empty() || base == "$" { key.to_string() } else { format!("{base}.{key}") }
+    if base.is_empty() || base == "$" {
+        key.to_string()
+    } else {
+        format!("{base}.{key}")
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -361,20 +391,37 @@ impl Checker {
         let (len, children): (usize, Vec<(String, &Value)>) = match v {
             Value::Array(items) => (
                 items.len(),
-                items.iter().enumerate().map(|(i, x)| (format!("{path}[{i}]"), x)).collect(),
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| (format!("{path}[{i}]"), x))
+                    .collect(),
             ),
-            Value::Object(map) => (map.len(), map.iter().map(|(k, x)| (at(path, k), x)).collect()),
+            Value::Object(map) => (
+                map.len(),
+                map.iter().map(|(k, x)| (at(path, k), x)).collect(),
+            ),
             _ => return true,
         };
         if depth >= MAX_DEPTH {
-            self.fail("too_large", path, format!("is nested deeper than {MAX_DEPTH} levels"));
+            self.fail(
+                "too_large",
+                path,
+                format!("is nested deeper than {MAX_DEPTH} levels"),
+            );
             return false;
         }
         if len > MAX_ITEMS {
-            self.fail("too_large", path, format!("has {len} entries; at most {MAX_ITEMS} are accepted"));
+            self.fail(
+                "too_large",
+                path,
+                format!("has {len} entries; at most {MAX_ITEMS} are accepted"),
+            );
             return false;
         }
-        children.into_iter().all(|(p, child)| self.bounds(child, &p, depth + 1))
+        children
+            .into_iter()
+            .all(|(p, child)| self.bounds(child, &p, depth + 1))
     }
 
     // --- primitive fields --------------------------------------------------------------------
@@ -403,7 +450,11 @@ impl Checker {
         let v = self.present(obj, base, key, required)?;
         let s = v.as_str();
         if s.is_none() {
-            self.fail("invalid_field", at(base, key), format!("must be a string, not {}", type_name(v)));
+            self.fail(
+                "invalid_field",
+                at(base, key),
+                format!("must be a string, not {}", type_name(v)),
+            );
         }
         s
     }
@@ -441,7 +492,11 @@ impl Checker {
         match v.as_str() {
             Some(s) if allowed.contains(&s) => Some(s),
             _ => {
-                self.fail("invalid_field", at(base, key), format!("must be one of {}", allowed.join(", ")));
+                self.fail(
+                    "invalid_field",
+                    at(base, key),
+                    format!("must be one of {}", allowed.join(", ")),
+                );
                 None
             }
         }
@@ -457,35 +512,63 @@ impl Checker {
     ) -> Option<&'a str> {
         let s = self.string(obj, base, key, required)?;
         if !format.accepts(s) {
-            self.fail("invalid_field", at(base, key), format!("is not {}", format.describe()));
+            self.fail(
+                "invalid_field",
+                at(base, key),
+                format!("is not {}", format.describe()),
+            );
             return None;
         }
         Some(s)
     }
 
-    fn ip(&mut self, obj: &Map<String, Value>, base: &str, key: &str, required: bool) -> Option<IpAddr> {
+    fn ip(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        key: &str,
+        required: bool,
+    ) -> Option<IpAddr> {
         let s = self.string(obj, base, key, required)?;
         let ip = s.parse::<IpAddr>().ok();
         if ip.is_none() {
-            self.fail("invalid_field", at(base, key), "is not an IPv4 or IPv6 address");
+            self.fail(
+                "invalid_field",
+                at(base, key),
+                "is not an IPv4 or IPv6 address",
+            );
         }
         ip
     }
 
-    fn boolean(&mut self, obj: &Map<String, Value>, base: &str, key: &str, required: bool) -> Option<bool> {
+    fn boolean(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        key: &str,
+        required: bool,
+    ) -> Option<bool> {
         let v = self.present(obj, base, key, required)?;
         let b = v.as_bool();
         if b.is_none() {
-            self.fail("invalid_field", at(base, key), format!("must be true or false, not {}", type_name(v)));
+            self.fail(
+                "invalid_field",
+                at(base, key),
+                format!("must be true or false, not {}", type_name(v)),
+            );
         }
         b
     }
 
     fn number(&mut self, obj: &Map<String, Value>, base: &str, key: &str) {
-        if let Some(v) = obj.get(key) {
-            if !v.is_number() {
-                self.fail("invalid_field", at(base, key), format!("must be a number, not {}", type_name(v)));
-            }
+        if let Some(v) = obj.get(key)
+            && !v.is_number()
+        {
+            self.fail(
+                "invalid_field",
+                at(base, key),
+                format!("must be a number, not {}", type_name(v)),
+            );
         }
     }
 
@@ -509,11 +592,19 @@ impl Checker {
                 None
             }
             Some(_) => {
-                self.fail("invalid_field", path, format!("must be between {min} and {max}"));
+                self.fail(
+                    "invalid_field",
+                    path,
+                    format!("must be between {min} and {max}"),
+                );
                 None
             }
             None => {
-                self.fail("invalid_field", path, format!("must be an integer, not {}", type_name(v)));
+                self.fail(
+                    "invalid_field",
+                    path,
+                    format!("must be an integer, not {}", type_name(v)),
+                );
                 None
             }
         }
@@ -529,7 +620,11 @@ impl Checker {
         let v = self.present(obj, base, key, required)?;
         let o = v.as_object();
         if o.is_none() {
-            self.fail("invalid_field", at(base, key), format!("must be an object, not {}", type_name(v)));
+            self.fail(
+                "invalid_field",
+                at(base, key),
+                format!("must be an object, not {}", type_name(v)),
+            );
         }
         o
     }
@@ -540,7 +635,11 @@ impl Checker {
             let path = at(base, key);
             for (k, v) in m {
                 if !v.is_string() {
-                    self.fail("invalid_field", at(&path, k), format!("must be a string, not {}", type_name(v)));
+                    self.fail(
+                        "invalid_field",
+                        at(&path, k),
+                        format!("must be a string, not {}", type_name(v)),
+                    );
                 }
             }
         }
@@ -572,20 +671,35 @@ impl Checker {
                 self.fail(
                     "unsupported_version",
                     "Version",
-                    format!("X-ARF version {:?} is not supported; only \"3\" is", v.chars().take(16).collect::<String>()),
+                    format!(
+                        "X-ARF version {:?} is not supported; only \"3\" is",
+                        v.chars().take(16).collect::<String>()
+                    ),
                 );
                 return None;
             }
             Some(v) => {
-                self.fail("invalid_field", "Version", format!("must be the string \"3\", not {}", type_name(v)));
+                self.fail(
+                    "invalid_field",
+                    "Version",
+                    format!("must be the string \"3\", not {}", type_name(v)),
+                );
                 return None;
             }
             None if root.contains_key("xarf_version") => {
-                self.fail("unsupported_version", "xarf_version", "X-ARF v4 is not supported; only v3 is");
+                self.fail(
+                    "unsupported_version",
+                    "xarf_version",
+                    "X-ARF v4 is not supported; only v3 is",
+                );
                 return None;
             }
             None => {
-                self.fail("missing_field", "Version", "is required (\"3\" for X-ARF v3)");
+                self.fail(
+                    "missing_field",
+                    "Version",
+                    "is required (\"3\" for X-ARF v3)",
+                );
                 return None;
             }
         }
@@ -609,10 +723,16 @@ impl Checker {
             "ReporterContactName",
             "ReporterContactPhone",
         ];
-        let Some(info) = self.object(root, "", B, REQUIRED) else { return };
+        let Some(info) = self.object(root, "", B, REQUIRED) else {
+            return;
+        };
         for key in info.keys() {
             if !KNOWN.contains(&key.as_str()) {
-                self.fail("unknown_field", at(B, key), format!("is not a ReporterInfo field ({})", KNOWN.join(", ")));
+                self.fail(
+                    "unknown_field",
+                    at(B, key),
+                    format!("is not a ReporterInfo field ({})", KNOWN.join(", ")),
+                );
             }
         }
         let kind = self.one_of(info, B, "ReporterType", OPTIONAL, &["Org", "Person"]);
@@ -629,7 +749,9 @@ impl Checker {
 
     fn on_behalf_of(&mut self, root: &Map<String, Value>) {
         const B: &str = "OnBehalfOf";
-        let Some(obo) = self.object(root, "", B, OPTIONAL) else { return };
+        let Some(obo) = self.object(root, "", B, OPTIONAL) else {
+            return;
+        };
         let kind = self.one_of(obo, B, "ComplainantType", OPTIONAL, &["Org", "Person"]);
         let org = kind != Some("Person");
         self.string_min(obo, B, "ComplainantOrg", org, 3);
@@ -642,8 +764,13 @@ impl Checker {
 
     fn internal_processing(&mut self, root: &Map<String, Value>) {
         const B: &str = "InternalProcessing";
-        let Some(ip) = self.object(root, "", B, OPTIONAL) else { return };
-        for (key, data) in [("SubscriberInformation", "SubscriberData"), ("ContractInformation", "ResolverData")] {
+        let Some(ip) = self.object(root, "", B, OPTIONAL) else {
+            return;
+        };
+        for (key, data) in [
+            ("SubscriberInformation", "SubscriberData"),
+            ("ContractInformation", "ResolverData"),
+        ] {
             if let Some(o) = self.object(ip, B, key, OPTIONAL) {
                 let base = at(B, key);
                 self.string(o, &base, "ID", OPTIONAL);
@@ -663,9 +790,11 @@ impl Checker {
                     }
                 }
             }
-            Some(v) => {
-                self.fail("invalid_field", at(B, "EventTags"), format!("must be an array of strings, not {}", type_name(v)))
-            }
+            Some(v) => self.fail(
+                "invalid_field",
+                at(B, "EventTags"),
+                format!("must be an array of strings, not {}", type_name(v)),
+            ),
         }
     }
 
@@ -681,7 +810,13 @@ impl Checker {
         };
         self.string(r, B, "ReportSubType", OPTIONAL);
         self.string(r, B, "ReporterCaseID", OPTIONAL);
-        self.one_of(r, B, "ReporterSeverity", OPTIONAL, &["low", "medium", "high"]);
+        self.one_of(
+            r,
+            B,
+            "ReporterSeverity",
+            OPTIONAL,
+            &["low", "medium", "high"],
+        );
         self.string(r, B, "ReporterNotes", OPTIONAL);
         if let Some(custom) = self.object(r, B, "Custom", OPTIONAL) {
             for (k, v) in custom {
@@ -689,7 +824,10 @@ impl Checker {
                     self.fail(
                         "invalid_field",
                         at("Report.Custom", k),
-                        format!("custom values must be strings or integers, not {}", type_name(v)),
+                        format!(
+                            "custom values must be strings or integers, not {}",
+                            type_name(v)
+                        ),
                     );
                 }
             }
@@ -710,7 +848,11 @@ impl Checker {
                 self.integer(r, B, "ASN", 1, 4_199_999_999);
                 self.formatted(r, B, "SourceUrl", kind == Kind::Phishing, Format::Uri);
                 if !r.contains_key("SourceIp") && !r.contains_key("SourceUrl") {
-                    self.fail("missing_field", "Report.SourceIp", "SourceIp or SourceUrl is required");
+                    self.fail(
+                        "missing_field",
+                        "Report.SourceIp",
+                        "SourceIp or SourceUrl is required",
+                    );
                 }
             }
             SourceShape::Account => {
@@ -764,9 +906,23 @@ impl Checker {
                     B,
                     "HarassmentType",
                     OPTIONAL,
-                    &["doxing", "stalking", "sexual", "believes", "defamation", "extortion", "hate"],
+                    &[
+                        "doxing",
+                        "stalking",
+                        "sexual",
+                        "believes",
+                        "defamation",
+                        "extortion",
+                        "hate",
+                    ],
                 );
-                self.one_of(r, B, "HarassmentLocation", OPTIONAL, &["website", "chat", "game"]);
+                self.one_of(
+                    r,
+                    B,
+                    "HarassmentLocation",
+                    OPTIONAL,
+                    &["website", "chat", "game"],
+                );
                 self.common(r);
             }
             Kind::Malware => {
@@ -814,16 +970,27 @@ impl Checker {
             self.fail(
                 "unsupported_type",
                 "Report.ReportClass",
-                format!("report class {class:?} is not supported; use one of {}", CLASSES.join(", ")),
+                format!(
+                    "report class {class:?} is not supported; use one of {}",
+                    CLASSES.join(", ")
+                ),
             );
             return None;
         }
         if let Some((_, _, kind)) = TYPES.iter().find(|(c, t, _)| *c == class && *t == rtype) {
             return Some(*kind);
         }
-        let classes: Vec<&str> = TYPES.iter().filter(|(_, t, _)| *t == rtype).map(|(c, _, _)| *c).collect();
+        let classes: Vec<&str> = TYPES
+            .iter()
+            .filter(|(_, t, _)| *t == rtype)
+            .map(|(c, _, _)| *c)
+            .collect();
         if classes.is_empty() {
-            let known: Vec<&str> = TYPES.iter().filter(|(c, _, _)| *c == class).map(|(_, t, _)| *t).collect();
+            let known: Vec<&str> = TYPES
+                .iter()
+                .filter(|(c, _, _)| *c == class)
+                .map(|(_, t, _)| *t)
+                .collect();
             self.fail(
                 "unsupported_type",
                 "Report.ReportType",
@@ -845,14 +1012,21 @@ impl Checker {
 
     fn account(&mut self, r: &Map<String, Value>) {
         const B: &str = "Report.Account";
-        let Some(account) = self.object(r, "Report", "Account", REQUIRED) else { return };
+        let Some(account) = self.object(r, "Report", "Account", REQUIRED) else {
+            return;
+        };
         if account.is_empty() {
-            self.fail("invalid_field", B, "must name the account (AccountIdentifier, AccountEmail...)");
+            self.fail(
+                "invalid_field",
+                B,
+                "must name the account (AccountIdentifier, AccountEmail...)",
+            );
         }
-        if let Some(id) = self.string(account, B, "AccountIdentifier", OPTIONAL) {
-            if is_email(id) {
-                self.fail("invalid_field", at(B, "AccountIdentifier"), "is an e-mail address; put it in AccountEmail");
-            }
+        if let Some(id) = self.string(account, B, "AccountIdentifier", OPTIONAL)
+            && is_email(id)
+        {
+            let message = "is an e-mail address; put it in AccountEmail";
+            self.fail("invalid_field", at(B, "AccountIdentifier"), message);
         }
         self.string(account, B, "AccountEmail", OPTIONAL);
     }
@@ -864,11 +1038,19 @@ impl Checker {
         self.string(r, B, "ThreatActor", OPTIONAL);
         let Some(v) = r.get("Samples") else { return };
         let Some(samples) = v.as_array() else {
-            self.fail("invalid_field", "Report.Samples", format!("must be an array of samples, not {}", type_name(v)));
+            self.fail(
+                "invalid_field",
+                "Report.Samples",
+                format!("must be an array of samples, not {}", type_name(v)),
+            );
             return;
         };
         if samples.is_empty() {
-            self.fail("invalid_field", "Report.Samples", "must hold at least one sample");
+            self.fail(
+                "invalid_field",
+                "Report.Samples",
+                "must hold at least one sample",
+            );
         }
         for (i, sample) in samples.iter().enumerate() {
             self.sample(sample, &format!("Report.Samples[{i}]"));
@@ -878,7 +1060,11 @@ impl Checker {
     /// A sample: inline (`ContentType` and `Payload`) or a file (`FileName`).
     fn sample(&mut self, v: &Value, path: &str) {
         let Some(s) = v.as_object() else {
-            self.fail("invalid_field", path, format!("must be an object, not {}", type_name(v)));
+            self.fail(
+                "invalid_field",
+                path,
+                format!("must be an object, not {}", type_name(v)),
+            );
             return;
         };
         self.string(s, path, "ContentType", OPTIONAL);
@@ -888,17 +1074,22 @@ impl Checker {
         self.file(s, path, OPTIONAL);
         let inline = s.contains_key("ContentType") && s.contains_key("Payload");
         if !inline && !s.contains_key("FileName") {
-            let missing = if s.contains_key("ContentType") { "Payload" } else { "ContentType" };
+            let missing = if s.contains_key("ContentType") {
+                "Payload"
+            } else {
+                "ContentType"
+            };
             self.fail(
                 "missing_field",
                 at(path, missing),
                 "a sample needs ContentType and Payload, or a FileName",
             );
         }
-        if let (Some(true), Some(payload)) = (base64, payload) {
-            if !is_base64(payload) {
-                self.fail("invalid_field", at(path, "Payload"), "Base64Encoded is true but the payload is not Base64");
-            }
+        if let (Some(true), Some(payload)) = (base64, payload)
+            && !is_base64(payload)
+        {
+            let message = "Base64Encoded is true but the payload is not Base64";
+            self.fail("invalid_field", at(path, "Payload"), message);
         }
     }
 
@@ -910,7 +1101,9 @@ impl Checker {
     }
 
     fn hash(&mut self, obj: &Map<String, Value>, base: &str, key: &str) {
-        let Some(h) = self.object(obj, base, key, OPTIONAL) else { return };
+        let Some(h) = self.object(obj, base, key, OPTIONAL) else {
+            return;
+        };
         let path = at(base, key);
         self.string(h, &path, "HashValue", REQUIRED);
         self.one_of(h, &path, "HashAlgorithm", REQUIRED, HASH_ALGORITHMS);
@@ -924,31 +1117,48 @@ impl Checker {
     }
 
     fn cve(&mut self, r: &Map<String, Value>) {
-        if let Some(cve) = self.string(r, "Report", "CVE", OPTIONAL) {
-            if !is_cve(cve) {
-                self.fail("invalid_field", "Report.CVE", "is not a CVE id (CVE-YYYY-NNNN)");
-            }
+        if let Some(cve) = self.string(r, "Report", "CVE", OPTIONAL)
+            && !is_cve(cve)
+        {
+            self.fail(
+                "invalid_field",
+                "Report.CVE",
+                "is not a CVE id (CVE-YYYY-NNNN)",
+            );
         }
     }
 
     fn cvss(&mut self, r: &Map<String, Value>) {
         const B: &str = "Report.CVSS";
-        let Some(c) = self.object(r, "Report", "CVSS", OPTIONAL) else { return };
+        let Some(c) = self.object(r, "Report", "CVSS", OPTIONAL) else {
+            return;
+        };
         self.number(c, B, "Score");
         let version = self.one_of(c, B, "Version", REQUIRED, &["3.1", "3.0", "2"]);
         let vector = self.string(c, B, "Vector", REQUIRED);
         let severity = self.string(c, B, "Severity", OPTIONAL);
         let v2 = version == Some("2");
         if let Some(severity) = severity {
-            let allowed: &[&str] =
-                if v2 { &["Low", "Medium", "High"] } else { &["None", "Low", "Medium", "High", "Critical"] };
+            let allowed: &[&str] = if v2 {
+                &["Low", "Medium", "High"]
+            } else {
+                &["None", "Low", "Medium", "High", "Critical"]
+            };
             if !allowed.contains(&severity) {
-                self.fail("invalid_field", at(B, "Severity"), format!("must be one of {}", allowed.join(", ")));
+                self.fail(
+                    "invalid_field",
+                    at(B, "Severity"),
+                    format!("must be one of {}", allowed.join(", ")),
+                );
             }
         }
         if let Some(vector) = vector {
             if v2 && !is_cvss2_vector(vector) {
-                self.fail("invalid_field", at(B, "Vector"), "is not a CVSS v2 vector (AV:N/AC:L/Au:N/C:P/I:P/A:P)");
+                self.fail(
+                    "invalid_field",
+                    at(B, "Vector"),
+                    "is not a CVSS v2 vector (AV:N/AC:L/Au:N/C:P/I:P/A:P)",
+                );
             } else if !v2 && !is_cvss3_vector(vector) {
                 self.fail(
                     "invalid_field",
@@ -974,13 +1184,17 @@ fn is_hostname(s: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
 /// RFC 5321 mailbox: a dot-atom or quoted local part, a host name or address literal.
 fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
     if local.is_empty() || local.len() > 64 || s.len() > 254 {
         return false;
     }
@@ -994,13 +1208,18 @@ fn is_email(s: &str) -> bool {
             }) && !escaped
         }
         None => local.split('.').all(|atom| {
-            !atom.is_empty() && atom.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b))
+            !atom.is_empty()
+                && atom
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b))
         }),
     };
     let domain_ok = match domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
         Some(literal) => {
             literal.parse::<Ipv4Addr>().is_ok()
-                || literal.strip_prefix("IPv6:").is_some_and(|v6| v6.parse::<Ipv6Addr>().is_ok())
+                || literal
+                    .strip_prefix("IPv6:")
+                    .is_some_and(|v6| v6.parse::<Ipv6Addr>().is_ok())
         }
         None => !domain.ends_with('.') && is_hostname(domain),
     };
@@ -1009,7 +1228,9 @@ fn is_email(s: &str) -> bool {
 
 /// RFC 3986 URI: a scheme, then only URI characters and `%XX` escapes, at most one `#`.
 fn is_uri(s: &str) -> bool {
-    let Some((scheme, rest)) = s.split_once(':') else { return false };
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
     let mut sb = scheme.bytes();
     if !sb.next().is_some_and(|b| b.is_ascii_alphabetic())
         || !sb.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
@@ -1041,8 +1262,12 @@ fn is_uri(s: &str) -> bool {
 
 /// `^CVE-\d{4}-\d{4,7}$`.
 fn is_cve(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix("CVE-") else { return false };
-    let Some((year, number)) = rest.split_once('-') else { return false };
+    let Some(rest) = s.strip_prefix("CVE-") else {
+        return false;
+    };
+    let Some((year, number)) = rest.split_once('-') else {
+        return false;
+    };
     year.len() == 4
         && year.bytes().all(|b| b.is_ascii_digit())
         && (4..=7).contains(&number.len())
@@ -1066,8 +1291,11 @@ const V3_BASE: &[Metric] = &[
     ("I", NLH),
     ("A", NLH),
 ];
-const V3_TEMPORAL: &[Metric] =
-    &[("E", &["X", "U", "P", "F", "H"]), ("RL", &["X", "O", "T", "W", "U"]), ("RC", &["X", "U", "R", "C"])];
+const V3_TEMPORAL: &[Metric] = &[
+    ("E", &["X", "U", "P", "F", "H"]),
+    ("RL", &["X", "O", "T", "W", "U"]),
+    ("RC", &["X", "U", "R", "C"]),
+];
 const V3_ENVIRONMENTAL: &[Metric] = &[
     ("CR", XLMH),
     ("IR", XLMH),
@@ -1114,11 +1342,14 @@ fn metrics_match(text: &str, base: &[Metric], optional: &[&[Metric]]) -> bool {
             .iter()
             .zip(group)
             .all(|(part, (name, values))| {
-                part.split_once(':').is_some_and(|(k, v)| k == *name && values.contains(&v))
+                part.split_once(':')
+                    .is_some_and(|(k, v)| k == *name && values.contains(&v))
             })
             .then_some(group.len())
     };
-    let Some(mut used) = take(&parts, base) else { return false };
+    let Some(mut used) = take(&parts, base) else {
+        return false;
+    };
     for group in optional {
         if let Some(n) = parts.get(used..).and_then(|rest| take(rest, group)) {
             used += n;
@@ -1129,7 +1360,9 @@ fn metrics_match(text: &str, base: &[Metric], optional: &[&[Metric]]) -> bool {
 
 /// The schema's CVSS v3 vector pattern (`^CVSS:3.[01]/AV:...`).
 fn is_cvss3_vector(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix("CVSS:3") else { return false };
+    let Some(rest) = s.strip_prefix("CVSS:3") else {
+        return false;
+    };
     let mut chars = rest.chars();
     let (Some(_), Some('0' | '1'), Some('/')) = (chars.next(), chars.next(), chars.next()) else {
         return false;
@@ -1157,7 +1390,7 @@ fn is_base64(s: &str) -> bool {
             _ => return false,
         }
     }
-    padding <= 2 && data % 4 != 1 && (padding == 0 || (data + padding) % 4 == 0)
+    padding <= 2 && data % 4 != 1 && (padding == 0 || (data + padding).is_multiple_of(4))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1187,12 +1420,17 @@ const SUMMARY_FIELDS: &[&str] = &[
 ];
 
 fn text<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    obj.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+    obj.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 /// Control characters become spaces.
 fn clean(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn truncate(s: String, max_chars: usize) -> String {
@@ -1205,7 +1443,11 @@ fn truncate(s: String, max_chars: usize) -> String {
 }
 
 /// Reduces a validated report to an [`XarfReport`].
-fn build(root: &Map<String, Value>, r: &Map<String, Value>, kind: Kind) -> Result<XarfReport, XarfError> {
+fn build(
+    root: &Map<String, Value>,
+    r: &Map<String, Value>,
+    kind: Kind,
+) -> Result<XarfReport, XarfError> {
     let report_class = text(r, "ReportClass").unwrap_or_default().to_string();
     let report_type = text(r, "ReportType").unwrap_or_default().to_string();
     let date = r.get("Date").and_then(Value::as_str).unwrap_or_default();
@@ -1216,17 +1458,27 @@ fn build(root: &Map<String, Value>, r: &Map<String, Value>, kind: Kind) -> Resul
     if let Some(sub) = text(r, "ReportSubType") {
         header.push_str(&format!(" ({sub})"));
     }
-    let details: Vec<String> =
-        SUMMARY_FIELDS.iter().filter_map(|k| text(r, k).map(|v| format!("{k}: {v}"))).collect();
-    let summary = if details.is_empty() { header } else { format!("{header}: {}", details.join("; ")) };
+    let details: Vec<String> = SUMMARY_FIELDS
+        .iter()
+        .filter_map(|k| text(r, k).map(|v| format!("{k}: {v}")))
+        .collect();
+    let summary = if details.is_empty() {
+        header
+    } else {
+        format!("{header}: {}", details.join("; "))
+    };
     let summary = truncate(clean(&summary), MAX_DESCRIPTION_CHARS);
 
     let info = root.get("ReporterInfo").and_then(Value::as_object);
     let reporter_org = info.and_then(|i| text(i, "ReporterOrg")).map(clean);
-    let contact: Vec<&str> = ["ReporterContactName", "ReporterContactEmail", "ReporterContactPhone"]
-        .iter()
-        .filter_map(|k| info.and_then(|i| text(i, k)))
-        .collect();
+    let contact: Vec<&str> = [
+        "ReporterContactName",
+        "ReporterContactEmail",
+        "ReporterContactPhone",
+    ]
+    .iter()
+    .filter_map(|k| info.and_then(|i| text(i, k)))
+    .collect();
     let reporter_contact =
         (!contact.is_empty()).then(|| truncate(clean(&contact.join("; ")), MAX_CONTACT_CHARS));
 
@@ -1250,7 +1502,10 @@ fn target(r: &Map<String, Value>, kind: Kind) -> Result<String, XarfError> {
         .filter_map(|k| text(r, k).map(|v| (at("Report", k), v.to_string())))
         .collect();
     if kind == Kind::CompromisedAccount {
-        let email = r.get("Account").and_then(Value::as_object).and_then(|a| text(a, "AccountEmail"));
+        let email = r
+            .get("Account")
+            .and_then(Value::as_object)
+            .and_then(|a| text(a, "AccountEmail"));
         if let Some((_, domain)) = email.and_then(|e| e.rsplit_once('@')) {
             candidates.push(("Report.Account.AccountEmail".into(), domain.to_string()));
         }
@@ -1266,8 +1521,129 @@ fn target(r: &Map<String, Value>, kind: Kind) -> Result<String, XarfError> {
         ),
         None => XarfError::new(
             "missing_field",
-            at("Report", kind.target_fields().first().copied().unwrap_or("SourceIp")),
+            at(
+                "Report",
+                kind.target_fields().first().copied().unwrap_or("SourceIp"),
+            ),
             "is required: Warden needs the reported IP address, URL or domain",
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        for ok in [
+            "a@example.com",
+            "first.last+tag@sub.example.org",
+            "\"a b\"@example.com",
+            "x@[192.0.2.1]",
+            "x@[IPv6:2001:db8::1]",
+        ] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in [
+            "spamexample.com",
+            "0012345678",
+            "a@",
+            "@example.com",
+            "a..b@example.com",
+            "a@exa mple.com",
+            "a@example.com.",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
+        for ok in [
+            "example.com",
+            "a-b.example.com.",
+            "localhost",
+            "xn--bcher-kva.example",
+        ] {
+            assert!(is_hostname(ok), "{ok}");
+        }
+        for bad in [
+            "this is not a hostname",
+            "-a.example",
+            "a..b",
+            "",
+            "exa_mple.com",
+        ] {
+            assert!(!is_hostname(bad), "{bad}");
+        }
+        for ok in [
+            "http://example.org/a?b=c#d",
+            "https://court.example.com/courtorder.pdf",
+            "mailto:a@b.c",
+            "urn:isbn:123",
+            "http://x/%20",
+        ] {
+            assert!(is_uri(ok), "{ok}");
+        }
+        for bad in [
+            "no",
+            "192.168.0.11",
+            "http://exa mple.org",
+            "1http://x",
+            "http://x/%2",
+            "http://x/#a#b",
+            "http://x/ü",
+        ] {
+            assert!(!is_uri(bad), "{bad}");
+        }
+        for ok in ["CVE-2021-44228", "CVE-1999-0001", "CVE-2024-1234567"] {
+            assert!(is_cve(ok), "{ok}");
+        }
+        for bad in [
+            "CVE-NOW-23112",
+            "CVE-2021-123",
+            "CVE-2021-12345678",
+            "cve-2021-44228",
+            "CVE-2021-44228 ",
+        ] {
+            assert!(!is_cve(bad), "{bad}");
+        }
+        for ok in [
+            "bWFpbA==",
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            "bWFp\nbA==",
+            "",
+            "a-_b",
+        ] {
+            assert!(is_base64(ok), "{ok}");
+        }
+        for bad in ["bWFpbA=", "bWF=pbA", "A", "bWFpbA===", "not base64!"] {
+            assert!(!is_base64(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cvss_vectors() {
+        assert!(is_cvss3_vector(
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"
+        ));
+        assert!(is_cvss3_vector(
+            "CVSS:3.0/AV:P/AC:H/PR:H/UI:R/S:U/C:N/I:L/A:N/E:X/RL:X/RC:X"
+        ));
+        assert!(!is_cvss3_vector(
+            "CVSS:3.2/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"
+        ));
+        assert!(!is_cvss3_vector(
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H/"
+        ));
+        assert!(!is_cvss3_vector(
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H/E:X"
+        ));
+        assert!(!is_cvss3_vector("AV:N/AC:L/Au:N/C:P/I:P/A:P"));
+        assert!(is_cvss2_vector("AV:N/AC:L/Au:N/C:P/I:P/A:P"));
+        assert!(is_cvss2_vector(
+            "AV:L/AC:H/Au:M/C:N/I:N/A:C/CDP:LM/TD:ND/CR:ND/IR:L/AR:H"
+        ));
+        assert!(!is_cvss2_vector(
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"
+        ));
+        assert!(!is_cvss2_vector("AV:N/AC:L/Au:N/C:P/I:P"));
+    }
 }

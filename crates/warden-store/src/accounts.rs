@@ -83,7 +83,7 @@ impl Store {
     pub async fn get_account(&self, scope: &Scope, id: &str) -> Result<Option<Account>> {
         let r = sqlx::query("SELECT * FROM accounts WHERE id = $1 AND ($2 = '' OR id = $2)")
             .bind(id)
-            .bind(scope.account().unwrap_or(""))
+            .bind(scope.sql_param())
             .fetch_optional(self.pool())
             .await?;
         r.as_ref().map(row).transpose()
@@ -93,7 +93,7 @@ impl Store {
     pub async fn list_accounts(&self, scope: &Scope, after: &str, limit: i64) -> Result<Vec<Account>> {
         let rows = sqlx::query("SELECT * FROM accounts WHERE id > $1 AND ($2 = '' OR id = $2) ORDER BY id LIMIT $3")
             .bind(after)
-            .bind(scope.account().unwrap_or(""))
+            .bind(scope.sql_param())
             .bind(page(limit))
             .fetch_all(self.pool())
             .await?;

@@ -232,7 +232,7 @@ impl Store {
     pub async fn get_case(&self, scope: &Scope, id: &str) -> Result<Option<Case>> {
         let r = sqlx::query("SELECT * FROM cases WHERE id = $1 AND ($2 = '' OR account_id = $2)")
             .bind(id)
-            .bind(scope.account().unwrap_or(""))
+            .bind(scope.sql_param())
             .fetch_optional(self.pool())
             .await?;
         r.as_ref().map(case_row).transpose()
@@ -244,7 +244,7 @@ impl Store {
             "SELECT * FROM cases WHERE id > $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR state = $3) AND ($4 = 0 OR account_id IS NULL) ORDER BY id LIMIT $5",
         )
         .bind(after)
-        .bind(scope.account().unwrap_or(""))
+        .bind(scope.sql_param())
         .bind(f.state.clone().unwrap_or_default())
         .bind(i64::from(f.unowned))
         .bind(page(limit))
@@ -258,7 +258,7 @@ impl Store {
         let r = sqlx::query(
             "SELECT COUNT(*) AS n FROM cases WHERE ($1 = '' OR account_id = $1) AND ($2 = '' OR state = $2) AND ($3 = 0 OR account_id IS NULL)",
         )
-        .bind(scope.account().unwrap_or(""))
+        .bind(scope.sql_param())
         .bind(f.state.clone().unwrap_or_default())
         .bind(i64::from(f.unowned))
         .fetch_one(self.pool())
@@ -272,7 +272,7 @@ impl Store {
             "SELECT * FROM reports WHERE case_id = $1 AND ($2 = '' OR account_id = $2) ORDER BY id LIMIT $3",
         )
         .bind(case_id)
-        .bind(scope.account().unwrap_or(""))
+        .bind(scope.sql_param())
         .bind(page(limit))
         .fetch_all(self.pool())
         .await?;
@@ -283,7 +283,7 @@ impl Store {
     pub async fn get_report(&self, scope: &Scope, id: &str) -> Result<Option<Report>> {
         let r = sqlx::query("SELECT * FROM reports WHERE id = $1 AND ($2 = '' OR account_id = $2)")
             .bind(id)
-            .bind(scope.account().unwrap_or(""))
+            .bind(scope.sql_param())
             .fetch_optional(self.pool())
             .await?;
         r.as_ref().map(report_row).transpose()

@@ -205,7 +205,7 @@ impl Store {
     pub async fn get_resource(&self, scope: &Scope, id: &str) -> Result<Option<Resource>> {
         let row = sqlx::query("SELECT * FROM resources WHERE id = $1 AND ($2 = '' OR account_id = $2)")
             .bind(id)
-            .bind(scope.account().unwrap_or(""))
+            .bind(scope.sql_param())
             .fetch_optional(self.pool())
             .await?;
         let Some(row) = row else { return Ok(None) };
@@ -220,7 +220,7 @@ impl Store {
             "SELECT * FROM resources WHERE id > $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR account_id = $3) ORDER BY id LIMIT $4",
         )
         .bind(after)
-        .bind(scope.account().unwrap_or(""))
+        .bind(scope.sql_param())
         .bind(account.unwrap_or(""))
         .bind(page(limit))
         .fetch_all(self.pool())

@@ -1,1 +1,299 @@
-fn main() {}
+//! The `warden` binary: configuration, wiring (the only place that names concrete adapters) and
+//! the command line.
+
+mod bench;
+mod config;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use warden_app::auth::Principal;
+use warden_app::clock::SystemClock;
+use warden_app::crypto::Sealer;
+use warden_app::{App, Settings};
+use warden_store::{Store, StoreOptions};
+
+use crate::config::Config;
+
+/// Warden: security-violation handling for cloud and hosting providers.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version)]
+struct Cli {
+    /// TOML configuration file (see docs/configuration.md). Optional.
+    #[arg(long, short, global = true, env = "WARDEN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL (overrides the configuration): sqlite://PATH or postgres://...
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Data directory (overrides server.data_dir).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API and the job workers.
+    Serve {
+        /// Listen address (overrides server.listen), e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Print the effective configuration (secrets hidden).
+    Config,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Audit log maintenance.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; exit 1 naming the first broken event.
+    Verify,
+    /// Remove events older than a date (refused for anything younger than the retention).
+    Purge {
+        /// RFC 3339 cut-off, e.g. 2025-01-01T00:00:00Z.
+        #[arg(long)]
+        before: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Issue an API token and print it once.
+    CreateToken {
+        /// admin, operator, reviewer, auditor, tenant or detector.
+        #[arg(long)]
+        role: String,
+        /// The account of a tenant token.
+        #[arg(long)]
+        account: Option<String>,
+        /// A label to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Report intake over HTTP: reports/s and latency, single and batched, on SQLite and (if
+    /// --pg-url or WARDEN_TEST_DATABASE_URL reaches a server) PostgreSQL.
+    Intake(bench::IntakeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut cfg = Config::load(cli.config.as_deref(), std::env::vars())?;
+    if let Some(url) = &cli.database_url {
+        cfg.database.url = url.clone();
+    }
+    if let Some(dir) = &cli.data_dir {
+        cfg.server.data_dir = dir.clone();
+    }
+    Ok(cfg)
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{},sqlx=warn", cfg.log.level)));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cfg.log.format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+/// Opens the store (creating the data directory for SQLite) and wires the app.
+async fn open_app(cfg: &Config) -> anyhow::Result<App> {
+    let url = cfg.database_url();
+    if url.starts_with("sqlite:") || cfg.crypto.key.is_empty() {
+        std::fs::create_dir_all(&cfg.server.data_dir)
+            .with_context(|| format!("cannot create data directory {}", cfg.server.data_dir.display()))?;
+    }
+    let mut opts = StoreOptions::new(&url);
+    opts.max_connections = cfg.database.max_connections;
+    opts.sqlite_synchronous = cfg.database.sqlite_synchronous.clone();
+    let store = Store::open(&opts).await.with_context(|| format!("cannot open database {}", warden_store::redact_url(&url)))?;
+    let sealer = if cfg.crypto.key.is_empty() {
+        Sealer::load_or_create(&cfg.server.data_dir.join("warden.key"))?
+    } else {
+        Sealer::from_base64(&cfg.crypto.key).context("crypto.key")?
+    };
+    Ok(App::new(store, Arc::new(SystemClock), sealer, settings(cfg)))
+}
+
+fn settings(cfg: &Config) -> Settings {
+    let node_id = if cfg.jobs.node_id.is_empty() {
+        let mut r = [0u8; 3];
+        let _ = getrandom::getrandom(&mut r);
+        format!("node-{}-{}", std::process::id(), hex::encode(r))
+    } else {
+        cfg.jobs.node_id.clone()
+    };
+    Settings {
+        correlation_window_ms: (cfg.intake.correlation_window_hours * 3_600_000.0) as i64,
+        detector_confirm_confidence: cfg.intake.detector_confirm_confidence,
+        detector_thresholds: cfg.intake.detector_thresholds.clone(),
+        audit_retention_days: cfg.audit.retention_days,
+        public_reports_per_minute: cfg.intake.public_reports_per_minute,
+        max_batch: cfg.intake.max_batch,
+        node_id,
+        job_lease_ms: cfg.jobs.lease_secs * 1000,
+        job_poll_ms: cfg.jobs.poll_interval_ms,
+        job_batch: cfg.jobs.batch,
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let cfg = load_config(&cli)?;
+    match cli.command {
+        Command::Config => {
+            print!("{}", cfg.redacted_toml()?);
+            Ok(0)
+        }
+        Command::Serve { listen } => {
+            init_logging(&cfg);
+            serve(cfg, listen).await
+        }
+        Command::Migrate => {
+            init_logging(&cfg);
+            open_app(&cfg).await?;
+            println!("migrations applied");
+            Ok(0)
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let app = open_app(&cfg).await?;
+            let v = app.verify_audit(&Principal::System).await?;
+            match v.broken {
+                None => {
+                    println!("audit chain OK: {} events verified (last seq {})", v.checked, v.last_seq);
+                    Ok(0)
+                }
+                Some(b) => {
+                    println!("audit chain BROKEN at event seq {}: {} ({} events before it verified)", b.seq, b.reason, v.checked);
+                    Ok(1)
+                }
+            }
+        }
+        Command::Audit { command: AuditCommand::Purge { before } } => {
+            let app = open_app(&cfg).await?;
+            let t = warden_domain::time::Timestamp::parse_rfc3339(&before)?;
+            let p = app.purge_audit(&Principal::System, t.millis()).await?;
+            println!("purged {} audit events older than {before}", p.removed);
+            Ok(0)
+        }
+        Command::Admin { command: AdminCommand::CreateToken { role, account, label } } => {
+            let app = open_app(&cfg).await?;
+            let t = app.create_token(&Principal::System, &role, account.as_deref(), &label).await?;
+            println!("{}", t.secret);
+            eprintln!("token {} ({}) created; the secret above is shown only once", t.token.id, t.token.role);
+            Ok(0)
+        }
+        Command::Bench { command: BenchCommand::Intake(args) } => bench::intake(args).await.map(|()| 0),
+    }
+}
+
+async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
+    let addr = listen.unwrap_or_else(|| cfg.server.listen.clone());
+    let app = open_app(&cfg).await?;
+    if let Some(t) = app.bootstrap_admin().await? {
+        eprintln!(
+            "\n  First start: an admin API token was created. It is shown only this once:\n\n    {}\n\n  Use it as 'Authorization: Bearer <token>'. More tokens: POST /api/tokens or 'warden admin create-token'.\n",
+            t.secret
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, database = %warden_store::redact_url(&cfg.database_url()), node = %app.settings.node_id, "warden serving");
+    println!("warden listening on http://{local}");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = if cfg.jobs.enabled {
+        let app = app.clone();
+        let rx = stop_rx.clone();
+        Some(tokio::spawn(async move { app.run_worker(rx).await }))
+    } else {
+        None
+    };
+    let mut rx = stop_rx.clone();
+    let server = tokio::spawn(warden_http::serve(listener, app.clone(), async move {
+        let _ = rx.changed().await;
+    }));
+
+    shutdown_signal().await;
+    tracing::info!("shutdown requested; finishing in-flight work");
+    let _ = stop_tx.send(true);
+    let grace = Duration::from_secs(cfg.server.shutdown_grace_secs);
+    if tokio::time::timeout(grace, async {
+        let _ = server.await;
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("grace period over; leased jobs will be retried after their lease");
+    }
+    app.store.close().await;
+    tracing::info!("stopped");
+    Ok(0)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+

@@ -1,0 +1,184 @@
+//! API tokens and principals (SPEC §1).
+//!
+//! A token is 32 random bytes shown once as `wdn_<hex>`; only its SHA-256 is stored. High-entropy
+//! tokens need no slow hash: nobody can guess one from its digest.
+
+use serde::Serialize;
+use warden_domain::identity::{Role, Scope};
+use warden_domain::resource::InvalidInput;
+use warden_store::tokens::Token;
+
+use crate::error::{AppError, AppResult};
+use crate::{App, digest};
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An unauthenticated reporter, by source address.
+    Anonymous {
+        /// Source IP (rate limiting only; not stored).
+        ip: String,
+    },
+    /// A token holder.
+    Token {
+        /// Token id.
+        id: String,
+        /// Its role.
+        role: Role,
+        /// The account of a tenant token.
+        account: Option<String>,
+        /// The token's label.
+        label: String,
+    },
+    /// Warden itself (workers, CLI maintenance).
+    System,
+}
+
+impl Principal {
+    /// The role, if any.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Principal::Token { role, .. } => Some(*role),
+            _ => None,
+        }
+    }
+
+    /// Role code for audit (`anonymous`, `system`...).
+    pub fn role_code(&self) -> &'static str {
+        match self {
+            Principal::Anonymous { .. } => "anonymous",
+            Principal::Token { role, .. } => role.code(),
+            Principal::System => "system",
+        }
+    }
+
+    /// Actor for audit: the token id, never the secret.
+    pub fn actor(&self) -> String {
+        match self {
+            Principal::Anonymous { .. } => "anonymous".into(),
+            Principal::Token { id, .. } => id.clone(),
+            Principal::System => "system".into(),
+        }
+    }
+
+    /// What this principal may see. Tenants see their account; anonymous callers and detectors
+    /// see nothing by id (they only submit), staff and the system see everything.
+    pub fn scope(&self) -> Scope {
+        match self {
+            Principal::Token { role: Role::Tenant, account, .. } => Scope::Account(account.clone().unwrap_or_default()),
+            Principal::Token { role: Role::Detector, .. } | Principal::Anonymous { .. } => {
+                Scope::Nobody
+            }
+            _ => Scope::All,
+        }
+    }
+
+    /// Fails unless the role is one of `roles`.
+    pub fn require(&self, roles: &[Role], what: &'static str) -> AppResult<()> {
+        match self {
+            Principal::System => Ok(()),
+            Principal::Token { role, .. } if roles.contains(role) => Ok(()),
+            Principal::Anonymous { .. } => Err(AppError::Unauthenticated),
+            _ => Err(AppError::Forbidden(what)),
+        }
+    }
+}
+
+/// A token just created: the secret is in this value only.
+#[derive(Debug, Serialize)]
+pub struct IssuedToken {
+    /// The stored record.
+    #[serde(flatten)]
+    pub token: Token,
+    /// The secret, shown once.
+    pub secret: String,
+}
+
+/// SHA-256 of a token secret.
+pub fn token_hash(secret: &str) -> String {
+    warden_domain::sha256_hex(secret.as_bytes())
+}
+
+fn new_secret() -> AppResult<String> {
+    let mut b = [0u8; 32];
+    getrandom::getrandom(&mut b).map_err(|_| AppError::Crypto(crate::crypto::CryptoError::NoRandom))?;
+    Ok(format!("wdn_{}", hex::encode(b)))
+}
+
+impl App {
+    /// The principal of a bearer token.
+    pub async fn authenticate(&self, secret: &str) -> AppResult<Principal> {
+        let t = self.store.find_token(&token_hash(secret.trim())).await?.ok_or(AppError::Unauthenticated)?;
+        let role = Role::parse(&t.role).map_err(|_| AppError::Unauthenticated)?;
+        Ok(Principal::Token { id: t.id, role, account: t.account_id, label: t.label })
+    }
+
+    /// Issues a token (admin only; the CLI acts as [`Principal::System`]).
+    pub async fn create_token(&self, who: &Principal, role: &str, account: Option<&str>, label: &str) -> AppResult<IssuedToken> {
+        who.require(&[Role::Admin], "create tokens")?;
+        let role = Role::parse(role)?;
+        let label = label.trim();
+        if label.is_empty() || label.chars().count() > 100 {
+            return Err(InvalidInput::new("label", "must be 1 to 100 characters").into());
+        }
+        let account = match (role, account) {
+            (Role::Tenant, Some(a)) => Some(a.to_string()),
+            (Role::Tenant, None) => return Err(InvalidInput::new("account_id", "is required for a tenant token").into()),
+            (_, Some(_)) => return Err(InvalidInput::new("account_id", "only tenant tokens are bound to an account").into()),
+            (_, None) => None,
+        };
+        let now = self.now();
+        let secret = new_secret()?;
+        let token = Token {
+            id: warden_store::new_id("tok", now),
+            role: role.code().into(),
+            account_id: account.clone(),
+            label: label.into(),
+            created_at: now,
+            revoked_at: None,
+        };
+        let mut tx = self.store.begin_write().await?;
+        if let Some(a) = &account {
+            if tx.get_account(a).await?.is_none() {
+                return Err(InvalidInput::new("account_id", "names no account").into());
+            }
+        }
+        tx.insert_token(&token, &token_hash(&secret)).await?;
+        let mut ev = self.event(who, "token.create", format!("token:{}", token.id));
+        ev.after_digest = Some(digest(&token));
+        ev.details = serde_json::json!({ "role": token.role, "account_id": token.account_id, "label": token.label });
+        ev.account_id = account;
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(IssuedToken { token, secret })
+    }
+
+    /// Issues the first admin token if there is no live one (first start); `None` otherwise.
+    pub async fn bootstrap_admin(&self) -> AppResult<Option<IssuedToken>> {
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        if tx.count_admin_tokens().await? > 0 {
+            return Ok(None);
+        }
+        drop(tx);
+        self.create_token(&Principal::System, "admin", None, "bootstrap admin").await.map(Some)
+    }
+
+    /// Revokes a token.
+    pub async fn revoke_token(&self, who: &Principal, id: &str) -> AppResult<()> {
+        who.require(&[Role::Admin], "revoke tokens")?;
+        let mut tx = self.store.begin_write().await?;
+        if !tx.revoke_token(id, self.now()).await? {
+            return Err(AppError::NotFound("token"));
+        }
+        tx.append_audit(self.event(who, "token.revoke", format!("token:{id}"))).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// All tokens (admin).
+    pub async fn list_tokens(&self, who: &Principal) -> AppResult<Vec<Token>> {
+        who.require(&[Role::Admin], "list tokens")?;
+        Ok(self.store.list_tokens().await?)
+    }
+}

@@ -1,0 +1,55 @@
+//! Use-case errors. The HTTP layer maps each variant to one stable code and status
+//! (`warden_http::error`); internal causes are logged there and never returned.
+
+use warden_domain::resource::InvalidInput;
+use warden_store::StoreError;
+
+/// What went wrong in a use case.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No or an unknown token.
+    #[error("missing or invalid API token")]
+    Unauthenticated,
+    /// The role may not do this.
+    #[error("your role may not {0}")]
+    Forbidden(&'static str),
+    /// Not there — or not yours (tenants cannot tell the difference).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Bad input; nothing was changed.
+    #[error("{0}")]
+    Invalid(#[from] InvalidInput),
+    /// A rejected X-ARF report.
+    #[error("invalid X-ARF report: {0}")]
+    Xarf(#[from] warden_domain::xarf::XarfError),
+    /// The state does not allow the operation.
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many anonymous requests.
+    #[error("too many reports from your address; try again in a minute")]
+    RateLimited,
+    /// Storage failed.
+    #[error("storage: {0}")]
+    Store(StoreError),
+    /// A sealed value could not be opened.
+    #[error("crypto: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => AppError::Conflict(m),
+            other => AppError::Store(other),
+        }
+    }
+}
+
+impl From<warden_domain::case::TransitionError> for AppError {
+    fn from(e: warden_domain::case::TransitionError) -> Self {
+        AppError::Conflict(e.to_string())
+    }
+}
+
+/// Result alias.
+pub type AppResult<T> = Result<T, AppError>;

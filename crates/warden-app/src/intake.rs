@@ -1,0 +1,332 @@
+//! Report intake (INT-1, INT-3, INT-4, INT-5).
+//!
+//! A report is validated completely before anything is written; then one transaction finds the
+//! owner (RES-2), joins or opens the correlated case (INT-4), stores the report with its evidence
+//! digest (INT-3) and sealed reporter contact (AUD-4), confirms the case if a trusted detector is
+//! sure enough (INT-5), and appends the audit events. Acknowledged means committed.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use warden_domain::identity::Role;
+use warden_domain::report::{ReportRequest, Source, ValidReport};
+use warden_domain::resource::{InvalidInput, Target};
+use warden_domain::taxonomy::Category;
+use warden_store::WriteTx;
+use warden_store::reports::{Case, Report};
+
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::{App, digest};
+
+/// What the submitter learns about a stored report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    /// The report id.
+    pub report_id: String,
+    /// Always `received`.
+    pub status: &'static str,
+    /// The case it joined (not shown to anonymous reporters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
+    /// Whether it joined an existing case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
+    /// The case's state after this report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_state: Option<String>,
+    /// Whether an owner was found (`false` = unowned, goes to triage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owned: Option<bool>,
+}
+
+/// One item of a batch result.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchItem {
+    /// Index in the request.
+    pub index: usize,
+    /// The receipt, if stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+    /// The problem, if rejected (nothing of it stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<BatchError>,
+}
+
+/// Why a batch item was rejected.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchError {
+    /// Stable code.
+    pub code: &'static str,
+    /// Offending field.
+    pub field: String,
+    /// Explanation.
+    pub message: String,
+}
+
+/// Batch outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchReceipt {
+    /// Stored.
+    pub accepted: usize,
+    /// Rejected.
+    pub rejected: usize,
+    /// Per item.
+    pub items: Vec<BatchItem>,
+}
+
+/// A fixed-window per-IP limiter for anonymous reports. Bounded: when it tracks too many
+/// addresses it forgets finished windows first, then everything (failing open briefly is better
+/// than refusing every reporter).
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_minute: u32,
+    seen: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+const LIMITER_MAX_KEYS: usize = 100_000;
+
+impl RateLimiter {
+    /// `per_minute` requests per address per minute.
+    pub fn new(per_minute: u32) -> Self {
+        RateLimiter { per_minute, seen: Mutex::new(HashMap::new()) }
+    }
+
+    /// Counts a request from `ip` at `now`; false when over the limit.
+    pub fn allow(&self, ip: &str, now: i64) -> bool {
+        let minute = now.div_euclid(60_000);
+        let Ok(mut seen) = self.seen.lock() else { return true };
+        if seen.len() >= LIMITER_MAX_KEYS {
+            seen.retain(|_, (m, _)| *m == minute);
+            if seen.len() >= LIMITER_MAX_KEYS {
+                seen.clear();
+            }
+        }
+        let e = seen.entry(ip.to_string()).or_insert((minute, 0));
+        if e.0 != minute {
+            *e = (minute, 0);
+        }
+        e.1 += 1;
+        e.1 <= self.per_minute
+    }
+}
+
+/// How a report arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The JSON report API.
+    Json,
+    /// X-ARF v3.
+    Xarf,
+}
+
+impl Format {
+    fn code(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Xarf => "xarf",
+        }
+    }
+}
+
+impl App {
+    fn source_for(&self, who: &Principal, requested: Option<&str>) -> AppResult<Source> {
+        let src = match who {
+            Principal::Anonymous { ip } => {
+                if !self.limiter.allow(ip, self.now()) {
+                    self.metrics.inc_rejected("rate_limited");
+                    return Err(AppError::RateLimited);
+                }
+                Source::Public
+            }
+            Principal::Token { role: Role::Detector, .. } => Source::Detector,
+            Principal::Token { role: Role::Operator | Role::Admin, .. } | Principal::System => {
+                match requested {
+                    None | Some("operator") => Source::Operator,
+                    Some("regulator") => Source::Regulator,
+                    Some(_) => return Err(InvalidInput::new("source", "operators may set operator or regulator").into()),
+                }
+            }
+            Principal::Token { .. } => return Err(AppError::Forbidden("submit reports")),
+        };
+        if requested.is_some() && matches!(src, Source::Public | Source::Detector) {
+            return Err(InvalidInput::new("source", "only operators may set the source").into());
+        }
+        Ok(src)
+    }
+
+    /// Stores one JSON report.
+    pub async fn submit_report(&self, who: &Principal, req: ReportRequest) -> AppResult<Receipt> {
+        let source = self.source_for(who, req.source.as_deref())?;
+        let valid = req.validate().inspect_err(|_| self.metrics.inc_rejected("invalid"))?;
+        let mut tx = self.store.begin_write().await?;
+        let receipt = self.store_report(&mut tx, who, source, Format::Json, valid, None).await?;
+        tx.commit().await?;
+        self.metrics.inc_accepted(1);
+        Ok(receipt)
+    }
+
+    /// Stores a batch: every valid item in one transaction; invalid items are listed and none of
+    /// them is stored.
+    pub async fn submit_batch(&self, who: &Principal, reqs: Vec<ReportRequest>) -> AppResult<BatchReceipt> {
+        who.require(&[Role::Detector, Role::Operator, Role::Admin], "submit report batches")?;
+        if reqs.is_empty() || reqs.len() > self.settings.max_batch {
+            return Err(InvalidInput::new("reports", format!("must hold 1 to {} reports", self.settings.max_batch)).into());
+        }
+        let mut items = Vec::with_capacity(reqs.len());
+        let mut valid = Vec::with_capacity(reqs.len());
+        for (index, req) in reqs.into_iter().enumerate() {
+            let checked = self.source_for(who, req.source.as_deref()).and_then(|s| Ok((s, req.validate()?)));
+            match checked {
+                Ok(v) => valid.push((index, v)),
+                Err(e) => {
+                    let (field, message) = match &e {
+                        AppError::Invalid(i) => (format!("reports[{index}].{}", i.field), i.reason.clone()),
+                        other => (format!("reports[{index}]"), other.to_string()),
+                    };
+                    items.push(BatchItem { index, receipt: None, error: Some(BatchError { code: "invalid_field", field, message }) });
+                }
+            }
+        }
+        let rejected = items.len();
+        self.metrics.add_rejected("invalid", rejected as u64);
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        for (index, (source, v)) in valid {
+            let receipt = self.store_report(&mut tx, who, source, Format::Json, v, None).await?;
+            items.push(BatchItem { index, receipt: Some(receipt), error: None });
+        }
+        tx.commit().await?;
+        let accepted = items.len() - rejected;
+        self.metrics.inc_accepted(accepted as u64);
+        items.sort_by_key(|i| i.index);
+        Ok(BatchReceipt { accepted, rejected, items })
+    }
+
+    /// Stores an X-ARF v3 report (INT-2); the whole document is kept as evidence.
+    pub async fn submit_xarf(&self, who: &Principal, body: &[u8]) -> AppResult<Receipt> {
+        let source = self.source_for(who, None)?;
+        let x = warden_domain::xarf::parse_v3(body).inspect_err(|_| self.metrics.inc_rejected("invalid_xarf"))?;
+        let target = Target::parse(&x.target).map_err(|e| {
+            self.metrics.inc_rejected("invalid_xarf");
+            AppError::Xarf(warden_domain::xarf::XarfError { code: "invalid_field", field: "Report".into(), message: format!("the reported source cannot be resolved: {}", e.reason) })
+        })?;
+        let valid = ValidReport {
+            target,
+            category: x.category,
+            description: x.summary,
+            evidence: None,
+            reporter_contact: x.reporter_contact,
+            confidence: None,
+            views: None,
+        };
+        let source = if source == Source::Public { Source::Xarf } else { source };
+        let mut tx = self.store.begin_write().await?;
+        let receipt = self.store_report(&mut tx, who, source, Format::Xarf, valid, Some(body)).await?;
+        tx.commit().await?;
+        self.metrics.inc_accepted(1);
+        Ok(receipt)
+    }
+
+    async fn store_report(
+        &self,
+        tx: &mut WriteTx,
+        who: &Principal,
+        source: Source,
+        format: Format,
+        v: ValidReport,
+        raw: Option<&[u8]>,
+    ) -> AppResult<Receipt> {
+        let now = self.now();
+        tx.lock_chain().await?;
+        let owner = tx.lookup_owner(&v.target).await?;
+        let target = v.target.canonical();
+        let key = correlation_key(owner.as_ref().map(|o| o.resource_id.as_str()), &target, v.category);
+        let since = now - self.settings.correlation_window_ms;
+        let existing = tx.find_correlated_case(&key, since).await?;
+        let views = v.views.unwrap_or(0);
+        let (mut case, duplicate) = match existing {
+            Some(c) => {
+                tx.add_report_to_case(&c.id, views, now).await?;
+                (c, true)
+            }
+            None => {
+                let c = Case {
+                    id: warden_store::new_id("case", now),
+                    account_id: owner.as_ref().map(|o| o.account_id.clone()),
+                    resource_id: owner.as_ref().map(|o| o.resource_id.clone()),
+                    target: target.clone(),
+                    category: v.category.code().into(),
+                    state: "reported".into(),
+                    source: source.code().into(),
+                    correlation_key: key,
+                    report_count: 1,
+                    duplicate_count: 0,
+                    views,
+                    state_reason: None,
+                    opened_at: now,
+                    last_report_at: now,
+                    updated_at: now,
+                };
+                tx.insert_case(&c).await?;
+                (c, false)
+            }
+        };
+        let evidence: Option<Vec<u8>> = raw.map(<[u8]>::to_vec).or_else(|| v.evidence.map(String::into_bytes));
+        let report = Report {
+            id: warden_store::new_id("rep", now),
+            case_id: case.id.clone(),
+            account_id: case.account_id.clone(),
+            source: source.code().into(),
+            format: format.code().into(),
+            category: v.category.code().into(),
+            target,
+            description: v.description,
+            evidence_sha256: evidence.as_deref().map(warden_domain::sha256_hex),
+            evidence,
+            reporter_contact_enc: v.reporter_contact.map(|c| self.sealer.seal(c.as_bytes())).transpose()?,
+            submitted_by: who.actor(),
+            confidence: v.confidence,
+            views: v.views,
+            received_at: now,
+        };
+        tx.insert_report(&report).await?;
+        let mut ev = self.event(who, "report.create", format!("report:{}", report.id));
+        ev.account_id = case.account_id.clone();
+        ev.after_digest = Some(digest(&report));
+        ev.details = serde_json::json!({
+            "case_id": case.id, "new_case": !duplicate, "source": report.source, "format": report.format,
+            "category": report.category, "evidence_sha256": report.evidence_sha256,
+        });
+        tx.append_audit(ev).await?;
+
+        // INT-5: a sure enough detection by a detector confirms a case still waiting in triage.
+        if let (Principal::Token { role: Role::Detector, label, .. }, Some(conf)) = (who, v.confidence) {
+            let threshold = self.settings.detector_thresholds.get(label).copied().unwrap_or(self.settings.detector_confirm_confidence);
+            if conf >= threshold && case.state == "reported" {
+                let reason = format!("high-confidence detection ({conf:.2} >= {threshold:.2})");
+                tx.set_case_state(&case.id, "confirmed", Some(&reason), now).await?;
+                let mut ev = self.event(who, "case.confirm", format!("case:{}", case.id));
+                ev.account_id = case.account_id.clone();
+                ev.details = serde_json::json!({ "from": "reported", "to": "confirmed", "reason": reason });
+                tx.append_audit(ev).await?;
+                case.state = "confirmed".into();
+            }
+        }
+        let anonymous = matches!(who, Principal::Anonymous { .. });
+        Ok(Receipt {
+            report_id: report.id,
+            status: "received",
+            case_id: (!anonymous).then(|| case.id.clone()),
+            duplicate: (!anonymous).then_some(duplicate),
+            case_state: (!anonymous).then(|| case.state.clone()),
+            owned: (!anonymous).then_some(case.account_id.is_some()),
+        })
+    }
+}
+
+/// INT-4: the correlation key of (owner resource, target, category).
+pub fn correlation_key(resource: Option<&str>, target: &str, category: Category) -> String {
+    warden_domain::sha256_hex(format!("{}\n{}\n{}", resource.unwrap_or("unowned"), target, category.code()).as_bytes())
+}

@@ -1,0 +1,121 @@
+//! Job workers (LIFE-4): claim due jobs, run them, complete or back off.
+//!
+//! A handler that changes state does so in the same transaction that completes the job, and
+//! `complete_job` checks the lease: if this node lost it (it was too slow and another node took
+//! the job over), the transaction rolls back and the job's effect happens once, on the other node.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use warden_domain::identity::Role;
+use warden_domain::resource::InvalidInput;
+use warden_store::jobs::{Job, JobCounts, NewJob};
+
+use crate::App;
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+
+/// Body of `POST /api/admin/jobs/ping`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PingInput {
+    /// How many ping jobs (1..=10000).
+    pub count: i64,
+    /// Due in this many ms (0 = now).
+    #[serde(default)]
+    pub delay_ms: i64,
+}
+
+impl App {
+    /// Enqueues `diag.ping` jobs: each records which node ran it. Operators use it to check that
+    /// workers run (and the multi-node test to prove each job runs once).
+    pub async fn enqueue_pings(&self, who: &Principal, input: &PingInput) -> AppResult<Vec<String>> {
+        who.require(&[Role::Admin], "enqueue diagnostic jobs")?;
+        if !(1..=10_000).contains(&input.count) {
+            return Err(InvalidInput::new("count", "must be 1 to 10000").into());
+        }
+        if !(0..=30 * 86_400_000).contains(&input.delay_ms) {
+            return Err(InvalidInput::new("delay_ms", "must be 0 to 30 days").into());
+        }
+        let now = self.now();
+        let mut tx = self.store.begin_write().await?;
+        let mut ids = Vec::new();
+        for _ in 0..input.count {
+            let job = NewJob { kind: "diag.ping".into(), payload: "{}".into(), run_at: now + input.delay_ms, dedup_key: None, max_attempts: 5 };
+            ids.push(tx.enqueue(&job, &warden_store::new_id("job", now), now).await?);
+        }
+        let mut ev = self.event(who, "jobs.ping", "jobs".into());
+        ev.details = serde_json::json!({ "count": input.count, "delay_ms": input.delay_ms });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        self.job_wakeup.notify_waiters();
+        Ok(ids)
+    }
+
+    /// Queue counts.
+    pub async fn job_counts(&self, who: &Principal) -> AppResult<JobCounts> {
+        who.require(&[Role::Admin, Role::Operator], "read the job queue")?;
+        Ok(self.store.job_counts().await?)
+    }
+
+    /// Runs due jobs until `shutdown` turns true.
+    pub async fn run_worker(&self, mut shutdown: watch::Receiver<bool>) {
+        let node = self.settings.node_id.clone();
+        tracing::info!(node = %node, "job worker started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let claimed = self.store.claim_jobs(&node, self.now(), self.settings.job_lease_ms, self.settings.job_batch).await;
+            let jobs = match claimed {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming jobs failed; retrying");
+                    Vec::new()
+                }
+            };
+            let busy = !jobs.is_empty();
+            for job in jobs {
+                self.run_job(&node, job).await;
+            }
+            if busy {
+                continue;
+            }
+            let wait = std::time::Duration::from_millis(self.settings.job_poll_ms);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.job_wakeup.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!(node = %node, "job worker stopped");
+    }
+
+    async fn run_job(&self, node: &str, job: Job) {
+        let result = self.handle(node, &job).await;
+        match result {
+            Ok(()) => self.metrics.job(true),
+            Err(e) => {
+                self.metrics.job(false);
+                tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed");
+                if let Err(e) = self.store.fail_job(&job, node, &e.to_string(), self.now()).await {
+                    tracing::error!(job = %job.id, error = %e, "could not record job failure; its lease will expire and it will run again");
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, node: &str, job: &Job) -> AppResult<()> {
+        let now = self.now();
+        let mut tx = self.store.begin_write().await?;
+        match job.kind.as_str() {
+            "diag.ping" => tx.record_job_run(&job.id, node, now).await?,
+            other => return Err(AppError::Conflict(format!("unknown job kind {other}"))),
+        }
+        if tx.complete_job(&job.id, node, now).await? {
+            tx.commit().await?;
+        } else {
+            tracing::warn!(job = %job.id, "lease lost before completion; rolled back");
+        }
+        Ok(())
+    }
+}

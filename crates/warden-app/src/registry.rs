@@ -1,0 +1,415 @@
+//! Accounts and resources (RES-1..3): create, read, update, list, bulk import, owner lookup.
+//! Tenant e-mail and phone are sealed before storage; revealing them is an audited read (AUD-4).
+
+use serde::{Deserialize, Serialize};
+use warden_domain::identity::Role;
+use warden_domain::resource::{Identifier, IdentifierKind, InvalidInput, Product, Target};
+use warden_store::accounts::Account;
+use warden_store::resources::{OwnerMatch, Resource};
+
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::{App, digest};
+
+const STAFF_WRITE: &[Role] = &[Role::Admin, Role::Operator];
+const READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant];
+
+/// Body of account create/update.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountInput {
+    /// Provider's own id (optional on create; `[A-Za-z0-9_.-]`, at most 64).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Contact e-mail (personal data).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Contact phone (personal data).
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// An account as the API shows it: contacts only say whether they are set.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountView {
+    /// The row.
+    #[serde(flatten)]
+    pub account: Account,
+    /// Whether an e-mail is on file.
+    pub has_email: bool,
+    /// Whether a phone is on file.
+    pub has_phone: bool,
+}
+
+impl From<Account> for AccountView {
+    fn from(account: Account) -> Self {
+        AccountView { has_email: account.email_enc.is_some(), has_phone: account.phone_enc.is_some(), account }
+    }
+}
+
+/// Decrypted contacts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Contacts {
+    /// E-mail.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+}
+
+/// One identifier in a resource body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierInput {
+    /// Kind code.
+    pub kind: String,
+    /// Value.
+    pub value: String,
+}
+
+/// Body of resource create/update, and one line of a bulk import.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceInput {
+    /// Provider's own id (optional on create).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Owning account (create only).
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// Product code (create only).
+    #[serde(default)]
+    pub product: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Identifiers (replaces all on update).
+    #[serde(default)]
+    pub identifiers: Option<Vec<IdentifierInput>>,
+}
+
+/// Outcome of one line of a bulk import.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// `created` or `error`.
+    pub status: &'static str,
+    /// The resource id, when created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Stable error code, when failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// Offending field, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What is wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Result of a bulk import.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    /// Lines that created a resource.
+    pub created: usize,
+    /// Lines that failed (nothing of them was stored).
+    pub failed: usize,
+    /// Per-line outcome.
+    pub lines: Vec<ImportLine>,
+}
+
+/// Most lines in one import.
+pub const MAX_IMPORT_LINES: usize = 10_000;
+
+fn check_id(field: &str, id: &str) -> Result<(), InvalidInput> {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+        return Err(InvalidInput::new(field, "must be 1 to 64 characters of A-Z a-z 0-9 _ . -"));
+    }
+    Ok(())
+}
+
+fn check_text(field: &str, v: &str, max: usize) -> Result<String, InvalidInput> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(InvalidInput::new(field, format!("must be 1 to {max} printable characters")));
+    }
+    Ok(v.to_string())
+}
+
+fn parse_identifiers(list: &[IdentifierInput]) -> Result<Vec<Identifier>, InvalidInput> {
+    if list.len() > 256 {
+        return Err(InvalidInput::new("identifiers", "at most 256 per resource"));
+    }
+    let mut out: Vec<Identifier> = Vec::with_capacity(list.len());
+    for (n, i) in list.iter().enumerate() {
+        let at = format!("identifiers[{n}]");
+        let kind = IdentifierKind::parse(&i.kind).map_err(|e| e.under(&at))?;
+        let id = Identifier::parse(kind, &i.value).map_err(|e| e.under(&at))?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+impl App {
+    /// Creates an account (RES-3).
+    pub async fn create_account(&self, who: &Principal, input: AccountInput) -> AppResult<AccountView> {
+        who.require(STAFF_WRITE, "create accounts")?;
+        let now = self.now();
+        let id = match input.id {
+            Some(id) => {
+                check_id("id", &id)?;
+                id
+            }
+            None => warden_store::new_id("acct", now),
+        };
+        let name = check_text("name", input.name.as_deref().unwrap_or_default(), 200)?;
+        let email = input.email.as_deref().map(|e| check_email(e)).transpose()?;
+        let phone = input.phone.as_deref().map(|p| check_phone(p)).transpose()?;
+        let account = Account {
+            id,
+            name,
+            email_enc: email.map(|e| self.sealer.seal(e.as_bytes())).transpose()?,
+            phone_enc: phone.map(|p| self.sealer.seal(p.as_bytes())).transpose()?,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.store.begin_write().await?;
+        tx.insert_account(&account).await?;
+        let mut ev = self.event(who, "account.create", format!("account:{}", account.id));
+        ev.account_id = Some(account.id.clone());
+        ev.after_digest = Some(digest(&AccountView::from(account.clone())));
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(account.into())
+    }
+
+    /// Updates name and contacts.
+    pub async fn update_account(&self, who: &Principal, id: &str, input: AccountInput) -> AppResult<AccountView> {
+        who.require(STAFF_WRITE, "update accounts")?;
+        if input.id.as_deref().is_some_and(|i| i != id) {
+            return Err(InvalidInput::new("id", "cannot be changed").into());
+        }
+        let mut tx = self.store.begin_write().await?;
+        let before = tx.get_account(id).await?.ok_or(AppError::NotFound("account"))?;
+        let mut a = before.clone();
+        if let Some(n) = &input.name {
+            a.name = check_text("name", n, 200)?;
+        }
+        if let Some(e) = &input.email {
+            a.email_enc = Some(self.sealer.seal(check_email(e)?.as_bytes())?);
+        }
+        if let Some(p) = &input.phone {
+            a.phone_enc = Some(self.sealer.seal(check_phone(p)?.as_bytes())?);
+        }
+        a.updated_at = self.now();
+        tx.update_account(&a).await?;
+        let mut ev = self.event(who, "account.update", format!("account:{id}"));
+        ev.account_id = Some(id.into());
+        ev.before_digest = Some(digest(&AccountView::from(before)));
+        ev.after_digest = Some(digest(&AccountView::from(a.clone())));
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(a.into())
+    }
+
+    /// One account (tenants: only their own; others are "not found").
+    pub async fn get_account(&self, who: &Principal, id: &str) -> AppResult<AccountView> {
+        who.require(READERS, "read accounts")?;
+        let a = self.store.get_account(&who.scope(), id).await?.ok_or(AppError::NotFound("account"))?;
+        Ok(a.into())
+    }
+
+    /// Accounts page.
+    pub async fn list_accounts(&self, who: &Principal, after: &str, limit: i64) -> AppResult<Vec<AccountView>> {
+        who.require(READERS, "list accounts")?;
+        Ok(self.store.list_accounts(&who.scope(), after, limit).await?.into_iter().map(Into::into).collect())
+    }
+
+    /// Decrypts an account's contacts; the read itself is audited (AUD-4).
+    pub async fn reveal_contacts(&self, who: &Principal, id: &str) -> AppResult<Contacts> {
+        who.require(&[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant], "read contact details")?;
+        let a = self.store.get_account(&who.scope(), id).await?.ok_or(AppError::NotFound("account"))?;
+        let open = |v: &Option<Vec<u8>>| -> AppResult<Option<String>> {
+            v.as_deref().map(|b| Ok(String::from_utf8_lossy(&self.sealer.open(b)?).into_owned())).transpose()
+        };
+        let contacts = Contacts { email: open(&a.email_enc)?, phone: open(&a.phone_enc)? };
+        let mut tx = self.store.begin_write().await?;
+        let mut ev = self.event(who, "personal_data.read", format!("account:{id}"));
+        ev.account_id = Some(id.into());
+        ev.details = serde_json::json!({ "fields": ["email", "phone"] });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(contacts)
+    }
+
+    /// Creates a resource with its identifiers (RES-2). Nothing is stored if any part fails.
+    pub async fn create_resource(&self, who: &Principal, input: ResourceInput) -> AppResult<Resource> {
+        who.require(STAFF_WRITE, "register resources")?;
+        let (r, ids) = self.validate_new_resource(input)?;
+        let mut tx = self.store.begin_write().await?;
+        self.insert_resource_tx(&mut tx, who, &r, &ids).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
+    fn validate_new_resource(&self, input: ResourceInput) -> AppResult<(Resource, Vec<Identifier>)> {
+        let now = self.now();
+        let id = match input.id {
+            Some(id) => {
+                check_id("id", &id)?;
+                id
+            }
+            None => warden_store::new_id("res", now),
+        };
+        let account_id = input.account_id.ok_or_else(|| InvalidInput::new("account_id", "is required"))?;
+        check_id("account_id", &account_id)?;
+        let product = Product::parse(input.product.as_deref().unwrap_or_default())?;
+        let name = check_text("name", input.name.as_deref().unwrap_or(&id), 200)?;
+        let region = match input.region.as_deref() {
+            Some(r) => check_text("region", r, 64)?,
+            None => "default".into(),
+        };
+        let ids = parse_identifiers(input.identifiers.as_deref().unwrap_or_default())?;
+        let r = Resource {
+            id,
+            account_id,
+            product: product.code().into(),
+            name,
+            region,
+            identifiers: ids.iter().map(|i| warden_store::resources::IdentifierRow { kind: i.kind().code().into(), value: i.value().into() }).collect(),
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((r, ids))
+    }
+
+    async fn insert_resource_tx(&self, tx: &mut warden_store::WriteTx, who: &Principal, r: &Resource, ids: &[Identifier]) -> AppResult<()> {
+        if tx.get_account(&r.account_id).await?.is_none() {
+            return Err(InvalidInput::new("account_id", "names no account").into());
+        }
+        tx.insert_resource(r, ids).await?;
+        let mut ev = self.event(who, "resource.create", format!("resource:{}", r.id));
+        ev.account_id = Some(r.account_id.clone());
+        ev.after_digest = Some(digest(r));
+        tx.append_audit(ev).await?;
+        Ok(())
+    }
+
+    /// Updates name/region/identifiers.
+    pub async fn update_resource(&self, who: &Principal, id: &str, input: ResourceInput) -> AppResult<Resource> {
+        who.require(STAFF_WRITE, "update resources")?;
+        if input.account_id.is_some() || input.product.is_some() || input.id.is_some() {
+            return Err(InvalidInput::new("account_id", "id, account_id and product cannot be changed; register a new resource").into());
+        }
+        let ids = input.identifiers.as_deref().map(parse_identifiers).transpose()?;
+        let mut tx = self.store.begin_write().await?;
+        let before = tx.get_resource(id).await?.ok_or(AppError::NotFound("resource"))?;
+        let mut r = before.clone();
+        if let Some(n) = &input.name {
+            r.name = check_text("name", n, 200)?;
+        }
+        if let Some(g) = &input.region {
+            r.region = check_text("region", g, 64)?;
+        }
+        r.updated_at = self.now();
+        tx.update_resource(&r, ids.as_deref()).await?;
+        let after = tx.get_resource(id).await?.ok_or(AppError::NotFound("resource"))?;
+        let mut ev = self.event(who, "resource.update", format!("resource:{id}"));
+        ev.account_id = Some(r.account_id.clone());
+        ev.before_digest = Some(digest(&before));
+        ev.after_digest = Some(digest(&after));
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// One resource.
+    pub async fn get_resource(&self, who: &Principal, id: &str) -> AppResult<Resource> {
+        who.require(READERS, "read resources")?;
+        self.store.get_resource(&who.scope(), id).await?.ok_or(AppError::NotFound("resource"))
+    }
+
+    /// Resources page.
+    pub async fn list_resources(&self, who: &Principal, account: Option<&str>, after: &str, limit: i64) -> AppResult<Vec<Resource>> {
+        who.require(READERS, "list resources")?;
+        Ok(self.store.list_resources(&who.scope(), account, after, limit).await?)
+    }
+
+    /// Owner of a URL, domain or IP (RES-2); `None` means unowned (or, for a tenant, not theirs).
+    pub async fn lookup_owner(&self, who: &Principal, target: &str) -> AppResult<Option<OwnerMatch>> {
+        who.require(READERS, "look up owners")?;
+        let t = Target::parse(target)?;
+        Ok(self.store.lookup_owner(&who.scope(), &t).await?)
+    }
+
+    /// Bulk import of JSON lines (RES-3): each line is a [`ResourceInput`] stored in its own
+    /// transaction, so a bad line stores nothing and does not stop the others.
+    pub async fn import_resources(&self, who: &Principal, body: &str) -> AppResult<ImportReport> {
+        who.require(STAFF_WRITE, "import resources")?;
+        let lines: Vec<&str> = body.lines().collect();
+        if lines.len() > MAX_IMPORT_LINES {
+            return Err(InvalidInput::new("body", format!("at most {MAX_IMPORT_LINES} lines per import")).into());
+        }
+        let mut report = ImportReport { created: 0, failed: 0, lines: Vec::new() };
+        for (n, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let outcome = self.import_line(who, line).await;
+            let entry = match outcome {
+                Ok(id) => {
+                    report.created += 1;
+                    ImportLine { line: n + 1, status: "created", id: Some(id), code: None, field: None, message: None }
+                }
+                Err(e) => {
+                    report.failed += 1;
+                    let (code, field) = match &e {
+                        AppError::Invalid(i) => ("invalid_field", Some(i.field.clone())),
+                        AppError::Conflict(_) => ("conflict", None),
+                        AppError::Store(_) => ("internal", None),
+                        _ => ("invalid_line", None),
+                    };
+                    let message = match &e {
+                        AppError::Store(_) => "storage failed; retry this line".to_string(),
+                        other => other.to_string(),
+                    };
+                    ImportLine { line: n + 1, status: "error", id: None, code: Some(code), field, message: Some(message) }
+                }
+            };
+            report.lines.push(entry);
+        }
+        Ok(report)
+    }
+
+    async fn import_line(&self, who: &Principal, line: &str) -> AppResult<String> {
+        let input: ResourceInput = serde_json::from_str(line).map_err(|e| InvalidInput::new("line", format!("not a resource JSON object: {e}")))?;
+        let (r, ids) = self.validate_new_resource(input)?;
+        let mut tx = self.store.begin_write().await?;
+        self.insert_resource_tx(&mut tx, who, &r, &ids).await?;
+        tx.commit().await?;
+        Ok(r.id)
+    }
+}
+
+fn check_email(e: &str) -> Result<String, InvalidInput> {
+    let e = e.trim();
+    let ok = e.len() <= 254 && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok { Ok(e.to_string()) } else { Err(InvalidInput::new("email", "is not an e-mail address")) }
+}
+
+fn check_phone(p: &str) -> Result<String, InvalidInput> {
+    let p = p.trim();
+    let digits = p.chars().filter(char::is_ascii_digit).count();
+    let ok = (5..=20).contains(&digits) && p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    if ok { Ok(p.to_string()) } else { Err(InvalidInput::new("phone", "is not a phone number")) }
+}

@@ -1,0 +1,155 @@
+//! Cases, the operator triage queue (INT-5, LIFE-1) and the audit log views (AUD-1..3).
+
+use serde::{Deserialize, Serialize};
+use warden_domain::case::{CaseState, TriageCommand, decide};
+use warden_domain::identity::Role;
+use warden_domain::resource::InvalidInput;
+use warden_store::audit::{AuditEvent, AuditFilter, Purge, Verification};
+use warden_store::reports::{Case, CaseFilter, Report};
+
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::{App, digest};
+
+const CASE_READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant];
+const TRIAGERS: &[Role] = &[Role::Admin, Role::Operator];
+const AUDITORS: &[Role] = &[Role::Admin, Role::Auditor];
+
+/// Body of a triage decision.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriageInput {
+    /// Why (required to dismiss).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A report as staff see it: the evidence text is included; the contact only says whether it is
+/// on file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportView {
+    /// The row.
+    #[serde(flatten)]
+    pub report: Report,
+    /// Evidence as text (lossy UTF-8), for staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// Whether a reporter contact is on file.
+    pub has_reporter_contact: bool,
+}
+
+impl App {
+    /// One case.
+    pub async fn get_case(&self, who: &Principal, id: &str) -> AppResult<Case> {
+        who.require(CASE_READERS, "read cases")?;
+        self.store.get_case(&who.scope(), id).await?.ok_or(AppError::NotFound("case"))
+    }
+
+    /// Cases page (the triage queue is `state=reported`).
+    pub async fn list_cases(&self, who: &Principal, f: &CaseFilter, after: &str, limit: i64) -> AppResult<Vec<Case>> {
+        who.require(CASE_READERS, "list cases")?;
+        if let Some(s) = &f.state {
+            CaseState::parse(s)?;
+        }
+        Ok(self.store.list_cases(&who.scope(), f, after, limit).await?)
+    }
+
+    /// Count of cases.
+    pub async fn count_cases(&self, who: &Principal, f: &CaseFilter) -> AppResult<i64> {
+        who.require(CASE_READERS, "count cases")?;
+        Ok(self.store.count_cases(&who.scope(), f).await?)
+    }
+
+    /// A case's reports. Tenants see the reports but never reporter data or raw evidence.
+    pub async fn case_reports(&self, who: &Principal, case_id: &str) -> AppResult<Vec<ReportView>> {
+        let case = self.get_case(who, case_id).await?;
+        let staff = who.role().is_some_and(Role::is_staff);
+        let reports = self.store.list_case_reports(&who.scope(), &case.id, 500).await?;
+        Ok(reports
+            .into_iter()
+            .map(|mut r| {
+                let has = r.reporter_contact_enc.is_some();
+                if !staff {
+                    r.submitted_by = String::new();
+                }
+                let evidence = r.evidence.as_deref().filter(|_| staff).map(|e| String::from_utf8_lossy(e).into_owned());
+                ReportView { report: r, evidence, has_reporter_contact: has }
+            })
+            .collect())
+    }
+
+    /// Decrypts a report's reporter contact (staff; audited, AUD-4).
+    pub async fn reveal_reporter(&self, who: &Principal, report_id: &str) -> AppResult<Option<String>> {
+        who.require(&[Role::Admin, Role::Operator], "read reporter contacts")?;
+        let r = self.store.get_report(&who.scope(), report_id).await?.ok_or(AppError::NotFound("report"))?;
+        let contact = r
+            .reporter_contact_enc
+            .as_deref()
+            .map(|b| self.sealer.open(b).map(|v| String::from_utf8_lossy(&v).into_owned()))
+            .transpose()?;
+        let mut tx = self.store.begin_write().await?;
+        let mut ev = self.event(who, "personal_data.read", format!("report:{report_id}"));
+        ev.account_id = r.account_id;
+        ev.details = serde_json::json!({ "fields": ["reporter_contact"] });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    /// Confirms or dismisses a reported case (LIFE-1, LIFE-5).
+    pub async fn triage(&self, who: &Principal, case_id: &str, confirm: bool, input: TriageInput) -> AppResult<Case> {
+        who.require(TRIAGERS, "triage cases")?;
+        let reason = input.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+        if reason.as_ref().is_some_and(|r| r.chars().count() > 2000) {
+            return Err(InvalidInput::new("reason", "at most 2000 characters").into());
+        }
+        let cmd = if confirm {
+            TriageCommand::Confirm
+        } else {
+            TriageCommand::Dismiss { reason: reason.clone().ok_or_else(|| InvalidInput::new("reason", "is required to dismiss a case"))? }
+        };
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        let before = tx.get_case_for_update(case_id).await?.ok_or(AppError::NotFound("case"))?;
+        let state = CaseState::parse(&before.state).map_err(|_| AppError::Conflict(format!("case is in unknown state {}", before.state)))?;
+        let next = decide(state, &cmd)?;
+        let now = self.now();
+        tx.set_case_state(case_id, next.code(), reason.as_deref(), now).await?;
+        let mut after = before.clone();
+        after.state = next.code().into();
+        after.state_reason = reason.clone();
+        after.updated_at = now;
+        let mut ev = self.event(who, if confirm { "case.confirm" } else { "case.dismiss" }, format!("case:{case_id}"));
+        ev.account_id = before.account_id.clone();
+        ev.before_digest = Some(digest(&before));
+        ev.after_digest = Some(digest(&after));
+        ev.details = serde_json::json!({ "from": before.state, "to": after.state, "reason": reason });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Audit events page (auditors and admins).
+    pub async fn list_audit(&self, who: &Principal, f: &AuditFilter, after: i64, limit: i64) -> AppResult<Vec<AuditEvent>> {
+        who.require(AUDITORS, "read the audit log")?;
+        Ok(self.store.list_audit(f, after, limit).await?)
+    }
+
+    /// Verifies the audit chain (AUD-2).
+    pub async fn verify_audit(&self, who: &Principal) -> AppResult<Verification> {
+        who.require(AUDITORS, "verify the audit log")?;
+        Ok(self.store.verify_audit().await?)
+    }
+
+    /// Purges audit events older than `before` (AUD-3: refused inside the retention period).
+    pub async fn purge_audit(&self, who: &Principal, before: i64) -> AppResult<Purge> {
+        who.require(&[Role::Admin], "purge the audit log")?;
+        let p = self.store.purge_audit(before, self.settings.audit_retention_days, self.now()).await?;
+        let mut tx = self.store.begin_write().await?;
+        let mut ev = self.event(who, "audit.purge", "audit".into());
+        ev.details = serde_json::json!({ "before": before, "removed": p.removed });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+}

@@ -1,0 +1,176 @@
+//! `warden bench intake`: report intake throughput over real HTTP against an in-process server on
+//! a fresh database, one request per report and batched, beside a `/healthz` baseline measured
+//! in the same run. Prints figures; asserts nothing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+use warden_app::auth::Principal;
+use warden_app::clock::SystemClock;
+use warden_app::crypto::Sealer;
+use warden_app::registry::{AccountInput, IdentifierInput, ResourceInput};
+use warden_app::{App, Settings};
+use warden_store::testing::PgDatabase;
+use warden_store::{Store, StoreOptions};
+
+/// Options of `warden bench intake`.
+#[derive(Debug, clap::Args)]
+pub struct IntakeArgs {
+    /// Reports sent one per request.
+    #[arg(long, default_value_t = 5_000)]
+    single: usize,
+    /// Reports sent in batches.
+    #[arg(long, default_value_t = 50_000)]
+    batched: usize,
+    /// Reports per batch request.
+    #[arg(long, default_value_t = 500)]
+    batch_size: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Skip PostgreSQL.
+    #[arg(long)]
+    sqlite_only: bool,
+}
+
+struct Figures {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+pub async fn intake(args: IntakeArgs) -> anyhow::Result<()> {
+    println!("warden bench intake: {} single, {} batched ({} per request), {} clients, correlation on", args.single, args.batched, args.batch_size, args.concurrency);
+    let dir = tempfile::tempdir()?;
+    let sqlite_url = format!("sqlite://{}/bench.db", dir.path().display());
+    run_engine("sqlite", &sqlite_url, &args).await?;
+    if !args.sqlite_only {
+        match PgDatabase::create().await {
+            Some(pg) => {
+                let r = run_engine("postgres", &pg.url, &args).await;
+                pg.drop_db().await;
+                r?;
+            }
+            None => println!("postgres: skipped (no server reachable; set WARDEN_TEST_DATABASE_URL)"),
+        }
+    }
+    Ok(())
+}
+
+async fn run_engine(engine: &str, url: &str, args: &IntakeArgs) -> anyhow::Result<()> {
+    let mut opts = StoreOptions::new(url);
+    opts.max_connections = 16;
+    let store = Store::open(&opts).await?;
+    let settings = Settings { max_batch: args.batch_size.max(1), ..Settings::default() };
+    let app = App::new(store, Arc::new(SystemClock), Sealer::from_key(&[42; 32]), settings);
+    let sys = Principal::System;
+    app.create_account(&sys, AccountInput { id: Some("bench".into()), name: Some("Bench".into()), ..Default::default() }).await?;
+    for i in 0..100 {
+        let ids = vec![IdentifierInput { kind: "domain".into(), value: format!("site{i}.example.com") }];
+        let r = ResourceInput { account_id: Some("bench".into()), product: Some("cvm".into()), identifiers: Some(ids), ..Default::default() };
+        app.create_resource(&sys, r).await?;
+    }
+    let token = app.create_token(&sys, "detector", None, "bench").await?.secret;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, mut rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(warden_http::serve(listener, app.clone(), async move {
+        let _ = rx.changed().await;
+    }));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+
+    let baseline = drive(args.single, args.concurrency, |_| client.get(format!("{base}/healthz")), 1).await?;
+    let report = |n: usize| {
+        // ~1 in 4 reports repeats an earlier (target, category): the duplicate path of INT-4.
+        let k = if n % 4 == 0 { n / 4 } else { n };
+        json!({ "target": format!("https://site{}.example.com/p/{k}", n % 100), "category": "gambling", "evidence": "<html>casino</html>", "confidence": 0.5 })
+    };
+    let single = drive(args.single, args.concurrency, |n| client.post(format!("{base}/api/reports")).bearer_auth(&token).json(&report(n)), 1).await?;
+    let batches = args.batched.div_ceil(args.batch_size.max(1));
+    let batched = drive(
+        batches,
+        args.concurrency.min(4),
+        |b| {
+            let items: Vec<_> = (0..args.batch_size).map(|i| report(1_000_000 + b * args.batch_size + i)).collect();
+            client.post(format!("{base}/api/reports/batch")).bearer_auth(&token).json(&json!({ "reports": items }))
+        },
+        args.batch_size,
+    )
+    .await?;
+    let stored = app.store.count_reports().await?;
+    println!("{engine}:");
+    println!("  baseline GET /healthz        {:>9.0} req/s      p50 {:>7.2?}  p99 {:>7.2?}", baseline.rate, baseline.p50, baseline.p99);
+    println!("  POST /api/reports (single)   {:>9.0} reports/s  p50 {:>7.2?}  p99 {:>7.2?}  ({:.1}% of baseline)", single.rate, single.p50, single.p99, 100.0 * single.rate / baseline.rate);
+    println!("  POST /api/reports/batch      {:>9.0} reports/s  p50 {:>7.2?}  p99 {:>7.2?}  per request of {}", batched.rate, batched.p50, batched.p99, args.batch_size);
+    println!("  reports stored: {stored}");
+    let _ = stop.send(true);
+    let _ = server.await;
+    app.store.close().await;
+    Ok(())
+}
+
+/// Sends `n` requests from `concurrency` clients; `per` reports per request.
+async fn drive<F>(n: usize, concurrency: usize, make: F, per: usize) -> anyhow::Result<Figures>
+where
+    F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync,
+{
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    let workers = (0..concurrency.max(1)).map(|_| async {
+        let mut lat = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                break;
+            }
+            let t = Instant::now();
+            let resp = make(i).send().await.context("request failed")?;
+            let status = resp.status();
+            let _ = resp.bytes().await;
+            if !status.is_success() {
+                anyhow::bail!("unexpected status {status}");
+            }
+            lat.push(t.elapsed());
+        }
+        Ok::<_, anyhow::Error>(lat)
+    });
+    let mut all = Vec::with_capacity(n);
+    for r in futures_join(workers).await {
+        all.extend(r?);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    Ok(Figures { rate: (n * per) as f64 / secs, p50: pct(0.50), p99: pct(0.99) })
+}
+
+/// Runs futures concurrently on this task and collects their results in order.
+async fn futures_join<I, F, T>(futs: I) -> Vec<T>
+where
+    I: Iterator<Item = F>,
+    F: std::future::Future<Output = T>,
+{
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
+    let mut out: Vec<Option<T>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out.get(i).is_some_and(Option::is_none) {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        if let Some(slot) = out.get_mut(i) {
+                            *slot = Some(v);
+                        }
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}

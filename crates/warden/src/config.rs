@@ -1,0 +1,256 @@
+//! The typed configuration: a TOML file, then `WARDEN_SECTION__KEY` environment overrides, then
+//! command-line flags. Every field has a documented default; with no file at all Warden runs on
+//! an SQLite database in `./warden-data/`. Reference: docs/configuration.md.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP server.
+    pub server: Server,
+    /// Database.
+    pub database: Database,
+    /// Report intake.
+    pub intake: Intake,
+    /// Job workers.
+    pub jobs: Jobs,
+    /// Audit log.
+    pub audit: Audit,
+    /// Personal-data encryption.
+    pub crypto: Crypto,
+    /// Logging.
+    pub log: Log,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Address to listen on. Default `127.0.0.1:8080`.
+    pub listen: String,
+    /// Directory for the SQLite database and the generated key. Default `./warden-data`.
+    pub data_dir: PathBuf,
+    /// Seconds to let in-flight requests and jobs finish on SIGTERM/SIGINT. Default 30.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server { listen: "127.0.0.1:8080".into(), data_dir: PathBuf::from("./warden-data"), shutdown_grace_secs: 30 }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`. Empty (default): `sqlite://<data_dir>/warden.db`.
+    pub url: String,
+    /// Connection pool size. Default 8.
+    pub max_connections: u32,
+    /// SQLite `synchronous`: `normal` (default; survives a process crash) or `full` (also a
+    /// power loss, slower).
+    pub sqlite_synchronous: String,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database { url: String::new(), max_connections: 8, sqlite_synchronous: "normal".into() }
+    }
+}
+
+/// `[intake]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Intake {
+    /// INT-4: reports on the same (resource, target, category) within this many hours join one
+    /// case. Default 168 (7 days).
+    pub correlation_window_hours: f64,
+    /// INT-5: detections with at least this confidence confirm their case. Default 0.9.
+    pub detector_confirm_confidence: f64,
+    /// INT-5: per-detector thresholds by token label, e.g. `{ "content-scanner" = 0.8 }`.
+    pub detector_thresholds: HashMap<String, f64>,
+    /// Anonymous reports per source IP per minute. Default 30.
+    pub public_reports_per_minute: u32,
+    /// Most reports per batch request. Default 1000.
+    pub max_batch: usize,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Intake {
+            correlation_window_hours: 168.0,
+            detector_confirm_confidence: 0.9,
+            detector_thresholds: HashMap::new(),
+            public_reports_per_minute: 30,
+            max_batch: 1000,
+        }
+    }
+}
+
+/// `[jobs]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Jobs {
+    /// Run job workers in this process. Default true.
+    pub enabled: bool,
+    /// This node's name in job leases. Default `node-<pid>-<random>`.
+    pub node_id: String,
+    /// Seconds a claimed job stays leased before another node may take it. Default 60.
+    pub lease_secs: i64,
+    /// Idle poll interval, ms. Default 500.
+    pub poll_interval_ms: u64,
+    /// Jobs claimed per round. Default 50.
+    pub batch: i64,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Jobs { enabled: true, node_id: String::new(), lease_secs: 60, poll_interval_ms: 500, batch: 50 }
+    }
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// AUD-3: days audit events are kept at least. Default 180; lower values are refused.
+    pub retention_days: i64,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Audit { retention_days: 180 }
+    }
+}
+
+/// `[crypto]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Crypto {
+    /// Secret. Base64 of 32 bytes for AES-256-GCM (AUD-4). Empty (default): read or create
+    /// `<data_dir>/warden.key` (mode 0600).
+    pub key: String,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `text` (default) or `json`.
+    pub format: String,
+    /// Filter, e.g. `info` (default) or `warden=debug,sqlx=warn`.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log { format: "text".into(), level: "info".into() }
+    }
+}
+
+impl Config {
+    /// Loads `file` (if given), applies `WARDEN_SECTION__KEY` variables from `env`, validates.
+    pub fn load(file: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> anyhow::Result<Config> {
+        let mut doc: toml::Table = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
+                text.parse().with_context(|| format!("config file {} is not valid TOML", p.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (k, v) in env {
+            let Some(rest) = k.strip_prefix("WARDEN_") else { continue };
+            let Some((section, key)) = rest.split_once("__") else { continue };
+            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            let value = format!("v = {v}").parse::<toml::Table>().ok().and_then(|mut t| t.remove("v")).unwrap_or(toml::Value::String(v));
+            let table = doc.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match table {
+                toml::Value::Table(t) => {
+                    t.insert(key, value);
+                }
+                _ => bail!("environment variable {k}: [{section}] is not a section"),
+            }
+        }
+        let cfg: Config = toml::Value::Table(doc).try_into().context("invalid configuration")?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.audit.retention_days < warden_store::audit::MIN_RETENTION_DAYS {
+            bail!("audit.retention_days = {} is below the legal minimum of 180 days (AUD-3)", self.audit.retention_days);
+        }
+        if !["normal", "full"].contains(&self.database.sqlite_synchronous.as_str()) {
+            bail!("database.sqlite_synchronous must be \"normal\" or \"full\"");
+        }
+        if !(0.0..=1.0).contains(&self.intake.detector_confirm_confidence) {
+            bail!("intake.detector_confirm_confidence must be between 0 and 1");
+        }
+        if self.intake.correlation_window_hours <= 0.0 {
+            bail!("intake.correlation_window_hours must be positive");
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            bail!("log.format must be \"text\" or \"json\"");
+        }
+        if self.jobs.lease_secs < 1 || self.jobs.batch < 1 {
+            bail!("jobs.lease_secs and jobs.batch must be at least 1");
+        }
+        self.server.listen.parse::<std::net::SocketAddr>().with_context(|| format!("server.listen {:?} is not host:port", self.server.listen))?;
+        Ok(())
+    }
+
+    /// The database URL, defaulting to the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.server.data_dir.join("warden.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// The configuration as TOML with secrets replaced by `***` (for `warden config`).
+    pub fn redacted_toml(&self) -> anyhow::Result<String> {
+        let mut c = self.clone();
+        if !c.crypto.key.is_empty() {
+            c.crypto.key = "***".into();
+        }
+        c.database.url = warden_store::redact_url(&self.database_url());
+        Ok(toml::to_string_pretty(&c)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_and_secrets_are_hidden() {
+        let env = vec![
+            ("WARDEN_DATABASE__URL".to_string(), "postgres://u:hunter2@db/warden".to_string()),
+            ("WARDEN_INTAKE__PUBLIC_REPORTS_PER_MINUTE".to_string(), "5".to_string()),
+            ("WARDEN_CRYPTO__KEY".to_string(), "c2VjcmV0".to_string()),
+            ("OTHER".to_string(), "x".to_string()),
+        ];
+        let c = Config::load(None, env.into_iter()).unwrap();
+        assert_eq!(c.intake.public_reports_per_minute, 5);
+        let shown = c.redacted_toml().unwrap();
+        assert!(!shown.contains("hunter2") && !shown.contains("c2VjcmV0"), "{shown}");
+        assert!(shown.contains("postgres://u:***@db/warden"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = Config::load(None, vec![("WARDEN_AUDIT__RETENTION_DAYS".into(), "30".into())].into_iter()).unwrap_err();
+        assert!(e.to_string().contains("180"), "{e}");
+        let e = Config::load(None, vec![("WARDEN_SERVER__NOPE".into(), "1".into())].into_iter()).unwrap_err();
+        assert!(format!("{e:#}").contains("nope"), "{e:#}");
+        assert_eq!(Config::default().database_url(), "sqlite://./warden-data/warden.db");
+    }
+}
