@@ -65,10 +65,16 @@ impl Principal {
     /// see nothing by id (they only submit), staff and the system see everything.
     pub fn scope(&self) -> Scope {
         match self {
-            Principal::Token { role: Role::Tenant, account, .. } => Scope::Account(account.clone().unwrap_or_default()),
-            Principal::Token { role: Role::Detector, .. } | Principal::Anonymous { .. } => {
-                Scope::Nobody
+            Principal::Token {
+                role: Role::Tenant,
+                account,
+                ..
+            } => Scope::Account(account.clone().unwrap_or_default()),
+            Principal::Token {
+                role: Role::Detector,
+                ..
             }
+            | Principal::Anonymous { .. } => Scope::Nobody,
             _ => Scope::All,
         }
     }
@@ -101,20 +107,36 @@ pub fn token_hash(secret: &str) -> String {
 
 fn new_secret() -> AppResult<String> {
     let mut b = [0u8; 32];
-    getrandom::getrandom(&mut b).map_err(|_| AppError::Crypto(crate::crypto::CryptoError::NoRandom))?;
+    getrandom::getrandom(&mut b)
+        .map_err(|_| AppError::Crypto(crate::crypto::CryptoError::NoRandom))?;
     Ok(format!("wdn_{}", hex::encode(b)))
 }
 
 impl App {
     /// The principal of a bearer token.
     pub async fn authenticate(&self, secret: &str) -> AppResult<Principal> {
-        let t = self.store.find_token(&token_hash(secret.trim())).await?.ok_or(AppError::Unauthenticated)?;
+        let t = self
+            .store
+            .find_token(&token_hash(secret.trim()))
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         let role = Role::parse(&t.role).map_err(|_| AppError::Unauthenticated)?;
-        Ok(Principal::Token { id: t.id, role, account: t.account_id, label: t.label })
+        Ok(Principal::Token {
+            id: t.id,
+            role,
+            account: t.account_id,
+            label: t.label,
+        })
     }
 
     /// Issues a token (admin only; the CLI acts as [`Principal::System`]).
-    pub async fn create_token(&self, who: &Principal, role: &str, account: Option<&str>, label: &str) -> AppResult<IssuedToken> {
+    pub async fn create_token(
+        &self,
+        who: &Principal,
+        role: &str,
+        account: Option<&str>,
+        label: &str,
+    ) -> AppResult<IssuedToken> {
         who.require(&[Role::Admin], "create tokens")?;
         let role = Role::parse(role)?;
         let label = label.trim();
@@ -123,8 +145,18 @@ impl App {
         }
         let account = match (role, account) {
             (Role::Tenant, Some(a)) => Some(a.to_string()),
-            (Role::Tenant, None) => return Err(InvalidInput::new("account_id", "is required for a tenant token").into()),
-            (_, Some(_)) => return Err(InvalidInput::new("account_id", "only tenant tokens are bound to an account").into()),
+            (Role::Tenant, None) => {
+                return Err(
+                    InvalidInput::new("account_id", "is required for a tenant token").into(),
+                );
+            }
+            (_, Some(_)) => {
+                return Err(InvalidInput::new(
+                    "account_id",
+                    "only tenant tokens are bound to an account",
+                )
+                .into());
+            }
             (_, None) => None,
         };
         let now = self.now();
@@ -138,10 +170,10 @@ impl App {
             revoked_at: None,
         };
         let mut tx = self.store.begin_write().await?;
-        if let Some(a) = &account {
-            if tx.get_account(a).await?.is_none() {
-                return Err(InvalidInput::new("account_id", "names no account").into());
-            }
+        if let Some(a) = &account
+            && tx.get_account(a).await?.is_none()
+        {
+            return Err(InvalidInput::new("account_id", "names no account").into());
         }
         tx.insert_token(&token, &token_hash(&secret)).await?;
         let mut ev = self.event(who, "token.create", format!("token:{}", token.id));
@@ -161,7 +193,9 @@ impl App {
             return Ok(None);
         }
         drop(tx);
-        self.create_token(&Principal::System, "admin", None, "bootstrap admin").await.map(Some)
+        self.create_token(&Principal::System, "admin", None, "bootstrap admin")
+            .await
+            .map(Some)
     }
 
     /// Revokes a token.
@@ -171,7 +205,8 @@ impl App {
         if !tx.revoke_token(id, self.now()).await? {
             return Err(AppError::NotFound("token"));
         }
-        tx.append_audit(self.event(who, "token.revoke", format!("token:{id}"))).await?;
+        tx.append_audit(self.event(who, "token.revoke", format!("token:{id}")))
+            .await?;
         tx.commit().await?;
         Ok(())
     }

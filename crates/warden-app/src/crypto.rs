@@ -41,12 +41,16 @@ impl std::fmt::Debug for Sealer {
 impl Sealer {
     /// A sealer over a raw 32-byte key.
     pub fn from_key(key: &[u8; 32]) -> Sealer {
-        Sealer { cipher: Aes256Gcm::new(key.into()) }
+        Sealer {
+            cipher: Aes256Gcm::new(key.into()),
+        }
     }
 
     /// A sealer from base64 key text.
     pub fn from_base64(text: &str) -> Result<Sealer, CryptoError> {
-        let raw = base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|_| CryptoError::BadKey)?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| CryptoError::BadKey)?;
         let key: [u8; 32] = raw.try_into().map_err(|_| CryptoError::BadKey)?;
         Ok(Sealer::from_key(&key))
     }
@@ -71,7 +75,10 @@ impl Sealer {
     pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let mut nonce = [0u8; 12];
         getrandom::getrandom(&mut nonce).map_err(|_| CryptoError::NoRandom)?;
-        let ct = self.cipher.encrypt(Nonce::from_slice(&nonce), plain).map_err(|_| CryptoError::Open)?;
+        let ct = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), plain)
+            .map_err(|_| CryptoError::Open)?;
         let mut out = Vec::with_capacity(1 + 12 + ct.len());
         out.push(1);
         out.extend_from_slice(&nonce);
@@ -84,7 +91,9 @@ impl Sealer {
         match sealed.split_first() {
             Some((1, rest)) if rest.len() > 12 => {
                 let (nonce, ct) = rest.split_at(12);
-                self.cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| CryptoError::Open)
+                self.cipher
+                    .decrypt(Nonce::from_slice(nonce), ct)
+                    .map_err(|_| CryptoError::Open)
             }
             _ => Err(CryptoError::Open),
         }
@@ -95,7 +104,11 @@ impl Sealer {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -129,7 +142,10 @@ mod tests {
         let p = dir.join("warden.key");
         let s1 = Sealer::load_or_create(&p).unwrap();
         let sealed = s1.seal(b"x").unwrap();
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let s2 = Sealer::load_or_create(&p).unwrap();
         assert_eq!(s2.open(&sealed).unwrap(), b"x");
         std::fs::remove_dir_all(dir).unwrap();

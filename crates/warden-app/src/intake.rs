@@ -90,13 +90,18 @@ const LIMITER_MAX_KEYS: usize = 100_000;
 impl RateLimiter {
     /// `per_minute` requests per address per minute.
     pub fn new(per_minute: u32) -> Self {
-        RateLimiter { per_minute, seen: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            per_minute,
+            seen: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Counts a request from `ip` at `now`; false when over the limit.
     pub fn allow(&self, ip: &str, now: i64) -> bool {
         let minute = now.div_euclid(60_000);
-        let Ok(mut seen) = self.seen.lock() else { return true };
+        let Ok(mut seen) = self.seen.lock() else {
+            return true;
+        };
         if seen.len() >= LIMITER_MAX_KEYS {
             seen.retain(|_, (m, _)| *m == minute);
             if seen.len() >= LIMITER_MAX_KEYS {
@@ -140,14 +145,25 @@ impl App {
                 }
                 Source::Public
             }
-            Principal::Token { role: Role::Detector, .. } => Source::Detector,
-            Principal::Token { role: Role::Operator | Role::Admin, .. } | Principal::System => {
-                match requested {
-                    None | Some("operator") => Source::Operator,
-                    Some("regulator") => Source::Regulator,
-                    Some(_) => return Err(InvalidInput::new("source", "operators may set operator or regulator").into()),
-                }
+            Principal::Token {
+                role: Role::Detector,
+                ..
+            } => Source::Detector,
+            Principal::Token {
+                role: Role::Operator | Role::Admin,
+                ..
             }
+            | Principal::System => match requested {
+                None | Some("operator") => Source::Operator,
+                Some("regulator") => Source::Regulator,
+                Some(_) => {
+                    return Err(InvalidInput::new(
+                        "source",
+                        "operators may set operator or regulator",
+                    )
+                    .into());
+                }
+            },
             Principal::Token { .. } => return Err(AppError::Forbidden("submit reports")),
         };
         if requested.is_some() && matches!(src, Source::Public | Source::Detector) {
@@ -159,9 +175,13 @@ impl App {
     /// Stores one JSON report.
     pub async fn submit_report(&self, who: &Principal, req: ReportRequest) -> AppResult<Receipt> {
         let source = self.source_for(who, req.source.as_deref())?;
-        let valid = req.validate().inspect_err(|_| self.metrics.inc_rejected("invalid"))?;
+        let valid = req
+            .validate()
+            .inspect_err(|_| self.metrics.inc_rejected("invalid"))?;
         let mut tx = self.store.begin_write().await?;
-        let receipt = self.store_report(&mut tx, who, source, Format::Json, valid, None).await?;
+        let receipt = self
+            .store_report(&mut tx, who, source, Format::Json, valid, None)
+            .await?;
         tx.commit().await?;
         self.metrics.inc_accepted(1);
         Ok(receipt)
@@ -169,23 +189,46 @@ impl App {
 
     /// Stores a batch: every valid item in one transaction; invalid items are listed and none of
     /// them is stored.
-    pub async fn submit_batch(&self, who: &Principal, reqs: Vec<ReportRequest>) -> AppResult<BatchReceipt> {
-        who.require(&[Role::Detector, Role::Operator, Role::Admin], "submit report batches")?;
+    pub async fn submit_batch(
+        &self,
+        who: &Principal,
+        reqs: Vec<ReportRequest>,
+    ) -> AppResult<BatchReceipt> {
+        who.require(
+            &[Role::Detector, Role::Operator, Role::Admin],
+            "submit report batches",
+        )?;
         if reqs.is_empty() || reqs.len() > self.settings.max_batch {
-            return Err(InvalidInput::new("reports", format!("must hold 1 to {} reports", self.settings.max_batch)).into());
+            return Err(InvalidInput::new(
+                "reports",
+                format!("must hold 1 to {} reports", self.settings.max_batch),
+            )
+            .into());
         }
         let mut items = Vec::with_capacity(reqs.len());
         let mut valid = Vec::with_capacity(reqs.len());
         for (index, req) in reqs.into_iter().enumerate() {
-            let checked = self.source_for(who, req.source.as_deref()).and_then(|s| Ok((s, req.validate()?)));
+            let checked = self
+                .source_for(who, req.source.as_deref())
+                .and_then(|s| Ok((s, req.validate()?)));
             match checked {
                 Ok(v) => valid.push((index, v)),
                 Err(e) => {
                     let (field, message) = match &e {
-                        AppError::Invalid(i) => (format!("reports[{index}].{}", i.field), i.reason.clone()),
+                        AppError::Invalid(i) => {
+                            (format!("reports[{index}].{}", i.field), i.reason.clone())
+                        }
                         other => (format!("reports[{index}]"), other.to_string()),
                     };
-                    items.push(BatchItem { index, receipt: None, error: Some(BatchError { code: "invalid_field", field, message }) });
+                    items.push(BatchItem {
+                        index,
+                        receipt: None,
+                        error: Some(BatchError {
+                            code: "invalid_field",
+                            field,
+                            message,
+                        }),
+                    });
                 }
             }
         }
@@ -194,23 +237,38 @@ impl App {
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
         for (index, (source, v)) in valid {
-            let receipt = self.store_report(&mut tx, who, source, Format::Json, v, None).await?;
-            items.push(BatchItem { index, receipt: Some(receipt), error: None });
+            let receipt = self
+                .store_report(&mut tx, who, source, Format::Json, v, None)
+                .await?;
+            items.push(BatchItem {
+                index,
+                receipt: Some(receipt),
+                error: None,
+            });
         }
         tx.commit().await?;
         let accepted = items.len() - rejected;
         self.metrics.inc_accepted(accepted as u64);
         items.sort_by_key(|i| i.index);
-        Ok(BatchReceipt { accepted, rejected, items })
+        Ok(BatchReceipt {
+            accepted,
+            rejected,
+            items,
+        })
     }
 
     /// Stores an X-ARF v3 report (INT-2); the whole document is kept as evidence.
     pub async fn submit_xarf(&self, who: &Principal, body: &[u8]) -> AppResult<Receipt> {
         let source = self.source_for(who, None)?;
-        let x = warden_domain::xarf::parse_v3(body).inspect_err(|_| self.metrics.inc_rejected("invalid_xarf"))?;
+        let x = warden_domain::xarf::parse_v3(body)
+            .inspect_err(|_| self.metrics.inc_rejected("invalid_xarf"))?;
         let target = Target::parse(&x.target).map_err(|e| {
             self.metrics.inc_rejected("invalid_xarf");
-            AppError::Xarf(warden_domain::xarf::XarfError { code: "invalid_field", field: "Report".into(), message: format!("the reported source cannot be resolved: {}", e.reason) })
+            AppError::Xarf(warden_domain::xarf::XarfError {
+                code: "invalid_field",
+                field: "Report".into(),
+                message: format!("the reported source cannot be resolved: {}", e.reason),
+            })
         })?;
         let valid = ValidReport {
             target,
@@ -221,9 +279,15 @@ impl App {
             confidence: None,
             views: None,
         };
-        let source = if source == Source::Public { Source::Xarf } else { source };
+        let source = if source == Source::Public {
+            Source::Xarf
+        } else {
+            source
+        };
         let mut tx = self.store.begin_write().await?;
-        let receipt = self.store_report(&mut tx, who, source, Format::Xarf, valid, Some(body)).await?;
+        let receipt = self
+            .store_report(&mut tx, who, source, Format::Xarf, valid, Some(body))
+            .await?;
         tx.commit().await?;
         self.metrics.inc_accepted(1);
         Ok(receipt)
@@ -242,7 +306,11 @@ impl App {
         tx.lock_chain().await?;
         let owner = tx.lookup_owner(&v.target).await?;
         let target = v.target.canonical();
-        let key = correlation_key(owner.as_ref().map(|o| o.resource_id.as_str()), &target, v.category);
+        let key = correlation_key(
+            owner.as_ref().map(|o| o.resource_id.as_str()),
+            &target,
+            v.category,
+        );
         let since = now - self.settings.correlation_window_ms;
         let existing = tx.find_correlated_case(&key, since).await?;
         let views = v.views.unwrap_or(0);
@@ -273,7 +341,9 @@ impl App {
                 (c, false)
             }
         };
-        let evidence: Option<Vec<u8>> = raw.map(<[u8]>::to_vec).or_else(|| v.evidence.map(String::into_bytes));
+        let evidence: Option<Vec<u8>> = raw
+            .map(<[u8]>::to_vec)
+            .or_else(|| v.evidence.map(String::into_bytes));
         let report = Report {
             id: warden_store::new_id("rep", now),
             case_id: case.id.clone(),
@@ -285,7 +355,10 @@ impl App {
             description: v.description,
             evidence_sha256: evidence.as_deref().map(warden_domain::sha256_hex),
             evidence,
-            reporter_contact_enc: v.reporter_contact.map(|c| self.sealer.seal(c.as_bytes())).transpose()?,
+            reporter_contact_enc: v
+                .reporter_contact
+                .map(|c| self.sealer.seal(c.as_bytes()))
+                .transpose()?,
             submitted_by: who.actor(),
             confidence: v.confidence,
             views: v.views,
@@ -302,14 +375,29 @@ impl App {
         tx.append_audit(ev).await?;
 
         // INT-5: a sure enough detection by a detector confirms a case still waiting in triage.
-        if let (Principal::Token { role: Role::Detector, label, .. }, Some(conf)) = (who, v.confidence) {
-            let threshold = self.settings.detector_thresholds.get(label).copied().unwrap_or(self.settings.detector_confirm_confidence);
+        if let (
+            Principal::Token {
+                role: Role::Detector,
+                label,
+                ..
+            },
+            Some(conf),
+        ) = (who, v.confidence)
+        {
+            let threshold = self
+                .settings
+                .detector_thresholds
+                .get(label)
+                .copied()
+                .unwrap_or(self.settings.detector_confirm_confidence);
             if conf >= threshold && case.state == "reported" {
                 let reason = format!("high-confidence detection ({conf:.2} >= {threshold:.2})");
-                tx.set_case_state(&case.id, "confirmed", Some(&reason), now).await?;
+                tx.set_case_state(&case.id, "confirmed", Some(&reason), now)
+                    .await?;
                 let mut ev = self.event(who, "case.confirm", format!("case:{}", case.id));
                 ev.account_id = case.account_id.clone();
-                ev.details = serde_json::json!({ "from": "reported", "to": "confirmed", "reason": reason });
+                ev.details =
+                    serde_json::json!({ "from": "reported", "to": "confirmed", "reason": reason });
                 tx.append_audit(ev).await?;
                 case.state = "confirmed".into();
             }
@@ -328,5 +416,13 @@ impl App {
 
 /// INT-4: the correlation key of (owner resource, target, category).
 pub fn correlation_key(resource: Option<&str>, target: &str, category: Category) -> String {
-    warden_domain::sha256_hex(format!("{}\n{}\n{}", resource.unwrap_or("unowned"), target, category.code()).as_bytes())
+    warden_domain::sha256_hex(
+        format!(
+            "{}\n{}\n{}",
+            resource.unwrap_or("unowned"),
+            target,
+            category.code()
+        )
+        .as_bytes(),
+    )
 }

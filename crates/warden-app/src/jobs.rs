@@ -28,7 +28,11 @@ pub struct PingInput {
 impl App {
     /// Enqueues `diag.ping` jobs: each records which node ran it. Operators use it to check that
     /// workers run (and the multi-node test to prove each job runs once).
-    pub async fn enqueue_pings(&self, who: &Principal, input: &PingInput) -> AppResult<Vec<String>> {
+    pub async fn enqueue_pings(
+        &self,
+        who: &Principal,
+        input: &PingInput,
+    ) -> AppResult<Vec<String>> {
         who.require(&[Role::Admin], "enqueue diagnostic jobs")?;
         if !(1..=10_000).contains(&input.count) {
             return Err(InvalidInput::new("count", "must be 1 to 10000").into());
@@ -40,8 +44,17 @@ impl App {
         let mut tx = self.store.begin_write().await?;
         let mut ids = Vec::new();
         for _ in 0..input.count {
-            let job = NewJob { kind: "diag.ping".into(), payload: "{}".into(), run_at: now + input.delay_ms, dedup_key: None, max_attempts: 5 };
-            ids.push(tx.enqueue(&job, &warden_store::new_id("job", now), now).await?);
+            let job = NewJob {
+                kind: "diag.ping".into(),
+                payload: "{}".into(),
+                run_at: now + input.delay_ms,
+                dedup_key: None,
+                max_attempts: 5,
+            };
+            ids.push(
+                tx.enqueue(&job, &warden_store::new_id("job", now), now)
+                    .await?,
+            );
         }
         let mut ev = self.event(who, "jobs.ping", "jobs".into());
         ev.details = serde_json::json!({ "count": input.count, "delay_ms": input.delay_ms });
@@ -65,7 +78,15 @@ impl App {
             if *shutdown.borrow() {
                 break;
             }
-            let claimed = self.store.claim_jobs(&node, self.now(), self.settings.job_lease_ms, self.settings.job_batch).await;
+            let claimed = self
+                .store
+                .claim_jobs(
+                    &node,
+                    self.now(),
+                    self.settings.job_lease_ms,
+                    self.settings.job_batch,
+                )
+                .await;
             let jobs = match claimed {
                 Ok(j) => j,
                 Err(e) => {
@@ -97,7 +118,11 @@ impl App {
             Err(e) => {
                 self.metrics.job(false);
                 tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed");
-                if let Err(e) = self.store.fail_job(&job, node, &e.to_string(), self.now()).await {
+                if let Err(e) = self
+                    .store
+                    .fail_job(&job, node, &e.to_string(), self.now())
+                    .await
+                {
                     tracing::error!(job = %job.id, error = %e, "could not record job failure; its lease will expire and it will run again");
                 }
             }

@@ -39,7 +39,12 @@ impl Metrics {
 
     /// A job finished (ok) or failed.
     pub fn job(&self, ok: bool) {
-        if ok { &self.jobs_succeeded } else { &self.jobs_failed }.fetch_add(1, Ordering::Relaxed);
+        if ok {
+            &self.jobs_succeeded
+        } else {
+            &self.jobs_failed
+        }
+        .fetch_add(1, Ordering::Relaxed);
     }
 
     /// An HTTP response was sent; `error` when 5xx.
@@ -54,19 +59,62 @@ impl Metrics {
     pub fn render(&self, jobs: &warden_store::jobs::JobCounts) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut o = String::new();
-        let _ = writeln!(o, "# HELP warden_reports_accepted_total Reports stored.\n# TYPE warden_reports_accepted_total counter\nwarden_reports_accepted_total {}", g(&self.reports_accepted));
-        let _ = writeln!(o, "# HELP warden_reports_rejected_total Reports refused, by reason.\n# TYPE warden_reports_rejected_total counter");
-        let _ = writeln!(o, "warden_reports_rejected_total{{reason=\"invalid\"}} {}", g(&self.rejected_invalid));
-        let _ = writeln!(o, "warden_reports_rejected_total{{reason=\"invalid_xarf\"}} {}", g(&self.rejected_invalid_xarf));
-        let _ = writeln!(o, "warden_reports_rejected_total{{reason=\"rate_limited\"}} {}", g(&self.rejected_rate_limited));
-        let _ = writeln!(o, "# HELP warden_jobs_total Job attempts finished by this node, by outcome.\n# TYPE warden_jobs_total counter");
-        let _ = writeln!(o, "warden_jobs_total{{outcome=\"ok\"}} {}\nwarden_jobs_total{{outcome=\"failed\"}} {}", g(&self.jobs_succeeded), g(&self.jobs_failed));
-        let _ = writeln!(o, "# HELP warden_jobs Jobs in the queue, by state.\n# TYPE warden_jobs gauge");
-        for (s, n) in [("pending", jobs.pending), ("running", jobs.running), ("done", jobs.done), ("dead", jobs.dead)] {
+        let _ = writeln!(
+            o,
+            "# HELP warden_reports_accepted_total Reports stored.\n# TYPE warden_reports_accepted_total counter\nwarden_reports_accepted_total {}",
+            g(&self.reports_accepted)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP warden_reports_rejected_total Reports refused, by reason.\n# TYPE warden_reports_rejected_total counter"
+        );
+        let _ = writeln!(
+            o,
+            "warden_reports_rejected_total{{reason=\"invalid\"}} {}",
+            g(&self.rejected_invalid)
+        );
+        let _ = writeln!(
+            o,
+            "warden_reports_rejected_total{{reason=\"invalid_xarf\"}} {}",
+            g(&self.rejected_invalid_xarf)
+        );
+        let _ = writeln!(
+            o,
+            "warden_reports_rejected_total{{reason=\"rate_limited\"}} {}",
+            g(&self.rejected_rate_limited)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP warden_jobs_total Job attempts finished by this node, by outcome.\n# TYPE warden_jobs_total counter"
+        );
+        let _ = writeln!(
+            o,
+            "warden_jobs_total{{outcome=\"ok\"}} {}\nwarden_jobs_total{{outcome=\"failed\"}} {}",
+            g(&self.jobs_succeeded),
+            g(&self.jobs_failed)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP warden_jobs Jobs in the queue, by state.\n# TYPE warden_jobs gauge"
+        );
+        for (s, n) in [
+            ("pending", jobs.pending),
+            ("running", jobs.running),
+            ("done", jobs.done),
+            ("dead", jobs.dead),
+        ] {
             let _ = writeln!(o, "warden_jobs{{state=\"{s}\"}} {n}");
         }
-        let _ = writeln!(o, "# HELP warden_http_requests_total HTTP responses sent.\n# TYPE warden_http_requests_total counter\nwarden_http_requests_total {}", g(&self.http_requests));
-        let _ = writeln!(o, "# HELP warden_http_server_errors_total HTTP 5xx responses.\n# TYPE warden_http_server_errors_total counter\nwarden_http_server_errors_total {}", g(&self.http_errors));
+        let _ = writeln!(
+            o,
+            "# HELP warden_http_requests_total HTTP responses sent.\n# TYPE warden_http_requests_total counter\nwarden_http_requests_total {}",
+            g(&self.http_requests)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP warden_http_server_errors_total HTTP 5xx responses.\n# TYPE warden_http_server_errors_total counter\nwarden_http_server_errors_total {}",
+            g(&self.http_errors)
+        );
         o
     }
 }

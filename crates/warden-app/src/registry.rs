@@ -46,7 +46,11 @@ pub struct AccountView {
 
 impl From<Account> for AccountView {
     fn from(account: Account) -> Self {
-        AccountView { has_email: account.email_enc.is_some(), has_phone: account.phone_enc.is_some(), account }
+        AccountView {
+            has_email: account.email_enc.is_some(),
+            has_phone: account.phone_enc.is_some(),
+            account,
+        }
     }
 }
 
@@ -129,8 +133,16 @@ pub struct ImportReport {
 pub const MAX_IMPORT_LINES: usize = 10_000;
 
 fn check_id(field: &str, id: &str) -> Result<(), InvalidInput> {
-    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-        return Err(InvalidInput::new(field, "must be 1 to 64 characters of A-Z a-z 0-9 _ . -"));
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
+        return Err(InvalidInput::new(
+            field,
+            "must be 1 to 64 characters of A-Z a-z 0-9 _ . -",
+        ));
     }
     Ok(())
 }
@@ -138,7 +150,10 @@ fn check_id(field: &str, id: &str) -> Result<(), InvalidInput> {
 fn check_text(field: &str, v: &str, max: usize) -> Result<String, InvalidInput> {
     let v = v.trim();
     if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(InvalidInput::new(field, format!("must be 1 to {max} printable characters")));
+        return Err(InvalidInput::new(
+            field,
+            format!("must be 1 to {max} printable characters"),
+        ));
     }
     Ok(v.to_string())
 }
@@ -161,7 +176,11 @@ fn parse_identifiers(list: &[IdentifierInput]) -> Result<Vec<Identifier>, Invali
 
 impl App {
     /// Creates an account (RES-3).
-    pub async fn create_account(&self, who: &Principal, input: AccountInput) -> AppResult<AccountView> {
+    pub async fn create_account(
+        &self,
+        who: &Principal,
+        input: AccountInput,
+    ) -> AppResult<AccountView> {
         who.require(STAFF_WRITE, "create accounts")?;
         let now = self.now();
         let id = match input.id {
@@ -172,8 +191,8 @@ impl App {
             None => warden_store::new_id("acct", now),
         };
         let name = check_text("name", input.name.as_deref().unwrap_or_default(), 200)?;
-        let email = input.email.as_deref().map(|e| check_email(e)).transpose()?;
-        let phone = input.phone.as_deref().map(|p| check_phone(p)).transpose()?;
+        let email = input.email.as_deref().map(check_email).transpose()?;
+        let phone = input.phone.as_deref().map(check_phone).transpose()?;
         let account = Account {
             id,
             name,
@@ -193,13 +212,21 @@ impl App {
     }
 
     /// Updates name and contacts.
-    pub async fn update_account(&self, who: &Principal, id: &str, input: AccountInput) -> AppResult<AccountView> {
+    pub async fn update_account(
+        &self,
+        who: &Principal,
+        id: &str,
+        input: AccountInput,
+    ) -> AppResult<AccountView> {
         who.require(STAFF_WRITE, "update accounts")?;
         if input.id.as_deref().is_some_and(|i| i != id) {
             return Err(InvalidInput::new("id", "cannot be changed").into());
         }
         let mut tx = self.store.begin_write().await?;
-        let before = tx.get_account(id).await?.ok_or(AppError::NotFound("account"))?;
+        let before = tx
+            .get_account(id)
+            .await?
+            .ok_or(AppError::NotFound("account"))?;
         let mut a = before.clone();
         if let Some(n) = &input.name {
             a.name = check_text("name", n, 200)?;
@@ -224,24 +251,51 @@ impl App {
     /// One account (tenants: only their own; others are "not found").
     pub async fn get_account(&self, who: &Principal, id: &str) -> AppResult<AccountView> {
         who.require(READERS, "read accounts")?;
-        let a = self.store.get_account(&who.scope(), id).await?.ok_or(AppError::NotFound("account"))?;
+        let a = self
+            .store
+            .get_account(&who.scope(), id)
+            .await?
+            .ok_or(AppError::NotFound("account"))?;
         Ok(a.into())
     }
 
     /// Accounts page.
-    pub async fn list_accounts(&self, who: &Principal, after: &str, limit: i64) -> AppResult<Vec<AccountView>> {
+    pub async fn list_accounts(
+        &self,
+        who: &Principal,
+        after: &str,
+        limit: i64,
+    ) -> AppResult<Vec<AccountView>> {
         who.require(READERS, "list accounts")?;
-        Ok(self.store.list_accounts(&who.scope(), after, limit).await?.into_iter().map(Into::into).collect())
+        Ok(self
+            .store
+            .list_accounts(&who.scope(), after, limit)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Decrypts an account's contacts; the read itself is audited (AUD-4).
     pub async fn reveal_contacts(&self, who: &Principal, id: &str) -> AppResult<Contacts> {
-        who.require(&[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant], "read contact details")?;
-        let a = self.store.get_account(&who.scope(), id).await?.ok_or(AppError::NotFound("account"))?;
+        who.require(
+            &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant],
+            "read contact details",
+        )?;
+        let a = self
+            .store
+            .get_account(&who.scope(), id)
+            .await?
+            .ok_or(AppError::NotFound("account"))?;
         let open = |v: &Option<Vec<u8>>| -> AppResult<Option<String>> {
-            v.as_deref().map(|b| Ok(String::from_utf8_lossy(&self.sealer.open(b)?).into_owned())).transpose()
+            v.as_deref()
+                .map(|b| Ok(String::from_utf8_lossy(&self.sealer.open(b)?).into_owned()))
+                .transpose()
         };
-        let contacts = Contacts { email: open(&a.email_enc)?, phone: open(&a.phone_enc)? };
+        let contacts = Contacts {
+            email: open(&a.email_enc)?,
+            phone: open(&a.phone_enc)?,
+        };
         let mut tx = self.store.begin_write().await?;
         let mut ev = self.event(who, "personal_data.read", format!("account:{id}"));
         ev.account_id = Some(id.into());
@@ -252,7 +306,11 @@ impl App {
     }
 
     /// Creates a resource with its identifiers (RES-2). Nothing is stored if any part fails.
-    pub async fn create_resource(&self, who: &Principal, input: ResourceInput) -> AppResult<Resource> {
+    pub async fn create_resource(
+        &self,
+        who: &Principal,
+        input: ResourceInput,
+    ) -> AppResult<Resource> {
         who.require(STAFF_WRITE, "register resources")?;
         let (r, ids) = self.validate_new_resource(input)?;
         let mut tx = self.store.begin_write().await?;
@@ -261,7 +319,10 @@ impl App {
         Ok(r)
     }
 
-    fn validate_new_resource(&self, input: ResourceInput) -> AppResult<(Resource, Vec<Identifier>)> {
+    fn validate_new_resource(
+        &self,
+        input: ResourceInput,
+    ) -> AppResult<(Resource, Vec<Identifier>)> {
         let now = self.now();
         let id = match input.id {
             Some(id) => {
@@ -270,7 +331,9 @@ impl App {
             }
             None => warden_store::new_id("res", now),
         };
-        let account_id = input.account_id.ok_or_else(|| InvalidInput::new("account_id", "is required"))?;
+        let account_id = input
+            .account_id
+            .ok_or_else(|| InvalidInput::new("account_id", "is required"))?;
         check_id("account_id", &account_id)?;
         let product = Product::parse(input.product.as_deref().unwrap_or_default())?;
         let name = check_text("name", input.name.as_deref().unwrap_or(&id), 200)?;
@@ -285,14 +348,26 @@ impl App {
             product: product.code().into(),
             name,
             region,
-            identifiers: ids.iter().map(|i| warden_store::resources::IdentifierRow { kind: i.kind().code().into(), value: i.value().into() }).collect(),
+            identifiers: ids
+                .iter()
+                .map(|i| warden_store::resources::IdentifierRow {
+                    kind: i.kind().code().into(),
+                    value: i.value().into(),
+                })
+                .collect(),
             created_at: now,
             updated_at: now,
         };
         Ok((r, ids))
     }
 
-    async fn insert_resource_tx(&self, tx: &mut warden_store::WriteTx, who: &Principal, r: &Resource, ids: &[Identifier]) -> AppResult<()> {
+    async fn insert_resource_tx(
+        &self,
+        tx: &mut warden_store::WriteTx,
+        who: &Principal,
+        r: &Resource,
+        ids: &[Identifier],
+    ) -> AppResult<()> {
         if tx.get_account(&r.account_id).await?.is_none() {
             return Err(InvalidInput::new("account_id", "names no account").into());
         }
@@ -305,14 +380,30 @@ impl App {
     }
 
     /// Updates name/region/identifiers.
-    pub async fn update_resource(&self, who: &Principal, id: &str, input: ResourceInput) -> AppResult<Resource> {
+    pub async fn update_resource(
+        &self,
+        who: &Principal,
+        id: &str,
+        input: ResourceInput,
+    ) -> AppResult<Resource> {
         who.require(STAFF_WRITE, "update resources")?;
         if input.account_id.is_some() || input.product.is_some() || input.id.is_some() {
-            return Err(InvalidInput::new("account_id", "id, account_id and product cannot be changed; register a new resource").into());
+            return Err(InvalidInput::new(
+                "account_id",
+                "id, account_id and product cannot be changed; register a new resource",
+            )
+            .into());
         }
-        let ids = input.identifiers.as_deref().map(parse_identifiers).transpose()?;
+        let ids = input
+            .identifiers
+            .as_deref()
+            .map(parse_identifiers)
+            .transpose()?;
         let mut tx = self.store.begin_write().await?;
-        let before = tx.get_resource(id).await?.ok_or(AppError::NotFound("resource"))?;
+        let before = tx
+            .get_resource(id)
+            .await?
+            .ok_or(AppError::NotFound("resource"))?;
         let mut r = before.clone();
         if let Some(n) = &input.name {
             r.name = check_text("name", n, 200)?;
@@ -322,7 +413,10 @@ impl App {
         }
         r.updated_at = self.now();
         tx.update_resource(&r, ids.as_deref()).await?;
-        let after = tx.get_resource(id).await?.ok_or(AppError::NotFound("resource"))?;
+        let after = tx
+            .get_resource(id)
+            .await?
+            .ok_or(AppError::NotFound("resource"))?;
         let mut ev = self.event(who, "resource.update", format!("resource:{id}"));
         ev.account_id = Some(r.account_id.clone());
         ev.before_digest = Some(digest(&before));
@@ -335,17 +429,33 @@ impl App {
     /// One resource.
     pub async fn get_resource(&self, who: &Principal, id: &str) -> AppResult<Resource> {
         who.require(READERS, "read resources")?;
-        self.store.get_resource(&who.scope(), id).await?.ok_or(AppError::NotFound("resource"))
+        self.store
+            .get_resource(&who.scope(), id)
+            .await?
+            .ok_or(AppError::NotFound("resource"))
     }
 
     /// Resources page.
-    pub async fn list_resources(&self, who: &Principal, account: Option<&str>, after: &str, limit: i64) -> AppResult<Vec<Resource>> {
+    pub async fn list_resources(
+        &self,
+        who: &Principal,
+        account: Option<&str>,
+        after: &str,
+        limit: i64,
+    ) -> AppResult<Vec<Resource>> {
         who.require(READERS, "list resources")?;
-        Ok(self.store.list_resources(&who.scope(), account, after, limit).await?)
+        Ok(self
+            .store
+            .list_resources(&who.scope(), account, after, limit)
+            .await?)
     }
 
     /// Owner of a URL, domain or IP (RES-2); `None` means unowned (or, for a tenant, not theirs).
-    pub async fn lookup_owner(&self, who: &Principal, target: &str) -> AppResult<Option<OwnerMatch>> {
+    pub async fn lookup_owner(
+        &self,
+        who: &Principal,
+        target: &str,
+    ) -> AppResult<Option<OwnerMatch>> {
         who.require(READERS, "look up owners")?;
         let t = Target::parse(target)?;
         Ok(self.store.lookup_owner(&who.scope(), &t).await?)
@@ -357,9 +467,17 @@ impl App {
         who.require(STAFF_WRITE, "import resources")?;
         let lines: Vec<&str> = body.lines().collect();
         if lines.len() > MAX_IMPORT_LINES {
-            return Err(InvalidInput::new("body", format!("at most {MAX_IMPORT_LINES} lines per import")).into());
+            return Err(InvalidInput::new(
+                "body",
+                format!("at most {MAX_IMPORT_LINES} lines per import"),
+            )
+            .into());
         }
-        let mut report = ImportReport { created: 0, failed: 0, lines: Vec::new() };
+        let mut report = ImportReport {
+            created: 0,
+            failed: 0,
+            lines: Vec::new(),
+        };
         for (n, line) in lines.iter().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -368,7 +486,14 @@ impl App {
             let entry = match outcome {
                 Ok(id) => {
                     report.created += 1;
-                    ImportLine { line: n + 1, status: "created", id: Some(id), code: None, field: None, message: None }
+                    ImportLine {
+                        line: n + 1,
+                        status: "created",
+                        id: Some(id),
+                        code: None,
+                        field: None,
+                        message: None,
+                    }
                 }
                 Err(e) => {
                     report.failed += 1;
@@ -382,7 +507,14 @@ impl App {
                         AppError::Store(_) => "storage failed; retry this line".to_string(),
                         other => other.to_string(),
                     };
-                    ImportLine { line: n + 1, status: "error", id: None, code: Some(code), field, message: Some(message) }
+                    ImportLine {
+                        line: n + 1,
+                        status: "error",
+                        id: None,
+                        code: Some(code),
+                        field,
+                        message: Some(message),
+                    }
                 }
             };
             report.lines.push(entry);
@@ -391,7 +523,8 @@ impl App {
     }
 
     async fn import_line(&self, who: &Principal, line: &str) -> AppResult<String> {
-        let input: ResourceInput = serde_json::from_str(line).map_err(|e| InvalidInput::new("line", format!("not a resource JSON object: {e}")))?;
+        let input: ResourceInput = serde_json::from_str(line)
+            .map_err(|e| InvalidInput::new("line", format!("not a resource JSON object: {e}")))?;
         let (r, ids) = self.validate_new_resource(input)?;
         let mut tx = self.store.begin_write().await?;
         self.insert_resource_tx(&mut tx, who, &r, &ids).await?;
@@ -402,14 +535,25 @@ impl App {
 
 fn check_email(e: &str) -> Result<String, InvalidInput> {
     let e = e.trim();
-    let ok = e.len() <= 254 && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
         && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(e.to_string()) } else { Err(InvalidInput::new("email", "is not an e-mail address")) }
+    if ok {
+        Ok(e.to_string())
+    } else {
+        Err(InvalidInput::new("email", "is not an e-mail address"))
+    }
 }
 
 fn check_phone(p: &str) -> Result<String, InvalidInput> {
     let p = p.trim();
     let digits = p.chars().filter(char::is_ascii_digit).count();
-    let ok = (5..=20).contains(&digits) && p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
-    if ok { Ok(p.to_string()) } else { Err(InvalidInput::new("phone", "is not a phone number")) }
+    let ok =
+        (5..=20).contains(&digits) && p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    if ok {
+        Ok(p.to_string())
+    } else {
+        Err(InvalidInput::new("phone", "is not a phone number"))
+    }
 }

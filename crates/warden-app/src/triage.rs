@@ -42,11 +42,20 @@ impl App {
     /// One case.
     pub async fn get_case(&self, who: &Principal, id: &str) -> AppResult<Case> {
         who.require(CASE_READERS, "read cases")?;
-        self.store.get_case(&who.scope(), id).await?.ok_or(AppError::NotFound("case"))
+        self.store
+            .get_case(&who.scope(), id)
+            .await?
+            .ok_or(AppError::NotFound("case"))
     }
 
     /// Cases page (the triage queue is `state=reported`).
-    pub async fn list_cases(&self, who: &Principal, f: &CaseFilter, after: &str, limit: i64) -> AppResult<Vec<Case>> {
+    pub async fn list_cases(
+        &self,
+        who: &Principal,
+        f: &CaseFilter,
+        after: &str,
+        limit: i64,
+    ) -> AppResult<Vec<Case>> {
         who.require(CASE_READERS, "list cases")?;
         if let Some(s) = &f.state {
             CaseState::parse(s)?;
@@ -64,7 +73,10 @@ impl App {
     pub async fn case_reports(&self, who: &Principal, case_id: &str) -> AppResult<Vec<ReportView>> {
         let case = self.get_case(who, case_id).await?;
         let staff = who.role().is_some_and(Role::is_staff);
-        let reports = self.store.list_case_reports(&who.scope(), &case.id, 500).await?;
+        let reports = self
+            .store
+            .list_case_reports(&who.scope(), &case.id, 500)
+            .await?;
         Ok(reports
             .into_iter()
             .map(|mut r| {
@@ -72,20 +84,40 @@ impl App {
                 if !staff {
                     r.submitted_by = String::new();
                 }
-                let evidence = r.evidence.as_deref().filter(|_| staff).map(|e| String::from_utf8_lossy(e).into_owned());
-                ReportView { report: r, evidence, has_reporter_contact: has }
+                let evidence = r
+                    .evidence
+                    .as_deref()
+                    .filter(|_| staff)
+                    .map(|e| String::from_utf8_lossy(e).into_owned());
+                ReportView {
+                    report: r,
+                    evidence,
+                    has_reporter_contact: has,
+                }
             })
             .collect())
     }
 
     /// Decrypts a report's reporter contact (staff; audited, AUD-4).
-    pub async fn reveal_reporter(&self, who: &Principal, report_id: &str) -> AppResult<Option<String>> {
+    pub async fn reveal_reporter(
+        &self,
+        who: &Principal,
+        report_id: &str,
+    ) -> AppResult<Option<String>> {
         who.require(&[Role::Admin, Role::Operator], "read reporter contacts")?;
-        let r = self.store.get_report(&who.scope(), report_id).await?.ok_or(AppError::NotFound("report"))?;
+        let r = self
+            .store
+            .get_report(&who.scope(), report_id)
+            .await?
+            .ok_or(AppError::NotFound("report"))?;
         let contact = r
             .reporter_contact_enc
             .as_deref()
-            .map(|b| self.sealer.open(b).map(|v| String::from_utf8_lossy(&v).into_owned()))
+            .map(|b| {
+                self.sealer
+                    .open(b)
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+            })
             .transpose()?;
         let mut tx = self.store.begin_write().await?;
         let mut ev = self.event(who, "personal_data.read", format!("report:{report_id}"));
@@ -97,40 +129,74 @@ impl App {
     }
 
     /// Confirms or dismisses a reported case (LIFE-1, LIFE-5).
-    pub async fn triage(&self, who: &Principal, case_id: &str, confirm: bool, input: TriageInput) -> AppResult<Case> {
+    pub async fn triage(
+        &self,
+        who: &Principal,
+        case_id: &str,
+        confirm: bool,
+        input: TriageInput,
+    ) -> AppResult<Case> {
         who.require(TRIAGERS, "triage cases")?;
-        let reason = input.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+        let reason = input
+            .reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
         if reason.as_ref().is_some_and(|r| r.chars().count() > 2000) {
             return Err(InvalidInput::new("reason", "at most 2000 characters").into());
         }
         let cmd = if confirm {
             TriageCommand::Confirm
         } else {
-            TriageCommand::Dismiss { reason: reason.clone().ok_or_else(|| InvalidInput::new("reason", "is required to dismiss a case"))? }
+            TriageCommand::Dismiss {
+                reason: reason
+                    .clone()
+                    .ok_or_else(|| InvalidInput::new("reason", "is required to dismiss a case"))?,
+            }
         };
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
-        let before = tx.get_case_for_update(case_id).await?.ok_or(AppError::NotFound("case"))?;
-        let state = CaseState::parse(&before.state).map_err(|_| AppError::Conflict(format!("case is in unknown state {}", before.state)))?;
+        let before = tx
+            .get_case_for_update(case_id)
+            .await?
+            .ok_or(AppError::NotFound("case"))?;
+        let state = CaseState::parse(&before.state).map_err(|_| {
+            AppError::Conflict(format!("case is in unknown state {}", before.state))
+        })?;
         let next = decide(state, &cmd)?;
         let now = self.now();
-        tx.set_case_state(case_id, next.code(), reason.as_deref(), now).await?;
+        tx.set_case_state(case_id, next.code(), reason.as_deref(), now)
+            .await?;
         let mut after = before.clone();
         after.state = next.code().into();
         after.state_reason = reason.clone();
         after.updated_at = now;
-        let mut ev = self.event(who, if confirm { "case.confirm" } else { "case.dismiss" }, format!("case:{case_id}"));
+        let mut ev = self.event(
+            who,
+            if confirm {
+                "case.confirm"
+            } else {
+                "case.dismiss"
+            },
+            format!("case:{case_id}"),
+        );
         ev.account_id = before.account_id.clone();
         ev.before_digest = Some(digest(&before));
         ev.after_digest = Some(digest(&after));
-        ev.details = serde_json::json!({ "from": before.state, "to": after.state, "reason": reason });
+        ev.details =
+            serde_json::json!({ "from": before.state, "to": after.state, "reason": reason });
         tx.append_audit(ev).await?;
         tx.commit().await?;
         Ok(after)
     }
 
     /// Audit events page (auditors and admins).
-    pub async fn list_audit(&self, who: &Principal, f: &AuditFilter, after: i64, limit: i64) -> AppResult<Vec<AuditEvent>> {
+    pub async fn list_audit(
+        &self,
+        who: &Principal,
+        f: &AuditFilter,
+        after: i64,
+        limit: i64,
+    ) -> AppResult<Vec<AuditEvent>> {
         who.require(AUDITORS, "read the audit log")?;
         Ok(self.store.list_audit(f, after, limit).await?)
     }
@@ -144,7 +210,10 @@ impl App {
     /// Purges audit events older than `before` (AUD-3: refused inside the retention period).
     pub async fn purge_audit(&self, who: &Principal, before: i64) -> AppResult<Purge> {
         who.require(&[Role::Admin], "purge the audit log")?;
-        let p = self.store.purge_audit(before, self.settings.audit_retention_days, self.now()).await?;
+        let p = self
+            .store
+            .purge_audit(before, self.settings.audit_retention_days, self.now())
+            .await?;
         let mut tx = self.store.begin_write().await?;
         let mut ev = self.event(who, "audit.purge", "audit".into());
         ev.details = serde_json::json!({ "before": before, "removed": p.removed });

@@ -31,10 +31,14 @@ impl CaseState {
 
     /// Parses a state code (as stored).
     pub fn parse(code: &str) -> Result<CaseState, InvalidInput> {
-        [CaseState::Reported, CaseState::Confirmed, CaseState::Dismissed]
-            .into_iter()
-            .find(|s| s.code() == code)
-            .ok_or_else(|| InvalidInput::new("state", "is not one of reported, confirmed, dismissed"))
+        [
+            CaseState::Reported,
+            CaseState::Confirmed,
+            CaseState::Dismissed,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+        .ok_or_else(|| InvalidInput::new("state", "is not one of reported, confirmed, dismissed"))
     }
 
     /// Whether new reports about the same target and category still join this case (INT-4).
@@ -73,18 +77,22 @@ pub fn decide(state: CaseState, command: &TriageCommand) -> Result<CaseState, Tr
     match (state, command) {
         (CaseState::Reported, TriageCommand::Confirm) => Ok(CaseState::Confirmed),
         (CaseState::Reported, TriageCommand::Dismiss { .. }) => Ok(CaseState::Dismissed),
-        (CaseState::Confirmed, TriageCommand::Confirm) => {
-            Err(TransitionError { from: "confirmed", action: "confirmed again" })
-        }
-        (CaseState::Confirmed, TriageCommand::Dismiss { .. }) => {
-            Err(TransitionError { from: "confirmed", action: "dismissed (confirmed cases go on to grading)" })
-        }
-        (CaseState::Dismissed, TriageCommand::Confirm) => {
-            Err(TransitionError { from: "dismissed", action: "confirmed" })
-        }
-        (CaseState::Dismissed, TriageCommand::Dismiss { .. }) => {
-            Err(TransitionError { from: "dismissed", action: "dismissed again" })
-        }
+        (CaseState::Confirmed, TriageCommand::Confirm) => Err(TransitionError {
+            from: "confirmed",
+            action: "confirmed again",
+        }),
+        (CaseState::Confirmed, TriageCommand::Dismiss { .. }) => Err(TransitionError {
+            from: "confirmed",
+            action: "dismissed (confirmed cases go on to grading)",
+        }),
+        (CaseState::Dismissed, TriageCommand::Confirm) => Err(TransitionError {
+            from: "dismissed",
+            action: "confirmed",
+        }),
+        (CaseState::Dismissed, TriageCommand::Dismiss { .. }) => Err(TransitionError {
+            from: "dismissed",
+            action: "dismissed again",
+        }),
     }
 }
 
@@ -95,9 +103,17 @@ mod tests {
     /// LIFE-1: triage moves only reported cases.
     #[test]
     fn only_reported_cases_are_triaged() {
-        let dismiss = TriageCommand::Dismiss { reason: "spam report".into() };
-        assert_eq!(decide(CaseState::Reported, &TriageCommand::Confirm), Ok(CaseState::Confirmed));
-        assert_eq!(decide(CaseState::Reported, &dismiss), Ok(CaseState::Dismissed));
+        let dismiss = TriageCommand::Dismiss {
+            reason: "spam report".into(),
+        };
+        assert_eq!(
+            decide(CaseState::Reported, &TriageCommand::Confirm),
+            Ok(CaseState::Confirmed)
+        );
+        assert_eq!(
+            decide(CaseState::Reported, &dismiss),
+            Ok(CaseState::Dismissed)
+        );
         for s in [CaseState::Confirmed, CaseState::Dismissed] {
             assert!(decide(s, &TriageCommand::Confirm).is_err());
             assert!(decide(s, &dismiss).is_err());

@@ -24,8 +24,14 @@ pub enum Role {
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 6] =
-        [Role::Admin, Role::Operator, Role::Reviewer, Role::Auditor, Role::Tenant, Role::Detector];
+    pub const ALL: [Role; 6] = [
+        Role::Admin,
+        Role::Operator,
+        Role::Reviewer,
+        Role::Auditor,
+        Role::Tenant,
+        Role::Detector,
+    ];
 
     /// Stable code.
     pub fn code(self) -> &'static str {
@@ -41,14 +47,23 @@ impl Role {
 
     /// Parses a role code.
     pub fn parse(code: &str) -> Result<Role, InvalidInput> {
-        Role::ALL.into_iter().find(|r| r.code() == code).ok_or_else(|| {
-            InvalidInput::new("role", "is not one of admin, operator, reviewer, auditor, tenant, detector")
-        })
+        Role::ALL
+            .into_iter()
+            .find(|r| r.code() == code)
+            .ok_or_else(|| {
+                InvalidInput::new(
+                    "role",
+                    "is not one of admin, operator, reviewer, auditor, tenant, detector",
+                )
+            })
     }
 
     /// Provider staff (everyone but tenants, detectors and anonymous reporters).
     pub fn is_staff(self) -> bool {
-        matches!(self, Role::Admin | Role::Operator | Role::Reviewer | Role::Auditor)
+        matches!(
+            self,
+            Role::Admin | Role::Operator | Role::Reviewer | Role::Auditor
+        )
     }
 }
 

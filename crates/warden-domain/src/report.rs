@@ -42,10 +42,21 @@ impl Source {
 
     /// Parses a source code.
     pub fn parse(code: &str) -> Result<Source, InvalidInput> {
-        [Source::Public, Source::Detector, Source::Regulator, Source::Operator, Source::Xarf]
-            .into_iter()
-            .find(|s| s.code() == code)
-            .ok_or_else(|| InvalidInput::new("source", "is not one of public, detector, regulator, operator, xarf"))
+        [
+            Source::Public,
+            Source::Detector,
+            Source::Regulator,
+            Source::Operator,
+            Source::Xarf,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+        .ok_or_else(|| {
+            InvalidInput::new(
+                "source",
+                "is not one of public, detector, regulator, operator, xarf",
+            )
+        })
     }
 }
 
@@ -100,33 +111,47 @@ pub struct ValidReport {
 impl ReportRequest {
     /// Checks every field; the first problem is returned, naming its field.
     pub fn validate(self) -> Result<ValidReport, InvalidInput> {
-        let target = self.target.ok_or_else(|| InvalidInput::new("target", "is required"))?;
+        let target = self
+            .target
+            .ok_or_else(|| InvalidInput::new("target", "is required"))?;
         let target = Target::parse(&target)?;
-        let category = self.category.ok_or_else(|| InvalidInput::new("category", "is required"))?;
-        let category = Category::parse(&category).map_err(|e| InvalidInput::new("category", e.to_string()))?;
+        let category = self
+            .category
+            .ok_or_else(|| InvalidInput::new("category", "is required"))?;
+        let category =
+            Category::parse(&category).map_err(|e| InvalidInput::new("category", e.to_string()))?;
         let description = self.description.unwrap_or_default();
         if description.chars().count() > MAX_DESCRIPTION_CHARS {
-            return Err(InvalidInput::new("description", format!("is longer than {MAX_DESCRIPTION_CHARS} characters")));
+            return Err(InvalidInput::new(
+                "description",
+                format!("is longer than {MAX_DESCRIPTION_CHARS} characters"),
+            ));
         }
-        if let Some(e) = &self.evidence {
-            if e.len() > MAX_EVIDENCE_BYTES {
-                return Err(InvalidInput::new("evidence", format!("is larger than {MAX_EVIDENCE_BYTES} bytes")));
-            }
+        if self
+            .evidence
+            .as_ref()
+            .is_some_and(|e| e.len() > MAX_EVIDENCE_BYTES)
+        {
+            return Err(InvalidInput::new(
+                "evidence",
+                format!("is larger than {MAX_EVIDENCE_BYTES} bytes"),
+            ));
         }
-        if let Some(c) = &self.reporter_contact {
-            if c.chars().count() > MAX_CONTACT_CHARS || c.trim().is_empty() {
-                return Err(InvalidInput::new("reporter_contact", format!("must be 1 to {MAX_CONTACT_CHARS} characters")));
-            }
+        if self
+            .reporter_contact
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > MAX_CONTACT_CHARS || c.trim().is_empty())
+        {
+            return Err(InvalidInput::new(
+                "reporter_contact",
+                format!("must be 1 to {MAX_CONTACT_CHARS} characters"),
+            ));
         }
-        if let Some(c) = self.confidence {
-            if !(0.0..=1.0).contains(&c) {
-                return Err(InvalidInput::new("confidence", "must be between 0 and 1"));
-            }
+        if self.confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
+            return Err(InvalidInput::new("confidence", "must be between 0 and 1"));
         }
-        if let Some(v) = self.views {
-            if v < 0 {
-                return Err(InvalidInput::new("views", "must not be negative"));
-            }
+        if self.views.is_some_and(|v| v < 0) {
+            return Err(InvalidInput::new("views", "must not be negative"));
         }
         Ok(ValidReport {
             target,
@@ -145,13 +170,26 @@ mod tests {
     use super::*;
 
     fn req(target: &str, category: &str) -> ReportRequest {
-        ReportRequest { target: Some(target.into()), category: Some(category.into()), ..Default::default() }
+        ReportRequest {
+            target: Some(target.into()),
+            category: Some(category.into()),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn names_the_offending_field() {
-        assert_eq!(req("nope nope", "gambling").validate().unwrap_err().field, "target");
-        assert_eq!(req("https://a.example/x", "nope").validate().unwrap_err().field, "category");
+        assert_eq!(
+            req("nope nope", "gambling").validate().unwrap_err().field,
+            "target"
+        );
+        assert_eq!(
+            req("https://a.example/x", "nope")
+                .validate()
+                .unwrap_err()
+                .field,
+            "category"
+        );
         let mut r = req("https://a.example/x", "gambling");
         r.confidence = Some(2.0);
         assert_eq!(r.validate().unwrap_err().field, "confidence");

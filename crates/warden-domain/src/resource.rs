@@ -69,7 +69,12 @@ impl Product {
         Product::ALL
             .into_iter()
             .find(|p| p.code() == code)
-            .ok_or_else(|| InvalidInput::new("product", "is not one of cvm, clb, cdn, cos, dns, dnspod, vod, apigw"))
+            .ok_or_else(|| {
+                InvalidInput::new(
+                    "product",
+                    "is not one of cvm, clb, cdn, cos, dns, dnspod, vod, apigw",
+                )
+            })
     }
 }
 
@@ -86,12 +91,19 @@ pub struct InvalidInput {
 impl InvalidInput {
     /// A new error for `field`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        InvalidInput { field: field.into(), reason: reason.into() }
+        InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// The same error, under a parent path (`identifiers[2]` + `value`).
     pub fn under(mut self, parent: &str) -> Self {
-        self.field = if self.field.is_empty() { parent.to_string() } else { format!("{parent}.{}", self.field) };
+        self.field = if self.field.is_empty() {
+            parent.to_string()
+        } else {
+            format!("{parent}.{}", self.field)
+        };
         self
     }
 }
@@ -191,19 +203,33 @@ impl Identifier {
                 .ok_or_else(|| InvalidInput::new("value", "is not a domain name"))?,
             IdentifierKind::UrlPrefix => {
                 let url = parse_url(value).or_else(|| parse_url(&format!("http://{value}")));
-                let url = url.ok_or_else(|| InvalidInput::new("value", "is not a URL prefix such as example.com/shop"))?;
+                let url = url.ok_or_else(|| {
+                    InvalidInput::new("value", "is not a URL prefix such as example.com/shop")
+                })?;
                 url.prefix_key()
             }
             IdentifierKind::BucketKey => {
-                let v = value.strip_prefix("cos://").unwrap_or(value).trim_end_matches('/');
+                let v = value
+                    .strip_prefix("cos://")
+                    .unwrap_or(value)
+                    .trim_end_matches('/');
                 if v.is_empty() || v.starts_with('/') || v.chars().any(char::is_whitespace) {
-                    return Err(InvalidInput::new("value", "is not a bucket name or bucket/key prefix"));
+                    return Err(InvalidInput::new(
+                        "value",
+                        "is not a bucket name or bucket/key prefix",
+                    ));
                 }
                 v.to_string()
             }
             IdentifierKind::VodId | IdentifierKind::ApigwService => {
-                if !value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
-                    return Err(InvalidInput::new("value", "may hold only letters, digits and - _ . :"));
+                if !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+                {
+                    return Err(InvalidInput::new(
+                        "value",
+                        "may hold only letters, digits and - _ . :",
+                    ));
                 }
                 value.to_string()
             }
@@ -228,16 +254,35 @@ impl Identifier {
             IdentifierKind::PublicIp => match parse_net(&self.value) {
                 Some(net) => {
                     let (lo, hi, bits) = range_hex(net);
-                    MatchKey::Range { lo, hi, specificity: 2000 + bits }
+                    MatchKey::Range {
+                        lo,
+                        hi,
+                        specificity: 2000 + bits,
+                    }
                 }
                 None => MatchKey::None,
             },
             IdentifierKind::InternalIp => MatchKey::None,
-            IdentifierKind::Domain => MatchKey::Key { key: format!("d:{}", self.value), specificity: 1000 + len },
-            IdentifierKind::UrlPrefix => MatchKey::Key { key: format!("u:{}", self.value), specificity: 3000 + len },
-            IdentifierKind::BucketKey => MatchKey::Key { key: format!("b:{}", self.value), specificity: 3000 + len },
-            IdentifierKind::VodId => MatchKey::Key { key: format!("v:{}", self.value), specificity: 5000 },
-            IdentifierKind::ApigwService => MatchKey::Key { key: format!("a:{}", self.value), specificity: 5000 },
+            IdentifierKind::Domain => MatchKey::Key {
+                key: format!("d:{}", self.value),
+                specificity: 1000 + len,
+            },
+            IdentifierKind::UrlPrefix => MatchKey::Key {
+                key: format!("u:{}", self.value),
+                specificity: 3000 + len,
+            },
+            IdentifierKind::BucketKey => MatchKey::Key {
+                key: format!("b:{}", self.value),
+                specificity: 3000 + len,
+            },
+            IdentifierKind::VodId => MatchKey::Key {
+                key: format!("v:{}", self.value),
+                specificity: 5000,
+            },
+            IdentifierKind::ApigwService => MatchKey::Key {
+                key: format!("a:{}", self.value),
+                specificity: 5000,
+            },
         }
     }
 }
@@ -280,7 +325,8 @@ pub fn normalise_domain(value: &str) -> Option<String> {
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
         && d.parse::<IpAddr>().is_err();
     ok.then_some(d)
@@ -316,7 +362,11 @@ impl ParsedUrl {
 
 impl std::fmt::Display for ParsedUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
         write!(f, "{}://{host}", self.scheme)?;
         if let Some(p) = self.port {
             write!(f, ":{p}")?;
@@ -360,15 +410,29 @@ pub fn parse_url(text: &str) -> Option<ParsedUrl> {
             Some((h, p)) => (h, Some(p.parse::<u16>().ok()?)),
             None => (authority, None),
         };
-        let host = if h.parse::<IpAddr>().is_ok() { h.to_string() } else { normalise_domain(h)? };
+        let host = if h.parse::<IpAddr>().is_ok() {
+            h.to_string()
+        } else {
+            normalise_domain(h)?
+        };
         (host, p)
     };
     let (path, query) = match path_query.split_once('?') {
         Some((p, q)) => (p, Some(q.to_string())),
         None => (path_query, None),
     };
-    let path = if path.is_empty() { "/".to_string() } else { path.to_string() };
-    Some(ParsedUrl { scheme, host, port, path, query })
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path.to_string()
+    };
+    Some(ParsedUrl {
+        scheme,
+        host,
+        port,
+        path,
+        query,
+    })
 }
 
 /// What a report is about (RES-2): parsed once at intake.
@@ -405,13 +469,19 @@ impl Target {
             return Ok(Target::Ip(ip));
         }
         if let Some(obj) = t.strip_prefix("cos://") {
-            return Identifier::parse(IdentifierKind::BucketKey, obj).map(|i| Target::Object(i.value)).map_err(|_| bad());
+            return Identifier::parse(IdentifierKind::BucketKey, obj)
+                .map(|i| Target::Object(i.value))
+                .map_err(|_| bad());
         }
         if let Some(id) = t.strip_prefix("vod:") {
-            return Identifier::parse(IdentifierKind::VodId, id).map(|i| Target::Vod(i.value)).map_err(|_| bad());
+            return Identifier::parse(IdentifierKind::VodId, id)
+                .map(|i| Target::Vod(i.value))
+                .map_err(|_| bad());
         }
         if let Some(id) = t.strip_prefix("apigw:") {
-            return Identifier::parse(IdentifierKind::ApigwService, id).map(|i| Target::Apigw(i.value)).map_err(|_| bad());
+            return Identifier::parse(IdentifierKind::ApigwService, id)
+                .map(|i| Target::Apigw(i.value))
+                .map_err(|_| bad());
         }
         if t.contains("://") {
             return parse_url(t).map(Target::Url).ok_or_else(bad);
@@ -518,7 +588,9 @@ mod tests {
         assert_eq!(n.value(), "203.0.113.0/24");
         assert!(Identifier::parse(IdentifierKind::PublicIp, "300.1.1.1").is_err());
         assert!(Identifier::parse(IdentifierKind::Domain, "no spaces.com x").is_err());
-        let MatchKey::Range { lo, hi, .. } = n.match_key() else { panic!() };
+        let MatchKey::Range { lo, hi, .. } = n.match_key() else {
+            panic!()
+        };
         let inside = ip_hex("203.0.113.9".parse().unwrap());
         assert!(lo <= inside && inside <= hi);
         assert!(ip_hex("203.0.114.1".parse().unwrap()) > hi);
@@ -526,9 +598,18 @@ mod tests {
 
     #[test]
     fn targets_reject_garbage() {
-        for bad in ["", "ftp://x.com/", "not a target", "http://", "vod:white space"] {
+        for bad in [
+            "",
+            "ftp://x.com/",
+            "not a target",
+            "http://",
+            "vod:white space",
+        ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Target::parse("cos://bkt/a/b").unwrap().candidate_keys(), vec!["b:bkt/a/b", "b:bkt/a", "b:bkt"]);
+        assert_eq!(
+            Target::parse("cos://bkt/a/b").unwrap().candidate_keys(),
+            vec!["b:bkt/a/b", "b:bkt/a", "b:bkt"]
+        );
     }
 }

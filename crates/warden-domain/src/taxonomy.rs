@@ -173,7 +173,11 @@ mod tests {
             assert_eq!(row.category as usize, i);
             assert_eq!(Category::parse(row.code), Ok(row.category));
             assert!(!row.label_zh.is_empty() && !row.label_en.is_empty());
-            assert!(!row.legal_refs.is_empty(), "{} has no legal reference", row.code);
+            assert!(
+                !row.legal_refs.is_empty(),
+                "{} has no legal reference",
+                row.code
+            );
         }
         assert_eq!(Category::DdosAttack.kind(), Kind::Behaviour);
         assert_eq!(Category::Gambling.kind(), Kind::Content);

@@ -51,7 +51,10 @@ impl Timestamp {
             if !s.iter().all(u8::is_ascii_digit) {
                 return Err(err());
             }
-            std::str::from_utf8(s).map_err(|_| err())?.parse().map_err(|_| err())
+            std::str::from_utf8(s)
+                .map_err(|_| err())?
+                .parse()
+                .map_err(|_| err())
         };
         let sep = |at: usize, c: &[u8]| b.get(at).is_some_and(|x| c.contains(x));
         if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
@@ -59,7 +62,12 @@ impl Timestamp {
         }
         let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
         let (h, mi, s) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-        if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60
+        if !(1..=12).contains(&mo)
+            || d < 1
+            || d > days_in_month(y, mo)
+            || h > 23
+            || mi > 59
+            || s > 60
         {
             return Err(err());
         }
@@ -148,7 +156,13 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "yesterday", "2018-13-05T14:17:10Z", "2018-02-30T14:17:10Z", "2018-02-05"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2018-13-05T14:17:10Z",
+            "2018-02-30T14:17:10Z",
+            "2018-02-05",
+        ] {
             assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
         }
     }

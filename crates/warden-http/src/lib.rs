@@ -10,7 +10,9 @@ pub mod routes;
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, MatchedPath, Path, Query, Request, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, MatchedPath, Path, Query, Request, State,
+};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -47,8 +49,14 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/api/openapi.json", get(|| async { Json(routes::openapi()) }))
-        .route("/api/taxonomy", get(|| async { Json(json!({ "categories": warden_domain::taxonomy::CATEGORIES })) }))
+        .route(
+            "/api/openapi.json",
+            get(|| async { Json(routes::openapi()) }),
+        )
+        .route(
+            "/api/taxonomy",
+            get(|| async { Json(json!({ "categories": warden_domain::taxonomy::CATEGORIES })) }),
+        )
         .route("/api/whoami", get(whoami))
         .route("/api/reports", post(submit_report))
         .route("/api/reports/xarf", post(submit_xarf))
@@ -63,7 +71,10 @@ pub fn router(app: App) -> Router {
         .route("/api/accounts/{id}", get(get_account).patch(update_account))
         .route("/api/accounts/{id}/contacts", get(account_contacts))
         .route("/api/resources", post(create_resource).get(list_resources))
-        .route("/api/resources/{id}", get(get_resource).patch(update_resource))
+        .route(
+            "/api/resources/{id}",
+            get(get_resource).patch(update_resource),
+        )
         .route("/api/owner", get(owner))
         .route("/api/audit", get(list_audit))
         .route("/api/audit/verify", get(verify_audit))
@@ -80,13 +91,25 @@ pub fn router(app: App) -> Router {
 
 /// Resolves the caller and checks the route table (401 for anonymous callers on token routes,
 /// 403 for a role the route does not admit).
-async fn authorize(State(app): State<App>, matched: Option<MatchedPath>, mut req: Request, next: Next) -> Response {
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+async fn authorize(
+    State(app): State<App>,
+    matched: Option<MatchedPath>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::to_string);
     let who = match bearer {
         Some(secret) => match app.authenticate(&secret).await {
@@ -95,13 +118,31 @@ async fn authorize(State(app): State<App>, matched: Option<MatchedPath>, mut req
         },
         None => Principal::Anonymous { ip },
     };
-    let path = matched.as_ref().map(MatchedPath::as_str).unwrap_or_default();
-    let allowed = routes::find(req.method().as_str(), path).is_some_and(|r| r.access.contains(&who.role_code()));
+    let path = matched
+        .as_ref()
+        .map(MatchedPath::as_str)
+        .unwrap_or_default();
+    let allowed = routes::find(req.method().as_str(), path)
+        .is_some_and(|r| r.access.contains(&who.role_code()));
     if !allowed {
         let e = if matches!(who, Principal::Anonymous { .. }) {
-            ApiError::new(401, "unauthenticated", "this route needs an API token (Authorization: Bearer ...)", json!({}))
+            ApiError::new(
+                401,
+                "unauthenticated",
+                "this route needs an API token (Authorization: Bearer ...)",
+                json!({}),
+            )
         } else {
-            ApiError::new(403, "forbidden", format!("the {} role may not use {} {path}", who.role_code(), req.method()), json!({}))
+            ApiError::new(
+                403,
+                "forbidden",
+                format!(
+                    "the {} role may not use {} {path}",
+                    who.role_code(),
+                    req.method()
+                ),
+                json!({}),
+            )
         };
         return finish(&app, e.into_response());
     }
@@ -124,7 +165,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(413, "payload_too_large", "the body is larger than this route accepts", json!({}))
+                ApiError::new(
+                    413,
+                    "payload_too_large",
+                    "the body is larger than this route accepts",
+                    json!({}),
+                )
             } else {
                 ApiError::malformed(e.body_text())
             }
@@ -139,7 +185,12 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         for prefix in ["unknown field `", "missing field `"] {
             if let Some(rest) = msg.split(prefix).nth(1) {
                 let field = rest.split('`').next().unwrap_or_default().to_string();
-                return ApiError::new(422, "invalid_field", format!("{field}: {msg}"), json!({ "field": field, "reason": msg }));
+                return ApiError::new(
+                    422,
+                    "invalid_field",
+                    format!("{field}: {msg}"),
+                    json!({ "field": field, "reason": msg }),
+                );
             }
         }
         ApiError::malformed(msg)
@@ -169,24 +220,43 @@ async fn readyz(State(app): State<App>) -> Response {
         Ok(()) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            ApiError::new(503, "unavailable", "the database does not answer", json!({})).into_response()
+            ApiError::new(
+                503,
+                "unavailable",
+                "the database does not answer",
+                json!({}),
+            )
+            .into_response()
         }
     }
 }
 
 async fn metrics(State(app): State<App>) -> Response {
     let jobs = app.store.job_counts().await.unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(&jobs)).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(&jobs),
+    )
+        .into_response()
 }
 
 async fn whoami(Extension(who): Extension<Principal>) -> Json<Value> {
     match who {
-        Principal::Token { id, role, account, label } => Json(json!({ "token_id": id, "role": role, "account_id": account, "label": label })),
+        Principal::Token {
+            id,
+            role,
+            account,
+            label,
+        } => Json(json!({ "token_id": id, "role": role, "account_id": account, "label": label })),
         other => Json(json!({ "role": other.role_code() })),
     }
 }
 
-async fn submit_report(State(app): State<App>, Extension(who): Extension<Principal>, JsonBody(body): JsonBody<ReportRequest>) -> ApiResult<Response> {
+async fn submit_report(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(body): JsonBody<ReportRequest>,
+) -> ApiResult<Response> {
     let r = app.submit_report(&who, body).await?;
     Ok((StatusCode::CREATED, Json(r)).into_response())
 }
@@ -197,98 +267,218 @@ struct BatchBody {
     reports: Vec<ReportRequest>,
 }
 
-async fn submit_batch(State(app): State<App>, Extension(who): Extension<Principal>, JsonBody(body): JsonBody<BatchBody>) -> ApiResult<Response> {
+async fn submit_batch(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(body): JsonBody<BatchBody>,
+) -> ApiResult<Response> {
     let r = app.submit_batch(&who, body.reports).await?;
-    let status = if r.rejected == 0 { StatusCode::CREATED } else { StatusCode::MULTI_STATUS };
+    let status = if r.rejected == 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::MULTI_STATUS
+    };
     Ok((status, Json(r)).into_response())
 }
 
-async fn submit_xarf(State(app): State<App>, Extension(who): Extension<Principal>, body: Bytes) -> ApiResult<Response> {
+async fn submit_xarf(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let r = app.submit_xarf(&who, &body).await?;
     Ok((StatusCode::CREATED, Json(r)).into_response())
 }
 
-async fn reporter_contact(State(app): State<App>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn reporter_contact(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let c = app.reveal_reporter(&who, &id).await?;
     Ok(Json(json!({ "report_id": id, "reporter_contact": c })))
 }
 
 fn case_filter(q: &PageQuery) -> CaseFilter {
-    CaseFilter { state: q.state.clone(), unowned: q.unowned.unwrap_or(false) }
+    CaseFilter {
+        state: q.state.clone(),
+        unowned: q.unowned.unwrap_or(false),
+    }
 }
 
-async fn list_cases(State(app): State<App>, Extension(who): Extension<Principal>, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
-    let items = app.list_cases(&who, &case_filter(&q), q.after.as_deref().unwrap_or_default(), limit(&q)).await?;
+async fn list_cases(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let items = app
+        .list_cases(
+            &who,
+            &case_filter(&q),
+            q.after.as_deref().unwrap_or_default(),
+            limit(&q),
+        )
+        .await?;
     let next = items.last().map(|c| c.id.clone());
     Ok(Json(json!({ "items": items, "next_after": next })))
 }
 
-async fn count_cases(State(app): State<App>, Extension(who): Extension<Principal>, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+async fn count_cases(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
     let n = app.count_cases(&who, &case_filter(&q)).await?;
     Ok(Json(json!({ "count": n })))
 }
 
-async fn get_case(State(app): State<App>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_case(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(app.get_case(&who, &id).await?)))
 }
 
-async fn case_reports(State(app): State<App>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn case_reports(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "items": app.case_reports(&who, &id).await? })))
 }
 
-async fn confirm_case(State(app): State<App>, Extension(who): Extension<Principal>, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
-    let input: TriageInput = if body.is_empty() { TriageInput::default() } else { parse_json(&body)? };
+async fn confirm_case(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let input: TriageInput = if body.is_empty() {
+        TriageInput::default()
+    } else {
+        parse_json(&body)?
+    };
     Ok(Json(json!(app.triage(&who, &id, true, input).await?)))
 }
 
-async fn dismiss_case(State(app): State<App>, Extension(who): Extension<Principal>, Path(id): Path<String>, JsonBody(input): JsonBody<TriageInput>) -> ApiResult<Json<Value>> {
+async fn dismiss_case(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<TriageInput>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(app.triage(&who, &id, false, input).await?)))
 }
 
-async fn create_account(State(app): State<App>, Extension(who): Extension<Principal>, JsonBody(input): JsonBody<AccountInput>) -> ApiResult<Response> {
-    Ok((StatusCode::CREATED, Json(app.create_account(&who, input).await?)).into_response())
+async fn create_account(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(input): JsonBody<AccountInput>,
+) -> ApiResult<Response> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.create_account(&who, input).await?),
+    )
+        .into_response())
 }
 
-async fn list_accounts(State(app): State<App>, Extension(who): Extension<Principal>, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
-    let items = app.list_accounts(&who, q.after.as_deref().unwrap_or_default(), limit(&q)).await?;
+async fn list_accounts(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let items = app
+        .list_accounts(&who, q.after.as_deref().unwrap_or_default(), limit(&q))
+        .await?;
     let next = items.last().map(|a| a.account.id.clone());
     Ok(Json(json!({ "items": items, "next_after": next })))
 }
 
-async fn get_account(State(app): State<App>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_account(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(app.get_account(&who, &id).await?)))
 }
 
-async fn update_account(State(app): State<App>, Extension(who): Extension<Principal>, Path(id): Path<String>, JsonBody(input): JsonBody<AccountInput>) -> ApiResult<Json<Value>> {
+async fn update_account(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<AccountInput>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(app.update_account(&who, &id, input).await?)))
 }
 
-async fn account_contacts(State(app): State<App>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn account_contacts(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(app.reveal_contacts(&who, &id).await?)))
 }
 
-async fn create_resource(State(app): State<App>, Extension(who): Extension<Principal>, JsonBody(input): JsonBody<ResourceInput>) -> ApiResult<Response> {
-    Ok((StatusCode::CREATED, Json(app.create_resource(&who, input).await?)).into_response())
+async fn create_resource(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(input): JsonBody<ResourceInput>,
+) -> ApiResult<Response> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.create_resource(&who, input).await?),
+    )
+        .into_response())
 }
 
-async fn list_resources(State(app): State<App>, Extension(who): Extension<Principal>, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
-    let items = app.list_resources(&who, q.account_id.as_deref(), q.after.as_deref().unwrap_or_default(), limit(&q)).await?;
+async fn list_resources(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let items = app
+        .list_resources(
+            &who,
+            q.account_id.as_deref(),
+            q.after.as_deref().unwrap_or_default(),
+            limit(&q),
+        )
+        .await?;
     let next = items.last().map(|r| r.id.clone());
     Ok(Json(json!({ "items": items, "next_after": next })))
 }
 
-async fn get_resource(State(app): State<App>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_resource(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(app.get_resource(&who, &id).await?)))
 }
 
-async fn update_resource(State(app): State<App>, Extension(who): Extension<Principal>, Path(id): Path<String>, JsonBody(input): JsonBody<ResourceInput>) -> ApiResult<Json<Value>> {
+async fn update_resource(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<ResourceInput>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(app.update_resource(&who, &id, input).await?)))
 }
 
-async fn import_resources(State(app): State<App>, Extension(who): Extension<Principal>, body: Bytes) -> ApiResult<Response> {
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::malformed("the body is not UTF-8"))?;
+async fn import_resources(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::malformed("the body is not UTF-8"))?;
     let report = app.import_resources(&who, text).await?;
-    let status = if report.failed == 0 { StatusCode::OK } else { StatusCode::MULTI_STATUS };
+    let status = if report.failed == 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::MULTI_STATUS
+    };
     Ok((status, Json(report)).into_response())
 }
 
@@ -297,10 +487,23 @@ struct OwnerQuery {
     target: Option<String>,
 }
 
-async fn owner(State(app): State<App>, Extension(who): Extension<Principal>, Query(q): Query<OwnerQuery>) -> ApiResult<Json<Value>> {
-    let target = q.target.ok_or_else(|| ApiError::new(422, "invalid_field", "target: is required", json!({ "field": "target", "reason": "is required" })))?;
+async fn owner(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Query(q): Query<OwnerQuery>,
+) -> ApiResult<Json<Value>> {
+    let target = q.target.ok_or_else(|| {
+        ApiError::new(
+            422,
+            "invalid_field",
+            "target: is required",
+            json!({ "field": "target", "reason": "is required" }),
+        )
+    })?;
     let m = app.lookup_owner(&who, &target).await?;
-    Ok(Json(json!({ "target": target, "owner": m, "unowned": m.is_none() })))
+    Ok(Json(
+        json!({ "target": target, "owner": m, "unowned": m.is_none() }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -317,16 +520,33 @@ struct AuditQuery {
     account_id: Option<String>,
 }
 
-async fn list_audit(State(app): State<App>, Extension(who): Extension<Principal>, Query(q): Query<AuditQuery>) -> ApiResult<Json<Value>> {
-    let f = AuditFilter { action: q.action, subject: q.subject, account_id: q.account_id };
-    let items = app.list_audit(&who, &f, q.after.unwrap_or(0), q.limit.unwrap_or(100)).await?;
+async fn list_audit(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    let f = AuditFilter {
+        action: q.action,
+        subject: q.subject,
+        account_id: q.account_id,
+    };
+    let items = app
+        .list_audit(&who, &f, q.after.unwrap_or(0), q.limit.unwrap_or(100))
+        .await?;
     let next = items.last().map(|e| e.seq);
     Ok(Json(json!({ "items": items, "next_after": next })))
 }
 
-async fn verify_audit(State(app): State<App>, Extension(who): Extension<Principal>) -> ApiResult<Response> {
+async fn verify_audit(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Response> {
     let v = app.verify_audit(&who).await?;
-    let status = if v.broken.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    let status = if v.broken.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(v)).into_response())
 }
 
@@ -339,32 +559,59 @@ struct TokenBody {
     label: String,
 }
 
-async fn create_token(State(app): State<App>, Extension(who): Extension<Principal>, JsonBody(b): JsonBody<TokenBody>) -> ApiResult<Response> {
-    let t = app.create_token(&who, &b.role, b.account_id.as_deref(), &b.label).await?;
+async fn create_token(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(b): JsonBody<TokenBody>,
+) -> ApiResult<Response> {
+    let t = app
+        .create_token(&who, &b.role, b.account_id.as_deref(), &b.label)
+        .await?;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
-async fn list_tokens(State(app): State<App>, Extension(who): Extension<Principal>) -> ApiResult<Json<Value>> {
+async fn list_tokens(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "items": app.list_tokens(&who).await? })))
 }
 
-async fn revoke_token(State(app): State<App>, Extension(who): Extension<Principal>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_token(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     app.revoke_token(&who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn ping_jobs(State(app): State<App>, Extension(who): Extension<Principal>, JsonBody(b): JsonBody<PingInput>) -> ApiResult<Response> {
+async fn ping_jobs(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(b): JsonBody<PingInput>,
+) -> ApiResult<Response> {
     let ids = app.enqueue_pings(&who, &b).await?;
     Ok((StatusCode::CREATED, Json(json!({ "job_ids": ids }))).into_response())
 }
 
-async fn job_counts(State(app): State<App>, Extension(who): Extension<Principal>) -> ApiResult<Json<Value>> {
+async fn job_counts(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(app.job_counts(&who).await?)))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains in-flight requests.
-pub async fn serve(listener: tokio::net::TcpListener, app: App, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(app).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

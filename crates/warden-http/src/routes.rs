@@ -6,9 +6,19 @@
 pub type Access = &'static [&'static str];
 
 /// Everyone, with or without a token.
-pub const ANYONE: Access = &["anonymous", "admin", "operator", "reviewer", "auditor", "tenant", "detector"];
+pub const ANYONE: Access = &[
+    "anonymous",
+    "admin",
+    "operator",
+    "reviewer",
+    "auditor",
+    "tenant",
+    "detector",
+];
 /// Every token holder.
-pub const TOKEN: Access = &["admin", "operator", "reviewer", "auditor", "tenant", "detector"];
+pub const TOKEN: Access = &[
+    "admin", "operator", "reviewer", "auditor", "tenant", "detector",
+];
 /// Report submitters (INT-1).
 pub const REPORTERS: Access = &["anonymous", "admin", "operator", "detector"];
 /// Machine and staff submitters of batches.
@@ -41,48 +51,336 @@ pub struct Route {
     pub spec: &'static str,
 }
 
-const fn r(method: &'static str, path: &'static str, access: Access, tag: &'static str, summary: &'static str, body: Option<&'static str>, spec: &'static str) -> Route {
-    Route { method, path, access, summary, tag, body, spec }
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    tag: &'static str,
+    summary: &'static str,
+    body: Option<&'static str>,
+    spec: &'static str,
+) -> Route {
+    Route {
+        method,
+        path,
+        access,
+        summary,
+        tag,
+        body,
+        spec,
+    }
 }
 
 const JSON: Option<&str> = Some("application/json");
 
 /// Every route of the API.
 pub const ROUTES: &[Route] = &[
-    r("GET", "/healthz", ANYONE, "ops", "Liveness: 200 while the process runs.", None, "OPS-2"),
-    r("GET", "/readyz", ANYONE, "ops", "Readiness: 200 when the database answers, else 503.", None, "OPS-2"),
-    r("GET", "/metrics", ANYONE, "ops", "Prometheus metrics (text format).", None, "OPS-2"),
-    r("GET", "/api/openapi.json", ANYONE, "ops", "This document.", None, "OPS-2"),
-    r("GET", "/api/taxonomy", ANYONE, "intake", "Violation categories with zh-CN/en labels, base severity and legal references.", None, "TAX-1..3"),
-    r("GET", "/api/whoami", TOKEN, "identity", "The caller's token id, role and account.", None, "§1"),
-    r("POST", "/api/reports", REPORTERS, "intake", "File one report (anonymous reporters are rate-limited per IP).", JSON, "INT-1, INT-3, INT-4, INT-5"),
-    r("POST", "/api/reports/batch", BATCHERS, "intake", "File up to max_batch reports; valid ones are stored in one transaction, invalid ones listed.", JSON, "INT-1, INT-4"),
-    r("POST", "/api/reports/xarf", REPORTERS, "intake", "File an X-ARF v3 report; it is validated, mapped to a category and kept whole as evidence.", JSON, "INT-2"),
-    r("GET", "/api/reports/{id}/reporter-contact", OPERATORS, "intake", "Decrypt a report's reporter contact (audited).", None, "AUD-4"),
-    r("GET", "/api/cases", READERS, "cases", "List cases (?state=reported is the triage queue; ?unowned=true; ?after=&limit=).", None, "INT-4, INT-5"),
-    r("GET", "/api/cases/count", READERS, "cases", "Count cases (same filters as the list).", None, "INT-4"),
-    r("GET", "/api/cases/{id}", READERS, "cases", "One case.", None, "LIFE-5"),
-    r("GET", "/api/cases/{id}/reports", READERS, "cases", "The reports of a case, with evidence digests (evidence text for staff).", None, "INT-3"),
-    r("POST", "/api/cases/{id}/confirm", OPERATORS, "cases", "Confirm a reported case.", JSON, "INT-5, LIFE-1"),
-    r("POST", "/api/cases/{id}/dismiss", OPERATORS, "cases", "Dismiss a reported case; `reason` is required.", JSON, "LIFE-5"),
-    r("POST", "/api/accounts", OPERATORS, "resources", "Create an account (e-mail and phone are encrypted at rest).", JSON, "RES-3, AUD-4"),
-    r("GET", "/api/accounts", READERS, "resources", "List accounts (tenants: their own).", None, "RES-3"),
-    r("GET", "/api/accounts/{id}", READERS, "resources", "One account.", None, "RES-3"),
-    r("PATCH", "/api/accounts/{id}", OPERATORS, "resources", "Update name, e-mail or phone.", JSON, "RES-3"),
-    r("GET", "/api/accounts/{id}/contacts", READERS, "resources", "Decrypt the account's e-mail and phone (audited).", None, "AUD-4"),
-    r("POST", "/api/resources", OPERATORS, "resources", "Register a resource with its identifiers.", JSON, "RES-1, RES-2"),
-    r("GET", "/api/resources", READERS, "resources", "List resources (?account_id=&after=&limit=).", None, "RES-3"),
-    r("POST", "/api/resources/import", OPERATORS, "resources", "Bulk import: one resource JSON per line; per-line report; a bad line stores nothing.", Some("application/x-ndjson"), "RES-3"),
-    r("GET", "/api/resources/{id}", READERS, "resources", "One resource with its identifiers.", None, "RES-2"),
-    r("PATCH", "/api/resources/{id}", OPERATORS, "resources", "Update name, region or (all) identifiers.", JSON, "RES-2"),
-    r("GET", "/api/owner", READERS, "resources", "Owner of ?target= (URL, domain, IP...): longest match; null = unowned.", None, "RES-2"),
-    r("GET", "/api/audit", AUDITORS, "audit", "Audit events (?after=&limit=&action=&subject=&account_id=).", None, "AUD-1"),
-    r("GET", "/api/audit/verify", AUDITORS, "audit", "Walk the hash chain; names the first broken event.", None, "AUD-2"),
-    r("POST", "/api/tokens", ADMINS, "identity", "Issue an API token (shown once).", JSON, "§1"),
-    r("GET", "/api/tokens", ADMINS, "identity", "List tokens (never their secrets).", None, "§1"),
-    r("DELETE", "/api/tokens/{id}", ADMINS, "identity", "Revoke a token.", None, "§1"),
-    r("POST", "/api/admin/jobs/ping", ADMINS, "ops", "Enqueue diagnostic jobs that record which node ran them.", JSON, "LIFE-4"),
-    r("GET", "/api/admin/jobs", OPERATORS, "ops", "Job queue counts by state.", None, "LIFE-4"),
+    r(
+        "GET",
+        "/healthz",
+        ANYONE,
+        "ops",
+        "Liveness: 200 while the process runs.",
+        None,
+        "OPS-2",
+    ),
+    r(
+        "GET",
+        "/readyz",
+        ANYONE,
+        "ops",
+        "Readiness: 200 when the database answers, else 503.",
+        None,
+        "OPS-2",
+    ),
+    r(
+        "GET",
+        "/metrics",
+        ANYONE,
+        "ops",
+        "Prometheus metrics (text format).",
+        None,
+        "OPS-2",
+    ),
+    r(
+        "GET",
+        "/api/openapi.json",
+        ANYONE,
+        "ops",
+        "This document.",
+        None,
+        "OPS-2",
+    ),
+    r(
+        "GET",
+        "/api/taxonomy",
+        ANYONE,
+        "intake",
+        "Violation categories with zh-CN/en labels, base severity and legal references.",
+        None,
+        "TAX-1..3",
+    ),
+    r(
+        "GET",
+        "/api/whoami",
+        TOKEN,
+        "identity",
+        "The caller's token id, role and account.",
+        None,
+        "§1",
+    ),
+    r(
+        "POST",
+        "/api/reports",
+        REPORTERS,
+        "intake",
+        "File one report (anonymous reporters are rate-limited per IP).",
+        JSON,
+        "INT-1, INT-3, INT-4, INT-5",
+    ),
+    r(
+        "POST",
+        "/api/reports/batch",
+        BATCHERS,
+        "intake",
+        "File up to max_batch reports; valid ones are stored in one transaction, invalid ones listed.",
+        JSON,
+        "INT-1, INT-4",
+    ),
+    r(
+        "POST",
+        "/api/reports/xarf",
+        REPORTERS,
+        "intake",
+        "File an X-ARF v3 report; it is validated, mapped to a category and kept whole as evidence.",
+        JSON,
+        "INT-2",
+    ),
+    r(
+        "GET",
+        "/api/reports/{id}/reporter-contact",
+        OPERATORS,
+        "intake",
+        "Decrypt a report's reporter contact (audited).",
+        None,
+        "AUD-4",
+    ),
+    r(
+        "GET",
+        "/api/cases",
+        READERS,
+        "cases",
+        "List cases (?state=reported is the triage queue; ?unowned=true; ?after=&limit=).",
+        None,
+        "INT-4, INT-5",
+    ),
+    r(
+        "GET",
+        "/api/cases/count",
+        READERS,
+        "cases",
+        "Count cases (same filters as the list).",
+        None,
+        "INT-4",
+    ),
+    r(
+        "GET",
+        "/api/cases/{id}",
+        READERS,
+        "cases",
+        "One case.",
+        None,
+        "LIFE-5",
+    ),
+    r(
+        "GET",
+        "/api/cases/{id}/reports",
+        READERS,
+        "cases",
+        "The reports of a case, with evidence digests (evidence text for staff).",
+        None,
+        "INT-3",
+    ),
+    r(
+        "POST",
+        "/api/cases/{id}/confirm",
+        OPERATORS,
+        "cases",
+        "Confirm a reported case.",
+        JSON,
+        "INT-5, LIFE-1",
+    ),
+    r(
+        "POST",
+        "/api/cases/{id}/dismiss",
+        OPERATORS,
+        "cases",
+        "Dismiss a reported case; `reason` is required.",
+        JSON,
+        "LIFE-5",
+    ),
+    r(
+        "POST",
+        "/api/accounts",
+        OPERATORS,
+        "resources",
+        "Create an account (e-mail and phone are encrypted at rest).",
+        JSON,
+        "RES-3, AUD-4",
+    ),
+    r(
+        "GET",
+        "/api/accounts",
+        READERS,
+        "resources",
+        "List accounts (tenants: their own).",
+        None,
+        "RES-3",
+    ),
+    r(
+        "GET",
+        "/api/accounts/{id}",
+        READERS,
+        "resources",
+        "One account.",
+        None,
+        "RES-3",
+    ),
+    r(
+        "PATCH",
+        "/api/accounts/{id}",
+        OPERATORS,
+        "resources",
+        "Update name, e-mail or phone.",
+        JSON,
+        "RES-3",
+    ),
+    r(
+        "GET",
+        "/api/accounts/{id}/contacts",
+        READERS,
+        "resources",
+        "Decrypt the account's e-mail and phone (audited).",
+        None,
+        "AUD-4",
+    ),
+    r(
+        "POST",
+        "/api/resources",
+        OPERATORS,
+        "resources",
+        "Register a resource with its identifiers.",
+        JSON,
+        "RES-1, RES-2",
+    ),
+    r(
+        "GET",
+        "/api/resources",
+        READERS,
+        "resources",
+        "List resources (?account_id=&after=&limit=).",
+        None,
+        "RES-3",
+    ),
+    r(
+        "POST",
+        "/api/resources/import",
+        OPERATORS,
+        "resources",
+        "Bulk import: one resource JSON per line; per-line report; a bad line stores nothing.",
+        Some("application/x-ndjson"),
+        "RES-3",
+    ),
+    r(
+        "GET",
+        "/api/resources/{id}",
+        READERS,
+        "resources",
+        "One resource with its identifiers.",
+        None,
+        "RES-2",
+    ),
+    r(
+        "PATCH",
+        "/api/resources/{id}",
+        OPERATORS,
+        "resources",
+        "Update name, region or (all) identifiers.",
+        JSON,
+        "RES-2",
+    ),
+    r(
+        "GET",
+        "/api/owner",
+        READERS,
+        "resources",
+        "Owner of ?target= (URL, domain, IP...): longest match; null = unowned.",
+        None,
+        "RES-2",
+    ),
+    r(
+        "GET",
+        "/api/audit",
+        AUDITORS,
+        "audit",
+        "Audit events (?after=&limit=&action=&subject=&account_id=).",
+        None,
+        "AUD-1",
+    ),
+    r(
+        "GET",
+        "/api/audit/verify",
+        AUDITORS,
+        "audit",
+        "Walk the hash chain; names the first broken event.",
+        None,
+        "AUD-2",
+    ),
+    r(
+        "POST",
+        "/api/tokens",
+        ADMINS,
+        "identity",
+        "Issue an API token (shown once).",
+        JSON,
+        "§1",
+    ),
+    r(
+        "GET",
+        "/api/tokens",
+        ADMINS,
+        "identity",
+        "List tokens (never their secrets).",
+        None,
+        "§1",
+    ),
+    r(
+        "DELETE",
+        "/api/tokens/{id}",
+        ADMINS,
+        "identity",
+        "Revoke a token.",
+        None,
+        "§1",
+    ),
+    r(
+        "POST",
+        "/api/admin/jobs/ping",
+        ADMINS,
+        "ops",
+        "Enqueue diagnostic jobs that record which node ran them.",
+        JSON,
+        "LIFE-4",
+    ),
+    r(
+        "GET",
+        "/api/admin/jobs",
+        OPERATORS,
+        "ops",
+        "Job queue counts by state.",
+        None,
+        "LIFE-4",
+    ),
 ];
 
 /// The table entry for a matched path and method.
@@ -95,7 +393,9 @@ pub fn openapi() -> serde_json::Value {
     use serde_json::{Map, Value, json};
     let mut paths = Map::new();
     for route in ROUTES {
-        let entry = paths.entry(route.path.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        let entry = paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
         let params: Vec<Value> = route
             .path
             .split('/')
@@ -114,17 +414,22 @@ pub fn openapi() -> serde_json::Value {
             },
             "x-roles": route.access,
         });
-        if !public {
-            op["security"] = json!([{ "bearer": [] }]);
-        }
-        if let Some(media) = route.body {
-            op["requestBody"] = json!({ "required": true, "content": { media: { "schema": { "type": "object" } } } });
+        if let Value::Object(o) = &mut op {
+            if !public {
+                o.insert("security".into(), json!([{ "bearer": [] }]));
+            }
+            if let Some(media) = route.body {
+                o.insert("requestBody".into(), json!({ "required": true, "content": { media: { "schema": { "type": "object" } } } }));
+            }
         }
         if let Value::Object(m) = entry {
             m.insert(route.method.to_ascii_lowercase(), op);
         }
     }
-    let codes: Vec<Value> = crate::error::ERROR_CODES.iter().map(|(c, s, d)| json!({ "code": c, "status": s, "meaning": d })).collect();
+    let codes: Vec<Value> = crate::error::ERROR_CODES
+        .iter()
+        .map(|(c, s, d)| json!({ "code": c, "status": s, "meaning": d }))
+        .collect();
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Warden API", "version": env!("CARGO_PKG_VERSION"), "description": "Security-violation handling for cloud providers. See docs/ and SPEC ids in each operation." },

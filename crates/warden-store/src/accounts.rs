@@ -50,12 +50,7 @@ impl WriteTx {
         .bind(a.updated_at)
         .execute(self.conn())
         .await;
-        match res {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(crate::StoreError::Conflict(format!("account {} already exists", a.id)))
-            }
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        crate::conflict_on_unique(res, || format!("account {} already exists", a.id)).map(|_| ())
     }
 
     /// Replaces name and sealed contacts of an account.
@@ -73,7 +68,10 @@ impl WriteTx {
 
     /// Reads an account inside the transaction (for a before-image).
     pub async fn get_account(&mut self, id: &str) -> Result<Option<Account>> {
-        let r = sqlx::query("SELECT * FROM accounts WHERE id = $1").bind(id).fetch_optional(self.conn()).await?;
+        let r = sqlx::query("SELECT * FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
         r.as_ref().map(row).transpose()
     }
 }
@@ -90,13 +88,20 @@ impl Store {
     }
 
     /// Accounts in id order after `after`, as the scope may see them.
-    pub async fn list_accounts(&self, scope: &Scope, after: &str, limit: i64) -> Result<Vec<Account>> {
-        let rows = sqlx::query("SELECT * FROM accounts WHERE id > $1 AND ($2 = '' OR id = $2) ORDER BY id LIMIT $3")
-            .bind(after)
-            .bind(scope.sql_param())
-            .bind(page(limit))
-            .fetch_all(self.pool())
-            .await?;
+    pub async fn list_accounts(
+        &self,
+        scope: &Scope,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<Account>> {
+        let rows = sqlx::query(
+            "SELECT * FROM accounts WHERE id > $1 AND ($2 = '' OR id = $2) ORDER BY id LIMIT $3",
+        )
+        .bind(after)
+        .bind(scope.sql_param())
+        .bind(page(limit))
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(row).collect()
     }
 }

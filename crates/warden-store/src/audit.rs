@@ -153,14 +153,20 @@ impl WriteTx {
             Engine::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
         };
         let r = sqlx::query(sql).fetch_one(self.conn()).await?;
-        self.chain = Some(ChainHead { seq: i(&r, "seq")?, hash: s(&r, "hash")? });
+        self.chain = Some(ChainHead {
+            seq: i(&r, "seq")?,
+            hash: s(&r, "hash")?,
+        });
         Ok(())
     }
 
     /// Appends an event to the chain in this transaction; returns its sequence number.
     pub async fn append_audit(&mut self, ev: NewAuditEvent) -> Result<i64> {
         self.lock_chain().await?;
-        let head = self.chain.clone().ok_or_else(|| StoreError::Corrupt("audit head missing".into()))?;
+        let head = self
+            .chain
+            .clone()
+            .ok_or_else(|| StoreError::Corrupt("audit head missing".into()))?;
         let mut e = AuditEvent {
             seq: head.seq + 1,
             at: ev.at,
@@ -198,7 +204,10 @@ impl WriteTx {
             .bind(&e.hash)
             .execute(self.conn())
             .await?;
-        self.chain = Some(ChainHead { seq: e.seq, hash: e.hash });
+        self.chain = Some(ChainHead {
+            seq: e.seq,
+            hash: e.hash,
+        });
         Ok(head.seq + 1)
     }
 }
@@ -216,7 +225,12 @@ pub struct AuditFilter {
 
 impl Store {
     /// Events after `after_seq` in order.
-    pub async fn list_audit(&self, f: &AuditFilter, after_seq: i64, limit: i64) -> Result<Vec<AuditEvent>> {
+    pub async fn list_audit(
+        &self,
+        f: &AuditFilter,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>> {
         let rows = sqlx::query(
             "SELECT * FROM audit_events WHERE seq > $1 AND ($2 = '' OR action = $2) AND ($3 = '' OR subject = $3) AND ($4 = '' OR account_id = $4) ORDER BY seq LIMIT $5",
         )
@@ -232,7 +246,10 @@ impl Store {
 
     /// Walks the whole chain and reports the first broken event (AUD-2).
     pub async fn verify_audit(&self) -> Result<Verification> {
-        let head = sqlx::query("SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1").fetch_one(self.pool()).await?;
+        let head =
+            sqlx::query("SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1")
+                .fetch_one(self.pool())
+                .await?;
         let (head_seq, head_hash) = (i(&head, "seq")?, s(&head, "hash")?);
         let mut prev_seq = i(&head, "base_seq")?;
         let mut prev_hash = s(&head, "base_hash")?;
@@ -243,26 +260,53 @@ impl Store {
             broken: Some(ChainBreak { seq, reason }),
         };
         loop {
-            let rows = sqlx::query("SELECT * FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT 1000")
-                .bind(prev_seq)
-                .fetch_all(self.pool())
-                .await?;
+            let rows =
+                sqlx::query("SELECT * FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT 1000")
+                    .bind(prev_seq)
+                    .fetch_all(self.pool())
+                    .await?;
             if rows.is_empty() {
                 break;
             }
             for r in &rows {
                 let e = match row(r) {
                     Ok(e) => e,
-                    Err(err) => return Ok(brk(prev_seq + 1, format!("unreadable event: {err}"), checked, prev_seq)),
+                    Err(err) => {
+                        return Ok(brk(
+                            prev_seq + 1,
+                            format!("unreadable event: {err}"),
+                            checked,
+                            prev_seq,
+                        ));
+                    }
                 };
                 if e.seq != prev_seq + 1 {
-                    return Ok(brk(prev_seq + 1, format!("event {} is missing (next stored is {})", prev_seq + 1, e.seq), checked, prev_seq));
+                    return Ok(brk(
+                        prev_seq + 1,
+                        format!(
+                            "event {} is missing (next stored is {})",
+                            prev_seq + 1,
+                            e.seq
+                        ),
+                        checked,
+                        prev_seq,
+                    ));
                 }
                 if e.prev_hash != prev_hash {
-                    return Ok(brk(e.seq, "its prev_hash does not match the previous event's hash".into(), checked, prev_seq));
+                    return Ok(brk(
+                        e.seq,
+                        "its prev_hash does not match the previous event's hash".into(),
+                        checked,
+                        prev_seq,
+                    ));
                 }
                 if event_hash(&prev_hash, &e) != e.hash {
-                    return Ok(brk(e.seq, "its content does not match its hash (altered)".into(), checked, prev_seq));
+                    return Ok(brk(
+                        e.seq,
+                        "its content does not match its hash (altered)".into(),
+                        checked,
+                        prev_seq,
+                    ));
                 }
                 checked += 1;
                 prev_seq = e.seq;
@@ -272,12 +316,18 @@ impl Store {
         if prev_seq != head_seq || prev_hash != head_hash {
             return Ok(brk(
                 prev_seq + 1,
-                format!("the chain ends at {prev_seq} but the head records {head_seq} (events removed or head altered)"),
+                format!(
+                    "the chain ends at {prev_seq} but the head records {head_seq} (events removed or head altered)"
+                ),
                 checked,
                 prev_seq,
             ));
         }
-        Ok(Verification { checked, last_seq: prev_seq, broken: None })
+        Ok(Verification {
+            checked,
+            last_seq: prev_seq,
+            broken: None,
+        })
     }
 
     /// Removes events older than `before` — refused (returns `Err(Conflict)`) when `before` is
@@ -293,19 +343,29 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         tx.lock_chain().await?;
-        let last = sqlx::query("SELECT seq, hash FROM audit_events WHERE at < $1 ORDER BY seq DESC LIMIT 1")
-            .bind(before)
-            .fetch_optional(tx.conn())
-            .await?;
-        let Some(last) = last else { return Ok(Purge { removed: 0 }) };
+        let last = sqlx::query(
+            "SELECT seq, hash FROM audit_events WHERE at < $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(before)
+        .fetch_optional(tx.conn())
+        .await?;
+        let Some(last) = last else {
+            return Ok(Purge { removed: 0 });
+        };
         let (seq, hash) = (i(&last, "seq")?, s(&last, "hash")?);
-        let removed = sqlx::query("DELETE FROM audit_events WHERE seq <= $1").bind(seq).execute(tx.conn()).await?.rows_affected();
+        let removed = sqlx::query("DELETE FROM audit_events WHERE seq <= $1")
+            .bind(seq)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
         sqlx::query("UPDATE audit_head SET base_seq = $1, base_hash = $2 WHERE id = 1")
             .bind(seq)
             .bind(hash)
             .execute(tx.conn())
             .await?;
         tx.commit().await?;
-        Ok(Purge { removed: i64::try_from(removed).unwrap_or(i64::MAX) })
+        Ok(Purge {
+            removed: i64::try_from(removed).unwrap_or(i64::MAX),
+        })
     }
 }

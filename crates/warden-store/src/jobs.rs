@@ -95,7 +95,10 @@ impl WriteTx {
     /// the new time and payload. Returns the job id.
     pub async fn enqueue(&mut self, job: &NewJob, id: &str, now: i64) -> Result<String> {
         if let Some(key) = &job.dedup_key {
-            let existing = sqlx::query("SELECT id, state FROM jobs WHERE dedup_key = $1").bind(key).fetch_optional(self.conn()).await?;
+            let existing = sqlx::query("SELECT id, state FROM jobs WHERE dedup_key = $1")
+                .bind(key)
+                .fetch_optional(self.conn())
+                .await?;
             if let Some(r) = existing {
                 let existing_id = s(&r, "id")?;
                 let state = s(&r, "state")?;
@@ -110,7 +113,10 @@ impl WriteTx {
                     return Ok(existing_id);
                 }
                 // A finished timer frees its name.
-                sqlx::query("UPDATE jobs SET dedup_key = NULL WHERE id = $1").bind(&existing_id).execute(self.conn()).await?;
+                sqlx::query("UPDATE jobs SET dedup_key = NULL WHERE id = $1")
+                    .bind(&existing_id)
+                    .execute(self.conn())
+                    .await?;
             }
         }
         sqlx::query(
@@ -166,7 +172,13 @@ impl WriteTx {
 impl Store {
     /// Claims up to `limit` due jobs for `node`, leasing them until `now + lease_ms`. Jobs whose
     /// lease ran out are claimable again.
-    pub async fn claim_jobs(&self, node: &str, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<Job>> {
+    pub async fn claim_jobs(
+        &self,
+        node: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Job>> {
         let lock = match self.engine() {
             Engine::Postgres => "FOR UPDATE SKIP LOCKED",
             Engine::Sqlite => "",
@@ -208,19 +220,27 @@ impl Store {
 
     /// One job.
     pub async fn get_job(&self, id: &str) -> Result<Option<Job>> {
-        let r = sqlx::query("SELECT * FROM jobs WHERE id = $1").bind(id).fetch_optional(self.pool()).await?;
+        let r = sqlx::query("SELECT * FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         r.as_ref().map(row).transpose()
     }
 
     /// The job currently holding a timer name.
     pub async fn get_timer(&self, dedup_key: &str) -> Result<Option<Job>> {
-        let r = sqlx::query("SELECT * FROM jobs WHERE dedup_key = $1").bind(dedup_key).fetch_optional(self.pool()).await?;
+        let r = sqlx::query("SELECT * FROM jobs WHERE dedup_key = $1")
+            .bind(dedup_key)
+            .fetch_optional(self.pool())
+            .await?;
         r.as_ref().map(row).transpose()
     }
 
     /// Jobs per state.
     pub async fn job_counts(&self) -> Result<JobCounts> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            .fetch_all(self.pool())
+            .await?;
         let mut c = JobCounts::default();
         for r in &rows {
             let n = i(r, "n")?;
@@ -240,12 +260,16 @@ impl Store {
         let rows = sqlx::query("SELECT job_id, COUNT(*) AS n, MIN(node) AS node FROM job_runs GROUP BY job_id ORDER BY job_id")
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(|r| Ok((s(r, "job_id")?, i(r, "n")?, s(r, "node")?))).collect()
+        rows.iter()
+            .map(|r| Ok((s(r, "job_id")?, i(r, "n")?, s(r, "node")?)))
+            .collect()
     }
 
     /// The earliest `run_at` of a pending job, so a worker can sleep until then.
     pub async fn next_due(&self) -> Result<Option<i64>> {
-        let r = sqlx::query("SELECT MIN(run_at) AS t FROM jobs WHERE state = 'pending'").fetch_one(self.pool()).await?;
+        let r = sqlx::query("SELECT MIN(run_at) AS t FROM jobs WHERE state = 'pending'")
+            .fetch_one(self.pool())
+            .await?;
         oi(&r, "t")
     }
 }

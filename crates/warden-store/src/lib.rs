@@ -60,6 +60,19 @@ impl StoreError {
     }
 }
 
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] with `msg`.
+pub(crate) fn conflict_on_unique<T>(
+    res: std::result::Result<T, sqlx::Error>,
+    msg: impl FnOnce() -> String,
+) -> Result<T> {
+    match res {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(StoreError::Conflict(msg()))
+        }
+        other => other.map_err(Into::into),
+    }
+}
+
 /// Result alias for storage calls.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -87,7 +100,11 @@ pub struct StoreOptions {
 impl StoreOptions {
     /// Options for `url` with defaults.
     pub fn new(url: impl Into<String>) -> Self {
-        StoreOptions { url: url.into(), max_connections: 8, sqlite_synchronous: "normal".into() }
+        StoreOptions {
+            url: url.into(),
+            max_connections: 8,
+            sqlite_synchronous: "normal".into(),
+        }
     }
 }
 
@@ -154,7 +171,11 @@ impl Store {
         };
         let mut url = url.to_string();
         if engine == Engine::Sqlite && !url.contains("mode=") {
-            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            url.push_str(if url.contains('?') {
+                "&mode=rwc"
+            } else {
+                "?mode=rwc"
+            });
         }
         let sync = match opts.sqlite_synchronous.as_str() {
             "full" => "FULL",
@@ -177,7 +198,11 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        Ok(Store { pool, engine, write_lock: Arc::new(tokio::sync::Mutex::new(())) })
+        Ok(Store {
+            pool,
+            engine,
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Connects and runs pending migrations.
@@ -210,12 +235,15 @@ impl Store {
             let mut tx = self.begin_write().await?;
             if self.engine == Engine::Postgres {
                 // Two nodes starting together must not both migrate.
-                sqlx::query("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").execute(tx.conn()).await?;
+                sqlx::query("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+                    .execute(tx.conn())
+                    .await?;
             }
-            let done: Option<AnyRow> = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(m.version)
-                .fetch_optional(tx.conn())
-                .await?;
+            let done: Option<AnyRow> =
+                sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(m.version)
+                    .fetch_optional(tx.conn())
+                    .await?;
             if done.is_some() {
                 continue;
             }
@@ -223,15 +251,16 @@ impl Store {
                 Engine::Sqlite => m.sqlite,
                 Engine::Postgres => m.postgres,
             };
-            tx.conn()
-                .execute(sql)
-                .await
-                .map_err(|e| StoreError::Migration(format!("{:04}_{}", m.version, m.name), e.to_string()))?;
-            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)")
-                .bind(m.version)
-                .bind(m.name)
-                .execute(tx.conn())
-                .await?;
+            tx.conn().execute(sql).await.map_err(|e| {
+                StoreError::Migration(format!("{:04}_{}", m.version, m.name), e.to_string())
+            })?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .execute(tx.conn())
+            .await?;
             tx.commit().await?;
             tracing::info!(version = m.version, name = m.name, "migration applied");
         }
@@ -247,7 +276,12 @@ impl Store {
             }
             Engine::Postgres => (self.pool.begin().await?, None),
         };
-        Ok(WriteTx { tx, engine: self.engine, chain: None, _guard: guard })
+        Ok(WriteTx {
+            tx,
+            engine: self.engine,
+            chain: None,
+            _guard: guard,
+        })
     }
 
     /// Checks that the database answers (readiness).
@@ -268,7 +302,11 @@ pub fn redact_url(url: &str) -> String {
         (Some(s), Some(at)) if at > s => {
             let creds = url.get(s + 3..at).unwrap_or_default();
             match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", url.get(..s + 3).unwrap_or_default(), url.get(at..).unwrap_or_default()),
+                Some((user, _)) => format!(
+                    "{}{user}:***{}",
+                    url.get(..s + 3).unwrap_or_default(),
+                    url.get(at..).unwrap_or_default()
+                ),
                 None => url.to_string(),
             }
         }

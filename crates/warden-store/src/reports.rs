@@ -99,7 +99,6 @@ fn case_row(r: &AnyRow) -> Result<Case> {
 }
 
 fn report_row(r: &AnyRow) -> Result<Report> {
-    use sqlx::Row;
     Ok(Report {
         id: s(r, "id")?,
         case_id: s(r, "case_id")?,
@@ -113,7 +112,7 @@ fn report_row(r: &AnyRow) -> Result<Report> {
         evidence_sha256: os(r, "evidence_sha256")?,
         reporter_contact_enc: ob(r, "reporter_contact_enc")?,
         submitted_by: s(r, "submitted_by")?,
-        confidence: r.try_get::<Option<f64>, _>("confidence")?,
+        confidence: oi(r, "confidence_ppm")?.map(|ppm| ppm as f64 / 1e6),
         views: oi(r, "views")?,
         received_at: i(r, "received_at")?,
     })
@@ -180,14 +179,22 @@ impl WriteTx {
     }
 
     /// Sets a case's state and reason.
-    pub async fn set_case_state(&mut self, case_id: &str, state: &str, reason: Option<&str>, now: i64) -> Result<()> {
-        sqlx::query("UPDATE cases SET state = $1, state_reason = $2, updated_at = $3 WHERE id = $4")
-            .bind(state)
-            .bind(reason.map(str::to_string))
-            .bind(now)
-            .bind(case_id)
-            .execute(self.conn())
-            .await?;
+    pub async fn set_case_state(
+        &mut self,
+        case_id: &str,
+        state: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE cases SET state = $1, state_reason = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(state)
+        .bind(reason.map(str::to_string))
+        .bind(now)
+        .bind(case_id)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
@@ -197,14 +204,17 @@ impl WriteTx {
             crate::Engine::Postgres => "SELECT * FROM cases WHERE id = $1 FOR UPDATE",
             crate::Engine::Sqlite => "SELECT * FROM cases WHERE id = $1",
         };
-        let r = sqlx::query(sql).bind(id).fetch_optional(self.conn()).await?;
+        let r = sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
         r.as_ref().map(case_row).transpose()
     }
 
     /// Inserts a report.
     pub async fn insert_report(&mut self, r: &Report) -> Result<()> {
         sqlx::query(
-            "INSERT INTO reports (id, case_id, account_id, source, format, category, target, description, evidence, evidence_sha256, reporter_contact_enc, submitted_by, confidence, views, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            "INSERT INTO reports (id, case_id, account_id, source, format, category, target, description, evidence, evidence_sha256, reporter_contact_enc, submitted_by, confidence_ppm, views, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&r.id)
         .bind(&r.case_id)
@@ -218,7 +228,9 @@ impl WriteTx {
         .bind(r.evidence_sha256.clone())
         .bind(r.reporter_contact_enc.clone())
         .bind(&r.submitted_by)
-        .bind(r.confidence)
+        // Stored as parts per million: sqlx's Any driver (0.9.0) declares a NULL f64 as float4
+        // on PostgreSQL, which breaks the cached statement for the next non-NULL value.
+        .bind(r.confidence.map(|c| (c * 1e6).round() as i64))
         .bind(r.views)
         .bind(r.received_at)
         .execute(self.conn())
@@ -239,7 +251,13 @@ impl Store {
     }
 
     /// Cases in id order after `after`, as the scope may see them.
-    pub async fn list_cases(&self, scope: &Scope, f: &CaseFilter, after: &str, limit: i64) -> Result<Vec<Case>> {
+    pub async fn list_cases(
+        &self,
+        scope: &Scope,
+        f: &CaseFilter,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<Case>> {
         let rows = sqlx::query(
             "SELECT * FROM cases WHERE id > $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR state = $3) AND ($4 = 0 OR account_id IS NULL) ORDER BY id LIMIT $5",
         )
@@ -267,7 +285,12 @@ impl Store {
     }
 
     /// The reports of a case, if the scope may see them.
-    pub async fn list_case_reports(&self, scope: &Scope, case_id: &str, limit: i64) -> Result<Vec<Report>> {
+    pub async fn list_case_reports(
+        &self,
+        scope: &Scope,
+        case_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Report>> {
         let rows = sqlx::query(
             "SELECT * FROM reports WHERE case_id = $1 AND ($2 = '' OR account_id = $2) ORDER BY id LIMIT $3",
         )
@@ -291,7 +314,9 @@ impl Store {
 
     /// Number of reports stored (all accounts; staff statistics and tests).
     pub async fn count_reports(&self) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM reports").fetch_one(self.pool()).await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM reports")
+            .fetch_one(self.pool())
+            .await?;
         i(&r, "n")
     }
 }

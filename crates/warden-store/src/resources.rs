@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use warden_domain::resource::{Identifier, MatchKey, Target, ip_hex};
 
-use crate::{Result, Scope, Store, StoreError, WriteTx, i, page, s};
+use crate::{Result, Scope, Store, WriteTx, conflict_on_unique, i, page, s};
 
 /// A resource with its identifiers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,7 +65,11 @@ fn base_row(r: &AnyRow) -> Result<Resource> {
 impl WriteTx {
     /// Inserts a resource and its identifiers. An identifier already owned elsewhere is a
     /// [`StoreError::Conflict`] naming it.
-    pub async fn insert_resource(&mut self, r: &Resource, identifiers: &[Identifier]) -> Result<()> {
+    pub async fn insert_resource(
+        &mut self,
+        r: &Resource,
+        identifiers: &[Identifier],
+    ) -> Result<()> {
         let res = sqlx::query(
             "INSERT INTO resources (id, account_id, product, name, region, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -78,20 +82,25 @@ impl WriteTx {
         .bind(r.updated_at)
         .execute(self.conn())
         .await;
-        if let Err(sqlx::Error::Database(e)) = &res {
-            if e.is_unique_violation() {
-                return Err(StoreError::Conflict(format!("resource {} already exists", r.id)));
-            }
-        }
-        res?;
-        self.insert_identifiers(&r.id, &r.account_id, identifiers).await
+        conflict_on_unique(res, || format!("resource {} already exists", r.id))?;
+        self.insert_identifiers(&r.id, &r.account_id, identifiers)
+            .await
     }
 
-    async fn insert_identifiers(&mut self, resource_id: &str, account_id: &str, ids: &[Identifier]) -> Result<()> {
+    async fn insert_identifiers(
+        &mut self,
+        resource_id: &str,
+        account_id: &str,
+        ids: &[Identifier],
+    ) -> Result<()> {
         for id in ids {
             let (key, lo, hi, spec) = match id.match_key() {
                 MatchKey::Key { key, specificity } => (Some(key), None, None, specificity),
-                MatchKey::Range { lo, hi, specificity } => (None, Some(lo), Some(hi), specificity),
+                MatchKey::Range {
+                    lo,
+                    hi,
+                    specificity,
+                } => (None, Some(lo), Some(hi), specificity),
                 MatchKey::None => (None, None, None, 0),
             };
             let res = sqlx::query(
@@ -107,22 +116,23 @@ impl WriteTx {
             .bind(spec)
             .execute(self.conn())
             .await;
-            if let Err(sqlx::Error::Database(e)) = &res {
-                if e.is_unique_violation() {
-                    return Err(StoreError::Conflict(format!(
-                        "identifier {} {} is already registered to a resource",
-                        id.kind().code(),
-                        id.value()
-                    )));
-                }
-            }
-            res?;
+            conflict_on_unique(res, || {
+                format!(
+                    "identifier {} {} is already registered to a resource",
+                    id.kind().code(),
+                    id.value()
+                )
+            })?;
         }
         Ok(())
     }
 
     /// Updates name/region and, when `identifiers` is given, replaces them all.
-    pub async fn update_resource(&mut self, r: &Resource, identifiers: Option<&[Identifier]>) -> Result<()> {
+    pub async fn update_resource(
+        &mut self,
+        r: &Resource,
+        identifiers: Option<&[Identifier]>,
+    ) -> Result<()> {
         sqlx::query("UPDATE resources SET name = $1, region = $2, updated_at = $3 WHERE id = $4")
             .bind(&r.name)
             .bind(&r.region)
@@ -131,7 +141,10 @@ impl WriteTx {
             .execute(self.conn())
             .await?;
         if let Some(ids) = identifiers {
-            sqlx::query("DELETE FROM resource_identifiers WHERE resource_id = $1").bind(&r.id).execute(self.conn()).await?;
+            sqlx::query("DELETE FROM resource_identifiers WHERE resource_id = $1")
+                .bind(&r.id)
+                .execute(self.conn())
+                .await?;
             self.insert_identifiers(&r.id, &r.account_id, ids).await?;
         }
         Ok(())
@@ -139,14 +152,25 @@ impl WriteTx {
 
     /// Reads a resource inside the transaction (for a before-image).
     pub async fn get_resource(&mut self, id: &str) -> Result<Option<Resource>> {
-        let row = sqlx::query("SELECT * FROM resources WHERE id = $1").bind(id).fetch_optional(self.conn()).await?;
+        let row = sqlx::query("SELECT * FROM resources WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let mut r = base_row(&row)?;
         let ids = sqlx::query("SELECT kind, value FROM resource_identifiers WHERE resource_id = $1 ORDER BY kind, value")
             .bind(id)
             .fetch_all(self.conn())
             .await?;
-        r.identifiers = ids.iter().map(|x| Ok(IdentifierRow { kind: s(x, "kind")?, value: s(x, "value")? })).collect::<Result<_>>()?;
+        r.identifiers = ids
+            .iter()
+            .map(|x| {
+                Ok(IdentifierRow {
+                    kind: s(x, "kind")?,
+                    value: s(x, "value")?,
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok(Some(r))
     }
 
@@ -196,18 +220,22 @@ fn owner_row(r: &AnyRow) -> Result<OwnerMatch> {
         resource_id: s(r, "resource_id")?,
         account_id: s(r, "account_id")?,
         product: s(r, "product")?,
-        identifier: IdentifierRow { kind: s(r, "kind")?, value: s(r, "value")? },
+        identifier: IdentifierRow {
+            kind: s(r, "kind")?,
+            value: s(r, "value")?,
+        },
     })
 }
 
 impl Store {
     /// One resource with its identifiers, if the scope may see it.
     pub async fn get_resource(&self, scope: &Scope, id: &str) -> Result<Option<Resource>> {
-        let row = sqlx::query("SELECT * FROM resources WHERE id = $1 AND ($2 = '' OR account_id = $2)")
-            .bind(id)
-            .bind(scope.sql_param())
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT * FROM resources WHERE id = $1 AND ($2 = '' OR account_id = $2)")
+                .bind(id)
+                .bind(scope.sql_param())
+                .fetch_optional(self.pool())
+                .await?;
         let Some(row) = row else { return Ok(None) };
         let mut r = base_row(&row)?;
         self.fill_identifiers(std::slice::from_mut(&mut r)).await?;
@@ -215,7 +243,13 @@ impl Store {
     }
 
     /// Resources in id order after `after`, optionally of one account, as the scope may see them.
-    pub async fn list_resources(&self, scope: &Scope, account: Option<&str>, after: &str, limit: i64) -> Result<Vec<Resource>> {
+    pub async fn list_resources(
+        &self,
+        scope: &Scope,
+        account: Option<&str>,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<Resource>> {
         let rows = sqlx::query(
             "SELECT * FROM resources WHERE id > $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR account_id = $3) ORDER BY id LIMIT $4",
         )
@@ -236,7 +270,15 @@ impl Store {
                 .bind(&r.id)
                 .fetch_all(self.pool())
                 .await?;
-            r.identifiers = ids.iter().map(|x| Ok(IdentifierRow { kind: s(x, "kind")?, value: s(x, "value")? })).collect::<Result<_>>()?;
+            r.identifiers = ids
+                .iter()
+                .map(|x| {
+                    Ok(IdentifierRow {
+                        kind: s(x, "kind")?,
+                        value: s(x, "value")?,
+                    })
+                })
+                .collect::<Result<_>>()?;
         }
         Ok(())
     }

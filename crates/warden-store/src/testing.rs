@@ -9,7 +9,8 @@ use sqlx::any::AnyPoolOptions;
 
 /// The administrative URL tests create their databases through.
 pub fn pg_admin_url() -> String {
-    std::env::var("WARDEN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("WARDEN_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A fresh PostgreSQL database for one test; `None` (with a loud notice) when no server is
@@ -27,7 +28,11 @@ impl PgDatabase {
     pub async fn create() -> Option<PgDatabase> {
         sqlx::any::install_default_drivers();
         let admin = pg_admin_url();
-        let pool = match AnyPoolOptions::new().max_connections(1).connect(&admin).await {
+        let pool = match AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&admin)
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -40,12 +45,18 @@ impl PgDatabase {
             }
         };
         let name = crate::new_id("warden_t", 0).replace("warden_t_000000000000_", "warden_t_");
-        let created = pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await;
+        let created = pool
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await;
         pool.close().await;
         #[allow(clippy::expect_used)]
         created.expect("CREATE DATABASE");
         let url = match admin.rfind('/') {
-            Some(i) if admin.get(..i).is_some_and(|p| p.ends_with(|c: char| c != '/')) => {
+            Some(i)
+                if admin
+                    .get(..i)
+                    .is_some_and(|p| p.ends_with(|c: char| c != '/')) =>
+            {
                 format!("{}/{name}", admin.get(..i).unwrap_or_default())
             }
             _ => format!("{admin}/{name}"),
@@ -55,8 +66,17 @@ impl PgDatabase {
 
     /// Drops the database (after the test closed its pools).
     pub async fn drop_db(self) {
-        if let Ok(pool) = AnyPoolOptions::new().max_connections(1).connect(&pg_admin_url()).await {
-            let _ = pool.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))).await;
+        if let Ok(pool) = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&pg_admin_url())
+            .await
+        {
+            let _ = pool
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                )))
+                .await;
             pool.close().await;
         }
     }

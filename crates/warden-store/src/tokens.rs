@@ -52,19 +52,23 @@ impl WriteTx {
 
     /// Revokes a token; false when there is no such live token.
     pub async fn revoke_token(&mut self, id: &str, now: i64) -> Result<bool> {
-        let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(self.conn())
-            .await?;
+        let r = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 
     /// Number of live admin tokens (first-start bootstrap).
     pub async fn count_admin_tokens(&mut self) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL")
-            .fetch_one(self.conn())
-            .await?;
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL",
+        )
+        .fetch_one(self.conn())
+        .await?;
         i(&r, "n")
     }
 }
@@ -72,16 +76,19 @@ impl WriteTx {
 impl Store {
     /// The live token with this hash.
     pub async fn find_token(&self, token_hash: &str) -> Result<Option<Token>> {
-        let r = sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
-            .bind(token_hash)
-            .fetch_optional(self.pool())
-            .await?;
+        let r =
+            sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+                .bind(token_hash)
+                .fetch_optional(self.pool())
+                .await?;
         r.as_ref().map(row).transpose()
     }
 
     /// All tokens (staff view).
     pub async fn list_tokens(&self) -> Result<Vec<Token>> {
-        let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY id LIMIT 1000").fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY id LIMIT 1000")
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(row).collect()
     }
 }

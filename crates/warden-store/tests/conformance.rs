@@ -1,6 +1,13 @@
 //! The storage conformance suite: the same test functions run on SQLite and on PostgreSQL
 //! (OPS-1; garage's one-suite-every-engine pattern). Each test gets a fresh database.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // tests may unwrap (STYLE 5)
+
 use warden_domain::identity::Scope;
 use warden_domain::resource::{Identifier, IdentifierKind, Target};
 use warden_store::accounts::Account;
@@ -29,8 +36,14 @@ impl Db {
 
     async fn raw(&self, sql: &str) {
         use sqlx::Executor;
-        let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&self.url).await.unwrap();
-        pool.execute(sqlx::AssertSqlSafe(sql.to_string())).await.unwrap();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.url)
+            .await
+            .unwrap();
+        pool.execute(sqlx::AssertSqlSafe(sql.to_string()))
+            .await
+            .unwrap();
         pool.close().await;
     }
 }
@@ -39,13 +52,23 @@ async fn sqlite() -> Db {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/warden.db", dir.path().display());
     let store = Store::open(&StoreOptions::new(&url)).await.unwrap();
-    Db { store, url, _dir: Some(dir), pg: None }
+    Db {
+        store,
+        url,
+        _dir: Some(dir),
+        pg: None,
+    }
 }
 
 async fn postgres() -> Option<Db> {
     let pg = PgDatabase::create().await?;
     let store = Store::open(&StoreOptions::new(&pg.url)).await.unwrap();
-    Some(Db { store, url: pg.url.clone(), _dir: None, pg: Some(pg) })
+    Some(Db {
+        store,
+        url: pg.url.clone(),
+        _dir: None,
+        pg: Some(pg),
+    })
 }
 
 macro_rules! suite {
@@ -72,12 +95,20 @@ suite!(
     concurrent_claims_are_disjoint,
     audit_chain_detects_every_flipped_byte,
     audit_purge_respects_retention,
+    regression_null_confidence_then_value,
 );
 
 const NOW: i64 = 1_700_000_000_000;
 
 fn account(id: &str) -> Account {
-    Account { id: id.into(), name: format!("Account {id}"), email_enc: Some(vec![1, 2, 3]), phone_enc: None, created_at: NOW, updated_at: NOW }
+    Account {
+        id: id.into(),
+        name: format!("Account {id}"),
+        email_enc: Some(vec![1, 2, 3]),
+        phone_enc: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
 }
 
 fn ident(kind: IdentifierKind, v: &str) -> Identifier {
@@ -117,20 +148,45 @@ async fn accounts_are_scoped(db: &Db) {
     tx.insert_account(&account("acct_b")).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = s.begin_write().await.unwrap();
-    assert!(tx.insert_account(&account("acct_a")).await.unwrap_err().is_unique_violation());
+    assert!(
+        tx.insert_account(&account("acct_a"))
+            .await
+            .unwrap_err()
+            .is_unique_violation()
+    );
     drop(tx);
     let a = Scope::Account("acct_a".into());
-    assert_eq!(s.get_account(&a, "acct_a").await.unwrap().unwrap().email_enc, Some(vec![1, 2, 3]));
+    assert_eq!(
+        s.get_account(&a, "acct_a")
+            .await
+            .unwrap()
+            .unwrap()
+            .email_enc,
+        Some(vec![1, 2, 3])
+    );
     assert!(s.get_account(&a, "acct_b").await.unwrap().is_none());
     assert_eq!(s.list_accounts(&a, "", 100).await.unwrap().len(), 1);
-    assert_eq!(s.list_accounts(&Scope::All, "", 100).await.unwrap().len(), 2);
-    assert_eq!(s.list_accounts(&Scope::All, "acct_a", 100).await.unwrap()[0].id, "acct_b");
+    assert_eq!(
+        s.list_accounts(&Scope::All, "", 100).await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        s.list_accounts(&Scope::All, "acct_a", 100).await.unwrap()[0].id,
+        "acct_b"
+    );
 }
 
 /// RES-2: an identifier belongs to one resource; a failed insert leaves nothing behind.
 async fn identifiers_conflict_and_roll_back(db: &Db) {
     let s = &db.store;
-    seed_resource(s, "acct_a", "res_1", "cvm", &[ident(IdentifierKind::PublicIp, "203.0.113.10")]).await;
+    seed_resource(
+        s,
+        "acct_a",
+        "res_1",
+        "cvm",
+        &[ident(IdentifierKind::PublicIp, "203.0.113.10")],
+    )
+    .await;
     let mut tx = s.begin_write().await.unwrap();
     tx.insert_account(&account("acct_b")).await.unwrap();
     let r = Resource {
@@ -144,44 +200,149 @@ async fn identifiers_conflict_and_roll_back(db: &Db) {
         updated_at: NOW,
     };
     let err = tx
-        .insert_resource(&r, &[ident(IdentifierKind::Domain, "b.example"), ident(IdentifierKind::PublicIp, "203.0.113.10")])
+        .insert_resource(
+            &r,
+            &[
+                ident(IdentifierKind::Domain, "b.example"),
+                ident(IdentifierKind::PublicIp, "203.0.113.10"),
+            ],
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("203.0.113.10"), "{err}");
     drop(tx);
-    assert!(s.get_resource(&Scope::All, "res_2").await.unwrap().is_none());
-    assert!(s.get_account(&Scope::All, "acct_b").await.unwrap().is_none());
+    assert!(
+        s.get_resource(&Scope::All, "res_2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.get_account(&Scope::All, "acct_b")
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Internal IPs may overlap between tenants (VPCs).
-    seed_resource(s, "acct_c", "res_3", "cvm", &[ident(IdentifierKind::InternalIp, "10.0.0.5")]).await;
-    seed_resource(s, "acct_d", "res_4", "cvm", &[ident(IdentifierKind::InternalIp, "10.0.0.5")]).await;
+    seed_resource(
+        s,
+        "acct_c",
+        "res_3",
+        "cvm",
+        &[ident(IdentifierKind::InternalIp, "10.0.0.5")],
+    )
+    .await;
+    seed_resource(
+        s,
+        "acct_d",
+        "res_4",
+        "cvm",
+        &[ident(IdentifierKind::InternalIp, "10.0.0.5")],
+    )
+    .await;
 }
 
 /// RES-2: longest match; IPs by CIDR; unknown → unowned.
 async fn owner_lookup_takes_longest_match(db: &Db) {
     let s = &db.store;
-    seed_resource(s, "acct_a", "res_dom", "cdn", &[ident(IdentifierKind::Domain, "example.com")]).await;
-    seed_resource(s, "acct_b", "res_shop", "cvm", &[ident(IdentifierKind::UrlPrefix, "shop.example.com/store")]).await;
-    seed_resource(s, "acct_c", "res_net", "clb", &[ident(IdentifierKind::PublicIp, "198.51.100.0/24")]).await;
-    seed_resource(s, "acct_d", "res_host", "cvm", &[ident(IdentifierKind::PublicIp, "198.51.100.7")]).await;
-    seed_resource(s, "acct_e", "res_bkt", "cos", &[ident(IdentifierKind::BucketKey, "media-1250000000/img")]).await;
-    seed_resource(s, "acct_f", "res_v6", "cvm", &[ident(IdentifierKind::PublicIp, "2001:db8::/48")]).await;
+    seed_resource(
+        s,
+        "acct_a",
+        "res_dom",
+        "cdn",
+        &[ident(IdentifierKind::Domain, "example.com")],
+    )
+    .await;
+    seed_resource(
+        s,
+        "acct_b",
+        "res_shop",
+        "cvm",
+        &[ident(IdentifierKind::UrlPrefix, "shop.example.com/store")],
+    )
+    .await;
+    seed_resource(
+        s,
+        "acct_c",
+        "res_net",
+        "clb",
+        &[ident(IdentifierKind::PublicIp, "198.51.100.0/24")],
+    )
+    .await;
+    seed_resource(
+        s,
+        "acct_d",
+        "res_host",
+        "cvm",
+        &[ident(IdentifierKind::PublicIp, "198.51.100.7")],
+    )
+    .await;
+    seed_resource(
+        s,
+        "acct_e",
+        "res_bkt",
+        "cos",
+        &[ident(IdentifierKind::BucketKey, "media-1250000000/img")],
+    )
+    .await;
+    seed_resource(
+        s,
+        "acct_f",
+        "res_v6",
+        "cvm",
+        &[ident(IdentifierKind::PublicIp, "2001:db8::/48")],
+    )
+    .await;
     let owner = |t: &'static str| async move {
-        s.lookup_owner(&Scope::All, &Target::parse(t).unwrap()).await.unwrap().map(|m| m.resource_id)
+        s.lookup_owner(&Scope::All, &Target::parse(t).unwrap())
+            .await
+            .unwrap()
+            .map(|m| m.resource_id)
     };
-    assert_eq!(owner("https://www.example.com/a").await.as_deref(), Some("res_dom"));
-    assert_eq!(owner("https://shop.example.com/store/item/1").await.as_deref(), Some("res_shop"));
-    assert_eq!(owner("https://shop.example.com/storefront").await.as_deref(), Some("res_dom"));
+    assert_eq!(
+        owner("https://www.example.com/a").await.as_deref(),
+        Some("res_dom")
+    );
+    assert_eq!(
+        owner("https://shop.example.com/store/item/1")
+            .await
+            .as_deref(),
+        Some("res_shop")
+    );
+    assert_eq!(
+        owner("https://shop.example.com/storefront")
+            .await
+            .as_deref(),
+        Some("res_dom")
+    );
     assert_eq!(owner("198.51.100.9").await.as_deref(), Some("res_net"));
     assert_eq!(owner("198.51.100.7").await.as_deref(), Some("res_host"));
-    assert_eq!(owner("http://198.51.100.7:8080/x").await.as_deref(), Some("res_host"));
+    assert_eq!(
+        owner("http://198.51.100.7:8080/x").await.as_deref(),
+        Some("res_host")
+    );
     assert_eq!(owner("2001:db8::1").await.as_deref(), Some("res_v6"));
-    assert_eq!(owner("cos://media-1250000000/img/a.jpg").await.as_deref(), Some("res_bkt"));
+    assert_eq!(
+        owner("cos://media-1250000000/img/a.jpg").await.as_deref(),
+        Some("res_bkt")
+    );
     assert_eq!(owner("198.51.101.1").await, None);
     assert_eq!(owner("https://other.org/").await, None);
     // A tenant never learns another account's resource through lookup.
     let t = Target::parse("198.51.100.9").unwrap();
-    assert!(s.lookup_owner(&Scope::Account("acct_a".into()), &t).await.unwrap().is_none());
-    assert_eq!(s.list_resources(&Scope::Account("acct_c".into()), None, "", 50).await.unwrap().len(), 1);
+    assert!(
+        s.lookup_owner(&Scope::Account("acct_a".into()), &t)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        s.list_resources(&Scope::Account("acct_c".into()), None, "", 50)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 fn case(id: &str, key: &str, acct: Option<&str>, at: i64) -> Case {
@@ -229,64 +390,156 @@ async fn reports_correlate_into_cases(db: &Db) {
     let s = &db.store;
     seed_resource(s, "acct_a", "res_a", "cvm", &[]).await;
     let mut tx = s.begin_write().await.unwrap();
-    tx.insert_case(&case("case_1", "k1", Some("acct_a"), NOW)).await.unwrap();
-    tx.insert_report(&report("rep_1", "case_1", Some("acct_a"))).await.unwrap();
-    tx.insert_case(&case("case_2", "k2", None, NOW)).await.unwrap();
+    tx.insert_case(&case("case_1", "k1", Some("acct_a"), NOW))
+        .await
+        .unwrap();
+    tx.insert_report(&report("rep_1", "case_1", Some("acct_a")))
+        .await
+        .unwrap();
+    tx.insert_case(&case("case_2", "k2", None, NOW))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = s.begin_write().await.unwrap();
-    let hit = tx.find_correlated_case("k1", NOW - 1000).await.unwrap().unwrap();
+    let hit = tx
+        .find_correlated_case("k1", NOW - 1000)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(hit.id, "case_1");
-    assert!(tx.find_correlated_case("k1", NOW + 1).await.unwrap().is_none(), "outside the window");
-    tx.add_report_to_case("case_1", 500, NOW + 10).await.unwrap();
-    tx.insert_report(&report("rep_2", "case_1", Some("acct_a"))).await.unwrap();
+    assert!(
+        tx.find_correlated_case("k1", NOW + 1)
+            .await
+            .unwrap()
+            .is_none(),
+        "outside the window"
+    );
+    tx.add_report_to_case("case_1", 500, NOW + 10)
+        .await
+        .unwrap();
+    tx.insert_report(&report("rep_2", "case_1", Some("acct_a")))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let c = s.get_case(&Scope::All, "case_1").await.unwrap().unwrap();
-    assert_eq!((c.report_count, c.duplicate_count, c.views, c.last_report_at), (2, 1, 500, NOW + 10));
-    let reps = s.list_case_reports(&Scope::Account("acct_a".into()), "case_1", 10).await.unwrap();
+    assert_eq!(
+        (c.report_count, c.duplicate_count, c.views, c.last_report_at),
+        (2, 1, 500, NOW + 10)
+    );
+    let reps = s
+        .list_case_reports(&Scope::Account("acct_a".into()), "case_1", 10)
+        .await
+        .unwrap();
     assert_eq!(reps.len(), 2);
-    assert_eq!(reps[0].evidence.as_deref(), Some(&b"<html>casino</html>"[..]));
+    assert_eq!(
+        reps[0].evidence.as_deref(),
+        Some(&b"<html>casino</html>"[..])
+    );
     assert_eq!(reps[0].confidence, Some(0.5));
 
     // Dismissed cases no longer collect duplicates.
     let mut tx = s.begin_write().await.unwrap();
-    tx.set_case_state("case_1", "dismissed", Some("not a violation"), NOW + 20).await.unwrap();
+    tx.set_case_state("case_1", "dismissed", Some("not a violation"), NOW + 20)
+        .await
+        .unwrap();
     assert!(tx.find_correlated_case("k1", 0).await.unwrap().is_none());
     tx.commit().await.unwrap();
 
     let other = Scope::Account("acct_b".into());
     assert!(s.get_case(&other, "case_1").await.unwrap().is_none());
-    assert!(s.list_case_reports(&other, "case_1", 10).await.unwrap().is_empty());
+    assert!(
+        s.list_case_reports(&other, "case_1", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(s.get_report(&other, "rep_1").await.unwrap().is_none());
-    assert_eq!(s.count_cases(&other, &CaseFilter::default()).await.unwrap(), 0);
-    assert_eq!(s.count_cases(&Scope::All, &CaseFilter::default()).await.unwrap(), 2);
-    let unowned = CaseFilter { unowned: true, ..Default::default() };
-    assert_eq!(s.list_cases(&Scope::All, &unowned, "", 10).await.unwrap()[0].id, "case_2");
-    let dismissed = CaseFilter { state: Some("dismissed".into()), ..Default::default() };
-    assert_eq!(s.count_cases(&Scope::Account("acct_a".into()), &dismissed).await.unwrap(), 1);
+    assert_eq!(
+        s.count_cases(&other, &CaseFilter::default()).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        s.count_cases(&Scope::All, &CaseFilter::default())
+            .await
+            .unwrap(),
+        2
+    );
+    let unowned = CaseFilter {
+        unowned: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        s.list_cases(&Scope::All, &unowned, "", 10).await.unwrap()[0].id,
+        "case_2"
+    );
+    let dismissed = CaseFilter {
+        state: Some("dismissed".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.count_cases(&Scope::Account("acct_a".into()), &dismissed)
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 fn job(kind: &str, run_at: i64, key: Option<&str>) -> NewJob {
-    NewJob { kind: kind.into(), payload: "{}".into(), run_at, dedup_key: key.map(Into::into), max_attempts: 3 }
+    NewJob {
+        kind: kind.into(),
+        payload: "{}".into(),
+        run_at,
+        dedup_key: key.map(Into::into),
+        max_attempts: 3,
+    }
 }
 
 /// LIFE-4: a timer is armed, moved and cancelled by name; late jobs are due at once.
 async fn jobs_timers_move_and_cancel(db: &Db) {
     let s = &db.store;
     let mut tx = s.begin_write().await.unwrap();
-    let a = tx.enqueue(&job("case.deadline", NOW + 60_000, Some("deadline:case_1")), "job_a", NOW).await.unwrap();
-    let b = tx.enqueue(&job("case.deadline", NOW + 120_000, Some("deadline:case_1")), "job_b", NOW).await.unwrap();
+    let a = tx
+        .enqueue(
+            &job("case.deadline", NOW + 60_000, Some("deadline:case_1")),
+            "job_a",
+            NOW,
+        )
+        .await
+        .unwrap();
+    let b = tx
+        .enqueue(
+            &job("case.deadline", NOW + 120_000, Some("deadline:case_1")),
+            "job_b",
+            NOW,
+        )
+        .await
+        .unwrap();
     assert_eq!(a, b, "same timer name moves the job");
-    tx.enqueue(&job("diag.ping", NOW - 3_600_000, None), "job_late", NOW).await.unwrap();
-    tx.enqueue(&job("diag.ping", NOW + 5_000, Some("t2")), "job_c", NOW).await.unwrap();
+    tx.enqueue(&job("diag.ping", NOW - 3_600_000, None), "job_late", NOW)
+        .await
+        .unwrap();
+    tx.enqueue(&job("diag.ping", NOW + 5_000, Some("t2")), "job_c", NOW)
+        .await
+        .unwrap();
     assert!(tx.cancel_timer("t2").await.unwrap());
     tx.commit().await.unwrap();
-    assert_eq!(s.get_timer("deadline:case_1").await.unwrap().unwrap().run_at, NOW + 120_000);
+    assert_eq!(
+        s.get_timer("deadline:case_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .run_at,
+        NOW + 120_000
+    );
     assert!(s.get_timer("t2").await.unwrap().is_none());
 
     let claimed = s.claim_jobs("n1", NOW, 30_000, 10).await.unwrap();
-    assert_eq!(claimed.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), vec!["job_late"]);
+    assert_eq!(
+        claimed.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        vec!["job_late"]
+    );
     let mut tx = s.begin_write().await.unwrap();
     assert!(tx.complete_job("job_late", "n1", NOW + 1).await.unwrap());
     tx.commit().await.unwrap();
@@ -296,7 +549,14 @@ async fn jobs_timers_move_and_cancel(db: &Db) {
     let mut tx = s.begin_write().await.unwrap();
     assert!(tx.complete_job("job_a", "n1", NOW + 120_001).await.unwrap());
     // A finished timer frees its name for the next deadline.
-    let next = tx.enqueue(&job("case.deadline", NOW + 999_999, Some("deadline:case_1")), "job_d", NOW).await.unwrap();
+    let next = tx
+        .enqueue(
+            &job("case.deadline", NOW + 999_999, Some("deadline:case_1")),
+            "job_d",
+            NOW,
+        )
+        .await
+        .unwrap();
     assert_eq!(next, "job_d");
     tx.commit().await.unwrap();
     assert_eq!(s.next_due().await.unwrap(), Some(NOW + 999_999));
@@ -306,22 +566,56 @@ async fn jobs_timers_move_and_cancel(db: &Db) {
 async fn jobs_lease_retry_and_die(db: &Db) {
     let s = &db.store;
     let mut tx = s.begin_write().await.unwrap();
-    tx.enqueue(&job("diag.ping", NOW, None), "job_x", NOW).await.unwrap();
+    tx.enqueue(&job("diag.ping", NOW, None), "job_x", NOW)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
-    let j = s.claim_jobs("n1", NOW, 1_000, 10).await.unwrap().pop().unwrap();
-    assert!(s.claim_jobs("n2", NOW + 500, 1_000, 10).await.unwrap().is_empty(), "leased");
+    let j = s
+        .claim_jobs("n1", NOW, 1_000, 10)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert!(
+        s.claim_jobs("n2", NOW + 500, 1_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
     // n1 died: its lease ran out, n2 takes the job over and n1 can no longer complete it.
-    let j2 = s.claim_jobs("n2", NOW + 1_001, 1_000, 10).await.unwrap().pop().unwrap();
+    let j2 = s
+        .claim_jobs("n2", NOW + 1_001, 1_000, 10)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!((j2.id.as_str(), j2.attempts), ("job_x", 2));
     let mut tx = s.begin_write().await.unwrap();
     assert!(!tx.complete_job(&j.id, "n1", NOW + 1_002).await.unwrap());
     drop(tx);
-    s.fail_job(&j2, "n2", "adapter timed out", NOW + 1_100).await.unwrap();
+    s.fail_job(&j2, "n2", "adapter timed out", NOW + 1_100)
+        .await
+        .unwrap();
     let after = s.get_job("job_x").await.unwrap().unwrap();
-    assert_eq!((after.state.as_str(), after.run_at), ("pending", NOW + 1_100 + 2_000));
+    assert_eq!(
+        (after.state.as_str(), after.run_at),
+        ("pending", NOW + 1_100 + 2_000)
+    );
     assert_eq!(after.last_error.as_deref(), Some("adapter timed out"));
-    assert!(s.claim_jobs("n2", NOW + 2_000, 1_000, 10).await.unwrap().is_empty(), "backing off");
-    let j3 = s.claim_jobs("n2", NOW + 3_100, 1_000, 10).await.unwrap().pop().unwrap();
+    assert!(
+        s.claim_jobs("n2", NOW + 2_000, 1_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "backing off"
+    );
+    let j3 = s
+        .claim_jobs("n2", NOW + 3_100, 1_000, 10)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     s.fail_job(&j3, "n2", "again", NOW + 3_200).await.unwrap();
     assert_eq!(s.get_job("job_x").await.unwrap().unwrap().state, "dead");
     assert_eq!(s.job_counts().await.unwrap().dead, 1);
@@ -332,7 +626,9 @@ async fn concurrent_claims_are_disjoint(db: &Db) {
     let s = &db.store;
     let mut tx = s.begin_write().await.unwrap();
     for n in 0..200 {
-        tx.enqueue(&job("diag.ping", NOW, None), &format!("job_{n:04}"), NOW).await.unwrap();
+        tx.enqueue(&job("diag.ping", NOW, None), &format!("job_{n:04}"), NOW)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     let mut tasks = Vec::new();
@@ -341,7 +637,10 @@ async fn concurrent_claims_are_disjoint(db: &Db) {
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
             loop {
-                let batch = s.claim_jobs(&format!("n{node}"), NOW, 60_000, 7).await.unwrap();
+                let batch = s
+                    .claim_jobs(&format!("n{node}"), NOW, 60_000, 7)
+                    .await
+                    .unwrap();
                 if batch.is_empty() {
                     break got;
                 }
@@ -383,29 +682,74 @@ async fn audit_chain_detects_every_flipped_byte(db: &Db) {
     }
     let v = s.verify_audit().await.unwrap();
     assert_eq!((v.checked, v.broken), (5, None));
-    assert_eq!(s.list_audit(&AuditFilter { subject: Some("case:case_3".into()), ..Default::default() }, 0, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        s.list_audit(
+            &AuditFilter {
+                subject: Some("case:case_3".into()),
+                ..Default::default()
+            },
+            0,
+            10
+        )
+        .await
+        .unwrap()
+        .len(),
+        1
+    );
 
     // Flip one character in each text column of event 3 in turn, and restore it.
-    let cols = ["actor", "role", "action", "subject", "account_id", "before_digest", "after_digest", "details", "prev_hash", "hash"];
+    let cols = [
+        "actor",
+        "role",
+        "action",
+        "subject",
+        "account_id",
+        "before_digest",
+        "after_digest",
+        "details",
+        "prev_hash",
+        "hash",
+    ];
     for col in cols {
         let events = s.list_audit(&AuditFilter::default(), 2, 1).await.unwrap();
         let e = &events[0];
-        let original = serde_json::to_value(e).unwrap()[col].as_str().unwrap().to_string();
+        let original = serde_json::to_value(e).unwrap()[col]
+            .as_str()
+            .unwrap()
+            .to_string();
         let mut bytes = original.clone().into_bytes();
         let last = bytes.len() - 1;
         bytes[last] ^= 0x01;
         let flipped = String::from_utf8(bytes).unwrap();
-        db.raw(&format!("UPDATE audit_events SET {col} = '{}' WHERE seq = 3", flipped.replace('\'', "''"))).await;
+        db.raw(&format!(
+            "UPDATE audit_events SET {col} = '{}' WHERE seq = 3",
+            flipped.replace('\'', "''")
+        ))
+        .await;
         let v = s.verify_audit().await.unwrap();
-        assert_eq!(v.broken.as_ref().map(|b| b.seq), Some(3), "flipping {col} must break event 3: {v:?}");
-        db.raw(&format!("UPDATE audit_events SET {col} = '{}' WHERE seq = 3", original.replace('\'', "''"))).await;
+        assert_eq!(
+            v.broken.as_ref().map(|b| b.seq),
+            Some(3),
+            "flipping {col} must break event 3: {v:?}"
+        );
+        db.raw(&format!(
+            "UPDATE audit_events SET {col} = '{}' WHERE seq = 3",
+            original.replace('\'', "''")
+        ))
+        .await;
     }
-    db.raw("UPDATE audit_events SET at = at + 1 WHERE seq = 4").await;
+    db.raw("UPDATE audit_events SET at = at + 1 WHERE seq = 4")
+        .await;
     assert_eq!(s.verify_audit().await.unwrap().broken.unwrap().seq, 4);
-    db.raw("UPDATE audit_events SET at = at - 1 WHERE seq = 4").await;
+    db.raw("UPDATE audit_events SET at = at - 1 WHERE seq = 4")
+        .await;
     assert_eq!(s.verify_audit().await.unwrap().broken, None);
     db.raw("DELETE FROM audit_events WHERE seq = 5").await;
-    assert_eq!(s.verify_audit().await.unwrap().broken.unwrap().seq, 5, "a removed tail is detected");
+    assert_eq!(
+        s.verify_audit().await.unwrap().broken.unwrap().seq,
+        5,
+        "a removed tail is detected"
+    );
 }
 
 /// AUD-3: nothing younger than 180 days can be purged, whatever the configuration says.
@@ -427,11 +771,44 @@ async fn audit_purge_respects_retention(db: &Db) {
     let p = s.purge_audit(NOW - 250 * day, 180, NOW).await.unwrap();
     assert_eq!(p.removed, 2);
     let v = s.verify_audit().await.unwrap();
-    assert_eq!((v.checked, v.broken), (2, None), "the chain still verifies after a purge");
+    assert_eq!(
+        (v.checked, v.broken),
+        (2, None),
+        "the chain still verifies after a purge"
+    );
     let mut tx = s.begin_write().await.unwrap();
     tx.append_audit(audit("report.create", 99)).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(s.verify_audit().await.unwrap().checked, 3);
+}
+
+/// Regression: on PostgreSQL through sqlx's Any driver, a report without confidence followed by
+/// one with confidence on the same connection failed with "incorrect binary data format".
+async fn regression_null_confidence_then_value(db: &Db) {
+    let s = &db.store;
+    let mut tx = s.begin_write().await.unwrap();
+    tx.insert_case(&case("case_1", "k1", None, NOW))
+        .await
+        .unwrap();
+    for (n, c) in [None, Some(0.25), None, Some(0.999_999)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut r = report(&format!("rep_{n}"), "case_1", None);
+        r.confidence = c;
+        r.views = c.map(|_| 3);
+        r.evidence_sha256 = None;
+        tx.insert_report(&r).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let got: Vec<Option<f64>> = s
+        .list_case_reports(&Scope::All, "case_1", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.confidence)
+        .collect();
+    assert_eq!(got, vec![None, Some(0.25), None, Some(0.999_999)]);
 }
 
 #[test]

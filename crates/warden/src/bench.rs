@@ -43,7 +43,10 @@ struct Figures {
 }
 
 pub async fn intake(args: IntakeArgs) -> anyhow::Result<()> {
-    println!("warden bench intake: {} single, {} batched ({} per request), {} clients, correlation on", args.single, args.batched, args.batch_size, args.concurrency);
+    println!(
+        "warden bench intake: {} single, {} batched ({} per request), {} clients, correlation on",
+        args.single, args.batched, args.batch_size, args.concurrency
+    );
     let dir = tempfile::tempdir()?;
     let sqlite_url = format!("sqlite://{}/bench.db", dir.path().display());
     run_engine("sqlite", &sqlite_url, &args).await?;
@@ -54,7 +57,9 @@ pub async fn intake(args: IntakeArgs) -> anyhow::Result<()> {
                 pg.drop_db().await;
                 r?;
             }
-            None => println!("postgres: skipped (no server reachable; set WARDEN_TEST_DATABASE_URL)"),
+            None => {
+                println!("postgres: skipped (no server reachable; set WARDEN_TEST_DATABASE_URL)")
+            }
         }
     }
     Ok(())
@@ -64,47 +69,110 @@ async fn run_engine(engine: &str, url: &str, args: &IntakeArgs) -> anyhow::Resul
     let mut opts = StoreOptions::new(url);
     opts.max_connections = 16;
     let store = Store::open(&opts).await?;
-    let settings = Settings { max_batch: args.batch_size.max(1), ..Settings::default() };
-    let app = App::new(store, Arc::new(SystemClock), Sealer::from_key(&[42; 32]), settings);
+    let settings = Settings {
+        max_batch: args.batch_size.max(1),
+        ..Settings::default()
+    };
+    let app = App::new(
+        store,
+        Arc::new(SystemClock),
+        Sealer::from_key(&[42; 32]),
+        settings,
+    );
     let sys = Principal::System;
-    app.create_account(&sys, AccountInput { id: Some("bench".into()), name: Some("Bench".into()), ..Default::default() }).await?;
+    app.create_account(
+        &sys,
+        AccountInput {
+            id: Some("bench".into()),
+            name: Some("Bench".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
     for i in 0..100 {
-        let ids = vec![IdentifierInput { kind: "domain".into(), value: format!("site{i}.example.com") }];
-        let r = ResourceInput { account_id: Some("bench".into()), product: Some("cvm".into()), identifiers: Some(ids), ..Default::default() };
+        let ids = vec![IdentifierInput {
+            kind: "domain".into(),
+            value: format!("site{i}.example.com"),
+        }];
+        let r = ResourceInput {
+            account_id: Some("bench".into()),
+            product: Some("cvm".into()),
+            identifiers: Some(ids),
+            ..Default::default()
+        };
         app.create_resource(&sys, r).await?;
     }
-    let token = app.create_token(&sys, "detector", None, "bench").await?.secret;
+    let token = app
+        .create_token(&sys, "detector", None, "bench")
+        .await?
+        .secret;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, mut rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(warden_http::serve(listener, app.clone(), async move {
         let _ = rx.changed().await;
     }));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
 
-    let baseline = drive(args.single, args.concurrency, |_| client.get(format!("{base}/healthz")), 1).await?;
+    let baseline = drive(
+        args.single,
+        args.concurrency,
+        |_| client.get(format!("{base}/healthz")),
+        1,
+    )
+    .await?;
     let report = |n: usize| {
         // ~1 in 4 reports repeats an earlier (target, category): the duplicate path of INT-4.
-        let k = if n % 4 == 0 { n / 4 } else { n };
+        let k = if n.is_multiple_of(4) { n / 4 } else { n };
         json!({ "target": format!("https://site{}.example.com/p/{k}", n % 100), "category": "gambling", "evidence": "<html>casino</html>", "confidence": 0.5 })
     };
-    let single = drive(args.single, args.concurrency, |n| client.post(format!("{base}/api/reports")).bearer_auth(&token).json(&report(n)), 1).await?;
+    let single = drive(
+        args.single,
+        args.concurrency,
+        |n| {
+            client
+                .post(format!("{base}/api/reports"))
+                .bearer_auth(&token)
+                .json(&report(n))
+        },
+        1,
+    )
+    .await?;
     let batches = args.batched.div_ceil(args.batch_size.max(1));
     let batched = drive(
         batches,
         args.concurrency.min(4),
         |b| {
-            let items: Vec<_> = (0..args.batch_size).map(|i| report(1_000_000 + b * args.batch_size + i)).collect();
-            client.post(format!("{base}/api/reports/batch")).bearer_auth(&token).json(&json!({ "reports": items }))
+            let items: Vec<_> = (0..args.batch_size)
+                .map(|i| report(1_000_000 + b * args.batch_size + i))
+                .collect();
+            client
+                .post(format!("{base}/api/reports/batch"))
+                .bearer_auth(&token)
+                .json(&json!({ "reports": items }))
         },
         args.batch_size,
     )
     .await?;
     let stored = app.store.count_reports().await?;
     println!("{engine}:");
-    println!("  baseline GET /healthz        {:>9.0} req/s      p50 {:>7.2?}  p99 {:>7.2?}", baseline.rate, baseline.p50, baseline.p99);
-    println!("  POST /api/reports (single)   {:>9.0} reports/s  p50 {:>7.2?}  p99 {:>7.2?}  ({:.1}% of baseline)", single.rate, single.p50, single.p99, 100.0 * single.rate / baseline.rate);
-    println!("  POST /api/reports/batch      {:>9.0} reports/s  p50 {:>7.2?}  p99 {:>7.2?}  per request of {}", batched.rate, batched.p50, batched.p99, args.batch_size);
+    println!(
+        "  baseline GET /healthz        {:>9.0} req/s      p50 {:>7.2?}  p99 {:>7.2?}",
+        baseline.rate, baseline.p50, baseline.p99
+    );
+    println!(
+        "  POST /api/reports (single)   {:>9.0} reports/s  p50 {:>7.2?}  p99 {:>7.2?}  ({:.1}% of baseline)",
+        single.rate,
+        single.p50,
+        single.p99,
+        100.0 * single.rate / baseline.rate
+    );
+    println!(
+        "  POST /api/reports/batch      {:>9.0} reports/s  p50 {:>7.2?}  p99 {:>7.2?}  per request of {}",
+        batched.rate, batched.p50, batched.p99, args.batch_size
+    );
     println!("  reports stored: {stored}");
     let _ = stop.send(true);
     let _ = server.await;
@@ -143,8 +211,16 @@ where
     }
     let secs = started.elapsed().as_secs_f64();
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
-    Ok(Figures { rate: (n * per) as f64 / secs, p50: pct(0.50), p99: pct(0.99) })
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Ok(Figures {
+        rate: (n * per) as f64 / secs,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    })
 }
 
 /// Runs futures concurrently on this task and collects their results in order.
@@ -169,7 +245,11 @@ where
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
     out.into_iter().flatten().collect()

@@ -42,7 +42,11 @@ pub struct Server {
 
 impl Default for Server {
     fn default() -> Self {
-        Server { listen: "127.0.0.1:8080".into(), data_dir: PathBuf::from("./warden-data"), shutdown_grace_secs: 30 }
+        Server {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./warden-data"),
+            shutdown_grace_secs: 30,
+        }
     }
 }
 
@@ -61,7 +65,11 @@ pub struct Database {
 
 impl Default for Database {
     fn default() -> Self {
-        Database { url: String::new(), max_connections: 8, sqlite_synchronous: "normal".into() }
+        Database {
+            url: String::new(),
+            max_connections: 8,
+            sqlite_synchronous: "normal".into(),
+        }
     }
 }
 
@@ -112,7 +120,13 @@ pub struct Jobs {
 
 impl Default for Jobs {
     fn default() -> Self {
-        Jobs { enabled: true, node_id: String::new(), lease_secs: 60, poll_interval_ms: 500, batch: 50 }
+        Jobs {
+            enabled: true,
+            node_id: String::new(),
+            lease_secs: 60,
+            poll_interval_ms: 500,
+            batch: 50,
+        }
     }
 }
 
@@ -126,7 +140,9 @@ pub struct Audit {
 
 impl Default for Audit {
     fn default() -> Self {
-        Audit { retention_days: 180 }
+        Audit {
+            retention_days: 180,
+        }
     }
 }
 
@@ -151,26 +167,44 @@ pub struct Log {
 
 impl Default for Log {
     fn default() -> Self {
-        Log { format: "text".into(), level: "info".into() }
+        Log {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
 impl Config {
     /// Loads `file` (if given), applies `WARDEN_SECTION__KEY` variables from `env`, validates.
-    pub fn load(file: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> anyhow::Result<Config> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
         let mut doc: toml::Table = match file {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
-                text.parse().with_context(|| format!("config file {} is not valid TOML", p.display()))?
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                text.parse()
+                    .with_context(|| format!("config file {} is not valid TOML", p.display()))?
             }
             None => toml::Table::new(),
         };
         for (k, v) in env {
-            let Some(rest) = k.strip_prefix("WARDEN_") else { continue };
-            let Some((section, key)) = rest.split_once("__") else { continue };
+            let Some(rest) = k.strip_prefix("WARDEN_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-            let value = format!("v = {v}").parse::<toml::Table>().ok().and_then(|mut t| t.remove("v")).unwrap_or(toml::Value::String(v));
-            let table = doc.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let value = format!("v = {v}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(v));
+            let table = doc
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             match table {
                 toml::Value::Table(t) => {
                     t.insert(key, value);
@@ -178,14 +212,19 @@ impl Config {
                 _ => bail!("environment variable {k}: [{section}] is not a section"),
             }
         }
-        let cfg: Config = toml::Value::Table(doc).try_into().context("invalid configuration")?;
+        let cfg: Config = toml::Value::Table(doc)
+            .try_into()
+            .context("invalid configuration")?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     fn validate(&self) -> anyhow::Result<()> {
         if self.audit.retention_days < warden_store::audit::MIN_RETENTION_DAYS {
-            bail!("audit.retention_days = {} is below the legal minimum of 180 days (AUD-3)", self.audit.retention_days);
+            bail!(
+                "audit.retention_days = {} is below the legal minimum of 180 days (AUD-3)",
+                self.audit.retention_days
+            );
         }
         if !["normal", "full"].contains(&self.database.sqlite_synchronous.as_str()) {
             bail!("database.sqlite_synchronous must be \"normal\" or \"full\"");
@@ -202,14 +241,20 @@ impl Config {
         if self.jobs.lease_secs < 1 || self.jobs.batch < 1 {
             bail!("jobs.lease_secs and jobs.batch must be at least 1");
         }
-        self.server.listen.parse::<std::net::SocketAddr>().with_context(|| format!("server.listen {:?} is not host:port", self.server.listen))?;
+        self.server
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .with_context(|| format!("server.listen {:?} is not host:port", self.server.listen))?;
         Ok(())
     }
 
     /// The database URL, defaulting to the SQLite file in the data directory.
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
-            format!("sqlite://{}", self.server.data_dir.join("warden.db").display())
+            format!(
+                "sqlite://{}",
+                self.server.data_dir.join("warden.db").display()
+            )
         } else {
             self.database.url.clone()
         }
@@ -233,24 +278,44 @@ mod tests {
     #[test]
     fn env_overrides_file_and_secrets_are_hidden() {
         let env = vec![
-            ("WARDEN_DATABASE__URL".to_string(), "postgres://u:hunter2@db/warden".to_string()),
-            ("WARDEN_INTAKE__PUBLIC_REPORTS_PER_MINUTE".to_string(), "5".to_string()),
+            (
+                "WARDEN_DATABASE__URL".to_string(),
+                "postgres://u:hunter2@db/warden".to_string(),
+            ),
+            (
+                "WARDEN_INTAKE__PUBLIC_REPORTS_PER_MINUTE".to_string(),
+                "5".to_string(),
+            ),
             ("WARDEN_CRYPTO__KEY".to_string(), "c2VjcmV0".to_string()),
             ("OTHER".to_string(), "x".to_string()),
         ];
         let c = Config::load(None, env.into_iter()).unwrap();
         assert_eq!(c.intake.public_reports_per_minute, 5);
         let shown = c.redacted_toml().unwrap();
-        assert!(!shown.contains("hunter2") && !shown.contains("c2VjcmV0"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
         assert!(shown.contains("postgres://u:***@db/warden"));
     }
 
     #[test]
     fn bad_values_are_named() {
-        let e = Config::load(None, vec![("WARDEN_AUDIT__RETENTION_DAYS".into(), "30".into())].into_iter()).unwrap_err();
+        let e = Config::load(
+            None,
+            vec![("WARDEN_AUDIT__RETENTION_DAYS".into(), "30".into())].into_iter(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("180"), "{e}");
-        let e = Config::load(None, vec![("WARDEN_SERVER__NOPE".into(), "1".into())].into_iter()).unwrap_err();
+        let e = Config::load(
+            None,
+            vec![("WARDEN_SERVER__NOPE".into(), "1".into())].into_iter(),
+        )
+        .unwrap_err();
         assert!(format!("{e:#}").contains("nope"), "{e:#}");
-        assert_eq!(Config::default().database_url(), "sqlite://./warden-data/warden.db");
+        assert_eq!(
+            Config::default().database_url(),
+            "sqlite://./warden-data/warden.db"
+        );
     }
 }

@@ -101,7 +101,10 @@ enum BenchCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -129,9 +132,12 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 fn init_logging(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{},sqlx=warn", cfg.log.level)));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{},sqlx=warn", cfg.log.level))
+    });
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cfg.log.format == "json" {
         b.json().init();
     } else {
@@ -143,19 +149,30 @@ fn init_logging(cfg: &Config) {
 async fn open_app(cfg: &Config) -> anyhow::Result<App> {
     let url = cfg.database_url();
     if url.starts_with("sqlite:") || cfg.crypto.key.is_empty() {
-        std::fs::create_dir_all(&cfg.server.data_dir)
-            .with_context(|| format!("cannot create data directory {}", cfg.server.data_dir.display()))?;
+        std::fs::create_dir_all(&cfg.server.data_dir).with_context(|| {
+            format!(
+                "cannot create data directory {}",
+                cfg.server.data_dir.display()
+            )
+        })?;
     }
     let mut opts = StoreOptions::new(&url);
     opts.max_connections = cfg.database.max_connections;
     opts.sqlite_synchronous = cfg.database.sqlite_synchronous.clone();
-    let store = Store::open(&opts).await.with_context(|| format!("cannot open database {}", warden_store::redact_url(&url)))?;
+    let store = Store::open(&opts)
+        .await
+        .with_context(|| format!("cannot open database {}", warden_store::redact_url(&url)))?;
     let sealer = if cfg.crypto.key.is_empty() {
         Sealer::load_or_create(&cfg.server.data_dir.join("warden.key"))?
     } else {
         Sealer::from_base64(&cfg.crypto.key).context("crypto.key")?
     };
-    Ok(App::new(store, Arc::new(SystemClock), sealer, settings(cfg)))
+    Ok(App::new(
+        store,
+        Arc::new(SystemClock),
+        sealer,
+        settings(cfg),
+    ))
 }
 
 fn settings(cfg: &Config) -> Settings {
@@ -197,35 +214,59 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("migrations applied");
             Ok(0)
         }
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
             let app = open_app(&cfg).await?;
             let v = app.verify_audit(&Principal::System).await?;
             match v.broken {
                 None => {
-                    println!("audit chain OK: {} events verified (last seq {})", v.checked, v.last_seq);
+                    println!(
+                        "audit chain OK: {} events verified (last seq {})",
+                        v.checked, v.last_seq
+                    );
                     Ok(0)
                 }
                 Some(b) => {
-                    println!("audit chain BROKEN at event seq {}: {} ({} events before it verified)", b.seq, b.reason, v.checked);
+                    println!(
+                        "audit chain BROKEN at event seq {}: {} ({} events before it verified)",
+                        b.seq, b.reason, v.checked
+                    );
                     Ok(1)
                 }
             }
         }
-        Command::Audit { command: AuditCommand::Purge { before } } => {
+        Command::Audit {
+            command: AuditCommand::Purge { before },
+        } => {
             let app = open_app(&cfg).await?;
             let t = warden_domain::time::Timestamp::parse_rfc3339(&before)?;
             let p = app.purge_audit(&Principal::System, t.millis()).await?;
             println!("purged {} audit events older than {before}", p.removed);
             Ok(0)
         }
-        Command::Admin { command: AdminCommand::CreateToken { role, account, label } } => {
+        Command::Admin {
+            command:
+                AdminCommand::CreateToken {
+                    role,
+                    account,
+                    label,
+                },
+        } => {
             let app = open_app(&cfg).await?;
-            let t = app.create_token(&Principal::System, &role, account.as_deref(), &label).await?;
+            let t = app
+                .create_token(&Principal::System, &role, account.as_deref(), &label)
+                .await?;
             println!("{}", t.secret);
-            eprintln!("token {} ({}) created; the secret above is shown only once", t.token.id, t.token.role);
+            eprintln!(
+                "token {} ({}) created; the secret above is shown only once",
+                t.token.id, t.token.role
+            );
             Ok(0)
         }
-        Command::Bench { command: BenchCommand::Intake(args) } => bench::intake(args).await.map(|()| 0),
+        Command::Bench {
+            command: BenchCommand::Intake(args),
+        } => bench::intake(args).await.map(|()| 0),
     }
 }
 
@@ -238,7 +279,9 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
             t.secret
         );
     }
-    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, database = %warden_store::redact_url(&cfg.database_url()), node = %app.settings.node_id, "warden serving");
     println!("warden listening on http://{local}");
@@ -296,4 +339,3 @@ async fn shutdown_signal() {
         _ = term => {}
     }
 }
-

@@ -78,7 +78,7 @@ CREATE TABLE reports (
     evidence_sha256 TEXT,
     reporter_contact_enc BYTEA,
     submitted_by TEXT NOT NULL,
-    confidence DOUBLE PRECISION,
+    confidence_ppm BIGINT,
     views BIGINT,
     received_at BIGINT NOT NULL
 );

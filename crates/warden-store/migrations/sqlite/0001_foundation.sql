@@ -78,7 +78,7 @@ CREATE TABLE reports (
     evidence_sha256 TEXT,
     reporter_contact_enc BLOB,
     submitted_by TEXT NOT NULL,
-    confidence REAL,
+    confidence_ppm INTEGER,
     views INTEGER,
     received_at INTEGER NOT NULL
 );

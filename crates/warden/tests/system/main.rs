@@ -1,0 +1,15 @@
+//! Warden's system tests: the real HTTP API on a real database, and the real `warden` binary as
+//! an operator runs it (kill -9, two nodes on one PostgreSQL, first start, `audit verify`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // tests may unwrap (STYLE 5)
+
+mod support;
+
+mod intake;
+mod isolation;
+mod process;

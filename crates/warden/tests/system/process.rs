@@ -1,0 +1,379 @@
+//! The real `warden` binary: first start with no configuration, kill -9 with work in flight,
+//! two nodes on one PostgreSQL, graceful shutdown, and `warden audit verify` on a tampered log.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use warden_store::testing::PgDatabase;
+use warden_store::{Store, StoreOptions};
+
+use crate::support::{http, spawn_warden};
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap()
+}
+
+/// OPS-1 and the README: its run command is `serve` with no configuration; started in an empty
+/// directory with no WARDEN_* settings, Warden creates ./warden-data with an SQLite database and
+/// a 0600 key, prints a one-time admin token and answers /healthz, /readyz, /metrics and the
+/// OpenAPI document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_needs_no_configuration() {
+    let run = readme()
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("cargo run"))
+        .map(str::to_string)
+        .expect("README names a cargo run command");
+    assert!(
+        run.ends_with("-- serve"),
+        "the README's run command is `cargo run --release -- serve`: {run}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = spawn_warden(dir.path(), &[], &[]);
+    let admin = p.admin.clone().expect("first start prints an admin token");
+    assert!(dir.path().join("warden-data/warden.db").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("warden-data/warden.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert_eq!(
+        http(&p.base, "GET", "/healthz", None, None).await,
+        (200, Value::String("ok".into()))
+    );
+    assert_eq!(http(&p.base, "GET", "/readyz", None, None).await.0, 200);
+    let (s, m) = http(&p.base, "GET", "/metrics", None, None).await;
+    assert!(
+        s == 200
+            && m.as_str()
+                .unwrap()
+                .contains("# TYPE warden_reports_accepted_total counter")
+    );
+    let (s, doc) = http(&p.base, "GET", "/api/openapi.json", None, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        doc["paths"].as_object().unwrap().len(),
+        warden_http::routes::ROUTES
+            .iter()
+            .map(|r| r.path)
+            .collect::<BTreeSet<_>>()
+            .len()
+    );
+    let (s, who) = http(&p.base, "GET", "/api/whoami", Some(&admin), None).await;
+    assert_eq!((s, who["role"].as_str()), (200, Some("admin")));
+    assert!(p.terminate(30), "SIGTERM stops Warden cleanly");
+    // A second start prints no new token: the first one is still the admin's.
+    let p2 = spawn_warden(dir.path(), &[], &[]);
+    assert!(p2.admin.is_none());
+    assert_eq!(
+        http(&p2.base, "GET", "/api/whoami", Some(&admin), None)
+            .await
+            .0,
+        200
+    );
+}
+
+async fn kill9_loses_nothing(db_url: &str, dir: &Path) {
+    let env = [
+        ("WARDEN_DATABASE__URL", db_url),
+        ("WARDEN_JOBS__LEASE_SECS", "2"),
+        ("WARDEN_JOBS__POLL_INTERVAL_MS", "100"),
+    ];
+    let mut p = spawn_warden(dir, &env, &[]);
+    let admin = p.admin.clone().unwrap();
+    let (s, _) = http(
+        &p.base,
+        "POST",
+        "/api/accounts",
+        Some(&admin),
+        Some(&json!({ "id": "acme", "name": "Acme" })),
+    )
+    .await;
+    assert_eq!(s, 201);
+    http(&p.base, "POST", "/api/resources", Some(&admin), Some(&json!({ "account_id": "acme", "product": "cvm", "identifiers": [{ "kind": "domain", "value": "acme.example" }] }))).await;
+    // Timers due after the crash, and jobs due right now while we crash.
+    let (s, later) = http(
+        &p.base,
+        "POST",
+        "/api/admin/jobs/ping",
+        Some(&admin),
+        Some(&json!({ "count": 20, "delay_ms": 1500 })),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (_, now) = http(
+        &p.base,
+        "POST",
+        "/api/admin/jobs/ping",
+        Some(&admin),
+        Some(&json!({ "count": 200 })),
+    )
+    .await;
+    let mut acknowledged = Vec::new();
+    for i in 0..60 {
+        let (s, r) = http(&p.base, "POST", "/api/reports", Some(&admin), Some(&json!({ "target": format!("https://acme.example/p{}", i % 7), "category": "gambling" }))).await;
+        assert_eq!(s, 201);
+        acknowledged.push((
+            r["report_id"].as_str().unwrap().to_string(),
+            r["case_id"].as_str().unwrap().to_string(),
+        ));
+    }
+    p.kill9();
+
+    let p = spawn_warden(dir, &env, &[]);
+    for (report, case) in &acknowledged {
+        let (s, reps) = http(
+            &p.base,
+            "GET",
+            &format!("/api/cases/{case}/reports"),
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "case {case} of an acknowledged report is gone");
+        assert!(
+            reps["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["id"] == report.as_str()),
+            "acknowledged report {report} lost"
+        );
+    }
+    let all: Vec<String> = [later, now]
+        .iter()
+        .flat_map(|v| {
+            v["job_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|j| j.as_str().unwrap().to_string())
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, c) = http(&p.base, "GET", "/api/admin/jobs", Some(&admin), None).await;
+        if c["done"].as_u64() == Some(all.len() as u64) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "jobs did not all run after restart: {c}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let store = Store::connect(&StoreOptions::new(db_url)).await.unwrap();
+    let runs: BTreeMap<String, i64> = store
+        .job_run_counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, n, _)| (id, n))
+        .collect();
+    for id in &all {
+        assert_eq!(
+            runs.get(id),
+            Some(&1),
+            "job {id} must have run exactly once"
+        );
+    }
+    store.close().await;
+    let (_, v) = http(&p.base, "GET", "/api/audit/verify", Some(&admin), None).await;
+    assert_eq!(v["broken"], Value::Null, "{v}");
+}
+
+/// LIFE-4 and "a crash loses nothing acknowledged", on SQLite: kill -9 with jobs pending and
+/// reports just acknowledged; after restart every report is there and every job runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_on_sqlite_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/w.db", dir.path().display());
+    kill9_loses_nothing(&url, dir.path()).await;
+}
+
+/// The same on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_on_postgres_loses_nothing() {
+    let Some(pg) = PgDatabase::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    kill9_loses_nothing(&pg.url, dir.path()).await;
+    pg.drop_db().await;
+}
+
+/// LIFE-4: two `warden serve` processes on one PostgreSQL; 1,000 jobs due at once each run
+/// exactly once, and both nodes take part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_run_each_of_1000_jobs_once() {
+    let Some(pg) = PgDatabase::create().await else {
+        return;
+    };
+    let store = Store::open(&StoreOptions::new(&pg.url)).await.unwrap();
+    let mut tx = store.begin_write().await.unwrap();
+    let now = 1_000; // long past: due at once
+    let mut ids = Vec::new();
+    for n in 0..1000 {
+        let id = format!("job_{n:04}");
+        let job = warden_store::jobs::NewJob {
+            kind: "diag.ping".into(),
+            payload: "{}".into(),
+            run_at: now,
+            dedup_key: None,
+            max_attempts: 3,
+        };
+        tx.enqueue(&job, &id, now).await.unwrap();
+        ids.push(id);
+    }
+    tx.commit().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (d1, d2) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&d1).unwrap();
+    std::fs::create_dir_all(&d2).unwrap();
+    let key = "WARDEN_CRYPTO__KEY";
+    let k = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+    let env = |node: &'static str| {
+        vec![
+            ("WARDEN_DATABASE__URL", pg.url.as_str()),
+            ("WARDEN_JOBS__NODE_ID", node),
+            ("WARDEN_JOBS__BATCH", "5"),
+            (key, k),
+        ]
+    };
+    let e1 = env("node-a");
+    let e2 = env("node-b");
+    let (mut a, mut b) = std::thread::scope(|s| {
+        let a = s.spawn(|| spawn_warden(&d1, &e1, &[]));
+        let b = s.spawn(|| spawn_warden(&d2, &e2, &[]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let c = store.job_counts().await.unwrap();
+        if c.done == 1000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "jobs did not finish: {c:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        a.terminate(30) && b.terminate(30),
+        "both nodes stop cleanly on SIGTERM"
+    );
+    let runs = store.job_run_counts().await.unwrap();
+    assert_eq!(runs.len(), 1000);
+    assert!(runs.iter().all(|(_, n, _)| *n == 1), "a job ran twice");
+    let nodes: BTreeMap<&str, usize> = runs.iter().fold(BTreeMap::new(), |mut m, (_, _, node)| {
+        *m.entry(node.as_str()).or_default() += 1;
+        m
+    });
+    eprintln!("jobs per node: {nodes:?}");
+    assert_eq!(
+        nodes.len(),
+        2,
+        "both nodes must have claimed jobs: {nodes:?}"
+    );
+    store.close().await;
+    pg.drop_db().await;
+}
+
+/// AUD-2: flip one byte of any stored audit event, and `warden audit verify` fails naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_names_the_tampered_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = spawn_warden(dir.path(), &[], &[]);
+    let admin = p.admin.clone().unwrap();
+    http(
+        &p.base,
+        "POST",
+        "/api/accounts",
+        Some(&admin),
+        Some(&json!({ "id": "acme", "name": "Acme", "email": "a@acme.example" })),
+    )
+    .await;
+    for i in 0..5 {
+        http(
+            &p.base,
+            "POST",
+            "/api/reports",
+            None,
+            Some(&json!({ "target": format!("https://x.example/{i}"), "category": "rumor" })),
+        )
+        .await;
+    }
+    drop(p);
+    let verify = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .current_dir(dir.path())
+            .args(["audit", "verify"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, out) = verify();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("7 events verified"), "{out}");
+    let url = format!("sqlite://{}/warden-data/warden.db", dir.path().display());
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    use sqlx::Row;
+    for seq in 1..=7i64 {
+        let row = sqlx::query("SELECT details FROM audit_events WHERE seq = $1")
+            .bind(seq)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let original: String = row.try_get("details").unwrap();
+        let mut bytes = original.clone().into_bytes();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x20;
+        let flipped = String::from_utf8(bytes).unwrap();
+        sqlx::query("UPDATE audit_events SET details = $1 WHERE seq = $2")
+            .bind(&flipped)
+            .bind(seq)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let (code, out) = verify();
+        assert_eq!(code, Some(1), "{out}");
+        assert!(
+            out.contains(&format!("BROKEN at event seq {seq}:")),
+            "{out}"
+        );
+        sqlx::query("UPDATE audit_events SET details = $1 WHERE seq = $2")
+            .bind(&original)
+            .bind(seq)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    assert_eq!(verify().0, Some(0));
+    // Purging inside the retention period is refused and changes nothing.
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .current_dir(dir.path())
+        .args(["audit", "purge", "--before", "2999-01-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("younger than 180 days"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(verify().1.contains("7 events verified"));
+}

@@ -1,0 +1,298 @@
+//! Test harness: an in-process server on port 0 with its own database (zero2prod's `spawn_app`),
+//! and the real binary as a child process.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use warden_app::auth::Principal;
+use warden_app::clock::ManualClock;
+use warden_app::crypto::Sealer;
+use warden_app::{App, Settings};
+use warden_store::testing::PgDatabase;
+use warden_store::{Store, StoreOptions};
+
+/// 2026-01-05T01:00:00Z, a Monday morning in Beijing.
+pub const T0: i64 = 1_767_574_800_000;
+
+/// Where the shared third-party test data lives.
+pub fn shared_data(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub client: reqwest::Client,
+    pub admin: String,
+    pub db_url: String,
+    stop: tokio::sync::watch::Sender<bool>,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<PgDatabase>,
+}
+
+/// A server on port 0 with a fresh database; `None` when PostgreSQL is asked for but absent
+/// outside CI.
+pub async fn spawn_app(engine: Engine, settings: Settings) -> Option<TestApp> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn,sqlx=error")
+        .with_test_writer()
+        .try_init();
+    let (url, dir, pg) = match engine {
+        Engine::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            (
+                format!("sqlite://{}/w.db", dir.path().display()),
+                Some(dir),
+                None,
+            )
+        }
+        Engine::Postgres => {
+            let pg = PgDatabase::create().await?;
+            (pg.url.clone(), None, Some(pg))
+        }
+    };
+    let store = Store::open(&StoreOptions::new(&url)).await.unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let app = App::new(store, clock.clone(), Sealer::from_key(&[3; 32]), settings);
+    let admin = app
+        .create_token(&Principal::System, "admin", None, "test admin")
+        .await
+        .unwrap()
+        .secret;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, mut rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(warden_http::serve(listener, app.clone(), async move {
+        let _ = rx.changed().await;
+    }));
+    Some(TestApp {
+        base,
+        app,
+        clock,
+        client: reqwest::Client::new(),
+        admin,
+        db_url: url,
+        stop,
+        _dir: dir,
+        pg,
+    })
+}
+
+impl TestApp {
+    /// A token of `role` (tenant tokens bound to `account`).
+    pub async fn token(&self, role: &str, account: Option<&str>) -> String {
+        self.app
+            .create_token(&Principal::System, role, account, role)
+            .await
+            .unwrap()
+            .secret
+    }
+
+    /// Sends a request; returns status and JSON body (`Value::Null` when not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(m, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Sends raw bytes.
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
+        let mut req = self.client.post(format!("{}{path}", self.base)).body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.app.store.close().await;
+        if let Some(pg) = self.pg {
+            pg.drop_db().await;
+        }
+    }
+}
+
+/// Runs `f` on SQLite and on PostgreSQL (skipped loudly when absent outside CI).
+#[macro_export]
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::support::Engine::Sqlite).await; }
+        )* }
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::support::Engine::Postgres).await; }
+        )* }
+    };
+}
+
+/// A running `warden` process.
+pub struct Proc {
+    pub child: Child,
+    pub base: String,
+    pub admin: Option<String>,
+    pub stderr: mpsc::Receiver<String>,
+}
+
+/// Starts `warden serve --listen 127.0.0.1:0` in `cwd` with only `envs` as Warden settings, and
+/// waits until it listens.
+pub fn spawn_warden(cwd: &Path, envs: &[(&str, &str)], extra_args: &[&str]) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.current_dir(cwd)
+        .arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .args(extra_args);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("WARDEN_")) {
+        cmd.env_remove(k);
+    }
+    cmd.envs(envs.iter().copied()).env("RUST_LOG", "warn");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (out_tx, out_rx) = mpsc::channel();
+    let (err_tx, err_rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = err_tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let base = loop {
+        let line = out_rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| {
+                let errs: Vec<String> = err_rx.try_iter().collect();
+                panic!(
+                    "warden did not start listening; stderr:\n{}",
+                    errs.join("\n")
+                )
+            });
+        if let Some(url) = line.strip_prefix("warden listening on ") {
+            break url.trim().to_string();
+        }
+    };
+    let mut admin = None;
+    let mut rest = Vec::new();
+    while let Ok(l) = err_rx.recv_timeout(Duration::from_millis(200)) {
+        if let Some(t) = l.split_whitespace().find(|w| w.starts_with("wdn_")) {
+            admin = Some(t.to_string());
+        }
+        rest.push(l);
+    }
+    Proc {
+        child,
+        base,
+        admin,
+        stderr: err_rx,
+    }
+}
+
+impl Proc {
+    /// kill -9.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then waits; returns whether it exited successfully within `secs`.
+    pub fn terminate(&mut self, secs: u64) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill9();
+        false
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// An HTTP call against a process.
+pub async fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = client.request(m, format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
