@@ -234,19 +234,30 @@ impl App {
         }
         let rejected = items.len();
         self.metrics.add_rejected("invalid", rejected as u64);
+        let (indexes, batch): (Vec<usize>, Vec<Item>) = valid
+            .into_iter()
+            .map(|(index, (source, report))| {
+                (
+                    index,
+                    Item {
+                        source,
+                        format: Format::Json,
+                        report,
+                        raw: None,
+                    },
+                )
+            })
+            .unzip();
         let mut tx = self.store.begin_write().await?;
-        tx.lock_chain().await?;
-        for (index, (source, v)) in valid {
-            let receipt = self
-                .store_report(&mut tx, who, source, Format::Json, v, None)
-                .await?;
+        let receipts = self.store_reports(&mut tx, who, batch).await?;
+        tx.commit().await?;
+        for (index, receipt) in indexes.into_iter().zip(receipts) {
             items.push(BatchItem {
                 index,
                 receipt: Some(receipt),
                 error: None,
             });
         }
-        tx.commit().await?;
         let accepted = items.len() - rejected;
         self.metrics.inc_accepted(accepted as u64);
         items.sort_by_key(|i| i.index);
@@ -302,33 +313,83 @@ impl App {
         v: ValidReport,
         raw: Option<&[u8]>,
     ) -> AppResult<Receipt> {
+        let item = Item {
+            source,
+            format,
+            report: v,
+            raw: raw.map(<[u8]>::to_vec),
+        };
+        let mut receipts = self.store_reports(tx, who, vec![item]).await?;
+        receipts
+            .pop()
+            .ok_or_else(|| AppError::Conflict("nothing stored".into()))
+    }
+
+    /// Stores validated reports in the caller's transaction with a fixed number of statements
+    /// whatever their number: one owner lookup, one correlation query, multi-row inserts of new
+    /// cases, reports and audit events, and one update per existing case.
+    async fn store_reports(
+        &self,
+        tx: &mut WriteTx,
+        who: &Principal,
+        items: Vec<Item>,
+    ) -> AppResult<Vec<Receipt>> {
         let now = self.now();
         tx.lock_chain().await?;
-        let owner = tx.lookup_owner(&v.target).await?;
-        let target = v.target.canonical();
-        let key = correlation_key(
-            owner.as_ref().map(|o| o.resource_id.as_str()),
-            &target,
-            v.category,
-        );
-        let since = now - self.settings.correlation_window_ms;
-        let existing = tx.find_correlated_case(&key, since).await?;
-        let views = v.views.unwrap_or(0);
-        let (mut case, duplicate) = match existing {
-            Some(c) => {
-                tx.add_report_to_case(&c.id, views, now).await?;
-                (c, true)
-            }
-            None => {
+        let targets: Vec<Target> = items.iter().map(|i| i.report.target.clone()).collect();
+        let owners = tx.lookup_owners(&targets).await?;
+        let keys: Vec<String> = items
+            .iter()
+            .zip(&owners)
+            .map(|(i, o)| {
+                correlation_key(
+                    o.as_ref().map(|o| o.resource_id.as_str()),
+                    &i.report.target.canonical(),
+                    i.report.category,
+                )
+            })
+            .collect();
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        let existing = tx
+            .find_correlated_cases(&unique, now - self.settings.correlation_window_ms)
+            .await?;
+
+        let mut new_cases: Vec<Case> = Vec::new();
+        let mut new_index: HashMap<String, usize> = HashMap::new();
+        let mut bumps: HashMap<String, (i64, i64)> = HashMap::new();
+        let mut case_state: HashMap<String, String> = HashMap::new();
+        let mut to_confirm: Vec<(String, Option<String>, String)> = Vec::new();
+        let mut reports = Vec::with_capacity(items.len());
+        let mut events = Vec::with_capacity(items.len());
+        let mut receipts_meta = Vec::with_capacity(items.len());
+        for ((item, owner), key) in items.into_iter().zip(owners).zip(keys) {
+            let v = item.report;
+            let views = v.views.unwrap_or(0);
+            let (case_id, account_id, duplicate) = if let Some(c) = existing.get(&key) {
+                let b = bumps.entry(c.id.clone()).or_insert((0, 0));
+                b.0 += 1;
+                b.1 = b.1.max(views);
+                case_state
+                    .entry(c.id.clone())
+                    .or_insert_with(|| c.state.clone());
+                (c.id.clone(), c.account_id.clone(), true)
+            } else if let Some(c) = new_index.get(&key).and_then(|i| new_cases.get_mut(*i)) {
+                c.report_count += 1;
+                c.duplicate_count += 1;
+                c.views = c.views.max(views);
+                (c.id.clone(), c.account_id.clone(), true)
+            } else {
                 let c = Case {
                     id: warden_store::new_id("case", now),
                     account_id: owner.as_ref().map(|o| o.account_id.clone()),
                     resource_id: owner.as_ref().map(|o| o.resource_id.clone()),
-                    target: target.clone(),
+                    target: v.target.canonical(),
                     category: v.category.code().into(),
                     state: "reported".into(),
-                    source: source.code().into(),
-                    correlation_key: key,
+                    source: item.source.code().into(),
+                    correlation_key: key.clone(),
                     report_count: 1,
                     duplicate_count: 0,
                     views,
@@ -337,81 +398,103 @@ impl App {
                     last_report_at: now,
                     updated_at: now,
                 };
-                tx.insert_case(&c).await?;
-                (c, false)
+                case_state.insert(c.id.clone(), "reported".into());
+                new_index.insert(key, new_cases.len());
+                let ids = (c.id.clone(), c.account_id.clone(), false);
+                new_cases.push(c);
+                ids
+            };
+            let evidence: Option<Vec<u8>> = item.raw.or_else(|| v.evidence.map(String::into_bytes));
+            let report = Report {
+                id: warden_store::new_id("rep", now),
+                case_id: case_id.clone(),
+                account_id: account_id.clone(),
+                source: item.source.code().into(),
+                format: item.format.code().into(),
+                category: v.category.code().into(),
+                target: v.target.canonical(),
+                description: v.description,
+                evidence_sha256: evidence.as_deref().map(warden_domain::sha256_hex),
+                evidence,
+                reporter_contact_enc: v
+                    .reporter_contact
+                    .map(|c| self.sealer.seal(c.as_bytes()))
+                    .transpose()?,
+                submitted_by: who.actor(),
+                confidence: v.confidence,
+                views: v.views,
+                received_at: now,
+            };
+            let mut ev = self.event(who, "report.create", format!("report:{}", report.id));
+            ev.account_id = account_id.clone();
+            ev.after_digest = Some(digest(&report));
+            ev.details = serde_json::json!({
+                "case_id": case_id, "new_case": !duplicate, "source": report.source, "format": report.format,
+                "category": report.category, "evidence_sha256": report.evidence_sha256,
+            });
+            events.push(ev);
+            // INT-5: a sure enough detection by a detector confirms a case still in triage.
+            if let (
+                Principal::Token {
+                    role: Role::Detector,
+                    label,
+                    ..
+                },
+                Some(conf),
+            ) = (who, v.confidence)
+            {
+                let threshold = self
+                    .settings
+                    .detector_thresholds
+                    .get(label)
+                    .copied()
+                    .unwrap_or(self.settings.detector_confirm_confidence);
+                if conf >= threshold && case_state.get(&case_id).is_some_and(|s| s == "reported") {
+                    let reason = format!("high-confidence detection ({conf:.2} >= {threshold:.2})");
+                    case_state.insert(case_id.clone(), "confirmed".into());
+                    to_confirm.push((case_id.clone(), account_id.clone(), reason));
+                }
             }
-        };
-        let evidence: Option<Vec<u8>> = raw
-            .map(<[u8]>::to_vec)
-            .or_else(|| v.evidence.map(String::into_bytes));
-        let report = Report {
-            id: warden_store::new_id("rep", now),
-            case_id: case.id.clone(),
-            account_id: case.account_id.clone(),
-            source: source.code().into(),
-            format: format.code().into(),
-            category: v.category.code().into(),
-            target,
-            description: v.description,
-            evidence_sha256: evidence.as_deref().map(warden_domain::sha256_hex),
-            evidence,
-            reporter_contact_enc: v
-                .reporter_contact
-                .map(|c| self.sealer.seal(c.as_bytes()))
-                .transpose()?,
-            submitted_by: who.actor(),
-            confidence: v.confidence,
-            views: v.views,
-            received_at: now,
-        };
-        tx.insert_report(&report).await?;
-        let mut ev = self.event(who, "report.create", format!("report:{}", report.id));
-        ev.account_id = case.account_id.clone();
-        ev.after_digest = Some(digest(&report));
-        ev.details = serde_json::json!({
-            "case_id": case.id, "new_case": !duplicate, "source": report.source, "format": report.format,
-            "category": report.category, "evidence_sha256": report.evidence_sha256,
-        });
-        tx.append_audit(ev).await?;
-
-        // INT-5: a sure enough detection by a detector confirms a case still waiting in triage.
-        if let (
-            Principal::Token {
-                role: Role::Detector,
-                label,
-                ..
-            },
-            Some(conf),
-        ) = (who, v.confidence)
-        {
-            let threshold = self
-                .settings
-                .detector_thresholds
-                .get(label)
-                .copied()
-                .unwrap_or(self.settings.detector_confirm_confidence);
-            if conf >= threshold && case.state == "reported" {
-                let reason = format!("high-confidence detection ({conf:.2} >= {threshold:.2})");
-                tx.set_case_state(&case.id, "confirmed", Some(&reason), now)
-                    .await?;
-                let mut ev = self.event(who, "case.confirm", format!("case:{}", case.id));
-                ev.account_id = case.account_id.clone();
-                ev.details =
-                    serde_json::json!({ "from": "reported", "to": "confirmed", "reason": reason });
-                tx.append_audit(ev).await?;
-                case.state = "confirmed".into();
-            }
+            receipts_meta.push((report.id.clone(), case_id, duplicate, account_id.is_some()));
+            reports.push(report);
         }
+        tx.insert_cases(&new_cases).await?;
+        for (case_id, (added, views)) in &bumps {
+            tx.add_reports_to_case(case_id, *added, *views, now).await?;
+        }
+        tx.insert_reports(&reports).await?;
+        for (case_id, account_id, reason) in to_confirm {
+            tx.set_case_state(&case_id, "confirmed", Some(&reason), now)
+                .await?;
+            let mut ev = self.event(who, "case.confirm", format!("case:{case_id}"));
+            ev.account_id = account_id;
+            ev.details =
+                serde_json::json!({ "from": "reported", "to": "confirmed", "reason": reason });
+            events.push(ev);
+        }
+        tx.append_audits(events).await?;
         let anonymous = matches!(who, Principal::Anonymous { .. });
-        Ok(Receipt {
-            report_id: report.id,
-            status: "received",
-            case_id: (!anonymous).then(|| case.id.clone()),
-            duplicate: (!anonymous).then_some(duplicate),
-            case_state: (!anonymous).then(|| case.state.clone()),
-            owned: (!anonymous).then_some(case.account_id.is_some()),
-        })
+        Ok(receipts_meta
+            .into_iter()
+            .map(|(report_id, case_id, duplicate, owned)| Receipt {
+                report_id,
+                status: "received",
+                case_state: (!anonymous)
+                    .then(|| case_state.get(&case_id).cloned().unwrap_or_default()),
+                case_id: (!anonymous).then_some(case_id),
+                duplicate: (!anonymous).then_some(duplicate),
+                owned: (!anonymous).then_some(owned),
+            })
+            .collect())
     }
+}
+
+/// A validated report on its way into storage.
+struct Item {
+    source: Source,
+    format: Format,
+    report: ValidReport,
+    raw: Option<Vec<u8>>,
 }
 
 /// INT-4: the correlation key of (owner resource, target, category).

@@ -162,53 +162,74 @@ impl WriteTx {
 
     /// Appends an event to the chain in this transaction; returns its sequence number.
     pub async fn append_audit(&mut self, ev: NewAuditEvent) -> Result<i64> {
+        let seqs = self.append_audits(vec![ev]).await?;
+        seqs.last()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("no audit event appended".into()))
+    }
+
+    /// Appends events in order, many rows per statement; returns their sequence numbers.
+    pub async fn append_audits(&mut self, events: Vec<NewAuditEvent>) -> Result<Vec<i64>> {
         self.lock_chain().await?;
-        let head = self
+        let mut head = self
             .chain
             .clone()
             .ok_or_else(|| StoreError::Corrupt("audit head missing".into()))?;
-        let mut e = AuditEvent {
-            seq: head.seq + 1,
-            at: ev.at,
-            actor: ev.actor,
-            role: ev.role,
-            action: ev.action,
-            subject: ev.subject,
-            account_id: ev.account_id,
-            before_digest: ev.before_digest,
-            after_digest: ev.after_digest,
-            details: ev.details.to_string(),
-            prev_hash: head.hash.clone(),
-            hash: String::new(),
-        };
-        e.hash = event_hash(&head.hash, &e);
-        sqlx::query(
-            "INSERT INTO audit_events (seq, at, actor, role, action, subject, account_id, before_digest, after_digest, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(e.seq)
-        .bind(e.at)
-        .bind(&e.actor)
-        .bind(&e.role)
-        .bind(&e.action)
-        .bind(&e.subject)
-        .bind(e.account_id.clone())
-        .bind(e.before_digest.clone())
-        .bind(e.after_digest.clone())
-        .bind(&e.details)
-        .bind(&e.prev_hash)
-        .bind(&e.hash)
-        .execute(self.conn())
-        .await?;
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(e.seq)
-            .bind(&e.hash)
-            .execute(self.conn())
-            .await?;
-        self.chain = Some(ChainHead {
-            seq: e.seq,
-            hash: e.hash,
-        });
-        Ok(head.seq + 1)
+        let mut rows = Vec::with_capacity(events.len());
+        for ev in events {
+            let mut e = AuditEvent {
+                seq: head.seq + 1,
+                at: ev.at,
+                actor: ev.actor,
+                role: ev.role,
+                action: ev.action,
+                subject: ev.subject,
+                account_id: ev.account_id,
+                before_digest: ev.before_digest,
+                after_digest: ev.after_digest,
+                details: ev.details.to_string(),
+                prev_hash: head.hash.clone(),
+                hash: String::new(),
+            };
+            e.hash = event_hash(&head.hash, &e);
+            head = ChainHead {
+                seq: e.seq,
+                hash: e.hash.clone(),
+            };
+            rows.push(e);
+        }
+        for chunk in rows.chunks(crate::ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO audit_events (seq, at, actor, role, action, subject, account_id, before_digest, after_digest, details, prev_hash, hash) VALUES {}",
+                crate::placeholders(chunk.len(), 12)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for e in chunk {
+                q = q
+                    .bind(e.seq)
+                    .bind(e.at)
+                    .bind(e.actor.as_str())
+                    .bind(e.role.as_str())
+                    .bind(e.action.as_str())
+                    .bind(e.subject.as_str())
+                    .bind(e.account_id.as_deref())
+                    .bind(e.before_digest.as_deref())
+                    .bind(e.after_digest.as_deref())
+                    .bind(e.details.as_str())
+                    .bind(e.prev_hash.as_str())
+                    .bind(e.hash.as_str());
+            }
+            q.execute(self.conn()).await?;
+        }
+        if !rows.is_empty() {
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(head.seq)
+                .bind(head.hash.as_str())
+                .execute(self.conn())
+                .await?;
+            self.chain = Some(head);
+        }
+        Ok(rows.iter().map(|e| e.seq).collect())
     }
 }
 

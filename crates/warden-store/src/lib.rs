@@ -188,8 +188,8 @@ impl Store {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
                         let pragmas = match sync {
-                            "FULL" => "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
-                            _ => "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                            "FULL" => "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+                            _ => "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
                         };
                         conn.execute(pragmas).await?;
                     }
@@ -348,6 +348,31 @@ pub(crate) fn oi(row: &AnyRow, col: &str) -> Result<Option<i64>> {
 pub(crate) fn ob(row: &AnyRow, col: &str) -> Result<Option<Vec<u8>>> {
     row.try_get::<Option<Vec<u8>>, _>(col).map_err(Into::into)
 }
+
+/// `($1, $2, ...), ($n+1, ...)` for a multi-row INSERT of `rows` rows of `cols` columns.
+pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Rows per multi-row statement. Small on purpose: with sqlx 0.9 the cost per row grows with the
+/// number of parameters in a statement (measured with `warden bench intake`: 500 rows per
+/// statement was ~3x slower per row than 50 on SQLite; 20 was fastest on both engines).
+pub(crate) const ROWS_PER_STATEMENT: usize = 20;
 
 /// Clamps a page size.
 pub(crate) fn page(limit: i64) -> i64 {

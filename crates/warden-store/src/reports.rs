@@ -3,7 +3,11 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Scope, Store, WriteTx, i, ob, oi, os, page, s};
+use std::collections::HashMap;
+
+use crate::{
+    ROWS_PER_STATEMENT, Result, Scope, Store, WriteTx, i, ob, oi, os, page, placeholders, s,
+};
 
 /// A case row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,36 +134,94 @@ pub struct CaseFilter {
 impl WriteTx {
     /// The open case with this correlation key whose last report is at or after `since` (INT-4).
     pub async fn find_correlated_case(&mut self, key: &str, since: i64) -> Result<Option<Case>> {
-        let r = sqlx::query(
-            "SELECT * FROM cases WHERE correlation_key = $1 AND last_report_at >= $2 AND state <> 'dismissed' ORDER BY last_report_at DESC LIMIT 1",
-        )
-        .bind(key)
-        .bind(since)
-        .fetch_optional(self.conn())
-        .await?;
-        r.as_ref().map(case_row).transpose()
+        Ok(self
+            .find_correlated_cases(&[key.to_string()], since)
+            .await?
+            .remove(key))
     }
 
     /// Inserts a new case.
     pub async fn insert_case(&mut self, c: &Case) -> Result<()> {
+        self.insert_cases(std::slice::from_ref(c)).await
+    }
+
+    /// Inserts new cases, many rows per statement.
+    pub async fn insert_cases(&mut self, cases: &[Case]) -> Result<()> {
+        for chunk in cases.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO cases (id, account_id, resource_id, target, category, state, source, correlation_key, report_count, duplicate_count, views, state_reason, opened_at, last_report_at, updated_at) VALUES {}",
+                placeholders(chunk.len(), 15)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for c in chunk {
+                q = q
+                    .bind(c.id.as_str())
+                    .bind(c.account_id.as_deref())
+                    .bind(c.resource_id.as_deref())
+                    .bind(c.target.as_str())
+                    .bind(c.category.as_str())
+                    .bind(c.state.as_str())
+                    .bind(c.source.as_str())
+                    .bind(c.correlation_key.as_str())
+                    .bind(c.report_count)
+                    .bind(c.duplicate_count)
+                    .bind(c.views)
+                    .bind(c.state_reason.as_deref())
+                    .bind(c.opened_at)
+                    .bind(c.last_report_at)
+                    .bind(c.updated_at);
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
+    /// The open cases with these correlation keys whose last report is at or after `since`
+    /// (INT-4), by key (the most recent one per key).
+    pub async fn find_correlated_cases(
+        &mut self,
+        keys: &[String],
+        since: i64,
+    ) -> Result<HashMap<String, Case>> {
+        let mut out: HashMap<String, Case> = HashMap::new();
+        for chunk in keys.chunks(500) {
+            let list: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 2)).collect();
+            let sql = format!(
+                "SELECT * FROM cases WHERE last_report_at >= $1 AND state <> 'dismissed' AND correlation_key IN ({})",
+                list.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since);
+            for k in chunk {
+                q = q.bind(k.as_str());
+            }
+            for r in q.fetch_all(self.conn()).await? {
+                let c = case_row(&r)?;
+                if out
+                    .get(&c.correlation_key)
+                    .is_none_or(|o| o.last_report_at < c.last_report_at)
+                {
+                    out.insert(c.correlation_key.clone(), c);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts `added` more reports on a case (duplicates raise the counter, INT-4).
+    pub async fn add_reports_to_case(
+        &mut self,
+        case_id: &str,
+        added: i64,
+        views: i64,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO cases (id, account_id, resource_id, target, category, state, source, correlation_key, report_count, duplicate_count, views, state_reason, opened_at, last_report_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            "UPDATE cases SET report_count = report_count + $1, duplicate_count = duplicate_count + $1, views = CASE WHEN views > $2 THEN views ELSE $2 END, last_report_at = $3, updated_at = $3 WHERE id = $4",
         )
-        .bind(&c.id)
-        .bind(c.account_id.clone())
-        .bind(c.resource_id.clone())
-        .bind(&c.target)
-        .bind(&c.category)
-        .bind(&c.state)
-        .bind(&c.source)
-        .bind(&c.correlation_key)
-        .bind(c.report_count)
-        .bind(c.duplicate_count)
-        .bind(c.views)
-        .bind(c.state_reason.clone())
-        .bind(c.opened_at)
-        .bind(c.last_report_at)
-        .bind(c.updated_at)
+        .bind(added)
+        .bind(views)
+        .bind(now)
+        .bind(case_id)
         .execute(self.conn())
         .await?;
         Ok(())
@@ -167,15 +229,7 @@ impl WriteTx {
 
     /// Counts one more report on a case (a duplicate raises the counter, INT-4).
     pub async fn add_report_to_case(&mut self, case_id: &str, views: i64, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE cases SET report_count = report_count + 1, duplicate_count = duplicate_count + 1, views = CASE WHEN views > $1 THEN views ELSE $1 END, last_report_at = $2, updated_at = $2 WHERE id = $3",
-        )
-        .bind(views)
-        .bind(now)
-        .bind(case_id)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        self.add_reports_to_case(case_id, 1, views, now).await
     }
 
     /// Sets a case's state and reason.
@@ -213,28 +267,39 @@ impl WriteTx {
 
     /// Inserts a report.
     pub async fn insert_report(&mut self, r: &Report) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO reports (id, case_id, account_id, source, format, category, target, description, evidence, evidence_sha256, reporter_contact_enc, submitted_by, confidence_ppm, views, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(&r.id)
-        .bind(&r.case_id)
-        .bind(r.account_id.clone())
-        .bind(&r.source)
-        .bind(&r.format)
-        .bind(&r.category)
-        .bind(&r.target)
-        .bind(&r.description)
-        .bind(r.evidence.clone())
-        .bind(r.evidence_sha256.clone())
-        .bind(r.reporter_contact_enc.clone())
-        .bind(&r.submitted_by)
-        // Stored as parts per million: sqlx's Any driver (0.9.0) declares a NULL f64 as float4
-        // on PostgreSQL, which breaks the cached statement for the next non-NULL value.
-        .bind(r.confidence.map(|c| (c * 1e6).round() as i64))
-        .bind(r.views)
-        .bind(r.received_at)
-        .execute(self.conn())
-        .await?;
+        self.insert_reports(std::slice::from_ref(r)).await
+    }
+
+    /// Inserts reports, many rows per statement.
+    pub async fn insert_reports(&mut self, reports: &[Report]) -> Result<()> {
+        for chunk in reports.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO reports (id, case_id, account_id, source, format, category, target, description, evidence, evidence_sha256, reporter_contact_enc, submitted_by, confidence_ppm, views, received_at) VALUES {}",
+                placeholders(chunk.len(), 15)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r.id.as_str())
+                    .bind(r.case_id.as_str())
+                    .bind(r.account_id.as_deref())
+                    .bind(r.source.as_str())
+                    .bind(r.format.as_str())
+                    .bind(r.category.as_str())
+                    .bind(r.target.as_str())
+                    .bind(r.description.as_str())
+                    .bind(r.evidence.as_deref())
+                    .bind(r.evidence_sha256.as_deref())
+                    .bind(r.reporter_contact_enc.as_deref())
+                    .bind(r.submitted_by.as_str())
+                    // Parts per million: sqlx's Any driver (0.9.0) declares a NULL f64 as float4
+                    // on PostgreSQL, which breaks the cached statement for the next value.
+                    .bind(r.confidence.map(|c| (c * 1e6).round() as i64))
+                    .bind(r.views)
+                    .bind(r.received_at);
+            }
+            q.execute(self.conn()).await?;
+        }
         Ok(())
     }
 }

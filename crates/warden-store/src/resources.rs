@@ -178,41 +178,84 @@ impl WriteTx {
     pub async fn lookup_owner(&mut self, target: &Target) -> Result<Option<OwnerMatch>> {
         lookup(self.conn(), target).await
     }
+
+    /// Owners of many targets, in order.
+    pub async fn lookup_owners(&mut self, targets: &[Target]) -> Result<Vec<Option<OwnerMatch>>> {
+        lookup_many(self.conn(), targets).await
+    }
 }
 
-async fn lookup(conn: &mut sqlx::AnyConnection, target: &Target) -> Result<Option<OwnerMatch>> {
-    let mut best: Option<(i64, OwnerMatch)> = None;
-    let keys = target.candidate_keys();
-    if !keys.is_empty() {
-        let placeholders: Vec<String> = (1..=keys.len()).map(|n| format!("${n}")).collect();
+const OWNER_SELECT: &str = "SELECT ri.match_key, ri.resource_id, ri.account_id, ri.kind, ri.value, ri.specificity, r.product FROM resource_identifiers ri JOIN resources r ON r.id = ri.resource_id";
+
+/// Owners of many targets with one key query (plus one range query per distinct IP): intake
+/// batches resolve hundreds of targets at once.
+async fn lookup_many(
+    conn: &mut sqlx::AnyConnection,
+    targets: &[Target],
+) -> Result<Vec<Option<OwnerMatch>>> {
+    use std::collections::{BTreeSet, HashMap};
+    let keys: BTreeSet<String> = targets.iter().flat_map(Target::candidate_keys).collect();
+    let keys: Vec<String> = keys.into_iter().collect();
+    let mut by_key: HashMap<String, (i64, OwnerMatch)> = HashMap::new();
+    for chunk in keys.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
-            "SELECT ri.resource_id, ri.account_id, ri.kind, ri.value, ri.specificity, r.product FROM resource_identifiers ri JOIN resources r ON r.id = ri.resource_id WHERE ri.match_key IN ({}) ORDER BY ri.specificity DESC, ri.resource_id LIMIT 1",
+            "{OWNER_SELECT} WHERE ri.match_key IN ({})",
             placeholders.join(", ")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for k in &keys {
-            q = q.bind(k.clone());
+        for k in chunk {
+            q = q.bind(k.as_str());
         }
-        if let Some(r) = q.fetch_optional(&mut *conn).await? {
-            best = Some((i(&r, "specificity")?, owner_row(&r)?));
+        for r in q.fetch_all(&mut *conn).await? {
+            by_key.insert(s(&r, "match_key")?, (i(&r, "specificity")?, owner_row(&r)?));
         }
     }
-    if let Some(ip) = target.ip() {
-        let h = ip_hex(ip);
-        let r = sqlx::query(
-            "SELECT ri.resource_id, ri.account_id, ri.kind, ri.value, ri.specificity, r.product FROM resource_identifiers ri JOIN resources r ON r.id = ri.resource_id WHERE ri.kind = 'public_ip' AND ri.ip_lo <= $1 AND ri.ip_hi >= $1 ORDER BY ri.specificity DESC, ri.resource_id LIMIT 1",
-        )
-        .bind(h)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(r) = r {
-            let spec = i(&r, "specificity")?;
-            if best.as_ref().is_none_or(|(b, _)| spec > *b) {
-                best = Some((spec, owner_row(&r)?));
+    let mut by_ip: HashMap<std::net::IpAddr, Option<(i64, OwnerMatch)>> = HashMap::new();
+    for ip in targets.iter().filter_map(Target::ip) {
+        if by_ip.contains_key(&ip) {
+            continue;
+        }
+        let sql = format!(
+            "{OWNER_SELECT} WHERE ri.kind = 'public_ip' AND ri.ip_lo <= $1 AND ri.ip_hi >= $1 ORDER BY ri.specificity DESC, ri.resource_id LIMIT 1"
+        );
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ip_hex(ip))
+            .fetch_optional(&mut *conn)
+            .await?;
+        let hit = r
+            .map(|r| Ok::<_, crate::StoreError>((i(&r, "specificity")?, owner_row(&r)?)))
+            .transpose()?;
+        by_ip.insert(ip, hit);
+    }
+    Ok(targets
+        .iter()
+        .map(|t| {
+            let mut best: Option<&(i64, OwnerMatch)> = None;
+            let from_ip = t
+                .ip()
+                .and_then(|ip| by_ip.get(&ip))
+                .and_then(Option::as_ref);
+            for cand in t
+                .candidate_keys()
+                .iter()
+                .filter_map(|k| by_key.get(k))
+                .chain(from_ip)
+            {
+                if best.is_none_or(|b| cand.0 > b.0) {
+                    best = Some(cand);
+                }
             }
-        }
-    }
-    Ok(best.map(|(_, m)| m))
+            best.map(|(_, m)| m.clone())
+        })
+        .collect())
+}
+
+async fn lookup(conn: &mut sqlx::AnyConnection, target: &Target) -> Result<Option<OwnerMatch>> {
+    Ok(lookup_many(conn, std::slice::from_ref(target))
+        .await?
+        .pop()
+        .flatten())
 }
 
 fn owner_row(r: &AnyRow) -> Result<OwnerMatch> {
