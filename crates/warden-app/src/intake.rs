@@ -459,9 +459,9 @@ impl App {
             reports.push(report);
         }
         tx.insert_cases(&new_cases).await?;
-        for (case_id, (added, views)) in &bumps {
-            tx.add_reports_to_case(case_id, *added, *views, now).await?;
-        }
+        let bumps: Vec<(String, i64, i64)> =
+            bumps.into_iter().map(|(id, (n, v))| (id, n, v)).collect();
+        tx.add_reports_to_cases(&bumps, now).await?;
         tx.insert_reports(&reports).await?;
         for (case_id, account_id, reason) in to_confirm {
             tx.set_case_state(&case_id, "confirmed", Some(&reason), now)

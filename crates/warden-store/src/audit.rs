@@ -198,7 +198,7 @@ impl WriteTx {
             };
             rows.push(e);
         }
-        for chunk in rows.chunks(crate::ROWS_PER_STATEMENT) {
+        for chunk in rows.chunks(self.engine().rows_per_statement()) {
             let sql = format!(
                 "INSERT INTO audit_events (seq, at, actor, role, action, subject, account_id, before_digest, after_digest, details, prev_hash, hash) VALUES {}",
                 crate::placeholders(chunk.len(), 12)

@@ -5,9 +5,7 @@ use sqlx::any::AnyRow;
 
 use std::collections::HashMap;
 
-use crate::{
-    ROWS_PER_STATEMENT, Result, Scope, Store, WriteTx, i, ob, oi, os, page, placeholders, s,
-};
+use crate::{KEYS_PER_QUERY, Result, Scope, Store, WriteTx, i, ob, oi, os, page, placeholders, s};
 
 /// A case row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -147,7 +145,7 @@ impl WriteTx {
 
     /// Inserts new cases, many rows per statement.
     pub async fn insert_cases(&mut self, cases: &[Case]) -> Result<()> {
-        for chunk in cases.chunks(ROWS_PER_STATEMENT) {
+        for chunk in cases.chunks(self.engine().rows_per_statement()) {
             let sql = format!(
                 "INSERT INTO cases (id, account_id, resource_id, target, category, state, source, correlation_key, report_count, duplicate_count, views, state_reason, opened_at, last_report_at, updated_at) VALUES {}",
                 placeholders(chunk.len(), 15)
@@ -184,7 +182,8 @@ impl WriteTx {
         since: i64,
     ) -> Result<HashMap<String, Case>> {
         let mut out: HashMap<String, Case> = HashMap::new();
-        for chunk in keys.chunks(500) {
+        self.prefer_indexes(true).await?;
+        for chunk in keys.chunks(KEYS_PER_QUERY) {
             let list: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 2)).collect();
             let sql = format!(
                 "SELECT * FROM cases WHERE last_report_at >= $1 AND state <> 'dismissed' AND correlation_key IN ({})",
@@ -204,32 +203,39 @@ impl WriteTx {
                 }
             }
         }
+        self.prefer_indexes(false).await?;
         Ok(out)
     }
 
-    /// Counts `added` more reports on a case (duplicates raise the counter, INT-4).
-    pub async fn add_reports_to_case(
+    /// Counts more reports on cases — `(case id, reports added, largest views)` each — in one
+    /// statement per chunk (duplicates raise the counter, INT-4).
+    pub async fn add_reports_to_cases(
         &mut self,
-        case_id: &str,
-        added: i64,
-        views: i64,
+        bumps: &[(String, i64, i64)],
         now: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE cases SET report_count = report_count + $1, duplicate_count = duplicate_count + $1, views = CASE WHEN views > $2 THEN views ELSE $2 END, last_report_at = $3, updated_at = $3 WHERE id = $4",
-        )
-        .bind(added)
-        .bind(views)
-        .bind(now)
-        .bind(case_id)
-        .execute(self.conn())
-        .await?;
+        for chunk in bumps.chunks(self.engine().rows_per_statement()) {
+            let sql = format!(
+                "WITH v(id, n, views) AS (VALUES {}) \
+                 UPDATE cases SET report_count = cases.report_count + v.n, duplicate_count = cases.duplicate_count + v.n, \
+                 views = CASE WHEN cases.views > v.views THEN cases.views ELSE v.views END, last_report_at = ${p}, updated_at = ${p} \
+                 FROM v WHERE cases.id = v.id",
+                placeholders(chunk.len(), 3),
+                p = chunk.len() * 3 + 1
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, n, views) in chunk {
+                q = q.bind(id.as_str()).bind(*n).bind(*views);
+            }
+            q.bind(now).execute(self.conn()).await?;
+        }
         Ok(())
     }
 
     /// Counts one more report on a case (a duplicate raises the counter, INT-4).
     pub async fn add_report_to_case(&mut self, case_id: &str, views: i64, now: i64) -> Result<()> {
-        self.add_reports_to_case(case_id, 1, views, now).await
+        self.add_reports_to_cases(&[(case_id.to_string(), 1, views)], now)
+            .await
     }
 
     /// Sets a case's state and reason.
@@ -272,7 +278,7 @@ impl WriteTx {
 
     /// Inserts reports, many rows per statement.
     pub async fn insert_reports(&mut self, reports: &[Report]) -> Result<()> {
-        for chunk in reports.chunks(ROWS_PER_STATEMENT) {
+        for chunk in reports.chunks(self.engine().rows_per_statement()) {
             let sql = format!(
                 "INSERT INTO reports (id, case_id, account_id, source, format, category, target, description, evidence, evidence_sha256, reporter_contact_enc, submitted_by, confidence_ppm, views, received_at) VALUES {}",
                 placeholders(chunk.len(), 15)

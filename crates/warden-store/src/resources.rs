@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use warden_domain::resource::{Identifier, MatchKey, Target, ip_hex};
 
-use crate::{Result, Scope, Store, WriteTx, conflict_on_unique, i, page, s};
+use crate::{KEYS_PER_QUERY, Result, Scope, Store, WriteTx, conflict_on_unique, i, page, s};
 
 /// A resource with its identifiers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -197,7 +197,7 @@ async fn lookup_many(
     let keys: BTreeSet<String> = targets.iter().flat_map(Target::candidate_keys).collect();
     let keys: Vec<String> = keys.into_iter().collect();
     let mut by_key: HashMap<String, (i64, OwnerMatch)> = HashMap::new();
-    for chunk in keys.chunks(500) {
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
         let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
             "{OWNER_SELECT} WHERE ri.match_key IN ({})",

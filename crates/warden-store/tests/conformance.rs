@@ -96,6 +96,7 @@ suite!(
     audit_chain_detects_every_flipped_byte,
     audit_purge_respects_retention,
     regression_null_confidence_then_value,
+    many_rows_per_statement,
 );
 
 const NOW: i64 = 1_700_000_000_000;
@@ -809,6 +810,43 @@ async fn regression_null_confidence_then_value(db: &Db) {
         .map(|r| r.confidence)
         .collect();
     assert_eq!(got, vec![None, Some(0.25), None, Some(0.999_999)]);
+}
+
+/// Intake writes batches with multi-row statements; more rows than one statement holds still
+/// land exactly (INT-4 counters included).
+async fn many_rows_per_statement(db: &Db) {
+    let s = &db.store;
+    let cases: Vec<Case> = (0..45)
+        .map(|n| case(&format!("case_{n:02}"), &format!("k{n}"), None, NOW))
+        .collect();
+    let mut tx = s.begin_write().await.unwrap();
+    tx.insert_cases(&cases).await.unwrap();
+    let reports: Vec<Report> = (0..45)
+        .map(|n| report(&format!("rep_{n:02}"), &format!("case_{n:02}"), None))
+        .collect();
+    tx.insert_reports(&reports).await.unwrap();
+    let bumps: Vec<(String, i64, i64)> = (0..45)
+        .map(|n| (format!("case_{n:02}"), n + 1, n * 10))
+        .collect();
+    tx.add_reports_to_cases(&bumps, NOW + 5).await.unwrap();
+    let keys: Vec<String> = (0..45).map(|n| format!("k{n}")).collect();
+    assert_eq!(
+        tx.find_correlated_cases(&keys, NOW).await.unwrap().len(),
+        45
+    );
+    let events: Vec<NewAuditEvent> = (0..45).map(|n| audit("report.create", n)).collect();
+    assert_eq!(
+        tx.append_audits(events).await.unwrap(),
+        (1..=45).collect::<Vec<i64>>()
+    );
+    tx.commit().await.unwrap();
+    let c = s.get_case(&Scope::All, "case_44").await.unwrap().unwrap();
+    assert_eq!(
+        (c.report_count, c.duplicate_count, c.views, c.last_report_at),
+        (46, 45, 440, NOW + 5)
+    );
+    assert_eq!(s.count_reports().await.unwrap(), 45);
+    assert_eq!(s.verify_audit().await.unwrap().checked, 45);
 }
 
 #[test]

@@ -31,9 +31,9 @@ pub struct IntakeArgs {
     /// Concurrent HTTP clients.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// Skip PostgreSQL.
-    #[arg(long)]
-    sqlite_only: bool,
+    /// Engines to measure: `sqlite`, `postgres` or `both`.
+    #[arg(long, default_value = "both")]
+    engine: String,
 }
 
 struct Figures {
@@ -47,10 +47,15 @@ pub async fn intake(args: IntakeArgs) -> anyhow::Result<()> {
         "warden bench intake: {} single, {} batched ({} per request), {} clients, correlation on",
         args.single, args.batched, args.batch_size, args.concurrency
     );
+    if !["sqlite", "postgres", "both"].contains(&args.engine.as_str()) {
+        anyhow::bail!("--engine must be sqlite, postgres or both");
+    }
     let dir = tempfile::tempdir()?;
     let sqlite_url = format!("sqlite://{}/bench.db", dir.path().display());
-    run_engine("sqlite", &sqlite_url, &args).await?;
-    if !args.sqlite_only {
+    if args.engine != "postgres" {
+        run_engine("sqlite", &sqlite_url, &args).await?;
+    }
+    if args.engine != "sqlite" {
         match PgDatabase::create().await {
             Some(pg) => {
                 let r = run_engine("postgres", &pg.url, &args).await;
