@@ -175,27 +175,50 @@ impl App {
         {
             return Err(InvalidInput::new("account_id", "names no account").into());
         }
-        tx.insert_token(&token, &token_hash(&secret)).await?;
-        let mut ev = self.event(who, "token.create", format!("token:{}", token.id));
-        ev.after_digest = Some(digest(&token));
-        ev.details = serde_json::json!({ "role": token.role, "account_id": token.account_id, "label": token.label });
-        ev.account_id = account;
-        tx.append_audit(ev).await?;
+        self.insert_token(&mut tx, who, &token, &secret).await?;
         tx.commit().await?;
         Ok(IssuedToken { token, secret })
     }
 
+    async fn insert_token(
+        &self,
+        tx: &mut warden_store::WriteTx,
+        who: &Principal,
+        token: &Token,
+        secret: &str,
+    ) -> AppResult<()> {
+        tx.insert_token(token, &token_hash(secret)).await?;
+        let mut ev = self.event(who, "token.create", format!("token:{}", token.id));
+        ev.after_digest = Some(digest(token));
+        ev.details = serde_json::json!({ "role": token.role, "account_id": token.account_id, "label": token.label });
+        ev.account_id = token.account_id.clone();
+        tx.append_audit(ev).await?;
+        Ok(())
+    }
+
     /// Issues the first admin token if there is no live one (first start); `None` otherwise.
+    /// Check and insert share one transaction under the chain lock, so two nodes starting
+    /// together on one database issue one token between them.
     pub async fn bootstrap_admin(&self) -> AppResult<Option<IssuedToken>> {
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
         if tx.count_admin_tokens().await? > 0 {
             return Ok(None);
         }
-        drop(tx);
-        self.create_token(&Principal::System, "admin", None, "bootstrap admin")
-            .await
-            .map(Some)
+        let now = self.now();
+        let secret = new_secret()?;
+        let token = Token {
+            id: warden_store::new_id("tok", now),
+            role: Role::Admin.code().into(),
+            account_id: None,
+            label: "bootstrap admin".into(),
+            created_at: now,
+            revoked_at: None,
+        };
+        self.insert_token(&mut tx, &Principal::System, &token, &secret)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(IssuedToken { token, secret }))
     }
 
     /// Revokes a token.

@@ -118,17 +118,27 @@ impl App {
             Err(e) => {
                 self.metrics.job(false);
                 tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed");
-                if let Err(e) = self
-                    .store
-                    .fail_job(&job, node, &e.to_string(), self.now())
-                    .await
-                {
+                if let Err(e) = self.record_failure(node, &job, &e.to_string()).await {
                     tracing::error!(job = %job.id, error = %e, "could not record job failure; its lease will expire and it will run again");
                 }
             }
         }
     }
 
+    /// Backs a failed job off (or marks it dead) and audits that, in one transaction.
+    async fn record_failure(&self, node: &str, job: &Job, error: &str) -> AppResult<()> {
+        let mut tx = self.store.begin_write().await?;
+        let dead = tx.fail_job(job, node, error, self.now()).await?;
+        let action = if dead { "job.dead" } else { "job.retry" };
+        let mut ev = self.event(&Principal::System, action, format!("job:{}", job.id));
+        ev.details = serde_json::json!({ "kind": job.kind, "node": node, "attempt": job.attempts, "error": error });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs one job: its effect, its audit event and its completion commit together, and only
+    /// while this node still holds the lease.
     async fn handle(&self, node: &str, job: &Job) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
@@ -137,6 +147,10 @@ impl App {
             other => return Err(AppError::Conflict(format!("unknown job kind {other}"))),
         }
         if tx.complete_job(&job.id, node, now).await? {
+            let mut ev = self.event(&Principal::System, "job.run", format!("job:{}", job.id));
+            ev.details =
+                serde_json::json!({ "kind": job.kind, "node": node, "attempt": job.attempts });
+            tx.append_audit(ev).await?;
             tx.commit().await?;
         } else {
             tracing::warn!(job = %job.id, "lease lost before completion; rolled back");

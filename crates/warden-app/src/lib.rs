@@ -49,6 +49,8 @@ pub struct Settings {
     pub job_poll_ms: u64,
     /// Jobs claimed per round.
     pub job_batch: i64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (for the per-IP rate limit).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -64,6 +66,7 @@ impl Default for Settings {
             job_lease_ms: 60_000,
             job_poll_ms: 500,
             job_batch: 50,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -210,11 +210,10 @@ impl App {
     /// Purges audit events older than `before` (AUD-3: refused inside the retention period).
     pub async fn purge_audit(&self, who: &Principal, before: i64) -> AppResult<Purge> {
         who.require(&[Role::Admin], "purge the audit log")?;
-        let p = self
-            .store
+        let mut tx = self.store.begin_write().await?;
+        let p = tx
             .purge_audit(before, self.settings.audit_retention_days, self.now())
             .await?;
-        let mut tx = self.store.begin_write().await?;
         let mut ev = self.event(who, "audit.purge", "audit".into());
         ev.details = serde_json::json!({ "before": before, "removed": p.removed });
         tx.append_audit(ev).await?;

@@ -86,6 +86,14 @@ pub fn router(app: App) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), authorize))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                405,
+                "method_not_allowed",
+                "this route does not accept that method; see /api/openapi.json",
+                json!({}),
+            )
+        })
         .with_state(app)
 }
 
@@ -97,11 +105,7 @@ async fn authorize(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
+    let ip = client_ip(&app, &req);
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -151,6 +155,30 @@ async fn authorize(
     finish(&app, resp)
 }
 
+/// The client's address: the peer, or — when the peer is a trusted proxy — the last address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+fn client_ip(app: &App, req: &Request) -> String {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let trusted = &app.settings.trusted_proxies;
+    match peer {
+        Some(p) if trusted.contains(&p) => req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+            .rfind(|a| !trusted.contains(a))
+            .unwrap_or(p)
+            .to_string(),
+        Some(p) => p.to_string(),
+        None => String::new(),
+    }
+}
+
 fn finish(app: &App, resp: Response) -> Response {
     app.metrics.http(resp.status().is_server_error());
     resp
@@ -195,6 +223,37 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         }
         ApiError::malformed(msg)
     })
+}
+
+/// A query string whose errors are API errors naming the parameter.
+struct Q<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(Q(v)),
+            Err(e) => {
+                let msg = e.body_text();
+                let field = msg
+                    .split(": ")
+                    .nth(1)
+                    .and_then(|m| m.split(':').next())
+                    .unwrap_or("query")
+                    .to_string();
+                Err(ApiError::new(
+                    422,
+                    "invalid_field",
+                    msg.clone(),
+                    json!({ "field": field, "reason": msg }),
+                ))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -309,7 +368,7 @@ fn case_filter(q: &PageQuery) -> CaseFilter {
 async fn list_cases(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-    Query(q): Query<PageQuery>,
+    Q(q): Q<PageQuery>,
 ) -> ApiResult<Json<Value>> {
     let items = app
         .list_cases(
@@ -326,7 +385,7 @@ async fn list_cases(
 async fn count_cases(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-    Query(q): Query<PageQuery>,
+    Q(q): Q<PageQuery>,
 ) -> ApiResult<Json<Value>> {
     let n = app.count_cases(&who, &case_filter(&q)).await?;
     Ok(Json(json!({ "count": n })))
@@ -386,7 +445,7 @@ async fn create_account(
 async fn list_accounts(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-    Query(q): Query<PageQuery>,
+    Q(q): Q<PageQuery>,
 ) -> ApiResult<Json<Value>> {
     let items = app
         .list_accounts(&who, q.after.as_deref().unwrap_or_default(), limit(&q))
@@ -435,7 +494,7 @@ async fn create_resource(
 async fn list_resources(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-    Query(q): Query<PageQuery>,
+    Q(q): Q<PageQuery>,
 ) -> ApiResult<Json<Value>> {
     let items = app
         .list_resources(
@@ -490,7 +549,7 @@ struct OwnerQuery {
 async fn owner(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-    Query(q): Query<OwnerQuery>,
+    Q(q): Q<OwnerQuery>,
 ) -> ApiResult<Json<Value>> {
     let target = q.target.ok_or_else(|| {
         ApiError::new(
@@ -523,7 +582,7 @@ struct AuditQuery {
 async fn list_audit(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-    Query(q): Query<AuditQuery>,
+    Q(q): Q<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
     let f = AuditFilter {
         action: q.action,

@@ -160,6 +160,50 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Removes events older than `before` in this transaction — refused (`Err(Conflict)`) when `before` is
+    /// less than `retention_days` (never below [`MIN_RETENTION_DAYS`]) before `now`. The chain's
+    /// base moves to the last removed event so that verification still works.
+    pub async fn purge_audit(
+        &mut self,
+        before: i64,
+        retention_days: i64,
+        now: i64,
+    ) -> Result<Purge> {
+        let days = retention_days.max(MIN_RETENTION_DAYS);
+        let oldest_allowed = now - days * 86_400_000;
+        if before > oldest_allowed {
+            return Err(StoreError::Conflict(format!(
+                "refusing to purge audit events younger than {days} days (AUD-3); the latest cut-off allowed now is {}",
+                warden_domain::time::Timestamp(oldest_allowed).to_rfc3339()
+            )));
+        }
+        let tx = self;
+        tx.lock_chain().await?;
+        let last = sqlx::query(
+            "SELECT seq, hash FROM audit_events WHERE at < $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(before)
+        .fetch_optional(tx.conn())
+        .await?;
+        let Some(last) = last else {
+            return Ok(Purge { removed: 0 });
+        };
+        let (seq, hash) = (i(&last, "seq")?, s(&last, "hash")?);
+        let removed = sqlx::query("DELETE FROM audit_events WHERE seq <= $1")
+            .bind(seq)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE audit_head SET base_seq = $1, base_hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(hash)
+            .execute(tx.conn())
+            .await?;
+        Ok(Purge {
+            removed: i64::try_from(removed).unwrap_or(i64::MAX),
+        })
+    }
+
     /// Appends an event to the chain in this transaction; returns its sequence number.
     pub async fn append_audit(&mut self, ev: NewAuditEvent) -> Result<i64> {
         let seqs = self.append_audits(vec![ev]).await?;
@@ -348,45 +392,6 @@ impl Store {
             checked,
             last_seq: prev_seq,
             broken: None,
-        })
-    }
-
-    /// Removes events older than `before` — refused (returns `Err(Conflict)`) when `before` is
-    /// less than `retention_days` (never below [`MIN_RETENTION_DAYS`]) before `now`. The chain's
-    /// base moves to the last removed event so that verification still works.
-    pub async fn purge_audit(&self, before: i64, retention_days: i64, now: i64) -> Result<Purge> {
-        let days = retention_days.max(MIN_RETENTION_DAYS);
-        let oldest_allowed = now - days * 86_400_000;
-        if before > oldest_allowed {
-            return Err(StoreError::Conflict(format!(
-                "refusing to purge audit events younger than {days} days (AUD-3); the latest cut-off allowed now is {oldest_allowed} ms"
-            )));
-        }
-        let mut tx = self.begin_write().await?;
-        tx.lock_chain().await?;
-        let last = sqlx::query(
-            "SELECT seq, hash FROM audit_events WHERE at < $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(before)
-        .fetch_optional(tx.conn())
-        .await?;
-        let Some(last) = last else {
-            return Ok(Purge { removed: 0 });
-        };
-        let (seq, hash) = (i(&last, "seq")?, s(&last, "hash")?);
-        let removed = sqlx::query("DELETE FROM audit_events WHERE seq <= $1")
-            .bind(seq)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-        sqlx::query("UPDATE audit_head SET base_seq = $1, base_hash = $2 WHERE id = 1")
-            .bind(seq)
-            .bind(hash)
-            .execute(tx.conn())
-            .await?;
-        tx.commit().await?;
-        Ok(Purge {
-            removed: i64::try_from(removed).unwrap_or(i64::MAX),
         })
     }
 }

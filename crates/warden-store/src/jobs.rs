@@ -157,6 +157,24 @@ impl WriteTx {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Records a failed attempt: retried after [`backoff_ms`], or `dead` after `max_attempts`.
+    /// Returns whether the job is now dead; nothing changes if `node` no longer holds the lease.
+    pub async fn fail_job(&mut self, job: &Job, node: &str, error: &str, now: i64) -> Result<bool> {
+        let dead = job.attempts >= job.max_attempts;
+        sqlx::query(
+            "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $5 AND lease_owner = $6",
+        )
+        .bind(if dead { "dead" } else { "pending" })
+        .bind(now + backoff_ms(job.attempts))
+        .bind(error.chars().take(2000).collect::<String>())
+        .bind(now)
+        .bind(&job.id)
+        .bind(node)
+        .execute(self.conn())
+        .await?;
+        Ok(dead)
+    }
+
     /// Records that `node` ran job `id` (the `diag.ping` job's effect).
     pub async fn record_job_run(&mut self, id: &str, node: &str, now: i64) -> Result<()> {
         sqlx::query("INSERT INTO job_runs (job_id, node, ran_at) VALUES ($1, $2, $3)")
@@ -198,24 +216,6 @@ impl Store {
             .await?;
         tx.commit().await?;
         rows.iter().map(row).collect()
-    }
-
-    /// Records a failed attempt: retried after [`backoff_ms`], or `dead` after `max_attempts`.
-    pub async fn fail_job(&self, job: &Job, node: &str, error: &str, now: i64) -> Result<()> {
-        let dead = job.attempts >= job.max_attempts;
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $5 AND lease_owner = $6",
-        )
-        .bind(if dead { "dead" } else { "pending" })
-        .bind(now + backoff_ms(job.attempts))
-        .bind(error.chars().take(2000).collect::<String>())
-        .bind(now)
-        .bind(&job.id)
-        .bind(node)
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await
     }
 
     /// One job.

@@ -595,9 +595,13 @@ async fn jobs_lease_retry_and_die(db: &Db) {
     let mut tx = s.begin_write().await.unwrap();
     assert!(!tx.complete_job(&j.id, "n1", NOW + 1_002).await.unwrap());
     drop(tx);
-    s.fail_job(&j2, "n2", "adapter timed out", NOW + 1_100)
-        .await
-        .unwrap();
+    let mut tx = s.begin_write().await.unwrap();
+    assert!(
+        !tx.fail_job(&j2, "n2", "adapter timed out", NOW + 1_100)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
     let after = s.get_job("job_x").await.unwrap().unwrap();
     assert_eq!(
         (after.state.as_str(), after.run_at),
@@ -617,7 +621,12 @@ async fn jobs_lease_retry_and_die(db: &Db) {
         .unwrap()
         .pop()
         .unwrap();
-    s.fail_job(&j3, "n2", "again", NOW + 3_200).await.unwrap();
+    let mut tx = s.begin_write().await.unwrap();
+    assert!(
+        tx.fail_job(&j3, "n2", "again", NOW + 3_200).await.unwrap(),
+        "third attempt of three: dead"
+    );
+    tx.commit().await.unwrap();
     assert_eq!(s.get_job("job_x").await.unwrap().unwrap().state, "dead");
     assert_eq!(s.job_counts().await.unwrap().dead, 1);
 }
@@ -764,12 +773,14 @@ async fn audit_purge_respects_retention(db: &Db) {
         tx.append_audit(e).await.unwrap();
         tx.commit().await.unwrap();
     }
-    let err = s.purge_audit(NOW - 30 * day, 30, NOW).await.unwrap_err();
+    let mut tx = s.begin_write().await.unwrap();
+    let err = tx.purge_audit(NOW - 30 * day, 30, NOW).await.unwrap_err();
     assert!(err.to_string().contains("180 days"), "{err}");
-    let err = s.purge_audit(NOW - 150 * day, 180, NOW).await.unwrap_err();
+    let err = tx.purge_audit(NOW - 150 * day, 180, NOW).await.unwrap_err();
     assert!(err.to_string().contains("younger than 180"), "{err}");
     assert_eq!(s.verify_audit().await.unwrap().checked, 4);
-    let p = s.purge_audit(NOW - 250 * day, 180, NOW).await.unwrap();
+    let p = tx.purge_audit(NOW - 250 * day, 180, NOW).await.unwrap();
+    tx.commit().await.unwrap();
     assert_eq!(p.removed, 2);
     let v = s.verify_audit().await.unwrap();
     assert_eq!(

@@ -38,6 +38,9 @@ pub struct Server {
     pub data_dir: PathBuf,
     /// Seconds to let in-flight requests and jobs finish on SIGTERM/SIGINT. Default 30.
     pub shutdown_grace_secs: u64,
+    /// Reverse proxies (e.g. the nginx in front of Warden) whose `X-Forwarded-For` header names
+    /// the client for the anonymous-report rate limit. Default: none (the peer address counts).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Server {
@@ -46,6 +49,7 @@ impl Default for Server {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./warden-data"),
             shutdown_grace_secs: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }

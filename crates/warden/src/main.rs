@@ -194,6 +194,7 @@ fn settings(cfg: &Config) -> Settings {
         job_lease_ms: cfg.jobs.lease_secs * 1000,
         job_poll_ms: cfg.jobs.poll_interval_ms,
         job_batch: cfg.jobs.batch,
+        trusted_proxies: cfg.server.trusted_proxies.clone(),
     }
 }
 

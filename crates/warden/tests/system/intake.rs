@@ -280,6 +280,22 @@ async fn reports_correlate_within_the_window(engine: Engine) {
         );
     }
     let (s, e) = t
+        .call("PUT", "/api/reports", Some(&op), Some(&json!({})))
+        .await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{e}"
+    );
+    let (s, e) = t
+        .call("GET", "/api/cases?limit=lots", Some(&op), None)
+        .await;
+    assert_eq!(
+        (s, e["code"].as_str(), e["details"]["field"].as_str()),
+        (422, Some("invalid_field"), Some("limit")),
+        "{e}"
+    );
+    let (s, e) = t
         .post_raw("/api/reports", Some(&op), b"{not json".to_vec())
         .await;
     assert_eq!(
@@ -369,6 +385,47 @@ async fn anonymous_reports_are_rate_limited(engine: Engine) {
         "a new minute, a new allowance"
     );
     assert_eq!(count_reports(&t).await, 5);
+    // X-Forwarded-For is ignored from an untrusted peer: it cannot buy a fresh allowance.
+    for _ in 0..3 {
+        t.call("POST", "/api/reports", None, Some(&body)).await;
+    }
+    let spoofed = t
+        .client
+        .post(format!("{}/api/reports", t.base))
+        .header("x-forwarded-for", "192.0.2.99")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status().as_u16(), 429);
+    t.stop().await;
+
+    // Behind a trusted proxy (nginx on 127.0.0.1), each forwarded client has its own allowance.
+    let settings = Settings {
+        public_reports_per_minute: 2,
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..Settings::default()
+    };
+    let Some(t) = spawn_app(engine, settings).await else {
+        return;
+    };
+    let send = |client: &'static str| {
+        let req = t
+            .client
+            .post(format!("{}/api/reports", t.base))
+            .header("x-forwarded-for", format!("{client}, 127.0.0.1"))
+            .json(&body);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        (
+            send("198.51.100.1").await,
+            send("198.51.100.1").await,
+            send("198.51.100.1").await
+        ),
+        (201, 201, 429)
+    );
+    assert_eq!(send("198.51.100.2").await, 201);
     t.stop().await;
 }
 

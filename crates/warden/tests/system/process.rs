@@ -276,6 +276,15 @@ async fn two_nodes_run_each_of_1000_jobs_once() {
         m
     });
     eprintln!("jobs per node: {nodes:?}");
+    // Both nodes appended to one audit chain (a job.run event per job, plus the one bootstrap
+    // admin token the two of them issued between them) without forking it.
+    let v = store.verify_audit().await.unwrap();
+    assert_eq!((v.checked, v.broken), (1001, None));
+    assert_eq!(
+        u8::from(a.admin.is_some()) + u8::from(b.admin.is_some()),
+        1,
+        "exactly one node issues the first admin token"
+    );
     assert_eq!(
         nodes.len(),
         2,
