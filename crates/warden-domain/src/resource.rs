@@ -314,12 +314,16 @@ fn range_hex(net: IpNet) -> (String, String, i64) {
     (ip_hex(net.network()), ip_hex(net.broadcast()), bits)
 }
 
-/// Lower-cases and checks a DNS name (a trailing dot is dropped).
+/// Lower-cases and checks a DNS name with at least two labels (a trailing dot is dropped).
 pub fn normalise_domain(value: &str) -> Option<String> {
+    normalise_host(value).filter(|d| d.contains('.'))
+}
+
+/// Lower-cases and checks a host name, single labels (`localhost`) included.
+fn normalise_host(value: &str) -> Option<String> {
     let d = value.trim().trim_end_matches('.').to_ascii_lowercase();
     let ok = !d.is_empty()
         && d.len() <= 253
-        && d.contains('.')
         && d.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
@@ -413,7 +417,7 @@ pub fn parse_url(text: &str) -> Option<ParsedUrl> {
         let host = if h.parse::<IpAddr>().is_ok() {
             h.to_string()
         } else {
-            normalise_domain(h)?
+            normalise_host(h)?
         };
         (host, p)
     };

@@ -1,0 +1,157 @@
+//! DET-2/DET-3: the re-checker against a real local web server whose page the test changes.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use warden_app::recheck::{FetchPolicy, HttpRechecker, Rechecker, Verdict, fetch};
+
+type Page = Arc<Mutex<(u16, String)>>;
+
+async fn page(State(p): State<Page>) -> Response {
+    let (status, body) = p.lock().unwrap().clone();
+    (
+        StatusCode::from_u16(status).unwrap(),
+        [("content-type", "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn server() -> (String, Page) {
+    let p: Page = Arc::new(Mutex::new((
+        200,
+        "<html><body>在线 赌场 Online CASINO, bet now</body></html>".into(),
+    )));
+    let app = Router::new()
+        .route("/page", get(page))
+        .route(
+            "/big",
+            get(|| async { "x".repeat(3 * 1024 * 1024) + "CASINO" }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/to-metadata",
+            get(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data/") }),
+        )
+        .route("/to-page", get(|| async { Redirect::temporary("/page") }))
+        .with_state(p.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (base, p)
+}
+
+fn allow_localhost() -> FetchPolicy {
+    FetchPolicy {
+        allowed_networks: vec!["127.0.0.1/32".parse().unwrap()],
+        timeout: Duration::from_millis(800),
+        ..FetchPolicy::default()
+    }
+}
+
+/// DET-3: still violating while the text is there; clean once the page is fixed or gone.
+#[tokio::test]
+async fn verdict_follows_the_page() {
+    let (base, p) = server().await;
+    let r = HttpRechecker {
+        policy: allow_localhost(),
+    };
+    let markers = vec!["online casino".to_string(), "赌场".to_string()];
+    let url = format!("{base}/page");
+    match r.recheck(&url, &markers).await {
+        Verdict::Violating { found, evidence } => {
+            assert_eq!(found, markers);
+            assert_eq!(evidence.status, 200);
+            assert_eq!(evidence.sha256, warden_domain::sha256_hex(&evidence.body));
+        }
+        v => panic!("{v:?}"),
+    }
+    p.lock().unwrap().1 = "<html>We sell flowers.</html>".into();
+    assert!(matches!(
+        r.recheck(&url, &markers).await,
+        Verdict::Clean { .. }
+    ));
+    *p.lock().unwrap() = (404, "gone".into());
+    assert!(
+        matches!(r.recheck(&url, &markers).await, Verdict::Clean { .. }),
+        "removed content is clean"
+    );
+    *p.lock().unwrap() = (503, "down".into());
+    assert!(
+        matches!(r.recheck(&url, &markers).await, Verdict::Unknown { .. }),
+        "a failing server is not clean"
+    );
+    // Redirects inside the allowed network are followed.
+    p.lock().unwrap().0 = 200;
+    p.lock().unwrap().1 = "online  Casino".into();
+    assert!(matches!(
+        r.recheck(&format!("{base}/to-page"), &markers).await,
+        Verdict::Violating { .. }
+    ));
+}
+
+/// DET-2: no SSRF — loopback, link-local metadata and private addresses are refused, also after a
+/// redirect, unless an operator allow-lists the network.
+#[tokio::test]
+async fn internal_addresses_are_refused() {
+    let (base, _) = server().await;
+    let strict = FetchPolicy {
+        timeout: Duration::from_millis(800),
+        ..FetchPolicy::default()
+    };
+    let port = base.rsplit(':').next().unwrap();
+    for url in [
+        format!("{base}/page"),
+        format!("http://localhost:{port}/page"),
+        format!("http://[::1]:{port}/page"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/".to_string(),
+        "http://[::ffff:192.168.0.1]/".to_string(),
+    ] {
+        let e = fetch(&url, &strict).await.unwrap_err().to_string();
+        assert!(e.contains("non-public address"), "{url}: {e}");
+    }
+    let e = fetch(&format!("{base}/to-metadata"), &allow_localhost())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("169.254.169.254"),
+        "a redirect to an internal address is refused: {e}"
+    );
+    assert!(fetch("ftp://example.com/x", &strict).await.is_err());
+}
+
+/// DET-2: time and size are bounded.
+#[tokio::test]
+async fn time_and_size_are_bounded() {
+    let (base, _) = server().await;
+    let policy = FetchPolicy {
+        max_bytes: 1024 * 1024,
+        ..allow_localhost()
+    };
+    let f = fetch(&format!("{base}/big"), &policy).await.unwrap();
+    assert!(f.truncated);
+    assert_eq!(f.body.len(), 1024 * 1024);
+    let started = std::time::Instant::now();
+    let e = fetch(&format!("{base}/slow"), &policy).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3), "{e}");
+}
