@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod jobs;
+pub mod lifecycle;
 pub mod reports;
 pub mod resources;
 pub mod testing;
@@ -166,12 +167,20 @@ struct Migration {
 }
 
 /// Migrations, in pairs per engine; append only.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "lifecycle",
+        sqlite: include_str!("../migrations/sqlite/0002_lifecycle.sql"),
+        postgres: include_str!("../migrations/postgres/0002_lifecycle.sql"),
+    },
+];
 
 impl Store {
     /// Connects to `opts.url` (creating an SQLite file if needed) without migrating.

@@ -97,6 +97,7 @@ suite!(
     audit_purge_respects_retention,
     regression_null_confidence_then_value,
     many_rows_per_statement,
+    lifecycle_records,
 );
 
 const NOW: i64 = 1_700_000_000_000;
@@ -858,6 +859,97 @@ async fn many_rows_per_statement(db: &Db) {
     );
     assert_eq!(s.count_reports().await.unwrap(), 45);
     assert_eq!(s.verify_audit().await.unwrap().checked, 45);
+}
+
+/// PEN-3 (action records; a no_unblock action is never lifted), NOT-2 (the inbox), GRD-2
+/// (violation count), LIFE-1 (deadline) — stored alike on both engines and scoped to the tenant.
+async fn lifecycle_records(db: &Db) {
+    use warden_store::lifecycle::{ActionRow, CaseLifecycle, Notice};
+    let s = &db.store;
+    seed_resource(s, "acct_a", "res_a", "cvm", &[]).await;
+    let mut tx = s.begin_write().await.unwrap();
+    for (id, state) in [
+        ("case_1", "alerting"),
+        ("case_2", "dismissed"),
+        ("case_3", "enforced"),
+    ] {
+        let mut c = case(id, id, Some("acct_a"), NOW);
+        c.state = state.into();
+        tx.insert_case(&c).await.unwrap();
+    }
+    let l = CaseLifecycle {
+        level: Some("general".into()),
+        deadline_at: Some(NOW + 86_400_000),
+        markers: Some("[\"casino\"]".into()),
+        ..Default::default()
+    };
+    tx.set_case_lifecycle("case_1", &l).await.unwrap();
+    assert_eq!(
+        tx.count_account_violations("acct_a", 0, "case_1")
+            .await
+            .unwrap(),
+        1,
+        "case_3 only"
+    );
+    let action = |id: &str, no_unblock: bool| ActionRow {
+        id: id.into(),
+        case_id: "case_3".into(),
+        account_id: Some("acct_a".into()),
+        action: "block_network".into(),
+        target: "203.0.113.9".into(),
+        state: "applied".into(),
+        no_unblock,
+        attempts: 1,
+        last_error: None,
+        evidence_sha256: None,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    tx.insert_actions(&[action("act_1", false), action("act_2", true)])
+        .await
+        .unwrap();
+    assert!(
+        tx.set_action_state("act_1", "lifted", None, NOW + 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.set_action_state("act_2", "lifted", None, NOW + 1)
+            .await
+            .unwrap(),
+        "no_unblock is never lifted"
+    );
+    tx.insert_notice(&Notice {
+        id: "ntc_1".into(),
+        account_id: "acct_a".into(),
+        case_id: Some("case_1".into()),
+        template: "case.alerting".into(),
+        lang: "zh-CN".into(),
+        title: "违规告警".into(),
+        body: "请在截止时间前整改".into(),
+        created_at: NOW,
+        read_at: None,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let a = Scope::Account("acct_a".into());
+    let b = Scope::Account("acct_b".into());
+    assert_eq!(s.get_case_lifecycle(&a, "case_1").await.unwrap(), Some(l));
+    assert!(s.get_case_lifecycle(&b, "case_1").await.unwrap().is_none());
+    let acts = s.list_case_actions(&a, "case_3").await.unwrap();
+    assert_eq!(
+        acts.iter()
+            .map(|x| (x.state.as_str(), x.no_unblock, x.attempts))
+            .collect::<Vec<_>>(),
+        vec![("lifted", false, 2), ("applied", true, 1)]
+    );
+    assert!(s.list_case_actions(&b, "case_3").await.unwrap().is_empty());
+    assert_eq!(
+        s.list_notices(&a, "", 10).await.unwrap()[0].title,
+        "违规告警"
+    );
+    assert!(s.list_notices(&b, "", 10).await.unwrap().is_empty());
 }
 
 #[test]

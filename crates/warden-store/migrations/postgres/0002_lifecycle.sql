@@ -1,0 +1,42 @@
+-- The violation lifecycle (issue 3): grading, penalty actions, deadlines, notices.
+ALTER TABLE cases ADD COLUMN level TEXT;
+ALTER TABLE cases ADD COLUMN level_reasons TEXT;
+ALTER TABLE cases ADD COLUMN kind TEXT;
+ALTER TABLE cases ADD COLUMN product TEXT;
+ALTER TABLE cases ADD COLUMN deadline_at BIGINT;
+ALTER TABLE cases ADD COLUMN markers TEXT;
+ALTER TABLE cases ADD COLUMN regulator TEXT;
+ALTER TABLE cases ADD COLUMN enforced_at BIGINT;
+ALTER TABLE accounts ADD COLUMN lang TEXT NOT NULL DEFAULT 'zh-CN';
+
+-- PEN-3: every penalty action is a record.
+CREATE TABLE case_actions (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    case_id TEXT NOT NULL REFERENCES cases(id),
+    account_id TEXT REFERENCES accounts(id),
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL,
+    no_unblock BIGINT NOT NULL,
+    attempts BIGINT NOT NULL,
+    last_error TEXT,
+    evidence_sha256 TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX case_actions_case ON case_actions(case_id, id);
+CREATE INDEX case_actions_account ON case_actions(account_id, state);
+
+-- NOT-1/NOT-2: the console inbox (站内信); always written, whatever other channels do.
+CREATE TABLE notices (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    case_id TEXT REFERENCES cases(id),
+    template TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    read_at BIGINT
+);
+CREATE INDEX notices_account ON notices(account_id, id);

@@ -1,0 +1,291 @@
+//! Storage of the violation lifecycle (issue 3): a case's grade, deadline and markers, its
+//! penalty action records (PEN-3) and the tenant inbox (NOT-1/NOT-2).
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Scope, Store, WriteTx, i, oi, os, page, placeholders, s};
+
+/// The lifecycle columns of a case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CaseLifecycle {
+    /// Level code once graded.
+    pub level: Option<String>,
+    /// JSON list of grading reasons.
+    pub level_reasons: Option<String>,
+    /// `content` or `behaviour`.
+    pub kind: Option<String>,
+    /// Product of the owning resource.
+    pub product: Option<String>,
+    /// Alerting deadline, ms (LIFE-1).
+    pub deadline_at: Option<i64>,
+    /// JSON list of the violating texts a re-check looks for (DET-3).
+    pub markers: Option<String>,
+    /// JSON of the regulator notice (authority, document number, legal basis), if any.
+    pub regulator: Option<String>,
+    /// When the penalty was applied, ms.
+    pub enforced_at: Option<i64>,
+}
+
+fn lifecycle_row(r: &AnyRow) -> Result<CaseLifecycle> {
+    Ok(CaseLifecycle {
+        level: os(r, "level")?,
+        level_reasons: os(r, "level_reasons")?,
+        kind: os(r, "kind")?,
+        product: os(r, "product")?,
+        deadline_at: oi(r, "deadline_at")?,
+        markers: os(r, "markers")?,
+        regulator: os(r, "regulator")?,
+        enforced_at: oi(r, "enforced_at")?,
+    })
+}
+
+/// A penalty action record (PEN-3).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionRow {
+    /// Id.
+    pub id: String,
+    /// The case it serves.
+    pub case_id: String,
+    /// The account.
+    pub account_id: Option<String>,
+    /// Action code, e.g. `block_url`.
+    pub action: String,
+    /// What it acts on (URL, IP, resource id...).
+    pub target: String,
+    /// `pending`, `applied`, `lifted` or `failed`.
+    pub state: String,
+    /// Whether it may ever be lifted from the console.
+    pub no_unblock: bool,
+    /// Attempts to apply or lift.
+    pub attempts: i64,
+    /// Last adapter error.
+    pub last_error: Option<String>,
+    /// Evidence kept before a destructive action (PEN-4).
+    pub evidence_sha256: Option<String>,
+    /// Created, ms.
+    pub created_at: i64,
+    /// Updated, ms.
+    pub updated_at: i64,
+}
+
+fn action_row(r: &AnyRow) -> Result<ActionRow> {
+    Ok(ActionRow {
+        id: s(r, "id")?,
+        case_id: s(r, "case_id")?,
+        account_id: os(r, "account_id")?,
+        action: s(r, "action")?,
+        target: s(r, "target")?,
+        state: s(r, "state")?,
+        no_unblock: i(r, "no_unblock")? != 0,
+        attempts: i(r, "attempts")?,
+        last_error: os(r, "last_error")?,
+        evidence_sha256: os(r, "evidence_sha256")?,
+        created_at: i(r, "created_at")?,
+        updated_at: i(r, "updated_at")?,
+    })
+}
+
+/// An inbox notice.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notice {
+    /// Id.
+    pub id: String,
+    /// Recipient account.
+    pub account_id: String,
+    /// The case it is about.
+    pub case_id: Option<String>,
+    /// Template name, e.g. `case.alerting`.
+    pub template: String,
+    /// `zh-CN` or `en`.
+    pub lang: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Created, ms.
+    pub created_at: i64,
+    /// Read, ms.
+    pub read_at: Option<i64>,
+}
+
+fn notice_row(r: &AnyRow) -> Result<Notice> {
+    Ok(Notice {
+        id: s(r, "id")?,
+        account_id: s(r, "account_id")?,
+        case_id: os(r, "case_id")?,
+        template: s(r, "template")?,
+        lang: s(r, "lang")?,
+        title: s(r, "title")?,
+        body: s(r, "body")?,
+        created_at: i(r, "created_at")?,
+        read_at: oi(r, "read_at")?,
+    })
+}
+
+impl WriteTx {
+    /// Writes a case's lifecycle columns.
+    pub async fn set_case_lifecycle(&mut self, case_id: &str, l: &CaseLifecycle) -> Result<()> {
+        sqlx::query(
+            "UPDATE cases SET level = $1, level_reasons = $2, kind = $3, product = $4, deadline_at = $5, markers = $6, regulator = $7, enforced_at = $8 WHERE id = $9",
+        )
+        .bind(l.level.as_deref())
+        .bind(l.level_reasons.as_deref())
+        .bind(l.kind.as_deref())
+        .bind(l.product.as_deref())
+        .bind(l.deadline_at)
+        .bind(l.markers.as_deref())
+        .bind(l.regulator.as_deref())
+        .bind(l.enforced_at)
+        .bind(case_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Reads a case's lifecycle columns inside the transaction.
+    pub async fn get_case_lifecycle(&mut self, case_id: &str) -> Result<Option<CaseLifecycle>> {
+        let r = sqlx::query("SELECT * FROM cases WHERE id = $1")
+            .bind(case_id)
+            .fetch_optional(self.conn())
+            .await?;
+        r.as_ref().map(lifecycle_row).transpose()
+    }
+
+    /// Records penalty actions.
+    pub async fn insert_actions(&mut self, actions: &[ActionRow]) -> Result<()> {
+        for chunk in actions.chunks(self.engine().rows_per_statement()) {
+            let sql = format!(
+                "INSERT INTO case_actions (id, case_id, account_id, action, target, state, no_unblock, attempts, last_error, evidence_sha256, created_at, updated_at) VALUES {}",
+                placeholders(chunk.len(), 12)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for a in chunk {
+                q = q
+                    .bind(a.id.as_str())
+                    .bind(a.case_id.as_str())
+                    .bind(a.account_id.as_deref())
+                    .bind(a.action.as_str())
+                    .bind(a.target.as_str())
+                    .bind(a.state.as_str())
+                    .bind(i64::from(a.no_unblock))
+                    .bind(a.attempts)
+                    .bind(a.last_error.as_deref())
+                    .bind(a.evidence_sha256.as_deref())
+                    .bind(a.created_at)
+                    .bind(a.updated_at);
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
+    /// The action records of a case.
+    pub async fn case_actions(&mut self, case_id: &str) -> Result<Vec<ActionRow>> {
+        let rows = sqlx::query("SELECT * FROM case_actions WHERE case_id = $1 ORDER BY id")
+            .bind(case_id)
+            .fetch_all(self.conn())
+            .await?;
+        rows.iter().map(action_row).collect()
+    }
+
+    /// Moves an action to `state` (counting an attempt); a `no_unblock` action is never moved
+    /// to `lifted` — storage refuses it too.
+    pub async fn set_action_state(
+        &mut self,
+        id: &str,
+        state: &str,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE case_actions SET state = $1, last_error = $2, attempts = attempts + 1, updated_at = $3 WHERE id = $4 AND NOT ($1 = 'lifted' AND no_unblock <> 0)",
+        )
+        .bind(state)
+        .bind(error)
+        .bind(now)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Violations of an account since `since` (GRD-2, UNB-4): its cases that were confirmed,
+    /// excluding `except`.
+    pub async fn count_account_violations(
+        &mut self,
+        account_id: &str,
+        since: i64,
+        except: &str,
+    ) -> Result<i64> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM cases WHERE account_id = $1 AND opened_at >= $2 AND id <> $3 AND state NOT IN ('reported', 'dismissed')",
+        )
+        .bind(account_id)
+        .bind(since)
+        .bind(except)
+        .fetch_one(self.conn())
+        .await?;
+        i(&r, "n")
+    }
+
+    /// Writes an inbox notice.
+    pub async fn insert_notice(&mut self, n: &Notice) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO notices (id, account_id, case_id, template, lang, title, body, created_at, read_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+        )
+        .bind(n.id.as_str())
+        .bind(n.account_id.as_str())
+        .bind(n.case_id.as_deref())
+        .bind(n.template.as_str())
+        .bind(n.lang.as_str())
+        .bind(n.title.as_str())
+        .bind(n.body.as_str())
+        .bind(n.created_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// A case's lifecycle columns, if the scope may see the case.
+    pub async fn get_case_lifecycle(
+        &self,
+        scope: &Scope,
+        case_id: &str,
+    ) -> Result<Option<CaseLifecycle>> {
+        let r = sqlx::query("SELECT * FROM cases WHERE id = $1 AND ($2 = '' OR account_id = $2)")
+            .bind(case_id)
+            .bind(scope.sql_param())
+            .fetch_optional(self.pool())
+            .await?;
+        r.as_ref().map(lifecycle_row).transpose()
+    }
+
+    /// The action records of a case, if the scope may see them.
+    pub async fn list_case_actions(&self, scope: &Scope, case_id: &str) -> Result<Vec<ActionRow>> {
+        let rows = sqlx::query("SELECT * FROM case_actions WHERE case_id = $1 AND ($2 = '' OR account_id = $2) ORDER BY id")
+            .bind(case_id)
+            .bind(scope.sql_param())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(action_row).collect()
+    }
+
+    /// Inbox notices in id order after `after`, as the scope may see them.
+    pub async fn list_notices(
+        &self,
+        scope: &Scope,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<Notice>> {
+        let rows = sqlx::query("SELECT * FROM notices WHERE id > $1 AND ($2 = '' OR account_id = $2) ORDER BY id LIMIT $3")
+            .bind(after)
+            .bind(scope.sql_param())
+            .bind(page(limit))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(notice_row).collect()
+    }
+}
