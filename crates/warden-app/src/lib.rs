@@ -12,6 +12,7 @@ pub mod error;
 pub mod intake;
 pub mod jobs;
 pub mod metrics;
+pub mod notices;
 pub mod recheck;
 pub mod registry;
 pub mod triage;
