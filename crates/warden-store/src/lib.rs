@@ -22,6 +22,7 @@ pub mod reports;
 pub mod resources;
 pub mod testing;
 pub mod tokens;
+pub mod unblock;
 
 use std::sync::Arc;
 use std::time::Duration;

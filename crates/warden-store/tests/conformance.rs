@@ -98,6 +98,7 @@ suite!(
     regression_null_confidence_then_value,
     many_rows_per_statement,
     lifecycle_records,
+    unblock_requests_and_tickets,
 );
 
 const NOW: i64 = 1_700_000_000_000;
@@ -950,6 +951,124 @@ async fn lifecycle_records(db: &Db) {
         "违规告警"
     );
     assert!(s.list_notices(&b, "", 10).await.unwrap().is_empty());
+}
+
+/// UNB-3/UNB-6 and TKT-1: requests are decided once, queues are ordered by SLA due time, and a
+/// tenant sees only its own.
+async fn unblock_requests_and_tickets(db: &Db) {
+    use warden_store::unblock::{Ticket, UnblockRequest};
+    let s = &db.store;
+    seed_resource(s, "acct_a", "res_a", "cvm", &[]).await;
+    let mut tx = s.begin_write().await.unwrap();
+    tx.insert_case(&case("case_1", "k1", Some("acct_a"), NOW))
+        .await
+        .unwrap();
+    let req = |id: &str, due: i64| UnblockRequest {
+        id: id.into(),
+        case_id: "case_1".into(),
+        account_id: Some("acct_a".into()),
+        kind: "manual".into(),
+        state: "pending".into(),
+        commitment: Some("content removed; will not recur".into()),
+        still_violating: None,
+        reason: None,
+        submitted_at: NOW,
+        due_at: Some(due),
+        decided_at: None,
+        decided_by: None,
+    };
+    tx.insert_unblock_request(&req("unb_2", NOW + 2))
+        .await
+        .unwrap();
+    assert!(tx.has_open_unblock_request("case_1").await.unwrap());
+    tx.insert_unblock_request(&req("unb_1", NOW + 1))
+        .await
+        .unwrap();
+    assert!(
+        tx.decide_unblock_request(
+            "unb_1",
+            "rejected",
+            Some("the URL still has violating content"),
+            "tok_r",
+            NOW + 5
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !tx.decide_unblock_request("unb_1", "approved", None, "tok_r", NOW + 6)
+            .await
+            .unwrap(),
+        "decided once"
+    );
+    let t = Ticket {
+        id: "tkt_1".into(),
+        account_id: "acct_a".into(),
+        case_id: Some("case_1".into()),
+        kind: "regulator".into(),
+        subject: "Can this be unblocked?".into(),
+        body: "Content deleted.".into(),
+        state: "open".into(),
+        submitted_at: NOW,
+        due_at: Some(NOW + 7_200_000),
+        closed_at: None,
+        closed_by: None,
+        resolution: None,
+    };
+    tx.insert_ticket(&t).await.unwrap();
+    tx.insert_billing_record(
+        "bil_1",
+        "acct_a",
+        Some("case_1"),
+        "isolation_clearance",
+        "{}",
+        NOW,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let queue = s.unblock_queue(10).await.unwrap();
+    assert_eq!(
+        queue.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        vec!["unb_2"]
+    );
+    let a = Scope::Account("acct_a".into());
+    let b = Scope::Account("acct_b".into());
+    let mine = s.list_unblock_requests(&a, "case_1").await.unwrap();
+    assert_eq!(
+        mine[0].reason.as_deref(),
+        Some("the URL still has violating content")
+    );
+    assert!(
+        s.list_unblock_requests(&b, "case_1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.list_tickets(&Scope::All, true, 10).await.unwrap().len(),
+        1
+    );
+    assert!(s.get_ticket(&b, "tkt_1").await.unwrap().is_none());
+    let mut tx = s.begin_write().await.unwrap();
+    assert!(
+        tx.close_ticket("tkt_1", "Unblocked after review.", "tok_r", NOW + 9)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.close_ticket("tkt_1", "again", "tok_r", NOW + 9)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    assert!(
+        s.list_tickets(&Scope::All, true, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.list_billing_records("acct_a").await.unwrap().len(), 1);
 }
 
 #[test]

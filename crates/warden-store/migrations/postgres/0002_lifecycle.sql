@@ -40,3 +40,50 @@ CREATE TABLE notices (
     read_at BIGINT
 );
 CREATE INDEX notices_account ON notices(account_id, id);
+
+-- UNB-1..6: unblock requests (self-service and manual), one open per case.
+CREATE TABLE unblock_requests (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    case_id TEXT NOT NULL REFERENCES cases(id),
+    account_id TEXT REFERENCES accounts(id),
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    commitment TEXT,
+    still_violating TEXT,
+    reason TEXT,
+    submitted_at BIGINT NOT NULL,
+    due_at BIGINT,
+    decided_at BIGINT,
+    decided_by TEXT
+);
+CREATE INDEX unblock_requests_case ON unblock_requests(case_id, id);
+CREATE INDEX unblock_requests_queue ON unblock_requests(state, due_at);
+
+-- TKT-1: tickets, linked to cases, worked by reviewers under the same SLA clock.
+CREATE TABLE tickets (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    case_id TEXT REFERENCES cases(id),
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    submitted_at BIGINT NOT NULL,
+    due_at BIGINT,
+    closed_at BIGINT,
+    closed_by TEXT,
+    resolution TEXT
+);
+CREATE INDEX tickets_queue ON tickets(state, due_at);
+CREATE INDEX tickets_account ON tickets(account_id, id);
+
+-- PEN-2: isolation and clearance recorded for billing.
+CREATE TABLE billing_records (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    case_id TEXT REFERENCES cases(id),
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX billing_records_account ON billing_records(account_id, id);
