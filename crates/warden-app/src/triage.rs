@@ -38,6 +38,31 @@ pub struct ReportView {
     pub has_reporter_contact: bool,
 }
 
+/// One line of a case's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    /// Audit sequence number.
+    pub seq: i64,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// What happened (`report.create`, `case.confirm`, ...).
+    pub action: String,
+    /// The actor's role.
+    pub role: String,
+    /// The actor (token id), staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// State before, for transitions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// State after, for transitions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The reason given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 impl App {
     /// One case.
     pub async fn get_case(&self, who: &Principal, id: &str) -> AppResult<Case> {
@@ -96,6 +121,62 @@ impl App {
                 }
             })
             .collect())
+    }
+
+    /// A case's history (LIFE-5): every transition and report with time, role and reason.
+    /// Staff see who (token ids); tenants see the role only.
+    pub async fn case_history(
+        &self,
+        who: &Principal,
+        case_id: &str,
+    ) -> AppResult<Vec<HistoryEntry>> {
+        let case = self.get_case(who, case_id).await?;
+        let mut subjects = vec![format!("case:{}", case.id)];
+        let reports = self
+            .store
+            .list_case_reports(&who.scope(), &case.id, 499)
+            .await?;
+        subjects.extend(reports.iter().map(|r| format!("report:{}", r.id)));
+        let staff = who.role().is_some_and(Role::is_staff);
+        let events = self.store.list_audit_for_subjects(&subjects, 500).await?;
+        Ok(events
+            .into_iter()
+            .filter(|e| staff || e.action != "personal_data.read")
+            .map(|e| {
+                let details: serde_json::Value =
+                    serde_json::from_str(&e.details).unwrap_or_default();
+                HistoryEntry {
+                    at: warden_domain::time::Timestamp(e.at).to_rfc3339(),
+                    action: e.action,
+                    role: e.role,
+                    actor: staff.then_some(e.actor),
+                    reason: details
+                        .get("reason")
+                        .and_then(|r| r.as_str())
+                        .map(str::to_string),
+                    from: details
+                        .get("from")
+                        .and_then(|r| r.as_str())
+                        .map(str::to_string),
+                    to: details
+                        .get("to")
+                        .and_then(|r| r.as_str())
+                        .map(str::to_string),
+                    seq: e.seq,
+                }
+            })
+            .collect())
+    }
+
+    /// Inbox notices page (NOT-2).
+    pub async fn list_notices(
+        &self,
+        who: &Principal,
+        after: &str,
+        limit: i64,
+    ) -> AppResult<Vec<warden_store::lifecycle::Notice>> {
+        who.require(CASE_READERS, "read notices")?;
+        Ok(self.store.list_notices(&who.scope(), after, limit).await?)
     }
 
     /// Decrypts a report's reporter contact (staff; audited, AUD-4).

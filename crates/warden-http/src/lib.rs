@@ -65,6 +65,8 @@ pub fn router(app: App) -> Router {
         .route("/api/cases/count", get(count_cases))
         .route("/api/cases/{id}", get(get_case))
         .route("/api/cases/{id}/reports", get(case_reports))
+        .route("/api/cases/{id}/history", get(case_history))
+        .route("/api/notices", get(list_notices))
         .route("/api/cases/{id}/confirm", post(confirm_case))
         .route("/api/cases/{id}/dismiss", post(dismiss_case))
         .route("/api/accounts", post(create_account).get(list_accounts))
@@ -405,6 +407,26 @@ async fn case_reports(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "items": app.case_reports(&who, &id).await? })))
+}
+
+async fn case_history(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": app.case_history(&who, &id).await? })))
+}
+
+async fn list_notices(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Q(q): Q<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let items = app
+        .list_notices(&who, q.after.as_deref().unwrap_or_default(), limit(&q))
+        .await?;
+    let next = items.last().map(|n| n.id.clone());
+    Ok(Json(json!({ "items": items, "next_after": next })))
 }
 
 async fn confirm_case(

@@ -309,6 +309,33 @@ impl Store {
         rows.iter().map(row).collect()
     }
 
+    /// Events about any of `subjects`, in order (a case's history: the case and its reports).
+    pub async fn list_audit_for_subjects(
+        &self,
+        subjects: &[String],
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        let mut out = Vec::new();
+        for chunk in subjects.chunks(crate::KEYS_PER_QUERY) {
+            let list: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 1)).collect();
+            let sql = format!(
+                "SELECT * FROM audit_events WHERE subject IN ({}) ORDER BY seq LIMIT {}",
+                list.join(", "),
+                page(limit)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for s in chunk {
+                q = q.bind(s.as_str());
+            }
+            for r in q.fetch_all(self.pool()).await? {
+                out.push(row(&r)?);
+            }
+        }
+        out.sort_by_key(|e| e.seq);
+        out.truncate(usize::try_from(page(limit)).unwrap_or(500));
+        Ok(out)
+    }
+
     /// Walks the whole chain and reports the first broken event (AUD-2).
     pub async fn verify_audit(&self) -> Result<Verification> {
         let head =

@@ -595,6 +595,38 @@ async fn triage_confirms_and_dismisses_with_reason(engine: Engine) {
     assert!(ev["before_digest"].is_string() && ev["after_digest"].is_string());
     let (s, v) = t.call("GET", "/api/audit/verify", Some(&aud), None).await;
     assert_eq!((s, v["broken"].clone()), (200, Value::Null), "{v}");
+    // LIFE-5: the case page shows the whole history; tenants see roles, not staff token ids.
+    let (_, h) = t
+        .call(
+            "GET",
+            &format!("/api/cases/{case_b}/history"),
+            Some(&op),
+            None,
+        )
+        .await;
+    let items = h["items"].as_array().unwrap();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["report.create", "case.dismiss"], "{h}");
+    assert_eq!(items[1]["reason"], "page is a medical textbook");
+    assert_eq!(
+        (items[1]["from"].as_str(), items[1]["to"].as_str()),
+        (Some("reported"), Some("dismissed"))
+    );
+    assert!(items[1]["actor"].as_str().unwrap().starts_with("tok_"));
+    let tenant = t.token("tenant", Some("acme")).await;
+    let (_, th) = t
+        .call(
+            "GET",
+            &format!("/api/cases/{case_b}/history"),
+            Some(&tenant),
+            None,
+        )
+        .await;
+    assert_eq!(th["items"][1]["role"], "operator");
+    assert!(th["items"][1].get("actor").is_none(), "{th}");
     t.stop().await;
 }
 
