@@ -11,7 +11,7 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::{Engine, Result, Store, WriteTx, i, oi, os, s};
+use crate::{Engine, Result, Store, WriteTx, i, oi, os, placeholders, s};
 
 /// A stored job.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -175,6 +175,67 @@ impl WriteTx {
         Ok(dead)
     }
 
+    /// Marks jobs done if `node` still holds all their leases; false (and nothing changed that
+    /// the caller must keep) when any lease was lost — the caller rolls back.
+    pub async fn complete_jobs(&mut self, ids: &[String], node: &str, now: i64) -> Result<bool> {
+        let mut done = 0u64;
+        for chunk in ids.chunks(crate::KEYS_PER_QUERY) {
+            let list: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 3)).collect();
+            let sql = format!(
+                "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'running' AND lease_owner = $2 AND id IN ({})",
+                list.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(node);
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            done += q.execute(self.conn()).await?.rows_affected();
+        }
+        Ok(done == ids.len() as u64)
+    }
+
+    /// Records that `node` ran these jobs (the `diag.ping` job's effect).
+    pub async fn record_job_runs(&mut self, ids: &[String], node: &str, now: i64) -> Result<()> {
+        for chunk in ids.chunks(self.engine().rows_per_statement()) {
+            let sql = format!(
+                "INSERT INTO job_runs (job_id, node, ran_at) VALUES {}",
+                placeholders(chunk.len(), 3)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.as_str()).bind(node).bind(now);
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts many new jobs at once (no timer-name handling: for bulk arming).
+    pub async fn insert_jobs(&mut self, jobs: &[(String, NewJob)], now: i64) -> Result<()> {
+        for chunk in jobs.chunks(self.engine().rows_per_statement()) {
+            let sql = format!(
+                "INSERT INTO jobs (id, kind, payload, run_at, state, attempts, max_attempts, dedup_key, created_at, updated_at) VALUES {}",
+                placeholders(chunk.len(), 10)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, j) in chunk {
+                q = q
+                    .bind(id.as_str())
+                    .bind(j.kind.as_str())
+                    .bind(j.payload.as_str())
+                    .bind(j.run_at)
+                    .bind("pending")
+                    .bind(0_i64)
+                    .bind(j.max_attempts.max(1))
+                    .bind(j.dedup_key.as_deref())
+                    .bind(now)
+                    .bind(now);
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
     /// Records that `node` ran job `id` (the `diag.ping` job's effect).
     pub async fn record_job_run(&mut self, id: &str, node: &str, now: i64) -> Result<()> {
         sqlx::query("INSERT INTO job_runs (job_id, node, ran_at) VALUES ($1, $2, $3)")
@@ -263,6 +324,24 @@ impl Store {
         rows.iter()
             .map(|r| Ok((s(r, "job_id")?, i(r, "n")?, s(r, "node")?)))
             .collect()
+    }
+
+    /// Firing lag (`ran_at - run_at`, ms) of every job recorded in `job_runs` (benchmarks).
+    pub async fn job_lags(&self) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT r.ran_at - j.run_at AS lag FROM job_runs r JOIN jobs j ON j.id = r.job_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| i(r, "lag")).collect()
+    }
+
+    /// Whether any job is pending or running (index-backed, cheap on a large queue).
+    pub async fn has_unfinished_jobs(&self) -> Result<bool> {
+        let r = sqlx::query("SELECT id FROM jobs WHERE state IN ('pending', 'running') LIMIT 1")
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(r.is_some())
     }
 
     /// The earliest `run_at` of a pending job, so a worker can sleep until then.

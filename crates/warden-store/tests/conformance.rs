@@ -99,6 +99,7 @@ suite!(
     many_rows_per_statement,
     lifecycle_records,
     unblock_requests_and_tickets,
+    bulk_jobs_complete_only_with_every_lease,
 );
 
 const NOW: i64 = 1_700_000_000_000;
@@ -1069,6 +1070,45 @@ async fn unblock_requests_and_tickets(db: &Db) {
             .is_empty()
     );
     assert_eq!(s.list_billing_records("acct_a").await.unwrap().len(), 1);
+}
+
+/// LIFE-4: batch completion keeps nothing when any lease of the batch was lost.
+async fn bulk_jobs_complete_only_with_every_lease(db: &Db) {
+    let s = &db.store;
+    let jobs: Vec<(String, NewJob)> = (0..130)
+        .map(|n| (format!("job_{n:03}"), job("diag.ping", NOW + n, None)))
+        .collect();
+    let mut tx = s.begin_write().await.unwrap();
+    tx.insert_jobs(&jobs, NOW).await.unwrap();
+    tx.commit().await.unwrap();
+    let mine: Vec<String> = s
+        .claim_jobs("n1", NOW + 200, 1_000, 500)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(mine.len(), 130);
+    // n2 takes one job over after n1's lease ran out.
+    let mut tx = s.begin_write().await.unwrap();
+    tx.enqueue(&job("diag.ping", NOW, Some("x")), "job_x", NOW)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    db.raw("UPDATE jobs SET lease_owner = 'n2' WHERE id = 'job_007'")
+        .await;
+    let mut tx = s.begin_write().await.unwrap();
+    tx.record_job_runs(&mine, "n1", NOW + 201).await.unwrap();
+    assert!(!tx.complete_jobs(&mine, "n1", NOW + 201).await.unwrap());
+    drop(tx);
+    assert!(s.job_run_counts().await.unwrap().is_empty(), "rolled back");
+    let without: Vec<String> = mine.iter().filter(|id| *id != "job_007").cloned().collect();
+    let mut tx = s.begin_write().await.unwrap();
+    tx.record_job_runs(&without, "n1", NOW + 202).await.unwrap();
+    assert!(tx.complete_jobs(&without, "n1", NOW + 202).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(s.job_counts().await.unwrap().done, 129);
+    assert_eq!(s.job_run_counts().await.unwrap().len(), 129);
 }
 
 #[test]

@@ -97,6 +97,8 @@ enum BenchCommand {
     /// Report intake over HTTP: reports/s and latency, single and batched, on SQLite and (if
     /// --pg-url or WARDEN_TEST_DATABASE_URL reaches a server) PostgreSQL.
     Intake(bench::IntakeArgs),
+    /// Durable timers: arm many, let them fall due at a fixed rate, print the firing lag.
+    Timers(bench::TimerArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -268,6 +270,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench {
             command: BenchCommand::Intake(args),
         } => bench::intake(args).await.map(|()| 0),
+        Command::Bench {
+            command: BenchCommand::Timers(args),
+        } => bench::timers(args).await.map(|()| 0),
     }
 }
 
