@@ -25,6 +25,14 @@ pub enum AppError {
     /// The state does not allow the operation.
     #[error("{0}")]
     Conflict(String),
+    /// The policy refuses the request; `code` names the rule (UNB-4: `level_not_unblockable`...).
+    #[error("{message}")]
+    Refused {
+        /// Stable code.
+        code: &'static str,
+        /// The rule, for the tenant.
+        message: String,
+    },
     /// Too many anonymous requests.
     #[error("too many reports from your address; try again in a minute")]
     RateLimited,

@@ -466,6 +466,18 @@ impl App {
         for (case_id, account_id, reason) in to_confirm {
             tx.set_case_state(&case_id, "confirmed", Some(&reason), now)
                 .await?;
+            if account_id.is_some() {
+                // Grading and the penalty follow as a job (LIFE-1/LIFE-3).
+                let job = warden_store::jobs::NewJob {
+                    kind: "case.confirm".into(),
+                    payload: serde_json::json!({ "case_id": case_id }).to_string(),
+                    run_at: now,
+                    dedup_key: Some(format!("confirm:{case_id}")),
+                    max_attempts: 5,
+                };
+                tx.enqueue(&job, &warden_store::new_id("job", now), now)
+                    .await?;
+            }
             let mut ev = self.event(who, "case.confirm", format!("case:{case_id}"));
             ev.account_id = account_id;
             ev.details =

@@ -195,6 +195,24 @@ impl App {
         let mut tx = self.store.begin_write().await?;
         match job.kind.as_str() {
             "diag.ping" => tx.record_job_run(&job.id, node, now).await?,
+            // Lifecycle jobs transition the case in their own transaction; they are idempotent
+            // (a case that moved on ignores them), so completing the job afterwards is safe.
+            "case.deadline" | "case.confirm" => {
+                drop(tx);
+                let payload: serde_json::Value =
+                    serde_json::from_str(&job.payload).unwrap_or_default();
+                let case_id = payload
+                    .get("case_id")
+                    .and_then(|c| c.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                if job.kind == "case.deadline" {
+                    self.deadline_fired(&case_id).await?;
+                } else {
+                    self.auto_confirm(&case_id).await?;
+                }
+                tx = self.store.begin_write().await?;
+            }
             other => return Err(AppError::Conflict(format!("unknown job kind {other}"))),
         }
         if tx.complete_job(&job.id, node, now).await? {

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod error;
 pub mod intake;
 pub mod jobs;
+pub mod lifecycle;
 pub mod metrics;
 pub mod notices;
 pub mod recheck;
@@ -90,6 +91,10 @@ pub struct App {
     pub limiter: Arc<intake::RateLimiter>,
     /// Wakes job workers when a job is enqueued for now.
     pub job_wakeup: Arc<tokio::sync::Notify>,
+    /// Lifecycle policy, matrix, grading rules and calendar.
+    pub lifecycle: Arc<lifecycle::LifecycleSettings>,
+    /// The re-checker used by deadlines and self-service unblock (DET-3).
+    pub rechecker: Arc<dyn recheck::Rechecker>,
 }
 
 impl App {
@@ -104,7 +109,21 @@ impl App {
             metrics: Arc::new(metrics::Metrics::default()),
             limiter: Arc::new(limiter),
             job_wakeup: Arc::new(tokio::sync::Notify::new()),
+            lifecycle: Arc::new(lifecycle::LifecycleSettings::default()),
+            rechecker: Arc::new(recheck::HttpRechecker::default()),
         }
+    }
+
+    /// The same app with other lifecycle settings.
+    pub fn with_lifecycle(mut self, l: lifecycle::LifecycleSettings) -> App {
+        self.lifecycle = Arc::new(l);
+        self
+    }
+
+    /// The same app with another re-checker.
+    pub fn with_rechecker(mut self, r: Arc<dyn recheck::Rechecker>) -> App {
+        self.rechecker = r;
+        self
     }
 
     /// Now, in ms.

@@ -241,7 +241,15 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("case"))?;
         let state = CaseState::parse(&before.state).map_err(|_| {
-            AppError::Conflict(format!("case is in unknown state {}", before.state))
+            AppError::Conflict(format!(
+                "a {} case is past triage and cannot be {}",
+                before.state,
+                if confirm {
+                    "confirmed again"
+                } else {
+                    "dismissed"
+                }
+            ))
         })?;
         let next = decide(state, &cmd)?;
         let now = self.now();

@@ -6,8 +6,12 @@
 //! `now` as a [`time::Timestamp`]. Invalid values are rejected at the boundary by `parse`
 //! constructors, so the rest of Warden handles only valid ones.
 
+pub mod calendar;
 pub mod case;
+pub mod grading;
 pub mod identity;
+pub mod lifecycle;
+pub mod penalty;
 pub mod report;
 pub mod resource;
 pub mod taxonomy;

@@ -121,6 +121,9 @@ impl From<AppError> for ApiError {
                 json!({ "field": x.field, "reason": x.code }),
             ),
             AppError::Conflict(m) => ApiError::new(409, "conflict", m, json!({})),
+            AppError::Refused { code, message } => {
+                ApiError::new(409, code, message, json!({ "rule": code }))
+            }
             AppError::RateLimited => ApiError::new(429, "rate_limited", e.to_string(), json!({})),
             AppError::Store(ref s) => {
                 tracing::error!(error = %s, "storage error");

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use warden_app::App;
 use warden_app::auth::Principal;
 use warden_app::jobs::PingInput;
+use warden_app::lifecycle::{CloseTicketInput, ConfirmInput, SelfUnblockInput, TicketInput};
 use warden_app::registry::{AccountInput, ResourceInput};
 use warden_app::triage::TriageInput;
 use warden_domain::report::ReportRequest;
@@ -66,6 +67,18 @@ pub fn router(app: App) -> Router {
         .route("/api/cases/{id}", get(get_case))
         .route("/api/cases/{id}/reports", get(case_reports))
         .route("/api/cases/{id}/history", get(case_history))
+        .route("/api/cases/{id}/penalties", get(case_penalties))
+        .route("/api/cases/{id}/unblock/self", post(self_unblock))
+        .route("/api/cases/{id}/unblock/manual", post(manual_unblock))
+        .route("/api/unblock-requests", get(unblock_queue))
+        .route("/api/unblock-requests/{id}/approve", post(approve_unblock))
+        .route("/api/unblock-requests/{id}/reject", post(reject_unblock))
+        .route(
+            "/api/unblock-requests/{id}",
+            axum::routing::delete(withdraw_unblock),
+        )
+        .route("/api/tickets", post(file_ticket).get(list_tickets))
+        .route("/api/tickets/{id}/close", post(close_ticket))
         .route("/api/notices", get(list_notices))
         .route("/api/cases/{id}/confirm", post(confirm_case))
         .route("/api/cases/{id}/dismiss", post(dismiss_case))
@@ -435,12 +448,111 @@ async fn confirm_case(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let input: TriageInput = if body.is_empty() {
-        TriageInput::default()
+    let input: ConfirmInput = if body.is_empty() {
+        ConfirmInput::default()
     } else {
         parse_json(&body)?
     };
-    Ok(Json(json!(app.triage(&who, &id, true, input).await?)))
+    Ok(Json(json!(app.confirm_case(&who, &id, input).await?)))
+}
+
+async fn case_penalties(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.case_penalties(&who, &id).await?))
+}
+
+async fn self_unblock(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<SelfUnblockInput>,
+) -> ApiResult<Response> {
+    let r = app.self_unblock(&who, &id, input).await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
+}
+
+async fn manual_unblock(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let r = app.manual_unblock(&who, &id).await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
+}
+
+async fn unblock_queue(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.unblock_queue(&who).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn approve_unblock(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        app.review_unblock(&who, &id, true, None).await?
+    )))
+}
+
+async fn reject_unblock(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<ReviewBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        app.review_unblock(&who, &id, false, b.reason).await?
+    )))
+}
+
+async fn withdraw_unblock(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    app.withdraw_unblock(&who, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn file_ticket(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(input): JsonBody<TicketInput>,
+) -> ApiResult<Response> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.file_ticket(&who, input).await?),
+    )
+        .into_response())
+}
+
+async fn list_tickets(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": app.list_tickets(&who).await? })))
+}
+
+async fn close_ticket(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<CloseTicketInput>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(app.close_ticket(&who, &id, input).await?)))
 }
 
 async fn dismiss_case(

@@ -27,6 +27,12 @@ pub const BATCHERS: Access = &["admin", "operator", "detector"];
 pub const READERS: Access = &["admin", "operator", "reviewer", "tenant"];
 /// Staff who change accounts, resources and cases.
 pub const OPERATORS: Access = &["admin", "operator"];
+/// Tenants (their own cases only).
+pub const TENANTS: Access = &["tenant"];
+/// Who sees the review queues.
+pub const REVIEWERS: Access = &["admin", "operator", "reviewer"];
+/// Who decides reviews.
+pub const REVIEW_DECIDERS: Access = &["admin", "reviewer"];
 /// Audit readers.
 pub const AUDITORS: Access = &["admin", "auditor"];
 /// Administrators.
@@ -209,6 +215,96 @@ pub const ROUTES: &[Route] = &[
         "The case's history: every report and transition with time, role and reason (actors for staff).",
         None,
         "LIFE-5",
+    ),
+    r(
+        "GET",
+        "/api/cases/{id}/penalties",
+        READERS,
+        "lifecycle",
+        "Level with reasons, deadline, action records and unblock requests of a case.",
+        None,
+        "GRD-2, PEN-3, UNB-6",
+    ),
+    r(
+        "POST",
+        "/api/cases/{id}/unblock/self",
+        TENANTS,
+        "lifecycle",
+        "Self-service unblock: confirm the rectification commitment; every violating URL is re-checked.",
+        JSON,
+        "UNB-1, UNB-2, UNB-4",
+    ),
+    r(
+        "POST",
+        "/api/cases/{id}/unblock/manual",
+        TENANTS,
+        "lifecycle",
+        "Manual unblock after a failed self-service attempt: into the reviewer queue with a working-time SLA.",
+        None,
+        "UNB-3, UNB-4",
+    ),
+    r(
+        "GET",
+        "/api/unblock-requests",
+        REVIEWERS,
+        "lifecycle",
+        "The reviewer queue with SLA due times; overdue requests are flagged.",
+        None,
+        "UNB-3",
+    ),
+    r(
+        "POST",
+        "/api/unblock-requests/{id}/approve",
+        REVIEW_DECIDERS,
+        "lifecycle",
+        "Approve a manual unblock: every liftable action is lifted.",
+        None,
+        "UNB-3",
+    ),
+    r(
+        "POST",
+        "/api/unblock-requests/{id}/reject",
+        REVIEW_DECIDERS,
+        "lifecycle",
+        "Reject a manual unblock; `reason` is required and shown to the tenant.",
+        JSON,
+        "UNB-3",
+    ),
+    r(
+        "DELETE",
+        "/api/unblock-requests/{id}",
+        TENANTS,
+        "lifecycle",
+        "Withdraw a request: always refused (request_cannot_be_withdrawn).",
+        None,
+        "UNB-3",
+    ),
+    r(
+        "POST",
+        "/api/tickets",
+        TENANTS,
+        "lifecycle",
+        "File a ticket (unblock, regulator, harmful_behaviour, question), optionally linked to a case.",
+        JSON,
+        "TKT-1, UNB-5",
+    ),
+    r(
+        "GET",
+        "/api/tickets",
+        READERS,
+        "lifecycle",
+        "Tickets: a tenant's own; for staff the open queue by SLA due time.",
+        None,
+        "TKT-1",
+    ),
+    r(
+        "POST",
+        "/api/tickets/{id}/close",
+        REVIEW_DECIDERS,
+        "lifecycle",
+        "Close a ticket with a resolution; `lift` lifts the linked case's penalty.",
+        JSON,
+        "TKT-1, HARM-2",
     ),
     r(
         "GET",

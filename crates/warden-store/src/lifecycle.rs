@@ -229,6 +229,27 @@ impl WriteTx {
         i(&r, "n")
     }
 
+    /// The SHA-256 of the first evidence kept for a case (PEN-4: kept before destructive actions).
+    pub async fn first_evidence_sha256(&mut self, case_id: &str) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT evidence_sha256 FROM reports WHERE case_id = $1 AND evidence_sha256 IS NOT NULL ORDER BY id LIMIT 1")
+            .bind(case_id)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(r.as_ref()
+            .map(|r| os(r, "evidence_sha256"))
+            .transpose()?
+            .flatten())
+    }
+
+    /// An account's notice language.
+    pub async fn account_lang(&mut self, account_id: &str) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT lang FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(self.conn())
+            .await?;
+        r.as_ref().map(|r| s(r, "lang")).transpose()
+    }
+
     /// Writes an inbox notice.
     pub async fn insert_notice(&mut self, n: &Notice) -> Result<()> {
         sqlx::query(

@@ -151,6 +151,15 @@ impl WriteTx {
         r.as_ref().map(request_row).transpose()
     }
 
+    /// A case's requests, inside the transaction.
+    pub async fn unblock_requests(&mut self, case_id: &str) -> Result<Vec<UnblockRequest>> {
+        let rows = sqlx::query("SELECT * FROM unblock_requests WHERE case_id = $1 ORDER BY id")
+            .bind(case_id)
+            .fetch_all(self.conn())
+            .await?;
+        rows.iter().map(request_row).collect()
+    }
+
     /// Whether the case has a manual request waiting for review (UNB-6).
     pub async fn has_open_unblock_request(&mut self, case_id: &str) -> Result<bool> {
         let r = sqlx::query(

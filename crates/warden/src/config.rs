@@ -26,6 +26,57 @@ pub struct Config {
     pub crypto: Crypto,
     /// Logging.
     pub log: Log,
+    /// The violation lifecycle (LIFE-1, UNB-4): `grace_ms` (default 86400000 = 24 h),
+    /// `violation_limit` (default 5), `self_unblock_products` (default cvm, clb, cdn).
+    pub lifecycle: warden_domain::lifecycle::LifecyclePolicy,
+    /// Grading rules (GRD-2); see docs/configuration.md for every field and default.
+    pub grading: warden_domain::grading::GradingRules,
+    /// The working-time calendar for review SLAs (UNB-3): Asia/Shanghai, 09:00–18:00,
+    /// weekends, `holidays` and `makeup_workdays` (调休) as "YYYY-MM-DD" lists.
+    pub calendar: warden_domain::calendar::WorkCalendar,
+    /// The penalty matrix (PEN-1); absent = the 2024 policy's table (SPEC §6).
+    pub penalty: Option<warden_domain::penalty::PenaltyMatrix>,
+    /// Manual unblock and ticket reviews.
+    pub review: Review,
+    /// The re-check fetcher (DET-2).
+    pub recheck: Recheck,
+}
+
+/// `[review]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Review {
+    /// UNB-3: the review SLA in working minutes (never more than one working day). Default 120.
+    pub sla_minutes: i64,
+}
+
+impl Default for Review {
+    fn default() -> Self {
+        Review { sla_minutes: 120 }
+    }
+}
+
+/// `[recheck]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Recheck {
+    /// Whole-fetch timeout, ms. Default 10000.
+    pub timeout_ms: u64,
+    /// Most bytes read per page. Default 2097152 (2 MiB).
+    pub max_bytes: usize,
+    /// Internal networks (CIDR) that may be fetched anyway. Default none: loopback, private,
+    /// link-local and other non-public addresses are refused (DET-2).
+    pub allowed_networks: Vec<String>,
+}
+
+impl Default for Recheck {
+    fn default() -> Self {
+        Recheck {
+            timeout_ms: 10_000,
+            max_bytes: 2 * 1024 * 1024,
+            allowed_networks: Vec::new(),
+        }
+    }
 }
 
 /// `[server]`

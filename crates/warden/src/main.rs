@@ -169,12 +169,34 @@ async fn open_app(cfg: &Config) -> anyhow::Result<App> {
     } else {
         Sealer::from_base64(&cfg.crypto.key).context("crypto.key")?
     };
-    Ok(App::new(
-        store,
-        Arc::new(SystemClock),
-        sealer,
-        settings(cfg),
-    ))
+    let lifecycle = warden_app::lifecycle::LifecycleSettings {
+        policy: cfg.lifecycle.clone(),
+        matrix: cfg.penalty.clone().unwrap_or_default(),
+        grading: cfg.grading.clone(),
+        calendar: cfg
+            .calendar
+            .validate()
+            .map_err(|e| anyhow::anyhow!("calendar.{e}"))?,
+        review_sla_ms: cfg.review.sla_minutes * 60_000,
+    };
+    let rechecker = warden_app::recheck::HttpRechecker {
+        policy: warden_app::recheck::FetchPolicy {
+            timeout: Duration::from_millis(cfg.recheck.timeout_ms),
+            max_bytes: cfg.recheck.max_bytes,
+            max_redirects: 3,
+            allowed_networks: cfg
+                .recheck
+                .allowed_networks
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
+        },
+    };
+    Ok(
+        App::new(store, Arc::new(SystemClock), sealer, settings(cfg))
+            .with_lifecycle(lifecycle)
+            .with_rechecker(Arc::new(rechecker)),
+    )
 }
 
 fn settings(cfg: &Config) -> Settings {

@@ -533,7 +533,8 @@ async fn triage_confirms_and_dismisses_with_reason(engine: Engine) {
             None,
         )
         .await;
-    assert_eq!((s, c["state"].as_str()), (200, Some("confirmed")), "{c}");
+    // LIFE-1: a general first offence is confirmed into alerting (rectify before the deadline).
+    assert_eq!((s, c["state"].as_str()), (200, Some("alerting")), "{c}");
     let (s, e) = t
         .call(
             "POST",

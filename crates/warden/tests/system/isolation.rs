@@ -87,6 +87,12 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/resources/import") => json!({ "account_id": "acct-a", "product": "cos" }),
         ("POST", "/api/tokens") => json!({ "role": "auditor", "label": "t" }),
         ("POST", "/api/admin/jobs/ping") => json!({ "count": 1 }),
+        ("POST", "/api/cases/{id}/unblock/self") => json!({ "commitment_confirmed": true }),
+        ("POST", "/api/unblock-requests/{id}/reject") => json!({ "reason": "still violating" }),
+        ("POST", "/api/tickets") => {
+            json!({ "kind": "question", "subject": "why?", "body": "please explain" })
+        }
+        ("POST", "/api/tickets/{id}/close") => json!({ "resolution": "answered" }),
         _ => return None,
     })
 }

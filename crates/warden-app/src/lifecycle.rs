@@ -1,0 +1,1135 @@
+//! The violation lifecycle (SPEC §5–9, 12, 15): confirm and grade, alert or enforce, deadlines,
+//! self-service and manual unblock, tickets, notices.
+//!
+//! Every use case here has the same shape: load the case's facts, let
+//! [`warden_domain::lifecycle::decide`] decide, then store the new state, the action records,
+//! the timers, the inbox notices and the audit event in ONE transaction ([`App::apply`]).
+//! Network work (re-checks) happens before that transaction, never inside it.
+
+use serde::{Deserialize, Serialize};
+use warden_domain::calendar::Calendar;
+use warden_domain::grading::{GradingFacts, GradingRules, grade, override_level};
+use warden_domain::identity::Role;
+use warden_domain::lifecycle::{
+    ActionRecord, ActionState, CaseFacts, Command, Decision, Effect, LifecycleError,
+    LifecyclePolicy, State, UnblockRoute, decide,
+};
+use warden_domain::penalty::{Action, PenaltyMatrix, PlannedAction, plan};
+use warden_domain::resource::{InvalidInput, Product};
+use warden_domain::taxonomy::{Category, Level};
+use warden_domain::time::Timestamp;
+use warden_store::WriteTx;
+use warden_store::jobs::NewJob;
+use warden_store::lifecycle::{ActionRow, CaseLifecycle, Notice};
+use warden_store::reports::Case;
+use warden_store::unblock::{Ticket, UnblockRequest};
+
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::notices::{NoticeFacts, Template, render};
+use crate::recheck::Verdict;
+use crate::{App, digest};
+
+/// Lifecycle configuration: the policy's numbers, the penalty matrix, grading rules and the
+/// working-time calendar.
+#[derive(Debug, Clone)]
+pub struct LifecycleSettings {
+    /// Grace period, violation limit, console-unblock products.
+    pub policy: LifecyclePolicy,
+    /// PEN-1.
+    pub matrix: PenaltyMatrix,
+    /// GRD-2.
+    pub grading: GradingRules,
+    /// UNB-3 working-time calendar.
+    pub calendar: Calendar,
+    /// UNB-3 manual-unblock and ticket SLA in working time, ms. Default 2 h.
+    pub review_sla_ms: i64,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        LifecycleSettings {
+            policy: LifecyclePolicy::default(),
+            matrix: PenaltyMatrix::default(),
+            grading: GradingRules::default(),
+            #[allow(clippy::expect_used)] // the default calendar is valid by construction
+            calendar: warden_domain::calendar::WorkCalendar::default().validate().expect("default calendar"),
+            review_sla_ms: 2 * 3_600_000,
+        }
+    }
+}
+
+impl From<LifecycleError> for AppError {
+    fn from(e: LifecycleError) -> Self {
+        match e {
+            LifecycleError::Refused(r) => AppError::Refused { code: r.code(), message: r.message() },
+            LifecycleError::Missing { field, reason } => AppError::Invalid(InvalidInput::new(field, reason)),
+            LifecycleError::CannotWithdraw => AppError::Refused {
+                code: "request_cannot_be_withdrawn",
+                message: "an unblock request cannot be withdrawn (UNB-3); it will be decided".into(),
+            },
+            LifecycleError::SelfServiceFirst => AppError::Refused {
+                code: "self_service_first",
+                message: "request a self-service unblock first; manual review follows a failed attempt (UNB-3)".into(),
+            },
+            other => AppError::Conflict(other.to_string()),
+        }
+    }
+}
+
+/// Body of `POST /api/cases/{id}/confirm`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmInput {
+    /// Why (optional).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// GRD-3: override the computed level (needs `level_reason`).
+    #[serde(default)]
+    pub level: Option<String>,
+    /// GRD-3: why the override.
+    #[serde(default)]
+    pub level_reason: Option<String>,
+    /// Violating texts the re-check looks for (DET-3).
+    #[serde(default)]
+    pub markers: Option<Vec<String>>,
+    /// GRD-2: the violation impacts other tenants.
+    #[serde(default)]
+    pub impacts_other_tenants: Option<bool>,
+    /// GRD-2/PEN-2: the violation has a wide impact.
+    #[serde(default)]
+    pub wide_impact: Option<bool>,
+}
+
+/// Body of a self-service unblock request.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfUnblockInput {
+    /// The tenant confirms the rectification commitment (整改承诺书).
+    #[serde(default)]
+    pub commitment_confirmed: bool,
+}
+
+/// Body of a ticket.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketInput {
+    /// `unblock`, `regulator`, `harmful_behaviour` or `question`.
+    pub kind: Option<String>,
+    /// Linked case.
+    #[serde(default)]
+    pub case_id: Option<String>,
+    /// Subject.
+    pub subject: Option<String>,
+    /// Body.
+    pub body: Option<String>,
+}
+
+/// Body of a ticket closure.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseTicketInput {
+    /// The answer the tenant sees.
+    pub resolution: Option<String>,
+    /// Lift the linked case's penalty (HARM-2, TKT-1).
+    #[serde(default)]
+    pub lift: bool,
+}
+
+/// The commitment text kept with a self-service request (UNB-1).
+pub const COMMITMENT: &str = "整改承诺书：我已删除全部违规内容，并承诺不再发生同类违规。/ Rectification commitment: all violating content has been removed and will not recur.";
+
+const DEADLINE_JOB: &str = "case.deadline";
+
+fn deadline_key(case_id: &str) -> String {
+    format!("deadline:{case_id}")
+}
+
+/// One decided step to store: the command's name (audit action `case.<command>`), the decision,
+/// the planned actions (recorded as pending when the case starts alerting) and audit details.
+struct Step<'a> {
+    command: &'a str,
+    decision: &'a Decision,
+    planned: &'a [PlannedAction],
+    extra: serde_json::Value,
+}
+
+/// A case as the lifecycle sees it.
+struct Loaded {
+    case: Case,
+    life: CaseLifecycle,
+    facts: CaseFacts,
+    actions: Vec<ActionRow>,
+}
+
+fn category(case: &Case) -> AppResult<Category> {
+    Category::parse(&case.category).map_err(|e| AppError::Conflict(e.to_string()))
+}
+
+fn markers(life: &CaseLifecycle) -> Vec<String> {
+    life.markers
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default()
+}
+
+impl App {
+    fn window_start(&self, now: i64) -> i64 {
+        now - i64::from(self.lifecycle.grading.violation_window_days) * 86_400_000
+    }
+
+    async fn load(
+        &self,
+        tx: &mut WriteTx,
+        case_id: &str,
+        scope_account: Option<&str>,
+    ) -> AppResult<Loaded> {
+        let case = tx
+            .get_case_for_update(case_id)
+            .await?
+            .ok_or(AppError::NotFound("case"))?;
+        if let Some(a) = scope_account
+            && case.account_id.as_deref() != Some(a)
+        {
+            return Err(AppError::NotFound("case"));
+        }
+        let life = tx.get_case_lifecycle(case_id).await?.unwrap_or_default();
+        let actions = tx.case_actions(case_id).await?;
+        let requests = tx.unblock_requests(case_id).await?;
+        let now = self.now();
+        let violations = match &case.account_id {
+            Some(a) => {
+                tx.count_account_violations(a, self.window_start(now), &case.id)
+                    .await?
+            }
+            None => 0,
+        };
+        let product = match (&life.product, &case.resource_id) {
+            (Some(p), _) => Product::parse(p)?,
+            (None, Some(r)) => {
+                let res = tx
+                    .get_resource(r)
+                    .await?
+                    .ok_or(AppError::NotFound("resource"))?;
+                Product::parse(&res.product)?
+            }
+            (None, None) => {
+                return Err(AppError::Conflict(
+                    "the case is unowned: register the resource its target belongs to, then confirm".into(),
+                ));
+            }
+        };
+        let state = State::parse(&case.state)
+            .map_err(|_| AppError::Conflict(format!("unknown case state {}", case.state)))?;
+        let level = life.level.as_deref().and_then(|l| match l {
+            "general" => Some(Level::General),
+            "serious" => Some(Level::Serious),
+            "especially_serious" => Some(Level::EspeciallySerious),
+            _ => None,
+        });
+        let records = actions
+            .iter()
+            .filter_map(|a| {
+                let action = Action::parse(&a.action).ok()?;
+                let state = match a.state.as_str() {
+                    "pending" => ActionState::Pending,
+                    "applied" => ActionState::Applied,
+                    "lifted" => ActionState::Lifted,
+                    _ => ActionState::Failed,
+                };
+                Some(ActionRecord {
+                    action,
+                    no_unblock: a.no_unblock,
+                    state,
+                })
+            })
+            .collect();
+        let open = requests
+            .iter()
+            .find(|r| r.state == "pending")
+            .map(|r| match r.kind.as_str() {
+                "self" => UnblockRoute::SelfService,
+                _ => UnblockRoute::Manual,
+            });
+        let facts = CaseFacts {
+            state,
+            level,
+            product,
+            kind: category(&case)?.kind(),
+            first_offence: violations == 0,
+            regulator: life.regulator.is_some() || case.source == "regulator",
+            account_violations: u32::try_from(violations).unwrap_or(u32::MAX),
+            open_unblock_request: open,
+            actions: records,
+            deadline: life.deadline_at.map(Timestamp),
+            self_unblock_failed: requests
+                .iter()
+                .any(|r| r.kind == "self" && r.state == "failed"),
+        };
+        let mut life = life;
+        life.product = Some(product.code().into());
+        life.kind = Some(
+            match facts.kind {
+                warden_domain::taxonomy::Kind::Content => "content",
+                warden_domain::taxonomy::Kind::Behaviour => "behaviour",
+            }
+            .into(),
+        );
+        Ok(Loaded {
+            case,
+            life,
+            facts,
+            actions,
+        })
+    }
+
+    /// Stores a decision: state, effects, notices and the audit event, in `tx` (LIFE-5).
+    async fn apply(
+        &self,
+        tx: &mut WriteTx,
+        who: &Principal,
+        l: &mut Loaded,
+        step: Step<'_>,
+    ) -> AppResult<()> {
+        let Step {
+            command,
+            decision: d,
+            planned,
+            extra,
+        } = step;
+        let now = self.now();
+        let before = digest(&(&l.case, &l.life));
+        for e in &d.effects {
+            match e {
+                Effect::ArmTimer { at } => {
+                    let job = NewJob {
+                        kind: DEADLINE_JOB.into(),
+                        payload: serde_json::json!({ "case_id": l.case.id }).to_string(),
+                        run_at: at.millis(),
+                        dedup_key: Some(deadline_key(&l.case.id)),
+                        max_attempts: 10,
+                    };
+                    tx.enqueue(&job, &warden_store::new_id("job", now), now)
+                        .await?;
+                    l.life.deadline_at = Some(at.millis());
+                    // The plan waits as pending records until the deadline (LIFE-2).
+                    self.record_actions(tx, l, planned, "pending").await?;
+                }
+                Effect::CancelTimer => {
+                    tx.cancel_timer(&deadline_key(&l.case.id)).await?;
+                }
+                Effect::Enforce(actions) => {
+                    self.record_actions(tx, l, actions, "applied").await?;
+                    l.life.enforced_at = Some(now);
+                    if actions.iter().any(|a| a.action == Action::IsolateAccount)
+                        && let Some(account) = l.case.account_id.clone()
+                    {
+                        // PEN-2: isolation and clearance, recorded for billing.
+                        let ddos = l.case.category == "ddos_victim_impact";
+                        let detail = if ddos {
+                            serde_json::json!({ "rule": "PEN-2", "billing": "counted to the isolation day; that day not refunded", "day": Timestamp(now).to_rfc3339().get(..10) })
+                        } else {
+                            serde_json::json!({ "rule": "PEN-2", "billing": "the month's fee is not refunded", "month": Timestamp(now).to_rfc3339().get(..7) })
+                        };
+                        let kind = if ddos {
+                            "ddos_isolation"
+                        } else {
+                            "isolation_clearance"
+                        };
+                        tx.insert_billing_record(
+                            &warden_store::new_id("bil", now),
+                            &account,
+                            Some(&l.case.id),
+                            kind,
+                            &detail.to_string(),
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+                Effect::Lift(actions) => {
+                    for row in l
+                        .actions
+                        .iter()
+                        .filter(|r| r.state != "lifted" && !r.no_unblock)
+                    {
+                        if actions.iter().any(|a| a.code() == row.action) {
+                            tx.set_action_state(&row.id, "lifted", None, now).await?;
+                        }
+                    }
+                }
+                Effect::Notify { template } => self.notify(tx, l, template, &d.reason).await?,
+                Effect::Recheck => {}
+            }
+        }
+        tx.set_case_state(&l.case.id, d.next.code(), Some(&d.reason), now)
+            .await?;
+        tx.set_case_lifecycle(&l.case.id, &l.life).await?;
+        let mut ev = self.event(
+            who,
+            &format!("case.{command}"),
+            format!("case:{}", l.case.id),
+        );
+        ev.account_id = l.case.account_id.clone();
+        ev.before_digest = Some(before);
+        let from = l.case.state.clone();
+        l.case.state = d.next.code().into();
+        ev.after_digest = Some(digest(&(&l.case, &l.life)));
+        ev.details = serde_json::json!({ "from": from, "to": d.next.code(), "reason": d.reason, "extra": extra });
+        tx.append_audit(ev).await?;
+        Ok(())
+    }
+
+    async fn record_actions(
+        &self,
+        tx: &mut WriteTx,
+        l: &mut Loaded,
+        actions: &[PlannedAction],
+        state: &str,
+    ) -> AppResult<()> {
+        let now = self.now();
+        let evidence = tx.first_evidence_sha256(&l.case.id).await?;
+        let mut new = Vec::new();
+        for p in actions {
+            if let Some(row) = l
+                .actions
+                .iter_mut()
+                .find(|r| r.action == p.action.code() && r.state == "pending")
+            {
+                if state != "pending" {
+                    tx.set_action_state(&row.id, state, None, now).await?;
+                    row.state = state.into();
+                }
+                continue;
+            }
+            let row = ActionRow {
+                id: warden_store::new_id("act", now),
+                case_id: l.case.id.clone(),
+                account_id: l.case.account_id.clone(),
+                action: p.action.code().into(),
+                target: if p.action == Action::IsolateAccount || p.action == Action::FreezeAccount {
+                    l.case.account_id.clone().unwrap_or_default()
+                } else {
+                    l.case.target.clone()
+                },
+                state: state.into(),
+                no_unblock: p.no_unblock,
+                attempts: 0,
+                last_error: None,
+                // PEN-4: the evidence is kept (by digest, the report holds it) before deletion.
+                evidence_sha256: if p.action.is_destructive() {
+                    evidence.clone()
+                } else {
+                    None
+                },
+                created_at: now,
+                updated_at: now,
+            };
+            new.push(row);
+        }
+        tx.insert_actions(&new).await?;
+        l.actions.extend(new);
+        Ok(())
+    }
+
+    async fn notify(
+        &self,
+        tx: &mut WriteTx,
+        l: &Loaded,
+        template: &str,
+        reason: &str,
+    ) -> AppResult<()> {
+        let Some(account) = l.case.account_id.clone() else {
+            return Ok(());
+        };
+        let lang = tx
+            .account_lang(&account)
+            .await?
+            .unwrap_or_else(|| "zh-CN".into());
+        let t = match template {
+            "case_alerting" => Template::Alerting,
+            "case_resolved" => Template::Resolved,
+            "case_lifted" | "case_partially_lifted" => Template::Lifted,
+            "unblock_self_failed" => Template::UnblockFailed,
+            "unblock_rejected" => Template::UnblockRejected,
+            "case_enforced" | "case_enforced_host_security" => Template::Enforced,
+            // Acknowledgements of the tenant's own request: the status is on the request.
+            _ => return Ok(()),
+        };
+        let links = vec![l.case.target.clone()];
+        let actions: Vec<String> = l
+            .actions
+            .iter()
+            .filter(|a| a.state != "lifted")
+            .map(|a| a.action.clone())
+            .collect();
+        let facts = NoticeFacts {
+            case_id: &l.case.id,
+            resource: l.case.resource_id.as_deref().unwrap_or("-"),
+            product: l.life.product.as_deref().unwrap_or("-"),
+            links: &links,
+            category: category(&l.case)?,
+            actions: &actions,
+            deadline: l
+                .life
+                .deadline_at
+                .map(Timestamp)
+                .filter(|_| t == Template::Alerting),
+            reason: Some(reason),
+            maybe_compromised: template == "case_enforced_host_security",
+            utc_offset_minutes: self.lifecycle.calendar.utc_offset_minutes(),
+        };
+        let (title, body) = render(t, &lang, &facts);
+        let now = self.now();
+        let n = Notice {
+            id: warden_store::new_id("ntc", now),
+            account_id: account,
+            case_id: Some(l.case.id.clone()),
+            template: t.code().into(),
+            lang,
+            title,
+            body,
+            created_at: now,
+            read_at: None,
+        };
+        tx.insert_notice(&n).await?;
+        Ok(())
+    }
+
+    /// Confirms a reported case: grade it (GRD-1..3), plan the matrix's actions (PEN-1) and let
+    /// the lifecycle alert or enforce (LIFE-1, LIFE-3).
+    pub async fn confirm_case(
+        &self,
+        who: &Principal,
+        case_id: &str,
+        input: ConfirmInput,
+    ) -> AppResult<Case> {
+        who.require(&[Role::Admin, Role::Operator], "confirm cases")?;
+        let markers_in = input.markers.clone().unwrap_or_default();
+        if markers_in.len() > 50
+            || markers_in
+                .iter()
+                .any(|m| m.trim().is_empty() || m.chars().count() > 200)
+        {
+            return Err(InvalidInput::new(
+                "markers",
+                "up to 50 non-empty texts of at most 200 characters",
+            )
+            .into());
+        }
+        let override_to = match input.level.as_deref() {
+            None => None,
+            Some("general") => Some(Level::General),
+            Some("serious") => Some(Level::Serious),
+            Some("especially_serious") => Some(Level::EspeciallySerious),
+            Some(_) => {
+                return Err(InvalidInput::new(
+                    "level",
+                    "is not one of general, serious, especially_serious",
+                )
+                .into());
+            }
+        };
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        let mut l = self.load(&mut tx, case_id, None).await?;
+        let now = self.now();
+        let prior = match &l.case.account_id {
+            Some(a) => {
+                tx.count_account_violations(a, self.window_start(now), &l.case.id)
+                    .await?
+            }
+            None => 0,
+        };
+        let facts = GradingFacts {
+            category: category(&l.case)?,
+            prior_violations: u32::try_from(prior).unwrap_or(u32::MAX),
+            reports: l.case.report_count,
+            views: l.case.views,
+            regulator_notice: l.facts.regulator,
+            impacts_other_tenants: input.impacts_other_tenants.unwrap_or(false),
+            wide_impact: input.wide_impact.unwrap_or(false),
+        };
+        let mut g = grade(&facts, &self.lifecycle.grading);
+        if let Some(to) = override_to {
+            g = override_level(&g, to, input.level_reason.as_deref().unwrap_or_default())
+                .map_err(|e| InvalidInput::new("level_reason", e.reason))?;
+        }
+        let planned = plan(
+            &self.lifecycle.matrix,
+            l.facts.product,
+            g.level,
+            l.facts.kind,
+        );
+        let d = decide(
+            &l.facts,
+            &Command::Confirm {
+                level: g.level,
+                planned: planned.clone(),
+            },
+            Timestamp(now),
+            &self.lifecycle.policy,
+        )?;
+        l.life.level = Some(g.level.code().into());
+        l.life.level_reasons = Some(serde_json::to_string(&g.reasons).unwrap_or_default());
+        if !markers_in.is_empty() {
+            l.life.markers = Some(serde_json::to_string(&markers_in).unwrap_or_default());
+        }
+        let extra = serde_json::json!({ "level": g.level.code(), "grading": g.reasons, "planned": planned, "operator_reason": input.reason });
+        self.apply(
+            &mut tx,
+            who,
+            &mut l,
+            Step {
+                command: "confirm",
+                decision: &d,
+                planned: &planned,
+                extra,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.job_wakeup.notify_waiters();
+        Ok(l.case)
+    }
+
+    /// INT-5: a case a trusted detector confirmed is graded and alerted or enforced like one an
+    /// operator confirmed.
+    pub(crate) async fn auto_confirm(&self, case_id: &str) -> AppResult<()> {
+        match self
+            .confirm_case(&Principal::System, case_id, ConfirmInput::default())
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Already graded, or no longer confirmable: nothing to do.
+            Err(AppError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The deadline timer fired (LIFE-2): re-check, then enforce or resolve.
+    pub(crate) async fn deadline_fired(&self, case_id: &str) -> AppResult<()> {
+        let (target, markers) = {
+            let Some(case) = self
+                .store
+                .get_case(&warden_store::Scope::All, case_id)
+                .await?
+            else {
+                return Ok(());
+            };
+            if case.state != "alerting" {
+                return Ok(()); // stale timer: the case moved on and cancelled it
+            }
+            let life = self
+                .store
+                .get_case_lifecycle(&warden_store::Scope::All, case_id)
+                .await?
+                .unwrap_or_default();
+            (case.target, markers(&life))
+        };
+        let verdict = self.recheck_target(&target, &markers).await;
+        let still = !matches!(verdict, Verdict::Clean { .. });
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        let mut l = self.load(&mut tx, case_id, None).await?;
+        if l.facts.state != State::Alerting {
+            return Ok(());
+        }
+        let d = decide(
+            &l.facts,
+            &Command::DeadlinePassed {
+                still_violating: still,
+            },
+            Timestamp(self.now()),
+            &self.lifecycle.policy,
+        )?;
+        self.apply(
+            &mut tx,
+            &Principal::System,
+            &mut l,
+            Step {
+                command: "deadline",
+                decision: &d,
+                planned: &[],
+                extra: serde_json::json!({ "recheck": verdict }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn recheck_target(&self, target: &str, markers: &[String]) -> Verdict {
+        if !target.starts_with("http://") && !target.starts_with("https://") {
+            return Verdict::Unknown {
+                reason: format!("{target} is not a URL Warden can re-check"),
+            };
+        }
+        self.rechecker.recheck(target, markers).await
+    }
+
+    /// Self-service unblock (UNB-1/UNB-2): eligibility, commitment, re-check of every violating
+    /// URL, then lift or fail naming the URLs.
+    pub async fn self_unblock(
+        &self,
+        who: &Principal,
+        case_id: &str,
+        input: SelfUnblockInput,
+    ) -> AppResult<UnblockRequest> {
+        who.require(&[Role::Tenant], "request unblocks")?;
+        let account = match who {
+            Principal::Token { account, .. } => account.clone(),
+            _ => None,
+        };
+        // Check eligibility before doing network work.
+        let (target, marks) = {
+            let mut tx = self.store.begin_write().await?;
+            let l = self.load(&mut tx, case_id, account.as_deref()).await?;
+            decide(
+                &l.facts,
+                &Command::RequestSelfUnblock {
+                    commitment_confirmed: input.commitment_confirmed,
+                },
+                Timestamp(self.now()),
+                &self.lifecycle.policy,
+            )?;
+            (l.case.target.clone(), markers(&l.life))
+        };
+        let verdict = self.recheck_target(&target, &marks).await;
+        let (clean, urls) = match &verdict {
+            Verdict::Clean { .. } => (true, vec![]),
+            _ => (false, vec![target.clone()]),
+        };
+        let now = self.now();
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        let mut l = self.load(&mut tx, case_id, account.as_deref()).await?;
+        let d1 = decide(
+            &l.facts,
+            &Command::RequestSelfUnblock {
+                commitment_confirmed: input.commitment_confirmed,
+            },
+            Timestamp(now),
+            &self.lifecycle.policy,
+        )?;
+        self.apply(
+            &mut tx,
+            who,
+            &mut l,
+            Step {
+                command: "unblock_request",
+                decision: &d1,
+                planned: &[],
+                extra: serde_json::json!({ "route": "self" }),
+            },
+        )
+        .await?;
+        l.facts.state = d1.next;
+        l.facts.open_unblock_request = Some(UnblockRoute::SelfService);
+        let d2 = decide(
+            &l.facts,
+            &Command::SelfUnblockResult {
+                clean,
+                still_violating_urls: urls.clone(),
+            },
+            Timestamp(now),
+            &self.lifecycle.policy,
+        )?;
+        self.apply(
+            &mut tx,
+            &Principal::System,
+            &mut l,
+            Step {
+                command: "unblock_self_result",
+                decision: &d2,
+                planned: &[],
+                extra: serde_json::json!({ "recheck": verdict }),
+            },
+        )
+        .await?;
+        let req = UnblockRequest {
+            id: warden_store::new_id("unb", now),
+            case_id: l.case.id.clone(),
+            account_id: l.case.account_id.clone(),
+            kind: "self".into(),
+            state: if clean {
+                "succeeded".into()
+            } else {
+                "failed".into()
+            },
+            commitment: Some(COMMITMENT.into()),
+            still_violating: (!clean).then(|| serde_json::to_string(&urls).unwrap_or_default()),
+            reason: (!clean).then(|| match &verdict {
+                Verdict::Unknown { reason } => {
+                    format!("the re-check could not confirm the content is gone: {reason}")
+                }
+                _ => "violating content is still present at these URLs; remove it first (UNB-2)"
+                    .into(),
+            }),
+            submitted_at: now,
+            due_at: None,
+            decided_at: Some(now),
+            decided_by: Some("system".into()),
+        };
+        tx.insert_unblock_request(&req).await?;
+        tx.commit().await?;
+        Ok(req)
+    }
+
+    /// Manual unblock (UNB-3): after a failed self-service attempt, into the reviewer queue with
+    /// a working-time SLA.
+    pub async fn manual_unblock(
+        &self,
+        who: &Principal,
+        case_id: &str,
+    ) -> AppResult<UnblockRequest> {
+        who.require(&[Role::Tenant], "request unblocks")?;
+        let account = match who {
+            Principal::Token { account, .. } => account.clone(),
+            _ => None,
+        };
+        let now = self.now();
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        let mut l = self.load(&mut tx, case_id, account.as_deref()).await?;
+        let d = decide(
+            &l.facts,
+            &Command::RequestManualUnblock,
+            Timestamp(now),
+            &self.lifecycle.policy,
+        )?;
+        let due = self
+            .lifecycle
+            .calendar
+            .sla_due(Timestamp(now), self.lifecycle.review_sla_ms, 1);
+        self.apply(
+            &mut tx,
+            who,
+            &mut l,
+            Step {
+                command: "unblock_request",
+                decision: &d,
+                planned: &[],
+                extra: serde_json::json!({ "route": "manual", "due_at": due.to_rfc3339() }),
+            },
+        )
+        .await?;
+        let req = UnblockRequest {
+            id: warden_store::new_id("unb", now),
+            case_id: l.case.id.clone(),
+            account_id: l.case.account_id.clone(),
+            kind: "manual".into(),
+            state: "pending".into(),
+            commitment: Some(COMMITMENT.into()),
+            still_violating: None,
+            reason: None,
+            submitted_at: now,
+            due_at: Some(due.millis()),
+            decided_at: None,
+            decided_by: None,
+        };
+        tx.insert_unblock_request(&req).await?;
+        tx.commit().await?;
+        Ok(req)
+    }
+
+    /// A reviewer decides a manual request (UNB-3); rejection needs a reason the tenant sees.
+    pub async fn review_unblock(
+        &self,
+        who: &Principal,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> AppResult<UnblockRequest> {
+        who.require(&[Role::Admin, Role::Reviewer], "review unblock requests")?;
+        let now = self.now();
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        let req = tx
+            .get_unblock_request(request_id)
+            .await?
+            .ok_or(AppError::NotFound("unblock request"))?;
+        if req.state != "pending" {
+            return Err(AppError::Conflict(format!(
+                "the request is already {}",
+                req.state
+            )));
+        }
+        let mut l = self.load(&mut tx, &req.case_id, None).await?;
+        let cmd = if approve {
+            Command::ReviewApprove
+        } else {
+            Command::ReviewReject {
+                reason: reason.clone().unwrap_or_default(),
+            }
+        };
+        let d = decide(&l.facts, &cmd, Timestamp(now), &self.lifecycle.policy)?;
+        self.apply(
+            &mut tx,
+            who,
+            &mut l,
+            Step {
+                command: if approve {
+                    "unblock_approve"
+                } else {
+                    "unblock_reject"
+                },
+                decision: &d,
+                planned: &[],
+                extra: serde_json::json!({ "request_id": request_id }),
+            },
+        )
+        .await?;
+        let reason = reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        tx.decide_unblock_request(
+            request_id,
+            if approve { "approved" } else { "rejected" },
+            reason.as_deref(),
+            &who.actor(),
+            now,
+        )
+        .await?;
+        let out = tx
+            .get_unblock_request(request_id)
+            .await?
+            .ok_or(AppError::NotFound("unblock request"))?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Withdrawing a request is always refused (UNB-3), with a stable code.
+    pub async fn withdraw_unblock(&self, who: &Principal, request_id: &str) -> AppResult<()> {
+        who.require(&[Role::Tenant], "withdraw unblock requests")?;
+        let scope = who.scope();
+        let mut tx = self.store.begin_write().await?;
+        let req = tx.get_unblock_request(request_id).await?.filter(|r| {
+            scope
+                .account()
+                .is_none_or(|a| r.account_id.as_deref() == Some(a))
+        });
+        let req = req.ok_or(AppError::NotFound("unblock request"))?;
+        let l = self.load(&mut tx, &req.case_id, None).await?;
+        decide(
+            &l.facts,
+            &Command::WithdrawUnblock,
+            Timestamp(self.now()),
+            &self.lifecycle.policy,
+        )?;
+        Err(AppError::Conflict(
+            "unreachable: withdrawal is always refused".into(),
+        ))
+    }
+
+    /// A case's action records and unblock requests (PEN-3, UNB-6).
+    pub async fn case_penalties(
+        &self,
+        who: &Principal,
+        case_id: &str,
+    ) -> AppResult<serde_json::Value> {
+        let case = self.get_case(who, case_id).await?;
+        let life = self
+            .store
+            .get_case_lifecycle(&who.scope(), &case.id)
+            .await?
+            .unwrap_or_default();
+        let actions = self.store.list_case_actions(&who.scope(), &case.id).await?;
+        let requests = self
+            .store
+            .list_unblock_requests(&who.scope(), &case.id)
+            .await?;
+        let reasons: serde_json::Value = life
+            .level_reasons
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or_default();
+        Ok(serde_json::json!({
+            "case_id": case.id,
+            "state": case.state,
+            "level": life.level,
+            "level_reasons": reasons,
+            "deadline": life.deadline_at.map(|d| Timestamp(d).to_rfc3339()),
+            "actions": actions,
+            "unblock_requests": requests,
+        }))
+    }
+
+    /// The reviewer queue with SLA clocks (UNB-3): overdue requests are flagged.
+    pub async fn unblock_queue(&self, who: &Principal) -> AppResult<serde_json::Value> {
+        who.require(
+            &[Role::Admin, Role::Operator, Role::Reviewer],
+            "read the unblock queue",
+        )?;
+        let now = self.now();
+        let items: Vec<serde_json::Value> = self
+            .store
+            .unblock_queue(500)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let overdue = r.due_at.is_some_and(|d| d < now);
+                let left = r.due_at.map(|d| self.lifecycle.calendar.working_time_between(Timestamp(now), Timestamp(d)));
+                serde_json::json!({ "request": r, "due": r.due_at.map(|d| Timestamp(d).to_rfc3339()), "overdue": overdue, "working_ms_left": left })
+            })
+            .collect();
+        Ok(serde_json::json!({ "items": items }))
+    }
+
+    /// Files a ticket (TKT-1): the reviewer queue with the same SLA clock.
+    pub async fn file_ticket(&self, who: &Principal, input: TicketInput) -> AppResult<Ticket> {
+        who.require(&[Role::Tenant], "file tickets")?;
+        let Principal::Token {
+            account: Some(account),
+            ..
+        } = who
+        else {
+            return Err(AppError::Forbidden("file tickets"));
+        };
+        let kind = input.kind.unwrap_or_default();
+        if !["unblock", "regulator", "harmful_behaviour", "question"].contains(&kind.as_str()) {
+            return Err(InvalidInput::new(
+                "kind",
+                "is not one of unblock, regulator, harmful_behaviour, question",
+            )
+            .into());
+        }
+        let subject = input
+            .subject
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && s.chars().count() <= 200);
+        let subject =
+            subject.ok_or_else(|| InvalidInput::new("subject", "must be 1 to 200 characters"))?;
+        let body = input
+            .body
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && s.chars().count() <= 10_000);
+        let body =
+            body.ok_or_else(|| InvalidInput::new("body", "must be 1 to 10000 characters"))?;
+        if let Some(c) = &input.case_id {
+            self.store
+                .get_case(&who.scope(), c)
+                .await?
+                .ok_or_else(|| InvalidInput::new("case_id", "names no case of your account"))?;
+        }
+        let now = self.now();
+        let t = Ticket {
+            id: warden_store::new_id("tkt", now),
+            account_id: account.clone(),
+            case_id: input.case_id,
+            kind,
+            subject,
+            body,
+            state: "open".into(),
+            submitted_at: now,
+            due_at: Some(
+                self.lifecycle
+                    .calendar
+                    .sla_due(Timestamp(now), self.lifecycle.review_sla_ms, 1)
+                    .millis(),
+            ),
+            closed_at: None,
+            closed_by: None,
+            resolution: None,
+        };
+        let mut tx = self.store.begin_write().await?;
+        tx.insert_ticket(&t).await?;
+        let mut ev = self.event(who, "ticket.create", format!("ticket:{}", t.id));
+        ev.account_id = Some(t.account_id.clone());
+        ev.details = serde_json::json!({ "kind": t.kind, "case_id": t.case_id });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    /// Tickets: the tenant's own, or the open queue for staff.
+    pub async fn list_tickets(&self, who: &Principal) -> AppResult<Vec<Ticket>> {
+        who.require(
+            &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant],
+            "read tickets",
+        )?;
+        let staff = who.role().is_some_and(Role::is_staff);
+        Ok(self.store.list_tickets(&who.scope(), staff, 500).await?)
+    }
+
+    /// Closes a ticket; with `lift`, lifts the linked case's penalty (HARM-2, TKT-1).
+    pub async fn close_ticket(
+        &self,
+        who: &Principal,
+        id: &str,
+        input: CloseTicketInput,
+    ) -> AppResult<Ticket> {
+        who.require(&[Role::Admin, Role::Reviewer], "close tickets")?;
+        let resolution = input
+            .resolution
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        let resolution = resolution
+            .ok_or_else(|| InvalidInput::new("resolution", "is required: the tenant sees it"))?;
+        let now = self.now();
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        let t = tx
+            .get_ticket(id)
+            .await?
+            .ok_or(AppError::NotFound("ticket"))?;
+        if input.lift {
+            let case_id = t
+                .case_id
+                .clone()
+                .ok_or_else(|| InvalidInput::new("lift", "the ticket is not linked to a case"))?;
+            let mut l = self.load(&mut tx, &case_id, None).await?;
+            let d = decide(
+                &l.facts,
+                &Command::LiftByTicket,
+                Timestamp(now),
+                &self.lifecycle.policy,
+            )?;
+            self.apply(
+                &mut tx,
+                who,
+                &mut l,
+                Step {
+                    command: "lift_by_ticket",
+                    decision: &d,
+                    planned: &[],
+                    extra: serde_json::json!({ "ticket_id": id }),
+                },
+            )
+            .await?;
+        }
+        if !tx.close_ticket(id, &resolution, &who.actor(), now).await? {
+            return Err(AppError::Conflict("the ticket is already closed".into()));
+        }
+        let mut ev = self.event(who, "ticket.close", format!("ticket:{id}"));
+        ev.account_id = Some(t.account_id.clone());
+        ev.details = serde_json::json!({ "lift": input.lift, "resolution": resolution });
+        tx.append_audit(ev).await?;
+        let out = tx
+            .get_ticket(id)
+            .await?
+            .ok_or(AppError::NotFound("ticket"))?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Overdue open review items (UNB-3/TKT-1), for the SLA metric.
+    pub async fn sla_breaches(&self) -> AppResult<i64> {
+        let now = self.now();
+        let u = self
+            .store
+            .unblock_queue(500)
+            .await?
+            .iter()
+            .filter(|r| r.due_at.is_some_and(|d| d < now))
+            .count();
+        let t = self
+            .store
+            .list_tickets(&warden_store::Scope::All, true, 500)
+            .await?
+            .iter()
+            .filter(|r| r.due_at.is_some_and(|d| d < now))
+            .count();
+        Ok(i64::try_from(u + t).unwrap_or(i64::MAX))
+    }
+}

@@ -1,0 +1,964 @@
+//! The case lifecycle (SPEC §7–9: LIFE-1..5, UNB-1..6, HARM-1/2) as one pure state machine.
+//!
+//! [`decide`] is the only way a case moves: it takes the case's facts, a command and `now`, and
+//! returns the next state plus the effects to carry out (enforce, lift, notify, arm or cancel the
+//! deadline timer, re-check). The caller stores state and effects in one transaction and workers
+//! carry the effects out, so a crash never loses an enforcement nor applies one twice. The
+//! `match (state, command)` names every pair (states grouped with `|`, no catch-all), so a new
+//! state or command makes the compiler point at every transition that must consider it.
+//!
+//! What the caller records from a command itself (the facts are its to store, not ours):
+//! `Confirm` stores its level and its `planned` actions as `pending` [`ActionRecord`]s (PEN-3) —
+//! an alerting case enforces exactly those at the deadline; `ArmTimer { at }` is also the new
+//! `deadline`; `RequestSelfUnblock`/`RequestManualUnblock` open a request of that route; a
+//! self-service result, an approval or a rejection closes it; a failed self-service result sets
+//! `self_unblock_failed`. The reviewer SLA timer of a manual request (UNB-3) needs the working-time
+//! calendar and is armed by the caller.
+
+use serde::{Deserialize, Serialize};
+
+use crate::penalty::{Action, PlannedAction};
+use crate::resource::{InvalidInput, Product};
+use crate::taxonomy::{Kind, Level};
+use crate::time::Timestamp;
+
+/// Where a case stands (§7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Reported, waiting in the triage queue.
+    Reported,
+    /// Confirmed in triage, not yet graded.
+    Confirmed,
+    /// 告警中: a general first offence with a rectification deadline, not yet blocked (LIFE-1).
+    Alerting,
+    /// 封禁: the penalty actions are in force (LIFE-2/LIFE-3, HARM-1).
+    Enforced,
+    /// An unblock request (self-service re-check or manual review) is open (UNB-1..6).
+    UnblockRequested,
+    /// Every action was lifted.
+    Lifted,
+    /// Rectified in time, or clean at the deadline; nothing was ever enforced.
+    Resolved,
+    /// Dismissed in triage, with a reason.
+    Dismissed,
+}
+
+impl State {
+    /// Every state.
+    pub const ALL: [State; 8] = [
+        State::Reported,
+        State::Confirmed,
+        State::Alerting,
+        State::Enforced,
+        State::UnblockRequested,
+        State::Lifted,
+        State::Resolved,
+        State::Dismissed,
+    ];
+
+    /// Stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            State::Reported => "reported",
+            State::Confirmed => "confirmed",
+            State::Alerting => "alerting",
+            State::Enforced => "enforced",
+            State::UnblockRequested => "unblock_requested",
+            State::Lifted => "lifted",
+            State::Resolved => "resolved",
+            State::Dismissed => "dismissed",
+        }
+    }
+
+    /// Parses a state code (as stored).
+    pub fn parse(code: &str) -> Result<State, InvalidInput> {
+        State::ALL
+            .into_iter()
+            .find(|s| s.code() == code)
+            .ok_or_else(|| {
+                InvalidInput::new(
+                    "state",
+                    "is not one of reported, confirmed, alerting, enforced, unblock_requested, lifted, resolved, dismissed",
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Where one penalty action record stands (PEN-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionState {
+    /// Planned, not yet applied.
+    Pending,
+    /// In force.
+    Applied,
+    /// Lifted.
+    Lifted,
+    /// Applying failed; the worker retries.
+    Failed,
+}
+
+/// One penalty action of a case (PEN-3), as far as the lifecycle needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// The action.
+    pub action: Action,
+    /// 禁止解封: never lifted.
+    pub no_unblock: bool,
+    /// Its state.
+    pub state: ActionState,
+}
+
+/// How an open unblock request is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnblockRoute {
+    /// 自助解封: an automated re-check decides (UNB-1/UNB-2).
+    SelfService,
+    /// 人工解封: a reviewer decides (UNB-3).
+    Manual,
+}
+
+/// What the lifecycle knows about a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseFacts {
+    /// Current state.
+    pub state: State,
+    /// Level once graded; `None` before, and for cases an operator enforced directly (HARM-1).
+    pub level: Option<Level>,
+    /// Product of the resource.
+    pub product: Product,
+    /// Content or behaviour violation.
+    pub kind: Kind,
+    /// Whether this is the account's first offence(s) (LIFE-1).
+    pub first_offence: bool,
+    /// Whether the case comes from a regulator notice (UNB-4).
+    pub regulator: bool,
+    /// The account's violations in the counting window (UNB-4).
+    pub account_violations: u32,
+    /// The route of the open unblock request, if one is open (UNB-6).
+    pub open_unblock_request: Option<UnblockRoute>,
+    /// The case's penalty actions (PEN-3).
+    pub actions: Vec<ActionRecord>,
+    /// The alerting deadline (LIFE-1).
+    pub deadline: Option<Timestamp>,
+    /// Whether a self-service unblock has failed; manual unblock needs one (UNB-3).
+    pub self_unblock_failed: bool,
+}
+
+/// Something that happened to a case, or that someone asks of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Confirm and grade: `planned` is [`crate::penalty::plan`] for the case (LIFE-1/LIFE-3).
+    Confirm {
+        /// The level (GRD-1).
+        level: Level,
+        /// The matrix's actions for product × level × kind.
+        planned: Vec<PlannedAction>,
+    },
+    /// Dismiss in triage, with a mandatory reason.
+    Dismiss {
+        /// Why.
+        reason: String,
+    },
+    /// The alerting deadline fired and the re-check ran (LIFE-2, DET-3).
+    DeadlinePassed {
+        /// Whether the violating content is still there.
+        still_violating: bool,
+    },
+    /// The tenant rectified an alerting case before the deadline (LIFE-1).
+    Rectified,
+    /// The tenant asks for self-service unblock (UNB-1).
+    RequestSelfUnblock {
+        /// The tenant confirmed the rectification commitment (整改承诺书).
+        commitment_confirmed: bool,
+    },
+    /// The self-service re-check finished (UNB-1/UNB-2).
+    SelfUnblockResult {
+        /// Every violating URL is clean.
+        clean: bool,
+        /// The URLs that still violate, shown to the tenant.
+        still_violating_urls: Vec<String>,
+    },
+    /// The tenant asks for manual unblock after a failed self-service attempt (UNB-3).
+    RequestManualUnblock,
+    /// A reviewer approves the manual request.
+    ReviewApprove,
+    /// A reviewer rejects the manual request, with a reason the tenant sees (UNB-3).
+    ReviewReject {
+        /// Why, e.g. "the URL still has violating content".
+        reason: String,
+    },
+    /// The tenant tries to withdraw a request; always refused (UNB-3).
+    WithdrawUnblock,
+    /// A reviewer lifts the penalty on a ticket (HARM-2, TKT-1); never lifts no_unblock actions.
+    LiftByTicket,
+    /// An operator applies actions directly, e.g. block_network on harmful behaviour (HARM-1).
+    Enforce {
+        /// The actions.
+        actions: Vec<PlannedAction>,
+    },
+}
+
+impl Command {
+    /// Stable name, for errors and audit.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Confirm { .. } => "confirm",
+            Command::Dismiss { .. } => "dismiss",
+            Command::DeadlinePassed { .. } => "deadline_passed",
+            Command::Rectified => "rectified",
+            Command::RequestSelfUnblock { .. } => "request_self_unblock",
+            Command::SelfUnblockResult { .. } => "self_unblock_result",
+            Command::RequestManualUnblock => "request_manual_unblock",
+            Command::ReviewApprove => "review_approve",
+            Command::ReviewReject { .. } => "review_reject",
+            Command::WithdrawUnblock => "withdraw_unblock",
+            Command::LiftByTicket => "lift_by_ticket",
+            Command::Enforce { .. } => "enforce",
+        }
+    }
+}
+
+/// Notice templates the lifecycle asks for (NOT).
+pub mod notice {
+    /// LIFE-1: alerting, rectify before the deadline.
+    pub const ALERTING: &str = "case_alerting";
+    /// LIFE-2/LIFE-3: the penalty applies.
+    pub const ENFORCED: &str = "case_enforced";
+    /// HARM-1/PEN-5: access restricted for harmful behaviour; points to host-security checks.
+    pub const ENFORCED_HOST_SECURITY: &str = "case_enforced_host_security";
+    /// Rectified or clean at the deadline.
+    pub const RESOLVED: &str = "case_resolved";
+    /// UNB-1: the self-service re-check started.
+    pub const SELF_UNBLOCK_STARTED: &str = "unblock_self_started";
+    /// UNB-2: the self-service re-check found violations.
+    pub const SELF_UNBLOCK_FAILED: &str = "unblock_self_failed";
+    /// UNB-3: the manual request is in the reviewer queue.
+    pub const MANUAL_UNBLOCK_QUEUED: &str = "unblock_manual_queued";
+    /// UNB-3: the reviewer rejected the request, with the reason.
+    pub const UNBLOCK_REJECTED: &str = "unblock_rejected";
+    /// Every action lifted.
+    pub const LIFTED: &str = "case_lifted";
+    /// Some actions lifted; the no_unblock ones stay.
+    pub const PARTIALLY_LIFTED: &str = "case_partially_lifted";
+}
+
+/// Something the caller must carry out after storing the decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Effect {
+    /// Arm the case's deadline timer (LIFE-1, LIFE-4); `at` is also the case's new deadline.
+    ArmTimer {
+        /// When it fires.
+        at: Timestamp,
+    },
+    /// Cancel the case's deadline timer.
+    CancelTimer,
+    /// Apply these actions; destructive ones keep the evidence first (PEN-4).
+    Enforce(Vec<PlannedAction>),
+    /// Lift these actions. Never names an action the case holds as no_unblock.
+    Lift(Vec<Action>),
+    /// Send the tenant a notice.
+    Notify {
+        /// Template id, one of [`notice`].
+        template: &'static str,
+    },
+    /// Re-check every violating URL of the case (UNB-1, DET-3); the result comes back as
+    /// [`Command::SelfUnblockResult`].
+    Recheck,
+}
+
+/// The outcome of a command: the next state, the effects, and the reason for the audit (LIFE-5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The next state.
+    pub next: State,
+    /// What to carry out, in order.
+    pub effects: Vec<Effect>,
+    /// Why, citing the rule.
+    pub reason: String,
+}
+
+/// The lifecycle's configurable numbers. Defaults are the policy's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecyclePolicy {
+    /// Grace period of an alerting case, ms (LIFE-1). Default 24 h.
+    pub grace_ms: i64,
+    /// More violations than this in the window bar console unblock (UNB-4). Default 5.
+    pub violation_limit: u32,
+    /// Products with console (self-service and manual) unblock (UNB-1/UNB-5). Default cvm, clb,
+    /// cdn.
+    pub self_unblock_products: Vec<Product>,
+}
+
+impl Default for LifecyclePolicy {
+    fn default() -> Self {
+        LifecyclePolicy {
+            grace_ms: 24 * 60 * 60 * 1000,
+            violation_limit: 5,
+            self_unblock_products: vec![Product::Cvm, Product::Clb, Product::Cdn],
+        }
+    }
+}
+
+/// Why the console refuses an unblock request (UNB-4..6). The code is stable; the message names
+/// the rule and is shown to the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
+pub enum Refusal {
+    /// Nothing is blocked: alerting (LIFE-1) or no penalty in force.
+    NotBlockedYet {
+        /// The case's state.
+        state: State,
+    },
+    /// Serious and especially serious cases, and ungraded operator enforcements (UNB-4, HARM-2).
+    LevelNotUnblockable {
+        /// The case's level.
+        level: Option<Level>,
+    },
+    /// The case holds no_unblock actions (UNB-4).
+    ActionNotUnblockable {
+        /// Those actions.
+        actions: Vec<Action>,
+    },
+    /// The case comes from a regulator notice (UNB-4).
+    RegulatorCase,
+    /// The account is past the violation-count limit (UNB-4).
+    ViolationLimit {
+        /// The account's violations.
+        count: u32,
+        /// The limit.
+        limit: u32,
+    },
+    /// The product has no console unblock (UNB-1, UNB-5).
+    ProductNeedsTicket {
+        /// The product.
+        product: Product,
+    },
+    /// A request is already open (UNB-6).
+    RequestAlreadyOpen,
+}
+
+impl Refusal {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::NotBlockedYet { .. } => "not_blocked_yet",
+            Refusal::LevelNotUnblockable { .. } => "level_not_unblockable",
+            Refusal::ActionNotUnblockable { .. } => "action_not_unblockable",
+            Refusal::RegulatorCase => "regulator_case",
+            Refusal::ViolationLimit { .. } => "violation_limit",
+            Refusal::ProductNeedsTicket { .. } => "product_needs_ticket",
+            Refusal::RequestAlreadyOpen => "request_already_open",
+        }
+    }
+
+    /// The message for the tenant, naming the rule.
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::NotBlockedYet {
+                state: State::Alerting,
+            } => "not blocked, rectify before the deadline (LIFE-1)".into(),
+            Refusal::NotBlockedYet { state } => {
+                format!("nothing on this case is blocked (the case is {state})")
+            }
+            Refusal::LevelNotUnblockable { level: Some(level) } => format!(
+                "{} cases cannot be unblocked from the console; file a ticket (UNB-4)",
+                level.code()
+            ),
+            Refusal::LevelNotUnblockable { level: None } => "the access restriction was applied by an operator; after cleaning up, file a ticket and a reviewer lifts it (HARM-2)".into(),
+            Refusal::ActionNotUnblockable { actions } => format!(
+                "{} may never be unblocked (禁止解封, UNB-4)",
+                actions.iter().map(|a| a.code()).collect::<Vec<_>>().join(", ")
+            ),
+            Refusal::RegulatorCase => "a case from a regulator notice cannot be unblocked from the console: delete the content and file a ticket asking whether and how it can be unblocked (UNB-4)".into(),
+            Refusal::ViolationLimit { count, limit } => format!(
+                "the account has {count} violations, more than the limit of {limit}; no console unblock (UNB-4)"
+            ),
+            Refusal::ProductNeedsTicket { product } => format!(
+                "{} has no console unblock; file a ticket (UNB-5)",
+                product.code()
+            ),
+            Refusal::RequestAlreadyOpen => {
+                "an unblock request is already open for this case (UNB-6)".into()
+            }
+        }
+    }
+}
+
+/// A command the lifecycle does not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    /// The command does not apply in this state.
+    #[error("a {from} case cannot take {command}")]
+    InvalidTransition {
+        /// Current state.
+        from: State,
+        /// The command's name.
+        command: &'static str,
+    },
+    /// The console refuses the unblock request (UNB-4..6).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// A required field is missing or false.
+    #[error("{field}: {reason}")]
+    Missing {
+        /// The field.
+        field: &'static str,
+        /// What is required.
+        reason: &'static str,
+    },
+    /// Enforcing would apply no action; every enforced case has at least one (PEN-3).
+    #[error("no actions to enforce; an enforced case needs at least one action (PEN-3)")]
+    EmptyPlan,
+    /// A plan names an action twice (PEN-3 keeps one record per action).
+    #[error("actions: {action} is named twice")]
+    DuplicateAction {
+        /// The action.
+        action: Action,
+    },
+    /// Every requested action is already in force.
+    #[error("every requested action is already in force")]
+    AlreadyEnforced,
+    /// The deadline timer fired early (LIFE-4 timers never fire before their time).
+    #[error("the deadline {} has not passed yet", .deadline.to_rfc3339())]
+    DeadlineNotReached {
+        /// The deadline.
+        deadline: Timestamp,
+    },
+    /// An unblock request cannot be withdrawn (UNB-3).
+    #[error("an unblock request cannot be withdrawn (UNB-3)")]
+    CannotWithdraw,
+    /// Manual unblock follows a failed self-service attempt (UNB-3).
+    #[error(
+        "manual unblock follows a failed self-service unblock; try self-service unblock first (UNB-3)"
+    )]
+    SelfServiceFirst,
+}
+
+impl LifecycleError {
+    /// The stable code (a refusal's own code for [`LifecycleError::Refused`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            LifecycleError::InvalidTransition { .. } => "invalid_transition",
+            LifecycleError::Refused(r) => r.code(),
+            LifecycleError::Missing { .. } => "missing_field",
+            LifecycleError::EmptyPlan => "empty_plan",
+            LifecycleError::DuplicateAction { .. } => "duplicate_action",
+            LifecycleError::AlreadyEnforced => "already_enforced",
+            LifecycleError::DeadlineNotReached { .. } => "deadline_not_reached",
+            LifecycleError::CannotWithdraw => "cannot_withdraw",
+            LifecycleError::SelfServiceFirst => "self_service_first",
+        }
+    }
+}
+
+/// Whether the console may take an unblock request for this case (UNB-4..6): `Ok` or the one
+/// rule that refuses it. Self-service and manual requests share these rules.
+pub fn unblock_eligibility(case: &CaseFacts, policy: &LifecyclePolicy) -> Result<(), Refusal> {
+    match case.state {
+        State::Enforced => {}
+        State::UnblockRequested => return Err(Refusal::RequestAlreadyOpen),
+        State::Reported
+        | State::Confirmed
+        | State::Alerting
+        | State::Lifted
+        | State::Resolved
+        | State::Dismissed => return Err(Refusal::NotBlockedYet { state: case.state }),
+    }
+    if case.open_unblock_request.is_some() {
+        return Err(Refusal::RequestAlreadyOpen);
+    }
+    match case.level {
+        Some(Level::General) => {}
+        level @ (Some(Level::Serious | Level::EspeciallySerious) | None) => {
+            return Err(Refusal::LevelNotUnblockable { level });
+        }
+    }
+    let locked = locked_actions(case);
+    if !locked.is_empty() {
+        return Err(Refusal::ActionNotUnblockable { actions: locked });
+    }
+    if case.regulator {
+        return Err(Refusal::RegulatorCase);
+    }
+    if case.account_violations > policy.violation_limit {
+        return Err(Refusal::ViolationLimit {
+            count: case.account_violations,
+            limit: policy.violation_limit,
+        });
+    }
+    if !policy.self_unblock_products.contains(&case.product) {
+        return Err(Refusal::ProductNeedsTicket {
+            product: case.product,
+        });
+    }
+    Ok(())
+}
+
+/// Decides what `cmd` does to `case` at `now`.
+pub fn decide(
+    case: &CaseFacts,
+    cmd: &Command,
+    now: Timestamp,
+    policy: &LifecyclePolicy,
+) -> Result<Decision, LifecycleError> {
+    use State as S;
+    let invalid = || LifecycleError::InvalidTransition {
+        from: case.state,
+        command: cmd.name(),
+    };
+    match (case.state, cmd) {
+        (S::Reported | S::Confirmed, Command::Confirm { level, planned }) => {
+            confirm(case, *level, planned, now, policy)
+        }
+        (
+            S::Alerting
+            | S::Enforced
+            | S::UnblockRequested
+            | S::Lifted
+            | S::Resolved
+            | S::Dismissed,
+            Command::Confirm { .. },
+        ) => Err(invalid()),
+
+        (S::Reported, Command::Dismiss { reason }) => {
+            let reason = required(reason, "reason", "a dismissal needs a reason")?;
+            Ok(decision(
+                S::Dismissed,
+                vec![],
+                format!("dismissed: {reason}"),
+            ))
+        }
+        // Confirmed cases go on to grading (as in triage); later ones are past dismissal.
+        (
+            S::Confirmed
+            | S::Alerting
+            | S::Enforced
+            | S::UnblockRequested
+            | S::Lifted
+            | S::Resolved
+            | S::Dismissed,
+            Command::Dismiss { .. },
+        ) => Err(invalid()),
+
+        (S::Alerting, Command::DeadlinePassed { still_violating }) => {
+            if let Some(deadline) = case.deadline.filter(|d| now < *d) {
+                return Err(LifecycleError::DeadlineNotReached { deadline });
+            }
+            if *still_violating {
+                let planned = pending(case);
+                if planned.is_empty() {
+                    return Err(LifecycleError::EmptyPlan);
+                }
+                Ok(decision(
+                    S::Enforced,
+                    vec![Effect::Enforce(planned), notify(enforced_notice(case.kind))],
+                    "LIFE-2: still violating at the deadline; the penalty applies".into(),
+                ))
+            } else {
+                Ok(decision(
+                    S::Resolved,
+                    vec![notify(notice::RESOLVED)],
+                    "LIFE-2: clean at the deadline".into(),
+                ))
+            }
+        }
+        // A stale timer: the case left alerting and cancelled it.
+        (
+            S::Reported
+            | S::Confirmed
+            | S::Enforced
+            | S::UnblockRequested
+            | S::Lifted
+            | S::Resolved
+            | S::Dismissed,
+            Command::DeadlinePassed { .. },
+        ) => Err(invalid()),
+
+        (S::Alerting, Command::Rectified) => Ok(decision(
+            S::Resolved,
+            vec![Effect::CancelTimer, notify(notice::RESOLVED)],
+            "LIFE-1: rectified before the deadline".into(),
+        )),
+        (
+            S::Reported
+            | S::Confirmed
+            | S::Enforced
+            | S::UnblockRequested
+            | S::Lifted
+            | S::Resolved
+            | S::Dismissed,
+            Command::Rectified,
+        ) => Err(invalid()),
+
+        (
+            S::Enforced,
+            Command::RequestSelfUnblock {
+                commitment_confirmed,
+            },
+        ) => {
+            unblock_eligibility(case, policy)?;
+            if !commitment_confirmed {
+                return Err(LifecycleError::Missing {
+                    field: "commitment_confirmed",
+                    reason: "confirm the rectification commitment (整改承诺书) first (UNB-1)",
+                });
+            }
+            Ok(decision(
+                S::UnblockRequested,
+                vec![Effect::Recheck, notify(notice::SELF_UNBLOCK_STARTED)],
+                "UNB-1: self-service unblock requested; re-checking every violating URL".into(),
+            ))
+        }
+        (S::Enforced, Command::RequestManualUnblock) => {
+            unblock_eligibility(case, policy)?;
+            if !case.self_unblock_failed {
+                return Err(LifecycleError::SelfServiceFirst);
+            }
+            Ok(decision(
+                S::UnblockRequested,
+                vec![notify(notice::MANUAL_UNBLOCK_QUEUED)],
+                "UNB-3: manual unblock requested; in the reviewer queue".into(),
+            ))
+        }
+        (
+            S::Reported
+            | S::Confirmed
+            | S::Alerting
+            | S::UnblockRequested
+            | S::Lifted
+            | S::Resolved
+            | S::Dismissed,
+            Command::RequestSelfUnblock { .. } | Command::RequestManualUnblock,
+        ) => Err(refused(case, policy, invalid())),
+
+        (
+            S::UnblockRequested,
+            Command::SelfUnblockResult {
+                clean,
+                still_violating_urls,
+            },
+        ) => {
+            if case.open_unblock_request != Some(UnblockRoute::SelfService) {
+                return Err(invalid());
+            }
+            if *clean {
+                if !still_violating_urls.is_empty() {
+                    return Err(LifecycleError::Missing {
+                        field: "still_violating_urls",
+                        reason: "must be empty when the re-check is clean",
+                    });
+                }
+                lift(case, cmd.name(), "UNB-1: self-service re-check clean")
+            } else {
+                Ok(decision(
+                    S::Enforced,
+                    vec![notify(notice::SELF_UNBLOCK_FAILED)],
+                    format!(
+                        "UNB-2: self-service re-check found violating content still present: {}",
+                        still_violating_urls.join(", ")
+                    ),
+                ))
+            }
+        }
+        (S::UnblockRequested, Command::ReviewApprove) => {
+            if case.open_unblock_request != Some(UnblockRoute::Manual) {
+                return Err(invalid());
+            }
+            lift(
+                case,
+                cmd.name(),
+                "UNB-3: manual unblock approved by a reviewer",
+            )
+        }
+        (S::UnblockRequested, Command::ReviewReject { reason }) => {
+            if case.open_unblock_request != Some(UnblockRoute::Manual) {
+                return Err(invalid());
+            }
+            let reason = required(
+                reason,
+                "reason",
+                "a rejection needs a reason the tenant sees",
+            )?;
+            Ok(decision(
+                S::Enforced,
+                vec![notify(notice::UNBLOCK_REJECTED)],
+                format!("UNB-3: manual unblock rejected: {reason}"),
+            ))
+        }
+        (
+            S::Reported
+            | S::Confirmed
+            | S::Alerting
+            | S::Enforced
+            | S::Lifted
+            | S::Resolved
+            | S::Dismissed,
+            Command::SelfUnblockResult { .. }
+            | Command::ReviewApprove
+            | Command::ReviewReject { .. },
+        ) => Err(invalid()),
+
+        // UNB-3: "a request cannot be withdrawn", whatever the state.
+        (_, Command::WithdrawUnblock) => Err(LifecycleError::CannotWithdraw),
+
+        (S::Enforced, Command::LiftByTicket) => lift(
+            case,
+            cmd.name(),
+            "HARM-2/TKT-1: lifted by a reviewer on a ticket",
+        ),
+        // An open console request is decided first (UNB-6); other states hold nothing to lift.
+        (
+            S::Reported
+            | S::Confirmed
+            | S::Alerting
+            | S::UnblockRequested
+            | S::Lifted
+            | S::Resolved
+            | S::Dismissed,
+            Command::LiftByTicket,
+        ) => Err(invalid()),
+
+        (S::Reported | S::Confirmed, Command::Enforce { actions }) => {
+            enforce(case, actions, false, "HARM-1: enforced by an operator")
+        }
+        // Enforcing ends the grace period early: the planned actions apply too.
+        (S::Alerting, Command::Enforce { actions }) => enforce(
+            case,
+            actions,
+            true,
+            "enforced by an operator before the deadline",
+        ),
+        (S::Enforced, Command::Enforce { actions }) => enforce(
+            case,
+            actions,
+            false,
+            "further actions enforced by an operator",
+        ),
+        // An open request is decided first, so an approval never lifts what it did not review;
+        // a closed case does not reopen: a new violation is a new case.
+        (S::UnblockRequested | S::Lifted | S::Resolved | S::Dismissed, Command::Enforce { .. }) => {
+            Err(invalid())
+        }
+    }
+}
+
+fn decision(next: State, effects: Vec<Effect>, reason: String) -> Decision {
+    Decision {
+        next,
+        effects,
+        reason,
+    }
+}
+
+fn notify(template: &'static str) -> Effect {
+    Effect::Notify { template }
+}
+
+/// HARM-1/PEN-5: behaviour violations point the tenant to the host-security checks.
+fn enforced_notice(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Content => notice::ENFORCED,
+        Kind::Behaviour => notice::ENFORCED_HOST_SECURITY,
+    }
+}
+
+fn required<'a>(
+    value: &'a str,
+    field: &'static str,
+    reason: &'static str,
+) -> Result<&'a str, LifecycleError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(LifecycleError::Missing { field, reason });
+    }
+    Ok(value)
+}
+
+/// The refusal for an unblock request outside `enforced`; `fallback` if, against expectation,
+/// the rules find none.
+fn refused(case: &CaseFacts, policy: &LifecyclePolicy, fallback: LifecycleError) -> LifecycleError {
+    match unblock_eligibility(case, policy) {
+        Err(refusal) => LifecycleError::Refused(refusal),
+        Ok(()) => fallback,
+    }
+}
+
+/// LIFE-1/LIFE-3: a general first offence is alerted with a deadline; anything else is enforced
+/// at once.
+fn confirm(
+    case: &CaseFacts,
+    level: Level,
+    planned: &[PlannedAction],
+    now: Timestamp,
+    policy: &LifecyclePolicy,
+) -> Result<Decision, LifecycleError> {
+    check_plan(planned)?;
+    match level {
+        Level::General if case.first_offence => {
+            let at = now.plus_millis(policy.grace_ms);
+            Ok(decision(
+                State::Alerting,
+                vec![Effect::ArmTimer { at }, notify(notice::ALERTING)],
+                format!(
+                    "LIFE-1: general first offence; rectify before {}",
+                    at.to_rfc3339()
+                ),
+            ))
+        }
+        Level::General => Ok(decision(
+            State::Enforced,
+            vec![
+                Effect::Enforce(planned.to_vec()),
+                notify(enforced_notice(case.kind)),
+            ],
+            "LIFE-1: general, not a first offence; enforced at once".into(),
+        )),
+        Level::Serious | Level::EspeciallySerious => Ok(decision(
+            State::Enforced,
+            vec![
+                Effect::Enforce(planned.to_vec()),
+                notify(enforced_notice(case.kind)),
+            ],
+            format!("LIFE-3: {} case enforced at once", level.code()),
+        )),
+    }
+}
+
+/// Applies `actions` that are not already in force (plus the pending plan when `with_pending`).
+fn enforce(
+    case: &CaseFacts,
+    actions: &[PlannedAction],
+    with_pending: bool,
+    reason: &str,
+) -> Result<Decision, LifecycleError> {
+    check_plan(actions)?;
+    let planned = if with_pending {
+        pending(case)
+    } else {
+        Vec::new()
+    };
+    // In force (or queued): a record not lifted, at least as strict (a no_unblock request
+    // upgrades). In alerting the pending records are the plan, which applies anyway.
+    let in_force = |p: &PlannedAction| {
+        case.actions.iter().any(|r| {
+            r.action == p.action
+                && r.state != ActionState::Lifted
+                && (r.no_unblock || !p.no_unblock)
+        })
+    };
+    let new = dedup(
+        planned
+            .into_iter()
+            .chain(actions.iter().copied().filter(|p| !in_force(p))),
+    );
+    if new.is_empty() {
+        return Err(LifecycleError::AlreadyEnforced);
+    }
+    let mut effects = Vec::with_capacity(3);
+    if with_pending {
+        effects.push(Effect::CancelTimer);
+    }
+    let codes: Vec<&str> = new.iter().map(|p| p.action.code()).collect();
+    let reason = format!("{reason}: {}", codes.join(", "));
+    effects.push(Effect::Enforce(new));
+    effects.push(notify(enforced_notice(case.kind)));
+    Ok(decision(State::Enforced, effects, reason))
+}
+
+/// Lifts every action that is not held as no_unblock. The case is `lifted` when nothing stays
+/// in force, else it stays `enforced` with the no_unblock actions.
+fn lift(case: &CaseFacts, command: &'static str, reason: &str) -> Result<Decision, LifecycleError> {
+    let locked = locked_actions(case);
+    let mut liftable: Vec<Action> = Vec::new();
+    for r in &case.actions {
+        if r.state != ActionState::Lifted
+            && !locked.contains(&r.action)
+            && !liftable.contains(&r.action)
+        {
+            liftable.push(r.action);
+        }
+    }
+    if liftable.is_empty() {
+        // An enforced case always holds an action, so only no_unblock ones can be left.
+        return Err(if locked.is_empty() {
+            LifecycleError::InvalidTransition {
+                from: case.state,
+                command,
+            }
+        } else {
+            LifecycleError::Refused(Refusal::ActionNotUnblockable { actions: locked })
+        });
+    }
+    if locked.is_empty() {
+        Ok(decision(
+            State::Lifted,
+            vec![Effect::Lift(liftable), notify(notice::LIFTED)],
+            reason.to_string(),
+        ))
+    } else {
+        let codes: Vec<&str> = locked.iter().map(|a| a.code()).collect();
+        Ok(decision(
+            State::Enforced,
+            vec![Effect::Lift(liftable), notify(notice::PARTIALLY_LIFTED)],
+            format!("{reason}; {} stay (no_unblock)", codes.join(", ")),
+        ))
+    }
+}
+
+/// Actions the case holds as no_unblock and not lifted. Lifting one of these by name could lift
+/// the no_unblock record too, so a liftable record of the same action stays as well.
+fn locked_actions(case: &CaseFacts) -> Vec<Action> {
+    let mut locked = Vec::new();
+    for r in &case.actions {
+        if r.no_unblock && r.state != ActionState::Lifted && !locked.contains(&r.action) {
+            locked.push(r.action);
+        }
+    }
+    locked
+}
+
+/// A plan must name at least one action, each once.
+fn check_plan(planned: &[PlannedAction]) -> Result<(), LifecycleError> {
+    if planned.is_empty() {
+        return Err(LifecycleError::EmptyPlan);
+    }
+    for (i, p) in planned.iter().enumerate() {
+        if planned.iter().skip(i + 1).any(|q| q.action == p.action) {
+            return Err(LifecycleError::DuplicateAction { action: p.action });
+        }
+    }
+    Ok(())
+}
+
+fn pending(case: &CaseFacts) -> Vec<PlannedAction> {
+    dedup(
+        case.actions
+            .iter()
+            .filter(|r| r.state == ActionState::Pending)
+            .map(|r| PlannedAction {
+                action: r.action,
+                no_unblock: r.no_unblock,
+            }),
+    )
+}
+
+fn dedup(actions: impl IntoIterator<Item = PlannedAction>) -> Vec<PlannedAction> {
+    let mut out: Vec<PlannedAction> = Vec::new();
+    for p in actions {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
