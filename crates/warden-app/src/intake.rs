@@ -289,6 +289,7 @@ impl App {
             reporter_contact: x.reporter_contact,
             confidence: None,
             views: None,
+            regulator: None,
         };
         let source = if source == Source::Public {
             Source::Xarf
@@ -364,6 +365,7 @@ impl App {
         let mut reports = Vec::with_capacity(items.len());
         let mut events = Vec::with_capacity(items.len());
         let mut receipts_meta = Vec::with_capacity(items.len());
+        let mut regulator_notices = Vec::new();
         for ((item, owner), key) in items.into_iter().zip(owners).zip(keys) {
             let v = item.report;
             let views = v.views.unwrap_or(0);
@@ -404,6 +406,11 @@ impl App {
                 new_cases.push(c);
                 ids
             };
+            // A new case keeps the notice (UNB-4: no console unblock). A regulator report on an
+            // existing case is kept as a report; the operator handles that case by hand.
+            if !duplicate && let Some(notice) = v.regulator.clone() {
+                regulator_notices.push((case_id.clone(), notice));
+            }
             let evidence: Option<Vec<u8>> = item.raw.or_else(|| v.evidence.map(String::into_bytes));
             let report = Report {
                 id: warden_store::new_id("rep", now),
@@ -459,6 +466,13 @@ impl App {
             reports.push(report);
         }
         tx.insert_cases(&new_cases).await?;
+        for (case_id, notice) in regulator_notices {
+            let life = warden_store::lifecycle::CaseLifecycle {
+                regulator: Some(serde_json::to_string(&notice).unwrap_or_default()),
+                ..Default::default()
+            };
+            tx.set_case_lifecycle(&case_id, &life).await?;
+        }
         let bumps: Vec<(String, i64, i64)> =
             bumps.into_iter().map(|(id, (n, v))| (id, n, v)).collect();
         tx.add_reports_to_cases(&bumps, now).await?;

@@ -101,6 +101,19 @@ pub struct ConfirmInput {
     pub wide_impact: Option<bool>,
 }
 
+/// Body of `POST /api/cases/{id}/enforce` (HARM-1: restrict a machine attacking others).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnforceInput {
+    /// Action codes, e.g. `["block_network"]`.
+    pub actions: Option<Vec<String>>,
+    /// Never to be lifted from the console (禁止解封).
+    #[serde(default)]
+    pub no_unblock: bool,
+    /// Why.
+    pub reason: Option<String>,
+}
+
 /// Body of a self-service unblock request.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -605,6 +618,61 @@ impl App {
             Err(AppError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// An operator applies actions directly (HARM-1: a machine attacking others gets
+    /// `block_network` and a notice pointing to the host-security checks).
+    pub async fn enforce_case(
+        &self,
+        who: &Principal,
+        case_id: &str,
+        input: EnforceInput,
+    ) -> AppResult<Case> {
+        who.require(&[Role::Admin, Role::Operator], "enforce penalties")?;
+        let reason = input
+            .reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        let reason = reason.ok_or_else(|| InvalidInput::new("reason", "is required"))?;
+        let codes = input.actions.unwrap_or_default();
+        if codes.is_empty() || codes.len() > 16 {
+            return Err(InvalidInput::new("actions", "name 1 to 16 actions").into());
+        }
+        let mut actions = Vec::new();
+        for (i, c) in codes.iter().enumerate() {
+            let action = Action::parse(c)
+                .map_err(|e| InvalidInput::new(format!("actions[{i}]"), e.to_string()))?;
+            actions.push(PlannedAction {
+                action,
+                no_unblock: input.no_unblock,
+            });
+        }
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        let mut l = self.load(&mut tx, case_id, None).await?;
+        let d = decide(
+            &l.facts,
+            &Command::Enforce {
+                actions: actions.clone(),
+            },
+            Timestamp(self.now()),
+            &self.lifecycle.policy,
+        )?;
+        let extra = serde_json::json!({ "operator_reason": reason, "actions": codes });
+        self.apply(
+            &mut tx,
+            who,
+            &mut l,
+            Step {
+                command: "enforce",
+                decision: &d,
+                planned: &actions,
+                extra,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(l.case)
     }
 
     /// The deadline timer fired (LIFE-2): re-check, then enforce or resolve.

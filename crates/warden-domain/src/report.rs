@@ -87,6 +87,9 @@ pub struct ReportRequest {
     /// Views or hits of the content, if known (spread signal, GRD-2).
     #[serde(default)]
     pub views: Option<i64>,
+    /// INT-1: for `source: regulator`, the notice: authority, document number, legal basis.
+    #[serde(default)]
+    pub regulator: Option<RegulatorNotice>,
 }
 
 /// A report that passed validation.
@@ -106,6 +109,8 @@ pub struct ValidReport {
     pub confidence: Option<f64>,
     /// Views, if any.
     pub views: Option<i64>,
+    /// The regulator notice, for `source: regulator` reports.
+    pub regulator: Option<RegulatorNotice>,
 }
 
 impl ReportRequest {
@@ -153,6 +158,22 @@ impl ReportRequest {
         if self.views.is_some_and(|v| v < 0) {
             return Err(InvalidInput::new("views", "must not be negative"));
         }
+        let regulator = match (self.source.as_deref(), self.regulator) {
+            (Some("regulator"), Some(r)) => Some(r.validate()?),
+            (Some("regulator"), None) => {
+                return Err(InvalidInput::new(
+                    "regulator",
+                    "is required for a regulator notice: authority, document_number, legal_basis",
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(InvalidInput::new(
+                    "regulator",
+                    "is only for reports with source regulator",
+                ));
+            }
+            (_, None) => None,
+        };
         Ok(ValidReport {
             target,
             category,
@@ -161,7 +182,38 @@ impl ReportRequest {
             reporter_contact: self.reporter_contact.map(|c| c.trim().to_string()),
             confidence: self.confidence,
             views: self.views,
+            regulator,
         })
+    }
+}
+
+/// A regulator notice (上级主管部门通知, INT-1) as the operator records it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegulatorNotice {
+    /// The authority that issued it.
+    pub authority: String,
+    /// Its document number (文号).
+    pub document_number: String,
+    /// The legal basis it cites.
+    pub legal_basis: String,
+}
+
+impl RegulatorNotice {
+    fn validate(self) -> Result<RegulatorNotice, InvalidInput> {
+        for (field, v) in [
+            ("authority", &self.authority),
+            ("document_number", &self.document_number),
+            ("legal_basis", &self.legal_basis),
+        ] {
+            if v.trim().is_empty() || v.chars().count() > 500 {
+                return Err(InvalidInput::new(
+                    format!("regulator.{field}"),
+                    "must be 1 to 500 characters",
+                ));
+            }
+        }
+        Ok(self)
     }
 }
 

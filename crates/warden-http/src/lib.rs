@@ -24,7 +24,9 @@ use serde_json::{Value, json};
 use warden_app::App;
 use warden_app::auth::Principal;
 use warden_app::jobs::PingInput;
-use warden_app::lifecycle::{CloseTicketInput, ConfirmInput, SelfUnblockInput, TicketInput};
+use warden_app::lifecycle::{
+    CloseTicketInput, ConfirmInput, EnforceInput, SelfUnblockInput, TicketInput,
+};
 use warden_app::registry::{AccountInput, ResourceInput};
 use warden_app::triage::TriageInput;
 use warden_domain::report::ReportRequest;
@@ -68,6 +70,7 @@ pub fn router(app: App) -> Router {
         .route("/api/cases/{id}/reports", get(case_reports))
         .route("/api/cases/{id}/history", get(case_history))
         .route("/api/cases/{id}/penalties", get(case_penalties))
+        .route("/api/cases/{id}/enforce", post(enforce_case))
         .route("/api/cases/{id}/unblock/self", post(self_unblock))
         .route("/api/cases/{id}/unblock/manual", post(manual_unblock))
         .route("/api/unblock-requests", get(unblock_queue))
@@ -454,6 +457,15 @@ async fn confirm_case(
         parse_json(&body)?
     };
     Ok(Json(json!(app.confirm_case(&who, &id, input).await?)))
+}
+
+async fn enforce_case(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<EnforceInput>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(app.enforce_case(&who, &id, input).await?)))
 }
 
 async fn case_penalties(

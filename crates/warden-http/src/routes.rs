@@ -217,6 +217,15 @@ pub const ROUTES: &[Route] = &[
         "LIFE-5",
     ),
     r(
+        "POST",
+        "/api/cases/{id}/enforce",
+        OPERATORS,
+        "lifecycle",
+        "Apply actions directly, e.g. block_network on a machine attacking others; `reason` required.",
+        JSON,
+        "HARM-1, PEN-3",
+    ),
+    r(
         "GET",
         "/api/cases/{id}/penalties",
         READERS,

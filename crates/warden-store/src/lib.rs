@@ -340,14 +340,33 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// A new random id with a type prefix, sortable by creation time: `case_0192f3a4b5c6_1f2e3d4c5b6a`.
+/// A new id with a type prefix, sortable by creation: `case_0192f3a4b5c6_0003a1b2c3d4`.
+///
+/// The time part comes from the caller's clock; within one process ids are strictly increasing
+/// even when the clock stands still (tests, or many ids in one millisecond), because a sequence
+/// number follows the time. The random tail keeps ids of different nodes apart.
 pub fn new_id(prefix: &str, now_ms: i64) -> String {
-    let mut r = [0u8; 6];
-    // getrandom reads the OS; failing that, the time alone still gives a unique-enough id.
+    static LAST: std::sync::Mutex<(i64, u32)> = std::sync::Mutex::new((0, 0));
+    let (ms, seq) = match LAST.lock() {
+        Ok(mut last) => {
+            let now = now_ms.max(0);
+            *last = if now > last.0 {
+                (now, 0)
+            } else if last.1 >= 0xffff {
+                (last.0 + 1, 0) // 65,536 ids in one millisecond: borrow the next one
+            } else {
+                (last.0, last.1 + 1)
+            };
+            *last
+        }
+        Err(_) => (now_ms.max(0), 0),
+    };
+    let mut r = [0u8; 4];
+    // getrandom reads the OS; failing that, time and sequence still give a unique id here.
     if getrandom::getrandom(&mut r).is_err() {
-        r = [0; 6];
+        r = [0; 4];
     }
-    format!("{prefix}_{:012x}_{}", now_ms.max(0), hex::encode(r))
+    format!("{prefix}_{ms:012x}_{seq:04x}{}", hex::encode(r))
 }
 
 /// Reads a TEXT column.

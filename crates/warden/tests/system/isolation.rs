@@ -93,6 +93,9 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             json!({ "kind": "question", "subject": "why?", "body": "please explain" })
         }
         ("POST", "/api/tickets/{id}/close") => json!({ "resolution": "answered" }),
+        ("POST", "/api/cases/{id}/enforce") => {
+            json!({ "actions": ["block_network"], "reason": "scanning others" })
+        }
         _ => return None,
     })
 }

@@ -12,4 +12,5 @@ mod support;
 
 mod intake;
 mod isolation;
+mod lifecycle;
 mod process;

@@ -49,6 +49,23 @@ pub struct TestApp {
 /// A server on port 0 with a fresh database; `None` when PostgreSQL is asked for but absent
 /// outside CI.
 pub async fn spawn_app(engine: Engine, settings: Settings) -> Option<TestApp> {
+    spawn_app_with(
+        engine,
+        settings,
+        warden_app::lifecycle::LifecycleSettings::default(),
+        false,
+    )
+    .await
+}
+
+/// As [`spawn_app`], with lifecycle settings, a re-checker allowed to fetch from 127.0.0.1 (the
+/// tests' own web server), and optionally the job worker running on the manual clock.
+pub async fn spawn_app_with(
+    engine: Engine,
+    mut settings: Settings,
+    lifecycle: warden_app::lifecycle::LifecycleSettings,
+    worker: bool,
+) -> Option<TestApp> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("warn,sqlx=error")
         .with_test_writer()
@@ -69,7 +86,17 @@ pub async fn spawn_app(engine: Engine, settings: Settings) -> Option<TestApp> {
     };
     let store = Store::open(&StoreOptions::new(&url)).await.unwrap();
     let clock = Arc::new(ManualClock::new(T0));
-    let app = App::new(store, clock.clone(), Sealer::from_key(&[3; 32]), settings);
+    settings.job_poll_ms = 20;
+    let rechecker = warden_app::recheck::HttpRechecker {
+        policy: warden_app::recheck::FetchPolicy {
+            allowed_networks: vec!["127.0.0.1/32".parse().unwrap()],
+            timeout: std::time::Duration::from_secs(2),
+            ..Default::default()
+        },
+    };
+    let app = App::new(store, clock.clone(), Sealer::from_key(&[3; 32]), settings)
+        .with_lifecycle(lifecycle)
+        .with_rechecker(Arc::new(rechecker));
     let admin = app
         .create_token(&Principal::System, "admin", None, "test admin")
         .await
@@ -78,9 +105,20 @@ pub async fn spawn_app(engine: Engine, settings: Settings) -> Option<TestApp> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, mut rx) = tokio::sync::watch::channel(false);
+    let mut rx2 = rx.clone();
     tokio::spawn(warden_http::serve(listener, app.clone(), async move {
         let _ = rx.changed().await;
     }));
+    if worker {
+        let w = app.clone();
+        tokio::spawn(async move {
+            let (_keep, never) = tokio::sync::watch::channel(false);
+            tokio::select! {
+                _ = w.run_worker(never) => {}
+                _ = rx2.changed() => {}
+            }
+        });
+    }
     Some(TestApp {
         base,
         app,

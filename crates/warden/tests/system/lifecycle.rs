@@ -1,0 +1,721 @@
+//! The violation lifecycle through the HTTP API (SPEC §5–9, 12, 15), on SQLite and PostgreSQL,
+//! with a short grace period, a manual clock, the job worker running, and a local web server
+//! whose page the test changes.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use serde_json::{Value, json};
+use warden_app::Settings;
+use warden_app::lifecycle::LifecycleSettings;
+use warden_domain::calendar::WorkCalendar;
+use warden_domain::time::Timestamp;
+
+use crate::both_engines;
+use crate::support::{Engine, T0, TestApp, spawn_app_with};
+
+both_engines!(
+    a_alerting_deadline_enforced_self_unblock,
+    b_manual_unblock_sla_and_review,
+    b_calendar_holiday_and_makeup_day,
+    c_serious_case_enforced_at_once,
+    d_regulator_case_goes_through_a_ticket,
+    e_violation_limit,
+    harmful_behaviour_is_restricted_and_lifted_by_ticket,
+);
+
+const GRACE_MS: i64 = 60 * 60 * 1000;
+
+type Page = Arc<Mutex<String>>;
+
+async fn page_server() -> (String, Page) {
+    let page: Page = Arc::new(Mutex::new(
+        "<html><body>免费色情视频 free porn videos</body></html>".into(),
+    ));
+    let app =
+        Router::new()
+            .route(
+                "/page",
+                get(|State(p): State<Page>| async move {
+                    Html(p.lock().unwrap().clone()).into_response()
+                }),
+            )
+            .with_state(page.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (base, page)
+}
+
+fn lifecycle(calendar: WorkCalendar) -> LifecycleSettings {
+    let mut l = LifecycleSettings::default();
+    l.policy.grace_ms = GRACE_MS;
+    l.calendar = calendar.validate().unwrap();
+    l
+}
+
+struct World {
+    t: TestApp,
+    op: String,
+    tenant: String,
+    reviewer: String,
+    url: String,
+    page: Page,
+}
+
+async fn world(engine: Engine, l: LifecycleSettings) -> Option<World> {
+    let t = spawn_app_with(engine, Settings::default(), l, true).await?;
+    let (base, page) = page_server().await;
+    let (s, _) = t
+        .call(
+            "POST",
+            "/api/accounts",
+            Some(&t.admin),
+            Some(&json!({ "id": "acme", "name": "Acme" })),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/resources",
+            Some(&t.admin),
+            Some(&json!({ "id": "web-1", "account_id": "acme", "product": "cvm", "identifiers": [{ "kind": "public_ip", "value": "127.0.0.1" }] })),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let op = t.token("operator", None).await;
+    let tenant = t.token("tenant", Some("acme")).await;
+    let reviewer = t.token("reviewer", None).await;
+    Some(World {
+        t,
+        op,
+        tenant,
+        reviewer,
+        url: format!("{base}/page"),
+        page,
+    })
+}
+
+impl World {
+    async fn report(&self, category: &str) -> String {
+        let (s, r) = self
+            .t
+            .call(
+                "POST",
+                "/api/reports",
+                Some(&self.op),
+                Some(&json!({ "target": self.url, "category": category })),
+            )
+            .await;
+        assert_eq!(s, 201, "{r}");
+        r["case_id"].as_str().unwrap().to_string()
+    }
+
+    async fn confirm(&self, case: &str, body: Value) -> (u16, Value) {
+        self.t
+            .call(
+                "POST",
+                &format!("/api/cases/{case}/confirm"),
+                Some(&self.op),
+                Some(&body),
+            )
+            .await
+    }
+
+    async fn case(&self, case: &str) -> Value {
+        self.t
+            .call("GET", &format!("/api/cases/{case}"), Some(&self.op), None)
+            .await
+            .1
+    }
+
+    async fn penalties(&self, case: &str) -> Value {
+        let (s, p) = self
+            .t
+            .call(
+                "GET",
+                &format!("/api/cases/{case}/penalties"),
+                Some(&self.tenant),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{p}");
+        p
+    }
+
+    async fn wait_state(&self, case: &str, state: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let c = self.case(case).await;
+            if c["state"] == state {
+                return c;
+            }
+            assert!(Instant::now() < deadline, "case never became {state}: {c}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn self_unblock(&self, case: &str, commitment: bool) -> (u16, Value) {
+        self.t
+            .call(
+                "POST",
+                &format!("/api/cases/{case}/unblock/self"),
+                Some(&self.tenant),
+                Some(&json!({ "commitment_confirmed": commitment })),
+            )
+            .await
+    }
+
+    /// A general first-offence porn case that went past its deadline still violating, then
+    /// failed a self-service unblock: the starting point of a manual request.
+    async fn enforced_after_failed_self_unblock(&self) -> String {
+        let case = self.report("porn_vulgar").await;
+        let (s, c) = self
+            .confirm(&case, json!({ "markers": ["色情视频"] }))
+            .await;
+        assert_eq!((s, c["state"].as_str()), (200, Some("alerting")), "{c}");
+        self.t.clock.advance(GRACE_MS + 1000);
+        self.wait_state(&case, "enforced").await;
+        let (s, r) = self.self_unblock(&case, true).await;
+        assert_eq!((s, r["state"].as_str()), (201, Some("failed")), "{r}");
+        case
+    }
+}
+
+fn codes(v: &Value, key: &str) -> Vec<String> {
+    v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{}:{}",
+                a["action"].as_str().unwrap(),
+                a["state"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// (a) LIFE-1/2, UNB-1/2, DET-3, NOT-1, LIFE-5: first general porn case on a cvm URL → alerting →
+/// the deadline passes while the page still violates → enforced with block_url → self-service
+/// unblock fails naming the URL → page fixed → self-service unblock lifts.
+async fn a_alerting_deadline_enforced_self_unblock(engine: Engine) {
+    let Some(w) = world(engine, lifecycle(WorkCalendar::default())).await else {
+        return;
+    };
+    let case = w.report("porn_vulgar").await;
+    let (s, c) = w.confirm(&case, json!({ "markers": ["色情视频"] })).await;
+    assert_eq!((s, c["state"].as_str()), (200, Some("alerting")), "{c}");
+    let p = w.penalties(&case).await;
+    assert_eq!(p["level"], "general");
+    assert_eq!(p["level_reasons"][0]["code"], "base_severity");
+    assert_eq!(p["deadline"], Timestamp(T0 + GRACE_MS).to_rfc3339());
+    assert_eq!(
+        codes(&p, "actions"),
+        vec!["block_url:pending"],
+        "the plan waits for the deadline"
+    );
+    // LIFE-1: asking to unblock an alerting case is refused: not blocked, rectify first.
+    let (s, e) = w.self_unblock(&case, true).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("not_blocked_yet")),
+        "{e}"
+    );
+    assert!(e["message"].as_str().unwrap().contains("deadline"), "{e}");
+    // NOT-1: the inbox names the link, category, action and deadline.
+    let (_, inbox) = w.t.call("GET", "/api/notices", Some(&w.tenant), None).await;
+    let alert = &inbox["items"][0];
+    assert_eq!(alert["template"], "case.alerting");
+    for part in [
+        w.url.as_str(),
+        "色情低俗",
+        "block_url",
+        "2026-01-05 10:00+08:00",
+    ] {
+        assert!(
+            alert["body"].as_str().unwrap().contains(part),
+            "notice lacks {part}: {alert}"
+        );
+    }
+    // LIFE-2: not before the deadline...
+    w.t.clock.advance(GRACE_MS - 60_000);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(w.case(&case).await["state"], "alerting");
+    // ...but after it, still violating → enforced with the matrix's action.
+    w.t.clock.advance(61_000);
+    w.wait_state(&case, "enforced").await;
+    assert_eq!(
+        codes(&w.penalties(&case).await, "actions"),
+        vec!["block_url:applied"]
+    );
+    // UNB-1: the commitment is required.
+    let (s, e) = w.self_unblock(&case, false).await;
+    assert_eq!(
+        (s, e["details"]["field"].as_str()),
+        (422, Some("commitment_confirmed")),
+        "{e}"
+    );
+    // UNB-2: still violating → fails naming the URL.
+    let (s, r) = w.self_unblock(&case, true).await;
+    assert_eq!((s, r["state"].as_str()), (201, Some("failed")), "{r}");
+    assert!(
+        r["still_violating"].as_str().unwrap().contains(&w.url),
+        "{r}"
+    );
+    assert_eq!(w.case(&case).await["state"], "enforced");
+    // The tenant fixes the page; self-service unblock lifts everything.
+    *w.page.lock().unwrap() = "<html>花店 flower shop</html>".into();
+    let (s, r) = w.self_unblock(&case, true).await;
+    assert_eq!((s, r["state"].as_str()), (201, Some("succeeded")), "{r}");
+    assert_eq!(w.case(&case).await["state"], "lifted");
+    assert_eq!(
+        codes(&w.penalties(&case).await, "actions"),
+        vec!["block_url:lifted"]
+    );
+    // LIFE-5: every transition is in the history and the audit log, and the chain verifies.
+    let (_, h) =
+        w.t.call(
+            "GET",
+            &format!("/api/cases/{case}/history"),
+            Some(&w.tenant),
+            None,
+        )
+        .await;
+    let actions: Vec<&str> = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "report.create",
+            "case.confirm",
+            "case.deadline",
+            "case.unblock_request",
+            "case.unblock_self_result",
+            "case.unblock_request",
+            "case.unblock_self_result"
+        ],
+        "{h}"
+    );
+    let tos: Vec<&str> = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["to"].as_str())
+        .collect();
+    assert_eq!(
+        tos,
+        vec![
+            "alerting",
+            "enforced",
+            "unblock_requested",
+            "enforced",
+            "unblock_requested",
+            "lifted"
+        ]
+    );
+    let (_, inbox) = w.t.call("GET", "/api/notices", Some(&w.tenant), None).await;
+    let templates: Vec<&str> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["template"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        templates,
+        vec![
+            "case.alerting",
+            "case.enforced",
+            "unblock.failed",
+            "case.lifted"
+        ]
+    );
+    let (_, v) =
+        w.t.call("GET", "/api/audit/verify", Some(&w.t.admin), None)
+            .await;
+    assert_eq!(v["broken"], Value::Null);
+    w.t.stop().await;
+}
+
+/// Friday 2026-01-09 17:30 in Asia/Shanghai.
+const FRIDAY_1730: i64 = 1_767_951_000_000;
+
+async fn to_friday_1730(w: &World) {
+    let now = w.t.app.now();
+    w.t.clock.advance(FRIDAY_1730 - now);
+}
+
+/// (b) UNB-3: manual unblock submitted Friday 17:30 → due Monday 10:30; withdraw refused; one
+/// open request; reject without a reason refused; the tenant sees the reason; approval lifts.
+async fn b_manual_unblock_sla_and_review(engine: Engine) {
+    let Some(w) = world(engine, lifecycle(WorkCalendar::default())).await else {
+        return;
+    };
+    let case = w.enforced_after_failed_self_unblock().await;
+    to_friday_1730(&w).await;
+    let (s, r) =
+        w.t.call(
+            "POST",
+            &format!("/api/cases/{case}/unblock/manual"),
+            Some(&w.tenant),
+            None,
+        )
+        .await;
+    assert_eq!((s, r["state"].as_str()), (201, Some("pending")), "{r}");
+    assert_eq!(
+        r["due_at"]
+            .as_i64()
+            .map(|d| Timestamp(d).to_rfc3339())
+            .as_deref(),
+        Some("2026-01-12T02:30:00.000Z"),
+        "Monday 10:30 +08:00"
+    );
+    let req = r["id"].as_str().unwrap().to_string();
+    let (s, e) =
+        w.t.call(
+            "DELETE",
+            &format!("/api/unblock-requests/{req}"),
+            Some(&w.tenant),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("request_cannot_be_withdrawn")),
+        "{e}"
+    );
+    let (s, e) =
+        w.t.call(
+            "POST",
+            &format!("/api/cases/{case}/unblock/manual"),
+            Some(&w.tenant),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("request_already_open")),
+        "{e}"
+    );
+    // The reviewer queue shows the request with its SLA clock; after Monday 10:30 it is overdue.
+    let (_, q) =
+        w.t.call("GET", "/api/unblock-requests", Some(&w.reviewer), None)
+            .await;
+    assert_eq!(
+        (
+            q["items"][0]["request"]["id"].as_str(),
+            q["items"][0]["overdue"].as_bool()
+        ),
+        (Some(req.as_str()), Some(false)),
+        "{q}"
+    );
+    assert_eq!(q["items"][0]["working_ms_left"], 2 * 3_600_000);
+    w.t.clock.advance(3 * 86_400_000);
+    let (_, q) =
+        w.t.call("GET", "/api/unblock-requests", Some(&w.reviewer), None)
+            .await;
+    assert_eq!(q["items"][0]["overdue"], true);
+    let (s, e) =
+        w.t.call(
+            "POST",
+            &format!("/api/unblock-requests/{req}/reject"),
+            Some(&w.reviewer),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["details"]["field"].as_str()),
+        (422, Some("reason")),
+        "{e}"
+    );
+    let (s, r) =
+        w.t.call(
+            "POST",
+            &format!("/api/unblock-requests/{req}/reject"),
+            Some(&w.reviewer),
+            Some(&json!({ "reason": "the URL still has violating content" })),
+        )
+        .await;
+    assert_eq!((s, r["state"].as_str()), (200, Some("rejected")), "{r}");
+    let p = w.penalties(&case).await;
+    let seen = p["unblock_requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == req.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(seen["reason"], "the URL still has violating content");
+    assert_eq!(w.case(&case).await["state"], "enforced");
+    // Another request, approved: every action lifted.
+    let (_, r2) =
+        w.t.call(
+            "POST",
+            &format!("/api/cases/{case}/unblock/manual"),
+            Some(&w.tenant),
+            None,
+        )
+        .await;
+    let (s, _) =
+        w.t.call(
+            "POST",
+            &format!(
+                "/api/unblock-requests/{}/approve",
+                r2["id"].as_str().unwrap()
+            ),
+            Some(&w.reviewer),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(w.case(&case).await["state"], "lifted");
+    w.t.stop().await;
+}
+
+/// (b) the calendar is data: a Monday holiday moves the due time to Tuesday; a make-up working
+/// Saturday (调休) brings it to Saturday.
+async fn b_calendar_holiday_and_makeup_day(engine: Engine) {
+    for (cal, due) in [
+        (
+            WorkCalendar {
+                holidays: vec!["2026-01-12".into()],
+                ..WorkCalendar::default()
+            },
+            "2026-01-13T02:30:00.000Z",
+        ),
+        (
+            WorkCalendar {
+                makeup_workdays: vec!["2026-01-10".into()],
+                ..WorkCalendar::default()
+            },
+            "2026-01-10T02:30:00.000Z",
+        ),
+    ] {
+        let Some(w) = world(engine, lifecycle(cal)).await else {
+            return;
+        };
+        let case = w.enforced_after_failed_self_unblock().await;
+        to_friday_1730(&w).await;
+        let (s, r) =
+            w.t.call(
+                "POST",
+                &format!("/api/cases/{case}/unblock/manual"),
+                Some(&w.tenant),
+                None,
+            )
+            .await;
+        assert_eq!(s, 201, "{r}");
+        assert_eq!(Timestamp(r["due_at"].as_i64().unwrap()).to_rfc3339(), due);
+        w.t.stop().await;
+    }
+}
+
+/// (c) LIFE-3, PEN-1, UNB-4: a serious case (gambling) is enforced at once with the matrix's
+/// cvm serious cell (block_network, no_unblock); console unblock refused.
+async fn c_serious_case_enforced_at_once(engine: Engine) {
+    let Some(w) = world(engine, lifecycle(WorkCalendar::default())).await else {
+        return;
+    };
+    let case = w.report("gambling").await;
+    let (s, c) = w.confirm(&case, json!({})).await;
+    assert_eq!((s, c["state"].as_str()), (200, Some("enforced")), "{c}");
+    let p = w.penalties(&case).await;
+    assert_eq!(p["level"], "serious");
+    assert_eq!(codes(&p, "actions"), vec!["block_network:applied"]);
+    assert_eq!(p["actions"][0]["no_unblock"], true);
+    let (s, e) = w.self_unblock(&case, true).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("level_not_unblockable")),
+        "{e}"
+    );
+    let (s, e) =
+        w.t.call(
+            "POST",
+            &format!("/api/cases/{case}/unblock/manual"),
+            Some(&w.tenant),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("level_not_unblockable")),
+        "{e}"
+    );
+    // GRD-3: an operator override needs a reason.
+    let case2 = w.report("fraud").await;
+    let (s, e) = w.confirm(&case2, json!({ "level": "general" })).await;
+    assert_eq!(
+        (s, e["details"]["field"].as_str()),
+        (422, Some("level_reason")),
+        "{e}"
+    );
+    w.t.stop().await;
+}
+
+/// (d) INT-1, UNB-4, TKT-1: a regulator case cannot be unblocked from the console; the tenant
+/// files a ticket and a reviewer lifts through it.
+async fn d_regulator_case_goes_through_a_ticket(engine: Engine) {
+    let Some(w) = world(engine, lifecycle(WorkCalendar::default())).await else {
+        return;
+    };
+    let body = json!({ "target": w.url, "category": "porn_vulgar", "source": "regulator" });
+    let (s, e) =
+        w.t.call("POST", "/api/reports", Some(&w.op), Some(&body))
+            .await;
+    assert_eq!(
+        (s, e["details"]["field"].as_str()),
+        (422, Some("regulator")),
+        "{e}"
+    );
+    let mut body = body;
+    body["regulator"] = json!({ "authority": "网信办", "document_number": "网信函〔2026〕12号", "legal_basis": "《网络安全法》第四十七条" });
+    let (s, r) =
+        w.t.call("POST", "/api/reports", Some(&w.op), Some(&body))
+            .await;
+    assert_eq!(s, 201, "{r}");
+    let case = r["case_id"].as_str().unwrap().to_string();
+    let (s, c) = w.confirm(&case, json!({ "level": "general", "level_reason": "first notice, small site", "markers": ["色情视频"] })).await;
+    assert_eq!((s, c["state"].as_str()), (200, Some("alerting")), "{c}");
+    w.t.clock.advance(GRACE_MS + 1000);
+    w.wait_state(&case, "enforced").await;
+    let (s, e) = w.self_unblock(&case, true).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("regulator_case")),
+        "{e}"
+    );
+    *w.page.lock().unwrap() = "deleted".into();
+    let (s, t) = w.t.call("POST", "/api/tickets", Some(&w.tenant), Some(&json!({ "kind": "regulator", "case_id": case, "subject": "Content deleted", "body": "May the site be unblocked?" }))).await;
+    assert_eq!(s, 201, "{t}");
+    let (_, q) =
+        w.t.call("GET", "/api/tickets", Some(&w.reviewer), None)
+            .await;
+    assert_eq!(q["items"][0]["id"], t["id"]);
+    assert!(q["items"][0]["due_at"].is_i64());
+    let (s, e) =
+        w.t.call(
+            "POST",
+            &format!("/api/tickets/{}/close", t["id"].as_str().unwrap()),
+            Some(&w.reviewer),
+            Some(&json!({ "lift": true })),
+        )
+        .await;
+    assert_eq!(
+        (s, e["details"]["field"].as_str()),
+        (422, Some("resolution"))
+    );
+    let (s, closed) =
+        w.t.call(
+            "POST",
+            &format!("/api/tickets/{}/close", t["id"].as_str().unwrap()),
+            Some(&w.reviewer),
+            Some(
+                &json!({ "resolution": "Unblocked after the regulator confirmed.", "lift": true }),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (s, closed["state"].as_str()),
+        (200, Some("closed")),
+        "{closed}"
+    );
+    assert_eq!(w.case(&case).await["state"], "lifted");
+    let (_, mine) = w.t.call("GET", "/api/tickets", Some(&w.tenant), None).await;
+    assert_eq!(
+        mine["items"][0]["resolution"],
+        "Unblocked after the regulator confirmed."
+    );
+    w.t.stop().await;
+}
+
+/// (e) UNB-4: an account past the violation-count limit gets no console unblock.
+async fn e_violation_limit(engine: Engine) {
+    let mut l = lifecycle(WorkCalendar::default());
+    l.policy.violation_limit = 1;
+    l.grading.repeat_offence_serious_after = 100;
+    l.grading.repeat_offence_especially_serious_after = 200;
+    let Some(w) = world(engine, l).await else {
+        return;
+    };
+    for cat in ["porn_vulgar", "spam_ads"] {
+        let c = w.report(cat).await;
+        assert_eq!(w.confirm(&c, json!({})).await.0, 200);
+    }
+    let case = w.report("rumor").await;
+    let (s, c) = w.confirm(&case, json!({})).await;
+    assert_eq!(
+        (s, c["state"].as_str()),
+        (200, Some("enforced")),
+        "not a first offence: enforced at once: {c}"
+    );
+    let (s, e) = w.self_unblock(&case, true).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("violation_limit")),
+        "{e}"
+    );
+    w.t.stop().await;
+}
+
+/// HARM-1/HARM-2, PEN-5: a machine attacking others gets block_network and a notice pointing to
+/// the host-security checks; a reviewer lifts it through a ticket.
+async fn harmful_behaviour_is_restricted_and_lifted_by_ticket(engine: Engine) {
+    let Some(w) = world(engine, lifecycle(WorkCalendar::default())).await else {
+        return;
+    };
+    let (_, r) =
+        w.t.call(
+            "POST",
+            "/api/reports",
+            Some(&w.op),
+            Some(&json!({ "target": "127.0.0.1", "category": "scanning" })),
+        )
+        .await;
+    let case = r["case_id"].as_str().unwrap().to_string();
+    let (s, e) =
+        w.t.call(
+            "POST",
+            &format!("/api/cases/{case}/enforce"),
+            Some(&w.op),
+            Some(&json!({ "actions": ["block_network"] })),
+        )
+        .await;
+    assert_eq!((s, e["details"]["field"].as_str()), (422, Some("reason")));
+    let (s, c) = w.t.call("POST", &format!("/api/cases/{case}/enforce"), Some(&w.op), Some(&json!({ "actions": ["block_network"], "reason": "outbound scanning of other tenants" }))).await;
+    assert_eq!((s, c["state"].as_str()), (200, Some("enforced")), "{c}");
+    let (_, inbox) = w.t.call("GET", "/api/notices", Some(&w.tenant), None).await;
+    let n = inbox["items"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        n["body"].as_str().unwrap().contains("主机安全排查指引"),
+        "{n}"
+    );
+    let (s, e) = w.self_unblock(&case, true).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("level_not_unblockable")),
+        "{e}"
+    );
+    let (_, t) = w.t.call("POST", "/api/tickets", Some(&w.tenant), Some(&json!({ "kind": "harmful_behaviour", "case_id": case, "subject": "Cleaned", "body": "Removed the miner." }))).await;
+    let (s, _) =
+        w.t.call(
+            "POST",
+            &format!("/api/tickets/{}/close", t["id"].as_str().unwrap()),
+            Some(&w.reviewer),
+            Some(&json!({ "resolution": "Restriction lifted.", "lift": true })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(w.case(&case).await["state"], "lifted");
+    w.t.stop().await;
+}
