@@ -30,6 +30,9 @@ pub struct AccountInput {
     /// Contact phone (personal data).
     #[serde(default)]
     pub phone: Option<String>,
+    /// Notice language: `zh-CN` (default) or `en` (NOT-1).
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 /// An account as the API shows it: contacts only say whether they are set.
@@ -198,6 +201,7 @@ impl App {
             name,
             email_enc: email.map(|e| self.sealer.seal(e.as_bytes())).transpose()?,
             phone_enc: phone.map(|p| self.sealer.seal(p.as_bytes())).transpose()?,
+            lang: check_lang(input.lang.as_deref().unwrap_or("zh-CN"))?,
             created_at: now,
             updated_at: now,
         };
@@ -236,6 +240,9 @@ impl App {
         }
         if let Some(p) = &input.phone {
             a.phone_enc = Some(self.sealer.seal(check_phone(p)?.as_bytes())?);
+        }
+        if let Some(l) = &input.lang {
+            a.lang = check_lang(l)?;
         }
         a.updated_at = self.now();
         tx.update_account(&a).await?;
@@ -530,6 +537,13 @@ impl App {
         self.insert_resource_tx(&mut tx, who, &r, &ids).await?;
         tx.commit().await?;
         Ok(r.id)
+    }
+}
+
+fn check_lang(l: &str) -> Result<String, InvalidInput> {
+    match l {
+        "zh-CN" | "en" => Ok(l.to_string()),
+        _ => Err(InvalidInput::new("lang", "is not one of zh-CN, en")),
     }
 }
 

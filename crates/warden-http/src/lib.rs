@@ -310,11 +310,12 @@ async fn readyz(State(app): State<App>) -> Response {
 
 async fn metrics(State(app): State<App>) -> Response {
     let jobs = app.store.job_counts().await.unwrap_or_default();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(&jobs),
-    )
-        .into_response()
+    let breaches = app.sla_breaches().await.unwrap_or_default();
+    let mut text = app.metrics.render(&jobs);
+    text.push_str(&format!(
+        "# HELP warden_review_sla_breaches Open manual-unblock requests and tickets past their SLA due time (UNB-3, TKT-1).\n# TYPE warden_review_sla_breaches gauge\nwarden_review_sla_breaches {breaches}\n"
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn whoami(Extension(who): Extension<Principal>) -> Json<Value> {

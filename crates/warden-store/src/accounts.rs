@@ -19,6 +19,8 @@ pub struct Account {
     /// Sealed phone.
     #[serde(skip)]
     pub phone_enc: Option<Vec<u8>>,
+    /// Notice language, `zh-CN` or `en`.
+    pub lang: String,
     /// Created, ms.
     pub created_at: i64,
     /// Updated, ms.
@@ -31,6 +33,7 @@ fn row(r: &AnyRow) -> Result<Account> {
         name: s(r, "name")?,
         email_enc: ob(r, "email_enc")?,
         phone_enc: ob(r, "phone_enc")?,
+        lang: s(r, "lang")?,
         created_at: i(r, "created_at")?,
         updated_at: i(r, "updated_at")?,
     })
@@ -40,7 +43,7 @@ impl WriteTx {
     /// Inserts an account; a taken id is a conflict.
     pub async fn insert_account(&mut self, a: &Account) -> Result<()> {
         let res = sqlx::query(
-            "INSERT INTO accounts (id, name, email_enc, phone_enc, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO accounts (id, name, email_enc, phone_enc, created_at, updated_at, lang) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&a.id)
         .bind(&a.name)
@@ -48,6 +51,7 @@ impl WriteTx {
         .bind(a.phone_enc.clone())
         .bind(a.created_at)
         .bind(a.updated_at)
+        .bind(&a.lang)
         .execute(self.conn())
         .await;
         crate::conflict_on_unique(res, || format!("account {} already exists", a.id)).map(|_| ())
@@ -55,12 +59,13 @@ impl WriteTx {
 
     /// Replaces name and sealed contacts of an account.
     pub async fn update_account(&mut self, a: &Account) -> Result<()> {
-        sqlx::query("UPDATE accounts SET name = $1, email_enc = $2, phone_enc = $3, updated_at = $4 WHERE id = $5")
+        sqlx::query("UPDATE accounts SET name = $1, email_enc = $2, phone_enc = $3, updated_at = $4, lang = $6 WHERE id = $5")
             .bind(&a.name)
             .bind(a.email_enc.clone())
             .bind(a.phone_enc.clone())
             .bind(a.updated_at)
             .bind(&a.id)
+            .bind(&a.lang)
             .execute(self.conn())
             .await?;
         Ok(())

@@ -178,6 +178,7 @@ impl WriteTx {
     /// Marks jobs done if `node` still holds all their leases; false (and nothing changed that
     /// the caller must keep) when any lease was lost — the caller rolls back.
     pub async fn complete_jobs(&mut self, ids: &[String], node: &str, now: i64) -> Result<bool> {
+        self.prefer_indexes(true).await?;
         let mut done = 0u64;
         for chunk in ids.chunks(crate::KEYS_PER_QUERY) {
             let list: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 3)).collect();
@@ -262,21 +263,44 @@ impl Store {
             Engine::Postgres => "FOR UPDATE SKIP LOCKED",
             Engine::Sqlite => "",
         };
-        let sql = format!(
+        // Two index-friendly claims rather than one OR: due pending jobs by (state, run_at),
+        // then jobs whose node died (lease ran out).
+        let due = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_until = $2, updated_at = $3 \
-             WHERE id IN (SELECT id FROM jobs WHERE (state = 'pending' AND run_at <= $3) OR (state = 'running' AND lease_until < $3) ORDER BY run_at, id LIMIT $4 {lock}) \
+             WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND run_at <= $3 ORDER BY run_at, id LIMIT $4 {lock}) \
              RETURNING *"
         );
+        let expired = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_until = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < $3 ORDER BY run_at, id LIMIT $4 {lock}) \
+             RETURNING *"
+        );
+        let limit = limit.clamp(1, 1000);
         let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        tx.prefer_indexes(true).await?;
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(expired))
             .bind(node)
             .bind(now + lease_ms)
             .bind(now)
-            .bind(limit.clamp(1, 1000))
+            .bind(limit)
             .fetch_all(tx.conn())
             .await?;
+        let left = limit - i64::try_from(rows.len()).unwrap_or(limit);
+        if left > 0 {
+            rows.extend(
+                sqlx::query(sqlx::AssertSqlSafe(due))
+                    .bind(node)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(left)
+                    .fetch_all(tx.conn())
+                    .await?,
+            );
+        }
         tx.commit().await?;
-        rows.iter().map(row).collect()
+        let mut jobs = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
+        jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
+        Ok(jobs)
     }
 
     /// One job.

@@ -110,6 +110,7 @@ fn account(id: &str) -> Account {
         name: format!("Account {id}"),
         email_enc: Some(vec![1, 2, 3]),
         phone_enc: None,
+        lang: "zh-CN".into(),
         created_at: NOW,
         updated_at: NOW,
     }

@@ -425,6 +425,11 @@ async fn b_manual_unblock_sla_and_review(engine: Engine) {
         w.t.call("GET", "/api/unblock-requests", Some(&w.reviewer), None)
             .await;
     assert_eq!(q["items"][0]["overdue"], true);
+    let (_, m) = w.t.call("GET", "/metrics", None, None).await;
+    assert!(
+        m.as_str().unwrap().contains("warden_review_sla_breaches 1"),
+        "SLA breaches are a metric"
+    );
     let (s, e) =
         w.t.call(
             "POST",
@@ -552,6 +557,62 @@ async fn c_serious_case_enforced_at_once(engine: Engine) {
         (409, Some("level_not_unblockable")),
         "{e}"
     );
+    // NOT-1: notices follow the account's language.
+    let (s, _) =
+        w.t.call(
+            "PATCH",
+            "/api/accounts/acme",
+            Some(&w.t.admin),
+            Some(&json!({ "lang": "en" })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // PEN-2: a violation with wide impact is especially serious: machine shut down, account
+    // frozen and isolated, and the month's fee recorded as not refunded.
+    let wide = w.report("rumor").await;
+    let (s, c) = w.confirm(&wide, json!({ "wide_impact": true })).await;
+    assert_eq!((s, c["state"].as_str()), (200, Some("enforced")), "{c}");
+    let p = w.penalties(&wide).await;
+    assert_eq!(p["level"], "especially_serious");
+    assert_eq!(
+        codes(&p, "actions"),
+        vec![
+            "shutdown_machine:applied",
+            "freeze_account:applied",
+            "isolate_account:applied"
+        ]
+    );
+    let billing = w.t.app.store.list_billing_records("acme").await.unwrap();
+    assert_eq!(billing.len(), 1);
+    assert_eq!(billing[0].2, "isolation_clearance");
+    assert!(billing[0].3.contains("not refunded"), "{billing:?}");
+    let (_, inbox) = w.t.call("GET", "/api/notices", Some(&w.tenant), None).await;
+    assert!(
+        inbox["items"].as_array().unwrap().last().unwrap()["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("[Penalty applied]"),
+        "{inbox}"
+    );
+    // PEN-4: a destructive action keeps the evidence first (cos serious: delete_file).
+    let (s, _) = w
+        .t
+        .call("POST", "/api/resources", Some(&w.t.admin), Some(&json!({ "id": "bkt-1", "account_id": "acme", "product": "cos", "identifiers": [{ "kind": "bucket_key", "value": "media-1250" }] })))
+        .await;
+    assert_eq!(s, 201);
+    let (_, r) = w.t.call("POST", "/api/reports", Some(&w.op), Some(&json!({ "target": "cos://media-1250/a.jpg", "category": "gambling", "evidence": "casino banner" }))).await;
+    let cos = r["case_id"].as_str().unwrap().to_string();
+    w.confirm(&cos, json!({})).await;
+    let p = w.penalties(&cos).await;
+    assert_eq!(
+        codes(&p, "actions"),
+        vec!["delete_file:applied", "freeze_bucket:applied"]
+    );
+    assert_eq!(
+        p["actions"][0]["evidence_sha256"],
+        warden_domain::sha256_hex(b"casino banner")
+    );
+    assert_eq!(p["actions"][1]["evidence_sha256"], Value::Null);
     // GRD-3: an operator override needs a reason.
     let case2 = w.report("fraud").await;
     let (s, e) = w.confirm(&case2, json!({ "level": "general" })).await;
