@@ -417,3 +417,86 @@ async fn audit_verify_names_the_tampered_event() {
     );
     assert!(verify().1.contains("7 events verified"));
 }
+
+/// LIFE-4: a deadline armed before a restart fires after it — here the process is killed with
+/// the case alerting, stays down past the deadline, and on restart the late timer fires at once:
+/// the page still violates, so the case is enforced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadline_armed_before_a_restart_fires_after_it() {
+    use axum::routing::get;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let page = format!("http://{}/page", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        let app =
+            axum::Router::new().route("/page", get(|| async { "<html>赌场 online casino</html>" }));
+        axum::serve(l, app).await.unwrap()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("WARDEN_LIFECYCLE__GRACE_MS", "2000"),
+        ("WARDEN_RECHECK__ALLOWED_NETWORKS", "[\"127.0.0.1/32\"]"),
+        ("WARDEN_JOBS__POLL_INTERVAL_MS", "100"),
+    ];
+    let mut p = spawn_warden(dir.path(), &env, &[]);
+    let admin = p.admin.clone().unwrap();
+    http(
+        &p.base,
+        "POST",
+        "/api/accounts",
+        Some(&admin),
+        Some(&json!({ "id": "acme", "name": "Acme" })),
+    )
+    .await;
+    let (s, _) = http(&p.base, "POST", "/api/resources", Some(&admin), Some(&json!({ "account_id": "acme", "product": "cvm", "identifiers": [{ "kind": "public_ip", "value": "127.0.0.1" }] }))).await;
+    assert_eq!(s, 201);
+    let (_, r) = http(
+        &p.base,
+        "POST",
+        "/api/reports",
+        Some(&admin),
+        Some(&json!({ "target": page, "category": "gambling" })),
+    )
+    .await;
+    let case = r["case_id"].as_str().unwrap().to_string();
+    let (s, c) = http(
+        &p.base,
+        "POST",
+        &format!("/api/cases/{case}/confirm"),
+        Some(&admin),
+        Some(&json!({ "level": "general", "level_reason": "small site", "markers": ["casino"] })),
+    )
+    .await;
+    assert_eq!((s, c["state"].as_str()), (200, Some("alerting")), "{c}");
+    p.kill9();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let p = spawn_warden(dir.path(), &env, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, c) = http(
+            &p.base,
+            "GET",
+            &format!("/api/cases/{case}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+        if c["state"] == "enforced" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the deadline did not fire after the restart: {c}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, pen) = http(
+        &p.base,
+        "GET",
+        &format!("/api/cases/{case}/penalties"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(pen["actions"][0]["action"], "block_url");
+    assert_eq!(pen["actions"][0]["state"], "applied");
+}
