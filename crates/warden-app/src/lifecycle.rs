@@ -465,6 +465,7 @@ impl App {
             "case_lifted" | "case_partially_lifted" => Template::Lifted,
             "unblock_self_failed" => Template::UnblockFailed,
             "unblock_rejected" => Template::UnblockRejected,
+            "unblock_manual_queued" => Template::UnblockQueued,
             "case_enforced" | "case_enforced_host_security" => Template::Enforced,
             // Acknowledgements of the tenant's own request: the status is on the request.
             _ => return Ok(()),

@@ -46,6 +46,8 @@ pub enum Template {
     UnblockFailed,
     /// UNB-3: a reviewer rejected the request.
     UnblockRejected,
+    /// UNB-3: the manual request is in the reviewer queue.
+    UnblockQueued,
 }
 
 impl Template {
@@ -58,6 +60,7 @@ impl Template {
             Template::Lifted => "case.lifted",
             Template::UnblockFailed => "unblock.failed",
             Template::UnblockRejected => "unblock.rejected",
+            Template::UnblockQueued => "unblock.queued",
         }
     }
 }
@@ -99,6 +102,7 @@ pub fn render(template: Template, lang: &str, f: &NoticeFacts<'_>) -> (String, S
             Template::Lifted => format!("【已解封】{} 已解除封禁", f.resource),
             Template::UnblockFailed => format!("【解封失败】{} 仍存在违规内容", f.resource),
             Template::UnblockRejected => format!("【解封驳回】{} 的人工解封申请未通过", f.resource),
+            Template::UnblockQueued => format!("【人工解封】{} 的解封申请已提交审核", f.resource),
         };
         body.push_str(&format!(
             "案件：{}\n资源：{}（{}）\n违规类型：{}\n违规链接：\n  {}\n处罚措施：{}\n",
@@ -120,6 +124,7 @@ pub fn render(template: Template, lang: &str, f: &NoticeFacts<'_>) -> (String, S
                 }
             }
             Template::Resolved | Template::Lifted => body.push_str("感谢配合。再次违规将从重处理。\n"),
+            Template::UnblockQueued => body.push_str("您的人工解封申请已进入审核队列，将在工作时间内处理（约 2 个工作小时，最长一个工作日）。申请提交后不可撤回，审核结果将通过站内信通知您。\n"),
         }
         if f.maybe_compromised {
             body.push_str("如非您本人行为，您的服务器可能已被入侵，请参考《Linux 主机安全排查指引》《Windows 主机安全排查指引》进行排查。\n");
@@ -143,6 +148,12 @@ pub fn render(template: Template, lang: &str, f: &NoticeFacts<'_>) -> (String, S
                 "[Unblock rejected] {}: manual unblock request rejected",
                 f.resource
             ),
+            Template::UnblockQueued => {
+                format!(
+                    "[Manual unblock] {}: your request is in the review queue",
+                    f.resource
+                )
+            }
         };
         body.push_str(&format!(
             "Case: {}\nResource: {} ({})\nCategory: {}\nViolating links:\n  {}\nAction: {}\n",
@@ -164,6 +175,7 @@ pub fn render(template: Template, lang: &str, f: &NoticeFacts<'_>) -> (String, S
                 }
             }
             Template::Resolved | Template::Lifted => body.push_str("Thank you. Repeated violations are penalised more heavily.\n"),
+            Template::UnblockQueued => body.push_str("Your manual unblock request is in the review queue and is decided in working hours (about 2 working hours, at most one working day). It cannot be withdrawn; you will be told the result here.\n"),
         }
         if f.maybe_compromised {
             body.push_str("If this was not your doing, your server may be compromised: follow the Linux / Windows host security check guides.\n");

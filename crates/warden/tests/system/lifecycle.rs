@@ -26,6 +26,7 @@ both_engines!(
     d_regulator_case_goes_through_a_ticket,
     e_violation_limit,
     harmful_behaviour_is_restricted_and_lifted_by_ticket,
+    trusted_detection_is_graded_automatically,
 );
 
 const GRACE_MS: i64 = 60 * 60 * 1000;
@@ -779,4 +780,31 @@ async fn harmful_behaviour_is_restricted_and_lifted_by_ticket(engine: Engine) {
     assert_eq!(s, 200);
     assert_eq!(w.case(&case).await["state"], "lifted");
     w.t.stop().await;
+}
+
+/// INT-5 + LIFE-1: a detection at or above the detector's threshold confirms the case, and the
+/// worker grades it and alerts the tenant without an operator; one below waits in triage.
+async fn trusted_detection_is_graded_automatically(engine: Engine) {
+    let Some(w) = world(engine, lifecycle(WorkCalendar::default())).await else {
+        return;
+    };
+    let det = w.t.token("detector", None).await;
+    let (_, low) = w.t.call("POST", "/api/reports", Some(&det), Some(&json!({ "target": format!("{}?low", w.url), "category": "porn_vulgar", "confidence": 0.3 }))).await;
+    let (_, high) =
+        w.t.call(
+            "POST",
+            "/api/reports",
+            Some(&det),
+            Some(&json!({ "target": w.url, "category": "porn_vulgar", "confidence": 0.97 })),
+        )
+        .await;
+    let case = high["case_id"].as_str().unwrap().to_string();
+    w.wait_state(&case, "alerting").await;
+    assert_eq!(w.penalties(&case).await["level"], "general");
+    let (_, inbox) = w.t.call("GET", "/api/notices", Some(&w.tenant), None).await;
+    assert_eq!(inbox["items"][0]["template"], "case.alerting");
+    assert_eq!(
+        w.case(low["case_id"].as_str().unwrap()).await["state"],
+        "reported"
+    );
 }
