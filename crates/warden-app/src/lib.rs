@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod metrics;
 pub mod notices;
+pub mod page;
 pub mod recheck;
 pub mod registry;
 pub mod triage;

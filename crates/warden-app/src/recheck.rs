@@ -56,8 +56,15 @@ pub struct Fetched {
     pub body: Vec<u8>,
     /// SHA-256 of `body`.
     pub sha256: String,
-    /// Whether the body was cut at the cap.
+    /// Whether the body was cut at the cap (the evidence says so).
     pub truncated: bool,
+    /// The `Content-Type` the server sent.
+    pub content_type: Option<String>,
+    /// The charset the body was decoded with.
+    pub charset: String,
+    /// What a visitor reads: the decoded text (visible text for HTML).
+    #[serde(skip)]
+    pub text: String,
 }
 
 /// Why a URL was not fetched.
@@ -166,6 +173,11 @@ pub async fn fetch(url: &str, policy: &FetchPolicy) -> Result<Fetched, FetchErro
             }
             continue;
         }
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let mut body = Vec::new();
         let mut truncated = false;
         loop {
@@ -184,7 +196,16 @@ pub async fn fetch(url: &str, policy: &FetchPolicy) -> Result<Fetched, FetchErro
                 Err(_) => return Err(FetchError::Network("timed out reading the body".into())),
             }
         }
+        let (decoded, charset) = crate::page::decode(&body, content_type.as_deref());
+        let text = if crate::page::is_html(content_type.as_deref(), &decoded) {
+            crate::page::visible_text(&decoded)
+        } else {
+            decoded
+        };
         return Ok(Fetched {
+            content_type,
+            charset: charset.to_string(),
+            text,
             url: url.to_string(),
             final_url: parsed.to_string(),
             address: addr.to_string(),
@@ -296,7 +317,7 @@ impl Rechecker for HttpRechecker {
                     reason: format!("the page answered HTTP {}", f.status),
                 },
                 Ok(f) => {
-                    let text = normalise(&String::from_utf8_lossy(&f.body));
+                    let text = normalise(&f.text);
                     let found: Vec<String> = markers
                         .iter()
                         .filter(|m| !m.trim().is_empty() && text.contains(&normalise(m)))

@@ -52,6 +52,14 @@ async fn server() -> (String, Page) {
             get(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data/") }),
         )
         .route("/to-page", get(|| async { Redirect::temporary("/page") }))
+        .route("/gbk", get(|| async {
+            let (b, _, _) = encoding_rs::GBK.encode("<html><body><p>欢迎光临网上赌场</p><script>var x='clean'</script></body></html>");
+            ([("content-type", "text/html; charset=gbk")], b.into_owned())
+        }))
+        .route("/big5", get(|| async {
+            let (b, _, _) = encoding_rs::BIG5.encode("<html><head><meta charset=big5><title>線上賭場</title></head><body>歡迎</body></html>");
+            ([("content-type", "text/html")], b.into_owned())
+        }))
         .with_state(p.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", l.local_addr().unwrap());
@@ -154,4 +162,27 @@ async fn time_and_size_are_bounded() {
     let started = std::time::Instant::now();
     let e = fetch(&format!("{base}/slow"), &policy).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(3), "{e}");
+}
+
+/// DET-2: GBK and Big5 pages are decoded before the text is looked at.
+#[tokio::test]
+async fn gbk_and_big5_pages_are_decoded() {
+    let (base, _) = server().await;
+    let policy = allow_localhost();
+    let f = fetch(&format!("{base}/gbk"), &policy).await.unwrap();
+    assert_eq!(f.charset, "GBK");
+    assert!(
+        f.text.contains("欢迎光临网上赌场") && !f.text.contains("var x"),
+        "{}",
+        f.text
+    );
+    let f = fetch(&format!("{base}/big5"), &policy).await.unwrap();
+    assert_eq!(f.charset, "Big5");
+    assert!(f.text.contains("線上賭場"), "{}", f.text);
+    let r = HttpRechecker { policy };
+    assert!(matches!(
+        r.recheck(&format!("{base}/gbk"), &["网上赌场".to_string()])
+            .await,
+        Verdict::Violating { .. }
+    ));
 }
