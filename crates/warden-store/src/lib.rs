@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod reports;
 pub mod resources;
+pub mod scan;
 pub mod testing;
 pub mod tokens;
 pub mod unblock;
@@ -181,6 +182,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_lifecycle.sql"),
         postgres: include_str!("../migrations/postgres/0002_lifecycle.sql"),
     },
+    Migration {
+        version: 3,
+        name: "scan",
+        sqlite: include_str!("../migrations/sqlite/0003_scan.sql"),
+        postgres: include_str!("../migrations/postgres/0003_scan.sql"),
+    },
 ];
 
 impl Store {
@@ -308,6 +315,11 @@ impl Store {
             chain: None,
             _guard: guard,
         })
+    }
+
+    /// A read transaction (a consistent snapshot of several reads).
+    pub async fn begin_read(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(self.pool.begin().await?)
     }
 
     /// Checks that the database answers (readiness).

@@ -100,6 +100,7 @@ suite!(
     lifecycle_records,
     unblock_requests_and_tickets,
     bulk_jobs_complete_only_with_every_lease,
+    lexicon_changes_are_versioned,
 );
 
 const NOW: i64 = 1_700_000_000_000;
@@ -1110,6 +1111,51 @@ async fn bulk_jobs_complete_only_with_every_lease(db: &Db) {
     tx.commit().await.unwrap();
     assert_eq!(s.job_counts().await.unwrap().done, 129);
     assert_eq!(s.job_run_counts().await.unwrap().len(), 129);
+}
+
+/// DET-1: lexicon changes replace by (category, term), bump the version, and verdicts record it.
+async fn lexicon_changes_are_versioned(db: &Db) {
+    use warden_store::scan::TermRow;
+    let s = &db.store;
+    assert_eq!(s.lexicon_version().await.unwrap(), 1);
+    let row = |term: &str, removed: bool| TermRow {
+        category: "gambling".into(),
+        term: term.into(),
+        weight_milli: 1500,
+        near_term: None,
+        near_within: None,
+        removed,
+        updated_at: NOW,
+        updated_by: "tok_1".into(),
+    };
+    let mut tx = s.begin_write().await.unwrap();
+    assert_eq!(
+        tx.put_lexicon_term(&row("百家乐真人", false))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.put_lexicon_term(&row("百家乐真人", true)).await.unwrap(),
+        3
+    );
+    tx.insert_verdict(
+        "ver_1",
+        Some("case_x"),
+        "https://a.example/",
+        3,
+        "{}",
+        None,
+        NOW,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (v, terms) = s.lexicon_terms().await.unwrap();
+    assert_eq!(v, 3);
+    assert_eq!(terms.len(), 1, "one row per (category, term)");
+    assert!(terms[0].removed);
+    assert_eq!(s.case_verdicts("case_x").await.unwrap()[0].1, 3);
 }
 
 #[test]
