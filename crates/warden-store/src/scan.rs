@@ -26,6 +26,25 @@ pub struct TermRow {
     pub updated_by: String,
 }
 
+/// A stored verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerdictRow {
+    /// Id.
+    pub id: String,
+    /// The case it was for, if any.
+    pub case_id: Option<String>,
+    /// URL or `text`.
+    pub target: String,
+    /// The lexicon version used.
+    pub lexicon_version: i64,
+    /// The verdict, JSON.
+    pub verdict: String,
+    /// SHA-256 of what was scanned.
+    pub evidence_sha256: Option<String>,
+    /// When, ms.
+    pub created_at: i64,
+}
+
 fn term_row(r: &AnyRow) -> Result<TermRow> {
     Ok(TermRow {
         category: s(r, "category")?,
@@ -66,24 +85,15 @@ impl WriteTx {
     }
 
     /// Stores a verdict.
-    pub async fn insert_verdict(
-        &mut self,
-        id: &str,
-        case_id: Option<&str>,
-        target: &str,
-        lexicon_version: i64,
-        verdict: &str,
-        evidence_sha256: Option<&str>,
-        now: i64,
-    ) -> Result<()> {
+    pub async fn insert_verdict(&mut self, v: &VerdictRow) -> Result<()> {
         sqlx::query("INSERT INTO scan_verdicts (id, case_id, target, lexicon_version, verdict, evidence_sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(id)
-            .bind(case_id)
-            .bind(target)
-            .bind(lexicon_version)
-            .bind(verdict)
-            .bind(evidence_sha256)
-            .bind(now)
+            .bind(v.id.as_str())
+            .bind(v.case_id.as_deref())
+            .bind(v.target.as_str())
+            .bind(v.lexicon_version)
+            .bind(v.verdict.as_str())
+            .bind(v.evidence_sha256.as_deref())
+            .bind(v.created_at)
             .execute(self.conn())
             .await?;
         Ok(())

@@ -1139,15 +1139,15 @@ async fn lexicon_changes_are_versioned(db: &Db) {
         tx.put_lexicon_term(&row("百家乐真人", true)).await.unwrap(),
         3
     );
-    tx.insert_verdict(
-        "ver_1",
-        Some("case_x"),
-        "https://a.example/",
-        3,
-        "{}",
-        None,
-        NOW,
-    )
+    tx.insert_verdict(&warden_store::scan::VerdictRow {
+        id: "ver_1".into(),
+        case_id: Some("case_x".into()),
+        target: "https://a.example/".into(),
+        lexicon_version: 3,
+        verdict: "{}".into(),
+        evidence_sha256: None,
+        created_at: NOW,
+    })
     .await
     .unwrap();
     tx.commit().await.unwrap();
