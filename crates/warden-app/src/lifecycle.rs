@@ -678,7 +678,7 @@ impl App {
 
     /// The deadline timer fired (LIFE-2): re-check, then enforce or resolve.
     pub(crate) async fn deadline_fired(&self, case_id: &str) -> AppResult<()> {
-        let (target, markers) = {
+        let (target, markers, category) = {
             let Some(case) = self
                 .store
                 .get_case(&warden_store::Scope::All, case_id)
@@ -694,9 +694,9 @@ impl App {
                 .get_case_lifecycle(&warden_store::Scope::All, case_id)
                 .await?
                 .unwrap_or_default();
-            (case.target, markers(&life))
+            (case.target, markers(&life), case.category)
         };
-        let verdict = self.recheck_target(&target, &markers).await;
+        let verdict = self.recheck_target(&target, &markers, &category).await;
         let still = !matches!(verdict, Verdict::Clean { .. });
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
@@ -728,13 +728,13 @@ impl App {
         Ok(())
     }
 
-    async fn recheck_target(&self, target: &str, markers: &[String]) -> Verdict {
+    async fn recheck_target(&self, target: &str, markers: &[String], category: &str) -> Verdict {
         if !target.starts_with("http://") && !target.starts_with("https://") {
             return Verdict::Unknown {
                 reason: format!("{target} is not a URL Warden can re-check"),
             };
         }
-        self.rechecker.recheck(target, markers).await
+        self.rechecker.recheck(target, markers, category).await
     }
 
     /// Self-service unblock (UNB-1/UNB-2): eligibility, commitment, re-check of every violating
@@ -751,7 +751,7 @@ impl App {
             _ => None,
         };
         // Check eligibility before doing network work.
-        let (target, marks) = {
+        let (target, marks, category) = {
             let mut tx = self.store.begin_write().await?;
             let l = self.load(&mut tx, case_id, account.as_deref()).await?;
             decide(
@@ -762,9 +762,9 @@ impl App {
                 Timestamp(self.now()),
                 &self.lifecycle.policy,
             )?;
-            (l.case.target.clone(), markers(&l.life))
+            (l.case.target.clone(), markers(&l.life), l.case.category.clone())
         };
-        let verdict = self.recheck_target(&target, &marks).await;
+        let verdict = self.recheck_target(&target, &marks, &category).await;
         let (clean, urls) = match &verdict {
             Verdict::Clean { .. } => (true, vec![]),
             _ => (false, vec![target.clone()]),

@@ -285,11 +285,13 @@ pub enum Verdict {
 /// Re-checks a URL for violating text (DET-3). The lexicon scanner of the content-detection work
 /// plugs in as another implementation.
 pub trait Rechecker: std::fmt::Debug + Send + Sync {
-    /// Whether `url` still shows any of `markers`.
+    /// Whether `url` still shows any of `markers` (or, for a scanning re-checker, content of
+    /// `category` scoring above its threshold).
     fn recheck<'a>(
         &'a self,
         url: &'a str,
         markers: &'a [String],
+        category: &'a str,
     ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
 }
 
@@ -306,6 +308,7 @@ impl Rechecker for HttpRechecker {
         &'a self,
         url: &'a str,
         markers: &'a [String],
+        _category: &'a str,
     ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>> {
         Box::pin(async move {
             match fetch(url, &self.policy).await {

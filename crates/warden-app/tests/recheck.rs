@@ -84,7 +84,7 @@ async fn verdict_follows_the_page() {
     };
     let markers = vec!["online casino".to_string(), "赌场".to_string()];
     let url = format!("{base}/page");
-    match r.recheck(&url, &markers).await {
+    match r.recheck(&url, &markers, "").await {
         Verdict::Violating { found, evidence } => {
             assert_eq!(found, markers);
             assert_eq!(evidence.status, 200);
@@ -94,24 +94,24 @@ async fn verdict_follows_the_page() {
     }
     p.lock().unwrap().1 = "<html>We sell flowers.</html>".into();
     assert!(matches!(
-        r.recheck(&url, &markers).await,
+        r.recheck(&url, &markers, "").await,
         Verdict::Clean { .. }
     ));
     *p.lock().unwrap() = (404, "gone".into());
     assert!(
-        matches!(r.recheck(&url, &markers).await, Verdict::Clean { .. }),
+        matches!(r.recheck(&url, &markers, "").await, Verdict::Clean { .. }),
         "removed content is clean"
     );
     *p.lock().unwrap() = (503, "down".into());
     assert!(
-        matches!(r.recheck(&url, &markers).await, Verdict::Unknown { .. }),
+        matches!(r.recheck(&url, &markers, "").await, Verdict::Unknown { .. }),
         "a failing server is not clean"
     );
     // Redirects inside the allowed network are followed.
     p.lock().unwrap().0 = 200;
     p.lock().unwrap().1 = "online  Casino".into();
     assert!(matches!(
-        r.recheck(&format!("{base}/to-page"), &markers).await,
+        r.recheck(&format!("{base}/to-page"), &markers, "").await,
         Verdict::Violating { .. }
     ));
 }
@@ -181,7 +181,7 @@ async fn gbk_and_big5_pages_are_decoded() {
     assert!(f.text.contains("線上賭場"), "{}", f.text);
     let r = HttpRechecker { policy };
     assert!(matches!(
-        r.recheck(&format!("{base}/gbk"), &["网上赌场".to_string()])
+        r.recheck(&format!("{base}/gbk"), &["网上赌场".to_string()], "")
             .await,
         Verdict::Violating { .. }
     ));
