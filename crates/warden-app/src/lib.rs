@@ -17,6 +17,7 @@ pub mod notices;
 pub mod page;
 pub mod recheck;
 pub mod registry;
+pub mod scan;
 pub mod triage;
 
 use std::collections::HashMap;
@@ -96,14 +97,18 @@ pub struct App {
     pub lifecycle: Arc<lifecycle::LifecycleSettings>,
     /// The re-checker used by deadlines and self-service unblock (DET-3).
     pub rechecker: Arc<dyn recheck::Rechecker>,
+    /// The lexicon scanner (DET-1), hot-reloaded per lexicon version.
+    pub scanner: Arc<scan::ScanService>,
+    /// Limits and allow-list of report-driven fetches (DET-2).
+    pub fetch_policy: Arc<recheck::FetchPolicy>,
 }
 
 impl App {
     /// Wires an app.
     pub fn new(store: Store, clock: Arc<dyn Clock>, sealer: Sealer, settings: Settings) -> App {
         let limiter = intake::RateLimiter::new(settings.public_reports_per_minute);
+        let scanner = Arc::new(scan::ScanService::new(store.clone(), 1.0));
         App {
-            store,
             clock,
             sealer: Arc::new(sealer),
             settings: Arc::new(settings),
@@ -112,7 +117,21 @@ impl App {
             job_wakeup: Arc::new(tokio::sync::Notify::new()),
             lifecycle: Arc::new(lifecycle::LifecycleSettings::default()),
             rechecker: Arc::new(recheck::HttpRechecker::default()),
+            scanner,
+            fetch_policy: Arc::new(recheck::FetchPolicy::default()),
+            store,
         }
+        .with_scanning_rechecker(recheck::FetchPolicy::default())
+    }
+
+    /// The same app fetching under `policy`, re-checking with the lexicon scanner (DET-3).
+    pub fn with_scanning_rechecker(mut self, policy: recheck::FetchPolicy) -> App {
+        self.fetch_policy = Arc::new(policy.clone());
+        self.rechecker = Arc::new(scan::ScanRechecker {
+            policy,
+            scan: self.scanner.clone(),
+        });
+        self
     }
 
     /// The same app with other lifecycle settings.

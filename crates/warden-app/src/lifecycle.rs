@@ -762,7 +762,11 @@ impl App {
                 Timestamp(self.now()),
                 &self.lifecycle.policy,
             )?;
-            (l.case.target.clone(), markers(&l.life), l.case.category.clone())
+            (
+                l.case.target.clone(),
+                markers(&l.life),
+                l.case.category.clone(),
+            )
         };
         let verdict = self.recheck_target(&target, &marks, &category).await;
         let (clean, urls) = match &verdict {

@@ -28,6 +28,7 @@ use warden_app::lifecycle::{
     CloseTicketInput, ConfirmInput, EnforceInput, SelfUnblockInput, TicketInput,
 };
 use warden_app::registry::{AccountInput, ResourceInput};
+use warden_app::scan::{ScanInput, TermInput};
 use warden_app::triage::TriageInput;
 use warden_domain::report::ReportRequest;
 use warden_store::audit::AuditFilter;
@@ -83,6 +84,10 @@ pub fn router(app: App) -> Router {
         .route("/api/tickets", post(file_ticket).get(list_tickets))
         .route("/api/tickets/{id}/close", post(close_ticket))
         .route("/api/notices", get(list_notices))
+        .route("/api/scan", post(scan))
+        .route("/api/lexicon", get(lexicon))
+        .route("/api/lexicon/terms", post(put_term))
+        .route("/api/lexicon/terms/remove", post(remove_term))
         .route("/api/cases/{id}/confirm", post(confirm_case))
         .route("/api/cases/{id}/dismiss", post(dismiss_case))
         .route("/api/accounts", post(create_account).get(list_accounts))
@@ -424,6 +429,44 @@ async fn case_reports(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "items": app.case_reports(&who, &id).await? })))
+}
+
+async fn scan(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(input): JsonBody<ScanInput>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.scan(&who, input).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct LexiconQuery {
+    #[serde(default)]
+    category: Option<String>,
+}
+
+async fn lexicon(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Q(q): Q<LexiconQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.lexicon(&who, q.category.as_deref()).await?))
+}
+
+async fn put_term(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(input): JsonBody<TermInput>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.put_term(&who, input, false).await?))
+}
+
+async fn remove_term(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(input): JsonBody<TermInput>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.put_term(&who, input, true).await?))
 }
 
 async fn case_history(

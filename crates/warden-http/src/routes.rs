@@ -27,6 +27,8 @@ pub const BATCHERS: Access = &["admin", "operator", "detector"];
 pub const READERS: Access = &["admin", "operator", "reviewer", "tenant"];
 /// Staff who change accounts, resources and cases.
 pub const OPERATORS: Access = &["admin", "operator"];
+/// Who may scan content.
+pub const SCANNERS: Access = &["admin", "operator", "detector"];
 /// Tenants (their own cases only).
 pub const TENANTS: Access = &["tenant"];
 /// Who sees the review queues.
@@ -314,6 +316,42 @@ pub const ROUTES: &[Route] = &[
         "Close a ticket with a resolution; `lift` lifts the linked case's penalty.",
         JSON,
         "TKT-1, HARM-2",
+    ),
+    r(
+        "POST",
+        "/api/scan",
+        SCANNERS,
+        "detection",
+        "Scan text or a URL with the lexicons; the verdict names categories, scores, terms and original offsets, and records the lexicon version.",
+        JSON,
+        "DET-1, DET-2",
+    ),
+    r(
+        "GET",
+        "/api/lexicon",
+        OPERATORS,
+        "detection",
+        "Lexicon version, terms per category, changes made through the API; ?category= lists its terms.",
+        None,
+        "DET-1",
+    ),
+    r(
+        "POST",
+        "/api/lexicon/terms",
+        OPERATORS,
+        "detection",
+        "Add or replace a term (weight, optional `near` context rule); the next scan uses it.",
+        JSON,
+        "DET-1",
+    ),
+    r(
+        "POST",
+        "/api/lexicon/terms/remove",
+        OPERATORS,
+        "detection",
+        "Remove a term (built-in or added); the next scan no longer finds it.",
+        JSON,
+        "DET-1",
     ),
     r(
         "GET",

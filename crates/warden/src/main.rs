@@ -179,23 +179,21 @@ async fn open_app(cfg: &Config) -> anyhow::Result<App> {
             .map_err(|e| anyhow::anyhow!("calendar.{e}"))?,
         review_sla_ms: cfg.review.sla_minutes * 60_000,
     };
-    let rechecker = warden_app::recheck::HttpRechecker {
-        policy: warden_app::recheck::FetchPolicy {
-            timeout: Duration::from_millis(cfg.recheck.timeout_ms),
-            max_bytes: cfg.recheck.max_bytes,
-            max_redirects: 3,
-            allowed_networks: cfg
-                .recheck
-                .allowed_networks
-                .iter()
-                .filter_map(|n| n.parse().ok())
-                .collect(),
-        },
+    let policy = warden_app::recheck::FetchPolicy {
+        timeout: Duration::from_millis(cfg.recheck.timeout_ms),
+        max_bytes: cfg.recheck.max_bytes,
+        max_redirects: 3,
+        allowed_networks: cfg
+            .recheck
+            .allowed_networks
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect(),
     };
     Ok(
         App::new(store, Arc::new(SystemClock), sealer, settings(cfg))
             .with_lifecycle(lifecycle)
-            .with_rechecker(Arc::new(rechecker)),
+            .with_scanning_rechecker(policy),
     )
 }
 

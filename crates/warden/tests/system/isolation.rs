@@ -93,6 +93,10 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             json!({ "kind": "question", "subject": "why?", "body": "please explain" })
         }
         ("POST", "/api/tickets/{id}/close") => json!({ "resolution": "answered" }),
+        ("POST", "/api/scan") => json!({ "text": "online casino" }),
+        ("POST", "/api/lexicon/terms" | "/api/lexicon/terms/remove") => {
+            json!({ "category": "gambling", "term": "test term" })
+        }
         ("POST", "/api/cases/{id}/enforce") => {
             json!({ "actions": ["block_network"], "reason": "scanning others" })
         }

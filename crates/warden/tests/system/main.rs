@@ -14,3 +14,4 @@ mod intake;
 mod isolation;
 mod lifecycle;
 mod process;
+mod scan;

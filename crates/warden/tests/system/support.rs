@@ -87,16 +87,14 @@ pub async fn spawn_app_with(
     let store = Store::open(&StoreOptions::new(&url)).await.unwrap();
     let clock = Arc::new(ManualClock::new(T0));
     settings.job_poll_ms = 20;
-    let rechecker = warden_app::recheck::HttpRechecker {
-        policy: warden_app::recheck::FetchPolicy {
-            allowed_networks: vec!["127.0.0.1/32".parse().unwrap()],
-            timeout: std::time::Duration::from_secs(2),
-            ..Default::default()
-        },
+    let policy = warden_app::recheck::FetchPolicy {
+        allowed_networks: vec!["127.0.0.1/32".parse().unwrap()],
+        timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
     };
     let app = App::new(store, clock.clone(), Sealer::from_key(&[3; 32]), settings)
         .with_lifecycle(lifecycle)
-        .with_rechecker(Arc::new(rechecker));
+        .with_scanning_rechecker(policy);
     let admin = app
         .create_token(&Principal::System, "admin", None, "test admin")
         .await

@@ -1,0 +1,359 @@
+//! Content detection (DET-1..3): the effective lexicon (built-in lists plus the changes made
+//! through the API), compiled once per version and swapped in without a restart; scans of text
+//! and URLs; the scanning re-checker behind deadlines and self-service unblock.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use warden_domain::identity::Role;
+use warden_domain::resource::InvalidInput;
+use warden_domain::taxonomy::{Category, Kind};
+use warden_scan::{Entry, Lexicon, Near, Scanner};
+use warden_store::Store;
+use warden_store::scan::{TermRow, VerdictRow};
+
+use crate::App;
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::recheck::{FetchPolicy, Fetched, Rechecker, Verdict, fetch};
+
+/// The compiled lexicon of the current version, shared by every scan.
+pub struct ScanService {
+    store: Store,
+    builtin: Lexicon,
+    /// A category counts as present at or above this score.
+    pub threshold: f32,
+    cache: tokio::sync::RwLock<Option<(i64, Arc<Scanner>)>>,
+}
+
+impl std::fmt::Debug for ScanService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanService")
+            .field("threshold", &self.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScanService {
+    /// A service over `store`'s lexicon changes on top of the built-in lexicon.
+    pub fn new(store: Store, threshold: f32) -> ScanService {
+        ScanService {
+            store,
+            builtin: warden_scan::default_lexicon(),
+            threshold,
+            cache: tokio::sync::RwLock::new(None),
+        }
+    }
+
+    /// The scanner of the current lexicon version, rebuilt when the version changed (hot reload).
+    pub async fn scanner(&self) -> AppResult<Arc<Scanner>> {
+        let version = self.store.lexicon_version().await?;
+        if let Some((v, s)) = self.cache.read().await.as_ref()
+            && *v == version
+        {
+            return Ok(s.clone());
+        }
+        let mut slot = self.cache.write().await;
+        if let Some((v, s)) = slot.as_ref()
+            && *v == version
+        {
+            return Ok(s.clone());
+        }
+        let (version, changes) = self.store.lexicon_terms().await?;
+        let lexicon = effective(&self.builtin, &changes, version);
+        let scanner = tokio::task::spawn_blocking(move || Scanner::build(&lexicon))
+            .await
+            .map_err(|e| AppError::Conflict(format!("lexicon build failed: {e}")))?
+            .map_err(|e| AppError::Conflict(format!("lexicon build failed: {e}")))?;
+        let scanner = Arc::new(scanner);
+        *slot = Some((version, scanner.clone()));
+        tracing::info!(version, "lexicon compiled");
+        Ok(scanner)
+    }
+
+    /// The effective lexicon of the current version.
+    pub async fn lexicon(&self) -> AppResult<Lexicon> {
+        let (version, changes) = self.store.lexicon_terms().await?;
+        Ok(effective(&self.builtin, &changes, version))
+    }
+}
+
+/// Built-in entries with the changes applied: a change replaces the entry of the same
+/// (category, term); a removal drops it.
+fn effective(builtin: &Lexicon, changes: &[TermRow], version: i64) -> Lexicon {
+    let key = |c: &str, t: &str| format!("{c}\u{0}{t}");
+    let changed: std::collections::HashSet<String> =
+        changes.iter().map(|c| key(&c.category, &c.term)).collect();
+    let mut entries: Vec<Entry> = builtin
+        .entries
+        .iter()
+        .filter(|e| !changed.contains(&key(&e.category, &e.term)))
+        .cloned()
+        .collect();
+    for c in changes.iter().filter(|c| !c.removed) {
+        entries.push(Entry {
+            category: c.category.clone(),
+            term: c.term.clone(),
+            weight: c.weight_milli as f32 / 1000.0,
+            near: c.near_term.clone().map(|term| Near {
+                term,
+                within_chars: usize::try_from(c.near_within.unwrap_or(20)).unwrap_or(20),
+            }),
+        });
+    }
+    Lexicon {
+        version: u64::try_from(version).unwrap_or(0),
+        entries,
+    }
+}
+
+/// Body of `POST /api/scan`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanInput {
+    /// Text to scan.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Or a URL to fetch and scan.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// Body of a lexicon change.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TermInput {
+    /// Category code (content categories).
+    pub category: Option<String>,
+    /// The term.
+    pub term: Option<String>,
+    /// Weight (default 1).
+    #[serde(default)]
+    pub weight: Option<f32>,
+    /// Counts only with this term nearby...
+    #[serde(default)]
+    pub near: Option<String>,
+    /// ...within this many characters (default 20).
+    #[serde(default)]
+    pub within_chars: Option<i64>,
+}
+
+/// Most text scanned in one request.
+pub const MAX_SCAN_TEXT: usize = 4 * 1024 * 1024;
+
+impl App {
+    /// Scans text or a URL (DET-1/DET-2); the verdict is stored with its lexicon version.
+    pub async fn scan(&self, who: &Principal, input: ScanInput) -> AppResult<serde_json::Value> {
+        who.require(
+            &[Role::Admin, Role::Operator, Role::Detector],
+            "scan content",
+        )?;
+        let (target, text, fetched) = match (input.text, input.url) {
+            (Some(t), None) => {
+                if t.len() > MAX_SCAN_TEXT {
+                    return Err(InvalidInput::new(
+                        "text",
+                        format!("is larger than {MAX_SCAN_TEXT} bytes"),
+                    )
+                    .into());
+                }
+                ("text".to_string(), t, None)
+            }
+            (None, Some(u)) => {
+                let f = fetch(&u, &self.scan_fetch_policy())
+                    .await
+                    .map_err(|e| InvalidInput::new("url", e.to_string()))?;
+                (u, f.text.clone(), Some(f))
+            }
+            _ => return Err(InvalidInput::new("text", "give exactly one of text or url").into()),
+        };
+        let scanner = self.scanner.scanner().await?;
+        let verdict = scanner.scan(&text);
+        let now = self.now();
+        let out = serde_json::json!({ "verdict": verdict, "threshold": self.scanner.threshold, "fetched": fetched });
+        let mut tx = self.store.begin_write().await?;
+        tx.insert_verdict(&VerdictRow {
+            id: warden_store::new_id("ver", now),
+            case_id: None,
+            target,
+            lexicon_version: i64::try_from(verdict.lexicon_version).unwrap_or(0),
+            verdict: out.to_string(),
+            evidence_sha256: Some(warden_domain::sha256_hex(text.as_bytes())),
+            created_at: now,
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    fn scan_fetch_policy(&self) -> FetchPolicy {
+        self.fetch_policy.as_ref().clone()
+    }
+
+    /// Adds or replaces a lexicon term; the next scan uses it (no restart).
+    pub async fn put_term(
+        &self,
+        who: &Principal,
+        input: TermInput,
+        remove: bool,
+    ) -> AppResult<serde_json::Value> {
+        who.require(&[Role::Admin, Role::Operator], "change the lexicon")?;
+        let category = input
+            .category
+            .ok_or_else(|| InvalidInput::new("category", "is required"))?;
+        let cat =
+            Category::parse(&category).map_err(|e| InvalidInput::new("category", e.to_string()))?;
+        if cat.kind() != Kind::Content {
+            return Err(
+                InvalidInput::new("category", "lexicons are for content categories").into(),
+            );
+        }
+        let term = input
+            .term
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty() && t.chars().count() <= 64);
+        let term = term.ok_or_else(|| InvalidInput::new("term", "must be 1 to 64 characters"))?;
+        let weight = input.weight.unwrap_or(1.0);
+        if !(0.01..=100.0).contains(&weight) {
+            return Err(InvalidInput::new("weight", "must be between 0.01 and 100").into());
+        }
+        if input
+            .near
+            .as_ref()
+            .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 64)
+        {
+            return Err(InvalidInput::new("near", "must be 1 to 64 characters").into());
+        }
+        if input.within_chars.is_some_and(|w| !(1..=1000).contains(&w)) {
+            return Err(InvalidInput::new("within_chars", "must be 1 to 1000").into());
+        }
+        let now = self.now();
+        let row = TermRow {
+            category,
+            term,
+            weight_milli: (weight * 1000.0).round() as i64,
+            near_term: input.near,
+            near_within: input.within_chars,
+            removed: remove,
+            updated_at: now,
+            updated_by: who.actor(),
+        };
+        let mut tx = self.store.begin_write().await?;
+        let version = tx.put_lexicon_term(&row).await?;
+        let mut ev = self.event(
+            who,
+            if remove {
+                "lexicon.remove"
+            } else {
+                "lexicon.put"
+            },
+            format!("lexicon:{}", row.category),
+        );
+        ev.details = serde_json::json!({ "term": row.term, "weight": weight, "near": row.near_term, "version": version });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(serde_json::json!({ "version": version, "change": row }))
+    }
+
+    /// The lexicon: version, terms per category, and the changes made through the API; with a
+    /// category, its effective terms.
+    pub async fn lexicon(
+        &self,
+        who: &Principal,
+        category: Option<&str>,
+    ) -> AppResult<serde_json::Value> {
+        who.require(&[Role::Admin, Role::Operator], "read the lexicon")?;
+        let lex = self.scanner.lexicon().await?;
+        let (_, changes) = self.store.lexicon_terms().await?;
+        let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for e in &lex.entries {
+            *counts.entry(e.category.as_str()).or_default() += 1;
+        }
+        let terms: Option<Vec<&Entry>> = category.map(|c| {
+            lex.entries
+                .iter()
+                .filter(|e| e.category == c)
+                .take(10_000)
+                .collect()
+        });
+        Ok(
+            serde_json::json!({ "version": lex.version, "terms_per_category": counts, "changes": changes, "terms": terms }),
+        )
+    }
+}
+
+/// The re-checker of the lifecycle (DET-3): fetch, then the lexicon scanner and the case's
+/// markers. A URL is clean when no marker is found and the case's category scores below the
+/// threshold (any content category when the case's is not a content category).
+#[derive(Debug, Clone)]
+pub struct ScanRechecker {
+    /// Fetch limits and allow-list.
+    pub policy: FetchPolicy,
+    /// The scanner.
+    pub scan: Arc<ScanService>,
+}
+
+impl Rechecker for ScanRechecker {
+    fn recheck<'a>(
+        &'a self,
+        url: &'a str,
+        markers: &'a [String],
+        category: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>> {
+        Box::pin(async move {
+            let f: Fetched = match fetch(url, &self.policy).await {
+                Err(e) => {
+                    return Verdict::Unknown {
+                        reason: e.to_string(),
+                    };
+                }
+                Ok(f) => f,
+            };
+            if f.status == 404 || f.status == 410 {
+                return Verdict::Clean { evidence: Some(f) };
+            }
+            if f.status >= 400 {
+                return Verdict::Unknown {
+                    reason: format!("the page answered HTTP {}", f.status),
+                };
+            }
+            let scanner = match self.scan.scanner().await {
+                Ok(s) => s,
+                Err(e) => {
+                    return Verdict::Unknown {
+                        reason: format!("lexicon unavailable: {e}"),
+                    };
+                }
+            };
+            let verdict = scanner.scan(&f.text);
+            let content_case = Category::parse(category).is_ok_and(|c| c.kind() == Kind::Content);
+            let mut found: Vec<String> = verdict
+                .categories
+                .iter()
+                .filter(|c| {
+                    c.score >= self.scan.threshold && (!content_case || c.category == category)
+                })
+                .flat_map(|c| {
+                    c.hits
+                        .iter()
+                        .map(|h| format!("{}:{} ({})", c.category, h.term, h.original))
+                })
+                .collect();
+            let lowered = f.text.to_lowercase();
+            found.extend(
+                markers
+                    .iter()
+                    .filter(|m| !m.trim().is_empty() && lowered.contains(&m.to_lowercase()))
+                    .map(|m| format!("marker:{m}")),
+            );
+            found.truncate(50);
+            if found.is_empty() {
+                Verdict::Clean { evidence: Some(f) }
+            } else {
+                Verdict::Violating { found, evidence: f }
+            }
+        })
+    }
+}
