@@ -341,11 +341,15 @@ impl Rechecker for ScanRechecker {
                         .map(|h| format!("{}:{} ({})", c.category, h.term, h.original))
                 })
                 .collect();
-            let lowered = f.text.to_lowercase();
+            // Markers are matched like lexicon terms: on the normalised text (DET-1).
+            let normalised = warden_scan::normalise(&f.text).text;
             found.extend(
                 markers
                     .iter()
-                    .filter(|m| !m.trim().is_empty() && lowered.contains(&m.to_lowercase()))
+                    .filter(|m| {
+                        let n = warden_scan::normalise_term(m);
+                        !n.is_empty() && normalised.contains(&n)
+                    })
                     .map(|m| format!("marker:{m}")),
             );
             found.truncate(50);

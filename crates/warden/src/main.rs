@@ -57,6 +57,16 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Scan a file or a URL with the lexicons and print the verdict (DET-1/DET-2).
+    Scan {
+        /// A file path, or an http(s) URL to fetch (internal addresses refused).
+        target: String,
+    },
+    /// Lexicon changes (DET-1): they apply to the next scan of every running node.
+    Lexicon {
+        #[command(subcommand)]
+        command: LexiconCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -89,6 +99,37 @@ enum AdminCommand {
         /// A label to recognise the token by.
         #[arg(long, default_value = "cli")]
         label: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LexiconCommand {
+    /// Add or replace a term.
+    Add {
+        /// Category code, e.g. gambling.
+        #[arg(long)]
+        category: String,
+        /// The term.
+        #[arg(long)]
+        term: String,
+        /// Weight (default 1).
+        #[arg(long)]
+        weight: Option<f32>,
+    },
+    /// Remove a term (built-in or added).
+    Remove {
+        /// Category code.
+        #[arg(long)]
+        category: String,
+        /// The term.
+        #[arg(long)]
+        term: String,
+    },
+    /// Show the version and terms per category (or one category's terms).
+    List {
+        /// Only this category's terms.
+        #[arg(long)]
+        category: Option<String>,
     },
 }
 
@@ -285,6 +326,62 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 "token {} ({}) created; the secret above is shown only once",
                 t.token.id, t.token.role
             );
+            Ok(0)
+        }
+        Command::Scan { target } => {
+            let app = open_app(&cfg).await?;
+            let input = if target.starts_with("http://") || target.starts_with("https://") {
+                warden_app::scan::ScanInput {
+                    text: None,
+                    url: Some(target),
+                }
+            } else {
+                let bytes =
+                    std::fs::read(&target).with_context(|| format!("cannot read {target}"))?;
+                let (text, _) = warden_app::page::decode(&bytes, None);
+                let text = if warden_app::page::is_html(None, &text) {
+                    warden_app::page::visible_text(&text)
+                } else {
+                    text
+                };
+                warden_app::scan::ScanInput {
+                    text: Some(text),
+                    url: None,
+                }
+            };
+            let v = app.scan(&Principal::System, input).await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(0)
+        }
+        Command::Lexicon { command } => {
+            let app = open_app(&cfg).await?;
+            let out = match command {
+                LexiconCommand::Add {
+                    category,
+                    term,
+                    weight,
+                } => {
+                    let input = warden_app::scan::TermInput {
+                        category: Some(category),
+                        term: Some(term),
+                        weight,
+                        ..Default::default()
+                    };
+                    app.put_term(&Principal::System, input, false).await?
+                }
+                LexiconCommand::Remove { category, term } => {
+                    let input = warden_app::scan::TermInput {
+                        category: Some(category),
+                        term: Some(term),
+                        ..Default::default()
+                    };
+                    app.put_term(&Principal::System, input, true).await?
+                }
+                LexiconCommand::List { category } => {
+                    app.lexicon(&Principal::System, category.as_deref()).await?
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(0)
         }
         Command::Bench {
