@@ -56,6 +56,8 @@ pub struct Settings {
     pub job_batch: i64,
     /// Reverse proxies whose `X-Forwarded-For` is believed (for the per-IP rate limit).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// DET-3: a category counts as present at or above this lexicon score.
+    pub scan_threshold: f32,
 }
 
 impl Default for Settings {
@@ -72,6 +74,7 @@ impl Default for Settings {
             job_poll_ms: 500,
             job_batch: 50,
             trusted_proxies: Vec::new(),
+            scan_threshold: 1.0,
         }
     }
 }
@@ -107,7 +110,10 @@ impl App {
     /// Wires an app.
     pub fn new(store: Store, clock: Arc<dyn Clock>, sealer: Sealer, settings: Settings) -> App {
         let limiter = intake::RateLimiter::new(settings.public_reports_per_minute);
-        let scanner = Arc::new(scan::ScanService::new(store.clone(), 1.0));
+        let scanner = Arc::new(scan::ScanService::new(
+            store.clone(),
+            settings.scan_threshold,
+        ));
         App {
             clock,
             sealer: Arc::new(sealer),

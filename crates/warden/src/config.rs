@@ -40,6 +40,23 @@ pub struct Config {
     pub review: Review,
     /// The re-check fetcher (DET-2).
     pub recheck: Recheck,
+    /// Content scanning (DET-1/DET-3).
+    pub scan: Scan,
+}
+
+/// `[scan]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scan {
+    /// A category counts as present when the weights of its distinct matched terms add up to at
+    /// least this. Default 1.0 (one term of weight 1).
+    pub threshold: f32,
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Scan { threshold: 1.0 }
+    }
 }
 
 /// `[review]`

@@ -258,6 +258,7 @@ fn settings(cfg: &Config) -> Settings {
         job_poll_ms: cfg.jobs.poll_interval_ms,
         job_batch: cfg.jobs.batch,
         trusted_proxies: cfg.server.trusted_proxies.clone(),
+        scan_threshold: cfg.scan.threshold,
     }
 }
 
