@@ -132,6 +132,9 @@ async fn internal_addresses_are_refused() {
         format!("http://[::1]:{port}/page"),
         "http://169.254.169.254/latest/meta-data/".to_string(),
         "http://10.0.0.1/".to_string(),
+        "http://172.16.5.4/".to_string(),
+        "http://192.168.1.1/".to_string(),
+        "http://100.64.0.1/".to_string(),
         "http://[::ffff:192.168.0.1]/".to_string(),
     ] {
         let e = fetch(&url, &strict).await.unwrap_err().to_string();
