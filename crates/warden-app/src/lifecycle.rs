@@ -175,6 +175,26 @@ struct Loaded {
     actions: Vec<ActionRow>,
 }
 
+/// The change-log entry of an applied or lifted action (ENF-1).
+fn change(
+    row: &ActionRow,
+    op: &str,
+    product: Option<&str>,
+    now: i64,
+) -> warden_store::enforcement::EnforcementChange {
+    warden_store::enforcement::EnforcementChange {
+        revision: 0,
+        action_id: row.id.clone(),
+        case_id: row.case_id.clone(),
+        account_id: row.account_id.clone(),
+        op: op.into(),
+        action: row.action.clone(),
+        product: product.map(str::to_string),
+        target: row.target.clone(),
+        created_at: now,
+    }
+}
+
 fn category(case: &Case) -> AppResult<Category> {
     Category::parse(&case.category).map_err(|e| AppError::Conflict(e.to_string()))
 }
@@ -368,6 +388,13 @@ impl App {
                     {
                         if actions.iter().any(|a| a.code() == row.action) {
                             tx.set_action_state(&row.id, "lifted", None, now).await?;
+                            tx.record_enforcement_change(&change(
+                                row,
+                                "lift",
+                                l.life.product.as_deref(),
+                                now,
+                            ))
+                            .await?;
                         }
                     }
                 }
@@ -412,6 +439,15 @@ impl App {
                 if state != "pending" {
                     tx.set_action_state(&row.id, state, None, now).await?;
                     row.state = state.into();
+                    if state == "applied" {
+                        tx.record_enforcement_change(&change(
+                            row,
+                            "apply",
+                            l.life.product.as_deref(),
+                            now,
+                        ))
+                        .await?;
+                    }
                 }
                 continue;
             }
@@ -441,6 +477,12 @@ impl App {
             new.push(row);
         }
         tx.insert_actions(&new).await?;
+        if state == "applied" {
+            for row in &new {
+                tx.record_enforcement_change(&change(row, "apply", l.life.product.as_deref(), now))
+                    .await?;
+            }
+        }
         l.actions.extend(new);
         Ok(())
     }
@@ -1184,6 +1226,40 @@ impl App {
             .ok_or(AppError::NotFound("ticket"))?;
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// The change feed (ENF-1): applies and lifts after `since`; with `wait_ms`, waits (at most
+    /// 30 s) for the first one, so an edge can long-poll and resume after a disconnect.
+    pub async fn enforcement_changes(
+        &self,
+        who: &Principal,
+        since: i64,
+        wait_ms: u64,
+    ) -> AppResult<serde_json::Value> {
+        who.require(
+            &[Role::Admin, Role::Operator, Role::Edge],
+            "read the enforcement feed",
+        )?;
+        let until =
+            tokio::time::Instant::now() + std::time::Duration::from_millis(wait_ms.min(30_000));
+        loop {
+            let changes = self.store.enforcement_changes_since(since, 50).await?;
+            if !changes.is_empty() || tokio::time::Instant::now() >= until {
+                let revision = changes.last().map_or(since, |c| c.revision);
+                return Ok(serde_json::json!({ "revision": revision, "changes": changes }));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Everything in force, at a revision (ENF-1).
+    pub async fn enforcement_snapshot(&self, who: &Principal) -> AppResult<serde_json::Value> {
+        who.require(
+            &[Role::Admin, Role::Operator, Role::Edge],
+            "read the enforcement feed",
+        )?;
+        let (revision, items) = self.store.enforcement_snapshot().await?;
+        Ok(serde_json::json!({ "revision": revision, "items": items }))
     }
 
     /// Overdue open review items (UNB-3/TKT-1), for the SLA metric.

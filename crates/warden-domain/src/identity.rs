@@ -20,17 +20,20 @@ pub enum Role {
     Tenant,
     /// A machine credential of an automated detector.
     Detector,
+    /// An enforcement point (nginx, Envoy, a DNS server's sync job) reading the change feed.
+    Edge,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Admin,
         Role::Operator,
         Role::Reviewer,
         Role::Auditor,
         Role::Tenant,
         Role::Detector,
+        Role::Edge,
     ];
 
     /// Stable code.
@@ -42,6 +45,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Tenant => "tenant",
             Role::Detector => "detector",
+            Role::Edge => "edge",
         }
     }
 
@@ -53,7 +57,7 @@ impl Role {
             .ok_or_else(|| {
                 InvalidInput::new(
                     "role",
-                    "is not one of admin, operator, reviewer, auditor, tenant, detector",
+                    "is not one of admin, operator, reviewer, auditor, tenant, detector, edge",
                 )
             })
     }

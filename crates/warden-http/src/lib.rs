@@ -85,6 +85,8 @@ pub fn router(app: App) -> Router {
         .route("/api/tickets/{id}/close", post(close_ticket))
         .route("/api/notices", get(list_notices))
         .route("/api/scan", post(scan))
+        .route("/api/enforcement/changes", get(enforcement_changes))
+        .route("/api/enforcement/snapshot", get(enforcement_snapshot))
         .route("/api/lexicon", get(lexicon))
         .route("/api/lexicon/terms", post(put_term))
         .route("/api/lexicon/terms/remove", post(remove_term))
@@ -429,6 +431,32 @@ async fn case_reports(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "items": app.case_reports(&who, &id).await? })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangesQuery {
+    #[serde(default)]
+    since: Option<i64>,
+    #[serde(default)]
+    wait_ms: Option<u64>,
+}
+
+async fn enforcement_changes(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Q(q): Q<ChangesQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        app.enforcement_changes(&who, q.since.unwrap_or(0), q.wait_ms.unwrap_or(0))
+            .await?,
+    ))
+}
+
+async fn enforcement_snapshot(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.enforcement_snapshot(&who).await?))
 }
 
 async fn scan(

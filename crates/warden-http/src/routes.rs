@@ -14,10 +14,11 @@ pub const ANYONE: Access = &[
     "auditor",
     "tenant",
     "detector",
+    "edge",
 ];
 /// Every token holder.
 pub const TOKEN: Access = &[
-    "admin", "operator", "reviewer", "auditor", "tenant", "detector",
+    "admin", "operator", "reviewer", "auditor", "tenant", "detector", "edge",
 ];
 /// Report submitters (INT-1).
 pub const REPORTERS: Access = &["anonymous", "admin", "operator", "detector"];
@@ -27,6 +28,8 @@ pub const BATCHERS: Access = &["admin", "operator", "detector"];
 pub const READERS: Access = &["admin", "operator", "reviewer", "tenant"];
 /// Staff who change accounts, resources and cases.
 pub const OPERATORS: Access = &["admin", "operator"];
+/// Enforcement points (and staff) reading the change feed.
+pub const EDGES: Access = &["admin", "operator", "edge"];
 /// Who may scan content.
 pub const SCANNERS: Access = &["admin", "operator", "detector"];
 /// Tenants (their own cases only).
@@ -352,6 +355,24 @@ pub const ROUTES: &[Route] = &[
         "Remove a term (built-in or added); the next scan no longer finds it.",
         JSON,
         "DET-1",
+    ),
+    r(
+        "GET",
+        "/api/enforcement/changes",
+        EDGES,
+        "enforcement",
+        "Every apply and lift after ?since=REV, oldest first; ?wait_ms= long-polls (at most 30 s) until there is one.",
+        None,
+        "ENF-1",
+    ),
+    r(
+        "GET",
+        "/api/enforcement/snapshot",
+        EDGES,
+        "enforcement",
+        "Everything in force, with the revision it is current at.",
+        None,
+        "ENF-1",
     ),
     r(
         "GET",

@@ -16,6 +16,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod enforcement;
 pub mod jobs;
 pub mod lifecycle;
 pub mod reports;
@@ -187,6 +188,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "scan",
         sqlite: include_str!("../migrations/sqlite/0003_scan.sql"),
         postgres: include_str!("../migrations/postgres/0003_scan.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "enforcement",
+        sqlite: include_str!("../migrations/sqlite/0004_enforcement.sql"),
+        postgres: include_str!("../migrations/postgres/0004_enforcement.sql"),
     },
 ];
 

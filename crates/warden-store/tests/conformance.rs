@@ -101,6 +101,7 @@ suite!(
     unblock_requests_and_tickets,
     bulk_jobs_complete_only_with_every_lease,
     lexicon_changes_are_versioned,
+    enforcement_changes_have_revisions,
 );
 
 const NOW: i64 = 1_700_000_000_000;
@@ -1156,6 +1157,50 @@ async fn lexicon_changes_are_versioned(db: &Db) {
     assert_eq!(terms.len(), 1, "one row per (category, term)");
     assert!(terms[0].removed);
     assert_eq!(s.case_verdicts("case_x").await.unwrap()[0].1, 3);
+}
+
+/// ENF-1: applies and lifts get growing revisions; the snapshot holds what is in force.
+async fn enforcement_changes_have_revisions(db: &Db) {
+    use warden_store::enforcement::EnforcementChange;
+    let s = &db.store;
+    let change = |action_id: &str, op: &str| EnforcementChange {
+        revision: 0,
+        action_id: action_id.into(),
+        case_id: "case_1".into(),
+        account_id: Some("acct_a".into()),
+        op: op.into(),
+        action: "block_url".into(),
+        product: Some("cvm".into()),
+        target: format!("https://a.example/{action_id}"),
+        created_at: NOW,
+    };
+    assert_eq!(s.enforcement_snapshot().await.unwrap(), (0, vec![]));
+    let mut tx = s.begin_write().await.unwrap();
+    for (a, op) in [("act_1", "apply"), ("act_2", "apply"), ("act_1", "lift")] {
+        tx.record_enforcement_change(&change(a, op)).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let all = s.enforcement_changes_since(0, 100).await.unwrap();
+    let revs: Vec<i64> = all.iter().map(|c| c.revision).collect();
+    assert!(
+        revs.windows(2).all(|w| w[0] < w[1]) && revs.len() == 3,
+        "{revs:?}"
+    );
+    assert_eq!(
+        s.enforcement_changes_since(revs[1], 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let (rev, live) = s.enforcement_snapshot().await.unwrap();
+    assert_eq!(rev, revs[2]);
+    assert_eq!(
+        live.iter()
+            .map(|c| c.action_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["act_2"]
+    );
 }
 
 #[test]

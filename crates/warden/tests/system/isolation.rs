@@ -114,7 +114,9 @@ async fn every_route_every_role(engine: Engine) {
     };
     let f = seed(&t).await;
     let mut tokens: Vec<(&str, Option<String>)> = vec![("anonymous", None)];
-    for role in ["admin", "operator", "reviewer", "auditor", "detector"] {
+    for role in [
+        "admin", "operator", "reviewer", "auditor", "detector", "edge",
+    ] {
         tokens.push((role, Some(t.token(role, None).await)));
     }
     let tenant = t.token("tenant", Some("acct-a")).await;

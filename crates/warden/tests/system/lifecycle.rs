@@ -345,6 +345,59 @@ async fn a_alerting_deadline_enforced_self_unblock(engine: Engine) {
         w.t.call("GET", "/api/audit/verify", Some(&w.t.admin), None)
             .await;
     assert_eq!(v["broken"], Value::Null);
+    // ENF-1: the change feed saw the apply and the lift, with growing revisions; nothing is in
+    // force now; a long-poll with nothing new returns empty after its wait.
+    let edge = w.t.token("edge", None).await;
+    let (_, feed) =
+        w.t.call("GET", "/api/enforcement/changes?since=0", Some(&edge), None)
+            .await;
+    let ops: Vec<String> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c["op"].as_str().unwrap(),
+                c["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(ops, vec!["apply:block_url", "lift:block_url"], "{feed}");
+    assert_eq!(feed["changes"][0]["target"], w.url.as_str());
+    let rev = feed["revision"].as_i64().unwrap();
+    let (_, snap) =
+        w.t.call("GET", "/api/enforcement/snapshot", Some(&edge), None)
+            .await;
+    assert_eq!(
+        (
+            snap["revision"].as_i64(),
+            snap["items"].as_array().map(Vec::len)
+        ),
+        (Some(rev), Some(0))
+    );
+    let started = Instant::now();
+    let (_, empty) =
+        w.t.call(
+            "GET",
+            &format!("/api/enforcement/changes?since={rev}&wait_ms=300"),
+            Some(&edge),
+            None,
+        )
+        .await;
+    assert!(
+        empty["changes"].as_array().unwrap().is_empty()
+            && started.elapsed() >= Duration::from_millis(300)
+    );
+    let (s, _) =
+        w.t.call(
+            "GET",
+            "/api/enforcement/changes?since=0",
+            Some(&w.tenant),
+            None,
+        )
+        .await;
+    assert_eq!(s, 403, "tenants do not read the feed");
     w.t.stop().await;
 }
 
