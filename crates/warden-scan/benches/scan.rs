@@ -16,7 +16,12 @@
 //! - `Scanner::scan` — normalisation + matching + verdict, over 1 MiB pages (how pages arrive);
 //! - `Scanner::count_raw` and `Scanner::scan_raw` — no normalisation, whole corpus;
 //! - `aho_corasick::AhoCorasick::new(terms)` (default settings) over the raw corpus;
+//! - `normalise` + the same aho-corasick over each normalised page: the like-for-like baseline
+//!   for `scan` (same input bytes, same normalisation; `scan` also builds a verdict);
 //! - `rg -F -c -f words.txt corpus.txt` if `rg` is on PATH (counts matching lines).
+//!
+//! Every timing is the fastest of [`RUNS`] runs; MB/s is always input (original corpus) bytes per
+//! second, so rows with and without normalisation are comparable.
 //!
 //! Match semantics for the count check: overlapping, every occurrence of every term, for both
 //! daachorse (`find_overlapping_iter`) and aho-corasick (`find_overlapping_iter`, MatchKind::Standard).
@@ -109,6 +114,21 @@ fn pages(text: &str) -> Vec<&str> {
     out
 }
 
+/// Runs `f` `RUNS` times and keeps the fastest run (the machine may be shared and noisy).
+const RUNS: usize = 3;
+
+fn best<T>(mut f: impl FnMut() -> T) -> (T, Duration) {
+    let mut out = None;
+    let mut fastest = Duration::MAX;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let v = f();
+        fastest = fastest.min(t.elapsed());
+        out = Some(v);
+    }
+    (out.unwrap(), fastest)
+}
+
 fn mbs(bytes: usize, t: Duration) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / t.as_secs_f64()
 }
@@ -135,15 +155,17 @@ fn run(name: &str, lexicon: &Lexicon, corpus: &str, rows: &mut Vec<Row>) -> Opti
     let build_s = format!("{:.0} ms", build.as_secs_f64() * 1e3);
     let memory = format!("{:.1} MiB", mib(scanner.memory_bytes()));
 
-    let t = Instant::now();
-    let mut matches = 0usize;
-    let mut scored = 0usize;
-    for page in pages(corpus) {
-        let v = scanner.scan(page);
-        matches += v.matches;
-        scored += v.categories.len();
-    }
-    let d = t.elapsed();
+    let pages = pages(corpus);
+    let ((matches, scored), d) = best(|| {
+        let mut matches = 0usize;
+        let mut scored = 0usize;
+        for page in &pages {
+            let v = scanner.scan(page);
+            matches += v.matches;
+            scored += v.categories.len();
+        }
+        (matches, scored)
+    });
     rows.push(Row {
         lexicon: lex.clone(),
         matcher: "warden scan (normalise+match)",
@@ -153,9 +175,7 @@ fn run(name: &str, lexicon: &Lexicon, corpus: &str, rows: &mut Vec<Row>) -> Opti
         matches: format!("{matches} ({scored} page-categories)"),
     });
 
-    let t = Instant::now();
-    let ours = scanner.count_raw(corpus);
-    let d = t.elapsed();
+    let (ours, d) = best(|| scanner.count_raw(corpus));
     rows.push(Row {
         lexicon: lex.clone(),
         matcher: "warden count_raw (no normalise)",
@@ -165,9 +185,7 @@ fn run(name: &str, lexicon: &Lexicon, corpus: &str, rows: &mut Vec<Row>) -> Opti
         matches: ours.to_string(),
     });
 
-    let t = Instant::now();
-    let v = scanner.scan_raw(corpus);
-    let d = t.elapsed();
+    let (v, d) = best(|| scanner.scan_raw(corpus));
     rows.push(Row {
         lexicon: lex.clone(),
         matcher: "warden scan_raw (verdict, no normalise)",
@@ -180,9 +198,7 @@ fn run(name: &str, lexicon: &Lexicon, corpus: &str, rows: &mut Vec<Row>) -> Opti
     let t = Instant::now();
     let ac = aho_corasick::AhoCorasick::new(&terms).unwrap();
     let build = t.elapsed();
-    let t = Instant::now();
-    let theirs = ac.find_overlapping_iter(corpus).count();
-    let d = t.elapsed();
+    let (theirs, d) = best(|| ac.find_overlapping_iter(corpus).count());
     rows.push(Row {
         lexicon: lex.clone(),
         matcher: "aho-corasick 1 (default, overlapping)",
@@ -190,6 +206,26 @@ fn run(name: &str, lexicon: &Lexicon, corpus: &str, rows: &mut Vec<Row>) -> Opti
         memory: format!("{:.1} MiB", mib(ac.memory_usage())),
         speed: mbs(corpus.len(), d),
         matches: theirs.to_string(),
+    });
+
+    // The like-for-like baseline for `scan`: the same normalisation, then plain aho-corasick
+    // (count only, no verdict) over the normalised text, page by page.
+    let (normalised_count, d) = best(|| {
+        pages
+            .iter()
+            .map(|page| {
+                ac.find_overlapping_iter(&warden_scan::normalise(page).text)
+                    .count()
+            })
+            .sum::<usize>()
+    });
+    rows.push(Row {
+        lexicon: lex.clone(),
+        matcher: "normalise + aho-corasick 1 (count only)",
+        build: format!("{:.0} ms", build.as_secs_f64() * 1e3),
+        memory: format!("{:.1} MiB", mib(ac.memory_usage())),
+        speed: mbs(corpus.len(), d),
+        matches: normalised_count.to_string(),
     });
 
     let rg = Command::new("rg")

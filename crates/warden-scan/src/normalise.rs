@@ -61,37 +61,7 @@ pub fn normalise(text: &str) -> Normalised {
         text: String::with_capacity(text.len()),
         map: Vec::with_capacity(text.len()),
     };
-    let mut filler_run = 0usize;
-    let mut gap_at: Option<usize> = None;
-    for (offset, c) in text.char_indices() {
-        let before = out.map.len();
-        // Fast paths: ASCII and the CJK unified block (their compatibility decomposition is the
-        // identity), which are nearly all of the text we see.
-        if c.is_ascii() {
-            if c.is_ascii_alphanumeric() {
-                push(&mut out, c.to_ascii_lowercase(), offset);
-            }
-        } else if is_cjk_unified(c) {
-            push(&mut out, t2s(c), offset);
-        } else {
-            decompose_compatible(c, |d| fold(&mut out, d, offset));
-        }
-        if out.map.len() == before {
-            if is_visible_filler(c) {
-                filler_run += 1;
-                gap_at.get_or_insert(offset);
-            }
-        } else {
-            filler_run = 0;
-            gap_at = None;
-        }
-        if filler_run == MAX_FILLER_RUN + 1
-            && let Some(at) = gap_at
-            && !out.text.is_empty()
-        {
-            push(&mut out, ' ', at);
-        }
-    }
+    normalise_with(text, &mut out);
     // A boundary at the very end separates nothing.
     if out.text.ends_with(' ') {
         out.text.pop();
@@ -105,24 +75,93 @@ pub fn normalise_term(term: &str) -> String {
     normalise(term).text.replace(' ', "")
 }
 
-fn push(out: &mut Normalised, c: char, offset: usize) {
-    out.text.push(c);
-    out.map.push(offset);
+/// Where [`normalise_with`] sends the normalised chars.
+pub(crate) trait Sink {
+    /// One normalised char and the byte offset of the original char it came from.
+    fn emit(&mut self, c: char, offset: usize);
+}
+
+impl Sink for Normalised {
+    #[inline(always)]
+    fn emit(&mut self, c: char, offset: usize) {
+        self.text.push(c);
+        self.map.push(offset);
+    }
+}
+
+/// The core of [`normalise`]: calls `emit(char, offset)` for every normalised char in order,
+/// including the `' '` boundaries (also a trailing one, which [`normalise`] drops). The scanner
+/// feeds its automaton from here directly, so both see exactly the same normalised text.
+#[inline(always)]
+pub(crate) fn normalise_with(text: &str, sink: &mut impl Sink) {
+    let table = t2s_table();
+    let mut filler_run = 0usize;
+    let mut gap_at: Option<usize> = None;
+    let mut emitted = false;
+    for (offset, c) in text.char_indices() {
+        // Fast paths: ASCII and the CJK unified block (their compatibility decomposition is the
+        // identity), which are nearly all of the text we see.
+        let produced = if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                sink.emit(c.to_ascii_lowercase(), offset);
+                true
+            } else {
+                // Every other ASCII char is visible filler.
+                filler_run += 1;
+                gap_at.get_or_insert(offset);
+                false
+            }
+        } else if is_cjk_unified(c) {
+            sink.emit(t2s_in(table, c), offset);
+            true
+        } else {
+            let any = decompose(c, offset, sink);
+            if !any && is_visible_filler(c) {
+                filler_run += 1;
+                gap_at.get_or_insert(offset);
+            }
+            any
+        };
+        if produced {
+            filler_run = 0;
+            gap_at = None;
+            emitted = true;
+        } else if filler_run == MAX_FILLER_RUN + 1
+            && let Some(at) = gap_at
+            && emitted
+        {
+            sink.emit(' ', at);
+        }
+    }
+}
+
+/// The slow path for one char outside ASCII and the CJK unified block; whether it produced any.
+#[inline(never)]
+fn decompose(c: char, offset: usize, sink: &mut impl Sink) -> bool {
+    let mut any = false;
+    decompose_compatible(c, |d| {
+        fold(d, &mut |x| {
+            any = true;
+            sink.emit(x, offset);
+        });
+    });
+    any
 }
 
 /// One char of a compatibility decomposition: drop marks and filler, fold the rest.
-fn fold(out: &mut Normalised, d: char, offset: usize) {
+#[inline]
+fn fold(d: char, emit: &mut impl FnMut(char)) {
     if is_combining_mark(d) {
         return;
     }
     if d.is_ascii() {
         if d.is_ascii_alphanumeric() {
-            push(out, d.to_ascii_lowercase(), offset);
+            emit(d.to_ascii_lowercase());
         }
         return;
     }
     if is_cjk_unified(d) {
-        push(out, t2s(d), offset);
+        emit(t2s(d));
         return;
     }
     for l in d.to_lowercase() {
@@ -131,11 +170,12 @@ fn fold(out: &mut Normalised, d: char, offset: usize) {
         }
         let l = homoglyph(l);
         if l.is_alphanumeric() {
-            push(out, l, offset);
+            emit(l);
         }
     }
 }
 
+#[inline(always)]
 fn is_cjk_unified(c: char) -> bool {
     ('\u{4E00}'..='\u{9FFF}').contains(&c)
 }
@@ -200,10 +240,15 @@ fn homoglyph(c: char) -> char {
 
 /// Traditional → simplified for one CJK unified ideograph; others are returned unchanged.
 pub fn t2s(c: char) -> char {
+    t2s_in(t2s_table(), c)
+}
+
+#[inline(always)]
+fn t2s_in(table: &[u16], c: char) -> char {
     let Some(index) = (c as u32).checked_sub(0x4E00) else {
         return c;
     };
-    match t2s_table().get(index as usize) {
+    match table.get(index as usize) {
         Some(&delta) if delta != 0 => char::from_u32(0x4E00 + u32::from(delta) - 1).unwrap_or(c),
         _ => c,
     }

@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use daachorse::charwise::iter::FindOverlappingStepper;
 use daachorse::{CharwiseDoubleArrayAhoCorasick, CharwiseDoubleArrayAhoCorasickBuilder, MatchKind};
 use serde::{Deserialize, Serialize};
 
 use crate::lexicon::{Lexicon, LexiconError};
-use crate::normalise::{normalise, normalise_term};
+use crate::normalise::{Sink, normalise_term, normalise_with};
 
 /// At most this many hits are kept per category in a verdict (the score counts them all).
 pub const MAX_HITS_PER_CATEGORY: usize = 64;
@@ -88,6 +89,8 @@ struct Pattern {
     entries: Vec<usize>,
     /// Some entry uses this as its `near` term: its positions are kept during a scan.
     context: bool,
+    /// Index of this pattern's position list during a scan, if `context`.
+    context_slot: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -96,6 +99,8 @@ struct CompiledEntry {
     term: String,
     weight: f32,
     near: Option<(usize, usize)>,
+    /// Dense index of this entry's (category, pattern) pair: distinct terms count once.
+    slot: usize,
 }
 
 /// A lexicon compiled into one charwise double-array Aho-Corasick automaton (daachorse).
@@ -112,6 +117,12 @@ pub struct Scanner {
     pattern_texts: Vec<String>,
     categories: Vec<String>,
     entries: Vec<CompiledEntry>,
+    /// Category of every (category, pattern) slot.
+    slot_categories: Vec<usize>,
+    /// Number of patterns with `context_slot`.
+    context_slots: usize,
+    /// Ring-buffer mask for the last normalised chars' offsets (len ≥ the longest pattern).
+    ring_mask: usize,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -142,6 +153,8 @@ impl Scanner {
         let mut category_ids: HashMap<&str, usize> = HashMap::new();
         let mut categories: Vec<String> = Vec::new();
         let mut entries = Vec::with_capacity(lexicon.entries.len());
+        let mut slot_ids: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut slot_categories: Vec<usize> = Vec::new();
 
         let mut intern =
             |term: &str, patterns: &mut Vec<Pattern>, texts: &mut Vec<String>| -> usize {
@@ -158,6 +171,7 @@ impl Scanner {
                     word,
                     entries: Vec::new(),
                     context: false,
+                    context_slot: None,
                 });
                 texts.push(normalised.clone());
                 pattern_ids.insert(normalised, id);
@@ -185,13 +199,25 @@ impl Scanner {
                 }
                 None => None,
             };
+            let slot = *slot_ids.entry((category, pattern)).or_insert_with(|| {
+                slot_categories.push(category);
+                slot_categories.len() - 1
+            });
             entries.push(CompiledEntry {
                 category,
                 term: entry.term.clone(),
                 weight: entry.weight,
                 near,
+                slot,
             });
         }
+        let mut context_slots = 0usize;
+        for p in patterns.iter_mut().filter(|p| p.context) {
+            p.context_slot = Some(context_slots);
+            context_slots += 1;
+        }
+        let longest = patterns.iter().map(|p| p.chars).max().unwrap_or(0);
+        let ring_mask = (longest + 1).next_power_of_two().max(64) - 1;
 
         let count = pattern_texts.len();
         let values =
@@ -208,6 +234,9 @@ impl Scanner {
             pattern_texts,
             categories,
             entries,
+            slot_categories,
+            context_slots,
+            ring_mask,
         })
     }
 
@@ -243,44 +272,38 @@ impl Scanner {
             .iter()
             .map(|c| c.capacity() + size_of::<String>())
             .sum();
-        self.automaton.heap_bytes() + texts + patterns + entries + categories
+        let slots = self.slot_categories.capacity() * size_of::<usize>();
+        self.automaton.heap_bytes() + texts + patterns + entries + categories + slots
     }
 
     /// Normalises `text` (see [`normalise`]) and scans it. Offsets in the hits are byte offsets
     /// in `text`.
+    ///
+    /// Normalisation and matching run fused in one pass: every normalised char goes straight
+    /// into the automaton, and only the offsets of the last few normalised chars are kept (a
+    /// ring as long as the longest term), which is all a match needs to find its original range.
     pub fn scan(&self, text: &str) -> Verdict {
-        let normalised = normalise(text);
-        self.evaluate(text, &normalised.text, |chars, _| {
-            normalised.original_range(text, chars.0..chars.1)
-        })
+        let mask = self.ring_mask;
+        let mut fused = Fused {
+            collector: Collector::new(self, text),
+            stepper: self.automaton.find_overlapping_stepper(),
+            ring: vec![0usize; mask + 1],
+            mask,
+            count: 0,
+        };
+        normalise_with(text, &mut fused);
+        fused.collector.finish()
     }
 
     /// Scans `text` as it is, without normalisation; terms still are in their normalised form
     /// (lowercase, no filler). For comparisons with plain matchers and for text that is already
     /// normalised.
     pub fn scan_raw(&self, text: &str) -> Verdict {
-        self.evaluate(text, text, |_, bytes| Some(bytes.0..bytes.1))
-    }
-
-    /// Counts every (overlapping) occurrence of every term in `text` as it is, with nothing else:
-    /// the number a plain Aho-Corasick overlapping search over the same terms reports.
-    pub fn count_raw(&self, text: &str) -> usize {
-        self.automaton.find_overlapping_iter(text).count()
-    }
-
-    fn evaluate(
-        &self,
-        original: &str,
-        haystack: &str,
-        locate: impl Fn((usize, usize), (usize, usize)) -> Option<Range<usize>>,
-    ) -> Verdict {
-        let mut matches = 0usize;
-        let mut occurrences: Vec<(Occurrence, Range<usize>)> = Vec::new();
-        let mut context: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
+        let mut collector = Collector::new(self, text);
         // Byte → char positions by a cursor: ends come in non-decreasing order.
         let (mut cursor_byte, mut cursor_char) = (0usize, 0usize);
-        for m in self.automaton.find_overlapping_iter(haystack) {
-            matches += 1;
+        for m in self.automaton.find_overlapping_iter(text) {
+            collector.matches += 1;
             let Ok(id) = usize::try_from(m.value()) else {
                 continue;
             };
@@ -288,44 +311,160 @@ impl Scanner {
                 continue;
             };
             if m.end() > cursor_byte {
-                cursor_char += haystack
+                cursor_char += text
                     .get(cursor_byte..m.end())
                     .map_or(0, |s| s.chars().count());
                 cursor_byte = m.end();
             }
             let chars = (cursor_char.saturating_sub(pattern.chars), cursor_char);
-            let Some(range) = locate(chars, (m.start(), m.end())) else {
+            collector.found(id, pattern, chars, m.start()..m.end());
+        }
+        collector.finish()
+    }
+
+    /// Counts every (overlapping) occurrence of every term in `text` as it is, with nothing else:
+    /// the number a plain Aho-Corasick overlapping search over the same terms reports.
+    pub fn count_raw(&self, text: &str) -> usize {
+        self.automaton.find_overlapping_iter(text).count()
+    }
+}
+
+/// The original byte range of the normalised chars `chars`, from the offsets ring (see
+/// [`Normalised::original_range`](crate::Normalised::original_range)).
+#[inline]
+fn ring_range(
+    original: &str,
+    ring: &[usize],
+    mask: usize,
+    chars: (usize, usize),
+) -> Option<Range<usize>> {
+    let last = chars.1.checked_sub(1)?;
+    if chars.0 > last {
+        return None;
+    }
+    let start = *ring.get(chars.0 & mask)?;
+    let last_start = *ring.get(last & mask)?;
+    let end = last_start + original.get(last_start..)?.chars().next()?.len_utf8();
+    Some(start..end)
+}
+
+/// The automaton side of a fused scan: fed one normalised char at a time.
+struct Fused<'s> {
+    collector: Collector<'s>,
+    stepper: FindOverlappingStepper<'s, u32>,
+    /// Original offsets of the last `mask + 1` normalised chars, by char index `& mask`.
+    ring: Vec<usize>,
+    mask: usize,
+    /// Normalised chars so far.
+    count: usize,
+}
+
+impl Sink for Fused<'_> {
+    #[inline(always)]
+    fn emit(&mut self, c: char, offset: usize) {
+        if let Some(slot) = self.ring.get_mut(self.count & self.mask) {
+            *slot = offset;
+        }
+        self.count += 1;
+        self.stepper.consume(c);
+        let mut matches = self.stepper.matches().peekable();
+        if matches.peek().is_some() {
+            self.found(matches);
+        }
+    }
+}
+
+impl Fused<'_> {
+    #[inline(never)]
+    fn found(&mut self, matches: impl Iterator<Item = daachorse::Match<u32>>) {
+        let scanner = self.collector.scanner;
+        for m in matches {
+            self.collector.matches += 1;
+            let Ok(id) = usize::try_from(m.value()) else {
                 continue;
             };
-            if pattern.word && !stands_alone(original, &range) {
+            let Some(pattern) = scanner.patterns.get(id) else {
                 continue;
+            };
+            let chars = (self.count.saturating_sub(pattern.chars), self.count);
+            let Some(range) = ring_range(self.collector.original, &self.ring, self.mask, chars)
+            else {
+                continue;
+            };
+            self.collector.found(id, pattern, chars, range);
+        }
+    }
+}
+
+/// What one scan gathers, match by match, and turns into a verdict at the end.
+struct Collector<'s> {
+    scanner: &'s Scanner,
+    original: &'s str,
+    matches: usize,
+    occurrences: Vec<(Occurrence, Range<usize>)>,
+    /// Positions of the context patterns, by `context_slot`.
+    context: Vec<Vec<(usize, usize)>>,
+}
+
+impl<'s> Collector<'s> {
+    fn new(scanner: &'s Scanner, original: &'s str) -> Self {
+        Collector {
+            scanner,
+            original,
+            matches: 0,
+            occurrences: Vec::new(),
+            context: Vec::new(),
+        }
+    }
+
+    /// One reported occurrence of pattern `id` (already counted in `matches`).
+    #[inline]
+    fn found(&mut self, id: usize, pattern: &Pattern, chars: (usize, usize), range: Range<usize>) {
+        if pattern.word && !stands_alone(self.original, &range) {
+            return;
+        }
+        if let Some(slot) = pattern.context_slot {
+            if self.context.is_empty() {
+                self.context = vec![Vec::new(); self.scanner.context_slots];
             }
-            if pattern.context {
-                context.entry(id).or_default().push(chars);
-            }
-            if !pattern.entries.is_empty() {
-                occurrences.push((Occurrence { pattern: id, chars }, range));
+            if let Some(list) = self.context.get_mut(slot) {
+                list.push(chars);
             }
         }
+        if !pattern.entries.is_empty() {
+            self.occurrences
+                .push((Occurrence { pattern: id, chars }, range));
+        }
+    }
 
-        // (category, pattern) → weight: distinct terms count once, with their largest weight.
-        let mut counted: HashMap<(usize, usize), f32> = HashMap::new();
-        let mut hits: Vec<Vec<Hit>> = vec![Vec::new(); self.categories.len()];
-        for (occurrence, range) in &occurrences {
-            let Some(pattern) = self.patterns.get(occurrence.pattern) else {
+    fn finish(self) -> Verdict {
+        let scanner = self.scanner;
+        // (slot, weight) of every counted entry; a slot (distinct term of a category) counts
+        // once, with its largest weight.
+        let mut counted: Vec<(usize, f32)> = Vec::new();
+        let mut hits: Vec<Vec<Hit>> = vec![Vec::new(); scanner.categories.len()];
+        let mut hit_categories: Vec<usize> = Vec::new();
+        for (occurrence, range) in &self.occurrences {
+            let Some(pattern) = scanner.patterns.get(occurrence.pattern) else {
                 continue;
             };
-            let mut hit_categories: Vec<usize> = Vec::new();
-            for entry in pattern.entries.iter().filter_map(|&e| self.entries.get(e)) {
-                if let Some((near, within)) = entry.near
-                    && !near_enough(context.get(&near), occurrence.chars, within)
-                {
-                    continue;
+            hit_categories.clear();
+            for entry in pattern
+                .entries
+                .iter()
+                .filter_map(|&e| scanner.entries.get(e))
+            {
+                if let Some((near, within)) = entry.near {
+                    let positions = scanner
+                        .patterns
+                        .get(near)
+                        .and_then(|p| p.context_slot)
+                        .and_then(|slot| self.context.get(slot));
+                    if !near_enough(positions, occurrence.chars, within) {
+                        continue;
+                    }
                 }
-                let weight = counted
-                    .entry((entry.category, occurrence.pattern))
-                    .or_insert(0.0);
-                *weight = weight.max(entry.weight);
+                counted.push((entry.slot, entry.weight));
                 if hit_categories.contains(&entry.category) {
                     continue;
                 }
@@ -335,7 +474,11 @@ impl Scanner {
                 {
                     list.push(Hit {
                         term: entry.term.clone(),
-                        original: original.get(range.clone()).unwrap_or_default().to_owned(),
+                        original: self
+                            .original
+                            .get(range.clone())
+                            .unwrap_or_default()
+                            .to_owned(),
                         start: range.start,
                         end: range.end,
                     });
@@ -343,13 +486,26 @@ impl Scanner {
             }
         }
 
-        let mut scores = vec![0.0f32; self.categories.len()];
-        for ((category, _), weight) in &counted {
-            if let Some(score) = scores.get_mut(*category) {
+        counted.sort_unstable_by_key(|&(slot, _)| slot);
+        let mut scores = vec![0.0f32; scanner.categories.len()];
+        let mut rest = counted.as_slice();
+        while let Some(&(slot, first)) = rest.first() {
+            let run = rest.partition_point(|&(s, _)| s == slot);
+            let weight = rest
+                .get(..run)
+                .unwrap_or_default()
+                .iter()
+                .fold(first, |w, &(_, x)| w.max(x));
+            rest = rest.get(run..).unwrap_or_default();
+            if let Some(score) = scanner
+                .slot_categories
+                .get(slot)
+                .and_then(|&c| scores.get_mut(c))
+            {
                 *score += weight;
             }
         }
-        let mut categories: Vec<CategoryScore> = self
+        let mut categories: Vec<CategoryScore> = scanner
             .categories
             .iter()
             .zip(scores)
@@ -367,8 +523,8 @@ impl Scanner {
                 .then_with(|| a.category.cmp(&b.category))
         });
         Verdict {
-            lexicon_version: self.version,
-            matches,
+            lexicon_version: scanner.version,
+            matches: self.matches,
             categories,
         }
     }
