@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod clock;
 pub mod crypto;
+pub mod enforce;
 pub mod error;
 pub mod intake;
 pub mod jobs;
@@ -104,6 +105,8 @@ pub struct App {
     pub scanner: Arc<scan::ScanService>,
     /// Limits and allow-list of report-driven fetches (DET-2).
     pub fetch_policy: Arc<recheck::FetchPolicy>,
+    /// The decision index of everything in force (ENF-1).
+    pub index: Arc<warden_enforce::index::SharedIndex>,
 }
 
 impl App {
@@ -125,6 +128,7 @@ impl App {
             rechecker: Arc::new(recheck::HttpRechecker::default()),
             scanner,
             fetch_policy: Arc::new(recheck::FetchPolicy::default()),
+            index: enforce::new_index(),
             store,
         }
         .with_scanning_rechecker(recheck::FetchPolicy::default())

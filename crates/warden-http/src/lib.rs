@@ -86,6 +86,13 @@ pub fn router(app: App) -> Router {
         .route("/api/notices", get(list_notices))
         .route("/api/scan", post(scan))
         .route("/api/enforcement/changes", get(enforcement_changes))
+        .route("/api/enforcement/check", get(enforcement_check))
+        .route(
+            "/api/enforcement/check/{*path}",
+            get(enforcement_check_envoy),
+        )
+        .route("/api/enforcement/notice", get(enforcement_notice))
+        .route("/api/decision", get(decision))
         .route("/api/enforcement/snapshot", get(enforcement_snapshot))
         .route("/api/lexicon", get(lexicon))
         .route("/api/lexicon/terms", post(put_term))
@@ -439,6 +446,218 @@ struct ChangesQuery {
     since: Option<i64>,
     #[serde(default)]
     wait_ms: Option<u64>,
+}
+
+/// nginx `auth_request`: the original request arrives in `X-Original-*` headers; 204 lets it
+/// through, 403 (with `X-Warden-Case`) blocks it — nginx then serves the 451 notice page.
+async fn enforcement_check(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    Q(q): Q<CheckQuery>,
+) -> Response {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let url = match (
+        h("x-original-uri"),
+        h("x-original-host").or_else(|| h("host")),
+        q.url,
+    ) {
+        (_, _, Some(u)) => u,
+        (Some(uri), Some(host), None) => format!(
+            "{}://{host}{uri}",
+            h("x-original-proto").unwrap_or_else(|| "http".into())
+        ),
+        _ => {
+            return ApiError::new(
+                422,
+                "invalid_field",
+                "X-Original-URI and X-Original-Host (or ?url=) are required",
+                json!({ "field": "X-Original-URI" }),
+            )
+            .into_response();
+        }
+    };
+    match app.check_url(&url) {
+        None => StatusCode::NO_CONTENT.into_response(),
+        Some(b) => (
+            StatusCode::FORBIDDEN,
+            [("x-warden-case", b.case_id), ("x-warden-action", b.action)],
+        )
+            .into_response(),
+    }
+}
+
+/// Envoy `ext_authz` (HTTP service, `path_prefix: /api/enforcement/check`): the original path
+/// follows the prefix and the original Host is kept; a denial is the 451 notice page itself.
+async fn enforcement_check_envoy(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let rest = uri
+        .path()
+        .strip_prefix("/api/enforcement/check")
+        .unwrap_or("/");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
+    let url = format!(
+        "{proto}://{host}{rest}{}",
+        uri.query().map(|q| format!("?{q}")).unwrap_or_default()
+    );
+    match app.check_url(&url) {
+        None => StatusCode::OK.into_response(),
+        Some(b) => notice_page(&app, &b.case_id, &headers).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckQuery {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    case: Option<String>,
+}
+
+async fn enforcement_notice(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    Q(q): Q<CheckQuery>,
+) -> Response {
+    notice_page(&app, q.case.as_deref().unwrap_or_default(), &headers).await
+}
+
+/// The HTTP 451 page (RFC 7725) naming the reason and how the owner can act; zh-CN or en by
+/// `Accept-Language`. It shows the case id and category only.
+async fn notice_page(app: &App, case_id: &str, headers: &axum::http::HeaderMap) -> Response {
+    let en = headers
+        .get("accept-language")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|l| !l.trim_start().to_ascii_lowercase().starts_with("zh"));
+    let case = app
+        .store
+        .get_case(&warden_store::Scope::All, case_id)
+        .await
+        .ok()
+        .flatten();
+    let label = case
+        .as_ref()
+        .and_then(|c| warden_domain::taxonomy::Category::parse(&c.category).ok())
+        .map(|c| {
+            if en {
+                c.info().label_en
+            } else {
+                c.info().label_zh
+            }
+        });
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let (title, reason, act) = if en {
+        (
+            "Unavailable For Legal Reasons",
+            format!(
+                "This content is blocked because of a violation: {}.",
+                label.unwrap_or("policy violation")
+            ),
+            "If you own this site: see the violation notice in your console inbox, remove the violating content, then request an unblock from the console (or file a ticket).",
+        )
+    } else {
+        (
+            "因法律原因不可用",
+            format!(
+                "该内容因违规已被屏蔽：{}。",
+                label.unwrap_or("违反平台规则")
+            ),
+            "如果您是网站所有者：请查看控制台站内信中的违规通知，删除违规内容后在控制台申请解封（或提交工单）。",
+        )
+    };
+    let body = format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>451 {title}</title></head><body><h1>451 {title}</h1><p>{}</p><p>{act}</p><p>Case: <code>{}</code></p></body></html>",
+        if en { "en" } else { "zh-CN" },
+        esc(&reason),
+        esc(case.as_ref().map_or("-", |c| c.id.as_str()))
+    );
+    let status = StatusCode::from_u16(451).unwrap_or(StatusCode::FORBIDDEN);
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::LINK,
+                "<https://www.rfc-editor.org/rfc/rfc7725>; rel=\"blocked-by\"",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct DecisionQuery {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    ip: Option<String>,
+}
+
+async fn decision(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Q(q): Q<DecisionQuery>,
+) -> ApiResult<Json<Value>> {
+    who.require(
+        &[
+            warden_domain::identity::Role::Admin,
+            warden_domain::identity::Role::Operator,
+            warden_domain::identity::Role::Edge,
+        ],
+        "read decisions",
+    )
+    .map_err(ApiError::from)?;
+    let b = match (q.url, q.host, q.ip) {
+        (Some(u), None, None) => app.check_url(&u),
+        (None, Some(h), None) => app.check_host(&h),
+        (None, None, Some(ip)) => {
+            let ip = ip.parse().map_err(|_| {
+                ApiError::new(
+                    422,
+                    "invalid_field",
+                    "ip: is not an IP address",
+                    json!({ "field": "ip" }),
+                )
+            })?;
+            app.check_ip(ip)
+        }
+        _ => {
+            return Err(ApiError::new(
+                422,
+                "invalid_field",
+                "give exactly one of url, host or ip",
+                json!({ "field": "url" }),
+            ));
+        }
+    };
+    Ok(Json(match b {
+        None => json!({ "blocked": false }),
+        Some(b) => {
+            json!({ "blocked": true, "case_id": b.case_id, "action": b.action, "rule": b.rule, "notice": format!("/api/enforcement/notice?case={}", b.case_id) })
+        }
+    }))
 }
 
 async fn enforcement_changes(

@@ -418,6 +418,12 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
     } else {
         None
     };
+    // ENF-1: the decision index follows the enforcement log (every node, within 100 ms).
+    let follower = {
+        let app = app.clone();
+        let rx = stop_rx.clone();
+        tokio::spawn(async move { app.follow_enforcement(rx, Duration::from_millis(100)).await })
+    };
     let mut rx = stop_rx.clone();
     let server = tokio::spawn(warden_http::serve(listener, app.clone(), async move {
         let _ = rx.changed().await;
@@ -432,6 +438,7 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
         if let Some(w) = worker {
             let _ = w.await;
         }
+        let _ = follower.await;
     })
     .await
     .is_err()

@@ -10,6 +10,7 @@
 
 mod support;
 
+mod enforcement;
 mod intake;
 mod isolation;
 mod lifecycle;

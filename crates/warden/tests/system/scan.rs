@@ -105,6 +105,12 @@ async fn pages_are_fetched_decoded_and_scanned(engine: Engine) {
     let url = format!("http://{}/gbk", l.local_addr().unwrap());
     tokio::spawn(async move {
         let app = axum::Router::new().route(
+            "/big5",
+            axum::routing::get(|| async {
+                let (b, _, _) = encoding_rs::BIG5.encode("<html><head><meta charset=\"big5\"></head><body>線上賭場 百家樂</body></html>");
+                ([("content-type", "text/html")], b.into_owned())
+            }),
+        ).route(
             "/gbk",
             axum::routing::get(|| async {
                 let (b, _, _) = encoding_rs::GBK.encode(
@@ -133,6 +139,36 @@ async fn pages_are_fetched_decoded_and_scanned(engine: Engine) {
             .iter()
             .any(|c| c["category"] == "gambling"),
         "{v}"
+    );
+    // Big5, traditional characters: decoded, folded to simplified, detected, and the hit shows
+    // what the page really said.
+    let (s, v) = t
+        .call(
+            "POST",
+            "/api/scan",
+            Some(&det),
+            Some(&json!({ "url": url.replace("/gbk", "/big5") })),
+        )
+        .await;
+    assert_eq!(
+        (s, v["fetched"]["charset"].as_str()),
+        (200, Some("Big5")),
+        "{v}"
+    );
+    let g = v["verdict"]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["category"] == "gambling")
+        .cloned()
+        .unwrap();
+    assert!(
+        g["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["original"] == "賭場"),
+        "{g}"
     );
     let (s, e) = t
         .call(

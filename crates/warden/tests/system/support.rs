@@ -107,6 +107,17 @@ pub async fn spawn_app_with(
     tokio::spawn(warden_http::serve(listener, app.clone(), async move {
         let _ = rx.changed().await;
     }));
+    {
+        let f = app.clone();
+        let mut rx3 = rx2.clone();
+        tokio::spawn(async move {
+            let (_keep, never) = tokio::sync::watch::channel(false);
+            tokio::select! {
+                _ = f.follow_enforcement(never, std::time::Duration::from_millis(50)) => {}
+                _ = rx3.changed() => {}
+            }
+        });
+    }
     if worker {
         let w = app.clone();
         tokio::spawn(async move {
