@@ -213,6 +213,11 @@ impl App {
                 }
                 tx = self.store.begin_write().await?;
             }
+            "webhook.deliver" => {
+                drop(tx);
+                self.deliver_webhook(job).await?;
+                tx = self.store.begin_write().await?;
+            }
             other => return Err(AppError::Conflict(format!("unknown job kind {other}"))),
         }
         if tx.complete_job(&job.id, node, now).await? {

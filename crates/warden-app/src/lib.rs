@@ -59,6 +59,10 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// DET-3: a category counts as present at or above this lexicon score.
     pub scan_threshold: f32,
+    /// ENF-1: webhook endpoints.
+    pub webhooks: Vec<enforce::WebhookEndpoint>,
+    /// ENF-2: delivery attempts before a message is dead (re-drivable).
+    pub webhook_max_attempts: i64,
 }
 
 impl Default for Settings {
@@ -76,6 +80,8 @@ impl Default for Settings {
             job_batch: 50,
             trusted_proxies: Vec::new(),
             scan_threshold: 1.0,
+            webhooks: Vec::new(),
+            webhook_max_attempts: 12,
         }
     }
 }

@@ -388,12 +388,10 @@ impl App {
                     {
                         if actions.iter().any(|a| a.code() == row.action) {
                             tx.set_action_state(&row.id, "lifted", None, now).await?;
-                            tx.record_enforcement_change(&change(
-                                row,
-                                "lift",
-                                l.life.product.as_deref(),
-                                now,
-                            ))
+                            self.log_change(
+                                tx,
+                                change(row, "lift", l.life.product.as_deref(), now),
+                            )
                             .await?;
                         }
                     }
@@ -440,13 +438,8 @@ impl App {
                     tx.set_action_state(&row.id, state, None, now).await?;
                     row.state = state.into();
                     if state == "applied" {
-                        tx.record_enforcement_change(&change(
-                            row,
-                            "apply",
-                            l.life.product.as_deref(),
-                            now,
-                        ))
-                        .await?;
+                        self.log_change(tx, change(row, "apply", l.life.product.as_deref(), now))
+                            .await?;
                     }
                 }
                 continue;
@@ -479,7 +472,7 @@ impl App {
         tx.insert_actions(&new).await?;
         if state == "applied" {
             for row in &new {
-                tx.record_enforcement_change(&change(row, "apply", l.life.product.as_deref(), now))
+                self.log_change(tx, change(row, "apply", l.life.product.as_deref(), now))
                     .await?;
             }
         }

@@ -93,6 +93,8 @@ pub fn router(app: App) -> Router {
         )
         .route("/api/enforcement/notice", get(enforcement_notice))
         .route("/api/decision", get(decision))
+        .route("/api/enforcement/webhooks", get(webhook_log))
+        .route("/api/enforcement/webhooks/redrive", post(webhook_redrive))
         .route("/api/enforcement/snapshot", get(enforcement_snapshot))
         .route("/api/lexicon", get(lexicon))
         .route("/api/lexicon/terms", post(put_term))
@@ -658,6 +660,37 @@ async fn decision(
             json!({ "blocked": true, "case_id": b.case_id, "action": b.action, "rule": b.rule, "notice": format!("/api/enforcement/notice?case={}", b.case_id) })
         }
     }))
+}
+
+#[derive(Debug, Deserialize)]
+struct WebhookQuery {
+    #[serde(default)]
+    msg_id: Option<String>,
+}
+
+async fn webhook_log(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Q(q): Q<WebhookQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.webhook_log(&who, q.msg_id.as_deref()).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedriveBody {
+    msg_id: String,
+    endpoint: String,
+}
+
+async fn webhook_redrive(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(b): JsonBody<RedriveBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        app.redrive_webhook(&who, &b.msg_id, &b.endpoint).await?,
+    ))
 }
 
 async fn enforcement_changes(

@@ -63,7 +63,69 @@ impl WriteTx {
     }
 }
 
+/// One webhook delivery attempt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookAttempt {
+    /// Id.
+    pub id: String,
+    /// The message id (`webhook-id`), the same on every attempt.
+    pub msg_id: String,
+    /// The endpoint's name.
+    pub endpoint: String,
+    /// 1-based attempt number.
+    pub attempt: i64,
+    /// HTTP status, if the endpoint answered.
+    pub status: Option<i64>,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+    /// When, ms.
+    pub at: i64,
+}
+
+impl WriteTx {
+    /// Logs a delivery attempt.
+    pub async fn record_webhook_attempt(&mut self, a: &WebhookAttempt) -> Result<()> {
+        sqlx::query("INSERT INTO webhook_attempts (id, msg_id, endpoint, attempt, status, error, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(a.id.as_str())
+            .bind(a.msg_id.as_str())
+            .bind(a.endpoint.as_str())
+            .bind(a.attempt)
+            .bind(a.status)
+            .bind(a.error.as_deref())
+            .bind(a.at)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}
+
 impl Store {
+    /// Delivery attempts, newest message first; optionally of one message.
+    pub async fn webhook_attempts(
+        &self,
+        msg_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<WebhookAttempt>> {
+        let rows = sqlx::query("SELECT * FROM webhook_attempts WHERE ($1 = '' OR msg_id = $1) ORDER BY id DESC LIMIT $2")
+            .bind(msg_id.unwrap_or(""))
+            .bind(page(limit))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WebhookAttempt {
+                    id: s(r, "id")?,
+                    msg_id: s(r, "msg_id")?,
+                    endpoint: s(r, "endpoint")?,
+                    attempt: i(r, "attempt")?,
+                    status: crate::oi(r, "status")?,
+                    error: os(r, "error")?,
+                    at: i(r, "at")?,
+                })
+            })
+            .collect()
+    }
+
     /// Changes after `since`, oldest first.
     pub async fn enforcement_changes_since(
         &self,

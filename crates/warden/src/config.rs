@@ -42,6 +42,26 @@ pub struct Config {
     pub recheck: Recheck,
     /// Content scanning (DET-1/DET-3).
     pub scan: Scan,
+    /// Webhook endpoints for applies and lifts (ENF-1): `[[webhooks]]` tables.
+    pub webhooks: Vec<Webhook>,
+}
+
+/// `[[webhooks]]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// Name shown in the delivery log.
+    pub name: String,
+    /// Where to POST (http or https).
+    pub url: String,
+    /// Secret. Standard Webhooks signing key, `whsec_<base64 of at least 16 bytes>`.
+    pub secret: String,
+    /// Only these action codes (empty: every action).
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// Only these products (empty: every product).
+    #[serde(default)]
+    pub products: Vec<String>,
 }
 
 /// `[scan]`
@@ -337,6 +357,9 @@ impl Config {
         let mut c = self.clone();
         if !c.crypto.key.is_empty() {
             c.crypto.key = "***".into();
+        }
+        for w in &mut c.webhooks {
+            w.secret = "***".into();
         }
         c.database.url = warden_store::redact_url(&self.database_url());
         Ok(toml::to_string_pretty(&c)?)

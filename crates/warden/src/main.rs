@@ -259,6 +259,18 @@ fn settings(cfg: &Config) -> Settings {
         job_batch: cfg.jobs.batch,
         trusted_proxies: cfg.server.trusted_proxies.clone(),
         scan_threshold: cfg.scan.threshold,
+        webhooks: cfg
+            .webhooks
+            .iter()
+            .map(|w| warden_app::enforce::WebhookEndpoint {
+                name: w.name.clone(),
+                url: w.url.clone(),
+                secret: warden_app::enforce::webhook_secret(&w.secret).unwrap_or_default(),
+                actions: w.actions.clone(),
+                products: w.products.clone(),
+            })
+            .collect(),
+        webhook_max_attempts: 12,
     }
 }
 

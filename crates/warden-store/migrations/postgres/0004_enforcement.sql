@@ -11,3 +11,15 @@ CREATE TABLE enforcement_changes (
     target TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+
+-- ENF-1/ENF-2 webhooks: every delivery attempt, for the operators' delivery log.
+CREATE TABLE webhook_attempts (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    msg_id TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    attempt BIGINT NOT NULL,
+    status BIGINT,
+    error TEXT,
+    at BIGINT NOT NULL
+);
+CREATE INDEX webhook_attempts_msg ON webhook_attempts(msg_id, endpoint, id);

@@ -255,3 +255,195 @@ http {{
     assert!(took < Duration::from_secs(1), "the lift took {took:?}");
     t.stop().await;
 }
+
+crate::both_engines!(webhooks_are_retried_signed_and_logged);
+
+/// ENF-1/ENF-2: the receiver is down for a while; the delivery is retried with backoff, the same
+/// message id is reused, the signature verifies (Standard Webhooks), every attempt is logged, and
+/// a delivery that exhausts its attempts is dead, visible and re-drivable.
+async fn webhooks_are_retried_signed_and_logged(engine: Engine) {
+    use base64::Engine as _;
+    use hmac::Mac;
+    let port = free_port();
+    let dead_port = free_port();
+    let secret = vec![7u8; 32];
+    let endpoint = |name: &str, port: u16| warden_app::enforce::WebhookEndpoint {
+        name: name.into(),
+        url: format!("http://127.0.0.1:{port}/hook"),
+        secret: secret.clone(),
+        actions: vec!["block_url".into()],
+        products: vec![],
+    };
+    let settings = Settings {
+        webhooks: vec![endpoint("edge", port), endpoint("gone", dead_port)],
+        webhook_max_attempts: 3,
+        ..Settings::default()
+    };
+    let Some(t) = crate::support::spawn_app_with(
+        engine,
+        settings,
+        warden_app::lifecycle::LifecycleSettings::default(),
+        true,
+    )
+    .await
+    else {
+        return;
+    };
+    t.call(
+        "POST",
+        "/api/accounts",
+        Some(&t.admin),
+        Some(&json!({ "id": "acme", "name": "Acme" })),
+    )
+    .await;
+    t.call("POST", "/api/resources", Some(&t.admin), Some(&json!({ "account_id": "acme", "product": "cdn", "identifiers": [{ "kind": "domain", "value": "acme.example" }] }))).await;
+    let op = t.token("operator", None).await;
+    let (_, r) = t
+        .call(
+            "POST",
+            "/api/reports",
+            Some(&op),
+            Some(&json!({ "target": "https://acme.example/x", "category": "gambling" })),
+        )
+        .await;
+    let case = r["case_id"].as_str().unwrap().to_string();
+    let (s, _) = t
+        .call(
+            "POST",
+            &format!("/api/cases/{case}/enforce"),
+            Some(&op),
+            Some(&json!({ "actions": ["block_url"], "reason": "casino" })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let attempts = |name: &'static str| {
+        let t = &t;
+        let op = op.clone();
+        async move {
+            let (_, log) = t
+                .call("GET", "/api/enforcement/webhooks", Some(&op), None)
+                .await;
+            log["attempts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["endpoint"] == name)
+                .cloned()
+                .collect::<Vec<_>>()
+        }
+    };
+    until("first failed attempt", async || {
+        attempts("edge").await.len() == 1
+    })
+    .await;
+    t.clock.advance(1_100);
+    until("second failed attempt", async || {
+        attempts("edge").await.len() == 2
+    })
+    .await;
+    // The receiver comes back.
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>> =
+        Default::default();
+    let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let sink = got.clone();
+    tokio::spawn(async move {
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |h: axum::http::HeaderMap, body: String| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().unwrap().push((h, body));
+                    "ok"
+                }
+            }),
+        );
+        axum::serve(l, app).await.unwrap()
+    });
+    t.clock.advance(2_100);
+    until("delivery", async || !got.lock().unwrap().is_empty()).await;
+    until("third attempt logged", async || {
+        attempts("edge").await.len() == 3
+    })
+    .await;
+    let log = attempts("edge").await;
+    let ids: std::collections::BTreeSet<&str> =
+        log.iter().map(|a| a["msg_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 1, "one message id across retries: {log:?}");
+    let msg_id = *ids.iter().next().unwrap();
+    assert_eq!(log.iter().filter(|a| a["status"] == 200).count(), 1);
+    assert_eq!(
+        log.iter().filter(|a| a["error"].is_string()).count(),
+        2,
+        "{log:?}"
+    );
+    let (h, body) = got.lock().unwrap()[0].clone();
+    assert_eq!(h["webhook-id"], msg_id);
+    let ts = h["webhook-timestamp"].to_str().unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+    mac.update(format!("{msg_id}.{ts}.{body}").as_bytes());
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    assert_eq!(
+        h["webhook-signature"].to_str().unwrap(),
+        expected,
+        "the signature verifies"
+    );
+    let payload: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (
+            payload["type"].as_str(),
+            payload["data"]["case_id"].as_str()
+        ),
+        (Some("action.applied"), Some(case.as_str()))
+    );
+    // The other endpoint never came back: dead after 3 attempts, shown, and re-drivable.
+    t.clock.advance(10_000);
+    until("dead letter", async || attempts("gone").await.len() == 3).await;
+    until("dead state", async || {
+        let (_, m) = t
+            .call(
+                "GET",
+                &format!("/api/enforcement/webhooks?msg_id={msg_id}"),
+                Some(&op),
+                None,
+            )
+            .await;
+        m["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["endpoint"] == "gone" && x["state"] == "dead")
+    })
+    .await;
+    let (s, r) = t
+        .call(
+            "POST",
+            "/api/enforcement/webhooks/redrive",
+            Some(&op),
+            Some(&json!({ "msg_id": msg_id, "endpoint": "gone" })),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    until("re-driven attempt", async || {
+        attempts("gone").await.len() == 4
+    })
+    .await;
+    let (s, e) = t
+        .call(
+            "POST",
+            "/api/enforcement/webhooks/redrive",
+            Some(&op),
+            Some(&json!({ "msg_id": msg_id, "endpoint": "edge" })),
+        )
+        .await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("conflict")),
+        "a delivered message is not re-driven: {e}"
+    );
+    t.stop().await;
+}

@@ -94,6 +94,9 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         }
         ("POST", "/api/tickets/{id}/close") => json!({ "resolution": "answered" }),
         ("POST", "/api/scan") => json!({ "text": "online casino" }),
+        ("POST", "/api/enforcement/webhooks/redrive") => {
+            json!({ "msg_id": "msg_x", "endpoint": "none" })
+        }
         ("POST", "/api/lexicon/terms" | "/api/lexicon/terms/remove") => {
             json!({ "category": "gambling", "term": "test term" })
         }
