@@ -68,6 +68,7 @@ impl App {
         for (rule, e) in &out.rejected {
             tracing::warn!(action = %rule.id, error = %e, "an action's target cannot be enforced by edges");
         }
+        self.publish_rpz(revision).await;
         Ok(revision)
     }
 
@@ -98,6 +99,7 @@ impl App {
                     for (rule, e) in &out.rejected {
                         tracing::warn!(action = %rule.id, error = %e, "an action's target cannot be enforced by edges");
                     }
+                    self.publish_rpz(revision).await;
                     continue;
                 }
                 Ok(_) => {}
@@ -113,6 +115,61 @@ impl App {
     }
 
     /// Whether a URL is blocked (ENF-1).
+    /// The DNS Response Policy Zone (ENF-1): every domain under `suspend_resolution` (域名暂停解析)
+    /// answers NXDOMAIN (`CNAME .`), itself and its subdomains. The SOA serial is the enforcement
+    /// revision, so a secondary or a reload sees every change.
+    pub fn render_rpz(&self, revision: i64) -> String {
+        let mut domains: Vec<&str> = Vec::new();
+        let snapshot = self.index.load();
+        for r in snapshot.rules() {
+            if matches!(r.action(), "suspend_resolution")
+                && matches!(r.kind_name(), "domain" | "host")
+            {
+                domains.push(r.value());
+            }
+        }
+        domains.sort_unstable();
+        domains.dedup();
+        let mut zone = format!(
+            "$TTL 60\n@ IN SOA rpz.warden. hostmaster.warden. {} 3600 600 86400 60\n@ IN NS localhost.\n",
+            revision.max(1)
+        );
+        for d in domains {
+            zone.push_str(&format!("{d} CNAME .\n*.{d} CNAME .\n"));
+        }
+        zone
+    }
+
+    /// Writes the zone file atomically (temporary file, then rename) and runs the reload
+    /// commands; failures are logged and retried at the next change.
+    async fn publish_rpz(&self, revision: i64) {
+        let Some(path) = self.settings.rpz_file.clone() else {
+            return;
+        };
+        let zone = self.render_rpz(revision);
+        let commands = self.settings.rpz_reload.clone();
+        let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, zone)?;
+            std::fs::rename(&tmp, &path)?;
+            for argv in &commands {
+                if let Some((program, args)) = argv.split_first() {
+                    let out = std::process::Command::new(program).args(args).output()?;
+                    if !out.status.success() {
+                        tracing::warn!(command = %argv.join(" "), stderr = %String::from_utf8_lossy(&out.stderr), "RPZ reload command failed");
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "writing the RPZ zone failed"),
+            Err(e) => tracing::error!(error = %e, "writing the RPZ zone failed"),
+        }
+    }
+
     /// A URL that cannot be parsed is not blocked (the edge serves it as it would anyway).
     pub fn check_url(&self, url: &str) -> Option<Blocked> {
         self.index

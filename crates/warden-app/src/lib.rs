@@ -63,6 +63,10 @@ pub struct Settings {
     pub webhooks: Vec<enforce::WebhookEndpoint>,
     /// ENF-2: delivery attempts before a message is dead (re-drivable).
     pub webhook_max_attempts: i64,
+    /// ENF-1: where to write the DNS Response Policy Zone on every change (atomically).
+    pub rpz_file: Option<std::path::PathBuf>,
+    /// Commands run after the zone file changed (e.g. `unbound-control auth_zone_reload`).
+    pub rpz_reload: Vec<Vec<String>>,
 }
 
 impl Default for Settings {
@@ -82,6 +86,8 @@ impl Default for Settings {
             scan_threshold: 1.0,
             webhooks: Vec::new(),
             webhook_max_attempts: 12,
+            rpz_file: None,
+            rpz_reload: Vec::new(),
         }
     }
 }

@@ -93,6 +93,7 @@ pub fn router(app: App) -> Router {
         )
         .route("/api/enforcement/notice", get(enforcement_notice))
         .route("/api/decision", get(decision))
+        .route("/api/enforcement/rpz", get(rpz_zone))
         .route("/api/enforcement/webhooks", get(webhook_log))
         .route("/api/enforcement/webhooks/redrive", post(webhook_redrive))
         .route("/api/enforcement/snapshot", get(enforcement_snapshot))
@@ -691,6 +692,32 @@ async fn webhook_redrive(
     Ok(Json(
         app.redrive_webhook(&who, &b.msg_id, &b.endpoint).await?,
     ))
+}
+
+async fn rpz_zone(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Response> {
+    who.require(
+        &[
+            warden_domain::identity::Role::Admin,
+            warden_domain::identity::Role::Operator,
+            warden_domain::identity::Role::Edge,
+        ],
+        "read the RPZ",
+    )
+    .map_err(ApiError::from)?;
+    let revision = app
+        .store
+        .enforcement_snapshot()
+        .await
+        .map_err(|e| ApiError::from(warden_app::AppError::from(e)))?
+        .0;
+    Ok((
+        [(header::CONTENT_TYPE, "text/dns; charset=utf-8")],
+        app.render_rpz(revision),
+    )
+        .into_response())
 }
 
 async fn enforcement_changes(

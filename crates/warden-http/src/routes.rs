@@ -412,6 +412,15 @@ pub const ROUTES: &[Route] = &[
     ),
     r(
         "GET",
+        "/api/enforcement/rpz",
+        EDGES,
+        "enforcement",
+        "The DNS Response Policy Zone: suspend_resolution domains answer NXDOMAIN; SOA serial = revision.",
+        None,
+        "ENF-1",
+    ),
+    r(
+        "GET",
         "/api/enforcement/changes",
         EDGES,
         "enforcement",

@@ -44,6 +44,20 @@ pub struct Config {
     pub scan: Scan,
     /// Webhook endpoints for applies and lifts (ENF-1): `[[webhooks]]` tables.
     pub webhooks: Vec<Webhook>,
+    /// The enforcement plane's file outputs.
+    pub enforcement: Enforcement,
+}
+
+/// `[enforcement]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Enforcement {
+    /// Write the DNS RPZ here on every change (atomically). Default: none (served at
+    /// `GET /api/enforcement/rpz` only).
+    pub rpz_file: Option<PathBuf>,
+    /// Commands run after the file changed, e.g.
+    /// `[["unbound-control", "auth_zone_reload", "rpz.warden."], ["unbound-control", "flush_zone", "."]]`.
+    pub rpz_reload: Vec<Vec<String>>,
 }
 
 /// `[[webhooks]]`

@@ -271,6 +271,8 @@ fn settings(cfg: &Config) -> Settings {
             })
             .collect(),
         webhook_max_attempts: 12,
+        rpz_file: cfg.enforcement.rpz_file.clone(),
+        rpz_reload: cfg.enforcement.rpz_reload.clone(),
     }
 }
 
