@@ -1171,3 +1171,30 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await
 }
+
+/// The enforcement-point listener (ENF-1): only the check endpoints, the notice page and
+/// `/healthz`, no authentication, nothing else reachable — for a listener that edges can reach
+/// but the rest of the network cannot.
+pub fn check_router(app: App) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/enforcement/check", get(enforcement_check))
+        .route(
+            "/api/enforcement/check/{*path}",
+            get(enforcement_check_envoy),
+        )
+        .route("/api/enforcement/notice", get(enforcement_notice))
+        .fallback(|| async { ApiError::not_found("route") })
+        .with_state(app)
+}
+
+/// Serves [`check_router`] on `listener` until `shutdown` resolves.
+pub async fn serve_checks(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, check_router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

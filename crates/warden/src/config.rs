@@ -52,6 +52,10 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Enforcement {
+    /// A separate listener for edges (nginx `auth_request`, Envoy `ext_authz`): only the check
+    /// endpoints and the 451 notice page, e.g. `10.0.0.5:8081`. Default: none (they are on the
+    /// main listener too).
+    pub check_listen: Option<String>,
     /// Write the DNS RPZ here on every change (atomically). Default: none (served at
     /// `GET /api/enforcement/rpz` only).
     pub rpz_file: Option<PathBuf>,

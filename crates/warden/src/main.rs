@@ -438,6 +438,23 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
         let rx = stop_rx.clone();
         tokio::spawn(async move { app.follow_enforcement(rx, Duration::from_millis(100)).await })
     };
+    let checks = match &cfg.enforcement.check_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            println!("warden enforcement checks on http://{}", l.local_addr()?);
+            let mut rx = stop_rx.clone();
+            Some(tokio::spawn(warden_http::serve_checks(
+                l,
+                app.clone(),
+                async move {
+                    let _ = rx.changed().await;
+                },
+            )))
+        }
+        None => None,
+    };
     let mut rx = stop_rx.clone();
     let server = tokio::spawn(warden_http::serve(listener, app.clone(), async move {
         let _ = rx.changed().await;
@@ -453,6 +470,9 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
             let _ = w.await;
         }
         let _ = follower.await;
+        if let Some(c) = checks {
+            let _ = c.await;
+        }
     })
     .await
     .is_err()

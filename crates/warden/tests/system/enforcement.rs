@@ -612,3 +612,46 @@ remote-control:\n  control-enable: yes\n  control-interface: 127.0.0.1\n  contro
     let _ = ub.wait();
     t.stop().await;
 }
+
+/// ENF-1: the edge listener answers checks and the notice page, and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_listener_serves_checks_only() {
+    let Some(t) = spawn_app(Engine::Sqlite, Settings::default()).await else {
+        return;
+    };
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(warden_http::serve_checks(
+        l,
+        t.app.clone(),
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::new();
+    let check = client
+        .get(format!("{base}/api/enforcement/check"))
+        .header("x-original-uri", "/x")
+        .header("x-original-host", "a.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(check.status().as_u16(), 204);
+    for path in [
+        "/api/cases",
+        "/api/openapi.json",
+        "/metrics",
+        "/api/accounts",
+    ] {
+        let r = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(&t.admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            404,
+            "{path} must not be reachable on the edge listener"
+        );
+    }
+    t.stop().await;
+}
