@@ -398,3 +398,152 @@ where
     .await;
     out.into_iter().flatten().collect()
 }
+
+/// Options of `warden bench decision`.
+#[derive(Debug, clap::Args)]
+pub struct DecisionArgs {
+    /// wrk duration in seconds per run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// wrk connections.
+    #[arg(long, default_value_t = 64)]
+    connections: u32,
+    /// Rules in force (half blocked URLs, half blocked hosts).
+    #[arg(long, default_value_t = 100_000)]
+    rules: usize,
+}
+
+/// ENF-1 over HTTP: the check endpoint under `wrk`, beside nginx serving a static 200 measured
+/// in the same run with the same settings. Needs Debian's `wrk` and `nginx`.
+pub async fn decision(args: DecisionArgs) -> anyhow::Result<()> {
+    use std::process::Command;
+    for (bin, pkg) in [("/usr/bin/wrk", "wrk"), ("/usr/sbin/nginx", "nginx-light")] {
+        if !std::path::Path::new(bin).exists() {
+            anyhow::bail!("{bin} is missing: apt-get install {pkg}");
+        }
+    }
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(&StoreOptions::new(format!(
+        "sqlite://{}/d.db",
+        dir.path().display()
+    )))
+    .await?;
+    let app = App::new(
+        store,
+        Arc::new(SystemClock),
+        Sealer::from_key(&[42; 32]),
+        Settings::default(),
+    );
+    let changes: Vec<warden_enforce::index::Change> = (0..args.rules)
+        .map(|i| {
+            let kind = if i % 2 == 0 {
+                warden_enforce::index::RuleKind::parse(
+                    "url_exact",
+                    &format!("http://site{}.example/p/{i}", i % 1000),
+                )
+            } else {
+                warden_enforce::index::RuleKind::parse("host", &format!("h{i}.example"))
+            };
+            kind.map(|kind| {
+                warden_enforce::index::Change::Add(warden_enforce::index::Rule {
+                    id: format!("act_{i}"),
+                    kind,
+                    action: "block_url".into(),
+                    case_id: format!("case_{i}"),
+                    notice: None,
+                })
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let built = Instant::now();
+    app.index.apply(changes);
+    println!(
+        "warden bench decision: {} rules loaded in {:.2?}; wrk -t2 -c{} -d{}s",
+        args.rules,
+        built.elapsed(),
+        args.connections,
+        args.seconds
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let warden = listener.local_addr()?;
+    let (stop, mut rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(warden_http::serve_checks(
+        listener,
+        app.clone(),
+        async move {
+            let _ = rx.changed().await;
+        },
+    ));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let d = dir.path().display();
+    std::fs::create_dir_all(dir.path().join("logs"))?;
+    std::fs::write(dir.path().join("index.html"), "ok")?;
+    std::fs::write(
+        dir.path().join("nginx.conf"),
+        format!(
+            "master_process off;\nworker_processes 1;\nerror_log {d}/logs/error.log warn;\npid {d}/nginx.pid;\nevents {{ worker_connections 1024; }}\nhttp {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n server {{ listen 127.0.0.1:{port}; location / {{ root {d}; }} }} }}\n"
+        ),
+    )?;
+    let mut nginx = Command::new("/usr/sbin/nginx")
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .arg("-g")
+        .arg("daemon off;")
+        .spawn()?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let wrk = |url: String, headers: &[&str]| -> anyhow::Result<(f64, String)> {
+        let mut c = Command::new("/usr/bin/wrk");
+        c.args([
+            "-t2",
+            &format!("-c{}", args.connections),
+            &format!("-d{}s", args.seconds),
+            "--latency",
+        ]);
+        for h in headers {
+            c.args(["-H", h]);
+        }
+        let out = String::from_utf8_lossy(&c.arg(url).output()?.stdout).to_string();
+        let rps = out
+            .lines()
+            .find_map(|l| l.strip_prefix("Requests/sec:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0);
+        let p99 = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("99%"))
+            .map(|l| l.trim().trim_start_matches("99%").trim().to_string())
+            .unwrap_or_default();
+        Ok((rps, p99))
+    };
+    let (n_rps, n_p99) = wrk(format!("http://127.0.0.1:{port}/index.html"), &[])?;
+    let (w_miss, w_miss_p99) = wrk(
+        format!("http://{warden}/api/enforcement/check"),
+        &[
+            "X-Original-URI: /not/blocked",
+            "X-Original-Host: www.example.com",
+        ],
+    )?;
+    let (w_hit, w_hit_p99) = wrk(
+        format!("http://{warden}/api/enforcement/check"),
+        &["X-Original-URI: /p/0", "X-Original-Host: site0.example"],
+    )?;
+    println!("  nginx static 200                 {n_rps:>10.0} req/s  p99 {n_p99}");
+    println!(
+        "  warden check (allowed)           {w_miss:>10.0} req/s  p99 {w_miss_p99}  ({:.0}% of nginx)",
+        100.0 * w_miss / n_rps.max(1.0)
+    );
+    println!(
+        "  warden check (blocked, 403)      {w_hit:>10.0} req/s  p99 {w_hit_p99}  ({:.0}% of nginx)",
+        100.0 * w_hit / n_rps.max(1.0)
+    );
+    println!("  goal: >= 80% of nginx's static req/s, p99 <= 5 ms");
+    let _ = nginx.kill();
+    let _ = nginx.wait();
+    let _ = stop.send(true);
+    let _ = server.await;
+    Ok(())
+}

@@ -140,6 +140,8 @@ enum BenchCommand {
     Intake(bench::IntakeArgs),
     /// Durable timers: arm many, let them fall due at a fixed rate, print the firing lag.
     Timers(bench::TimerArgs),
+    /// The enforcement check endpoint under wrk, beside nginx's static 200 (ENF-1).
+    Decision(bench::DecisionArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -405,6 +407,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench {
             command: BenchCommand::Timers(args),
         } => bench::timers(args).await.map(|()| 0),
+        Command::Bench {
+            command: BenchCommand::Decision(args),
+        } => bench::decision(args).await.map(|()| 0),
     }
 }
 

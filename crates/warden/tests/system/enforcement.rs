@@ -109,7 +109,8 @@ async fn nginx_auth_request_serves_451_for_blocked_urls() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
     let conf = format!(
-        r#"worker_processes 1;
+        r#"master_process off;
+worker_processes 1;
 error_log {d}/logs/error.log warn;
 pid {d}/nginx.pid;
 events {{ worker_connections 64; }}
