@@ -9,7 +9,105 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use warden_app::Settings;
 
-use crate::support::{Engine, spawn_app};
+use crate::support::{Engine, TestApp, spawn_app};
+
+/// A Debian program a test drives; `None` with a loud notice when it is missing on a
+/// developer's machine, a failure under `CI=true` (`.ci/run` installs it).
+#[allow(clippy::panic)]
+fn program(paths: &[&'static str], package: &str) -> Option<&'static str> {
+    let found = paths
+        .iter()
+        .copied()
+        .find(|p| std::path::Path::new(p).exists());
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true and {package} is not installed (.ci/run installs it)");
+        }
+        eprintln!(
+            "\n!!!!!!!!\n!!! SKIPPING: {package} is not installed (apt-get install {package}).\n!!!!!!!!\n"
+        );
+    }
+    found
+}
+
+/// Account `acme` owning `domain` as a `product` resource, and an operator's report of
+/// `category` on `target`. Returns the operator token and the case id.
+async fn seed_case(
+    t: &TestApp,
+    product: &str,
+    domain: &str,
+    target: &str,
+    category: &str,
+) -> (String, String) {
+    t.call(
+        "POST",
+        "/api/accounts",
+        Some(&t.admin),
+        Some(&json!({ "id": "acme", "name": "Acme" })),
+    )
+    .await;
+    let ids = json!([{ "kind": "domain", "value": domain }]);
+    let (s, _) = t
+        .call(
+            "POST",
+            "/api/resources",
+            Some(&t.admin),
+            Some(&json!({ "account_id": "acme", "product": product, "identifiers": ids })),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let op = t.token("operator", None).await;
+    let (_, r) = t
+        .call(
+            "POST",
+            "/api/reports",
+            Some(&op),
+            Some(&json!({ "target": target, "category": category })),
+        )
+        .await;
+    (op, r["case_id"].as_str().unwrap().to_string())
+}
+
+/// The operator applies `action` to the case (HARM-1 path).
+async fn enforce(
+    t: &TestApp,
+    op: &str,
+    case: &str,
+    action: &str,
+    reason: &str,
+) -> (u16, serde_json::Value) {
+    t.call(
+        "POST",
+        &format!("/api/cases/{case}/enforce"),
+        Some(op),
+        Some(&json!({ "actions": [action], "reason": reason })),
+    )
+    .await
+}
+
+/// The tenant files a ticket and a reviewer closes it with a lift (TKT-1); returns the status
+/// of the closing call.
+async fn lift_through_ticket(t: &TestApp, case: &str, body: &str, resolution: &str) -> u16 {
+    let tenant = t.token("tenant", Some("acme")).await;
+    let (_, tk) = t
+        .call(
+            "POST",
+            "/api/tickets",
+            Some(&tenant),
+            Some(&json!({ "kind": "unblock", "case_id": case, "subject": "Fixed", "body": body })),
+        )
+        .await;
+    let reviewer = t.token("reviewer", None).await;
+    let close = json!({ "resolution": resolution, "lift": true });
+    t.call(
+        "POST",
+        &format!("/api/tickets/{}/close", tk["id"].as_str().unwrap()),
+        Some(&reviewer),
+        Some(&close),
+    )
+    .await
+    .0
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -31,18 +129,7 @@ impl Drop for Nginx {
 /// Starts the machine's nginx with `conf` in its own prefix; `None` (loudly) when nginx is not
 /// installed outside CI.
 fn start_nginx(dir: &std::path::Path, conf: &str) -> Option<Nginx> {
-    let Some(bin) = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true and nginx is not installed (.ci/run installs nginx-light)");
-        }
-        eprintln!(
-            "\n!!!!!!!!\n!!! SKIPPING the nginx test: nginx is not installed (apt-get install nginx-light).\n!!!!!!!!\n"
-        );
-        return None;
-    };
+    let bin = program(&["/usr/sbin/nginx", "/usr/bin/nginx"], "nginx-light")?;
     for d in ["logs", "tmp"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
@@ -154,27 +241,14 @@ http {{
     .await;
 
     // A case on a URL of the host, enforced with block_url.
-    t.call(
-        "POST",
-        "/api/accounts",
-        Some(&t.admin),
-        Some(&json!({ "id": "acme", "name": "Acme" })),
+    let (op, case) = seed_case(
+        &t,
+        "cdn",
+        "shop.acme.example",
+        "http://shop.acme.example/casino?x=1",
+        "gambling",
     )
     .await;
-    let (s, _) = t.call("POST", "/api/resources", Some(&t.admin), Some(&json!({ "account_id": "acme", "product": "cdn", "identifiers": [{ "kind": "domain", "value": "shop.acme.example" }] }))).await;
-    assert_eq!(s, 201);
-    let op = t.token("operator", None).await;
-    let (_, r) = t
-        .call(
-            "POST",
-            "/api/reports",
-            Some(&op),
-            Some(
-                &json!({ "target": "http://shop.acme.example/casino?x=1", "category": "gambling" }),
-            ),
-        )
-        .await;
-    let case = r["case_id"].as_str().unwrap().to_string();
     assert_eq!(
         get(&client, port, "shop.acme.example", "/casino?x=1")
             .await
@@ -182,14 +256,7 @@ http {{
         200,
         "not blocked before the action"
     );
-    let (s, c) = t
-        .call(
-            "POST",
-            &format!("/api/cases/{case}/enforce"),
-            Some(&op),
-            Some(&json!({ "actions": ["block_url"], "reason": "online casino" })),
-        )
-        .await;
+    let (s, c) = enforce(&t, &op, &case, "block_url", "online casino").await;
     assert_eq!((s, c["state"].as_str()), (200, Some("enforced")), "{c}");
     let took = until("451 for the blocked URL", async || {
         get(&client, port, "shop.acme.example", "/casino?x=1")
@@ -234,18 +301,10 @@ http {{
         "{d}"
     );
     // Lift through a ticket: 200 again within a second.
-    let tenant = t.token("tenant", Some("acme")).await;
-    let (_, tk) = t.call("POST", "/api/tickets", Some(&tenant), Some(&json!({ "kind": "unblock", "case_id": case, "subject": "Removed", "body": "The casino page is gone." }))).await;
-    let reviewer = t.token("reviewer", None).await;
-    let (s, _) = t
-        .call(
-            "POST",
-            &format!("/api/tickets/{}/close", tk["id"].as_str().unwrap()),
-            Some(&reviewer),
-            Some(&json!({ "resolution": "Unblocked.", "lift": true })),
-        )
-        .await;
-    assert_eq!(s, 200);
+    assert_eq!(
+        lift_through_ticket(&t, &case, "The casino page is gone.", "Unblocked.").await,
+        200
+    );
     let took = until("200 after the lift", async || {
         get(&client, port, "shop.acme.example", "/casino?x=1")
             .await
@@ -290,32 +349,15 @@ async fn webhooks_are_retried_signed_and_logged(engine: Engine) {
     else {
         return;
     };
-    t.call(
-        "POST",
-        "/api/accounts",
-        Some(&t.admin),
-        Some(&json!({ "id": "acme", "name": "Acme" })),
+    let (op, case) = seed_case(
+        &t,
+        "cdn",
+        "acme.example",
+        "https://acme.example/x",
+        "gambling",
     )
     .await;
-    t.call("POST", "/api/resources", Some(&t.admin), Some(&json!({ "account_id": "acme", "product": "cdn", "identifiers": [{ "kind": "domain", "value": "acme.example" }] }))).await;
-    let op = t.token("operator", None).await;
-    let (_, r) = t
-        .call(
-            "POST",
-            "/api/reports",
-            Some(&op),
-            Some(&json!({ "target": "https://acme.example/x", "category": "gambling" })),
-        )
-        .await;
-    let case = r["case_id"].as_str().unwrap().to_string();
-    let (s, _) = t
-        .call(
-            "POST",
-            &format!("/api/cases/{case}/enforce"),
-            Some(&op),
-            Some(&json!({ "actions": ["block_url"], "reason": "casino" })),
-        )
-        .await;
+    let (s, _) = enforce(&t, &op, &case, "block_url", "casino").await;
     assert_eq!(s, 200);
     let attempts = |name: &'static str| {
         let t = &t;
@@ -471,16 +513,9 @@ fn dns_query(port: u16, name: &str) -> Option<(u8, u16)> {
 /// Warden's RPZ; after the lift it resolves again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unbound_rpz_suspends_and_restores_resolution() {
-    let unbound = std::path::Path::new("/usr/sbin/unbound");
-    if !unbound.exists() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true and unbound is not installed (.ci/run installs it)");
-        }
-        eprintln!(
-            "\n!!!!!!!!\n!!! SKIPPING the Unbound test: unbound is not installed (apt-get install unbound).\n!!!!!!!!\n"
-        );
+    let Some(unbound) = program(&["/usr/sbin/unbound"], "unbound") else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     let (dns_port, control_port) = (free_port(), free_port());
@@ -536,32 +571,8 @@ remote-control:\n  control-enable: yes\n  control-interface: 127.0.0.1\n  contro
     })
     .await;
 
-    t.call(
-        "POST",
-        "/api/accounts",
-        Some(&t.admin),
-        Some(&json!({ "id": "acme", "name": "Acme" })),
-    )
-    .await;
-    t.call("POST", "/api/resources", Some(&t.admin), Some(&json!({ "account_id": "acme", "product": "dns", "identifiers": [{ "kind": "domain", "value": "shop.acme.example" }] }))).await;
-    let op = t.token("operator", None).await;
-    let (_, r) = t
-        .call(
-            "POST",
-            "/api/reports",
-            Some(&op),
-            Some(&json!({ "target": "shop.acme.example", "category": "fraud" })),
-        )
-        .await;
-    let case = r["case_id"].as_str().unwrap().to_string();
-    let (s, c) = t
-        .call(
-            "POST",
-            &format!("/api/cases/{case}/enforce"),
-            Some(&op),
-            Some(&json!({ "actions": ["suspend_resolution"], "reason": "phishing site" })),
-        )
-        .await;
+    let (op, case) = seed_case(&t, "dns", "shop.acme.example", "shop.acme.example", "fraud").await;
+    let (s, c) = enforce(&t, &op, &case, "suspend_resolution", "phishing site").await;
     assert_eq!(s, 200, "{c}");
     until("NXDOMAIN", async || {
         dns_query(dns_port, "shop.acme.example").is_some_and(|r| r.0 == 3)
@@ -593,18 +604,10 @@ remote-control:\n  control-enable: yes\n  control-interface: 127.0.0.1\n  contro
         "{zone}"
     );
     // Lift through a ticket: it resolves again.
-    let tenant = t.token("tenant", Some("acme")).await;
-    let (_, tk) = t.call("POST", "/api/tickets", Some(&tenant), Some(&json!({ "kind": "unblock", "case_id": case, "subject": "Fixed", "body": "Phishing page removed." }))).await;
-    let reviewer = t.token("reviewer", None).await;
-    let (s, _) = t
-        .call(
-            "POST",
-            &format!("/api/tickets/{}/close", tk["id"].as_str().unwrap()),
-            Some(&reviewer),
-            Some(&json!({ "resolution": "Restored.", "lift": true })),
-        )
-        .await;
-    assert_eq!(s, 200);
+    assert_eq!(
+        lift_through_ticket(&t, &case, "Phishing page removed.", "Restored.").await,
+        200
+    );
     until("resolution restored", async || {
         dns_query(dns_port, "shop.acme.example") == Some((0, 1))
     })
