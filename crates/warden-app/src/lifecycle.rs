@@ -316,6 +316,32 @@ impl App {
         })
     }
 
+    /// Decides `cmd` for the loaded case at now and stores the decision (no planned actions).
+    async fn act(
+        &self,
+        tx: &mut WriteTx,
+        who: &Principal,
+        l: &mut Loaded,
+        cmd: &Command,
+        command: &str,
+        extra: serde_json::Value,
+    ) -> AppResult<Decision> {
+        let d = decide(&l.facts, cmd, Timestamp(self.now()), &self.lifecycle.policy)?;
+        self.apply(
+            tx,
+            who,
+            l,
+            Step {
+                command,
+                decision: &d,
+                planned: &[],
+                extra,
+            },
+        )
+        .await?;
+        Ok(d)
+    }
+
     /// Stores a decision: state, effects, notices and the audit event, in `tx` (LIFE-5).
     async fn apply(
         &self,
@@ -739,26 +765,12 @@ impl App {
         if l.facts.state != State::Alerting {
             return Ok(());
         }
-        let d = decide(
-            &l.facts,
-            &Command::DeadlinePassed {
-                still_violating: still,
-            },
-            Timestamp(self.now()),
-            &self.lifecycle.policy,
-        )?;
-        self.apply(
-            &mut tx,
-            &Principal::System,
-            &mut l,
-            Step {
-                command: "deadline",
-                decision: &d,
-                planned: &[],
-                extra: serde_json::json!({ "recheck": verdict }),
-            },
-        )
-        .await?;
+        let cmd = Command::DeadlinePassed {
+            still_violating: still,
+        };
+        let extra = serde_json::json!({ "recheck": verdict });
+        self.act(&mut tx, &Principal::System, &mut l, &cmd, "deadline", extra)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -812,47 +824,27 @@ impl App {
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
         let mut l = self.load(&mut tx, case_id, account.as_deref()).await?;
-        let d1 = decide(
-            &l.facts,
-            &Command::RequestSelfUnblock {
-                commitment_confirmed: input.commitment_confirmed,
-            },
-            Timestamp(now),
-            &self.lifecycle.policy,
-        )?;
-        self.apply(
-            &mut tx,
-            who,
-            &mut l,
-            Step {
-                command: "unblock_request",
-                decision: &d1,
-                planned: &[],
-                extra: serde_json::json!({ "route": "self" }),
-            },
-        )
-        .await?;
+        let cmd = Command::RequestSelfUnblock {
+            commitment_confirmed: input.commitment_confirmed,
+        };
+        let route = serde_json::json!({ "route": "self" });
+        let d1 = self
+            .act(&mut tx, who, &mut l, &cmd, "unblock_request", route)
+            .await?;
         l.facts.state = d1.next;
         l.facts.open_unblock_request = Some(UnblockRoute::SelfService);
-        let d2 = decide(
-            &l.facts,
-            &Command::SelfUnblockResult {
-                clean,
-                still_violating_urls: urls.clone(),
-            },
-            Timestamp(now),
-            &self.lifecycle.policy,
-        )?;
-        self.apply(
+        let cmd = Command::SelfUnblockResult {
+            clean,
+            still_violating_urls: urls.clone(),
+        };
+        let extra = serde_json::json!({ "recheck": verdict });
+        self.act(
             &mut tx,
             &Principal::System,
             &mut l,
-            Step {
-                command: "unblock_self_result",
-                decision: &d2,
-                planned: &[],
-                extra: serde_json::json!({ "recheck": verdict }),
-            },
+            &cmd,
+            "unblock_self_result",
+            extra,
         )
         .await?;
         let req = UnblockRequest {
