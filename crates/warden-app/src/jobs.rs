@@ -218,9 +218,17 @@ impl App {
                 self.deliver_webhook(job).await?;
                 tx = self.store.begin_write().await?;
             }
+            crate::enforce::RECONCILE_JOB => {
+                drop(tx);
+                self.reconcile().await?;
+                tx = self.store.begin_write().await?;
+            }
             other => return Err(AppError::Conflict(format!("unknown job kind {other}"))),
         }
         if tx.complete_job(&job.id, node, now).await? {
+            if job.kind == crate::enforce::RECONCILE_JOB {
+                self.rearm_reconciliation(&mut tx).await?;
+            }
             let mut ev = self.event(&Principal::System, "job.run", format!("job:{}", job.id));
             ev.details =
                 serde_json::json!({ "kind": job.kind, "node": node, "attempt": job.attempts });

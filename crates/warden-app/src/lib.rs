@@ -67,6 +67,12 @@ pub struct Settings {
     pub rpz_file: Option<std::path::PathBuf>,
     /// Commands run after the zone file changed (e.g. `unbound-control auth_zone_reload`).
     pub rpz_reload: Vec<Vec<String>>,
+    /// ENF-2: how long one webhook POST may take.
+    pub webhook_timeout_ms: u64,
+    /// ENF-2: how long one RPZ reload command may take.
+    pub rpz_reload_timeout_ms: u64,
+    /// ENF-2: how often what each adapter should hold is compared with what it confirmed.
+    pub reconcile_ms: i64,
 }
 
 impl Default for Settings {
@@ -88,6 +94,9 @@ impl Default for Settings {
             webhook_max_attempts: 12,
             rpz_file: None,
             rpz_reload: Vec::new(),
+            webhook_timeout_ms: 10_000,
+            rpz_reload_timeout_ms: 10_000,
+            reconcile_ms: 60_000,
         }
     }
 }
@@ -119,6 +128,8 @@ pub struct App {
     pub fetch_policy: Arc<recheck::FetchPolicy>,
     /// The decision index of everything in force (ENF-1).
     pub index: Arc<warden_enforce::index::SharedIndex>,
+    /// The enforcement adapters (ENF-2), built from the settings.
+    pub adapters: Arc<enforce::Adapters>,
 }
 
 impl App {
@@ -129,6 +140,8 @@ impl App {
             store.clone(),
             settings.scan_threshold,
         ));
+        let index = enforce::new_index();
+        let adapters = Arc::new(enforce::Adapters::new(&settings, &index, &clock));
         App {
             clock,
             sealer: Arc::new(sealer),
@@ -140,7 +153,8 @@ impl App {
             rechecker: Arc::new(recheck::HttpRechecker::default()),
             scanner,
             fetch_policy: Arc::new(recheck::FetchPolicy::default()),
-            index: enforce::new_index(),
+            index,
+            adapters,
             store,
         }
         .with_scanning_rechecker(recheck::FetchPolicy::default())

@@ -264,11 +264,12 @@ impl App {
             .iter()
             .filter_map(|a| {
                 let action = Action::parse(&a.action).ok()?;
-                let state = match a.state.as_str() {
-                    "pending" => ActionState::Pending,
-                    "applied" => ActionState::Applied,
+                // The lifecycle reasons on what was decided; whether the enforcement points
+                // confirmed it is the adapters' business (ENF-2).
+                let state = match a.desired.as_str() {
+                    "planned" => ActionState::Pending,
                     "lifted" => ActionState::Lifted,
-                    _ => ActionState::Failed,
+                    _ => ActionState::Applied,
                 };
                 Some(ActionRecord {
                     action,
@@ -372,13 +373,13 @@ impl App {
                         .await?;
                     l.life.deadline_at = Some(at.millis());
                     // The plan waits as pending records until the deadline (LIFE-2).
-                    self.record_actions(tx, l, planned, "pending").await?;
+                    self.record_actions(tx, l, planned, "planned").await?;
                 }
                 Effect::CancelTimer => {
                     tx.cancel_timer(&deadline_key(&l.case.id)).await?;
                 }
                 Effect::Enforce(actions) => {
-                    self.record_actions(tx, l, actions, "applied").await?;
+                    self.record_actions(tx, l, actions, "in_force").await?;
                     l.life.enforced_at = Some(now);
                     if actions.iter().any(|a| a.action == Action::IsolateAccount)
                         && let Some(account) = l.case.account_id.clone()
@@ -409,11 +410,12 @@ impl App {
                 Effect::Lift(actions) => {
                     for row in l
                         .actions
-                        .iter()
-                        .filter(|r| r.state != "lifted" && !r.no_unblock)
+                        .iter_mut()
+                        .filter(|r| r.desired != "lifted" && !r.no_unblock)
                     {
                         if actions.iter().any(|a| a.code() == row.action) {
-                            tx.set_action_state(&row.id, "lifted", None, now).await?;
+                            tx.set_action_desired(&row.id, "lifted", now).await?;
+                            row.desired = "lifted".into();
                             self.log_change(
                                 tx,
                                 change(row, "lift", l.life.product.as_deref(), now),
@@ -449,7 +451,7 @@ impl App {
         tx: &mut WriteTx,
         l: &mut Loaded,
         actions: &[PlannedAction],
-        state: &str,
+        desired: &str,
     ) -> AppResult<()> {
         let now = self.now();
         let evidence = tx.first_evidence_sha256(&l.case.id).await?;
@@ -458,12 +460,12 @@ impl App {
             if let Some(row) = l
                 .actions
                 .iter_mut()
-                .find(|r| r.action == p.action.code() && r.state == "pending")
+                .find(|r| r.action == p.action.code() && r.desired == "planned")
             {
-                if state != "pending" {
-                    tx.set_action_state(&row.id, state, None, now).await?;
-                    row.state = state.into();
-                    if state == "applied" {
+                if desired != "planned" {
+                    tx.set_action_desired(&row.id, desired, now).await?;
+                    row.desired = desired.into();
+                    if desired == "in_force" {
                         self.log_change(tx, change(row, "apply", l.life.product.as_deref(), now))
                             .await?;
                     }
@@ -480,7 +482,8 @@ impl App {
                 } else {
                     l.case.target.clone()
                 },
-                state: state.into(),
+                state: "pending".into(),
+                desired: desired.into(),
                 no_unblock: p.no_unblock,
                 attempts: 0,
                 last_error: None,
@@ -496,7 +499,7 @@ impl App {
             new.push(row);
         }
         tx.insert_actions(&new).await?;
-        if state == "applied" {
+        if desired == "in_force" {
             for row in &new {
                 self.log_change(tx, change(row, "apply", l.life.product.as_deref(), now))
                     .await?;
@@ -535,7 +538,7 @@ impl App {
         let actions: Vec<String> = l
             .actions
             .iter()
-            .filter(|a| a.state != "lifted")
+            .filter(|a| a.desired != "lifted")
             .map(|a| a.action.clone())
             .collect();
         let facts = NoticeFacts {
@@ -1034,7 +1037,31 @@ impl App {
             .get_case_lifecycle(&who.scope(), &case.id)
             .await?
             .unwrap_or_default();
-        let actions = self.store.list_case_actions(&who.scope(), &case.id).await?;
+        let mut actions = self.store.list_case_actions(&who.scope(), &case.id).await?;
+        // ENF-2: staff see which enforcement point confirmed what; tenants see the state only
+        // (adapter names and their errors are the provider's infrastructure).
+        let staff = who.role().is_some_and(|r| r.is_staff());
+        let deliveries = if staff {
+            let ids: Vec<String> = actions.iter().map(|a| a.id.clone()).collect();
+            self.store.deliveries_of(&ids).await?
+        } else {
+            for a in &mut actions {
+                a.last_error = None;
+            }
+            Vec::new()
+        };
+        let actions: Vec<serde_json::Value> = actions
+            .iter()
+            .map(|a| {
+                let mut v = serde_json::to_value(a).unwrap_or_default();
+                if staff && let Some(o) = v.as_object_mut() {
+                    let mine: Vec<&warden_store::enforcement::Delivery> =
+                        deliveries.iter().filter(|d| d.action_id == a.id).collect();
+                    o.insert("deliveries".into(), serde_json::json!(mine));
+                }
+                v
+            })
+            .collect();
         let requests = self
             .store
             .list_unblock_requests(&who.scope(), &case.id)

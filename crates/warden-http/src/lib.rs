@@ -95,6 +95,7 @@ pub fn router(app: App) -> Router {
         .route("/api/decision", get(decision))
         .route("/api/enforcement/rpz", get(rpz_zone))
         .route("/api/enforcement/webhooks", get(webhook_log))
+        .route("/api/enforcement/deliveries", get(open_deliveries))
         .route("/api/enforcement/webhooks/redrive", post(webhook_redrive))
         .route("/api/enforcement/snapshot", get(enforcement_snapshot))
         .route("/api/lexicon", get(lexicon))
@@ -675,6 +676,20 @@ async fn webhook_log(
     Q(q): Q<WebhookQuery>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(app.webhook_log(&who, q.msg_id.as_deref()).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct DeliveriesQuery {
+    #[serde(default)]
+    failed: bool,
+}
+
+async fn open_deliveries(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Q(q): Q<DeliveriesQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.open_deliveries(&who, q.failed).await?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -412,6 +412,15 @@ pub const ROUTES: &[Route] = &[
     ),
     r(
         "GET",
+        "/api/enforcement/deliveries",
+        OPERATORS,
+        "enforcement",
+        "Deliveries no enforcement point has confirmed yet (?failed=true: only those whose retries ran out; reconciliation re-sends them).",
+        None,
+        "ENF-2, PEN-3",
+    ),
+    r(
+        "GET",
         "/api/enforcement/rpz",
         EDGES,
         "enforcement",

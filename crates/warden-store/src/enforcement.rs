@@ -1,13 +1,13 @@
 //! The enforcement change log (ENF-1): every apply and lift of an action with a revision that
 //! only grows, written in the transaction that changes the action.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 
 use crate::{Result, Store, WriteTx, i, os, page, s};
 
 /// One apply or lift.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnforcementChange {
     /// Revision (assigned by the database; 0 before insert).
     pub revision: i64,
@@ -44,10 +44,19 @@ fn row(r: &AnyRow) -> Result<EnforcementChange> {
 }
 
 impl WriteTx {
-    /// Logs an apply or lift.
-    pub async fn record_enforcement_change(&mut self, c: &EnforcementChange) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO enforcement_changes (action_id, case_id, account_id, op, action, product, target, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    /// Logs an apply or lift; returns its revision.
+    ///
+    /// On PostgreSQL two transactions could take revisions 10 and 11 and commit 11 first; a
+    /// follower that read 11 would then never see 10. A transaction-scoped advisory lock taken
+    /// before the revision is drawn makes revisions commit in order (SQLite writes one at a time).
+    pub async fn record_enforcement_change(&mut self, c: &EnforcementChange) -> Result<i64> {
+        if self.engine() == crate::Engine::Postgres {
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(5005)) l")
+                .fetch_one(self.conn())
+                .await?;
+        }
+        let r = sqlx::query(
+            "INSERT INTO enforcement_changes (action_id, case_id, account_id, op, action, product, target, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING revision",
         )
         .bind(c.action_id.as_str())
         .bind(c.case_id.as_str())
@@ -57,9 +66,9 @@ impl WriteTx {
         .bind(c.product.as_deref())
         .bind(c.target.as_str())
         .bind(c.created_at)
-        .execute(self.conn())
+        .fetch_one(self.conn())
         .await?;
-        Ok(())
+        i(&r, "revision")
     }
 }
 
@@ -155,5 +164,366 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok((i(&r, "rev")?, rows.iter().map(row).collect::<Result<_>>()?))
+    }
+}
+
+/// What one adapter must hold of one action, and whether it confirmed it (ENF-2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delivery {
+    /// The action record.
+    pub action_id: String,
+    /// The adapter's name (`index`, `rpz`, `webhook:<endpoint>`).
+    pub adapter: String,
+    /// `apply` or `lift`: what the adapter must hold.
+    pub op: String,
+    /// The change it answers.
+    pub revision: i64,
+    /// `pending`, `confirmed`, `failed` (retries exhausted; reconciliation re-sends) or
+    /// `retired` (the adapter is no longer configured).
+    pub state: String,
+    /// Attempts since the change.
+    pub attempts: i64,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Last change of this row, ms.
+    pub updated_at: i64,
+    /// When the adapter confirmed, ms.
+    pub confirmed_at: Option<i64>,
+}
+
+fn delivery_row(r: &AnyRow) -> Result<Delivery> {
+    Ok(Delivery {
+        action_id: s(r, "action_id")?,
+        adapter: s(r, "adapter")?,
+        op: s(r, "op")?,
+        revision: i(r, "revision")?,
+        state: s(r, "state")?,
+        attempts: i(r, "attempts")?,
+        last_error: os(r, "last_error")?,
+        updated_at: i(r, "updated_at")?,
+        confirmed_at: crate::oi(r, "confirmed_at")?,
+    })
+}
+
+/// The error an action carries when no configured adapter enforces it.
+pub const NO_ADAPTER: &str = "no enforcement point is configured for this action: configure a webhook for it (webhooks.endpoints) or apply it by hand";
+
+/// An action whose confirmed state moved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Settled {
+    /// The action.
+    pub action_id: String,
+    /// Its case.
+    pub case_id: String,
+    /// Its account.
+    pub account_id: Option<String>,
+    /// Before.
+    pub from: String,
+    /// After.
+    pub to: String,
+    /// The adapters that confirmed (for the audit event).
+    pub adapters: Vec<String>,
+}
+
+impl WriteTx {
+    /// Says that `adapter` must now hold change `revision` (`op`) of an action: a new pending
+    /// delivery, replacing what it had to hold before.
+    pub async fn expect_delivery(
+        &mut self,
+        action_id: &str,
+        adapter: &str,
+        op: &str,
+        revision: i64,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO action_deliveries (action_id, adapter, op, revision, state, attempts, last_error, updated_at, confirmed_at) VALUES ($1, $2, $3, $4, 'pending', 0, NULL, $5, NULL) \
+             ON CONFLICT (action_id, adapter) DO UPDATE SET op = excluded.op, revision = excluded.revision, state = 'pending', attempts = 0, last_error = NULL, updated_at = excluded.updated_at, confirmed_at = NULL",
+        )
+        .bind(action_id)
+        .bind(adapter)
+        .bind(op)
+        .bind(revision)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Confirms one delivery of exactly change `revision` (a confirmation of an older change
+    /// never confirms a newer one). Returns whether it moved.
+    pub async fn confirm_delivery(
+        &mut self,
+        action_id: &str,
+        adapter: &str,
+        revision: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE action_deliveries SET state = 'confirmed', confirmed_at = $1, updated_at = $1, last_error = NULL, attempts = attempts + 1 WHERE action_id = $2 AND adapter = $3 AND revision = $4 AND state IN ('pending', 'failed')",
+        )
+        .bind(now)
+        .bind(action_id)
+        .bind(adapter)
+        .bind(revision)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Confirms every open delivery of `adapter` up to `revision` (an adapter that holds the
+    /// whole log up to there); returns the actions concerned.
+    pub async fn confirm_deliveries_up_to(
+        &mut self,
+        adapter: &str,
+        revision: i64,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "UPDATE action_deliveries SET state = 'confirmed', confirmed_at = $1, updated_at = $1, last_error = NULL, attempts = attempts + 1 WHERE adapter = $2 AND revision <= $3 AND state IN ('pending', 'failed') RETURNING action_id",
+        )
+        .bind(now)
+        .bind(adapter)
+        .bind(revision)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(|r| s(r, "action_id")).collect()
+    }
+
+    /// Records a failed attempt on one delivery; `give_up` marks it `failed` (reconciliation
+    /// re-sends it). Returns whether it moved.
+    pub async fn fail_delivery(
+        &mut self,
+        action_id: &str,
+        adapter: &str,
+        revision: i64,
+        error: &str,
+        give_up: bool,
+        now: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE action_deliveries SET state = $1, last_error = $2, attempts = attempts + 1, updated_at = $3 WHERE action_id = $4 AND adapter = $5 AND revision = $6 AND state IN ('pending', 'failed')",
+        )
+        .bind(if give_up { "failed" } else { "pending" })
+        .bind(error)
+        .bind(now)
+        .bind(action_id)
+        .bind(adapter)
+        .bind(revision)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Records a failed attempt on every open delivery of `adapter` up to `revision`; those
+    /// with `max_attempts` or more attempts become `failed`. Returns the actions concerned.
+    pub async fn fail_deliveries_up_to(
+        &mut self,
+        adapter: &str,
+        revision: i64,
+        error: &str,
+        max_attempts: i64,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "UPDATE action_deliveries SET attempts = attempts + 1, last_error = $1, updated_at = $2, state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END WHERE adapter = $4 AND revision <= $5 AND state IN ('pending', 'failed') RETURNING action_id",
+        )
+        .bind(error)
+        .bind(now)
+        .bind(max_attempts)
+        .bind(adapter)
+        .bind(revision)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(|r| s(r, "action_id")).collect()
+    }
+
+    /// Retires the deliveries of adapters that are no longer configured; returns the actions.
+    pub async fn retire_deliveries(&mut self, keep: &[String], now: i64) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT DISTINCT adapter FROM action_deliveries WHERE state <> 'retired'")
+                .fetch_all(self.conn())
+                .await?;
+        let mut actions = Vec::new();
+        for r in &rows {
+            let adapter = s(r, "adapter")?;
+            if keep.contains(&adapter) {
+                continue;
+            }
+            let moved = sqlx::query(
+                "UPDATE action_deliveries SET state = 'retired', updated_at = $1 WHERE adapter = $2 AND state <> 'retired' RETURNING action_id",
+            )
+            .bind(now)
+            .bind(adapter.as_str())
+            .fetch_all(self.conn())
+            .await?;
+            for m in &moved {
+                actions.push(s(m, "action_id")?);
+            }
+        }
+        Ok(actions)
+    }
+
+    /// Moves an action's confirmed state from its deliveries (PEN-3): `applied` when every
+    /// adapter that enforces it confirmed the apply, `lifted` when every one confirmed the lift
+    /// (or none enforces it), `failed` while a delivery's retries are exhausted, otherwise as it
+    /// was. Returns the move, if any.
+    pub async fn settle_action(&mut self, action_id: &str, now: i64) -> Result<Option<Settled>> {
+        let Some(a) = sqlx::query("SELECT * FROM case_actions WHERE id = $1")
+            .bind(action_id)
+            .fetch_optional(self.conn())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (state, desired, last_error) =
+            (s(&a, "state")?, s(&a, "desired")?, os(&a, "last_error")?);
+        let rows = sqlx::query(
+            "SELECT * FROM action_deliveries WHERE action_id = $1 AND state <> 'retired' ORDER BY adapter",
+        )
+        .bind(action_id)
+        .fetch_all(self.conn())
+        .await?;
+        let deliveries = rows.iter().map(delivery_row).collect::<Result<Vec<_>>>()?;
+        let want = match desired.as_str() {
+            "in_force" => "apply",
+            "lifted" => "lift",
+            _ => return Ok(None),
+        };
+        let current: Vec<&Delivery> = deliveries.iter().filter(|d| d.op == want).collect();
+        let errors: Vec<String> = deliveries
+            .iter()
+            .filter(|d| d.state != "confirmed")
+            .filter_map(|d| d.last_error.as_ref().map(|e| format!("{}: {e}", d.adapter)))
+            .collect();
+        let all_confirmed =
+            current.len() == deliveries.len() && current.iter().all(|d| d.state == "confirmed");
+        let (to, error) = if deliveries.is_empty() {
+            if want == "apply" {
+                ("pending".to_string(), Some(NO_ADAPTER.to_string()))
+            } else {
+                ("lifted".to_string(), None)
+            }
+        } else if all_confirmed {
+            (
+                if want == "apply" { "applied" } else { "lifted" }.to_string(),
+                None,
+            )
+        } else if deliveries.iter().any(|d| d.state == "failed") {
+            ("failed".to_string(), Some(errors.join("; ")))
+        } else if state == "failed" {
+            // Re-sent after a failure: back to what it was waiting for.
+            (
+                if want == "apply" {
+                    "pending"
+                } else {
+                    "applied"
+                }
+                .to_string(),
+                (!errors.is_empty()).then(|| errors.join("; ")),
+            )
+        } else {
+            (
+                state.clone(),
+                (!errors.is_empty()).then(|| errors.join("; ")),
+            )
+        };
+        if to == state && error == last_error {
+            return Ok(None);
+        }
+        sqlx::query(
+            "UPDATE case_actions SET state = $1, last_error = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(to.as_str())
+        .bind(error.as_deref())
+        .bind(now)
+        .bind(action_id)
+        .execute(self.conn())
+        .await?;
+        Ok((to != state).then(|| Settled {
+            action_id: action_id.to_string(),
+            case_id: s(&a, "case_id").unwrap_or_default(),
+            account_id: os(&a, "account_id").ok().flatten(),
+            from: state,
+            to,
+            adapters: current
+                .iter()
+                .filter(|d| d.state == "confirmed")
+                .map(|d| d.adapter.clone())
+                .collect(),
+        }))
+    }
+}
+
+impl Store {
+    /// The deliveries of some actions.
+    pub async fn deliveries_of(&self, action_ids: &[String]) -> Result<Vec<Delivery>> {
+        let mut out = Vec::new();
+        for id in action_ids {
+            let rows = sqlx::query(
+                "SELECT * FROM action_deliveries WHERE action_id = $1 ORDER BY adapter",
+            )
+            .bind(id.as_str())
+            .fetch_all(self.pool())
+            .await?;
+            for r in &rows {
+                out.push(delivery_row(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deliveries not confirmed (optionally of one adapter, or only `failed` ones), oldest
+    /// change first: what the operators watch and reconciliation re-sends.
+    pub async fn open_deliveries(
+        &self,
+        adapter: Option<&str>,
+        only_failed: bool,
+        updated_before: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
+        let rows = sqlx::query(
+            "SELECT * FROM action_deliveries WHERE state IN ('pending', 'failed') AND ($1 = '' OR adapter = $1) AND ($2 = 0 OR state = 'failed') AND updated_at < $3 ORDER BY revision LIMIT $4",
+        )
+        .bind(adapter.unwrap_or(""))
+        .bind(i64::from(only_failed))
+        .bind(updated_before)
+        .bind(page(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    /// The latest change of an action (what its adapters must hold).
+    pub async fn latest_change(&self, action_id: &str) -> Result<Option<EnforcementChange>> {
+        let r = sqlx::query(
+            "SELECT * FROM enforcement_changes WHERE action_id = $1 ORDER BY revision DESC LIMIT 1",
+        )
+        .bind(action_id)
+        .fetch_optional(self.pool())
+        .await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    /// The latest change of every action in force that `adapter` has no delivery for (an
+    /// adapter configured after the action was applied), oldest first.
+    pub async fn in_force_without_delivery(
+        &self,
+        adapter: &str,
+        after_revision: i64,
+        limit: i64,
+    ) -> Result<Vec<EnforcementChange>> {
+        let rows = sqlx::query(
+            "SELECT c.* FROM enforcement_changes c JOIN case_actions a ON a.id = c.action_id \
+             WHERE c.op = 'apply' AND c.revision > $1 AND a.desired = 'in_force' \
+             AND NOT EXISTS (SELECT 1 FROM action_deliveries d WHERE d.action_id = c.action_id AND d.adapter = $2 AND d.state <> 'retired') \
+             ORDER BY c.revision LIMIT $3",
+        )
+        .bind(after_revision)
+        .bind(adapter)
+        .bind(page(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(row).collect()
     }
 }

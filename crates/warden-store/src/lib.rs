@@ -195,6 +195,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_enforcement.sql"),
         postgres: include_str!("../migrations/postgres/0004_enforcement.sql"),
     },
+    Migration {
+        version: 5,
+        name: "deliveries",
+        sqlite: include_str!("../migrations/sqlite/0005_deliveries.sql"),
+        postgres: include_str!("../migrations/postgres/0005_deliveries.sql"),
+    },
 ];
 
 impl Store {

@@ -53,8 +53,11 @@ pub struct ActionRow {
     pub action: String,
     /// What it acts on (URL, IP, resource id...).
     pub target: String,
-    /// `pending`, `applied`, `lifted` or `failed`.
+    /// What the enforcement points confirmed (PEN-3): `pending`, `applied`, `lifted` or
+    /// `failed`. Only adapter confirmations move it (see `settle_action`).
     pub state: String,
+    /// What the lifecycle decided: `planned` (waits for a deadline), `in_force` or `lifted`.
+    pub desired: String,
     /// Whether it may ever be lifted from the console.
     pub no_unblock: bool,
     /// Attempts to apply or lift.
@@ -77,6 +80,7 @@ fn action_row(r: &AnyRow) -> Result<ActionRow> {
         action: s(r, "action")?,
         target: s(r, "target")?,
         state: s(r, "state")?,
+        desired: s(r, "desired")?,
         no_unblock: i(r, "no_unblock")? != 0,
         attempts: i(r, "attempts")?,
         last_error: os(r, "last_error")?,
@@ -156,8 +160,8 @@ impl WriteTx {
     pub async fn insert_actions(&mut self, actions: &[ActionRow]) -> Result<()> {
         for chunk in actions.chunks(self.engine().rows_per_statement()) {
             let sql = format!(
-                "INSERT INTO case_actions (id, case_id, account_id, action, target, state, no_unblock, attempts, last_error, evidence_sha256, created_at, updated_at) VALUES {}",
-                placeholders(chunk.len(), 12)
+                "INSERT INTO case_actions (id, case_id, account_id, action, target, state, desired, no_unblock, attempts, last_error, evidence_sha256, created_at, updated_at) VALUES {}",
+                placeholders(chunk.len(), 13)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for a in chunk {
@@ -168,6 +172,7 @@ impl WriteTx {
                     .bind(a.action.as_str())
                     .bind(a.target.as_str())
                     .bind(a.state.as_str())
+                    .bind(a.desired.as_str())
                     .bind(i64::from(a.no_unblock))
                     .bind(a.attempts)
                     .bind(a.last_error.as_deref())
@@ -189,20 +194,14 @@ impl WriteTx {
         rows.iter().map(action_row).collect()
     }
 
-    /// Moves an action to `state` (counting an attempt); a `no_unblock` action is never moved
-    /// to `lifted` — storage refuses it too.
-    pub async fn set_action_state(
-        &mut self,
-        id: &str,
-        state: &str,
-        error: Option<&str>,
-        now: i64,
-    ) -> Result<bool> {
+    /// Records what the lifecycle decided for an action (`planned`, `in_force`, `lifted`); a
+    /// `no_unblock` action is never moved to `lifted` — storage refuses it too. Its confirmed
+    /// `state` follows when the adapters confirm (`settle_action`).
+    pub async fn set_action_desired(&mut self, id: &str, desired: &str, now: i64) -> Result<bool> {
         let r = sqlx::query(
-            "UPDATE case_actions SET state = $1, last_error = $2, attempts = attempts + 1, updated_at = $3 WHERE id = $4 AND NOT ($1 = 'lifted' AND no_unblock <> 0)",
+            "UPDATE case_actions SET desired = $1, updated_at = $2 WHERE id = $3 AND NOT ($1 = 'lifted' AND no_unblock <> 0)",
         )
-        .bind(state)
-        .bind(error)
+        .bind(desired)
         .bind(now)
         .bind(id)
         .execute(self.conn())

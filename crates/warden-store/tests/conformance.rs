@@ -102,6 +102,7 @@ suite!(
     bulk_jobs_complete_only_with_every_lease,
     lexicon_changes_are_versioned,
     enforcement_changes_have_revisions,
+    actions_are_applied_only_when_every_adapter_confirms,
 );
 
 const NOW: i64 = 1_700_000_000_000;
@@ -903,6 +904,7 @@ async fn lifecycle_records(db: &Db) {
         action: "block_network".into(),
         target: "203.0.113.9".into(),
         state: "applied".into(),
+        desired: "in_force".into(),
         no_unblock,
         attempts: 1,
         last_error: None,
@@ -914,12 +916,12 @@ async fn lifecycle_records(db: &Db) {
         .await
         .unwrap();
     assert!(
-        tx.set_action_state("act_1", "lifted", None, NOW + 1)
+        tx.set_action_desired("act_1", "lifted", NOW + 1)
             .await
             .unwrap()
     );
     assert!(
-        !tx.set_action_state("act_2", "lifted", None, NOW + 1)
+        !tx.set_action_desired("act_2", "lifted", NOW + 1)
             .await
             .unwrap(),
         "no_unblock is never lifted"
@@ -945,9 +947,9 @@ async fn lifecycle_records(db: &Db) {
     let acts = s.list_case_actions(&a, "case_3").await.unwrap();
     assert_eq!(
         acts.iter()
-            .map(|x| (x.state.as_str(), x.no_unblock, x.attempts))
+            .map(|x| (x.desired.as_str(), x.no_unblock))
             .collect::<Vec<_>>(),
-        vec![("lifted", false, 2), ("applied", true, 1)]
+        vec![("lifted", false), ("in_force", true)]
     );
     assert!(s.list_case_actions(&b, "case_3").await.unwrap().is_empty());
     assert_eq!(
@@ -1200,6 +1202,185 @@ async fn enforcement_changes_have_revisions(db: &Db) {
             .map(|c| c.action_id.as_str())
             .collect::<Vec<_>>(),
         vec!["act_2"]
+    );
+}
+
+/// PEN-3/ENF-2: an action's confirmed state follows its adapters' deliveries: `applied` only when
+/// every adapter confirmed the apply, `failed` when one ran out of retries, `lifted` only when
+/// every adapter confirmed the lift; a confirmation of an older change never confirms a newer
+/// one, and an action no adapter enforces says so.
+async fn actions_are_applied_only_when_every_adapter_confirms(db: &Db) {
+    use warden_store::enforcement::{EnforcementChange, NO_ADAPTER};
+    use warden_store::lifecycle::ActionRow;
+    let s = &db.store;
+    seed_resource(s, "acct_a", "res_a", "cvm", &[]).await;
+    let mut tx = s.begin_write().await.unwrap();
+    tx.insert_case(&case("case_1", "case_1", Some("acct_a"), NOW))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let row = |id: &str| ActionRow {
+        id: id.into(),
+        case_id: "case_1".into(),
+        account_id: Some("acct_a".into()),
+        action: "block_url".into(),
+        target: "https://a.example/x".into(),
+        state: "pending".into(),
+        desired: "in_force".into(),
+        no_unblock: false,
+        attempts: 0,
+        last_error: None,
+        evidence_sha256: None,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    let change = |id: &str, op: &str| EnforcementChange {
+        revision: 0,
+        action_id: id.into(),
+        case_id: "case_1".into(),
+        account_id: Some("acct_a".into()),
+        op: op.into(),
+        action: "block_url".into(),
+        product: None,
+        target: "https://a.example/x".into(),
+        created_at: NOW,
+    };
+    let state = |id: &'static str| async move {
+        let a = s.list_case_actions(&Scope::All, "case_1").await.unwrap();
+        let a = a.into_iter().find(|a| a.id == id).unwrap();
+        (a.state, a.last_error)
+    };
+    let mut tx = s.begin_write().await.unwrap();
+    tx.insert_actions(&[row("act_1"), row("act_2")])
+        .await
+        .unwrap();
+    let r1 = tx
+        .record_enforcement_change(&change("act_1", "apply"))
+        .await
+        .unwrap();
+    tx.expect_delivery("act_1", "index", "apply", r1, NOW)
+        .await
+        .unwrap();
+    tx.expect_delivery("act_1", "webhook:a", "apply", r1, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.settle_action("act_1", NOW).await.unwrap(),
+        None,
+        "still pending"
+    );
+    // act_2: nothing enforces it.
+    tx.record_enforcement_change(&change("act_2", "apply"))
+        .await
+        .unwrap();
+    tx.settle_action("act_2", NOW).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        state("act_2").await,
+        ("pending".into(), Some(NO_ADAPTER.into()))
+    );
+
+    let mut tx = s.begin_write().await.unwrap();
+    assert_eq!(
+        tx.confirm_deliveries_up_to("index", r1, NOW + 1)
+            .await
+            .unwrap(),
+        vec!["act_1".to_string()]
+    );
+    assert_eq!(
+        tx.settle_action("act_1", NOW + 1).await.unwrap(),
+        None,
+        "the webhook has not confirmed"
+    );
+    assert!(
+        tx.fail_delivery("act_1", "webhook:a", r1, "HTTP 503", false, NOW + 2)
+            .await
+            .unwrap()
+    );
+    tx.settle_action("act_1", NOW + 2).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        state("act_1").await,
+        ("pending".into(), Some("webhook:a: HTTP 503".into()))
+    );
+
+    let mut tx = s.begin_write().await.unwrap();
+    tx.fail_delivery("act_1", "webhook:a", r1, "HTTP 503", true, NOW + 3)
+        .await
+        .unwrap();
+    let m = tx.settle_action("act_1", NOW + 3).await.unwrap().unwrap();
+    assert_eq!((m.from.as_str(), m.to.as_str()), ("pending", "failed"));
+    assert!(
+        tx.confirm_delivery("act_1", "webhook:a", r1, NOW + 4)
+            .await
+            .unwrap()
+    );
+    let m = tx.settle_action("act_1", NOW + 4).await.unwrap().unwrap();
+    assert_eq!((m.from.as_str(), m.to.as_str()), ("failed", "applied"));
+    assert_eq!(
+        m.adapters,
+        vec!["index".to_string(), "webhook:a".to_string()]
+    );
+
+    // The lift: desired first, then each adapter.
+    tx.set_action_desired("act_1", "lifted", NOW + 5)
+        .await
+        .unwrap();
+    let r2 = tx
+        .record_enforcement_change(&change("act_1", "lift"))
+        .await
+        .unwrap();
+    tx.expect_delivery("act_1", "index", "lift", r2, NOW + 5)
+        .await
+        .unwrap();
+    tx.expect_delivery("act_1", "webhook:a", "lift", r2, NOW + 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.settle_action("act_1", NOW + 5).await.unwrap(),
+        None,
+        "still applied at the edge"
+    );
+    assert!(
+        !tx.confirm_delivery("act_1", "webhook:a", r1, NOW + 6)
+            .await
+            .unwrap(),
+        "an old confirmation"
+    );
+    assert!(
+        tx.confirm_delivery("act_1", "webhook:a", r2, NOW + 6)
+            .await
+            .unwrap()
+    );
+    assert_eq!(tx.settle_action("act_1", NOW + 6).await.unwrap(), None);
+    tx.commit().await.unwrap();
+    let open = s.open_deliveries(None, false, i64::MAX, 10).await.unwrap();
+    assert_eq!(
+        open.iter()
+            .map(|d| (d.adapter.as_str(), d.op.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("index", "lift")]
+    );
+    // An adapter no longer configured no longer holds the action back.
+    let mut tx = s.begin_write().await.unwrap();
+    assert_eq!(
+        tx.retire_deliveries(&["webhook:a".into()], NOW + 7)
+            .await
+            .unwrap(),
+        vec!["act_1".to_string()]
+    );
+    let m = tx.settle_action("act_1", NOW + 7).await.unwrap().unwrap();
+    assert_eq!((m.from.as_str(), m.to.as_str()), ("applied", "lifted"));
+    // Lifting what nothing enforces is done at once.
+    tx.set_action_desired("act_2", "lifted", NOW + 8)
+        .await
+        .unwrap();
+    tx.settle_action("act_2", NOW + 8).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(state("act_2").await, ("lifted".into(), None));
+    assert_eq!(
+        s.latest_change("act_1").await.unwrap().unwrap().revision,
+        r2
     );
 }
 

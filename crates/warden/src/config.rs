@@ -49,7 +49,7 @@ pub struct Config {
 }
 
 /// `[enforcement]`
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Enforcement {
     /// A separate listener for edges (nginx `auth_request`, Envoy `ext_authz`): only the check
@@ -62,6 +62,31 @@ pub struct Enforcement {
     /// Commands run after the file changed, e.g.
     /// `[["unbound-control", "auth_zone_reload", "rpz.warden."], ["unbound-control", "flush_zone", "."]]`.
     pub rpz_reload: Vec<Vec<String>>,
+    /// ENF-2: how long one reload command may run before it is killed and the push retried.
+    /// Default 10000.
+    pub rpz_reload_timeout_ms: u64,
+    /// ENF-2: how long one webhook POST may take (connect, send, answer). Default 10000.
+    pub webhook_timeout_ms: u64,
+    /// ENF-2: attempts of one delivery (backoff 1 s, 2 s, 4 s... capped at an hour) before it
+    /// is marked `failed`; reconciliation keeps re-sending it. Default 12.
+    pub max_attempts: i64,
+    /// ENF-2: how often what each adapter should hold is compared with what it confirmed, and
+    /// the difference re-sent. Default 60.
+    pub reconcile_interval_secs: i64,
+}
+
+impl Default for Enforcement {
+    fn default() -> Self {
+        Enforcement {
+            check_listen: None,
+            rpz_file: None,
+            rpz_reload: Vec::new(),
+            rpz_reload_timeout_ms: 10_000,
+            webhook_timeout_ms: 10_000,
+            max_attempts: 12,
+            reconcile_interval_secs: 60,
+        }
+    }
 }
 
 /// `[[webhooks]]`
@@ -350,6 +375,38 @@ impl Config {
         }
         if self.jobs.lease_secs < 1 || self.jobs.batch < 1 {
             bail!("jobs.lease_secs and jobs.batch must be at least 1");
+        }
+        let e = &self.enforcement;
+        if e.rpz_reload_timeout_ms < 1 || e.webhook_timeout_ms < 1 {
+            bail!(
+                "enforcement.rpz_reload_timeout_ms and enforcement.webhook_timeout_ms must be at least 1"
+            );
+        }
+        if e.max_attempts < 1 || e.reconcile_interval_secs < 1 {
+            bail!(
+                "enforcement.max_attempts and enforcement.reconcile_interval_secs must be at least 1"
+            );
+        }
+        let mut names = std::collections::HashSet::new();
+        for (n, w) in self.webhooks.iter().enumerate() {
+            if w.name.trim().is_empty() || !names.insert(w.name.as_str()) {
+                bail!(
+                    "webhooks[{n}].name {:?} must be non-empty and unique",
+                    w.name
+                );
+            }
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                bail!(
+                    "webhooks[{n}] ({}): url must start with http:// or https://",
+                    w.name
+                );
+            }
+            if warden_app::enforce::webhook_secret(&w.secret).is_none() {
+                bail!(
+                    "webhooks[{n}] ({}): secret must be whsec_ followed by the base64 of at least 16 bytes",
+                    w.name
+                );
+            }
         }
         self.server
             .listen

@@ -272,9 +272,12 @@ fn settings(cfg: &Config) -> Settings {
                 products: w.products.clone(),
             })
             .collect(),
-        webhook_max_attempts: 12,
+        webhook_max_attempts: cfg.enforcement.max_attempts,
         rpz_file: cfg.enforcement.rpz_file.clone(),
         rpz_reload: cfg.enforcement.rpz_reload.clone(),
+        webhook_timeout_ms: cfg.enforcement.webhook_timeout_ms,
+        rpz_reload_timeout_ms: cfg.enforcement.rpz_reload_timeout_ms,
+        reconcile_ms: cfg.enforcement.reconcile_interval_secs.saturating_mul(1000),
     }
 }
 
@@ -437,6 +440,12 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
     } else {
         None
     };
+    // ENF-2: one reconciliation job stays armed across the cluster (it re-arms itself).
+    if cfg.jobs.enabled {
+        app.arm_reconciliation()
+            .await
+            .context("arming enforcement reconciliation")?;
+    }
     // ENF-1: the decision index follows the enforcement log (every node, within 100 ms).
     let follower = {
         let app = app.clone();

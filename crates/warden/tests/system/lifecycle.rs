@@ -135,18 +135,43 @@ impl World {
             .1
     }
 
+    /// The case's penalties once every enforcement point confirmed what was decided (PEN-3:
+    /// an action is `applied` or `lifted` only when its adapters confirm; the in-process
+    /// index confirms within a poll). Account-level actions have no adapter by default and
+    /// stay `pending`.
     async fn penalties(&self, case: &str) -> Value {
-        let (s, p) = self
-            .t
-            .call(
-                "GET",
-                &format!("/api/cases/{case}/penalties"),
-                Some(&self.tenant),
-                None,
-            )
-            .await;
-        assert_eq!(s, 200, "{p}");
-        p
+        let settled = |a: &Value| match (a["desired"].as_str(), a["state"].as_str()) {
+            (Some("planned"), _) => true,
+            (Some("lifted"), s) => s == Some("lifted"),
+            (_, Some("pending")) => {
+                matches!(
+                    a["action"].as_str(),
+                    Some("freeze_account" | "isolate_account")
+                )
+            }
+            _ => true,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let (s, p) = self
+                .t
+                .call(
+                    "GET",
+                    &format!("/api/cases/{case}/penalties"),
+                    Some(&self.tenant),
+                    None,
+                )
+                .await;
+            assert_eq!(s, 200, "{p}");
+            if p["actions"].as_array().unwrap().iter().all(settled) {
+                return p;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the enforcement points did not confirm within 5 s: {p}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn wait_state(&self, case: &str, state: &str) -> Value {
@@ -632,10 +657,33 @@ async fn c_serious_case_enforced_at_once(engine: Engine) {
         codes(&p, "actions"),
         vec![
             "shutdown_machine:applied",
-            "freeze_account:applied",
-            "isolate_account:applied"
+            "freeze_account:pending",
+            "isolate_account:pending"
         ]
     );
+    // Nothing enforces account-level actions unless a webhook asks for them: they stay
+    // pending, and staff are told why (tenants see the state only).
+    let (_, staff_view) =
+        w.t.call(
+            "GET",
+            &format!("/api/cases/{wide}/penalties"),
+            Some(&w.op),
+            None,
+        )
+        .await;
+    assert_eq!(
+        staff_view["actions"][1]["last_error"],
+        warden_store::enforcement::NO_ADAPTER
+    );
+    assert_eq!(
+        staff_view["actions"][0]["deliveries"][0]["adapter"],
+        "index"
+    );
+    assert_eq!(
+        staff_view["actions"][0]["deliveries"][0]["state"],
+        "confirmed"
+    );
+    assert_eq!(p["actions"][1]["last_error"], Value::Null);
     let billing = w.t.app.store.list_billing_records("acme").await.unwrap();
     assert_eq!(billing.len(), 1);
     assert_eq!(billing[0].2, "isolation_clearance");

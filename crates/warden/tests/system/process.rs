@@ -489,14 +489,22 @@ async fn deadline_armed_before_a_restart_fires_after_it() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (_, pen) = http(
-        &p.base,
-        "GET",
-        &format!("/api/cases/{case}/penalties"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    assert_eq!(pen["actions"][0]["action"], "block_url");
-    assert_eq!(pen["actions"][0]["state"], "applied");
+    // PEN-3: applied once the node's decision index confirmed it.
+    loop {
+        let (_, pen) = http(
+            &p.base,
+            "GET",
+            &format!("/api/cases/{case}/penalties"),
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(pen["actions"][0]["action"], "block_url");
+        if pen["actions"][0]["state"] == "applied" {
+            assert_eq!(pen["actions"][0]["deliveries"][0]["adapter"], "index");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never confirmed: {pen}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

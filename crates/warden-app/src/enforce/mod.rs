@@ -1,0 +1,798 @@
+//! The enforcement plane inside Warden (ENF-1): the decision index of everything in force,
+//! built from the change log at start and kept current by following it (so every node of a
+//! PostgreSQL cluster converges within a poll interval), and the decisions the check endpoint,
+//! the decision API and the notice page give.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::watch;
+use warden_enforce::index::{Decision, Index, Rule, RuleKind, SharedIndex};
+use warden_store::enforcement::EnforcementChange;
+
+use crate::App;
+use crate::error::AppResult;
+
+/// A blocked request's explanation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Blocked {
+    /// The case.
+    pub case_id: String,
+    /// The action in force.
+    pub action: String,
+    /// The rule that matched.
+    pub rule: String,
+}
+
+/// The rule an action enforces, if it is one an edge can check (account-level actions are not).
+pub fn rule_for(c: &EnforcementChange) -> Option<Rule> {
+    let target = c.target.as_str();
+    let host = || {
+        warden_domain::resource::parse_url(target)
+            .map(|u| u.host)
+            .or_else(|| warden_domain::resource::normalise_domain(target))
+    };
+    let kind = match c.action.as_str() {
+        "block_url" => RuleKind::parse("url", target).ok()?,
+        // A network block on a URL blocks its host; an IP host (literal URL) is an IP rule.
+        "block_network" | "shutdown_machine" => match target.parse::<std::net::IpAddr>() {
+            Ok(_) => RuleKind::parse("ip", target).ok()?,
+            Err(_) => {
+                let h = host()?;
+                let bare = h.trim_start_matches('[').trim_end_matches(']');
+                match bare.parse::<std::net::IpAddr>() {
+                    Ok(_) => RuleKind::parse("ip", bare).ok()?,
+                    Err(_) => RuleKind::parse("host", &h).ok()?,
+                }
+            }
+        },
+        "domain_offline" | "suspend_resolution" | "lock_records" | "stop_service" => {
+            RuleKind::parse("domain", &host()?).ok()?
+        }
+        "shield_content" | "delete_file" | "freeze_bucket" => {
+            RuleKind::parse("object", target.strip_prefix("cos://").unwrap_or(target)).ok()?
+        }
+        "stop_single_service" | "forbid_new_service" => {
+            RuleKind::parse("service", target.strip_prefix("apigw:").unwrap_or(target)).ok()?
+        }
+        _ => return None,
+    };
+    Some(Rule {
+        id: c.action_id.clone(),
+        kind,
+        action: c.action.clone(),
+        case_id: c.case_id.clone(),
+        notice: None,
+    })
+}
+
+mod adapter;
+mod decision;
+mod rpz;
+mod webhook;
+
+pub use adapter::{Adapter, AdapterError, Mode, PushFuture, lift_of};
+pub use decision::IndexAdapter;
+pub use rpz::{RpzAdapter, RpzConfig, render_zone};
+pub use webhook::{
+    WebhookAdapter, WebhookEndpoint, message_body, message_id, webhook_secret, webhook_signature,
+};
+
+/// The configured adapters (ENF-2): the decision index always, the RPZ file when
+/// `enforcement.rpz_file` is set, one per webhook endpoint.
+pub struct Adapters {
+    /// All of them, followers first.
+    pub all: Vec<Arc<dyn Adapter>>,
+    /// The webhook ones.
+    pub webhooks: Vec<Arc<WebhookAdapter>>,
+}
+
+impl std::fmt::Debug for Adapters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.all.iter().map(|a| a.name()))
+            .finish()
+    }
+}
+
+impl Adapters {
+    /// From the settings; the index adapter works on `index`.
+    pub fn new(
+        settings: &crate::Settings,
+        index: &Arc<SharedIndex>,
+        clock: &Arc<dyn crate::clock::Clock>,
+    ) -> Self {
+        let mut all: Vec<Arc<dyn Adapter>> = vec![Arc::new(IndexAdapter::new(index.clone()))];
+        if let Some(file) = &settings.rpz_file {
+            all.push(Arc::new(RpzAdapter::new(RpzConfig {
+                file: file.clone(),
+                reload: settings.rpz_reload.clone(),
+                timeout: Duration::from_millis(settings.rpz_reload_timeout_ms),
+            })));
+        }
+        let webhooks: Vec<Arc<WebhookAdapter>> = settings
+            .webhooks
+            .iter()
+            .map(|e| {
+                Arc::new(WebhookAdapter::new(
+                    e.clone(),
+                    Duration::from_millis(settings.webhook_timeout_ms),
+                    clock.clone(),
+                ))
+            })
+            .collect();
+        for w in &webhooks {
+            all.push(w.clone());
+        }
+        Adapters { all, webhooks }
+    }
+
+    /// Their names.
+    pub fn names(&self) -> Vec<String> {
+        self.all.iter().map(|a| a.name().to_string()).collect()
+    }
+
+    /// The webhook adapter of an endpoint.
+    pub fn webhook(&self, endpoint: &str) -> Option<&Arc<WebhookAdapter>> {
+        self.webhooks.iter().find(|w| w.endpoint().name == endpoint)
+    }
+}
+
+/// One follower adapter's progress on this node.
+struct Follower {
+    adapter: Arc<dyn Adapter>,
+    /// Changes it must still be given.
+    backlog: Vec<EnforcementChange>,
+    /// The log revision it will hold once the backlog is pushed.
+    upto: i64,
+    /// Whether a push is due even with an empty backlog (at start: the point may hold stale
+    /// state from before).
+    force: bool,
+    /// Whether its confirmations still need writing.
+    unconfirmed: bool,
+    failures: u32,
+    retry_at: Option<std::time::Instant>,
+}
+
+const WEBHOOK_JOB: &str = "webhook.deliver";
+/// The cluster-wide reconciliation job.
+pub const RECONCILE_JOB: &str = "enforce.reconcile";
+
+/// Backoff of a failing follower push: 200 ms doubling to 30 s.
+fn follower_backoff(failures: u32) -> Duration {
+    Duration::from_millis((200_u64 << failures.min(8)).min(30_000))
+}
+
+impl App {
+    /// Follows the change log until `shutdown`: every follower adapter (the decision index, the
+    /// RPZ file) is given every apply and lift in revision order, its confirmations are
+    /// written, failures are retried with backoff, and every `reconcile_ms` what it holds is
+    /// compared with what the log has in force and the difference re-sent.
+    pub async fn follow_enforcement(&self, mut shutdown: watch::Receiver<bool>, poll: Duration) {
+        let mut followers: Vec<Follower> = self
+            .adapters
+            .all
+            .iter()
+            .filter(|a| a.mode() == Mode::Follow)
+            .map(|a| Follower {
+                adapter: a.clone(),
+                backlog: Vec::new(),
+                upto: 0,
+                force: true,
+                unconfirmed: false,
+                failures: 0,
+                retry_at: None,
+            })
+            .collect();
+        let mut revision: Option<i64> = None;
+        let reconcile_every =
+            Duration::from_millis(u64::try_from(self.settings.reconcile_ms.max(1)).unwrap_or(1));
+        let mut next_reconcile = std::time::Instant::now() + reconcile_every;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let mut more = false;
+            match revision {
+                None => match self.store.enforcement_snapshot().await {
+                    Ok((rev, items)) => {
+                        for f in &mut followers {
+                            f.backlog = items
+                                .iter()
+                                .filter(|c| f.adapter.handles(c))
+                                .cloned()
+                                .collect();
+                            f.upto = rev;
+                        }
+                        revision = Some(rev);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "loading what is in force failed; retrying")
+                    }
+                },
+                Some(since) => match self.store.enforcement_changes_since(since, 500).await {
+                    Ok(changes) => {
+                        more = changes.len() >= 500;
+                        if let Some(last) = changes.last() {
+                            revision = Some(last.revision);
+                            for f in &mut followers {
+                                f.backlog.extend(
+                                    changes.iter().filter(|c| f.adapter.handles(c)).cloned(),
+                                );
+                                f.upto = last.revision;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the enforcement log failed; retrying")
+                    }
+                },
+            }
+            if revision.is_some() {
+                for f in &mut followers {
+                    self.drive(f).await;
+                }
+                if std::time::Instant::now() >= next_reconcile {
+                    next_reconcile = std::time::Instant::now() + reconcile_every;
+                    for f in &mut followers {
+                        self.reconcile_follower(f).await;
+                    }
+                }
+            }
+            if more {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Pushes a follower's backlog (when due) and writes the outcome.
+    async fn drive(&self, f: &mut Follower) {
+        let due = f.retry_at.is_none_or(|t| std::time::Instant::now() >= t);
+        if due && (f.force || !f.backlog.is_empty()) {
+            match f.adapter.push(&f.backlog).await {
+                Ok(()) => {
+                    f.backlog.clear();
+                    f.force = false;
+                    f.failures = 0;
+                    f.retry_at = None;
+                    f.unconfirmed = true;
+                }
+                Err(e) => {
+                    f.failures += 1;
+                    f.retry_at = Some(std::time::Instant::now() + follower_backoff(f.failures));
+                    tracing::warn!(adapter = f.adapter.name(), attempt = f.failures, error = %e, "enforcement adapter failed; retrying");
+                    if let Err(e) = self
+                        .record_follower_failure(f.adapter.name(), f.upto, &e.message)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "recording an adapter failure failed");
+                    }
+                }
+            }
+        } else if f.backlog.is_empty() && !f.force {
+            // Nothing of this adapter's in the new changes: it holds the log up to here.
+            f.unconfirmed |= f.failures == 0;
+        }
+        if f.unconfirmed && f.backlog.is_empty() {
+            match self.confirm_follower(f.adapter.name(), f.upto).await {
+                Ok(()) => f.unconfirmed = false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "writing adapter confirmations failed; retrying")
+                }
+            }
+        }
+    }
+
+    /// Compares what a follower holds with what the log has in force; re-sends the difference.
+    async fn reconcile_follower(&self, f: &mut Follower) {
+        let Some(held) = f.adapter.holds() else {
+            return;
+        };
+        if !f.backlog.is_empty() {
+            return; // still catching up (or failing): the backlog is the difference
+        }
+        let (rev, items) = match self.store.enforcement_snapshot().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "reconciliation could not read what is in force");
+                return;
+            }
+        };
+        if rev > f.upto {
+            return; // newer changes arrive through the log first
+        }
+        let held: std::collections::HashSet<String> = held.into_iter().collect();
+        let should: Vec<&EnforcementChange> =
+            items.iter().filter(|c| f.adapter.handles(c)).collect();
+        let should_ids: std::collections::HashSet<&str> =
+            should.iter().map(|c| c.action_id.as_str()).collect();
+        let mut diff: Vec<EnforcementChange> = should
+            .iter()
+            .filter(|c| !held.contains(&c.action_id))
+            .map(|c| (*c).clone())
+            .collect();
+        let missing = diff.len();
+        diff.extend(
+            held.iter()
+                .filter(|id| !should_ids.contains(id.as_str()))
+                .map(|id| lift_of(id, rev)),
+        );
+        if diff.is_empty() {
+            return;
+        }
+        tracing::warn!(
+            adapter = f.adapter.name(),
+            missing,
+            extra = diff.len() - missing,
+            "an enforcement adapter drifted from the log; re-sending the difference"
+        );
+        f.backlog = diff;
+        f.force = true;
+        self.drive(f).await;
+    }
+
+    async fn confirm_follower(&self, adapter: &str, upto: i64) -> AppResult<()> {
+        let mut tx = self.store.begin_write().await?;
+        let ids = tx
+            .confirm_deliveries_up_to(adapter, upto, self.now())
+            .await?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.settle(&mut tx, &ids).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_follower_failure(
+        &self,
+        adapter: &str,
+        upto: i64,
+        error: &str,
+    ) -> AppResult<()> {
+        let mut tx = self.store.begin_write().await?;
+        let ids = tx
+            .fail_deliveries_up_to(
+                adapter,
+                upto,
+                error,
+                self.settings.webhook_max_attempts,
+                self.now(),
+            )
+            .await?;
+        self.settle(&mut tx, &ids).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves the confirmed state of `ids` from their deliveries; every move is audited
+    /// (`action.applied`, `action.lifted`, `action.failed`, `action.pending`).
+    pub(crate) async fn settle(
+        &self,
+        tx: &mut warden_store::WriteTx,
+        ids: &[String],
+    ) -> AppResult<()> {
+        let now = self.now();
+        let mut seen = std::collections::HashSet::new();
+        for id in ids {
+            if !seen.insert(id) {
+                continue;
+            }
+            if let Some(m) = tx.settle_action(id, now).await? {
+                let mut ev = self.event(
+                    &crate::auth::Principal::System,
+                    &format!("action.{}", m.to),
+                    format!("action:{}", m.action_id),
+                );
+                ev.account_id = m.account_id.clone();
+                ev.details = serde_json::json!({ "case_id": m.case_id, "from": m.from, "to": m.to, "confirmed_by": m.adapters });
+                tx.append_audit(ev).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The DNS Response Policy Zone (ENF-1) served over HTTP, from this node's index.
+    pub fn render_rpz(&self, revision: i64) -> String {
+        let snapshot = self.index.load();
+        render_zone(
+            revision,
+            snapshot
+                .rules()
+                .filter(|r| rpz::in_zone(r.action()) && matches!(r.kind_name(), "domain" | "host"))
+                .map(|r| r.value()),
+        )
+    }
+}
+impl App {
+    /// Whether a URL is blocked (ENF-1).
+    /// A URL that cannot be parsed is not blocked (the edge serves it as it would anyway).
+    pub fn check_url(&self, url: &str) -> Option<Blocked> {
+        self.index
+            .load()
+            .check_url(url)
+            .ok()
+            .and_then(|d| blocked(&d))
+    }
+
+    /// Whether a host is blocked.
+    pub fn check_host(&self, host: &str) -> Option<Blocked> {
+        self.index
+            .load()
+            .check_host(host)
+            .ok()
+            .and_then(|d| blocked(&d))
+    }
+
+    /// Whether an IP is blocked.
+    pub fn check_ip(&self, ip: std::net::IpAddr) -> Option<Blocked> {
+        blocked(&self.index.load().check_ip(ip))
+    }
+}
+
+fn blocked(d: &Decision<'_>) -> Option<Blocked> {
+    match d {
+        Decision::Allowed => None,
+        Decision::Blocked { rule } => Some(Blocked {
+            case_id: rule.case_id().to_string(),
+            action: rule.action().to_string(),
+            rule: rule.id().to_string(),
+        }),
+    }
+}
+
+/// A shared, empty index.
+pub fn new_index() -> Arc<SharedIndex> {
+    Arc::new(SharedIndex::new(Index::empty()))
+}
+
+/// A queued delivery.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct DeliveryJob {
+    endpoint: String,
+    change: EnforcementChange,
+}
+
+fn webhook_key(endpoint: &str, msg_id: &str) -> String {
+    format!("webhook:{endpoint}:{msg_id}")
+}
+
+impl App {
+    /// Logs an apply or lift (ENF-1) and, in the same transaction, says what each adapter that
+    /// enforces it must now hold, queues the webhook deliveries and settles the action's
+    /// confirmed state: nothing acknowledged is lost, and each message keeps its id across
+    /// retries.
+    pub(crate) async fn log_change(
+        &self,
+        tx: &mut warden_store::WriteTx,
+        mut c: EnforcementChange,
+    ) -> AppResult<()> {
+        c.revision = tx.record_enforcement_change(&c).await?;
+        for a in self.adapters.all.iter().filter(|a| a.handles(&c)) {
+            tx.expect_delivery(&c.action_id, a.name(), &c.op, c.revision, c.created_at)
+                .await?;
+        }
+        for w in self.adapters.webhooks.iter().filter(|w| w.handles(&c)) {
+            self.enqueue_delivery(tx, &w.endpoint().name, &c, c.created_at)
+                .await?;
+        }
+        self.settle(tx, std::slice::from_ref(&c.action_id)).await
+    }
+
+    async fn enqueue_delivery(
+        &self,
+        tx: &mut warden_store::WriteTx,
+        endpoint: &str,
+        c: &EnforcementChange,
+        now: i64,
+    ) -> AppResult<String> {
+        let job = warden_store::jobs::NewJob {
+            kind: WEBHOOK_JOB.into(),
+            payload: serde_json::to_string(&DeliveryJob {
+                endpoint: endpoint.to_string(),
+                change: c.clone(),
+            })
+            .unwrap_or_default(),
+            run_at: now,
+            dedup_key: Some(webhook_key(endpoint, &message_id(c))),
+            max_attempts: self.settings.webhook_max_attempts,
+        };
+        Ok(tx
+            .enqueue(&job, &warden_store::new_id("job", now), now)
+            .await?)
+    }
+
+    /// Delivers one webhook message; every attempt is logged (ENF-2) and the delivery is
+    /// confirmed (2xx) or its failure recorded, `failed` after the last attempt.
+    pub(crate) async fn deliver_webhook(&self, job: &warden_store::jobs::Job) -> AppResult<()> {
+        let p: DeliveryJob = serde_json::from_str(&job.payload).map_err(|e| {
+            crate::error::AppError::Conflict(format!("unreadable webhook job payload: {e}"))
+        })?;
+        let msg_id = message_id(&p.change);
+        let adapter = self.adapters.webhook(&p.endpoint);
+        let outcome: Result<u16, String> = match adapter {
+            None => Err(format!("endpoint {} is no longer configured", p.endpoint)),
+            Some(w) => w.post(&p.change).await,
+        };
+        let error = webhook::outcome_error(&outcome);
+        let now = self.now();
+        let name = format!("webhook:{}", p.endpoint);
+        let mut tx = self.store.begin_write().await?;
+        tx.record_webhook_attempt(&warden_store::enforcement::WebhookAttempt {
+            id: warden_store::new_id("wha", now),
+            msg_id: msg_id.clone(),
+            endpoint: p.endpoint.clone(),
+            attempt: job.attempts,
+            status: outcome.as_ref().ok().map(|s| i64::from(*s)),
+            error: error.clone(),
+            at: now,
+        })
+        .await?;
+        let c = &p.change;
+        match &error {
+            None => {
+                tx.confirm_delivery(&c.action_id, &name, c.revision, now)
+                    .await?;
+            }
+            Some(e) => {
+                let give_up = job.attempts >= job.max_attempts;
+                tx.fail_delivery(&c.action_id, &name, c.revision, e, give_up, now)
+                    .await?;
+            }
+        }
+        self.settle(&mut tx, std::slice::from_ref(&c.action_id))
+            .await?;
+        tx.commit().await?;
+        match error {
+            None => Ok(()),
+            Some(e) => Err(crate::error::AppError::Conflict(format!(
+                "webhook {}: {e}",
+                p.endpoint
+            ))),
+        }
+    }
+
+    /// Makes sure one reconciliation job is armed (at start; it re-arms itself).
+    pub async fn arm_reconciliation(&self) -> AppResult<()> {
+        let now = self.now();
+        let mut tx = self.store.begin_write().await?;
+        let job = warden_store::jobs::NewJob {
+            kind: RECONCILE_JOB.into(),
+            payload: "{}".into(),
+            run_at: now + self.settings.reconcile_ms,
+            dedup_key: Some(RECONCILE_JOB.into()),
+            max_attempts: 1_000_000,
+        };
+        tx.enqueue(&job, &warden_store::new_id("job", now), now)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Reconciliation (ENF-2), cluster-wide: compares what each queued adapter (webhook) should
+    /// hold with what it confirmed and re-sends the difference — deliveries that failed for
+    /// good or stayed unconfirmed past an interval, and actions in force that an endpoint
+    /// configured later never heard of — and retires deliveries of adapters no longer
+    /// configured. Then arms its next run. (Followers reconcile on every node, in
+    /// [`App::follow_enforcement`].)
+    pub(crate) async fn reconcile(&self) -> AppResult<serde_json::Value> {
+        let now = self.now();
+        let mut tx = self.store.begin_write().await?;
+        let retired = tx.retire_deliveries(&self.adapters.names(), now).await?;
+        self.settle(&mut tx, &retired).await?;
+        tx.commit().await?;
+        let stale_before = now - self.settings.reconcile_ms;
+        let (mut resent, mut added) = (Vec::new(), Vec::new());
+        for w in &self.adapters.webhooks {
+            let endpoint = w.endpoint().name.clone();
+            for d in self
+                .store
+                .open_deliveries(Some(w.name()), false, stale_before, 500)
+                .await?
+            {
+                let Some(c) = self.store.latest_change(&d.action_id).await? else {
+                    continue;
+                };
+                if c.revision != d.revision {
+                    continue;
+                }
+                // A delivery whose job is still queued is its job's to finish.
+                if let Some(j) = self
+                    .store
+                    .get_timer(&webhook_key(&endpoint, &message_id(&c)))
+                    .await?
+                    && (j.state == "pending" || j.state == "running")
+                {
+                    continue;
+                }
+                let mut tx = self.store.begin_write().await?;
+                tx.expect_delivery(&c.action_id, w.name(), &c.op, c.revision, now)
+                    .await?;
+                self.enqueue_delivery(&mut tx, &endpoint, &c, now).await?;
+                self.settle(&mut tx, std::slice::from_ref(&c.action_id))
+                    .await?;
+                tx.commit().await?;
+                resent.push(serde_json::json!({ "adapter": w.name(), "action_id": c.action_id, "op": c.op }));
+            }
+            for c in self
+                .store
+                .in_force_without_delivery(w.name(), 0, 500)
+                .await?
+                .into_iter()
+                .filter(|c| w.handles(c))
+            {
+                let mut tx = self.store.begin_write().await?;
+                tx.expect_delivery(&c.action_id, w.name(), &c.op, c.revision, now)
+                    .await?;
+                self.enqueue_delivery(&mut tx, &endpoint, &c, now).await?;
+                self.settle(&mut tx, std::slice::from_ref(&c.action_id))
+                    .await?;
+                tx.commit().await?;
+                added.push(serde_json::json!({ "adapter": w.name(), "action_id": c.action_id }));
+            }
+        }
+        let summary = serde_json::json!({ "resent": resent, "added": added, "retired": retired });
+        let mut tx = self.store.begin_write().await?;
+        if !resent.is_empty() || !added.is_empty() || !retired.is_empty() {
+            tracing::warn!(
+                resent = resent.len(),
+                added = added.len(),
+                retired = retired.len(),
+                "reconciliation re-sent deliveries"
+            );
+            let mut ev = self.event(
+                &crate::auth::Principal::System,
+                "enforcement.reconcile",
+                "enforcement".into(),
+            );
+            ev.details = summary.clone();
+            tx.append_audit(ev).await?;
+        }
+        tx.commit().await?;
+        if !resent.is_empty() || !added.is_empty() {
+            self.job_wakeup.notify_waiters();
+        }
+        Ok(summary)
+    }
+
+    /// Arms the next reconciliation run (in the transaction that completes this one, so
+    /// exactly one stays armed).
+    pub(crate) async fn rearm_reconciliation(
+        &self,
+        tx: &mut warden_store::WriteTx,
+    ) -> AppResult<()> {
+        let now = self.now();
+        let job = warden_store::jobs::NewJob {
+            kind: RECONCILE_JOB.into(),
+            payload: "{}".into(),
+            run_at: now + self.settings.reconcile_ms,
+            dedup_key: Some(RECONCILE_JOB.into()),
+            max_attempts: 1_000_000,
+        };
+        tx.enqueue(&job, &warden_store::new_id("job", now), now)
+            .await?;
+        Ok(())
+    }
+
+    /// Deliveries not confirmed (operators): what each enforcement point still has to confirm.
+    pub async fn open_deliveries(
+        &self,
+        who: &crate::auth::Principal,
+        only_failed: bool,
+    ) -> AppResult<serde_json::Value> {
+        who.require(
+            &[
+                warden_domain::identity::Role::Admin,
+                warden_domain::identity::Role::Operator,
+            ],
+            "read enforcement deliveries",
+        )?;
+        let items = self
+            .store
+            .open_deliveries(None, only_failed, i64::MAX, 500)
+            .await?;
+        Ok(serde_json::json!({ "adapters": self.adapters.names(), "items": items }))
+    }
+
+    /// The delivery log and the configured endpoints (operators).
+    pub async fn webhook_log(
+        &self,
+        who: &crate::auth::Principal,
+        msg_id: Option<&str>,
+    ) -> AppResult<serde_json::Value> {
+        who.require(
+            &[
+                warden_domain::identity::Role::Admin,
+                warden_domain::identity::Role::Operator,
+            ],
+            "read webhook deliveries",
+        )?;
+        let attempts = self.store.webhook_attempts(msg_id, 500).await?;
+        let endpoints: Vec<serde_json::Value> = self
+            .settings
+            .webhooks
+            .iter()
+            .map(|e| serde_json::json!({ "name": e.name, "url": e.url, "actions": e.actions, "products": e.products }))
+            .collect();
+        let mut messages = Vec::new();
+        if let Some(m) = msg_id {
+            for e in &self.settings.webhooks {
+                if let Some(j) = self
+                    .store
+                    .get_timer(&format!("webhook:{}:{m}", e.name))
+                    .await?
+                {
+                    messages.push(serde_json::json!({ "endpoint": e.name, "state": j.state, "attempts": j.attempts, "last_error": j.last_error }));
+                }
+            }
+        }
+        Ok(
+            serde_json::json!({ "endpoints": endpoints, "messages": messages, "attempts": attempts }),
+        )
+    }
+
+    /// Re-drives a dead delivery (same message id).
+    pub async fn redrive_webhook(
+        &self,
+        who: &crate::auth::Principal,
+        msg_id: &str,
+        endpoint: &str,
+    ) -> AppResult<serde_json::Value> {
+        who.require(
+            &[
+                warden_domain::identity::Role::Admin,
+                warden_domain::identity::Role::Operator,
+            ],
+            "re-drive webhooks",
+        )?;
+        let key = format!("webhook:{endpoint}:{msg_id}");
+        let job = self
+            .store
+            .get_timer(&key)
+            .await?
+            .ok_or(crate::error::AppError::NotFound("webhook message"))?;
+        if job.state != "dead" {
+            return Err(crate::error::AppError::Conflict(format!(
+                "the delivery is {}, not dead",
+                job.state
+            )));
+        }
+        let now = self.now();
+        let mut tx = self.store.begin_write().await?;
+        // The delivery waits for its adapter again (its action is no longer `failed`).
+        if let Ok(p) = serde_json::from_str::<DeliveryJob>(&job.payload) {
+            let c = &p.change;
+            tx.expect_delivery(
+                &c.action_id,
+                &format!("webhook:{endpoint}"),
+                &c.op,
+                c.revision,
+                now,
+            )
+            .await?;
+            self.settle(&mut tx, std::slice::from_ref(&c.action_id))
+                .await?;
+        }
+        let new = warden_store::jobs::NewJob {
+            kind: WEBHOOK_JOB.into(),
+            payload: job.payload,
+            run_at: now,
+            dedup_key: Some(key),
+            max_attempts: self.settings.webhook_max_attempts,
+        };
+        let id = tx
+            .enqueue(&new, &warden_store::new_id("job", now), now)
+            .await?;
+        let mut ev = self.event(who, "webhook.redrive", format!("webhook:{endpoint}"));
+        ev.details = serde_json::json!({ "msg_id": msg_id, "job_id": id });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        self.job_wakeup.notify_waiters();
+        Ok(serde_json::json!({ "job_id": id, "msg_id": msg_id }))
+    }
+}
