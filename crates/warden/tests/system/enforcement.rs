@@ -14,7 +14,7 @@ use crate::support::{Engine, TestApp, spawn_app};
 /// A Debian program a test drives; `None` with a loud notice when it is missing on a
 /// developer's machine, a failure under `CI=true` (`.ci/run` installs it).
 #[allow(clippy::panic)]
-fn program(paths: &[&'static str], package: &str) -> Option<&'static str> {
+pub(crate) fn program(paths: &[&'static str], package: &str) -> Option<&'static str> {
     let found = paths
         .iter()
         .copied()
@@ -32,7 +32,7 @@ fn program(paths: &[&'static str], package: &str) -> Option<&'static str> {
 
 /// Account `acme` owning `domain` as a `product` resource, and an operator's report of
 /// `category` on `target`. Returns the operator token and the case id.
-async fn seed_case(
+pub(crate) async fn seed_case(
     t: &TestApp,
     product: &str,
     domain: &str,
@@ -69,7 +69,7 @@ async fn seed_case(
 }
 
 /// The operator applies `action` to the case (HARM-1 path).
-async fn enforce(
+pub(crate) async fn enforce(
     t: &TestApp,
     op: &str,
     case: &str,
@@ -87,7 +87,12 @@ async fn enforce(
 
 /// The tenant files a ticket and a reviewer closes it with a lift (TKT-1); returns the status
 /// of the closing call.
-async fn lift_through_ticket(t: &TestApp, case: &str, body: &str, resolution: &str) -> u16 {
+pub(crate) async fn lift_through_ticket(
+    t: &TestApp,
+    case: &str,
+    body: &str,
+    resolution: &str,
+) -> u16 {
     let tenant = t.token("tenant", Some("acme")).await;
     let (_, tk) = t
         .call(
@@ -109,7 +114,7 @@ async fn lift_through_ticket(t: &TestApp, case: &str, body: &str, resolution: &s
     .0
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -165,7 +170,7 @@ async fn get(client: &reqwest::Client, port: u16, host: &str, path: &str) -> (u1
     }
 }
 
-async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+pub(crate) async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
     let started = Instant::now();
     while !check().await {
         assert!(
@@ -491,9 +496,56 @@ async fn webhooks_are_retried_signed_and_logged(engine: Engine) {
     t.stop().await;
 }
 
+/// The argv of `unbound-control` for the Unbound started by [`start_unbound`] in `dir`.
+pub(crate) fn unbound_control(dir: &std::path::Path, args: &[&str]) -> Vec<String> {
+    let mut v = vec![
+        "/usr/sbin/unbound-control".to_string(),
+        "-c".into(),
+        dir.join("unbound.conf").display().to_string(),
+    ];
+    v.extend(args.iter().map(|a| a.to_string()));
+    v
+}
+
+/// Starts Unbound in `dir` with an authoritative `acme.example` (`shop` → 192.0.2.10) and the
+/// RPZ `rpz.warden.` from `dir/rpz.zone` (which must exist); returns it and its DNS port once
+/// it answers.
+pub(crate) async fn start_unbound(bin: &str, dir: &std::path::Path) -> (Child, u16) {
+    let d = dir.display().to_string();
+    let (dns_port, control_port) = (free_port(), free_port());
+    std::fs::write(
+        format!("{d}/acme.zone"),
+        "$TTL 60\n@ IN SOA ns.acme.example. hostmaster.acme.example. 1 3600 600 86400 60\n@ IN NS ns.acme.example.\nns IN A 192.0.2.1\n@ IN A 192.0.2.11\nshop IN A 192.0.2.10\n*.shop IN A 192.0.2.10\n",
+    )
+    .unwrap();
+    let conf = format!("{d}/unbound.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "server:\n  interface: 127.0.0.1\n  port: {dns_port}\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  use-syslog: no\n  logfile: \"\"\n  access-control: 127.0.0.0/8 allow\n  module-config: \"respip iterator\"\n\
+auth-zone:\n  name: \"acme.example.\"\n  zonefile: \"{d}/acme.zone\"\n  for-downstream: no\n  for-upstream: yes\n  fallback-enabled: no\n\
+rpz:\n  name: \"rpz.warden.\"\n  zonefile: \"{d}/rpz.zone\"\n\
+remote-control:\n  control-enable: yes\n  control-interface: 127.0.0.1\n  control-port: {control_port}\n  control-use-cert: no\n"
+        ),
+    )
+    .unwrap();
+    let ub = Command::new(bin)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    until("unbound answering", async || {
+        dns_query(dns_port, "shop.acme.example") == Some((0, 1))
+    })
+    .await;
+    (ub, dns_port)
+}
+
 /// A DNS A query over UDP; returns the response code (0 = NOERROR, 3 = NXDOMAIN) and the number
 /// of answers, or `None` when nothing answered.
-fn dns_query(port: u16, name: &str) -> Option<(u8, u16)> {
+pub(crate) fn dns_query(port: u16, name: &str) -> Option<(u8, u16)> {
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
     sock.set_read_timeout(Some(Duration::from_millis(500)))
         .ok()?;
@@ -517,18 +569,7 @@ async fn unbound_rpz_suspends_and_restores_resolution() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display().to_string();
-    let (dns_port, control_port) = (free_port(), free_port());
-    let conf = format!("{d}/unbound.conf");
-    let control = |args: &[&str]| {
-        let mut v = vec![
-            "/usr/sbin/unbound-control".to_string(),
-            "-c".into(),
-            conf.clone(),
-        ];
-        v.extend(args.iter().map(|a| a.to_string()));
-        v
-    };
+    let control = |args: &[&str]| unbound_control(dir.path(), args);
     let settings = Settings {
         rpz_file: Some(dir.path().join("rpz.zone")),
         rpz_reload: vec![
@@ -544,32 +585,7 @@ async fn unbound_rpz_suspends_and_restores_resolution() {
         dir.path().join("rpz.zone").exists()
     })
     .await;
-    std::fs::write(
-        format!("{d}/acme.zone"),
-        "$TTL 60\n@ IN SOA ns.acme.example. hostmaster.acme.example. 1 3600 600 86400 60\n@ IN NS ns.acme.example.\nns IN A 192.0.2.1\n@ IN A 192.0.2.11\nshop IN A 192.0.2.10\n",
-    )
-    .unwrap();
-    std::fs::write(
-        &conf,
-        format!(
-            "server:\n  interface: 127.0.0.1\n  port: {dns_port}\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  use-syslog: no\n  logfile: \"\"\n  access-control: 127.0.0.0/8 allow\n  module-config: \"respip iterator\"\n\
-auth-zone:\n  name: \"acme.example.\"\n  zonefile: \"{d}/acme.zone\"\n  for-downstream: no\n  for-upstream: yes\n  fallback-enabled: no\n\
-rpz:\n  name: \"rpz.warden.\"\n  zonefile: \"{d}/rpz.zone\"\n\
-remote-control:\n  control-enable: yes\n  control-interface: 127.0.0.1\n  control-port: {control_port}\n  control-use-cert: no\n"
-        ),
-    )
-    .unwrap();
-    let mut ub = Command::new(unbound)
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    until("unbound answering", async || {
-        dns_query(dns_port, "shop.acme.example") == Some((0, 1))
-    })
-    .await;
+    let (mut ub, dns_port) = start_unbound(unbound, dir.path()).await;
 
     let (op, case) = seed_case(&t, "dns", "shop.acme.example", "shop.acme.example", "fraud").await;
     let (s, c) = enforce(&t, &op, &case, "suspend_resolution", "phishing site").await;

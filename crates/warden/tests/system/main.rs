@@ -10,6 +10,7 @@
 
 mod support;
 
+mod adapters;
 mod enforcement;
 mod intake;
 mod isolation;
