@@ -96,6 +96,7 @@ pub fn router(app: App) -> Router {
         .route("/api/enforcement/rpz", get(rpz_zone))
         .route("/api/enforcement/webhooks", get(webhook_log))
         .route("/api/enforcement/deliveries", get(open_deliveries))
+        .route("/api/enforcement/reconcile", post(reconcile_now))
         .route("/api/enforcement/webhooks/redrive", post(webhook_redrive))
         .route("/api/enforcement/snapshot", get(enforcement_snapshot))
         .route("/api/lexicon", get(lexicon))
@@ -690,6 +691,13 @@ async fn open_deliveries(
     Q(q): Q<DeliveriesQuery>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(app.open_deliveries(&who, q.failed).await?))
+}
+
+async fn reconcile_now(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.reconcile_now(&who).await?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -420,6 +420,15 @@ pub const ROUTES: &[Route] = &[
         "ENF-2, PEN-3",
     ),
     r(
+        "POST",
+        "/api/enforcement/reconcile",
+        OPERATORS,
+        "enforcement",
+        "Reconcile now (it also runs every enforcement.reconcile_interval_secs): re-send what an adapter never confirmed, send what is in force to endpoints configured later, retire deliveries of removed endpoints.",
+        None,
+        "ENF-2",
+    ),
+    r(
         "GET",
         "/api/enforcement/rpz",
         EDGES,

@@ -446,6 +446,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bad_webhooks_and_enforcement_settings_are_named() {
+        let base = || Config {
+            webhooks: vec![Webhook {
+                name: "billing".into(),
+                url: "https://billing.internal/hook".into(),
+                secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+                ..Webhook::default()
+            }],
+            ..Config::default()
+        };
+        base().validate().unwrap();
+        let mut c = base();
+        c.webhooks[0].secret = "hunter2".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("webhooks[0] (billing): secret"), "{e}");
+        assert!(!e.contains("hunter2"), "the secret is never printed: {e}");
+        let mut c = base();
+        c.webhooks.push(c.webhooks[0].clone());
+        assert!(c.validate().unwrap_err().to_string().contains("unique"));
+        let mut c = base();
+        c.webhooks[0].url = "ftp://x".into();
+        assert!(c.validate().unwrap_err().to_string().contains("url"));
+        let mut c = base();
+        c.enforcement.reconcile_interval_secs = 0;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("reconcile_interval_secs")
+        );
+    }
+
+    #[test]
     fn env_overrides_file_and_secrets_are_hidden() {
         let env = vec![
             (

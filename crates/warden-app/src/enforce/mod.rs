@@ -679,6 +679,27 @@ impl App {
         Ok(())
     }
 
+    /// Runs reconciliation now (operators, after mending an endpoint), audited.
+    pub async fn reconcile_now(
+        &self,
+        who: &crate::auth::Principal,
+    ) -> AppResult<serde_json::Value> {
+        who.require(
+            &[
+                warden_domain::identity::Role::Admin,
+                warden_domain::identity::Role::Operator,
+            ],
+            "reconcile enforcement",
+        )?;
+        let summary = self.reconcile().await?;
+        let mut tx = self.store.begin_write().await?;
+        let mut ev = self.event(who, "enforcement.reconcile_now", "enforcement".into());
+        ev.details = summary.clone();
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(summary)
+    }
+
     /// Deliveries not confirmed (operators): what each enforcement point still has to confirm.
     pub async fn open_deliveries(
         &self,
@@ -794,5 +815,37 @@ impl App {
         tx.commit().await?;
         self.job_wakeup.notify_waiters();
         Ok(serde_json::json!({ "job_id": id, "msg_id": msg_id }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(action: &str, target: &str) -> EnforcementChange {
+        EnforcementChange {
+            revision: 1,
+            action_id: "act_1".into(),
+            case_id: "case_1".into(),
+            account_id: None,
+            op: "apply".into(),
+            action: action.into(),
+            product: None,
+            target: target.into(),
+            created_at: 0,
+        }
+    }
+
+    /// Regression: `block_network` on a URL whose host is an IP literal was refused by the
+    /// index (a host rule cannot name an IP), so nothing enforced it.
+    #[test]
+    fn network_block_on_an_ip_url_is_an_ip_rule() {
+        let r = rule_for(&change("block_network", "http://203.0.113.9:8080/page")).unwrap();
+        assert_eq!(r.kind.name(), "ip");
+        let r = rule_for(&change("block_network", "http://[2001:db8::1]/x")).unwrap();
+        assert_eq!(r.kind.name(), "ip");
+        let r = rule_for(&change("block_network", "https://shop.example/x")).unwrap();
+        assert_eq!(r.kind.name(), "host");
+        assert!(rule_for(&change("isolate_account", "acct_1")).is_none());
     }
 }

@@ -368,7 +368,10 @@ async fn the_webhook_adapter_complies() {
 
 // --- Reconciliation, end to end -----------------------------------------------------------------
 
-crate::both_engines!(reconciliation_resends_what_an_endpoint_never_confirmed);
+crate::both_engines!(
+    reconciliation_resends_what_an_endpoint_never_confirmed,
+    an_endpoint_configured_later_is_sent_what_is_in_force
+);
 
 /// ENF-2/PEN-3: while the receiver is down an action is not `applied`; when its retries run out
 /// it is `failed` (visible in the deliveries queue); reconciliation re-sends it once the
@@ -516,5 +519,92 @@ async fn reconciliation_resends_what_an_endpoint_never_confirmed(engine: Engine)
     ] {
         assert!(moves.contains(&m), "{m} missing from {moves:?}");
     }
+    t.stop().await;
+}
+
+/// ENF-2: a webhook endpoint added to the configuration later is sent, at the next
+/// reconciliation, every action in force that it asks for, and nothing that was lifted.
+async fn an_endpoint_configured_later_is_sent_what_is_in_force(engine: Engine) {
+    let Some(t) = crate::support::spawn_app_with(
+        engine,
+        Settings::default(),
+        warden_app::lifecycle::LifecycleSettings::default(),
+        false,
+    )
+    .await
+    else {
+        return;
+    };
+    let (op, lifted) = seed_case(
+        &t,
+        "cdn",
+        "acme.example",
+        "https://acme.example/x",
+        "gambling",
+    )
+    .await;
+    let (_, r) = t
+        .call(
+            "POST",
+            "/api/reports",
+            Some(&op),
+            Some(
+                &serde_json::json!({ "target": "https://acme.example/y", "category": "gambling" }),
+            ),
+        )
+        .await;
+    let in_force = r["case_id"].as_str().unwrap().to_string();
+    for case in [&lifted, &in_force] {
+        let (s, c) = enforce(&t, &op, case, "block_url", "casino").await;
+        assert_eq!(s, 200, "{c}");
+    }
+    assert_eq!(
+        lift_through_ticket(&t, &lifted, "Removed.", "Lifted.").await,
+        200
+    );
+    // A node restarted with a new endpoint.
+    let secret = vec![6u8; 32];
+    let (late, port) = start_receiver(secret.clone()).await;
+    let mut settings = (*t.app.settings).clone();
+    settings.webhooks.push(WebhookEndpoint {
+        name: "late".into(),
+        url: format!("http://127.0.0.1:{port}/hook"),
+        secret,
+        actions: vec!["block_url".into()],
+        products: vec![],
+    });
+    let node = warden_app::App::new(
+        t.app.store.clone(),
+        t.app.clock.clone(),
+        warden_app::crypto::Sealer::from_key(&[3; 32]),
+        settings,
+    );
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    let worker = node.clone();
+    let handle = tokio::spawn(async move { worker.run_worker(rx).await });
+    let summary = node
+        .reconcile_now(&warden_app::auth::Principal::System)
+        .await
+        .unwrap();
+    assert_eq!(summary["added"].as_array().unwrap().len(), 1, "{summary}");
+    until("the late endpoint got the action in force", async || {
+        late.state.lock().unwrap().get("https://acme.example/y") == Some(&true)
+    })
+    .await;
+    assert!(
+        !late
+            .state
+            .lock()
+            .unwrap()
+            .contains_key("https://acme.example/x"),
+        "a lifted action is not sent"
+    );
+    // Nothing more to add.
+    let again = node
+        .reconcile_now(&warden_app::auth::Principal::System)
+        .await
+        .unwrap();
+    assert_eq!(again["added"].as_array().unwrap().len(), 0, "{again}");
+    handle.abort();
     t.stop().await;
 }
