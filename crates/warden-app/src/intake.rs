@@ -406,9 +406,9 @@ impl App {
                 new_cases.push(c);
                 ids
             };
-            // A new case keeps the notice (UNB-4: no console unblock). A regulator report on an
-            // existing case is kept as a report; the operator handles that case by hand.
-            if !duplicate && let Some(notice) = v.regulator.clone() {
+            // The case keeps the notice (UNB-4: no console unblock), whether the regulator's
+            // report opened it or joined it.
+            if let Some(notice) = v.regulator.clone() {
                 regulator_notices.push((case_id.clone(), notice));
             }
             let evidence: Option<Vec<u8>> = item.raw.or_else(|| v.evidence.map(String::into_bytes));
@@ -467,11 +467,11 @@ impl App {
         }
         tx.insert_cases(&new_cases).await?;
         for (case_id, notice) in regulator_notices {
-            let life = warden_store::lifecycle::CaseLifecycle {
-                regulator: Some(serde_json::to_string(&notice).unwrap_or_default()),
-                ..Default::default()
-            };
-            tx.set_case_lifecycle(&case_id, &life).await?;
+            tx.flag_regulator(
+                &case_id,
+                &serde_json::to_string(&notice).unwrap_or_default(),
+            )
+            .await?;
         }
         let bumps: Vec<(String, i64, i64)> =
             bumps.into_iter().map(|(id, (n, v))| (id, n, v)).collect();

@@ -147,6 +147,17 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Marks a case as a regulator case (UNB-4) with the notice that came first; a later notice
+    /// does not replace it. Returns whether the case was not one before.
+    pub async fn flag_regulator(&mut self, case_id: &str, notice: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE cases SET regulator = $1 WHERE id = $2 AND regulator IS NULL")
+            .bind(notice)
+            .bind(case_id)
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Reads a case's lifecycle columns inside the transaction.
     pub async fn get_case_lifecycle(&mut self, case_id: &str) -> Result<Option<CaseLifecycle>> {
         let r = sqlx::query("SELECT * FROM cases WHERE id = $1")

@@ -24,6 +24,7 @@ both_engines!(
     b_calendar_holiday_and_makeup_day,
     c_serious_case_enforced_at_once,
     d_regulator_case_goes_through_a_ticket,
+    regulator_notice_joining_an_open_case_makes_it_a_regulator_case,
     e_violation_limit,
     harmful_behaviour_is_restricted_and_lifted_by_ticket,
     trusted_detection_is_graded_automatically,
@@ -798,6 +799,38 @@ async fn d_regulator_case_goes_through_a_ticket(engine: Engine) {
     assert_eq!(
         mine["items"][0]["resolution"],
         "Unblocked after the regulator confirmed."
+    );
+    w.t.stop().await;
+}
+
+/// Regression: a regulator's notice about a case that was already open (from a user report)
+/// joined it as a report but left it an ordinary case, so the tenant could unblock it from the
+/// console (UNB-4 says a regulator case goes through a ticket).
+async fn regulator_notice_joining_an_open_case_makes_it_a_regulator_case(engine: Engine) {
+    let Some(w) = world(engine, lifecycle(WorkCalendar::default())).await else {
+        return;
+    };
+    let case = w.report("porn_vulgar").await;
+    let body = json!({ "target": w.url, "category": "porn_vulgar", "source": "regulator", "regulator": { "authority": "网信办", "document_number": "网信函〔2026〕13号", "legal_basis": "《网络安全法》第四十七条" } });
+    let (s, r) =
+        w.t.call("POST", "/api/reports", Some(&w.op), Some(&body))
+            .await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["case_id"], case.as_str(), "joined the open case");
+    let (s, c) = w
+        .confirm(
+            &case,
+            json!({ "level": "general", "level_reason": "small site", "markers": ["色情视频"] }),
+        )
+        .await;
+    assert_eq!((s, c["state"].as_str()), (200, Some("alerting")), "{c}");
+    w.t.clock.advance(GRACE_MS + 1000);
+    w.wait_state(&case, "enforced").await;
+    let (s, e) = w.self_unblock(&case, true).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("regulator_case")),
+        "{e}"
     );
     w.t.stop().await;
 }
