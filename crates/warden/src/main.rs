@@ -416,8 +416,59 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// SQLite serves one node: a second `warden serve` on the same database file would run jobs
+/// twice and fight over the file, so it is refused while the first one runs (an OS file lock,
+/// released when the process ends, even by kill -9).
+fn lock_sqlite(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    use std::io::{Read, Seek, Write};
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Ok(None);
+    };
+    let path = rest
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.lock");
+    if let Some(parent) = std::path::Path::new(&lock_path).parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open the lock file {lock_path}"))?;
+    match f.try_lock() {
+        Ok(()) => {
+            f.set_len(0)?;
+            f.rewind()?;
+            write!(f, "{}", std::process::id())?;
+            f.flush()?;
+            Ok(Some(f))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = f.read_to_string(&mut pid);
+            anyhow::bail!(
+                "another `warden serve` (pid {}) is using the SQLite database {path}; SQLite serves one node. Stop it first, or set database.url to PostgreSQL to run several nodes",
+                pid.trim()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {lock_path}"))
+        }
+    }
+}
+
 async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
     let addr = listen.unwrap_or_else(|| cfg.server.listen.clone());
+    let _single_node = lock_sqlite(&cfg.database_url())?;
     let app = open_app(&cfg).await?;
     if let Some(t) = app.bootstrap_admin().await? {
         eprintln!(

@@ -16,6 +16,39 @@ fn readme() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap()
 }
 
+/// SQLite serves one node: a second `warden serve` on the same file is refused with an error
+/// naming the first process and PostgreSQL as the way to run several; a crash frees the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_on_one_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = spawn_warden(dir.path(), &[], &[]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("WARDEN_DATABASE__URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the second node must not start: {err}"
+    );
+    assert!(
+        err.contains("SQLite serves one node")
+            && err.contains(&first.child.id().to_string())
+            && err.contains("PostgreSQL"),
+        "the error names the other process and the way out: {err}"
+    );
+    // A crash releases the lock: the next start works.
+    first.kill9();
+    let mut again = spawn_warden(dir.path(), &[], &[]);
+    assert_eq!(
+        http(&again.base, "GET", "/healthz", None, None).await.0,
+        200
+    );
+    assert!(again.terminate(10));
+}
+
 /// OPS-1 and the README: its run command is `serve` with no configuration; started in an empty
 /// directory with no WARDEN_* settings, Warden creates ./warden-data with an SQLite database and
 /// a 0600 key, prints a one-time admin token and answers /healthz, /readyz, /metrics and the
