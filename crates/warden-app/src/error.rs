@@ -53,11 +53,5 @@ impl From<StoreError> for AppError {
     }
 }
 
-impl From<warden_domain::case::TransitionError> for AppError {
-    fn from(e: warden_domain::case::TransitionError) -> Self {
-        AppError::Conflict(e.to_string())
-    }
-}
-
 /// Result alias.
 pub type AppResult<T> = Result<T, AppError>;

@@ -1,8 +1,8 @@
 //! Cases, the operator triage queue (INT-5, LIFE-1) and the audit log views (AUD-1..3).
 
 use serde::{Deserialize, Serialize};
-use warden_domain::case::{CaseState, TriageCommand, decide};
 use warden_domain::identity::Role;
+use warden_domain::lifecycle::State;
 use warden_domain::resource::InvalidInput;
 use warden_store::audit::{AuditEvent, AuditFilter, Purge, Verification};
 use warden_store::reports::{Case, CaseFilter, Report};
@@ -83,7 +83,7 @@ impl App {
     ) -> AppResult<Vec<Case>> {
         who.require(CASE_READERS, "list cases")?;
         if let Some(s) = &f.state {
-            CaseState::parse(s)?;
+            State::parse(s)?;
         }
         Ok(self.store.list_cases(&who.scope(), f, after, limit).await?)
     }
@@ -209,12 +209,12 @@ impl App {
         Ok(contact)
     }
 
-    /// Confirms or dismisses a reported case (LIFE-1, LIFE-5).
-    pub async fn triage(
+    /// Dismisses a reported case with a reason (LIFE-1, LIFE-5); confirming is the lifecycle's
+    /// (it grades and plans the penalty).
+    pub async fn dismiss(
         &self,
         who: &Principal,
         case_id: &str,
-        confirm: bool,
         input: TriageInput,
     ) -> AppResult<Case> {
         who.require(TRIAGERS, "triage cases")?;
@@ -225,33 +225,23 @@ impl App {
         if reason.as_ref().is_some_and(|r| r.chars().count() > 2000) {
             return Err(InvalidInput::new("reason", "at most 2000 characters").into());
         }
-        let cmd = if confirm {
-            TriageCommand::Confirm
-        } else {
-            TriageCommand::Dismiss {
-                reason: reason
-                    .clone()
-                    .ok_or_else(|| InvalidInput::new("reason", "is required to dismiss a case"))?,
-            }
-        };
+        let reason =
+            reason.ok_or_else(|| InvalidInput::new("reason", "is required to dismiss a case"))?;
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
         let before = tx
             .get_case_for_update(case_id)
             .await?
             .ok_or(AppError::NotFound("case"))?;
-        let state = CaseState::parse(&before.state).map_err(|_| {
-            AppError::Conflict(format!(
-                "a {} case is past triage and cannot be {}",
-                before.state,
-                if confirm {
-                    "confirmed again"
-                } else {
-                    "dismissed"
-                }
-            ))
-        })?;
-        let next = decide(state, &cmd)?;
+        // LIFE-1: only a case still in triage is dismissed; a confirmed one goes on to grading.
+        if before.state != State::Reported.code() {
+            return Err(AppError::Conflict(format!(
+                "a {} case cannot be dismissed: only reported cases are (LIFE-1)",
+                before.state
+            )));
+        }
+        let next = State::Dismissed;
+        let reason = Some(reason);
         let now = self.now();
         tx.set_case_state(case_id, next.code(), reason.as_deref(), now)
             .await?;
@@ -259,15 +249,7 @@ impl App {
         after.state = next.code().into();
         after.state_reason = reason.clone();
         after.updated_at = now;
-        let mut ev = self.event(
-            who,
-            if confirm {
-                "case.confirm"
-            } else {
-                "case.dismiss"
-            },
-            format!("case:{case_id}"),
-        );
+        let mut ev = self.event(who, "case.dismiss", format!("case:{case_id}"));
         ev.account_id = before.account_id.clone();
         ev.before_digest = Some(digest(&before));
         ev.after_digest = Some(digest(&after));

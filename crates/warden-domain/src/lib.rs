@@ -7,7 +7,6 @@
 //! constructors, so the rest of Warden handles only valid ones.
 
 pub mod calendar;
-pub mod case;
 pub mod grading;
 pub mod identity;
 pub mod lifecycle;

@@ -947,7 +947,7 @@ async fn dismiss_case(
     Path(id): Path<String>,
     JsonBody(input): JsonBody<TriageInput>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(app.triage(&who, &id, false, input).await?)))
+    Ok(Json(json!(app.dismiss(&who, &id, input).await?)))
 }
 
 async fn create_account(

@@ -282,6 +282,28 @@ async fn a_alerting_deadline_enforced_self_unblock(engine: Engine) {
         codes(&w.penalties(&case).await, "actions"),
         vec!["block_url:applied"]
     );
+    // Regression: listing by a lifecycle state past triage was refused as an unknown state.
+    let (s, list) =
+        w.t.call("GET", "/api/cases?state=enforced", Some(&w.op), None)
+            .await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["items"][0]["id"], case.as_str(), "{list}");
+    let (s, e) =
+        w.t.call(
+            "POST",
+            &format!("/api/cases/{case}/dismiss"),
+            Some(&w.op),
+            Some(&json!({ "reason": "changed my mind" })),
+        )
+        .await;
+    assert_eq!(s, 409, "an enforced case is past dismissal: {e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("only reported cases"),
+        "{e}"
+    );
     // UNB-1: the commitment is required.
     let (s, e) = w.self_unblock(&case, false).await;
     assert_eq!(
