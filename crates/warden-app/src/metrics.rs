@@ -117,4 +117,20 @@ impl Metrics {
         );
         o
     }
+
+    /// The enforcement deliveries no point has confirmed yet (ENF-2), by adapter and state:
+    /// `failed` ones need an operator (or the next reconciliation).
+    pub fn render_deliveries(counts: &[(String, String, i64)]) -> String {
+        let mut o = String::from(
+            "# HELP warden_enforcement_deliveries Enforcement deliveries not yet confirmed, by adapter and state (ENF-2).\n# TYPE warden_enforcement_deliveries gauge\n",
+        );
+        for (adapter, state, n) in counts {
+            let adapter = adapter.replace(['\\', '"', '\n'], "_");
+            let _ = writeln!(
+                o,
+                "warden_enforcement_deliveries{{adapter=\"{adapter}\",state=\"{state}\"}} {n}"
+            );
+        }
+        o
+    }
 }

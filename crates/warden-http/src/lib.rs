@@ -330,7 +330,11 @@ async fn readyz(State(app): State<App>) -> Response {
 async fn metrics(State(app): State<App>) -> Response {
     let jobs = app.store.job_counts().await.unwrap_or_default();
     let breaches = app.sla_breaches().await.unwrap_or_default();
+    let deliveries = app.store.delivery_counts().await.unwrap_or_default();
     let mut text = app.metrics.render(&jobs);
+    text.push_str(&warden_app::metrics::Metrics::render_deliveries(
+        &deliveries,
+    ));
     text.push_str(&format!(
         "# HELP warden_review_sla_breaches Open manual-unblock requests and tickets past their SLA due time (UNB-3, TKT-1).\n# TYPE warden_review_sla_breaches gauge\nwarden_review_sla_breaches {breaches}\n"
     ));

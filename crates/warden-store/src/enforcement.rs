@@ -494,6 +494,18 @@ impl Store {
         rows.iter().map(delivery_row).collect()
     }
 
+    /// Open deliveries (`pending`, `failed`) per adapter and state, for the metrics.
+    pub async fn delivery_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT adapter, state, COUNT(*) AS n FROM action_deliveries WHERE state IN ('pending', 'failed') GROUP BY adapter, state ORDER BY adapter, state",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((s(r, "adapter")?, s(r, "state")?, i(r, "n")?)))
+            .collect()
+    }
+
     /// The latest change of an action (what its adapters must hold).
     pub async fn latest_change(&self, action_id: &str) -> Result<Option<EnforcementChange>> {
         let r = sqlx::query(

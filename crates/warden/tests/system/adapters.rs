@@ -455,6 +455,21 @@ async fn reconciliation_resends_what_an_endpoint_never_confirmed(engine: Engine)
         .await;
     assert_eq!(q["items"][0]["adapter"], "webhook:billing", "{q}");
     assert_eq!(q["items"][0]["op"], "apply", "{q}");
+    let metrics = t
+        .client
+        .get(format!("{}/metrics", t.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "warden_enforcement_deliveries{adapter=\"webhook:billing\",state=\"failed\"} 1"
+        ),
+        "{metrics}"
+    );
     // Tenants never see it (operators only).
     let tenant = t.token("tenant", Some("acme")).await;
     let (s, _) = t
