@@ -149,8 +149,8 @@ struct Follower {
     /// Whether a push is due even with an empty backlog (at start: the point may hold stale
     /// state from before).
     force: bool,
-    /// Whether its confirmations still need writing.
-    unconfirmed: bool,
+    /// The revision up to which its confirmations are written.
+    confirmed: i64,
     failures: u32,
     retry_at: Option<std::time::Instant>,
 }
@@ -180,7 +180,7 @@ impl App {
                 backlog: Vec::new(),
                 upto: 0,
                 force: true,
-                unconfirmed: false,
+                confirmed: 0,
                 failures: 0,
                 retry_at: None,
             })
@@ -260,7 +260,6 @@ impl App {
                     f.force = false;
                     f.failures = 0;
                     f.retry_at = None;
-                    f.unconfirmed = true;
                 }
                 Err(e) => {
                     f.failures += 1;
@@ -274,13 +273,11 @@ impl App {
                     }
                 }
             }
-        } else if f.backlog.is_empty() && !f.force {
-            // Nothing of this adapter's in the new changes: it holds the log up to here.
-            f.unconfirmed |= f.failures == 0;
         }
-        if f.unconfirmed && f.backlog.is_empty() {
+        // With nothing left to push it holds the log up to `upto`: write that once per revision.
+        if f.backlog.is_empty() && !f.force && f.failures == 0 && f.confirmed < f.upto {
             match self.confirm_follower(f.adapter.name(), f.upto).await {
-                Ok(()) => f.unconfirmed = false,
+                Ok(()) => f.confirmed = f.upto,
                 Err(e) => {
                     tracing::warn!(error = %e, "writing adapter confirmations failed; retrying")
                 }

@@ -369,6 +369,7 @@ async fn the_webhook_adapter_complies() {
 // --- Reconciliation, end to end -----------------------------------------------------------------
 
 crate::both_engines!(
+    a_follower_that_drifted_is_put_back,
     reconciliation_resends_what_an_endpoint_never_confirmed,
     an_endpoint_configured_later_is_sent_what_is_in_force
 );
@@ -621,5 +622,48 @@ async fn an_endpoint_configured_later_is_sent_what_is_in_force(engine: Engine) {
         .unwrap();
     assert_eq!(again["added"].as_array().unwrap().len(), 0, "{again}");
     handle.abort();
+    t.stop().await;
+}
+
+/// ENF-2: every node compares what its own adapters hold with the log every reconcile
+/// interval: a rule its index lost is put back, a rule the log never had is taken out.
+async fn a_follower_that_drifted_is_put_back(engine: Engine) {
+    use warden_enforce::index::{Change, Rule, RuleKind};
+    let settings = Settings {
+        reconcile_ms: 300,
+        ..Settings::default()
+    };
+    let Some(t) = crate::support::spawn_app(engine, settings).await else {
+        return;
+    };
+    let (op, case) = seed_case(
+        &t,
+        "cdn",
+        "acme.example",
+        "https://acme.example/x",
+        "gambling",
+    )
+    .await;
+    let (s, c) = enforce(&t, &op, &case, "block_url", "casino").await;
+    assert_eq!(s, 200, "{c}");
+    let blocked = |u: &str| t.app.check_url(u).is_some();
+    until("blocked", async || blocked("https://acme.example/x")).await;
+    let id = t.app.check_url("https://acme.example/x").unwrap().rule;
+    // Drift: the index loses the rule and gains one nobody decided.
+    t.app.index.apply(vec![
+        Change::Remove(id),
+        Change::Add(Rule {
+            id: "act_stray".into(),
+            kind: RuleKind::parse("url", "https://acme.example/innocent").unwrap(),
+            action: "block_url".into(),
+            case_id: "case_none".into(),
+            notice: None,
+        }),
+    ]);
+    assert!(!blocked("https://acme.example/x") && blocked("https://acme.example/innocent"));
+    until("put back", async || {
+        blocked("https://acme.example/x") && !blocked("https://acme.example/innocent")
+    })
+    .await;
     t.stop().await;
 }
