@@ -556,17 +556,8 @@ impl App {
 
     /// Makes sure one reconciliation job is armed (at start; it re-arms itself).
     pub async fn arm_reconciliation(&self) -> AppResult<()> {
-        let now = self.now();
         let mut tx = self.store.begin_write().await?;
-        let job = warden_store::jobs::NewJob {
-            kind: RECONCILE_JOB.into(),
-            payload: "{}".into(),
-            run_at: now + self.settings.reconcile_ms,
-            dedup_key: Some(RECONCILE_JOB.into()),
-            max_attempts: 1_000_000,
-        };
-        tx.enqueue(&job, &warden_store::new_id("job", now), now)
-            .await?;
+        self.rearm_reconciliation(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -607,13 +598,7 @@ impl App {
                 {
                     continue;
                 }
-                let mut tx = self.store.begin_write().await?;
-                tx.expect_delivery(&c.action_id, w.name(), &c.op, c.revision, now)
-                    .await?;
-                self.enqueue_delivery(&mut tx, &endpoint, &c, now).await?;
-                self.settle(&mut tx, std::slice::from_ref(&c.action_id))
-                    .await?;
-                tx.commit().await?;
+                self.resend(w, &c, now).await?;
                 resent.push(serde_json::json!({ "adapter": w.name(), "action_id": c.action_id, "op": c.op }));
             }
             for c in self
@@ -623,13 +608,7 @@ impl App {
                 .into_iter()
                 .filter(|c| w.handles(c))
             {
-                let mut tx = self.store.begin_write().await?;
-                tx.expect_delivery(&c.action_id, w.name(), &c.op, c.revision, now)
-                    .await?;
-                self.enqueue_delivery(&mut tx, &endpoint, &c, now).await?;
-                self.settle(&mut tx, std::slice::from_ref(&c.action_id))
-                    .await?;
-                tx.commit().await?;
+                self.resend(w, &c, now).await?;
                 added.push(serde_json::json!({ "adapter": w.name(), "action_id": c.action_id }));
             }
         }
@@ -655,6 +634,20 @@ impl App {
             self.job_wakeup.notify_waiters();
         }
         Ok(summary)
+    }
+
+    /// Sends change `c` to a webhook adapter again: a fresh delivery (same message id) and its
+    /// job, in one transaction.
+    async fn resend(&self, w: &WebhookAdapter, c: &EnforcementChange, now: i64) -> AppResult<()> {
+        let mut tx = self.store.begin_write().await?;
+        tx.expect_delivery(&c.action_id, w.name(), &c.op, c.revision, now)
+            .await?;
+        self.enqueue_delivery(&mut tx, &w.endpoint().name, c, now)
+            .await?;
+        self.settle(&mut tx, std::slice::from_ref(&c.action_id))
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Arms the next reconciliation run (in the transaction that completes this one, so
