@@ -25,14 +25,35 @@
 //! one site; the stored value keeps the scheme it was given, for display) and the query
 //! string, but a non-default port is part of the key. `object` rules use the same
 //! boundary rule on `/` (`bucket/dir` matches `bucket/dir/file`, not `bucket/dirty`).
+//!
+//! # Cost of a lookup
+//!
+//! ENF-1 asks for ten million lookups a second on one core against a million rules, so the
+//! query path is shaped around memory accesses, not instructions:
+//!
+//! - queries as edges send them are canonicalised without allocating (`fast`): in place
+//!   when already canonical, else in a per-thread buffer; the rest go through
+//!   [`normalise_url`], the reference, which the fast path is tested against;
+//! - `host` and `domain` rules live in a table of names (`names`) whose record holds the
+//!   answer next to the name's bytes; a host's suffixes are hashed in one right-to-left
+//!   pass, and only suffixes with as many labels as some domain rule are probed;
+//! - a cache-sized filter of the hosts that URL rules name tells a URL query whether its
+//!   exact and prefix keys are worth hashing at all; most are not;
+//! - exact, prefix, object and service keys share one table whose slots point at a header
+//!   in the arena right before the key, so a hit reads the key and the answer in one
+//!   place; prefix keys are hashed segment by segment, all depths in one pass, and only
+//!   depths some prefix rule has are probed.
 
+mod fast;
 mod lpm;
+mod names;
 mod normalise;
 mod punycode;
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -40,7 +61,9 @@ use hashbrown::HashTable;
 use hashbrown::hash_table::Entry as TableEntry;
 use ipnet::IpNet;
 
+use fast::Query;
 use lpm::{Lpm, Prefix};
+use names::{Fact, NO_RULE, NameFilter, NameHashes, NameRec, Names, NamesBuilder, name_hash};
 pub use normalise::{MAX_HOST_LEN, MAX_URL_LEN, NormUrl, Scheme, normalise_host, normalise_url};
 
 /// Why a rule value or a query could not be understood.
@@ -274,14 +297,6 @@ impl Tag {
             Self::Service => "service",
         }
     }
-
-    /// The part of a stored value that is hashed: prefix rules drop their scheme.
-    fn key(self, value: &str) -> &str {
-        match self {
-            Self::UrlPrefix => value.split_once("://").map_or(value, |(_, k)| k),
-            _ => value,
-        }
-    }
 }
 
 const NO_NOTICE: u32 = u32::MAX;
@@ -305,14 +320,108 @@ struct Entry {
     tag: Tag,
 }
 
+/// The value of a rule in the key table (`url_exact`, `url_prefix`, `object`, `service`)
+/// is preceded in the arena by a header: the entry index (five 7-bit digits), the value's
+/// length (three), the tag, and the offset of the hashed key in the value (past
+/// `scheme://` for prefix rules) — all ASCII, so the arena stays a `str`. The table's
+/// slots hold the header's offset, so a probe finds the key to compare and the answer in
+/// one place instead of going through `entries` first.
+const KEY_HEAD: usize = 10;
+/// Longest value a header can describe (three 7-bit digits).
+const MAX_KEYED_LEN: usize = (1 << 21) - 1;
+
+fn keyed(tag: Tag) -> bool {
+    matches!(
+        tag,
+        Tag::UrlExact | Tag::UrlPrefix | Tag::Object | Tag::Service
+    )
+}
+
+fn key_hash(hasher: &foldhash::fast::RandomState, tag: Tag, key: &[u8]) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write(key);
+    h.write_u8(tag as u8);
+    h.finish()
+}
+
+/// The hash of a table key. Prefix keys (`authority[/seg...]`) are hashed segment by
+/// segment from the left, so that a query gets the hashes of all its path prefixes in one
+/// pass (see [`Index::find_prefix`]); the others whole.
+fn entry_hash(hasher: &foldhash::fast::RandomState, tag: Tag, key: &[u8]) -> u64 {
+    if tag != Tag::UrlPrefix {
+        return key_hash(hasher, tag, key);
+    }
+    let mut parts = key.split(|&b| b == b'/');
+    let mut h = hasher.build_hasher();
+    h.write(parts.next().unwrap_or_default());
+    for segment in parts {
+        h.write(segment);
+    }
+    h.finish()
+}
+
+fn depth_bit(depth: usize) -> u32 {
+    1 << depth.min(31)
+}
+
+/// Reads the header at `at`: the entry index, the tag (as a byte) and the key.
+#[inline]
+fn keyed_at(arena: &str, at: u32) -> Option<(u32, u8, &[u8])> {
+    let arena = arena.as_bytes();
+    let at = at as usize;
+    let head = arena.get(at..at + KEY_HEAD)?;
+    let digits = |range: std::ops::Range<usize>| {
+        head.get(range).map(|d| {
+            d.iter()
+                .rev()
+                .fold(0u32, |v, &digit| v << 7 | u32::from(digit))
+        })
+    };
+    let (entry, len) = (digits(0..5)?, digits(5..8)? as usize);
+    let (tag, off) = (*head.get(8)?, usize::from(*head.get(9)?));
+    let start = at + KEY_HEAD;
+    Some((entry, tag, arena.get(start + off..start + len)?))
+}
+
+/// Appends the header of [`KEY_HEAD`] ASCII bytes; `len` must not exceed
+/// [`MAX_KEYED_LEN`].
+fn push_key_header(arena: &mut String, entry: u32, len: usize, tag: Tag, key_off: u8) {
+    let len = u32::try_from(len.min(MAX_KEYED_LEN)).unwrap_or(0);
+    let digits = |v: u32, n: u32| (0..n).map(move |i| (v >> (7 * i)) & 0x7f);
+    for d in digits(entry, 5)
+        .chain(digits(len, 3))
+        .chain([u32::from(tag as u8), u32::from(key_off)])
+    {
+        arena.push(char::from(u8::try_from(d).unwrap_or(0)));
+    }
+}
+
+/// Where the part after `scheme://` starts in a canonical URL value.
+fn after_scheme(value: &str) -> Option<usize> {
+    if value.starts_with("https://") {
+        Some(8)
+    } else if value.starts_with("http://") {
+        Some(7)
+    } else {
+        value.find("://").map(|p| p + 3)
+    }
+}
+
 /// An immutable snapshot of the rules, indexed for lookup. Build one with [`Index::build`];
 /// share and update it with [`SharedIndex`].
 pub struct Index {
     arena: String,
     entries: Vec<Entry>,
     pool: Vec<Box<str>>,
-    /// Every non-IP entry, keyed by (tag, canonical key); one winner per key.
+    /// `url_exact`, `url_prefix`, `object` and `service` entries, keyed by (tag, canonical
+    /// key): arena offsets of their headers; one winner per key.
     table: HashTable<u32>,
+    /// The names of `host` and `domain` rules, with the winning rule of each kind.
+    names: Names,
+    /// The hosts URL rules name: their exact and prefix keys are probed only for these.
+    url_hosts: NameFilter,
+    /// Bit `d` set: some `url_prefix` rule has `d` path segments (bit 31: 31 or more).
+    prefix_depths: u32,
     hasher: foldhash::fast::RandomState,
     v4: Lpm<u32>,
     v6: Lpm<u128>,
@@ -509,13 +618,15 @@ impl Index {
             .iter()
             .map(|s| s.len() + 16 + size_of::<Box<str>>())
             .sum();
-        // hashbrown: one u32 slot and one control byte per bucket at 7/8 load.
-        let buckets = (self.table.capacity() * 8 / 7).next_power_of_two();
+        // hashbrown: one slot and one control byte per bucket at 7/8 load.
+        let buckets = |capacity: usize| (capacity * 8 / 7).next_power_of_two();
         size_of::<Self>()
             + self.arena.capacity()
             + self.entries.capacity() * size_of::<Entry>()
             + pool
-            + buckets * (size_of::<u32>() + 1)
+            + buckets(self.table.capacity()) * (size_of::<u32>() + 1)
+            + self.names.memory_bytes()
+            + self.url_hosts.memory_bytes()
             + self.v4.memory_bytes()
             + self.v6.memory_bytes()
     }
@@ -523,43 +634,109 @@ impl Index {
     /// Checks a URL: exact URL, then URL prefixes, then its host (host, domains, or IP
     /// rules for IP literals). A URL that cannot be normalised is an error, not a decision:
     /// whether garbage fails open or closed is the enforcement point's policy.
+    ///
+    /// URLs as edges usually send them (ASCII, nothing to decode or resolve) are brought to
+    /// canonical form without allocating: in place when they are canonical already, else in
+    /// a per-thread buffer; everything else goes through [`normalise_url`].
     pub fn check_url(&self, url: &str) -> Result<Decision<'_>, Error> {
+        if let Some(auth) = fast::scan_authority(url) {
+            let host = auth.host(url);
+            let done = if auth.host_is_lower() {
+                self.check_url_fast(url, &auth, host)
+            } else {
+                let mut buf = [0u8; MAX_HOST_LEN];
+                let lower = buf.get_mut(..host.len()).unwrap_or_default();
+                for (o, &c) in lower.iter_mut().zip(host) {
+                    *o = c.to_ascii_lowercase();
+                }
+                self.check_url_fast(url, &auth, lower)
+            };
+            if let Some(decision) = done {
+                return Ok(decision);
+            }
+        }
         Ok(self.check_norm_url(&normalise_url(url)?))
+    }
+
+    /// [`Index::check_url`] on a URL whose authority the fast path accepted, `host` being
+    /// its canonical host; `None` if it needs the reference normaliser after all.
+    #[inline]
+    fn check_url_fast(
+        &self,
+        url: &str,
+        auth: &fast::AuthScan,
+        host: &[u8],
+    ) -> Option<Decision<'_>> {
+        thread_local! {
+            static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        let ip = auth.ip();
+        let hashes = self.name_hashes(host, ip);
+        // Read the filter before scanning the path and query, so that its memory access
+        // overlaps the scan instead of following it.
+        let url_rules = std::hint::black_box(self.url_rules_may_match(&hashes));
+        let scan = fast::scan_url(url, auth);
+        if url_rules {
+            // A path or query the fast path declines matters only when URL rules may match.
+            let scan = scan?;
+            let hit = match scan.borrowed(url) {
+                Some(q) => self.url_rules(&q),
+                None => BUF.with(|buf| {
+                    let mut buf = buf.try_borrow_mut().ok()?;
+                    Some(self.url_rules(&scan.write(url, &mut buf)?))
+                })?,
+            };
+            if let Some(i) = hit {
+                return Some(self.blocked(i));
+            }
+        }
+        Some(self.host_decision(host, ip, &hashes))
     }
 
     /// [`Index::check_url`] on an already normalised URL.
     pub fn check_norm_url(&self, url: &NormUrl) -> Decision<'_> {
-        let raw = url.raw();
-        if self.has(Tag::UrlExact)
-            && let Some(i) = self.find(Tag::UrlExact, raw)
+        let q = Query {
+            s: url.raw().as_bytes(),
+            host_start: url.host_start(),
+            auth_end: url.auth_end(),
+            path_end: url.path_end(),
+            ip: url.ip(),
+        };
+        let host = url.host().as_bytes();
+        let hashes = self.name_hashes(host, q.ip);
+        if self.url_rules_may_match(&hashes)
+            && let Some(i) = self.url_rules(&q)
         {
             return self.blocked(i);
         }
-        if self.has(Tag::UrlPrefix) {
-            let hit = walk_prefixes(
-                raw,
-                url.host_start(),
-                url.auth_end(),
-                url.path_end(),
-                |key| self.find(Tag::UrlPrefix, key),
-            );
-            if let Some(i) = hit {
-                return self.blocked(i);
-            }
-        }
-        match url.ip() {
-            Some(ip) => self.check_ip(ip),
-            None => self.check_name(url.host()),
-        }
+        self.host_decision(host, q.ip, &hashes)
     }
 
     /// Checks a host: a name (host rules, then domain rules) or an IP address, bracketed
     /// or not (IP rules).
     pub fn check_host(&self, host: &str) -> Result<Decision<'_>, Error> {
+        let bytes = host.as_bytes();
+        let untrimmed = bytes.first().is_some_and(|&b| b > b' ') && bytes.last() > Some(&b' ');
+        if untrimmed && let Some(scan) = fast::scan_host(bytes) {
+            if let Some(ip) = scan.ip {
+                return Ok(self.check_ip(IpAddr::V4(ip)));
+            }
+            let name = bytes.get(..scan.len).unwrap_or_default();
+            if scan.lower {
+                return Ok(self.check_name(name));
+            }
+            let mut buf = [0u8; MAX_HOST_LEN];
+            if let Some(out) = buf.get_mut(..name.len()) {
+                for (o, &c) in out.iter_mut().zip(name) {
+                    *o = c.to_ascii_lowercase();
+                }
+                return Ok(self.check_name(out));
+            }
+        }
         let (name, ip) = normalise_host(host)?;
         Ok(match ip {
             Some(ip) => self.check_ip(ip),
-            None => self.check_name(&name),
+            None => self.check_name(name.as_bytes()),
         })
     }
 
@@ -578,34 +755,107 @@ impl Index {
             return Decision::Allowed;
         }
         let path = path.trim().trim_matches('/');
-        walk_prefixes(path, 0, 0, path.len(), |key| self.find(Tag::Object, key))
-            .map_or(Decision::Allowed, |i| self.blocked(i))
+        walk_prefixes(path, 0, 0, path.len(), |key| {
+            self.find(Tag::Object, key.as_bytes())
+        })
+        .map_or(Decision::Allowed, |i| self.blocked(i))
     }
 
     /// Checks a service id (exact, whitespace trimmed).
     pub fn check_service(&self, service: &str) -> Decision<'_> {
-        self.find(Tag::Service, service.trim())
+        if !self.has(Tag::Service) {
+            return Decision::Allowed;
+        }
+        self.find(Tag::Service, service.trim().as_bytes())
             .map_or(Decision::Allowed, |i| self.blocked(i))
     }
 
-    /// Host rules, then domain rules from the longest suffix to the shortest.
-    fn check_name(&self, host: &str) -> Decision<'_> {
-        if let Some(i) = self.find(Tag::Host, host) {
-            return self.blocked(i);
+    /// The hashes of a URL's host and of its suffixes worth probing as domains.
+    #[inline]
+    fn name_hashes(&self, host: &[u8], ip: Option<IpAddr>) -> NameHashes {
+        self.names
+            .hash(&self.hasher, host, ip.is_none() && self.has(Tag::Domain))
+    }
+
+    /// Whether an exact or prefix rule may name this host: a filter small enough to stay in
+    /// cache answers from the host's hash, so most queries never touch the URL tables.
+    #[inline]
+    fn url_rules_may_match(&self, hashes: &NameHashes) -> bool {
+        (self.has(Tag::UrlExact) || self.has(Tag::UrlPrefix))
+            && self.url_hosts.may_contain(hashes.full)
+    }
+
+    /// Exact URL, then the longest URL prefix.
+    fn url_rules(&self, q: &Query<'_>) -> Option<u32> {
+        if self.has(Tag::UrlExact)
+            && let Some(i) = self.find(Tag::UrlExact, q.s)
+        {
+            return Some(i);
         }
-        if self.has(Tag::Domain) {
-            let mut suffix = host;
-            loop {
-                if let Some(i) = self.find(Tag::Domain, suffix) {
-                    return self.blocked(i);
-                }
-                match suffix.split_once('.') {
-                    Some((_, rest)) => suffix = rest,
-                    None => break,
-                }
+        self.find_prefix(q)
+    }
+
+    /// What the host alone decides, below the URL rules: IP rules for IP literals, else
+    /// host rules, then domain rules from the longest suffix to the shortest.
+    fn host_decision(&self, host: &[u8], ip: Option<IpAddr>, hashes: &NameHashes) -> Decision<'_> {
+        if let Some(ip) = ip {
+            return self.check_ip(ip);
+        }
+        if !self.has(Tag::Host) && !self.has(Tag::Domain) {
+            return Decision::Allowed;
+        }
+        let (rec, suffix) = self.names.resolve(&self.hasher, host, hashes);
+        self.name_decision(rec, suffix)
+    }
+
+    /// Host rules, then domain rules from the longest suffix to the shortest.
+    fn check_name(&self, name: &[u8]) -> Decision<'_> {
+        self.host_decision(name, None, &self.name_hashes(name, None))
+    }
+
+    fn name_decision(&self, rec: Option<NameRec>, suffix: Option<u32>) -> Decision<'_> {
+        let exact = rec.and_then(|r| [r.host, r.domain].into_iter().find(|&i| i != NO_RULE));
+        exact
+            .or(suffix)
+            .map_or(Decision::Allowed, |i| self.blocked(i))
+    }
+
+    /// The longest URL prefix rule on `authority/path`: candidates end at segment
+    /// boundaries, trailing slashes trimmed, and only depths some prefix rule has are
+    /// probed. One left-to-right pass hashes them all.
+    fn find_prefix(&self, q: &Query<'_>) -> Option<u32> {
+        let depths = self.prefix_depths;
+        if depths == 0 {
+            return None;
+        }
+        // Deeper candidates than the deepest rule cannot match (bit 31: no limit).
+        let max_depth = if depths >> 31 != 0 {
+            usize::MAX
+        } else {
+            31 - depths.leading_zeros() as usize
+        };
+        let s = q.s;
+        let mut h = self.hasher.build_hasher();
+        h.write(s.get(q.host_start..q.auth_end)?);
+        let mut best = None;
+        if depths & 1 != 0 {
+            best = self.find_hashed(Tag::UrlPrefix, h.finish(), s.get(q.host_start..q.auth_end)?);
+        }
+        let path = s.get(q.auth_end + 1..q.path_end).unwrap_or_default();
+        let mut end = q.auth_end;
+        for (depth, segment) in (1..=max_depth).zip(path.split(|&b| b == b'/')) {
+            h.write(segment);
+            end += 1 + segment.len();
+            if !segment.is_empty()
+                && depths & depth_bit(depth) != 0
+                && let Some(i) =
+                    self.find_hashed(Tag::UrlPrefix, h.finish(), s.get(q.host_start..end)?)
+            {
+                // Shortest first: a later hit is a longer prefix, which wins.
+                best = Some(i);
             }
         }
-        Decision::Allowed
+        best
     }
 
     fn has(&self, tag: Tag) -> bool {
@@ -613,15 +863,16 @@ impl Index {
     }
 
     #[inline]
-    fn find(&self, tag: Tag, key: &str) -> Option<u32> {
-        let hash = self.hasher.hash_one((tag as u8, key));
-        self.table
-            .find(hash, |&i| {
-                self.entries
-                    .get(i as usize)
-                    .is_some_and(|e| e.tag == tag && e.tag.key(self.span(e.value)) == key)
-            })
-            .copied()
+    fn find(&self, tag: Tag, key: &[u8]) -> Option<u32> {
+        self.find_hashed(tag, key_hash(&self.hasher, tag, key), key)
+    }
+
+    #[inline]
+    fn find_hashed(&self, tag: Tag, hash: u64, key: &[u8]) -> Option<u32> {
+        let at = *self.table.find(hash, |&at| {
+            keyed_at(&self.arena, at).is_some_and(|(_, t, k)| t == tag as u8 && k == key)
+        })?;
+        keyed_at(&self.arena, at).map(|(entry, _, _)| entry)
     }
 
     fn blocked(&self, i: u32) -> Decision<'_> {
@@ -634,8 +885,7 @@ impl Index {
     }
 
     fn span(&self, s: Span) -> &str {
-        let start = s.start as usize;
-        self.arena.get(start..start + s.len as usize).unwrap_or("")
+        span_str(&self.arena, s)
     }
 
     fn pooled(&self, i: u32) -> &str {
@@ -677,7 +927,7 @@ struct Builder {
     arena: String,
     entries: Vec<Entry>,
     pool: Vec<Box<str>>,
-    pooled: HashMap<Box<str>, u32>,
+    pooled: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
     ips: Vec<(IpNet, u32)>,
 }
 
@@ -719,8 +969,26 @@ impl Builder {
         case: &str,
         notice: Option<&str>,
     ) -> Result<(), Error> {
+        if name_of(tag, value).is_some_and(|(_, name)| name.len() > names::MAX_NAME) {
+            // Canonical host names are at most 253 bytes; only a hand-built index gets here.
+            return Err(Error::TooLong { max: MAX_HOST_LEN });
+        }
         let at = u32::try_from(self.entries.len()).map_err(|_| Error::IndexFull)?;
         let id = self.store(id)?;
+        if keyed(tag) {
+            if value.len() > MAX_KEYED_LEN {
+                // Canonical values are far shorter; only a hand-built index gets here.
+                return Err(Error::TooLong { max: MAX_URL_LEN });
+            }
+            let key_off = match tag {
+                Tag::UrlPrefix => after_scheme(value)
+                    .and_then(|p| u8::try_from(p).ok())
+                    .unwrap_or(0),
+                _ => 0,
+            };
+            // The value's `store` below checks the arena's bound, header included.
+            push_key_header(&mut self.arena, at, value.len(), tag, key_off);
+        }
         let value = self.store(value)?;
         let action = self.intern(action)?;
         let case = self.intern(case)?;
@@ -774,50 +1042,83 @@ impl Builder {
         arena.shrink_to_fit();
         entries.shrink_to_fit();
         pool.shrink_to_fit();
-        let span = |s: Span| {
-            let start = s.start as usize;
-            arena.get(start..start + s.len as usize).unwrap_or("")
-        };
+        let span = |s: Span| span_str(&arena, s);
         let id_of = |i: u32| entries.get(i as usize).map_or("", |e| span(e.id));
 
         let hasher = foldhash::fast::RandomState::default();
         let mut per_tag = [0usize; 7];
-        let mut table = HashTable::with_capacity(entries.len() - ips.len().min(entries.len()));
-        for (i, e) in (0u32..).zip(entries.iter()) {
+        for e in &entries {
             if let Some(n) = per_tag.get_mut(e.tag as usize) {
                 *n += 1;
             }
-            if e.tag == Tag::Ip {
+        }
+        let count =
+            |tags: &[Tag]| -> usize { tags.iter().filter_map(|&t| per_tag.get(t as usize)).sum() };
+
+        // The key table: slots are header offsets; the smallest id wins a shared key.
+        let mut table = HashTable::with_capacity(count(&[
+            Tag::UrlExact,
+            Tag::UrlPrefix,
+            Tag::Object,
+            Tag::Service,
+        ]));
+        let rehash = |&at: &u32| {
+            keyed_at(&arena, at).map_or(0, |(entry, _, key)| {
+                let tag = entries.get(entry as usize).map_or(Tag::Service, |e| e.tag);
+                entry_hash(&hasher, tag, key)
+            })
+        };
+        for e in &entries {
+            if !keyed(e.tag) {
                 continue;
             }
-            let key = e.tag.key(span(e.value));
-            let hash = hasher.hash_one((e.tag as u8, key));
-            let same = |&j: &u32| {
-                entries
-                    .get(j as usize)
-                    .is_some_and(|o| o.tag == e.tag && o.tag.key(span(o.value)) == key)
+            let Some(at) = e.value.start.checked_sub(KEY_HEAD as u32) else {
+                continue;
             };
-            let rehash = |&j: &u32| {
-                entries.get(j as usize).map_or(0, |o| {
-                    hasher.hash_one((o.tag as u8, o.tag.key(span(o.value))))
-                })
+            let Some((_, tag, key)) = keyed_at(&arena, at) else {
+                continue;
             };
-            match table.entry(hash, same, rehash) {
+            let same = |&o: &u32| keyed_at(&arena, o).is_some_and(|(_, t, k)| t == tag && k == key);
+            match table.entry(entry_hash(&hasher, e.tag, key), same, rehash) {
                 TableEntry::Occupied(mut slot) => {
-                    if span(e.id) < id_of(*slot.get()) {
-                        *slot.get_mut() = i;
+                    let old = keyed_at(&arena, *slot.get()).map_or(u32::MAX, |(j, _, _)| j);
+                    if span(e.id) < id_of(old) {
+                        *slot.get_mut() = at;
                     }
                 }
                 TableEntry::Vacant(slot) => {
-                    slot.insert(i);
+                    slot.insert(at);
                 }
             }
         }
-        table.shrink_to_fit(|&j| {
-            entries.get(j as usize).map_or(0, |o| {
-                hasher.hash_one((o.tag as u8, o.tag.key(span(o.value))))
-            })
-        });
+        table.shrink_to_fit(rehash);
+
+        // The name table, the URL-host filter and the prefix depths.
+        let mut names = NamesBuilder::new(&hasher, count(&[Tag::Host, Tag::Domain]));
+        let mut url_hosts = NameFilter::with_capacity(count(&[Tag::UrlExact, Tag::UrlPrefix]));
+        let mut prefix_depths = 0;
+        for (i, e) in (0u32..).zip(entries.iter()) {
+            let value = span(e.value);
+            let Some((auth_end, name)) = name_of(e.tag, value) else {
+                continue;
+            };
+            let fact = match e.tag {
+                Tag::Host => Fact::Host(i),
+                Tag::Domain => Fact::Domain(i),
+                _ => {
+                    url_hosts.insert(name_hash(&hasher, name.as_bytes(), |_, _, _| {}));
+                    if e.tag == Tag::UrlPrefix {
+                        // A prefix key is `authority[/path]` without trailing slashes: its
+                        // depth is the number of slashes after the authority.
+                        let depth = value.get(auth_end..).map_or(0, |p| p.matches('/').count());
+                        prefix_depths |= depth_bit(depth);
+                    }
+                    continue;
+                }
+            };
+            names.add(name.as_bytes(), fact, |old| span(e.id) < id_of(old));
+        }
+        let names = names.finish();
 
         // Sort by (network, length, id) so that the first of each network is its winner.
         ips.sort_unstable_by(|(a, ia), (b, ib)| {
@@ -849,6 +1150,9 @@ impl Builder {
             entries,
             pool,
             table,
+            names,
+            url_hosts,
+            prefix_depths,
             hasher,
             v4,
             v6,
@@ -857,6 +1161,30 @@ impl Builder {
             rejected: Vec::new(),
         }
     }
+}
+
+fn span_str(arena: &str, s: Span) -> &str {
+    let start = s.start as usize;
+    arena.get(start..start + s.len as usize).unwrap_or("")
+}
+
+/// The host name a rule tells the name table about, and where its authority ends in the
+/// value: the whole value of `host` and `domain` rules, the host of URL rules (an IPv6
+/// literal keeps its brackets, as in [`NormUrl::host`]).
+fn name_of(tag: Tag, value: &str) -> Option<(usize, &str)> {
+    let off = match tag {
+        Tag::Host | Tag::Domain => return Some((value.len(), value)),
+        Tag::UrlExact | Tag::UrlPrefix => after_scheme(value)?,
+        Tag::Ip | Tag::Object | Tag::Service => return None,
+    };
+    let rest = value.get(off..)?;
+    let host_len = if rest.starts_with('[') {
+        rest.find(']')? + 1
+    } else {
+        rest.find([':', '/', '?']).unwrap_or(rest.len())
+    };
+    let auth_len = rest.find(['/', '?']).unwrap_or(rest.len());
+    Some((off + auth_len, rest.get(..host_len)?))
 }
 
 /// A change to the rule set, applied by [`SharedIndex::apply`].
@@ -924,7 +1252,8 @@ impl SharedIndex {
         let old = self.load();
 
         // Last change per id wins.
-        let mut plan: HashMap<String, Option<(Rule, RuleKind)>> = HashMap::new();
+        let mut plan: HashMap<String, Option<(Rule, RuleKind)>, foldhash::fast::RandomState> =
+            HashMap::default();
         let mut rejected = Vec::new();
         for change in changes {
             match change {
@@ -939,7 +1268,8 @@ impl SharedIndex {
                 }
             }
         }
-        let touched: HashSet<&str> = plan.keys().map(String::as_str).collect();
+        let touched: HashSet<&str, foldhash::fast::RandomState> =
+            plan.keys().map(String::as_str).collect();
 
         let mut builder = Builder::default();
         builder.arena.reserve(old.arena.len());

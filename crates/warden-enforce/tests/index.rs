@@ -261,6 +261,67 @@ fn enf1_wildcard_domains_and_hosts() {
 }
 
 #[test]
+fn enf1_deep_prefixes_and_long_hosts() {
+    // Prefix depths above 30 share one bit of the depth mask; a host with more candidate
+    // domain suffixes than the lookup keeps at hand is hashed a second time. Both must
+    // still find the longest match.
+    let path = |n: usize| (0..n).map(|i| format!("/s{i}")).collect::<String>();
+    // `name(k)` has k labels and is a suffix of `name(k + 1)`.
+    let name = |k: usize| {
+        let mut labels: Vec<String> = (1..k).rev().map(|i| format!("l{i}")).collect();
+        labels.push("example".into());
+        labels.join(".")
+    };
+    let depths = [2, 31, 40];
+    let domains = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12];
+    let mut rules: Vec<Rule> = depths
+        .iter()
+        .map(|&d| {
+            rule(
+                &format!("p{d}"),
+                "url_prefix",
+                &format!("http://x.example{}", path(d)),
+            )
+        })
+        .collect();
+    rules.extend(
+        domains
+            .iter()
+            .map(|&k| rule(&format!("d{k}"), "domain", &name(k))),
+    );
+    let index = Index::build(rules);
+
+    let url = |u: String| winner(index.check_url(&u).unwrap()).map(str::to_owned);
+    for (query_depth, want) in [
+        (45, "p40"),
+        (40, "p40"),
+        (39, "p31"),
+        (31, "p31"),
+        (30, "p2"),
+    ] {
+        let u = format!("http://x.example{}", path(query_depth));
+        assert_eq!(url(u.clone()).as_deref(), Some(want), "{u}");
+        assert_eq!(url(format!("{u}/")).as_deref(), Some(want), "{u}/");
+    }
+    // Above every prefix rule, the domain rule on `example` answers.
+    assert_eq!(
+        url(format!("http://x.example{}", path(1))).as_deref(),
+        Some("d1")
+    );
+
+    let host = |k: usize| winner(index.check_host(&name(k)).unwrap()).map(str::to_owned);
+    for k in 1..=30 {
+        let want = domains
+            .iter()
+            .rev()
+            .find(|&&d| d <= k)
+            .map(|d| format!("d{d}"));
+        assert_eq!(host(k), want, "{}", name(k));
+    }
+    assert_eq!(winner(index.check_host("l1.example.other").unwrap()), None);
+}
+
+#[test]
 fn enf1_overlapping_cidrs_longest_prefix() {
     let index = Index::build([
         rule("v4-8", "ip", "10.0.0.0/8"),
@@ -607,6 +668,11 @@ proptest! {
     }
 
     #[test]
+    fn enf1_fast_path_agrees_on_edge_urls(urls in prop::collection::vec(edge_url(), 1..24)) {
+        assert_fast_agrees(&urls);
+    }
+
+    #[test]
     fn enf1_shared_index_apply_agrees_with_rebuild(
         initial in prop::collection::vec(rule_strategy(), 0..20),
         batches in prop::collection::vec(
@@ -643,6 +709,242 @@ proptest! {
                 let got = winner(snap.check_norm_url(&norm)).map(str::to_owned);
                 prop_assert_eq!(got, reference(&rules, &norm), "url {}", u);
             }
+        }
+    }
+}
+
+// ---- the allocation-free fast path against the reference normaliser ------------------
+
+/// URLs as edges send them, and the near misses the fast path must hand to the reference:
+/// case, default and padded ports, empty ports, trailing dots, fragments, empty queries,
+/// escapes kept and escapes changed, dot segments, backslashes, IDN, IP literals in every
+/// form, userinfo, whitespace.
+fn edge_url() -> impl Strategy<Value = String> {
+    let scheme = prop::sample::select(vec!["http", "https", "HTTP", "hTTpS", "ftp", "http "]);
+    let sep = prop::sample::select(vec!["://", "://", ":/", ":///", ":\\\\", ":"]);
+    let userinfo = prop::sample::select(vec!["", "", "", "u@", "u:p@"]);
+    let host = prop_oneof![
+        6 => (prop::collection::vec(
+                prop::sample::select(vec![
+                    "a", "shop", "Shop", "EXAMPLE", "c-d", "x_y", "h123", "0x7f", "127", "08",
+                    "例子", "Bücher", "xn--bcher-kva", "a%2Eb", "a*b", "",
+                ]),
+                1..4,
+            ), prop::sample::select(vec!["", "", "."]))
+            .prop_map(|(labels, dot)| format!("{}{dot}", labels.join("."))),
+        1 => prop::sample::select(vec![
+            "10.1.2.3", "10.1.2.3.", "010.1.2.3", "10.1.2.256", "167838211", "0x0a.1.2.3",
+            "[::1]", "[2001:DB8::1]", "[::ffff:10.1.2.3]", "1.2.3",
+        ]).prop_map(str::to_owned),
+    ];
+    let port = prop::sample::select(vec![
+        "", "", "", ":", ":80", ":443", ":0080", ":0443", ":8080", ":08080", ":0", ":00", ":65535",
+        ":65536", ":99999", ":8o", ":1:2",
+    ]);
+    let seg = prop::sample::select(vec![
+        "p1",
+        "shop",
+        "B",
+        ".",
+        "..",
+        "...",
+        ".a",
+        "a.",
+        "%2e",
+        "%2E",
+        "%7E",
+        "%7e",
+        "%2F",
+        "%2f",
+        "%3A",
+        "%zz",
+        "%",
+        "a b",
+        "~",
+        "é",
+        "\"",
+        "{x}",
+        "a\\b",
+        "",
+        "page.html",
+    ]);
+    let query = prop::sample::select(vec![
+        "", "", "?", "?q=1", "?a=%7E", "?a=%2F", "?a=%2f", "?b\\c", "?x y", "?a?b", "?é",
+    ]);
+    let frag = prop::sample::select(vec!["", "", "#", "#top", "#a b", "#é"]);
+    let pad = prop::sample::select(vec!["", "", "", " ", "\t"]);
+    (
+        (scheme, sep, userinfo, host, port),
+        prop::collection::vec(seg, 0..4),
+        (query, frag, pad),
+    )
+        .prop_map(
+            |((scheme, sep, userinfo, host, port), segs, (query, frag, pad))| {
+                let path: String = segs.iter().map(|s| format!("/{s}")).collect();
+                format!("{scheme}{sep}{userinfo}{host}{port}{path}{query}{frag}{pad}")
+            },
+        )
+}
+
+/// Rules on every part of each URL's canonical form, so that a fast path that got any
+/// byte or offset wrong would miss one of them. `tiers` drops the most specific classes
+/// first, to reach the less specific ones.
+fn rules_for(urls: &[NormUrl], tiers: usize) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    let mut push = |id: String, kind: RuleKind| {
+        rules.push(Rule {
+            id,
+            kind,
+            action: "block".into(),
+            case_id: "c".into(),
+            notice: None,
+        })
+    };
+    for (n, u) in urls.iter().enumerate() {
+        if tiers > 3 {
+            push(
+                format!("exact{n}"),
+                RuleKind::UrlExact(u.as_str().to_owned()),
+            );
+        }
+        if tiers > 2 {
+            let key = u.prefix_key();
+            push(
+                format!("prefix{n}"),
+                RuleKind::UrlPrefix(format!("http://{key}")),
+            );
+        }
+        match u.ip() {
+            Some(ip) => push(format!("ip{n}"), RuleKind::Ip(IpNet::from(ip))),
+            None if tiers > 1 => push(format!("host{n}"), RuleKind::Host(u.host().to_owned())),
+            None => {
+                let parent = u.host().split_once('.').map_or(u.host(), |(_, p)| p);
+                push(format!("domain{n}"), RuleKind::Domain(parent.to_owned()));
+            }
+        }
+    }
+    rules
+}
+
+fn assert_fast_agrees(inputs: &[String]) {
+    let norms: Vec<NormUrl> = inputs
+        .iter()
+        .filter_map(|u| normalise_url(u).ok())
+        .collect();
+    for tiers in 1..=4 {
+        let index = Index::build(rules_for(&norms, tiers));
+        assert!(index.rejected().is_empty(), "{:?}", index.rejected());
+        for u in inputs {
+            let fast = index.check_url(u).map(|d| winner(d).map(str::to_owned));
+            let slow =
+                normalise_url(u).map(|n| winner(index.check_norm_url(&n)).map(str::to_owned));
+            assert_eq!(fast, slow, "url {u:?}, tiers {tiers}");
+            if let Ok(Some(hit)) = &fast {
+                // Every URL hits a rule derived from its own canonical form.
+                assert!(!hit.is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn enf1_fast_path_agrees_with_the_reference_normaliser() {
+    let inputs: Vec<String> = [
+        "https://h123.site45.example/path/x?q=1",
+        "https://H123.Site45.EXAMPLE/path/x?q=1",
+        "HTTPS://h123.site45.example/path/x?q=1",
+        "https://h123.site45.example.:443/path/x?q=1#frag",
+        "https://h123.site45.example./path/x?q=1",
+        "https://h123.site45.example:0443/path/x",
+        "https://h123.site45.example:08443/path/x",
+        "https://h123.site45.example:8443/path/x",
+        "https://h123.site45.example:/path/x?",
+        "https://h123.site45.example",
+        "https://h123.site45.example?q=1",
+        "https://h123.site45.example#top",
+        "https:/h123.site45.example/x",
+        "https:\\\\h123.site45.example/x",
+        "https://h123.site45.example/a/./b/../c",
+        "https://h123.site45.example/a/.hidden/..x/...",
+        "https://h123.site45.example/a%2Fb/%7E/%2e%2E/%41?x=%2F&y=%2f&z=%7e",
+        "https://h123.site45.example/a\\b?c\\d",
+        "https://h123.site45.example/é?é#é",
+        "https://例子.测试/x",
+        "https://xn--fsqu00a.xn--0zwm56d/x",
+        "https://Bücher.example/",
+        "http://10.1.2.3/x",
+        "http://10.1.2.3.:80/x",
+        "http://010.1.2.3/x",
+        "http://167838211/",
+        "http://0x0a.1.2.3/",
+        "http://10.1.2.256/",
+        "http://[::ffff:10.1.2.3]/",
+        "http://[2001:DB8::1]:8080/x",
+        "http://user:pw@h.example/",
+        "http://h.example:1:2/",
+        "http://h..example/",
+        "http://.example/",
+        "http://h.example:65536/",
+        " http://h.example/",
+        "http://h.example/ ",
+        "http://h.example/a\tb",
+        "ftp://h.example/",
+        "http://a%2Eb.example/",
+        "http://x_y*z.example/",
+        &format!("http://{}.example/", "a".repeat(63)),
+        &format!("http://{}.example/", "a".repeat(64)),
+        &format!("http://{}a/", "abcdefghi.".repeat(25)),
+        &format!("http://{}a/", "abcdefghi.".repeat(26)),
+        &format!("http://h.example/{}", "x".repeat(3000)),
+        &format!("HTTP://H.EXAMPLE/{}", "x".repeat(3000)),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_fast_agrees(&inputs);
+}
+
+#[test]
+fn enf1_fast_host_path_agrees_with_the_reference_normaliser() {
+    let hosts = [
+        "h.example",
+        "H.Example",
+        "h.example.",
+        "H.EXAMPLE.",
+        " h.example",
+        "h.example ",
+        "h..example",
+        ".",
+        "",
+        "10.1.2.3",
+        "10.1.2.3.",
+        "010.1.2.3",
+        "167838211",
+        "::1",
+        "[::1]",
+        "例子.测试",
+        "a%2Eb",
+        "x_y",
+        "h:80",
+        "h/x",
+        "a.0x7f",
+        "a.b1",
+    ];
+    for h in hosts {
+        let slow = normalise_host(h);
+        let kind = match &slow {
+            Ok((_, Some(ip))) => RuleKind::Ip(IpNet::from(*ip)),
+            Ok((name, None)) => RuleKind::Host(name.clone()),
+            Err(_) => RuleKind::Host("unrelated.example".into()),
+        };
+        let index = Index::build([Rule {
+            kind,
+            ..rule("r", "host", "x")
+        }]);
+        let got = index.check_host(h).map(|d| winner(d).map(str::to_owned));
+        match slow {
+            Ok(_) => assert_eq!(got, Ok(Some("r".to_owned())), "host {h:?}"),
+            Err(e) => assert_eq!(got, Err(e), "host {h:?}"),
         }
     }
 }

@@ -32,7 +32,7 @@ impl Scheme {
         }
     }
 
-    fn default_port(self) -> u16 {
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             Self::Http => 80,
             Self::Https => 443,
@@ -367,12 +367,7 @@ fn parse_ipv4(raw: &str, labels: &[&str]) -> Result<Option<Ipv4Addr>, Error> {
     let Some(last) = labels.last() else {
         return Ok(None);
     };
-    let ends_in_number = last.bytes().all(|b| b.is_ascii_digit())
-        || last
-            .strip_prefix("0x")
-            .or_else(|| last.strip_prefix("0X"))
-            .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
-    if !ends_in_number || last.is_empty() {
+    if !ends_in_number(last.as_bytes()) {
         return Ok(None);
     }
     let bad = || Error::InvalidHost(truncate(raw), "invalid IPv4 address");
@@ -397,6 +392,16 @@ fn parse_ipv4(raw: &str, labels: &[&str]) -> Result<Option<Ipv4Addr>, Error> {
     }
     let value = u32::try_from(value).map_err(|_| bad())?;
     Ok(Some(Ipv4Addr::from(value)))
+}
+
+/// Whether a host's last label makes it an IPv4 address (WHATWG "ends in a number"):
+/// decimal digits, or `0x`/`0X` followed by hex digits (possibly none).
+pub(crate) fn ends_in_number(last: &[u8]) -> bool {
+    match last {
+        [] => false,
+        [b'0', b'x' | b'X', hex @ ..] => hex.iter().all(u8::is_ascii_hexdigit),
+        digits => digits.iter().all(u8::is_ascii_digit),
+    }
 }
 
 fn parse_ipv4_number(s: &str) -> Option<u64> {
@@ -449,7 +454,7 @@ fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
     String::from_utf8(out).ok().map(Cow::Owned)
 }
 
-fn is_unreserved(b: u8) -> bool {
+pub(crate) fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
