@@ -492,10 +492,10 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
         None
     };
     // ENF-2: one reconciliation job stays armed across the cluster (it re-arms itself).
-    if cfg.jobs.enabled {
-        app.arm_reconciliation()
-            .await
-            .context("arming enforcement reconciliation")?;
+    if cfg.jobs.enabled
+        && let Err(e) = app.arm_reconciliation().await
+    {
+        tracing::error!(error = %e, "arming enforcement reconciliation failed; it is armed at the next start");
     }
     // ENF-1: the decision index follows the enforcement log (every node, within 100 ms).
     let follower = {

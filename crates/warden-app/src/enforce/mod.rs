@@ -554,12 +554,21 @@ impl App {
         }
     }
 
-    /// Makes sure one reconciliation job is armed (at start; it re-arms itself).
+    /// Makes sure one reconciliation job is armed (at start; it re-arms itself). Nodes that
+    /// start together race for the job's name; the loser finds it armed.
     pub async fn arm_reconciliation(&self) -> AppResult<()> {
-        let mut tx = self.store.begin_write().await?;
-        self.rearm_reconciliation(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        let armed = async {
+            let mut tx = self.store.begin_write().await?;
+            self.rearm_reconciliation(&mut tx).await?;
+            tx.commit().await?;
+            Ok::<(), crate::error::AppError>(())
+        }
+        .await;
+        match armed {
+            Err(crate::error::AppError::Store(e)) if e.is_unique_violation() => Ok(()),
+            Err(crate::error::AppError::Conflict(_)) => Ok(()),
+            other => other,
+        }
     }
 
     /// Reconciliation (ENF-2), cluster-wide: compares what each queued adapter (webhook) should

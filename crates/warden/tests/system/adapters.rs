@@ -369,6 +369,7 @@ async fn the_webhook_adapter_complies() {
 // --- Reconciliation, end to end -----------------------------------------------------------------
 
 crate::both_engines!(
+    nodes_starting_together_arm_one_reconciliation,
     a_follower_that_drifted_is_put_back,
     reconciliation_resends_what_an_endpoint_never_confirmed,
     an_endpoint_configured_later_is_sent_what_is_in_force
@@ -665,5 +666,39 @@ async fn a_follower_that_drifted_is_put_back(engine: Engine) {
         blocked("https://acme.example/x") && !blocked("https://acme.example/innocent")
     })
     .await;
+    t.stop().await;
+}
+
+/// Regression: two nodes starting at once both armed the reconciliation job; the loser's insert
+/// hit the job name's unique key and its `serve` exited. Arming is idempotent and race-free.
+async fn nodes_starting_together_arm_one_reconciliation(engine: Engine) {
+    let Some(t) = crate::support::spawn_app(engine, Settings::default()).await else {
+        return;
+    };
+    let other = warden_app::App::new(
+        t.app.store.clone(),
+        t.app.clock.clone(),
+        warden_app::crypto::Sealer::from_key(&[3; 32]),
+        (*t.app.settings).clone(),
+    );
+    for _ in 0..20 {
+        // A fresh start each round: no job armed, both nodes insert one.
+        let mut tx = t.app.store.begin_write().await.unwrap();
+        tx.cancel_timer(warden_app::enforce::RECONCILE_JOB)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let (a, b) = tokio::join!(t.app.arm_reconciliation(), other.arm_reconciliation());
+        a.unwrap();
+        b.unwrap();
+    }
+    let job = t
+        .app
+        .store
+        .get_timer(warden_app::enforce::RECONCILE_JOB)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.state, "pending");
     t.stop().await;
 }
