@@ -25,14 +25,17 @@ pub struct Blocked {
     pub rule: String,
 }
 
+/// The host a target names: a URL's host, or the target itself as a domain.
+pub(crate) fn host_of(target: &str) -> Option<String> {
+    warden_domain::resource::parse_url(target)
+        .map(|u| u.host)
+        .or_else(|| warden_domain::resource::normalise_domain(target))
+}
+
 /// The rule an action enforces, if it is one an edge can check (account-level actions are not).
 pub fn rule_for(c: &EnforcementChange) -> Option<Rule> {
     let target = c.target.as_str();
-    let host = || {
-        warden_domain::resource::parse_url(target)
-            .map(|u| u.host)
-            .or_else(|| warden_domain::resource::normalise_domain(target))
-    };
+    let host = || host_of(target);
     let kind = match c.action.as_str() {
         "block_url" => RuleKind::parse("url", target).ok()?,
         // A network block on a URL blocks its host; an IP host (literal URL) is an IP rule.
@@ -76,7 +79,8 @@ pub use adapter::{Adapter, AdapterError, Mode, PushFuture, lift_of};
 pub use decision::IndexAdapter;
 pub use rpz::{RpzAdapter, RpzConfig, render_zone};
 pub use webhook::{
-    WebhookAdapter, WebhookEndpoint, message_body, message_id, webhook_secret, webhook_signature,
+    WebhookAdapter, WebhookEndpoint, adapter_name, delivery_key, message_body, message_id,
+    webhook_secret, webhook_signature,
 };
 
 /// The configured adapters (ENF-2): the decision index always, the RPZ file when
@@ -455,10 +459,6 @@ struct DeliveryJob {
     change: EnforcementChange,
 }
 
-fn webhook_key(endpoint: &str, msg_id: &str) -> String {
-    format!("webhook:{endpoint}:{msg_id}")
-}
-
 impl App {
     /// Logs an apply or lift (ENF-1) and, in the same transaction, says what each adapter that
     /// enforces it must now hold, queues the webhook deliveries and settles the action's
@@ -496,7 +496,7 @@ impl App {
             })
             .unwrap_or_default(),
             run_at: now,
-            dedup_key: Some(webhook_key(endpoint, &message_id(c))),
+            dedup_key: Some(delivery_key(endpoint, &message_id(c))),
             max_attempts: self.settings.webhook_max_attempts,
         };
         Ok(tx
@@ -518,7 +518,7 @@ impl App {
         };
         let error = webhook::outcome_error(&outcome);
         let now = self.now();
-        let name = format!("webhook:{}", p.endpoint);
+        let name = adapter_name(&p.endpoint);
         let mut tx = self.store.begin_write().await?;
         tx.record_webhook_attempt(&warden_store::enforcement::WebhookAttempt {
             id: warden_store::new_id("wha", now),
@@ -601,7 +601,7 @@ impl App {
                 // A delivery whose job is still queued is its job's to finish.
                 if let Some(j) = self
                     .store
-                    .get_timer(&webhook_key(&endpoint, &message_id(&c)))
+                    .get_timer(&delivery_key(&endpoint, &message_id(&c)))
                     .await?
                     && (j.state == "pending" || j.state == "running")
                 {
@@ -742,11 +742,7 @@ impl App {
         let mut messages = Vec::new();
         if let Some(m) = msg_id {
             for e in &self.settings.webhooks {
-                if let Some(j) = self
-                    .store
-                    .get_timer(&format!("webhook:{}:{m}", e.name))
-                    .await?
-                {
+                if let Some(j) = self.store.get_timer(&delivery_key(&e.name, m)).await? {
                     messages.push(serde_json::json!({ "endpoint": e.name, "state": j.state, "attempts": j.attempts, "last_error": j.last_error }));
                 }
             }
@@ -770,7 +766,7 @@ impl App {
             ],
             "re-drive webhooks",
         )?;
-        let key = format!("webhook:{endpoint}:{msg_id}");
+        let key = delivery_key(endpoint, msg_id);
         let job = self
             .store
             .get_timer(&key)
@@ -789,7 +785,7 @@ impl App {
             let c = &p.change;
             tx.expect_delivery(
                 &c.action_id,
-                &format!("webhook:{endpoint}"),
+                &adapter_name(endpoint),
                 &c.op,
                 c.revision,
                 now,
@@ -808,7 +804,7 @@ impl App {
         let id = tx
             .enqueue(&new, &warden_store::new_id("job", now), now)
             .await?;
-        let mut ev = self.event(who, "webhook.redrive", format!("webhook:{endpoint}"));
+        let mut ev = self.event(who, "webhook.redrive", adapter_name(endpoint));
         ev.details = serde_json::json!({ "msg_id": msg_id, "job_id": id });
         tx.append_audit(ev).await?;
         tx.commit().await?;

@@ -31,10 +31,7 @@ pub fn in_zone(action: &str) -> bool {
 
 /// The domain an RPZ rule names for a target (URL or domain).
 pub fn domain_of(target: &str) -> Option<String> {
-    warden_domain::resource::parse_url(target)
-        .map(|u| u.host)
-        .or_else(|| warden_domain::resource::normalise_domain(target))
-        .filter(|h| h.parse::<std::net::IpAddr>().is_err())
+    super::host_of(target).filter(|h| h.parse::<std::net::IpAddr>().is_err())
 }
 
 /// The zone text for `domains` at `serial`.

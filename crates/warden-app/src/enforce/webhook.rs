@@ -69,6 +69,17 @@ pub fn webhook_signature(secret: &[u8], msg_id: &str, timestamp: i64, body: &str
     )
 }
 
+/// The adapter name of an endpoint in delivery records (`webhook:<endpoint>`).
+pub fn adapter_name(endpoint: &str) -> String {
+    format!("webhook:{endpoint}")
+}
+
+/// The job name (dedup key) of one message to one endpoint: the same across retries, re-sends
+/// and re-drives.
+pub fn delivery_key(endpoint: &str, msg_id: &str) -> String {
+    format!("{}:{msg_id}", adapter_name(endpoint))
+}
+
 /// The message id of a change: one per action and operation, the same on every retry.
 pub fn message_id(c: &EnforcementChange) -> String {
     format!("msg_{}_{}", c.action_id, c.op)
@@ -108,7 +119,7 @@ impl WebhookAdapter {
             .build()
             .unwrap_or_default();
         WebhookAdapter {
-            name: format!("webhook:{}", endpoint.name),
+            name: adapter_name(&endpoint.name),
             endpoint,
             client,
             timeout,
