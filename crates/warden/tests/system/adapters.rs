@@ -143,6 +143,7 @@ impl Point for IndexPoint {
     }
 }
 
+/// ENF-1/ENF-2: the decision index adapter (what nginx and Envoy ask) passes the compliance test.
 #[tokio::test]
 async fn the_index_adapter_complies() {
     let index = warden_app::enforce::new_index();
@@ -197,6 +198,7 @@ impl Point for RpzPoint {
     }
 }
 
+/// ENF-1/ENF-2: the RPZ adapter passes it against a real Unbound answering DNS queries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rpz_adapter_complies_with_a_real_unbound() {
     let Some(unbound) = program(&["/usr/sbin/unbound"], "unbound") else {
@@ -343,6 +345,7 @@ impl Point for WebhookPoint {
     }
 }
 
+/// ENF-1/ENF-2: the webhook adapter passes it against a real receiver verifying signatures.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_webhook_adapter_complies() {
     let secret = vec![9u8; 32];
