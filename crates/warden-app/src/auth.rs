@@ -120,10 +120,9 @@ impl App {
             .find_token(&token_hash(secret.trim()))
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        let role = Role::parse(&t.role).map_err(|_| AppError::Unauthenticated)?;
         Ok(Principal::Token {
             id: t.id,
-            role,
+            role: t.role,
             account: t.account_id,
             label: t.label,
         })
@@ -163,7 +162,7 @@ impl App {
         let secret = new_secret()?;
         let token = Token {
             id: warden_store::new_id("tok", now),
-            role: role.code().into(),
+            role,
             account_id: account.clone(),
             label: label.into(),
             created_at: now,
@@ -209,7 +208,7 @@ impl App {
         let secret = new_secret()?;
         let token = Token {
             id: warden_store::new_id("tok", now),
-            role: Role::Admin.code().into(),
+            role: Role::Admin,
             account_id: None,
             label: "bootstrap admin".into(),
             created_at: now,

@@ -10,10 +10,12 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 use warden_domain::identity::Role;
+use warden_domain::lifecycle::{Command, State};
 use warden_domain::report::{ReportRequest, Source, ValidReport};
 use warden_domain::resource::{InvalidInput, Target};
 use warden_domain::taxonomy::Category;
 use warden_store::WriteTx;
+use warden_store::jobs::JobKind;
 use warden_store::reports::{Case, Report};
 
 use crate::auth::Principal;
@@ -35,7 +37,7 @@ pub struct Receipt {
     pub duplicate: Option<bool>,
     /// The case's state after this report.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub case_state: Option<String>,
+    pub case_state: Option<State>,
     /// Whether an owner was found (`false` = unowned, goes to triage).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owned: Option<bool>,
@@ -360,8 +362,9 @@ impl App {
         let mut new_cases: Vec<Case> = Vec::new();
         let mut new_index: HashMap<String, usize> = HashMap::new();
         let mut bumps: HashMap<String, (i64, i64)> = HashMap::new();
-        let mut case_state: HashMap<String, String> = HashMap::new();
-        let mut to_confirm: Vec<(String, Option<String>, String)> = Vec::new();
+        let mut case_state: HashMap<String, State> = HashMap::new();
+        let mut to_confirm: Vec<(String, Option<String>)> = Vec::new();
+        let mut accept_reasons: HashMap<String, String> = HashMap::new();
         let mut reports = Vec::with_capacity(items.len());
         let mut events = Vec::with_capacity(items.len());
         let mut receipts_meta = Vec::with_capacity(items.len());
@@ -373,9 +376,7 @@ impl App {
                 let b = bumps.entry(c.id.clone()).or_insert((0, 0));
                 b.0 += 1;
                 b.1 = b.1.max(views);
-                case_state
-                    .entry(c.id.clone())
-                    .or_insert_with(|| c.state.clone());
+                case_state.entry(c.id.clone()).or_insert(c.state);
                 (c.id.clone(), c.account_id.clone(), true)
             } else if let Some(c) = new_index.get(&key).and_then(|i| new_cases.get_mut(*i)) {
                 c.report_count += 1;
@@ -388,8 +389,8 @@ impl App {
                     account_id: owner.as_ref().map(|o| o.account_id.clone()),
                     resource_id: owner.as_ref().map(|o| o.resource_id.clone()),
                     target: v.target.canonical(),
-                    category: v.category.code().into(),
-                    state: "reported".into(),
+                    category: v.category,
+                    state: State::Reported,
                     source: item.source.code().into(),
                     correlation_key: key.clone(),
                     report_count: 1,
@@ -400,7 +401,7 @@ impl App {
                     last_report_at: now,
                     updated_at: now,
                 };
-                case_state.insert(c.id.clone(), "reported".into());
+                case_state.insert(c.id.clone(), State::Reported);
                 new_index.insert(key, new_cases.len());
                 let ids = (c.id.clone(), c.account_id.clone(), false);
                 new_cases.push(c);
@@ -418,7 +419,7 @@ impl App {
                 account_id: account_id.clone(),
                 source: item.source.code().into(),
                 format: item.format.code().into(),
-                category: v.category.code().into(),
+                category: v.category,
                 target: v.target.canonical(),
                 description: v.description,
                 evidence_sha256: evidence.as_deref().map(warden_domain::sha256_hex),
@@ -456,10 +457,11 @@ impl App {
                     .get(label)
                     .copied()
                     .unwrap_or(self.settings.detector_confirm_confidence);
-                if conf >= threshold && case_state.get(&case_id).is_some_and(|s| s == "reported") {
+                if conf >= threshold && case_state.get(&case_id) == Some(&State::Reported) {
                     let reason = format!("high-confidence detection ({conf:.2} >= {threshold:.2})");
-                    case_state.insert(case_id.clone(), "confirmed".into());
-                    to_confirm.push((case_id.clone(), account_id.clone(), reason));
+                    case_state.insert(case_id.clone(), State::Confirmed);
+                    accept_reasons.insert(case_id.clone(), reason);
+                    to_confirm.push((case_id.clone(), account_id.clone()));
                 }
             }
             receipts_meta.push((report.id.clone(), case_id, duplicate, account_id.is_some()));
@@ -477,13 +479,18 @@ impl App {
             bumps.into_iter().map(|(id, (n, v))| (id, n, v)).collect();
         tx.add_reports_to_cases(&bumps, now).await?;
         tx.insert_reports(&reports).await?;
-        for (case_id, account_id, reason) in to_confirm {
-            tx.set_case_state(&case_id, "confirmed", Some(&reason), now)
+        tx.append_audits(events).await?;
+        // INT-5: accepted through the lifecycle like any transition (one `case.confirm` event);
+        // an owned case is graded and alerted or enforced by a job right after.
+        for (case_id, account_id) in to_confirm {
+            let mut l = self.load(tx, &case_id, None).await?;
+            let reason = accept_reasons.remove(&case_id).unwrap_or_default();
+            let cmd = Command::Accept { reason };
+            self.act(tx, who, &mut l, &cmd, "confirm", serde_json::Value::Null)
                 .await?;
             if account_id.is_some() {
-                // Grading and the penalty follow as a job (LIFE-1/LIFE-3).
                 let job = warden_store::jobs::NewJob {
-                    kind: "case.confirm".into(),
+                    kind: JobKind::CaseConfirm,
                     payload: serde_json::json!({ "case_id": case_id }).to_string(),
                     run_at: now,
                     dedup_key: Some(format!("confirm:{case_id}")),
@@ -492,13 +499,7 @@ impl App {
                 tx.enqueue(&job, &warden_store::new_id("job", now), now)
                     .await?;
             }
-            let mut ev = self.event(who, "case.confirm", format!("case:{case_id}"));
-            ev.account_id = account_id;
-            ev.details =
-                serde_json::json!({ "from": "reported", "to": "confirmed", "reason": reason });
-            events.push(ev);
         }
-        tx.append_audits(events).await?;
         let anonymous = matches!(who, Principal::Anonymous { .. });
         Ok(receipts_meta
             .into_iter()
@@ -506,7 +507,7 @@ impl App {
                 report_id,
                 status: "received",
                 case_state: (!anonymous)
-                    .then(|| case_state.get(&case_id).cloned().unwrap_or_default()),
+                    .then(|| case_state.get(&case_id).copied().unwrap_or(State::Reported)),
                 case_id: (!anonymous).then_some(case_id),
                 duplicate: (!anonymous).then_some(duplicate),
                 owned: (!anonymous).then_some(owned),

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use warden_domain::identity::Role;
 use warden_domain::resource::InvalidInput;
-use warden_store::jobs::{Job, JobCounts, NewJob};
+use warden_store::jobs::{Job, JobCounts, JobKind, NewJob};
 
 use crate::App;
 use crate::auth::Principal;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// Body of `POST /api/admin/jobs/ping`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -45,7 +45,7 @@ impl App {
         let mut ids = Vec::new();
         for _ in 0..input.count {
             let job = NewJob {
-                kind: "diag.ping".into(),
+                kind: JobKind::DiagPing,
                 payload: "{}".into(),
                 run_at: now + input.delay_ms,
                 dedup_key: None,
@@ -98,7 +98,7 @@ impl App {
             // Pings are handled as one batch in one transaction (the timer benchmark fires
             // thousands per second); every other kind runs one by one.
             let (pings, others): (Vec<Job>, Vec<Job>) =
-                jobs.into_iter().partition(|j| j.kind == "diag.ping");
+                jobs.into_iter().partition(|j| j.kind == JobKind::DiagPing);
             if !pings.is_empty() {
                 self.run_pings(&node, pings).await;
             }
@@ -193,11 +193,11 @@ impl App {
     async fn handle(&self, node: &str, job: &Job) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
-        match job.kind.as_str() {
-            "diag.ping" => tx.record_job_run(&job.id, node, now).await?,
+        match job.kind {
+            JobKind::DiagPing => tx.record_job_run(&job.id, node, now).await?,
             // Lifecycle jobs transition the case in their own transaction; they are idempotent
             // (a case that moved on ignores them), so completing the job afterwards is safe.
-            "case.deadline" | "case.confirm" => {
+            JobKind::CaseDeadline | JobKind::CaseConfirm => {
                 drop(tx);
                 let payload: serde_json::Value =
                     serde_json::from_str(&job.payload).unwrap_or_default();
@@ -206,27 +206,26 @@ impl App {
                     .and_then(|c| c.as_str())
                     .unwrap_or_default()
                     .to_string();
-                if job.kind == "case.deadline" {
+                if job.kind == JobKind::CaseDeadline {
                     self.deadline_fired(&case_id).await?;
                 } else {
                     self.auto_confirm(&case_id).await?;
                 }
                 tx = self.store.begin_write().await?;
             }
-            "webhook.deliver" => {
+            JobKind::WebhookDeliver => {
                 drop(tx);
                 self.deliver_webhook(job).await?;
                 tx = self.store.begin_write().await?;
             }
-            crate::enforce::RECONCILE_JOB => {
+            JobKind::EnforceReconcile => {
                 drop(tx);
                 self.reconcile().await?;
                 tx = self.store.begin_write().await?;
             }
-            other => return Err(AppError::Conflict(format!("unknown job kind {other}"))),
         }
         if tx.complete_job(&job.id, node, now).await? {
-            if job.kind == crate::enforce::RECONCILE_JOB {
+            if job.kind == JobKind::EnforceReconcile {
                 self.rearm_reconciliation(&mut tx).await?;
             }
             let mut ev = self.event(&Principal::System, "job.run", format!("job:{}", job.id));

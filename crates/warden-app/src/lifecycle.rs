@@ -8,18 +8,22 @@
 
 use serde::{Deserialize, Serialize};
 use warden_domain::calendar::Calendar;
+use warden_domain::code::Code;
+use warden_domain::delivery::ChangeOp;
 use warden_domain::grading::{GradingFacts, GradingRules, grade, override_level};
 use warden_domain::identity::Role;
 use warden_domain::lifecycle::{
-    ActionRecord, ActionState, CaseFacts, Command, Decision, Effect, LifecycleError,
-    LifecyclePolicy, State, UnblockRoute, decide,
+    ActionRecord, ActionState, CaseFacts, Command, Decision, Desired, Effect, LifecycleError,
+    LifecyclePolicy, NoticeKind, RequestState, State, TicketKind, TicketState, UnblockRoute,
+    decide,
 };
 use warden_domain::penalty::{Action, PenaltyMatrix, PlannedAction, plan};
+use warden_domain::report::Source;
 use warden_domain::resource::{InvalidInput, Product};
 use warden_domain::taxonomy::{Category, Level};
 use warden_domain::time::Timestamp;
 use warden_store::WriteTx;
-use warden_store::jobs::NewJob;
+use warden_store::jobs::{JobKind, NewJob};
 use warden_store::lifecycle::{ActionRow, CaseLifecycle, Notice};
 use warden_store::reports::Case;
 use warden_store::unblock::{Ticket, UnblockRequest};
@@ -152,8 +156,6 @@ pub struct CloseTicketInput {
 /// The commitment text kept with a self-service request (UNB-1).
 pub const COMMITMENT: &str = "整改承诺书：我已删除全部违规内容，并承诺不再发生同类违规。/ Rectification commitment: all violating content has been removed and will not recur.";
 
-const DEADLINE_JOB: &str = "case.deadline";
-
 fn deadline_key(case_id: &str) -> String {
     format!("deadline:{case_id}")
 }
@@ -168,18 +170,22 @@ struct Step<'a> {
 }
 
 /// A case as the lifecycle sees it.
-struct Loaded {
-    case: Case,
-    life: CaseLifecycle,
-    facts: CaseFacts,
-    actions: Vec<ActionRow>,
+pub(crate) struct Loaded {
+    /// The case row.
+    pub(crate) case: Case,
+    /// Its lifecycle columns.
+    pub(crate) life: CaseLifecycle,
+    /// What `decide` needs.
+    pub(crate) facts: CaseFacts,
+    /// Its action records.
+    pub(crate) actions: Vec<ActionRow>,
 }
 
 /// The change-log entry of an applied or lifted action (ENF-1).
 fn change(
     row: &ActionRow,
-    op: &str,
-    product: Option<&str>,
+    op: ChangeOp,
+    product: Option<Product>,
     now: i64,
 ) -> warden_store::enforcement::EnforcementChange {
     warden_store::enforcement::EnforcementChange {
@@ -187,16 +193,12 @@ fn change(
         action_id: row.id.clone(),
         case_id: row.case_id.clone(),
         account_id: row.account_id.clone(),
-        op: op.into(),
-        action: row.action.clone(),
-        product: product.map(str::to_string),
+        op,
+        action: row.action,
+        product,
         target: row.target.clone(),
         created_at: now,
     }
-}
-
-fn category(case: &Case) -> AppResult<Category> {
-    Category::parse(&case.category).map_err(|e| AppError::Conflict(e.to_string()))
 }
 
 fn markers(life: &CaseLifecycle) -> Vec<String> {
@@ -211,7 +213,7 @@ impl App {
         now - i64::from(self.lifecycle.grading.violation_window_days) * 86_400_000
     }
 
-    async fn load(
+    pub(crate) async fn load(
         &self,
         tx: &mut WriteTx,
         case_id: &str,
@@ -237,78 +239,48 @@ impl App {
             }
             None => 0,
         };
-        let product = match (&life.product, &case.resource_id) {
-            (Some(p), _) => Product::parse(p)?,
-            (None, Some(r)) => {
-                let res = tx
-                    .get_resource(r)
+        let product = match (life.product, &case.resource_id) {
+            (Some(p), _) => Some(p),
+            (None, Some(r)) => Some(
+                tx.get_resource(r)
                     .await?
-                    .ok_or(AppError::NotFound("resource"))?;
-                Product::parse(&res.product)?
-            }
-            (None, None) => {
-                return Err(AppError::Conflict(
-                    "the case is unowned: register the resource its target belongs to, then confirm".into(),
-                ));
-            }
+                    .ok_or(AppError::NotFound("resource"))?
+                    .product,
+            ),
+            (None, None) => None,
         };
-        let state = State::parse(&case.state)
-            .map_err(|_| AppError::Conflict(format!("unknown case state {}", case.state)))?;
-        let level = life.level.as_deref().and_then(|l| match l {
-            "general" => Some(Level::General),
-            "serious" => Some(Level::Serious),
-            "especially_serious" => Some(Level::EspeciallySerious),
-            _ => None,
-        });
         let records = actions
             .iter()
-            .filter_map(|a| {
-                let action = Action::parse(&a.action).ok()?;
+            .map(|a| ActionRecord {
+                action: a.action,
+                no_unblock: a.no_unblock,
                 // The lifecycle reasons on what was decided; whether the enforcement points
                 // confirmed it is the adapters' business (ENF-2).
-                let state = match a.desired.as_str() {
-                    "planned" => ActionState::Pending,
-                    "lifted" => ActionState::Lifted,
-                    _ => ActionState::Applied,
-                };
-                Some(ActionRecord {
-                    action,
-                    no_unblock: a.no_unblock,
-                    state,
-                })
+                state: a.desired.decided_state(),
             })
             .collect();
         let open = requests
             .iter()
-            .find(|r| r.state == "pending")
-            .map(|r| match r.kind.as_str() {
-                "self" => UnblockRoute::SelfService,
-                _ => UnblockRoute::Manual,
-            });
+            .find(|r| r.state == RequestState::Pending)
+            .map(|r| r.kind);
         let facts = CaseFacts {
-            state,
-            level,
+            state: case.state,
+            level: life.level,
             product,
-            kind: category(&case)?.kind(),
+            kind: case.category.kind(),
             first_offence: violations == 0,
-            regulator: life.regulator.is_some() || case.source == "regulator",
+            regulator: life.regulator.is_some() || case.source == Source::Regulator.code(),
             account_violations: u32::try_from(violations).unwrap_or(u32::MAX),
             open_unblock_request: open,
             actions: records,
             deadline: life.deadline_at.map(Timestamp),
             self_unblock_failed: requests
                 .iter()
-                .any(|r| r.kind == "self" && r.state == "failed"),
+                .any(|r| r.kind == UnblockRoute::SelfService && r.state == RequestState::Failed),
         };
         let mut life = life;
-        life.product = Some(product.code().into());
-        life.kind = Some(
-            match facts.kind {
-                warden_domain::taxonomy::Kind::Content => "content",
-                warden_domain::taxonomy::Kind::Behaviour => "behaviour",
-            }
-            .into(),
-        );
+        life.product = product;
+        life.kind = Some(facts.kind);
         Ok(Loaded {
             case,
             life,
@@ -318,7 +290,7 @@ impl App {
     }
 
     /// Decides `cmd` for the loaded case at now and stores the decision (no planned actions).
-    async fn act(
+    pub(crate) async fn act(
         &self,
         tx: &mut WriteTx,
         who: &Principal,
@@ -363,7 +335,7 @@ impl App {
             match e {
                 Effect::ArmTimer { at } => {
                     let job = NewJob {
-                        kind: DEADLINE_JOB.into(),
+                        kind: JobKind::CaseDeadline,
                         payload: serde_json::json!({ "case_id": l.case.id }).to_string(),
                         run_at: at.millis(),
                         dedup_key: Some(deadline_key(&l.case.id)),
@@ -373,19 +345,21 @@ impl App {
                         .await?;
                     l.life.deadline_at = Some(at.millis());
                     // The plan waits as pending records until the deadline (LIFE-2).
-                    self.record_actions(tx, l, planned, "planned").await?;
+                    self.record_actions(tx, l, planned, Desired::Planned)
+                        .await?;
                 }
                 Effect::CancelTimer => {
                     tx.cancel_timer(&deadline_key(&l.case.id)).await?;
                 }
                 Effect::Enforce(actions) => {
-                    self.record_actions(tx, l, actions, "in_force").await?;
+                    self.record_actions(tx, l, actions, Desired::InForce)
+                        .await?;
                     l.life.enforced_at = Some(now);
                     if actions.iter().any(|a| a.action == Action::IsolateAccount)
                         && let Some(account) = l.case.account_id.clone()
                     {
                         // PEN-2: isolation and clearance, recorded for billing.
-                        let ddos = l.case.category == "ddos_victim_impact";
+                        let ddos = l.case.category == Category::DdosVictimImpact;
                         let detail = if ddos {
                             serde_json::json!({ "rule": "PEN-2", "billing": "counted to the isolation day; that day not refunded", "day": Timestamp(now).to_rfc3339().get(..10) })
                         } else {
@@ -411,24 +385,21 @@ impl App {
                     for row in l
                         .actions
                         .iter_mut()
-                        .filter(|r| r.desired != "lifted" && !r.no_unblock)
+                        .filter(|r| r.desired != Desired::Lifted && !r.no_unblock)
                     {
-                        if actions.iter().any(|a| a.code() == row.action) {
-                            tx.set_action_desired(&row.id, "lifted", now).await?;
-                            row.desired = "lifted".into();
-                            self.log_change(
-                                tx,
-                                change(row, "lift", l.life.product.as_deref(), now),
-                            )
-                            .await?;
+                        if actions.contains(&row.action) {
+                            tx.set_action_desired(&row.id, Desired::Lifted, now).await?;
+                            row.desired = Desired::Lifted;
+                            self.log_change(tx, change(row, ChangeOp::Lift, l.life.product, now))
+                                .await?;
                         }
                     }
                 }
-                Effect::Notify { template } => self.notify(tx, l, template, &d.reason).await?,
+                Effect::Notify { kind } => self.notify(tx, l, *kind, &d.reason).await?,
                 Effect::Recheck => {}
             }
         }
-        tx.set_case_state(&l.case.id, d.next.code(), Some(&d.reason), now)
+        tx.set_case_state(&l.case.id, d.next, Some(&d.reason), now)
             .await?;
         tx.set_case_lifecycle(&l.case.id, &l.life).await?;
         let mut ev = self.event(
@@ -438,8 +409,10 @@ impl App {
         );
         ev.account_id = l.case.account_id.clone();
         ev.before_digest = Some(before);
-        let from = l.case.state.clone();
-        l.case.state = d.next.code().into();
+        let from = l.case.state;
+        l.case.state = d.next;
+        l.case.state_reason = Some(d.reason.clone());
+        l.case.updated_at = now;
         ev.after_digest = Some(digest(&(&l.case, &l.life)));
         ev.details = serde_json::json!({ "from": from, "to": d.next.code(), "reason": d.reason, "extra": extra });
         tx.append_audit(ev).await?;
@@ -451,7 +424,7 @@ impl App {
         tx: &mut WriteTx,
         l: &mut Loaded,
         actions: &[PlannedAction],
-        desired: &str,
+        desired: Desired,
     ) -> AppResult<()> {
         let now = self.now();
         let evidence = tx.first_evidence_sha256(&l.case.id).await?;
@@ -460,13 +433,13 @@ impl App {
             if let Some(row) = l
                 .actions
                 .iter_mut()
-                .find(|r| r.action == p.action.code() && r.desired == "planned")
+                .find(|r| r.action == p.action && r.desired == Desired::Planned)
             {
-                if desired != "planned" {
+                if desired != Desired::Planned {
                     tx.set_action_desired(&row.id, desired, now).await?;
-                    row.desired = desired.into();
-                    if desired == "in_force" {
-                        self.log_change(tx, change(row, "apply", l.life.product.as_deref(), now))
+                    row.desired = desired;
+                    if desired == Desired::InForce {
+                        self.log_change(tx, change(row, ChangeOp::Apply, l.life.product, now))
                             .await?;
                     }
                 }
@@ -476,14 +449,14 @@ impl App {
                 id: warden_store::new_id("act", now),
                 case_id: l.case.id.clone(),
                 account_id: l.case.account_id.clone(),
-                action: p.action.code().into(),
+                action: p.action,
                 target: if p.action == Action::IsolateAccount || p.action == Action::FreezeAccount {
                     l.case.account_id.clone().unwrap_or_default()
                 } else {
                     l.case.target.clone()
                 },
-                state: "pending".into(),
-                desired: desired.into(),
+                state: ActionState::Pending,
+                desired,
                 no_unblock: p.no_unblock,
                 attempts: 0,
                 last_error: None,
@@ -499,9 +472,9 @@ impl App {
             new.push(row);
         }
         tx.insert_actions(&new).await?;
-        if desired == "in_force" {
+        if desired == Desired::InForce {
             for row in &new {
-                self.log_change(tx, change(row, "apply", l.life.product.as_deref(), now))
+                self.log_change(tx, change(row, ChangeOp::Apply, l.life.product, now))
                     .await?;
             }
         }
@@ -513,7 +486,7 @@ impl App {
         &self,
         tx: &mut WriteTx,
         l: &Loaded,
-        template: &str,
+        kind: NoticeKind,
         reason: &str,
     ) -> AppResult<()> {
         let Some(account) = l.case.account_id.clone() else {
@@ -523,30 +496,30 @@ impl App {
             .account_lang(&account)
             .await?
             .unwrap_or_else(|| "zh-CN".into());
-        let t = match template {
-            "case_alerting" => Template::Alerting,
-            "case_resolved" => Template::Resolved,
-            "case_lifted" | "case_partially_lifted" => Template::Lifted,
-            "unblock_self_failed" => Template::UnblockFailed,
-            "unblock_rejected" => Template::UnblockRejected,
-            "unblock_manual_queued" => Template::UnblockQueued,
-            "case_enforced" | "case_enforced_host_security" => Template::Enforced,
-            // Acknowledgements of the tenant's own request: the status is on the request.
-            _ => return Ok(()),
+        let t = match kind {
+            NoticeKind::Alerting => Template::Alerting,
+            NoticeKind::Resolved => Template::Resolved,
+            NoticeKind::Lifted | NoticeKind::PartiallyLifted => Template::Lifted,
+            NoticeKind::UnblockFailed => Template::UnblockFailed,
+            NoticeKind::UnblockRejected => Template::UnblockRejected,
+            NoticeKind::UnblockQueued => Template::UnblockQueued,
+            NoticeKind::Enforced | NoticeKind::EnforcedHostSecurity => Template::Enforced,
+            // The acknowledgement of the tenant's own request: its status is on the request.
+            NoticeKind::SelfUnblockStarted => return Ok(()),
         };
         let links = vec![l.case.target.clone()];
         let actions: Vec<String> = l
             .actions
             .iter()
-            .filter(|a| a.desired != "lifted")
-            .map(|a| a.action.clone())
+            .filter(|a| a.desired != Desired::Lifted)
+            .map(|a| a.action.code().to_string())
             .collect();
         let facts = NoticeFacts {
             case_id: &l.case.id,
             resource: l.case.resource_id.as_deref().unwrap_or("-"),
-            product: l.life.product.as_deref().unwrap_or("-"),
+            product: l.life.product.map_or("-", Product::code),
             links: &links,
-            category: category(&l.case)?,
+            category: l.case.category,
             actions: &actions,
             deadline: l
                 .life
@@ -554,7 +527,7 @@ impl App {
                 .map(Timestamp)
                 .filter(|_| t == Template::Alerting),
             reason: Some(reason),
-            maybe_compromised: template == "case_enforced_host_security",
+            maybe_compromised: kind == NoticeKind::EnforcedHostSecurity,
             utc_offset_minutes: self.lifecycle.calendar.utc_offset_minutes(),
         };
         let (title, body) = render(t, &lang, &facts);
@@ -563,7 +536,7 @@ impl App {
             id: warden_store::new_id("ntc", now),
             account_id: account,
             case_id: Some(l.case.id.clone()),
-            template: t.code().into(),
+            template: kind,
             lang,
             title,
             body,
@@ -611,6 +584,9 @@ impl App {
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
         let mut l = self.load(&mut tx, case_id, None).await?;
+        let Some(product) = l.facts.product else {
+            return Err(LifecycleError::Unowned.into());
+        };
         let now = self.now();
         let prior = match &l.case.account_id {
             Some(a) => {
@@ -620,7 +596,7 @@ impl App {
             None => 0,
         };
         let facts = GradingFacts {
-            category: category(&l.case)?,
+            category: l.case.category,
             prior_violations: u32::try_from(prior).unwrap_or(u32::MAX),
             reports: l.case.report_count,
             views: l.case.views,
@@ -633,12 +609,14 @@ impl App {
             g = override_level(&g, to, input.level_reason.as_deref().unwrap_or_default())
                 .map_err(|e| InvalidInput::new("level_reason", e.reason))?;
         }
-        let planned = plan(
-            &self.lifecycle.matrix,
-            l.facts.product,
-            g.level,
-            l.facts.kind,
-        );
+        let planned = plan(&self.lifecycle.matrix, product, g.level, l.facts.kind);
+        // A case a detector already accepted in triage (INT-5) is graded now; its one
+        // `case.confirm` event was written when it was accepted.
+        let command = if l.facts.state == State::Confirmed {
+            "grade"
+        } else {
+            "confirm"
+        };
         let d = decide(
             &l.facts,
             &Command::Confirm {
@@ -648,7 +626,7 @@ impl App {
             Timestamp(now),
             &self.lifecycle.policy,
         )?;
-        l.life.level = Some(g.level.code().into());
+        l.life.level = Some(g.level);
         l.life.level_reasons = Some(serde_json::to_string(&g.reasons).unwrap_or_default());
         if !markers_in.is_empty() {
             l.life.markers = Some(serde_json::to_string(&markers_in).unwrap_or_default());
@@ -659,7 +637,7 @@ impl App {
             who,
             &mut l,
             Step {
-                command: "confirm",
+                command,
                 decision: &d,
                 planned: &planned,
                 extra,
@@ -750,7 +728,7 @@ impl App {
             else {
                 return Ok(());
             };
-            if case.state != "alerting" {
+            if case.state != State::Alerting {
                 return Ok(()); // stale timer: the case moved on and cancelled it
             }
             let life = self
@@ -760,7 +738,9 @@ impl App {
                 .unwrap_or_default();
             (case.target, markers(&life), case.category)
         };
-        let verdict = self.recheck_target(&target, &markers, &category).await;
+        let verdict = self
+            .recheck_target(&target, &markers, category.code())
+            .await;
         let still = !matches!(verdict, Verdict::Clean { .. });
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
@@ -812,13 +792,9 @@ impl App {
                 Timestamp(self.now()),
                 &self.lifecycle.policy,
             )?;
-            (
-                l.case.target.clone(),
-                markers(&l.life),
-                l.case.category.clone(),
-            )
+            (l.case.target.clone(), markers(&l.life), l.case.category)
         };
-        let verdict = self.recheck_target(&target, &marks, &category).await;
+        let verdict = self.recheck_target(&target, &marks, category.code()).await;
         let (clean, urls) = match &verdict {
             Verdict::Clean { .. } => (true, vec![]),
             _ => (false, vec![target.clone()]),
@@ -854,11 +830,11 @@ impl App {
             id: warden_store::new_id("unb", now),
             case_id: l.case.id.clone(),
             account_id: l.case.account_id.clone(),
-            kind: "self".into(),
+            kind: UnblockRoute::SelfService,
             state: if clean {
-                "succeeded".into()
+                RequestState::Succeeded
             } else {
-                "failed".into()
+                RequestState::Failed
             },
             commitment: Some(COMMITMENT.into()),
             still_violating: (!clean).then(|| serde_json::to_string(&urls).unwrap_or_default()),
@@ -921,8 +897,8 @@ impl App {
             id: warden_store::new_id("unb", now),
             case_id: l.case.id.clone(),
             account_id: l.case.account_id.clone(),
-            kind: "manual".into(),
-            state: "pending".into(),
+            kind: UnblockRoute::Manual,
+            state: RequestState::Pending,
             commitment: Some(COMMITMENT.into()),
             still_violating: None,
             reason: None,
@@ -952,7 +928,7 @@ impl App {
             .get_unblock_request(request_id)
             .await?
             .ok_or(AppError::NotFound("unblock request"))?;
-        if req.state != "pending" {
+        if req.state != RequestState::Pending {
             return Err(AppError::Conflict(format!(
                 "the request is already {}",
                 req.state
@@ -988,7 +964,11 @@ impl App {
             .filter(|r| !r.is_empty());
         tx.decide_unblock_request(
             request_id,
-            if approve { "approved" } else { "rejected" },
+            if approve {
+                RequestState::Approved
+            } else {
+                RequestState::Rejected
+            },
             reason.as_deref(),
             &who.actor(),
             now,
@@ -1114,13 +1094,9 @@ impl App {
             return Err(AppError::Forbidden("file tickets"));
         };
         let kind = input.kind.unwrap_or_default();
-        if !["unblock", "regulator", "harmful_behaviour", "question"].contains(&kind.as_str()) {
-            return Err(InvalidInput::new(
-                "kind",
-                "is not one of unblock, regulator, harmful_behaviour, question",
-            )
-            .into());
-        }
+        let kind = TicketKind::from_code(&kind).ok_or_else(|| {
+            InvalidInput::new("kind", format!("is not one of {}", TicketKind::expected()))
+        })?;
         let subject = input
             .subject
             .map(|s| s.trim().to_string())
@@ -1147,7 +1123,7 @@ impl App {
             kind,
             subject,
             body,
-            state: "open".into(),
+            state: TicketState::Open,
             submitted_at: now,
             due_at: Some(
                 self.lifecycle

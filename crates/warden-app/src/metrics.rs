@@ -120,7 +120,9 @@ impl Metrics {
 
     /// The enforcement deliveries no point has confirmed yet (ENF-2), by adapter and state:
     /// `failed` ones need an operator (or the next reconciliation).
-    pub fn render_deliveries(counts: &[(String, String, i64)]) -> String {
+    pub fn render_deliveries(
+        counts: &[(String, warden_domain::delivery::DeliveryState, i64)],
+    ) -> String {
         let mut o = String::from(
             "# HELP warden_enforcement_deliveries Enforcement deliveries not yet confirmed, by adapter and state (ENF-2).\n# TYPE warden_enforcement_deliveries gauge\n",
         );

@@ -352,7 +352,7 @@ impl App {
         let r = Resource {
             id,
             account_id,
-            product: product.code().into(),
+            product,
             name,
             region,
             identifiers: ids

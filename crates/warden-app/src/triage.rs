@@ -2,14 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 use warden_domain::identity::Role;
-use warden_domain::lifecycle::State;
+use warden_domain::lifecycle::{Command, State};
 use warden_domain::resource::InvalidInput;
 use warden_store::audit::{AuditEvent, AuditFilter, Purge, Verification};
 use warden_store::reports::{Case, CaseFilter, Report};
 
+use crate::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::{App, digest};
 
 const CASE_READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant];
 const TRIAGERS: &[Role] = &[Role::Admin, Role::Operator];
@@ -82,9 +82,6 @@ impl App {
         limit: i64,
     ) -> AppResult<Vec<Case>> {
         who.require(CASE_READERS, "list cases")?;
-        if let Some(s) = &f.state {
-            State::parse(s)?;
-        }
         Ok(self.store.list_cases(&who.scope(), f, after, limit).await?)
     }
 
@@ -229,35 +226,28 @@ impl App {
             reason.ok_or_else(|| InvalidInput::new("reason", "is required to dismiss a case"))?;
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
-        let before = tx
-            .get_case_for_update(case_id)
-            .await?
-            .ok_or(AppError::NotFound("case"))?;
+        let mut l = self.load(&mut tx, case_id, None).await?;
         // LIFE-1: only a case still in triage is dismissed; a confirmed one goes on to grading.
-        if before.state != State::Reported.code() {
+        if l.facts.state != State::Reported {
             return Err(AppError::Conflict(format!(
                 "a {} case cannot be dismissed: only reported cases are (LIFE-1)",
-                before.state
+                l.facts.state
             )));
         }
-        let next = State::Dismissed;
-        let reason = Some(reason);
-        let now = self.now();
-        tx.set_case_state(case_id, next.code(), reason.as_deref(), now)
-            .await?;
-        let mut after = before.clone();
-        after.state = next.code().into();
-        after.state_reason = reason.clone();
-        after.updated_at = now;
-        let mut ev = self.event(who, "case.dismiss", format!("case:{case_id}"));
-        ev.account_id = before.account_id.clone();
-        ev.before_digest = Some(digest(&before));
-        ev.after_digest = Some(digest(&after));
-        ev.details =
-            serde_json::json!({ "from": before.state, "to": after.state, "reason": reason });
-        tx.append_audit(ev).await?;
+        let cmd = Command::Dismiss {
+            reason: reason.clone(),
+        };
+        self.act(
+            &mut tx,
+            who,
+            &mut l,
+            &cmd,
+            "dismiss",
+            serde_json::Value::Null,
+        )
+        .await?;
         tx.commit().await?;
-        Ok(after)
+        Ok(l.case)
     }
 
     /// Audit events page (auditors and admins).

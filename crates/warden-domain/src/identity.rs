@@ -71,6 +71,8 @@ impl Role {
     }
 }
 
+crate::impl_code!(Role, "role");
+
 /// Whom a query may see. Storage applies it in SQL, so a tenant query can never return another
 /// account's rows whatever the handler does.
 #[derive(Debug, Clone, PartialEq, Eq)]

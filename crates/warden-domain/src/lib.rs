@@ -7,6 +7,8 @@
 //! constructors, so the rest of Warden handles only valid ones.
 
 pub mod calendar;
+pub mod code;
+pub mod delivery;
 pub mod grading;
 pub mod identity;
 pub mod lifecycle;

@@ -85,24 +85,51 @@ impl State {
     }
 }
 
+crate::impl_code!(State, "case state");
+
 impl std::fmt::Display for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())
     }
 }
 
-/// Where one penalty action record stands (PEN-3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionState {
-    /// Planned, not yet applied.
-    Pending,
-    /// In force.
-    Applied,
-    /// Lifted.
-    Lifted,
-    /// Applying failed; the worker retries.
-    Failed,
+crate::codes! {
+    /// Where one penalty action record stands (PEN-3): what the enforcement points confirmed.
+    pub enum ActionState: "action state" {
+        /// Planned, not yet applied.
+        Pending = "pending",
+        /// In force.
+        Applied = "applied",
+        /// Lifted.
+        Lifted = "lifted",
+        /// Applying failed; the worker retries.
+        Failed = "failed",
+    }
+}
+
+crate::codes! {
+    /// What the lifecycle decided for one penalty action record (PEN-3); the adapters' confirmations
+    /// then move its [`ActionState`].
+    pub enum Desired: "desired action state" {
+        /// Waits for the alerting deadline (LIFE-1).
+        Planned = "planned",
+        /// Must be in force.
+        InForce = "in_force",
+        /// Must be lifted.
+        Lifted = "lifted",
+    }
+}
+
+impl Desired {
+    /// The state the lifecycle reasons on: what was decided, whatever the enforcement points
+    /// confirmed so far (ENF-2).
+    pub fn decided_state(self) -> ActionState {
+        match self {
+            Desired::Planned => ActionState::Pending,
+            Desired::InForce => ActionState::Applied,
+            Desired::Lifted => ActionState::Lifted,
+        }
+    }
 }
 
 /// One penalty action of a case (PEN-3), as far as the lifecycle needs it.
@@ -116,14 +143,54 @@ pub struct ActionRecord {
     pub state: ActionState,
 }
 
-/// How an open unblock request is decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UnblockRoute {
-    /// 自助解封: an automated re-check decides (UNB-1/UNB-2).
-    SelfService,
-    /// 人工解封: a reviewer decides (UNB-3).
-    Manual,
+crate::codes! {
+    /// How an unblock request is decided.
+    pub enum UnblockRoute: "unblock request kind" {
+        /// 自助解封: an automated re-check decides (UNB-1/UNB-2).
+        SelfService = "self",
+        /// 人工解封: a reviewer decides (UNB-3).
+        Manual = "manual",
+    }
+}
+
+crate::codes! {
+    /// Where an unblock request stands (UNB-6: the tenant sees it at every step).
+    pub enum RequestState: "unblock request state" {
+        /// Open: the re-check runs, or the request waits in the reviewer queue.
+        Pending = "pending",
+        /// Self-service: every URL was clean and the actions were lifted.
+        Succeeded = "succeeded",
+        /// Self-service: violating content is still present (UNB-2).
+        Failed = "failed",
+        /// Manual: a reviewer approved it.
+        Approved = "approved",
+        /// Manual: a reviewer rejected it, with a reason.
+        Rejected = "rejected",
+    }
+}
+
+crate::codes! {
+    /// What a ticket asks (TKT-1).
+    pub enum TicketKind: "ticket kind" {
+        /// Unblock that the console cannot grant (UNB-4/UNB-5).
+        Unblock = "unblock",
+        /// A regulator case: whether and how it can be unblocked (UNB-4).
+        Regulator = "regulator",
+        /// Lift a restriction after cleaning up a machine (HARM-2).
+        HarmfulBehaviour = "harmful_behaviour",
+        /// Anything else.
+        Question = "question",
+    }
+}
+
+crate::codes! {
+    /// Where a ticket stands.
+    pub enum TicketState: "ticket state" {
+        /// Waiting for a reviewer.
+        Open = "open",
+        /// Answered.
+        Closed = "closed",
+    }
 }
 
 /// What the lifecycle knows about a case.
@@ -133,8 +200,9 @@ pub struct CaseFacts {
     pub state: State,
     /// Level once graded; `None` before, and for cases an operator enforced directly (HARM-1).
     pub level: Option<Level>,
-    /// Product of the resource.
-    pub product: Product,
+    /// Product of the resource; `None` while the case is unowned (RES-2): it can be accepted or
+    /// dismissed in triage, but not graded.
+    pub product: Option<Product>,
     /// Content or behaviour violation.
     pub kind: Kind,
     /// Whether this is the account's first offence(s) (LIFE-1).
@@ -162,6 +230,12 @@ pub enum Command {
         level: Level,
         /// The matrix's actions for product × level × kind.
         planned: Vec<PlannedAction>,
+    },
+    /// Accept in triage without grading yet: a trusted detector's sure detection (INT-5). The
+    /// grading follows as [`Command::Confirm`] once the case is owned.
+    Accept {
+        /// Why, e.g. the detection's confidence against the detector's threshold.
+        reason: String,
     },
     /// Dismiss in triage, with a mandatory reason.
     Dismiss {
@@ -212,6 +286,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Confirm { .. } => "confirm",
+            Command::Accept { .. } => "accept",
             Command::Dismiss { .. } => "dismiss",
             Command::DeadlinePassed { .. } => "deadline_passed",
             Command::Rectified => "rectified",
@@ -227,28 +302,31 @@ impl Command {
     }
 }
 
-/// Notice templates the lifecycle asks for (NOT).
-pub mod notice {
-    /// LIFE-1: alerting, rectify before the deadline.
-    pub const ALERTING: &str = "case_alerting";
-    /// LIFE-2/LIFE-3: the penalty applies.
-    pub const ENFORCED: &str = "case_enforced";
-    /// HARM-1/PEN-5: access restricted for harmful behaviour; points to host-security checks.
-    pub const ENFORCED_HOST_SECURITY: &str = "case_enforced_host_security";
-    /// Rectified or clean at the deadline.
-    pub const RESOLVED: &str = "case_resolved";
-    /// UNB-1: the self-service re-check started.
-    pub const SELF_UNBLOCK_STARTED: &str = "unblock_self_started";
-    /// UNB-2: the self-service re-check found violations.
-    pub const SELF_UNBLOCK_FAILED: &str = "unblock_self_failed";
-    /// UNB-3: the manual request is in the reviewer queue.
-    pub const MANUAL_UNBLOCK_QUEUED: &str = "unblock_manual_queued";
-    /// UNB-3: the reviewer rejected the request, with the reason.
-    pub const UNBLOCK_REJECTED: &str = "unblock_rejected";
-    /// Every action lifted.
-    pub const LIFTED: &str = "case_lifted";
-    /// Some actions lifted; the no_unblock ones stay.
-    pub const PARTIALLY_LIFTED: &str = "case_partially_lifted";
+crate::codes! {
+    /// The notices the lifecycle asks for (NOT-1); the code is the stored template name.
+    pub enum NoticeKind: "notice kind" {
+        /// LIFE-1: alerting, rectify before the deadline.
+        Alerting = "case.alerting",
+        /// LIFE-2/LIFE-3: the penalty applies.
+        Enforced = "case.enforced",
+        /// HARM-1/PEN-5: access restricted for harmful behaviour; points to host-security checks.
+        EnforcedHostSecurity = "case.enforced_host_security",
+        /// Rectified or clean at the deadline.
+        Resolved = "case.resolved",
+        /// UNB-1: the self-service re-check started (the request's status says so; no inbox
+        /// notice).
+        SelfUnblockStarted = "unblock.started",
+        /// UNB-2: the self-service re-check found violations.
+        UnblockFailed = "unblock.failed",
+        /// UNB-3: the manual request is in the reviewer queue.
+        UnblockQueued = "unblock.queued",
+        /// UNB-3: the reviewer rejected the request, with the reason.
+        UnblockRejected = "unblock.rejected",
+        /// Every action lifted.
+        Lifted = "case.lifted",
+        /// Some actions lifted; the no_unblock ones stay.
+        PartiallyLifted = "case.partially_lifted",
+    }
 }
 
 /// Something the caller must carry out after storing the decision.
@@ -268,8 +346,8 @@ pub enum Effect {
     Lift(Vec<Action>),
     /// Send the tenant a notice.
     Notify {
-        /// Template id, one of [`notice`].
-        template: &'static str,
+        /// Which notice.
+        kind: NoticeKind,
     },
     /// Re-check every violating URL of the case (UNB-1, DET-3); the result comes back as
     /// [`Command::SelfUnblockResult`].
@@ -443,6 +521,11 @@ pub enum LifecycleError {
         "manual unblock follows a failed self-service unblock; try self-service unblock first (UNB-3)"
     )]
     SelfServiceFirst,
+    /// The case is unowned: without a product it cannot be graded or penalised (RES-2).
+    #[error(
+        "the case is unowned: register the resource its target belongs to, then confirm (RES-2)"
+    )]
+    Unowned,
 }
 
 impl LifecycleError {
@@ -458,6 +541,7 @@ impl LifecycleError {
             LifecycleError::DeadlineNotReached { .. } => "deadline_not_reached",
             LifecycleError::CannotWithdraw => "cannot_withdraw",
             LifecycleError::SelfServiceFirst => "self_service_first",
+            LifecycleError::Unowned => "case_unowned",
         }
     }
 }
@@ -497,12 +581,12 @@ pub fn unblock_eligibility(case: &CaseFacts, policy: &LifecyclePolicy) -> Result
             limit: policy.violation_limit,
         });
     }
-    if !policy.self_unblock_products.contains(&case.product) {
-        return Err(Refusal::ProductNeedsTicket {
-            product: case.product,
-        });
+    match case.product {
+        Some(p) if policy.self_unblock_products.contains(&p) => Ok(()),
+        Some(product) => Err(Refusal::ProductNeedsTicket { product }),
+        // Unowned cases are never enforced; nothing of theirs is blocked.
+        None => Err(Refusal::NotBlockedYet { state: case.state }),
     }
-    Ok(())
 }
 
 /// Decides what `cmd` does to `case` at `now`.
@@ -519,8 +603,25 @@ pub fn decide(
     };
     match (case.state, cmd) {
         (S::Reported | S::Confirmed, Command::Confirm { level, planned }) => {
+            if case.product.is_none() {
+                return Err(LifecycleError::Unowned);
+            }
             confirm(case, *level, planned, now, policy)
         }
+        (S::Reported, Command::Accept { reason }) => {
+            let reason = required(reason, "reason", "an acceptance needs a reason")?;
+            Ok(decision(S::Confirmed, vec![], format!("INT-5: {reason}")))
+        }
+        (
+            S::Confirmed
+            | S::Alerting
+            | S::Enforced
+            | S::UnblockRequested
+            | S::Lifted
+            | S::Resolved
+            | S::Dismissed,
+            Command::Accept { .. },
+        ) => Err(invalid()),
         (
             S::Alerting
             | S::Enforced
@@ -533,11 +634,8 @@ pub fn decide(
 
         (S::Reported, Command::Dismiss { reason }) => {
             let reason = required(reason, "reason", "a dismissal needs a reason")?;
-            Ok(decision(
-                S::Dismissed,
-                vec![],
-                format!("dismissed: {reason}"),
-            ))
+            // The operator's reason is the whole reason: the tenant sees it as it was written.
+            Ok(decision(S::Dismissed, vec![], reason.to_string()))
         }
         // Confirmed cases go on to grading (as in triage); later ones are past dismissal.
         (
@@ -568,7 +666,7 @@ pub fn decide(
             } else {
                 Ok(decision(
                     S::Resolved,
-                    vec![notify(notice::RESOLVED)],
+                    vec![notify(NoticeKind::Resolved)],
                     "LIFE-2: clean at the deadline".into(),
                 ))
             }
@@ -587,7 +685,7 @@ pub fn decide(
 
         (S::Alerting, Command::Rectified) => Ok(decision(
             S::Resolved,
-            vec![Effect::CancelTimer, notify(notice::RESOLVED)],
+            vec![Effect::CancelTimer, notify(NoticeKind::Resolved)],
             "LIFE-1: rectified before the deadline".into(),
         )),
         (
@@ -616,7 +714,7 @@ pub fn decide(
             }
             Ok(decision(
                 S::UnblockRequested,
-                vec![Effect::Recheck, notify(notice::SELF_UNBLOCK_STARTED)],
+                vec![Effect::Recheck, notify(NoticeKind::SelfUnblockStarted)],
                 "UNB-1: self-service unblock requested; re-checking every violating URL".into(),
             ))
         }
@@ -627,7 +725,7 @@ pub fn decide(
             }
             Ok(decision(
                 S::UnblockRequested,
-                vec![notify(notice::MANUAL_UNBLOCK_QUEUED)],
+                vec![notify(NoticeKind::UnblockQueued)],
                 "UNB-3: manual unblock requested; in the reviewer queue".into(),
             ))
         }
@@ -663,7 +761,7 @@ pub fn decide(
             } else {
                 Ok(decision(
                     S::Enforced,
-                    vec![notify(notice::SELF_UNBLOCK_FAILED)],
+                    vec![notify(NoticeKind::UnblockFailed)],
                     format!(
                         "UNB-2: self-service re-check found violating content still present: {}",
                         still_violating_urls.join(", ")
@@ -692,7 +790,7 @@ pub fn decide(
             )?;
             Ok(decision(
                 S::Enforced,
-                vec![notify(notice::UNBLOCK_REJECTED)],
+                vec![notify(NoticeKind::UnblockRejected)],
                 format!("UNB-3: manual unblock rejected: {reason}"),
             ))
         }
@@ -761,15 +859,15 @@ fn decision(next: State, effects: Vec<Effect>, reason: String) -> Decision {
     }
 }
 
-fn notify(template: &'static str) -> Effect {
-    Effect::Notify { template }
+fn notify(kind: NoticeKind) -> Effect {
+    Effect::Notify { kind }
 }
 
 /// HARM-1/PEN-5: behaviour violations point the tenant to the host-security checks.
-fn enforced_notice(kind: Kind) -> &'static str {
+fn enforced_notice(kind: Kind) -> NoticeKind {
     match kind {
-        Kind::Content => notice::ENFORCED,
-        Kind::Behaviour => notice::ENFORCED_HOST_SECURITY,
+        Kind::Content => NoticeKind::Enforced,
+        Kind::Behaviour => NoticeKind::EnforcedHostSecurity,
     }
 }
 
@@ -809,7 +907,7 @@ fn confirm(
             let at = now.plus_millis(policy.grace_ms);
             Ok(decision(
                 State::Alerting,
-                vec![Effect::ArmTimer { at }, notify(notice::ALERTING)],
+                vec![Effect::ArmTimer { at }, notify(NoticeKind::Alerting)],
                 format!(
                     "LIFE-1: general first offence; rectify before {}",
                     at.to_rfc3339()
@@ -903,14 +1001,14 @@ fn lift(case: &CaseFacts, command: &'static str, reason: &str) -> Result<Decisio
     if locked.is_empty() {
         Ok(decision(
             State::Lifted,
-            vec![Effect::Lift(liftable), notify(notice::LIFTED)],
+            vec![Effect::Lift(liftable), notify(NoticeKind::Lifted)],
             reason.to_string(),
         ))
     } else {
         let codes: Vec<&str> = locked.iter().map(|a| a.code()).collect();
         Ok(decision(
             State::Enforced,
-            vec![Effect::Lift(liftable), notify(notice::PARTIALLY_LIFTED)],
+            vec![Effect::Lift(liftable), notify(NoticeKind::PartiallyLifted)],
             format!("{reason}; {} stay (no_unblock)", codes.join(", ")),
         ))
     }

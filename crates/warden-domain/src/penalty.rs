@@ -133,6 +133,8 @@ impl Action {
     }
 }
 
+crate::impl_code!(Action, "action");
+
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())
@@ -174,7 +176,7 @@ impl Cell {
 #[serde(deny_unknown_fields)]
 pub struct PenaltyMatrix {
     /// Rows by product code, each with a cell per level. Default: the policy's 2024 table (§6).
-    pub products: BTreeMap<String, BTreeMap<Level, Cell>>,
+    pub products: BTreeMap<Product, BTreeMap<Level, Cell>>,
 }
 
 /// What is wrong with a configured matrix, naming the cell.
@@ -209,10 +211,10 @@ impl Default for PenaltyMatrix {
             )
         };
         let products = BTreeMap::from([
-            ("cvm".to_string(), compute()),
-            ("clb".to_string(), compute()),
+            (Product::Cvm, compute()),
+            (Product::Clb, compute()),
             (
-                "cdn".to_string(),
+                Product::Cdn,
                 row(
                     Cell::of(&[BlockUrl]),
                     Cell::of(&[DomainOffline]),
@@ -220,7 +222,7 @@ impl Default for PenaltyMatrix {
                 ),
             ),
             (
-                "cos".to_string(),
+                Product::Cos,
                 row(
                     Cell::of(&[ShieldContent]),
                     Cell::of(&[DeleteFile, FreezeBucket]),
@@ -228,7 +230,7 @@ impl Default for PenaltyMatrix {
                 ),
             ),
             (
-                "dns".to_string(),
+                Product::Dns,
                 row(
                     Cell::of(&[LockRecords]),
                     Cell::of(&[SuspendResolution]),
@@ -236,7 +238,7 @@ impl Default for PenaltyMatrix {
                 ),
             ),
             (
-                "dnspod".to_string(),
+                Product::Dnspod,
                 row(
                     Cell::of(&[LockRecords]),
                     Cell::of(&[SuspendResolution, ForbidTransfer]),
@@ -244,7 +246,7 @@ impl Default for PenaltyMatrix {
                 ),
             ),
             (
-                "vod".to_string(),
+                Product::Vod,
                 row(
                     Cell::of(&[ShieldContent, DeleteFile]),
                     Cell::of(&[StopService]),
@@ -252,7 +254,7 @@ impl Default for PenaltyMatrix {
                 ),
             ),
             (
-                "apigw".to_string(),
+                Product::Apigw,
                 row(
                     Cell::of(&[StopSingleService]),
                     Cell::of(&[StopSingleService, ForbidNewService]),
@@ -267,22 +269,12 @@ impl Default for PenaltyMatrix {
 impl PenaltyMatrix {
     /// The cell for `product` at `level`, if configured.
     pub fn cell(&self, product: Product, level: Level) -> Option<&Cell> {
-        self.products.get(product.code())?.get(&level)
+        self.products.get(&product)?.get(&level)
     }
 
-    /// Checks a configured matrix: only known products, every product × level present, no empty
+    /// Checks a configured matrix (unknown products are refused when it is read): every product × level present, no empty
     /// cell and no action twice in a cell. The error names the cell.
     pub fn validate(&self) -> Result<(), MatrixError> {
-        if let Some(unknown) = self
-            .products
-            .keys()
-            .find(|code| Product::parse(code).is_err())
-        {
-            return Err(MatrixError {
-                cell: unknown.clone(),
-                reason: "is not a product (cvm, clb, cdn, cos, dns, dnspod, vod, apigw)".into(),
-            });
-        }
         for product in Product::ALL {
             for level in LEVELS {
                 let name = format!("{}.{}", product.code(), level.code());
@@ -431,12 +423,15 @@ mod tests {
     #[test]
     fn validation_names_the_cell() {
         let mut m = PenaltyMatrix::default();
-        m.products.get_mut("dns").unwrap().remove(&Level::Serious);
+        m.products
+            .get_mut(&Product::Dns)
+            .unwrap()
+            .remove(&Level::Serious);
         assert_eq!(m.validate().unwrap_err().cell, "dns.serious");
 
         let mut m = PenaltyMatrix::default();
         m.products
-            .get_mut("vod")
+            .get_mut(&Product::Vod)
             .unwrap()
             .get_mut(&Level::EspeciallySerious)
             .unwrap()
@@ -447,17 +442,16 @@ mod tests {
         assert!(err.to_string().contains("vod.especially_serious"), "{err}");
 
         let mut m = PenaltyMatrix::default();
-        m.products.remove("apigw");
+        m.products.remove(&Product::Apigw);
         assert_eq!(m.validate().unwrap_err().cell, "apigw.general");
 
-        let mut m = PenaltyMatrix::default();
-        let row = m.products["cvm"].clone();
-        m.products.insert("ecs".into(), row);
-        assert_eq!(m.validate().unwrap_err().cell, "ecs");
+        let unknown = r#"{"products":{"ecs":{"general":{"actions":["block_url"]}}}}"#;
+        let err = serde_json::from_str::<PenaltyMatrix>(unknown).unwrap_err();
+        assert!(err.to_string().contains("ecs"), "{err}");
 
         let mut m = PenaltyMatrix::default();
         m.products
-            .get_mut("cos")
+            .get_mut(&Product::Cos)
             .unwrap()
             .get_mut(&Level::General)
             .unwrap()
@@ -579,7 +573,7 @@ mod tests {
     #[test]
     fn isolation_is_added_once_and_missing_cells_plan_nothing() {
         let mut m = PenaltyMatrix::default();
-        m.products.get_mut("dns").unwrap().insert(
+        m.products.get_mut(&Product::Dns).unwrap().insert(
             Level::EspeciallySerious,
             Cell::of(&[IsolateAccount, StopService]),
         );
@@ -597,7 +591,7 @@ mod tests {
                 },
             ]
         );
-        m.products.remove("dns");
+        m.products.remove(&Product::Dns);
         assert!(plan(&m, Product::Dns, Level::General, Kind::Content).is_empty());
     }
 }

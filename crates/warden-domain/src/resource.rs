@@ -12,11 +12,13 @@ use std::net::{IpAddr, Ipv6Addr};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+crate::impl_code!(Product, "product");
+
 /// Longest values we accept anywhere in an identifier or target.
 pub const MAX_TARGET_LEN: usize = 2048;
 
 /// A product line (RES-1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Product {
     /// Cloud virtual machine.

@@ -6,36 +6,25 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Content violation (内容违规) or behaviour violation (行为违规), TAX-1/TAX-2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// 内容违规: what is published.
-    Content,
-    /// 行为违规: what a machine does.
-    Behaviour,
+crate::codes! {
+    /// Content violation (内容违规) or behaviour violation (行为违规), TAX-1/TAX-2.
+    pub enum Kind: "violation kind" {
+        /// 内容违规: what is published.
+        Content = "content",
+        /// 行为违规: what a machine does.
+        Behaviour = "behaviour",
+    }
 }
 
-/// Penalty level (处罚等级), GRD-1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    /// 一般
-    General,
-    /// 严重
-    Serious,
-    /// 特别严重
-    EspeciallySerious,
-}
-
-impl Level {
-    /// The stable code, e.g. `especially_serious`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Level::General => "general",
-            Level::Serious => "serious",
-            Level::EspeciallySerious => "especially_serious",
-        }
+crate::codes! {
+    /// Penalty level (处罚等级), GRD-1.
+    pub enum Level: "level" {
+        /// 一般
+        General = "general",
+        /// 严重
+        Serious = "serious",
+        /// 特别严重
+        EspeciallySerious = "especially_serious",
     }
 }
 
@@ -63,6 +52,9 @@ macro_rules! categories {
         )* ];
 
         impl Category {
+            /// Every category.
+            pub const ALL: &'static [Category] = &[ $( Category::$variant, )* ];
+
             /// The stable snake_case code.
             pub fn code(self) -> &'static str {
                 match self { $( Category::$variant => $code, )* }
@@ -75,6 +67,8 @@ macro_rules! categories {
         }
     };
 }
+
+crate::impl_code!(Category, "category");
 
 const PUNISH: &str = "《中华人民共和国治安管理处罚法》";
 const CRIMINAL: &str = "《中华人民共和国刑法》";

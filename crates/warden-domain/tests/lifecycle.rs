@@ -12,7 +12,7 @@
 use proptest::prelude::*;
 use warden_domain::lifecycle::{
     ActionRecord, ActionState, CaseFacts, Command, Decision, Effect, LifecycleError,
-    LifecyclePolicy, Refusal, State, UnblockRoute, decide, notice, unblock_eligibility,
+    LifecyclePolicy, NoticeKind, Refusal, State, UnblockRoute, decide, unblock_eligibility,
 };
 use warden_domain::penalty::{Action, PenaltyMatrix, PlannedAction, plan};
 use warden_domain::resource::Product;
@@ -26,7 +26,7 @@ fn facts(product: Product, kind: Kind) -> CaseFacts {
     CaseFacts {
         state: State::Reported,
         level: None,
-        product,
+        product: Some(product),
         kind,
         first_offence: true,
         regulator: false,
@@ -98,7 +98,8 @@ impl Model {
             Command::ReviewApprove | Command::ReviewReject { .. } => {
                 self.case.open_unblock_request = None
             }
-            Command::Dismiss { .. }
+            Command::Accept { .. }
+            | Command::Dismiss { .. }
             | Command::Rectified
             | Command::WithdrawUnblock
             | Command::LiftByTicket
@@ -142,8 +143,7 @@ impl Model {
                         }
                     }
                 }
-                Effect::Notify { template } => assert!(!template.is_empty()),
-                Effect::Recheck => {}
+                Effect::Notify { .. } | Effect::Recheck => {}
             }
         }
         self.case.state = d.next;
@@ -184,7 +184,7 @@ fn confirm(level: Level, m: &Model) -> Command {
         level,
         planned: plan(
             &PenaltyMatrix::default(),
-            m.case.product,
+            m.case.product.unwrap(),
             level,
             m.case.kind,
         ),
@@ -216,7 +216,7 @@ fn life1_general_first_offence_alerts_then_rectified() {
         [
             Effect::ArmTimer { at },
             Effect::Notify {
-                template: notice::ALERTING
+                kind: NoticeKind::Alerting
             }
         ]
     );
@@ -516,7 +516,7 @@ fn harm_block_network_then_ticket_lift() {
         .unwrap();
     assert_eq!(d.next, State::Enforced);
     assert!(d.effects.contains(&Effect::Notify {
-        template: notice::ENFORCED_HOST_SECURITY
+        kind: NoticeKind::EnforcedHostSecurity
     }));
     assert_eq!(
         refusal(m.run(&Command::RequestSelfUnblock {
@@ -606,6 +606,8 @@ fn arb_command() -> impl Strategy<Value = (Command, bool)> {
         }),
         1 => prop_oneof![3 => Just(""), 1 => Just("spam")]
             .prop_map(|r| (Command::Dismiss { reason: r.into() }, false)),
+        1 => prop_oneof![1 => Just(""), 3 => Just("detector confidence 0.95 >= 0.90")]
+            .prop_map(|r| (Command::Accept { reason: r.into() }, false)),
         3 => any::<bool>().prop_map(|still_violating| (Command::DeadlinePassed { still_violating }, false)),
         1 => Just((Command::Rectified, false)),
         3 => any::<bool>().prop_map(|commitment_confirmed| {
@@ -660,7 +662,7 @@ proptest! {
             let cmd = match cmd {
                 Command::Confirm { level, .. } if use_matrix => Command::Confirm {
                     level,
-                    planned: plan(&matrix, m.case.product, level, m.case.kind),
+                    planned: plan(&matrix, m.case.product.unwrap(), level, m.case.kind),
                 },
                 other => other,
             };

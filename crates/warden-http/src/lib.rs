@@ -400,11 +400,17 @@ async fn reporter_contact(
     Ok(Json(json!({ "report_id": id, "reporter_contact": c })))
 }
 
-fn case_filter(q: &PageQuery) -> CaseFilter {
-    CaseFilter {
-        state: q.state.clone(),
+fn case_filter(q: &PageQuery) -> ApiResult<CaseFilter> {
+    let state = q
+        .state
+        .as_deref()
+        .map(warden_domain::lifecycle::State::parse)
+        .transpose()
+        .map_err(|e| ApiError::from(warden_app::AppError::from(e)))?;
+    Ok(CaseFilter {
+        state,
         unowned: q.unowned.unwrap_or(false),
-    }
+    })
 }
 
 async fn list_cases(
@@ -415,7 +421,7 @@ async fn list_cases(
     let items = app
         .list_cases(
             &who,
-            &case_filter(&q),
+            &case_filter(&q)?,
             q.after.as_deref().unwrap_or_default(),
             limit(&q),
         )
@@ -429,7 +435,7 @@ async fn count_cases(
     Extension(who): Extension<Principal>,
     Q(q): Q<PageQuery>,
 ) -> ApiResult<Json<Value>> {
-    let n = app.count_cases(&who, &case_filter(&q)).await?;
+    let n = app.count_cases(&who, &case_filter(&q)?).await?;
     Ok(Json(json!({ "count": n })))
 }
 
@@ -558,16 +564,13 @@ async fn notice_page(app: &App, case_id: &str, headers: &axum::http::HeaderMap) 
         .await
         .ok()
         .flatten();
-    let label = case
-        .as_ref()
-        .and_then(|c| warden_domain::taxonomy::Category::parse(&c.category).ok())
-        .map(|c| {
-            if en {
-                c.info().label_en
-            } else {
-                c.info().label_zh
-            }
-        });
+    let label = case.as_ref().map(|c| c.category).map(|c| {
+        if en {
+            c.info().label_en
+        } else {
+            c.info().label_zh
+        }
+    });
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")

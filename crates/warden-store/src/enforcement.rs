@@ -4,7 +4,12 @@
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, WriteTx, i, os, page, s};
+use warden_domain::delivery::{ChangeOp, DeliveryFacts, DeliveryState, settle};
+use warden_domain::lifecycle::{ActionState, Desired};
+use warden_domain::penalty::Action;
+use warden_domain::resource::Product;
+
+use crate::{Result, Store, WriteTx, c, i, oc, os, page, s};
 
 /// One apply or lift.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,12 +22,12 @@ pub struct EnforcementChange {
     pub case_id: String,
     /// Its account.
     pub account_id: Option<String>,
-    /// `apply` or `lift`.
-    pub op: String,
-    /// Action code.
-    pub action: String,
+    /// Apply or lift.
+    pub op: ChangeOp,
+    /// The action.
+    pub action: Action,
     /// Product of the resource.
-    pub product: Option<String>,
+    pub product: Option<Product>,
     /// What it acts on.
     pub target: String,
     /// When, ms.
@@ -35,9 +40,9 @@ fn row(r: &AnyRow) -> Result<EnforcementChange> {
         action_id: s(r, "action_id")?,
         case_id: s(r, "case_id")?,
         account_id: os(r, "account_id")?,
-        op: s(r, "op")?,
-        action: s(r, "action")?,
-        product: os(r, "product")?,
+        op: c(r, "enforcement_changes", "op")?,
+        action: c(r, "enforcement_changes", "action")?,
+        product: oc(r, "enforcement_changes", "product")?,
         target: s(r, "target")?,
         created_at: i(r, "created_at")?,
     })
@@ -61,9 +66,9 @@ impl WriteTx {
         .bind(c.action_id.as_str())
         .bind(c.case_id.as_str())
         .bind(c.account_id.as_deref())
-        .bind(c.op.as_str())
-        .bind(c.action.as_str())
-        .bind(c.product.as_deref())
+        .bind(c.op.code())
+        .bind(c.action.code())
+        .bind(c.product.map(Product::code))
         .bind(c.target.as_str())
         .bind(c.created_at)
         .fetch_one(self.conn())
@@ -174,13 +179,13 @@ pub struct Delivery {
     pub action_id: String,
     /// The adapter's name (`index`, `rpz`, `webhook:<endpoint>`).
     pub adapter: String,
-    /// `apply` or `lift`: what the adapter must hold.
-    pub op: String,
+    /// What the adapter must hold.
+    pub op: ChangeOp,
     /// The change it answers.
     pub revision: i64,
-    /// `pending`, `confirmed`, `failed` (retries exhausted; reconciliation re-sends) or
-    /// `retired` (the adapter is no longer configured).
-    pub state: String,
+    /// Whether it confirmed (`failed`: retries exhausted, reconciliation re-sends; `retired`:
+    /// the adapter is no longer configured).
+    pub state: DeliveryState,
     /// Attempts since the change.
     pub attempts: i64,
     /// The last failure.
@@ -195,9 +200,9 @@ fn delivery_row(r: &AnyRow) -> Result<Delivery> {
     Ok(Delivery {
         action_id: s(r, "action_id")?,
         adapter: s(r, "adapter")?,
-        op: s(r, "op")?,
+        op: c(r, "action_deliveries", "op")?,
         revision: i(r, "revision")?,
-        state: s(r, "state")?,
+        state: c(r, "action_deliveries", "state")?,
         attempts: i(r, "attempts")?,
         last_error: os(r, "last_error")?,
         updated_at: i(r, "updated_at")?,
@@ -205,8 +210,7 @@ fn delivery_row(r: &AnyRow) -> Result<Delivery> {
     })
 }
 
-/// The error an action carries when no configured adapter enforces it.
-pub const NO_ADAPTER: &str = "no enforcement point is configured for this action: configure a webhook for it (webhooks.endpoints) or apply it by hand";
+pub use warden_domain::delivery::NO_ADAPTER;
 
 /// An action whose confirmed state moved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -218,9 +222,9 @@ pub struct Settled {
     /// Its account.
     pub account_id: Option<String>,
     /// Before.
-    pub from: String,
+    pub from: ActionState,
     /// After.
-    pub to: String,
+    pub to: ActionState,
     /// The adapters that confirmed (for the audit event).
     pub adapters: Vec<String>,
 }
@@ -232,7 +236,7 @@ impl WriteTx {
         &mut self,
         action_id: &str,
         adapter: &str,
-        op: &str,
+        op: ChangeOp,
         revision: i64,
         now: i64,
     ) -> Result<()> {
@@ -242,7 +246,7 @@ impl WriteTx {
         )
         .bind(action_id)
         .bind(adapter)
-        .bind(op)
+        .bind(op.code())
         .bind(revision)
         .bind(now)
         .execute(self.conn())
@@ -376,8 +380,9 @@ impl WriteTx {
         else {
             return Ok(None);
         };
-        let (state, desired, last_error) =
-            (s(&a, "state")?, s(&a, "desired")?, os(&a, "last_error")?);
+        let state: ActionState = c(&a, "case_actions", "state")?;
+        let desired: Desired = c(&a, "case_actions", "desired")?;
+        let last_error = os(&a, "last_error")?;
         let rows = sqlx::query(
             "SELECT * FROM action_deliveries WHERE action_id = $1 AND state <> 'retired' ORDER BY adapter",
         )
@@ -385,72 +390,37 @@ impl WriteTx {
         .fetch_all(self.conn())
         .await?;
         let deliveries = rows.iter().map(delivery_row).collect::<Result<Vec<_>>>()?;
-        let want = match desired.as_str() {
-            "in_force" => "apply",
-            "lifted" => "lift",
-            _ => return Ok(None),
-        };
-        let current: Vec<&Delivery> = deliveries.iter().filter(|d| d.op == want).collect();
-        let errors: Vec<String> = deliveries
+        let facts: Vec<DeliveryFacts<'_>> = deliveries
             .iter()
-            .filter(|d| d.state != "confirmed")
-            .filter_map(|d| d.last_error.as_ref().map(|e| format!("{}: {e}", d.adapter)))
+            .map(|d| DeliveryFacts {
+                adapter: &d.adapter,
+                op: d.op,
+                state: d.state,
+                last_error: d.last_error.as_deref(),
+            })
             .collect();
-        let all_confirmed =
-            current.len() == deliveries.len() && current.iter().all(|d| d.state == "confirmed");
-        let (to, error) = if deliveries.is_empty() {
-            if want == "apply" {
-                ("pending".to_string(), Some(NO_ADAPTER.to_string()))
-            } else {
-                ("lifted".to_string(), None)
-            }
-        } else if all_confirmed {
-            (
-                if want == "apply" { "applied" } else { "lifted" }.to_string(),
-                None,
-            )
-        } else if deliveries.iter().any(|d| d.state == "failed") {
-            ("failed".to_string(), Some(errors.join("; ")))
-        } else if state == "failed" {
-            // Re-sent after a failure: back to what it was waiting for.
-            (
-                if want == "apply" {
-                    "pending"
-                } else {
-                    "applied"
-                }
-                .to_string(),
-                (!errors.is_empty()).then(|| errors.join("; ")),
-            )
-        } else {
-            (
-                state.clone(),
-                (!errors.is_empty()).then(|| errors.join("; ")),
-            )
+        let Some(settled) = settle(state, desired, &facts) else {
+            return Ok(None);
         };
-        if to == state && error == last_error {
+        if settled.state == state && settled.error == last_error {
             return Ok(None);
         }
         sqlx::query(
             "UPDATE case_actions SET state = $1, last_error = $2, updated_at = $3 WHERE id = $4",
         )
-        .bind(to.as_str())
-        .bind(error.as_deref())
+        .bind(settled.state.code())
+        .bind(settled.error.as_deref())
         .bind(now)
         .bind(action_id)
         .execute(self.conn())
         .await?;
-        Ok((to != state).then(|| Settled {
+        Ok((settled.state != state).then(|| Settled {
             action_id: action_id.to_string(),
             case_id: s(&a, "case_id").unwrap_or_default(),
             account_id: os(&a, "account_id").ok().flatten(),
             from: state,
-            to,
-            adapters: current
-                .iter()
-                .filter(|d| d.state == "confirmed")
-                .map(|d| d.adapter.clone())
-                .collect(),
+            to: settled.state,
+            adapters: settled.confirmed_by,
         }))
     }
 }
@@ -495,14 +465,20 @@ impl Store {
     }
 
     /// Open deliveries (`pending`, `failed`) per adapter and state, for the metrics.
-    pub async fn delivery_counts(&self) -> Result<Vec<(String, String, i64)>> {
+    pub async fn delivery_counts(&self) -> Result<Vec<(String, DeliveryState, i64)>> {
         let rows = sqlx::query(
             "SELECT adapter, state, COUNT(*) AS n FROM action_deliveries WHERE state IN ('pending', 'failed') GROUP BY adapter, state ORDER BY adapter, state",
         )
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((s(r, "adapter")?, s(r, "state")?, i(r, "n")?)))
+            .map(|r| {
+                Ok((
+                    s(r, "adapter")?,
+                    c(r, "action_deliveries", "state")?,
+                    i(r, "n")?,
+                ))
+            })
             .collect()
     }
 

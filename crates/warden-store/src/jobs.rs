@@ -11,21 +11,52 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::{Engine, Result, Store, WriteTx, i, oi, os, placeholders, s};
+use crate::{Engine, Result, Store, WriteTx, c, i, oi, os, placeholders, s};
+
+warden_domain::codes! {
+    /// What a job does. Every kind a worker can run is named here, so a job stored by a newer
+    /// version is a loud decoding error rather than a job that silently never runs.
+    pub enum JobKind: "job kind" {
+        /// Diagnostics: record that a node ran it (the timer benchmark, LIFE-4).
+        DiagPing = "diag.ping",
+        /// An alerting case's deadline (LIFE-2).
+        CaseDeadline = "case.deadline",
+        /// A high-confidence detection confirms its case (INT-5).
+        CaseConfirm = "case.confirm",
+        /// One webhook delivery of one enforcement change (ENF-1/ENF-2).
+        WebhookDeliver = "webhook.deliver",
+        /// Cluster-wide reconciliation of enforcement deliveries (ENF-2).
+        EnforceReconcile = "enforce.reconcile",
+    }
+}
+
+warden_domain::codes! {
+    /// Where a job stands.
+    pub enum JobState: "job state" {
+        /// Waiting for its `run_at`.
+        Pending = "pending",
+        /// Leased by a node.
+        Running = "running",
+        /// Completed.
+        Done = "done",
+        /// Out of attempts.
+        Dead = "dead",
+    }
+}
 
 /// A stored job.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Job {
     /// Id.
     pub id: String,
-    /// Kind, e.g. `diag.ping`.
-    pub kind: String,
+    /// Kind.
+    pub kind: JobKind,
     /// JSON payload.
     pub payload: String,
     /// Due, ms.
     pub run_at: i64,
-    /// `pending`, `running`, `done` or `dead`.
-    pub state: String,
+    /// State.
+    pub state: JobState,
     /// Attempts started.
     pub attempts: i64,
     /// Attempts allowed before `dead`.
@@ -43,10 +74,10 @@ pub struct Job {
 fn row(r: &AnyRow) -> Result<Job> {
     Ok(Job {
         id: s(r, "id")?,
-        kind: s(r, "kind")?,
+        kind: c(r, "jobs", "kind")?,
         payload: s(r, "payload")?,
         run_at: i(r, "run_at")?,
-        state: s(r, "state")?,
+        state: c(r, "jobs", "state")?,
         attempts: i(r, "attempts")?,
         max_attempts: i(r, "max_attempts")?,
         dedup_key: os(r, "dedup_key")?,
@@ -60,7 +91,7 @@ fn row(r: &AnyRow) -> Result<Job> {
 #[derive(Debug, Clone)]
 pub struct NewJob {
     /// Kind.
-    pub kind: String,
+    pub kind: JobKind,
     /// JSON payload.
     pub payload: String,
     /// Due, ms.
@@ -101,8 +132,8 @@ impl WriteTx {
                 .await?;
             if let Some(r) = existing {
                 let existing_id = s(&r, "id")?;
-                let state = s(&r, "state")?;
-                if state == "pending" || state == "running" {
+                let state: JobState = c(&r, "jobs", "state")?;
+                if matches!(state, JobState::Pending | JobState::Running) {
                     sqlx::query("UPDATE jobs SET run_at = $1, payload = $2, state = 'pending', lease_owner = NULL, lease_until = NULL, updated_at = $3 WHERE id = $4")
                         .bind(job.run_at)
                         .bind(&job.payload)
@@ -123,7 +154,7 @@ impl WriteTx {
             "INSERT INTO jobs (id, kind, payload, run_at, state, attempts, max_attempts, dedup_key, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $7, $7)",
         )
         .bind(id)
-        .bind(&job.kind)
+        .bind(job.kind.code())
         .bind(&job.payload)
         .bind(job.run_at)
         .bind(job.max_attempts.max(1))
@@ -164,7 +195,7 @@ impl WriteTx {
         sqlx::query(
             "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $5 AND lease_owner = $6",
         )
-        .bind(if dead { "dead" } else { "pending" })
+        .bind(if dead { JobState::Dead } else { JobState::Pending }.code())
         .bind(now + backoff_ms(job.attempts))
         .bind(error.chars().take(2000).collect::<String>())
         .bind(now)
@@ -222,7 +253,7 @@ impl WriteTx {
             for (id, j) in chunk {
                 q = q
                     .bind(id.as_str())
-                    .bind(j.kind.as_str())
+                    .bind(j.kind.code())
                     .bind(j.payload.as_str())
                     .bind(j.run_at)
                     .bind("pending")
@@ -326,18 +357,17 @@ impl Store {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
             .fetch_all(self.pool())
             .await?;
-        let mut c = JobCounts::default();
+        let mut counts = JobCounts::default();
         for r in &rows {
             let n = i(r, "n")?;
-            match s(r, "state")?.as_str() {
-                "pending" => c.pending = n,
-                "running" => c.running = n,
-                "done" => c.done = n,
-                "dead" => c.dead = n,
-                _ => {}
+            match c(r, "jobs", "state")? {
+                JobState::Pending => counts.pending = n,
+                JobState::Running => counts.running = n,
+                JobState::Done => counts.done = n,
+                JobState::Dead => counts.dead = n,
             }
         }
-        Ok(c)
+        Ok(counts)
     }
 
     /// Times each job ran, per job id, from `job_runs` (diagnostics).

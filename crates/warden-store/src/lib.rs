@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
+use warden_domain::code::Code;
 pub use warden_domain::identity::Scope;
 
 /// A storage failure. Database errors are kept for the log; the API shows only the variant.
@@ -51,6 +52,21 @@ pub enum StoreError {
     /// Stored data could not be decoded (a corrupted row).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A stored code is not one this version knows (a row written by a newer version, or
+    /// corrupted): never read as a default.
+    #[error(
+        "column {column} holds {value:?}, which is not a known {what} (expected one of {expected})"
+    )]
+    UnknownCode {
+        /// `table.column`.
+        column: String,
+        /// The stored value (cut to 64 characters).
+        value: String,
+        /// What the column holds ("case state").
+        what: &'static str,
+        /// The codes this version knows.
+        expected: String,
+    },
 }
 
 impl StoreError {
@@ -402,6 +418,26 @@ pub(crate) fn s(row: &AnyRow, col: &str) -> Result<String> {
 /// Reads a nullable TEXT column.
 pub(crate) fn os(row: &AnyRow, col: &str) -> Result<Option<String>> {
     row.try_get::<Option<String>, _>(col).map_err(Into::into)
+}
+
+/// Decodes a code from its stored text, or fails naming the column and the value.
+pub fn decode<T: Code>(table: &str, column: &str, value: &str) -> Result<T> {
+    T::from_code(value).ok_or_else(|| StoreError::UnknownCode {
+        column: format!("{table}.{column}"),
+        value: value.chars().take(64).collect(),
+        what: T::WHAT,
+        expected: T::expected(),
+    })
+}
+
+/// Reads a TEXT column holding a code of `T` (of table `table`, for the error).
+pub(crate) fn c<T: Code>(row: &AnyRow, table: &str, col: &str) -> Result<T> {
+    decode(table, col, &s(row, col)?)
+}
+
+/// Reads a nullable TEXT column holding a code of `T`.
+pub(crate) fn oc<T: Code>(row: &AnyRow, table: &str, col: &str) -> Result<Option<T>> {
+    os(row, col)?.map(|v| decode(table, col, &v)).transpose()
 }
 
 /// Reads an integer column.

@@ -4,19 +4,24 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Scope, Store, WriteTx, i, oi, os, page, placeholders, s};
+use warden_domain::lifecycle::{ActionState, Desired, NoticeKind};
+use warden_domain::penalty::Action;
+use warden_domain::resource::Product;
+use warden_domain::taxonomy::{Kind, Level};
+
+use crate::{Result, Scope, Store, WriteTx, c, i, oc, oi, os, page, placeholders, s};
 
 /// The lifecycle columns of a case.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CaseLifecycle {
-    /// Level code once graded.
-    pub level: Option<String>,
+    /// Level once graded.
+    pub level: Option<Level>,
     /// JSON list of grading reasons.
     pub level_reasons: Option<String>,
-    /// `content` or `behaviour`.
-    pub kind: Option<String>,
+    /// Content or behaviour violation.
+    pub kind: Option<Kind>,
     /// Product of the owning resource.
-    pub product: Option<String>,
+    pub product: Option<Product>,
     /// Alerting deadline, ms (LIFE-1).
     pub deadline_at: Option<i64>,
     /// JSON list of the violating texts a re-check looks for (DET-3).
@@ -29,10 +34,10 @@ pub struct CaseLifecycle {
 
 fn lifecycle_row(r: &AnyRow) -> Result<CaseLifecycle> {
     Ok(CaseLifecycle {
-        level: os(r, "level")?,
+        level: oc(r, "cases", "level")?,
         level_reasons: os(r, "level_reasons")?,
-        kind: os(r, "kind")?,
-        product: os(r, "product")?,
+        kind: oc(r, "cases", "kind")?,
+        product: oc(r, "cases", "product")?,
         deadline_at: oi(r, "deadline_at")?,
         markers: os(r, "markers")?,
         regulator: os(r, "regulator")?,
@@ -49,15 +54,15 @@ pub struct ActionRow {
     pub case_id: String,
     /// The account.
     pub account_id: Option<String>,
-    /// Action code, e.g. `block_url`.
-    pub action: String,
+    /// The action.
+    pub action: Action,
     /// What it acts on (URL, IP, resource id...).
     pub target: String,
-    /// What the enforcement points confirmed (PEN-3): `pending`, `applied`, `lifted` or
-    /// `failed`. Only adapter confirmations move it (see `settle_action`).
-    pub state: String,
-    /// What the lifecycle decided: `planned` (waits for a deadline), `in_force` or `lifted`.
-    pub desired: String,
+    /// What the enforcement points confirmed (PEN-3). Only adapter confirmations move it (see
+    /// `settle_action`).
+    pub state: ActionState,
+    /// What the lifecycle decided.
+    pub desired: Desired,
     /// Whether it may ever be lifted from the console.
     pub no_unblock: bool,
     /// Attempts to apply or lift.
@@ -77,10 +82,10 @@ fn action_row(r: &AnyRow) -> Result<ActionRow> {
         id: s(r, "id")?,
         case_id: s(r, "case_id")?,
         account_id: os(r, "account_id")?,
-        action: s(r, "action")?,
+        action: c(r, "case_actions", "action")?,
         target: s(r, "target")?,
-        state: s(r, "state")?,
-        desired: s(r, "desired")?,
+        state: c(r, "case_actions", "state")?,
+        desired: c(r, "case_actions", "desired")?,
         no_unblock: i(r, "no_unblock")? != 0,
         attempts: i(r, "attempts")?,
         last_error: os(r, "last_error")?,
@@ -99,8 +104,8 @@ pub struct Notice {
     pub account_id: String,
     /// The case it is about.
     pub case_id: Option<String>,
-    /// Template name, e.g. `case.alerting`.
-    pub template: String,
+    /// Which notice.
+    pub template: NoticeKind,
     /// `zh-CN` or `en`.
     pub lang: String,
     /// Title.
@@ -118,7 +123,7 @@ fn notice_row(r: &AnyRow) -> Result<Notice> {
         id: s(r, "id")?,
         account_id: s(r, "account_id")?,
         case_id: os(r, "case_id")?,
-        template: s(r, "template")?,
+        template: c(r, "notices", "template")?,
         lang: s(r, "lang")?,
         title: s(r, "title")?,
         body: s(r, "body")?,
@@ -133,10 +138,10 @@ impl WriteTx {
         sqlx::query(
             "UPDATE cases SET level = $1, level_reasons = $2, kind = $3, product = $4, deadline_at = $5, markers = $6, regulator = $7, enforced_at = $8 WHERE id = $9",
         )
-        .bind(l.level.as_deref())
+        .bind(l.level.map(Level::code))
         .bind(l.level_reasons.as_deref())
-        .bind(l.kind.as_deref())
-        .bind(l.product.as_deref())
+        .bind(l.kind.map(Kind::code))
+        .bind(l.product.map(Product::code))
         .bind(l.deadline_at)
         .bind(l.markers.as_deref())
         .bind(l.regulator.as_deref())
@@ -180,10 +185,10 @@ impl WriteTx {
                     .bind(a.id.as_str())
                     .bind(a.case_id.as_str())
                     .bind(a.account_id.as_deref())
-                    .bind(a.action.as_str())
+                    .bind(a.action.code())
                     .bind(a.target.as_str())
-                    .bind(a.state.as_str())
-                    .bind(a.desired.as_str())
+                    .bind(a.state.code())
+                    .bind(a.desired.code())
                     .bind(i64::from(a.no_unblock))
                     .bind(a.attempts)
                     .bind(a.last_error.as_deref())
@@ -208,11 +213,16 @@ impl WriteTx {
     /// Records what the lifecycle decided for an action (`planned`, `in_force`, `lifted`); a
     /// `no_unblock` action is never moved to `lifted` — storage refuses it too. Its confirmed
     /// `state` follows when the adapters confirm (`settle_action`).
-    pub async fn set_action_desired(&mut self, id: &str, desired: &str, now: i64) -> Result<bool> {
+    pub async fn set_action_desired(
+        &mut self,
+        id: &str,
+        desired: Desired,
+        now: i64,
+    ) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE case_actions SET desired = $1, updated_at = $2 WHERE id = $3 AND NOT ($1 = 'lifted' AND no_unblock <> 0)",
         )
-        .bind(desired)
+        .bind(desired.code())
         .bind(now)
         .bind(id)
         .execute(self.conn())
@@ -268,7 +278,7 @@ impl WriteTx {
         .bind(n.id.as_str())
         .bind(n.account_id.as_str())
         .bind(n.case_id.as_deref())
-        .bind(n.template.as_str())
+        .bind(n.template.code())
         .bind(n.lang.as_str())
         .bind(n.title.as_str())
         .bind(n.body.as_str())

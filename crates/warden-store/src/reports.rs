@@ -5,7 +5,12 @@ use sqlx::any::AnyRow;
 
 use std::collections::HashMap;
 
-use crate::{KEYS_PER_QUERY, Result, Scope, Store, WriteTx, i, ob, oi, os, page, placeholders, s};
+use warden_domain::lifecycle::State;
+use warden_domain::taxonomy::Category;
+
+use crate::{
+    KEYS_PER_QUERY, Result, Scope, Store, WriteTx, c, i, ob, oi, os, page, placeholders, s,
+};
 
 /// A case row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,10 +23,10 @@ pub struct Case {
     pub resource_id: Option<String>,
     /// Canonical target.
     pub target: String,
-    /// Category code.
-    pub category: String,
-    /// State code.
-    pub state: String,
+    /// Category.
+    pub category: Category,
+    /// State.
+    pub state: State,
     /// Source of the first report.
     pub source: String,
     /// (resource, target, category) key.
@@ -56,8 +61,8 @@ pub struct Report {
     pub source: String,
     /// `json` or `xarf`.
     pub format: String,
-    /// Category code.
-    pub category: String,
+    /// Category.
+    pub category: Category,
     /// Canonical target.
     pub target: String,
     /// Free text.
@@ -86,8 +91,8 @@ fn case_row(r: &AnyRow) -> Result<Case> {
         account_id: os(r, "account_id")?,
         resource_id: os(r, "resource_id")?,
         target: s(r, "target")?,
-        category: s(r, "category")?,
-        state: s(r, "state")?,
+        category: c(r, "cases", "category")?,
+        state: c(r, "cases", "state")?,
         source: s(r, "source")?,
         correlation_key: s(r, "correlation_key")?,
         report_count: i(r, "report_count")?,
@@ -107,7 +112,7 @@ fn report_row(r: &AnyRow) -> Result<Report> {
         account_id: os(r, "account_id")?,
         source: s(r, "source")?,
         format: s(r, "format")?,
-        category: s(r, "category")?,
+        category: c(r, "reports", "category")?,
         target: s(r, "target")?,
         description: s(r, "description")?,
         evidence: ob(r, "evidence")?,
@@ -124,7 +129,7 @@ fn report_row(r: &AnyRow) -> Result<Report> {
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
     /// Only this state.
-    pub state: Option<String>,
+    pub state: Option<State>,
     /// Only cases without an owner.
     pub unowned: bool,
 }
@@ -157,8 +162,8 @@ impl WriteTx {
                     .bind(c.account_id.as_deref())
                     .bind(c.resource_id.as_deref())
                     .bind(c.target.as_str())
-                    .bind(c.category.as_str())
-                    .bind(c.state.as_str())
+                    .bind(c.category.code())
+                    .bind(c.state.code())
                     .bind(c.source.as_str())
                     .bind(c.correlation_key.as_str())
                     .bind(c.report_count)
@@ -242,14 +247,14 @@ impl WriteTx {
     pub async fn set_case_state(
         &mut self,
         case_id: &str,
-        state: &str,
+        state: State,
         reason: Option<&str>,
         now: i64,
     ) -> Result<()> {
         sqlx::query(
             "UPDATE cases SET state = $1, state_reason = $2, updated_at = $3 WHERE id = $4",
         )
-        .bind(state)
+        .bind(state.code())
         .bind(reason.map(str::to_string))
         .bind(now)
         .bind(case_id)
@@ -291,7 +296,7 @@ impl WriteTx {
                     .bind(r.account_id.as_deref())
                     .bind(r.source.as_str())
                     .bind(r.format.as_str())
-                    .bind(r.category.as_str())
+                    .bind(r.category.code())
                     .bind(r.target.as_str())
                     .bind(r.description.as_str())
                     .bind(r.evidence.as_deref())
@@ -334,7 +339,7 @@ impl Store {
         )
         .bind(after)
         .bind(scope.sql_param())
-        .bind(f.state.clone().unwrap_or_default())
+        .bind(f.state.map(State::code).unwrap_or_default())
         .bind(i64::from(f.unowned))
         .bind(page(limit))
         .fetch_all(self.pool())
@@ -348,7 +353,7 @@ impl Store {
             "SELECT COUNT(*) AS n FROM cases WHERE ($1 = '' OR account_id = $1) AND ($2 = '' OR state = $2) AND ($3 = 0 OR account_id IS NULL)",
         )
         .bind(scope.sql_param())
-        .bind(f.state.clone().unwrap_or_default())
+        .bind(f.state.map(State::code).unwrap_or_default())
         .bind(i64::from(f.unowned))
         .fetch_one(self.pool())
         .await?;

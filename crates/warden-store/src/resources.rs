@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use warden_domain::resource::{Identifier, MatchKey, Target, ip_hex};
+use warden_domain::resource::{Identifier, MatchKey, Product, Target, ip_hex};
 
-use crate::{KEYS_PER_QUERY, Result, Scope, Store, WriteTx, conflict_on_unique, i, page, s};
+use crate::{KEYS_PER_QUERY, Result, Scope, Store, WriteTx, c, conflict_on_unique, i, page, s};
 
 /// A resource with its identifiers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -13,8 +13,8 @@ pub struct Resource {
     pub id: String,
     /// Owning account.
     pub account_id: String,
-    /// Product code.
-    pub product: String,
+    /// Product.
+    pub product: Product,
     /// Display name.
     pub name: String,
     /// Region (free text, e.g. `ap-guangzhou`).
@@ -44,7 +44,7 @@ pub struct OwnerMatch {
     /// Its account.
     pub account_id: String,
     /// The product.
-    pub product: String,
+    pub product: Product,
     /// The identifier that matched.
     pub identifier: IdentifierRow,
 }
@@ -53,7 +53,7 @@ fn base_row(r: &AnyRow) -> Result<Resource> {
     Ok(Resource {
         id: s(r, "id")?,
         account_id: s(r, "account_id")?,
-        product: s(r, "product")?,
+        product: c(r, "resources", "product")?,
         name: s(r, "name")?,
         region: s(r, "region")?,
         identifiers: Vec::new(),
@@ -75,7 +75,7 @@ impl WriteTx {
         )
         .bind(&r.id)
         .bind(&r.account_id)
-        .bind(&r.product)
+        .bind(r.product.code())
         .bind(&r.name)
         .bind(&r.region)
         .bind(r.created_at)
@@ -262,7 +262,7 @@ fn owner_row(r: &AnyRow) -> Result<OwnerMatch> {
     Ok(OwnerMatch {
         resource_id: s(r, "resource_id")?,
         account_id: s(r, "account_id")?,
-        product: s(r, "product")?,
+        product: c(r, "resources", "product")?,
         identifier: IdentifierRow {
             kind: s(r, "kind")?,
             value: s(r, "value")?,

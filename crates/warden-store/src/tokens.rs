@@ -3,7 +3,9 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, WriteTx, i, oi, os, s};
+use warden_domain::identity::Role;
+
+use crate::{Result, Store, WriteTx, c, i, oi, os, s};
 
 /// A token row (without the secret, which is never stored).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -11,7 +13,7 @@ pub struct Token {
     /// Id (`tok_...`), safe to show and log.
     pub id: String,
     /// Role code.
-    pub role: String,
+    pub role: Role,
     /// The account a tenant token is bound to.
     pub account_id: Option<String>,
     /// Free label ("ci detector", "alice").
@@ -25,7 +27,7 @@ pub struct Token {
 fn row(r: &AnyRow) -> Result<Token> {
     Ok(Token {
         id: s(r, "id")?,
-        role: s(r, "role")?,
+        role: c(r, "api_tokens", "role")?,
         account_id: os(r, "account_id")?,
         label: s(r, "label")?,
         created_at: i(r, "created_at")?,
@@ -41,7 +43,7 @@ impl WriteTx {
         )
         .bind(&t.id)
         .bind(token_hash)
-        .bind(&t.role)
+        .bind(t.role.code())
         .bind(t.account_id.clone())
         .bind(&t.label)
         .bind(t.created_at)

@@ -3,7 +3,9 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Scope, Store, WriteTx, i, oi, os, page, s};
+use warden_domain::lifecycle::{RequestState, TicketKind, TicketState, UnblockRoute};
+
+use crate::{Result, Scope, Store, WriteTx, c, i, oi, os, page, s};
 
 /// An unblock request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -14,10 +16,10 @@ pub struct UnblockRequest {
     pub case_id: String,
     /// The account.
     pub account_id: Option<String>,
-    /// `self` or `manual`.
-    pub kind: String,
-    /// `succeeded`, `failed` (self-service); `pending`, `approved`, `rejected` (manual).
-    pub state: String,
+    /// Self-service or manual.
+    pub kind: UnblockRoute,
+    /// `pending`, then `succeeded` or `failed` (self-service), `approved` or `rejected` (manual).
+    pub state: RequestState,
     /// The rectification commitment (整改承诺书) the tenant confirmed.
     pub commitment: Option<String>,
     /// JSON list of URLs that still violate (a failed self-service attempt).
@@ -39,8 +41,8 @@ fn request_row(r: &AnyRow) -> Result<UnblockRequest> {
         id: s(r, "id")?,
         case_id: s(r, "case_id")?,
         account_id: os(r, "account_id")?,
-        kind: s(r, "kind")?,
-        state: s(r, "state")?,
+        kind: c(r, "unblock_requests", "kind")?,
+        state: c(r, "unblock_requests", "state")?,
         commitment: os(r, "commitment")?,
         still_violating: os(r, "still_violating")?,
         reason: os(r, "reason")?,
@@ -60,14 +62,14 @@ pub struct Ticket {
     pub account_id: String,
     /// Linked case.
     pub case_id: Option<String>,
-    /// `unblock`, `regulator`, `harmful_behaviour` or `question`.
-    pub kind: String,
+    /// What it asks.
+    pub kind: TicketKind,
     /// Subject.
     pub subject: String,
     /// Body.
     pub body: String,
-    /// `open` or `closed`.
-    pub state: String,
+    /// Open or closed.
+    pub state: TicketState,
     /// Submitted, ms.
     pub submitted_at: i64,
     /// SLA due, ms.
@@ -85,10 +87,10 @@ fn ticket_row(r: &AnyRow) -> Result<Ticket> {
         id: s(r, "id")?,
         account_id: s(r, "account_id")?,
         case_id: os(r, "case_id")?,
-        kind: s(r, "kind")?,
+        kind: c(r, "tickets", "kind")?,
         subject: s(r, "subject")?,
         body: s(r, "body")?,
-        state: s(r, "state")?,
+        state: c(r, "tickets", "state")?,
         submitted_at: i(r, "submitted_at")?,
         due_at: oi(r, "due_at")?,
         closed_at: oi(r, "closed_at")?,
@@ -106,8 +108,8 @@ impl WriteTx {
         .bind(u.id.as_str())
         .bind(u.case_id.as_str())
         .bind(u.account_id.as_deref())
-        .bind(u.kind.as_str())
-        .bind(u.state.as_str())
+        .bind(u.kind.code())
+        .bind(u.state.code())
         .bind(u.commitment.as_deref())
         .bind(u.still_violating.as_deref())
         .bind(u.reason.as_deref())
@@ -124,7 +126,7 @@ impl WriteTx {
     pub async fn decide_unblock_request(
         &mut self,
         id: &str,
-        state: &str,
+        state: RequestState,
         reason: Option<&str>,
         by: &str,
         now: i64,
@@ -132,7 +134,7 @@ impl WriteTx {
         let r = sqlx::query(
             "UPDATE unblock_requests SET state = $1, reason = $2, decided_by = $3, decided_at = $4 WHERE id = $5 AND state = 'pending'",
         )
-        .bind(state)
+        .bind(state.code())
         .bind(reason)
         .bind(by)
         .bind(now)
@@ -179,10 +181,10 @@ impl WriteTx {
         .bind(t.id.as_str())
         .bind(t.account_id.as_str())
         .bind(t.case_id.as_deref())
-        .bind(t.kind.as_str())
+        .bind(t.kind.code())
         .bind(t.subject.as_str())
         .bind(t.body.as_str())
-        .bind(t.state.as_str())
+        .bind(t.state.code())
         .bind(t.submitted_at)
         .bind(t.due_at)
         .bind(t.closed_at)

@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )] // tests may unwrap (STYLE 5)
 
+use warden_domain::code::Code;
 use warden_domain::identity::Scope;
 use warden_domain::resource::{Identifier, IdentifierKind, Target};
 use warden_store::accounts::Account;
@@ -17,6 +18,11 @@ use warden_store::reports::{Case, CaseFilter, Report};
 use warden_store::resources::Resource;
 use warden_store::testing::PgDatabase;
 use warden_store::{Store, StoreOptions, new_id};
+
+/// A stored code by its text (the rows below are written as a person reads them).
+fn code<T: Code>(text: &str) -> T {
+    T::from_code(text).unwrap_or_else(|| panic!("{text:?} is not a {}", T::WHAT))
+}
 
 /// A store plus what keeps its database alive, and the URL for raw access.
 struct Db {
@@ -103,6 +109,7 @@ suite!(
     lexicon_changes_are_versioned,
     enforcement_changes_have_revisions,
     actions_are_applied_only_when_every_adapter_confirms,
+    unknown_stored_codes_are_errors_naming_column_and_value,
 );
 
 const NOW: i64 = 1_700_000_000_000;
@@ -131,7 +138,7 @@ async fn seed_resource(s: &Store, acct: &str, id: &str, product: &str, ids: &[Id
     let r = Resource {
         id: id.into(),
         account_id: acct.into(),
-        product: product.into(),
+        product: code(product),
         name: id.into(),
         region: "ap-guangzhou".into(),
         identifiers: vec![],
@@ -200,7 +207,7 @@ async fn identifiers_conflict_and_roll_back(db: &Db) {
     let r = Resource {
         id: "res_2".into(),
         account_id: "acct_b".into(),
-        product: "cvm".into(),
+        product: code("cvm"),
         name: "x".into(),
         region: "r".into(),
         identifiers: vec![],
@@ -359,8 +366,8 @@ fn case(id: &str, key: &str, acct: Option<&str>, at: i64) -> Case {
         account_id: acct.map(Into::into),
         resource_id: None,
         target: "https://x.example/".into(),
-        category: "gambling".into(),
-        state: "reported".into(),
+        category: code("gambling"),
+        state: code("reported"),
         source: "public".into(),
         correlation_key: key.into(),
         report_count: 1,
@@ -380,7 +387,7 @@ fn report(id: &str, case_id: &str, acct: Option<&str>) -> Report {
         account_id: acct.map(Into::into),
         source: "public".into(),
         format: "json".into(),
-        category: "gambling".into(),
+        category: code("gambling"),
         target: "https://x.example/".into(),
         description: "casino".into(),
         evidence: Some(b"<html>casino</html>".to_vec()),
@@ -449,9 +456,14 @@ async fn reports_correlate_into_cases(db: &Db) {
 
     // Dismissed cases no longer collect duplicates.
     let mut tx = s.begin_write().await.unwrap();
-    tx.set_case_state("case_1", "dismissed", Some("not a violation"), NOW + 20)
-        .await
-        .unwrap();
+    tx.set_case_state(
+        "case_1",
+        code("dismissed"),
+        Some("not a violation"),
+        NOW + 20,
+    )
+    .await
+    .unwrap();
     assert!(tx.find_correlated_case("k1", 0).await.unwrap().is_none());
     tx.commit().await.unwrap();
 
@@ -483,7 +495,7 @@ async fn reports_correlate_into_cases(db: &Db) {
         "case_2"
     );
     let dismissed = CaseFilter {
-        state: Some("dismissed".into()),
+        state: Some(code("dismissed")),
         ..Default::default()
     };
     assert_eq!(
@@ -496,7 +508,7 @@ async fn reports_correlate_into_cases(db: &Db) {
 
 fn job(kind: &str, run_at: i64, key: Option<&str>) -> NewJob {
     NewJob {
-        kind: kind.into(),
+        kind: code(kind),
         payload: "{}".into(),
         run_at,
         dedup_key: key.map(Into::into),
@@ -611,7 +623,7 @@ async fn jobs_lease_retry_and_die(db: &Db) {
     tx.commit().await.unwrap();
     let after = s.get_job("job_x").await.unwrap().unwrap();
     assert_eq!(
-        (after.state.as_str(), after.run_at),
+        (after.state.code(), after.run_at),
         ("pending", NOW + 1_100 + 2_000)
     );
     assert_eq!(after.last_error.as_deref(), Some("adapter timed out"));
@@ -634,7 +646,10 @@ async fn jobs_lease_retry_and_die(db: &Db) {
         "third attempt of three: dead"
     );
     tx.commit().await.unwrap();
-    assert_eq!(s.get_job("job_x").await.unwrap().unwrap().state, "dead");
+    assert_eq!(
+        s.get_job("job_x").await.unwrap().unwrap().state.code(),
+        "dead"
+    );
     assert_eq!(s.job_counts().await.unwrap().dead, 1);
 }
 
@@ -880,11 +895,11 @@ async fn lifecycle_records(db: &Db) {
         ("case_3", "enforced"),
     ] {
         let mut c = case(id, id, Some("acct_a"), NOW);
-        c.state = state.into();
+        c.state = code(state);
         tx.insert_case(&c).await.unwrap();
     }
     let l = CaseLifecycle {
-        level: Some("general".into()),
+        level: Some(code("general")),
         deadline_at: Some(NOW + 86_400_000),
         markers: Some("[\"casino\"]".into()),
         ..Default::default()
@@ -901,10 +916,10 @@ async fn lifecycle_records(db: &Db) {
         id: id.into(),
         case_id: "case_3".into(),
         account_id: Some("acct_a".into()),
-        action: "block_network".into(),
+        action: code("block_network"),
         target: "203.0.113.9".into(),
-        state: "applied".into(),
-        desired: "in_force".into(),
+        state: code("applied"),
+        desired: code("in_force"),
         no_unblock,
         attempts: 1,
         last_error: None,
@@ -916,12 +931,12 @@ async fn lifecycle_records(db: &Db) {
         .await
         .unwrap();
     assert!(
-        tx.set_action_desired("act_1", "lifted", NOW + 1)
+        tx.set_action_desired("act_1", code("lifted"), NOW + 1)
             .await
             .unwrap()
     );
     assert!(
-        !tx.set_action_desired("act_2", "lifted", NOW + 1)
+        !tx.set_action_desired("act_2", code("lifted"), NOW + 1)
             .await
             .unwrap(),
         "no_unblock is never lifted"
@@ -930,7 +945,7 @@ async fn lifecycle_records(db: &Db) {
         id: "ntc_1".into(),
         account_id: "acct_a".into(),
         case_id: Some("case_1".into()),
-        template: "case.alerting".into(),
+        template: code("case.alerting"),
         lang: "zh-CN".into(),
         title: "违规告警".into(),
         body: "请在截止时间前整改".into(),
@@ -947,7 +962,7 @@ async fn lifecycle_records(db: &Db) {
     let acts = s.list_case_actions(&a, "case_3").await.unwrap();
     assert_eq!(
         acts.iter()
-            .map(|x| (x.desired.as_str(), x.no_unblock))
+            .map(|x| (x.desired.code(), x.no_unblock))
             .collect::<Vec<_>>(),
         vec![("lifted", false), ("in_force", true)]
     );
@@ -973,8 +988,8 @@ async fn unblock_requests_and_tickets(db: &Db) {
         id: id.into(),
         case_id: "case_1".into(),
         account_id: Some("acct_a".into()),
-        kind: "manual".into(),
-        state: "pending".into(),
+        kind: code("manual"),
+        state: code("pending"),
         commitment: Some("content removed; will not recur".into()),
         still_violating: None,
         reason: None,
@@ -993,7 +1008,7 @@ async fn unblock_requests_and_tickets(db: &Db) {
     assert!(
         tx.decide_unblock_request(
             "unb_1",
-            "rejected",
+            code("rejected"),
             Some("the URL still has violating content"),
             "tok_r",
             NOW + 5
@@ -1002,7 +1017,7 @@ async fn unblock_requests_and_tickets(db: &Db) {
         .unwrap()
     );
     assert!(
-        !tx.decide_unblock_request("unb_1", "approved", None, "tok_r", NOW + 6)
+        !tx.decide_unblock_request("unb_1", code("approved"), None, "tok_r", NOW + 6)
             .await
             .unwrap(),
         "decided once"
@@ -1011,10 +1026,10 @@ async fn unblock_requests_and_tickets(db: &Db) {
         id: "tkt_1".into(),
         account_id: "acct_a".into(),
         case_id: Some("case_1".into()),
-        kind: "regulator".into(),
+        kind: code("regulator"),
         subject: "Can this be unblocked?".into(),
         body: "Content deleted.".into(),
-        state: "open".into(),
+        state: code("open"),
         submitted_at: NOW,
         due_at: Some(NOW + 7_200_000),
         closed_at: None,
@@ -1170,9 +1185,9 @@ async fn enforcement_changes_have_revisions(db: &Db) {
         action_id: action_id.into(),
         case_id: "case_1".into(),
         account_id: Some("acct_a".into()),
-        op: op.into(),
-        action: "block_url".into(),
-        product: Some("cvm".into()),
+        op: code(op),
+        action: code("block_url"),
+        product: Some(code("cvm")),
         target: format!("https://a.example/{action_id}"),
         created_at: NOW,
     };
@@ -1223,10 +1238,10 @@ async fn actions_are_applied_only_when_every_adapter_confirms(db: &Db) {
         id: id.into(),
         case_id: "case_1".into(),
         account_id: Some("acct_a".into()),
-        action: "block_url".into(),
+        action: code("block_url"),
         target: "https://a.example/x".into(),
-        state: "pending".into(),
-        desired: "in_force".into(),
+        state: code("pending"),
+        desired: code("in_force"),
         no_unblock: false,
         attempts: 0,
         last_error: None,
@@ -1239,8 +1254,8 @@ async fn actions_are_applied_only_when_every_adapter_confirms(db: &Db) {
         action_id: id.into(),
         case_id: "case_1".into(),
         account_id: Some("acct_a".into()),
-        op: op.into(),
-        action: "block_url".into(),
+        op: code(op),
+        action: code("block_url"),
         product: None,
         target: "https://a.example/x".into(),
         created_at: NOW,
@@ -1258,10 +1273,10 @@ async fn actions_are_applied_only_when_every_adapter_confirms(db: &Db) {
         .record_enforcement_change(&change("act_1", "apply"))
         .await
         .unwrap();
-    tx.expect_delivery("act_1", "index", "apply", r1, NOW)
+    tx.expect_delivery("act_1", "index", code("apply"), r1, NOW)
         .await
         .unwrap();
-    tx.expect_delivery("act_1", "webhook:a", "apply", r1, NOW)
+    tx.expect_delivery("act_1", "webhook:a", code("apply"), r1, NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -1277,7 +1292,7 @@ async fn actions_are_applied_only_when_every_adapter_confirms(db: &Db) {
     tx.commit().await.unwrap();
     assert_eq!(
         state("act_2").await,
-        ("pending".into(), Some(NO_ADAPTER.into()))
+        (code("pending"), Some(NO_ADAPTER.into()))
     );
 
     let mut tx = s.begin_write().await.unwrap();
@@ -1301,7 +1316,7 @@ async fn actions_are_applied_only_when_every_adapter_confirms(db: &Db) {
     tx.commit().await.unwrap();
     assert_eq!(
         state("act_1").await,
-        ("pending".into(), Some("webhook:a: HTTP 503".into()))
+        (code("pending"), Some("webhook:a: HTTP 503".into()))
     );
 
     let mut tx = s.begin_write().await.unwrap();
@@ -1309,31 +1324,31 @@ async fn actions_are_applied_only_when_every_adapter_confirms(db: &Db) {
         .await
         .unwrap();
     let m = tx.settle_action("act_1", NOW + 3).await.unwrap().unwrap();
-    assert_eq!((m.from.as_str(), m.to.as_str()), ("pending", "failed"));
+    assert_eq!((m.from.code(), m.to.code()), ("pending", "failed"));
     assert!(
         tx.confirm_delivery("act_1", "webhook:a", r1, NOW + 4)
             .await
             .unwrap()
     );
     let m = tx.settle_action("act_1", NOW + 4).await.unwrap().unwrap();
-    assert_eq!((m.from.as_str(), m.to.as_str()), ("failed", "applied"));
+    assert_eq!((m.from.code(), m.to.code()), ("failed", "applied"));
     assert_eq!(
         m.adapters,
         vec!["index".to_string(), "webhook:a".to_string()]
     );
 
     // The lift: desired first, then each adapter.
-    tx.set_action_desired("act_1", "lifted", NOW + 5)
+    tx.set_action_desired("act_1", code("lifted"), NOW + 5)
         .await
         .unwrap();
     let r2 = tx
         .record_enforcement_change(&change("act_1", "lift"))
         .await
         .unwrap();
-    tx.expect_delivery("act_1", "index", "lift", r2, NOW + 5)
+    tx.expect_delivery("act_1", "index", code("lift"), r2, NOW + 5)
         .await
         .unwrap();
-    tx.expect_delivery("act_1", "webhook:a", "lift", r2, NOW + 5)
+    tx.expect_delivery("act_1", "webhook:a", code("lift"), r2, NOW + 5)
         .await
         .unwrap();
     assert_eq!(
@@ -1357,7 +1372,7 @@ async fn actions_are_applied_only_when_every_adapter_confirms(db: &Db) {
     let open = s.open_deliveries(None, false, i64::MAX, 10).await.unwrap();
     assert_eq!(
         open.iter()
-            .map(|d| (d.adapter.as_str(), d.op.as_str()))
+            .map(|d| (d.adapter.as_str(), d.op.code()))
             .collect::<Vec<_>>(),
         vec![("index", "lift")]
     );
@@ -1370,14 +1385,14 @@ async fn actions_are_applied_only_when_every_adapter_confirms(db: &Db) {
         vec!["act_1".to_string()]
     );
     let m = tx.settle_action("act_1", NOW + 7).await.unwrap().unwrap();
-    assert_eq!((m.from.as_str(), m.to.as_str()), ("applied", "lifted"));
+    assert_eq!((m.from.code(), m.to.code()), ("applied", "lifted"));
     // Lifting what nothing enforces is done at once.
-    tx.set_action_desired("act_2", "lifted", NOW + 8)
+    tx.set_action_desired("act_2", code("lifted"), NOW + 8)
         .await
         .unwrap();
     tx.settle_action("act_2", NOW + 8).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(state("act_2").await, ("lifted".into(), None));
+    assert_eq!(state("act_2").await, (code("lifted"), None));
     assert_eq!(
         s.latest_change("act_1").await.unwrap().unwrap().revision,
         r2
@@ -1392,4 +1407,39 @@ fn ids_sort_by_creation() {
     let b = new_id("case", NOW);
     let c = new_id("case", NOW + 1_000_000);
     assert!(a < b && b < c, "{a} {b} {c}");
+}
+
+/// Stored states and kinds are decoded once, at the boundary: a value this version does not know
+/// (a row written by a newer version, or corrupted) is an error naming the column and the value,
+/// never read as a default.
+async fn unknown_stored_codes_are_errors_naming_column_and_value(db: &Db) {
+    let s = &db.store;
+    let mut tx = s.begin_write().await.unwrap();
+    tx.insert_case(&case("case_1", "k1", None, NOW))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(s.get_case(&Scope::All, "case_1").await.unwrap().is_some());
+    db.raw("UPDATE cases SET state = 'archived' WHERE id = 'case_1'")
+        .await;
+    let err = s.get_case(&Scope::All, "case_1").await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(&err, warden_store::StoreError::UnknownCode { column, value, .. } if column == "cases.state" && value == "archived"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cases.state") && text.contains("\"archived\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected one of reported, confirmed"),
+        "{text}"
+    );
+    // A list fails as a whole rather than skipping the row.
+    assert!(
+        s.list_cases(&Scope::All, &CaseFilter::default(), "", 10)
+            .await
+            .is_err()
+    );
 }

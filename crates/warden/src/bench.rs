@@ -79,7 +79,7 @@ async fn run_timers(engine: &str, url: &str, args: &TimerArgs) -> anyhow::Result
         let batch: Vec<(String, warden_store::jobs::NewJob)> = (n..end)
             .map(|i| {
                 let job = warden_store::jobs::NewJob {
-                    kind: "diag.ping".into(),
+                    kind: warden_store::jobs::JobKind::DiagPing,
                     payload: "{}".into(),
                     run_at: T0 + 2_000 + (i as f64 * step) as i64,
                     dedup_key: Some(format!("deadline:bench_{i}")),

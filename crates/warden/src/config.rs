@@ -99,12 +99,12 @@ pub struct Webhook {
     pub url: String,
     /// Secret. Standard Webhooks signing key, `whsec_<base64 of at least 16 bytes>`.
     pub secret: String,
-    /// Only these action codes (empty: every action).
+    /// Only these actions, by code (empty: every action); an unknown code is refused at start.
     #[serde(default)]
-    pub actions: Vec<String>,
-    /// Only these products (empty: every product).
+    pub actions: Vec<warden_domain::penalty::Action>,
+    /// Only these products, by code (empty: every product).
     #[serde(default)]
-    pub products: Vec<String>,
+    pub products: Vec<warden_domain::resource::Product>,
 }
 
 /// `[scan]`

@@ -344,7 +344,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("{}", t.secret);
             eprintln!(
                 "token {} ({}) created; the secret above is shown only once",
-                t.token.id, t.token.role
+                t.token.id,
+                t.token.role.code()
             );
             Ok(0)
         }

@@ -17,6 +17,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use warden_domain::delivery::ChangeOp;
+use warden_domain::penalty::Action;
 use warden_store::enforcement::EnforcementChange;
 
 /// How Warden drives an adapter.
@@ -62,23 +64,24 @@ pub trait Adapter: Send + Sync {
     /// Makes the point hold these changes, in order. Idempotent; returns within the adapter's
     /// timeout.
     fn push<'a>(&'a self, changes: &'a [EnforcementChange]) -> PushFuture<'a>;
-    /// The action ids it holds now, for adapters that keep their state in this process (the
-    /// follower compares them with the log and re-sends the difference); `None` for remote ones.
-    fn holds(&self) -> Option<Vec<String>> {
+    /// The actions it holds now (id and action), for adapters that keep their state in this
+    /// process (the follower compares them with the log and re-sends the difference); `None` for
+    /// remote ones.
+    fn holds(&self) -> Option<Vec<(String, Action)>> {
         None
     }
 }
 
-/// A lift of `action_id` with nothing else known (what reconciliation sends for an action an
-/// adapter holds but the log no longer has in force).
-pub fn lift_of(action_id: &str, revision: i64) -> EnforcementChange {
+/// A lift of `action_id` (an `action`) with nothing else known: what reconciliation sends for
+/// an action an adapter holds but the log no longer has in force.
+pub fn lift_of(action_id: &str, action: Action, revision: i64) -> EnforcementChange {
     EnforcementChange {
         revision,
         action_id: action_id.to_string(),
         case_id: String::new(),
         account_id: None,
-        op: "lift".into(),
-        action: String::new(),
+        op: ChangeOp::Lift,
+        action,
         product: None,
         target: String::new(),
         created_at: 0,

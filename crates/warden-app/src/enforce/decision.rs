@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use warden_domain::delivery::ChangeOp;
+use warden_domain::penalty::Action;
 use warden_enforce::index::{Change, SharedIndex};
 use warden_store::enforcement::EnforcementChange;
 
@@ -41,7 +43,7 @@ impl Adapter for IndexAdapter {
             let mut batch = Vec::with_capacity(changes.len());
             for c in changes {
                 // The last change of an id wins, so re-applying holds the rule once.
-                if c.op == "apply" {
+                if c.op == ChangeOp::Apply {
                     batch.extend(rule_for(c).map(Change::Add));
                 } else {
                     batch.push(Change::Remove(c.action_id.clone()));
@@ -55,12 +57,13 @@ impl Adapter for IndexAdapter {
         })
     }
 
-    fn holds(&self) -> Option<Vec<String>> {
+    fn holds(&self) -> Option<Vec<(String, Action)>> {
         Some(
             self.index
                 .load()
                 .rules()
-                .map(|r| r.id().to_string())
+                // Rules come from `rule_for`, which names actions by their codes.
+                .filter_map(|r| Some((r.id().to_string(), Action::parse(r.action()).ok()?)))
                 .collect(),
         )
     }
@@ -76,8 +79,12 @@ mod tests {
             action_id: id.into(),
             case_id: "case_1".into(),
             account_id: None,
-            op: op.into(),
-            action: "block_url".into(),
+            op: if op == "apply" {
+                ChangeOp::Apply
+            } else {
+                ChangeOp::Lift
+            },
+            action: warden_domain::penalty::Action::BlockUrl,
             product: None,
             target: url.into(),
             created_at: 0,
@@ -91,7 +98,10 @@ mod tests {
         let apply = [change("apply", "act_1", "https://x.example/bad")];
         a.push(&apply).await.unwrap();
         a.push(&apply).await.unwrap();
-        assert_eq!(a.holds().unwrap(), vec!["act_1".to_string()]);
+        assert_eq!(
+            a.holds().unwrap(),
+            vec![("act_1".to_string(), Action::BlockUrl)]
+        );
         assert!(
             index
                 .load()

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
+use warden_domain::penalty::Action;
 use warden_enforce::index::{Decision, Index, Rule, RuleKind, SharedIndex};
 use warden_store::enforcement::EnforcementChange;
+use warden_store::jobs::{JobKind, JobState};
 
 use crate::App;
 use crate::error::AppResult;
@@ -33,38 +35,44 @@ pub(crate) fn host_of(target: &str) -> Option<String> {
 }
 
 /// The rule an action enforces, if it is one an edge can check (account-level actions are not).
+/// Every action is named, so a new one must say here whether and how edges enforce it.
 pub fn rule_for(c: &EnforcementChange) -> Option<Rule> {
     let target = c.target.as_str();
     let host = || host_of(target);
-    let kind = match c.action.as_str() {
-        "block_url" => RuleKind::parse("url", target).ok()?,
+    let kind = match c.action {
+        Action::BlockUrl => RuleKind::parse("url", target).ok()?,
         // A network block on a URL blocks its host; an IP host (literal URL) is an IP rule.
-        "block_network" | "shutdown_machine" => match target.parse::<std::net::IpAddr>() {
-            Ok(_) => RuleKind::parse("ip", target).ok()?,
-            Err(_) => {
-                let h = host()?;
-                let bare = h.trim_start_matches('[').trim_end_matches(']');
-                match bare.parse::<std::net::IpAddr>() {
-                    Ok(_) => RuleKind::parse("ip", bare).ok()?,
-                    Err(_) => RuleKind::parse("host", &h).ok()?,
+        Action::BlockNetwork | Action::ShutdownMachine => {
+            match target.parse::<std::net::IpAddr>() {
+                Ok(_) => RuleKind::parse("ip", target).ok()?,
+                Err(_) => {
+                    let h = host()?;
+                    let bare = h.trim_start_matches('[').trim_end_matches(']');
+                    match bare.parse::<std::net::IpAddr>() {
+                        Ok(_) => RuleKind::parse("ip", bare).ok()?,
+                        Err(_) => RuleKind::parse("host", &h).ok()?,
+                    }
                 }
             }
-        },
-        "domain_offline" | "suspend_resolution" | "lock_records" | "stop_service" => {
-            RuleKind::parse("domain", &host()?).ok()?
         }
-        "shield_content" | "delete_file" | "freeze_bucket" => {
+        Action::DomainOffline
+        | Action::SuspendResolution
+        | Action::LockRecords
+        | Action::StopService => RuleKind::parse("domain", &host()?).ok()?,
+        Action::ShieldContent | Action::DeleteFile | Action::FreezeBucket => {
             RuleKind::parse("object", target.strip_prefix("cos://").unwrap_or(target)).ok()?
         }
-        "stop_single_service" | "forbid_new_service" => {
+        Action::StopSingleService | Action::ForbidNewService => {
             RuleKind::parse("service", target.strip_prefix("apigw:").unwrap_or(target)).ok()?
         }
-        _ => return None,
+        // Account-level actions: carried out on the provider's side (billing, IAM), through
+        // a webhook; nothing an edge can check.
+        Action::FreezeAccount | Action::IsolateAccount | Action::ForbidTransfer => return None,
     };
     Some(Rule {
         id: c.action_id.clone(),
         kind,
-        action: c.action.clone(),
+        action: c.action.code().to_string(),
         case_id: c.case_id.clone(),
         notice: None,
     })
@@ -159,8 +167,7 @@ struct Follower {
     retry_at: Option<std::time::Instant>,
 }
 
-const WEBHOOK_JOB: &str = "webhook.deliver";
-/// The cluster-wide reconciliation job.
+/// The timer name (dedup key) of the cluster-wide reconciliation job.
 pub const RECONCILE_JOB: &str = "enforce.reconcile";
 
 /// Backoff of a failing follower push: 200 ms doubling to 30 s.
@@ -307,21 +314,21 @@ impl App {
         if rev > f.upto {
             return; // newer changes arrive through the log first
         }
-        let held: std::collections::HashSet<String> = held.into_iter().collect();
+        let held: std::collections::HashMap<String, Action> = held.into_iter().collect();
         let should: Vec<&EnforcementChange> =
             items.iter().filter(|c| f.adapter.handles(c)).collect();
         let should_ids: std::collections::HashSet<&str> =
             should.iter().map(|c| c.action_id.as_str()).collect();
         let mut diff: Vec<EnforcementChange> = should
             .iter()
-            .filter(|c| !held.contains(&c.action_id))
+            .filter(|c| !held.contains_key(&c.action_id))
             .map(|c| (*c).clone())
             .collect();
         let missing = diff.len();
         diff.extend(
             held.iter()
-                .filter(|id| !should_ids.contains(id.as_str()))
-                .map(|id| lift_of(id, rev)),
+                .filter(|(id, _)| !should_ids.contains(id.as_str()))
+                .map(|(id, action)| lift_of(id, *action, rev)),
         );
         if diff.is_empty() {
             return;
@@ -405,7 +412,10 @@ impl App {
             revision,
             snapshot
                 .rules()
-                .filter(|r| rpz::in_zone(r.action()) && matches!(r.kind_name(), "domain" | "host"))
+                .filter(|r| {
+                    Action::parse(r.action()).is_ok_and(rpz::in_zone)
+                        && matches!(r.kind_name(), "domain" | "host")
+                })
                 .map(|r| r.value()),
         )
     }
@@ -471,7 +481,7 @@ impl App {
     ) -> AppResult<()> {
         c.revision = tx.record_enforcement_change(&c).await?;
         for a in self.adapters.all.iter().filter(|a| a.handles(&c)) {
-            tx.expect_delivery(&c.action_id, a.name(), &c.op, c.revision, c.created_at)
+            tx.expect_delivery(&c.action_id, a.name(), c.op, c.revision, c.created_at)
                 .await?;
         }
         for w in self.adapters.webhooks.iter().filter(|w| w.handles(&c)) {
@@ -489,7 +499,7 @@ impl App {
         now: i64,
     ) -> AppResult<String> {
         let job = warden_store::jobs::NewJob {
-            kind: WEBHOOK_JOB.into(),
+            kind: JobKind::WebhookDeliver,
             payload: serde_json::to_string(&DeliveryJob {
                 endpoint: endpoint.to_string(),
                 change: c.clone(),
@@ -603,7 +613,7 @@ impl App {
                     .store
                     .get_timer(&delivery_key(&endpoint, &message_id(&c)))
                     .await?
-                    && (j.state == "pending" || j.state == "running")
+                    && matches!(j.state, JobState::Pending | JobState::Running)
                 {
                     continue;
                 }
@@ -649,7 +659,7 @@ impl App {
     /// job, in one transaction.
     async fn resend(&self, w: &WebhookAdapter, c: &EnforcementChange, now: i64) -> AppResult<()> {
         let mut tx = self.store.begin_write().await?;
-        tx.expect_delivery(&c.action_id, w.name(), &c.op, c.revision, now)
+        tx.expect_delivery(&c.action_id, w.name(), c.op, c.revision, now)
             .await?;
         self.enqueue_delivery(&mut tx, &w.endpoint().name, c, now)
             .await?;
@@ -667,7 +677,7 @@ impl App {
     ) -> AppResult<()> {
         let now = self.now();
         let job = warden_store::jobs::NewJob {
-            kind: RECONCILE_JOB.into(),
+            kind: JobKind::EnforceReconcile,
             payload: "{}".into(),
             run_at: now + self.settings.reconcile_ms,
             dedup_key: Some(RECONCILE_JOB.into()),
@@ -772,7 +782,7 @@ impl App {
             .get_timer(&key)
             .await?
             .ok_or(crate::error::AppError::NotFound("webhook message"))?;
-        if job.state != "dead" {
+        if job.state != JobState::Dead {
             return Err(crate::error::AppError::Conflict(format!(
                 "the delivery is {}, not dead",
                 job.state
@@ -783,19 +793,13 @@ impl App {
         // The delivery waits for its adapter again (its action is no longer `failed`).
         if let Ok(p) = serde_json::from_str::<DeliveryJob>(&job.payload) {
             let c = &p.change;
-            tx.expect_delivery(
-                &c.action_id,
-                &adapter_name(endpoint),
-                &c.op,
-                c.revision,
-                now,
-            )
-            .await?;
+            tx.expect_delivery(&c.action_id, &adapter_name(endpoint), c.op, c.revision, now)
+                .await?;
             self.settle(&mut tx, std::slice::from_ref(&c.action_id))
                 .await?;
         }
         let new = warden_store::jobs::NewJob {
-            kind: WEBHOOK_JOB.into(),
+            kind: JobKind::WebhookDeliver,
             payload: job.payload,
             run_at: now,
             dedup_key: Some(key),
@@ -814,6 +818,7 @@ impl App {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -823,8 +828,8 @@ mod tests {
             action_id: "act_1".into(),
             case_id: "case_1".into(),
             account_id: None,
-            op: "apply".into(),
-            action: action.into(),
+            op: warden_domain::delivery::ChangeOp::Apply,
+            action: Action::parse(action).unwrap(),
             product: None,
             target: target.into(),
             created_at: 0,

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use warden_domain::delivery::ChangeOp;
+use warden_domain::penalty::Action;
 use warden_store::enforcement::EnforcementChange;
 
 use super::adapter::{Adapter, AdapterError, Mode, PushFuture};
@@ -25,8 +27,8 @@ pub struct RpzConfig {
 }
 
 /// Whether an action is rendered in the zone.
-pub fn in_zone(action: &str) -> bool {
-    action == "suspend_resolution"
+pub fn in_zone(action: Action) -> bool {
+    action == Action::SuspendResolution
 }
 
 /// The domain an RPZ rule names for a target (URL or domain).
@@ -78,7 +80,7 @@ impl RpzAdapter {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for c in changes {
-            if c.op == "apply" {
+            if c.op == ChangeOp::Apply {
                 if let Some(d) = domain_of(&c.target) {
                     held.domains.insert(c.action_id.clone(), d);
                 }
@@ -101,7 +103,7 @@ impl Adapter for RpzAdapter {
     }
 
     fn handles(&self, change: &EnforcementChange) -> bool {
-        in_zone(&change.action) && domain_of(&change.target).is_some()
+        in_zone(change.action) && domain_of(&change.target).is_some()
     }
 
     fn push<'a>(&'a self, changes: &'a [EnforcementChange]) -> PushFuture<'a> {
@@ -154,12 +156,17 @@ impl Adapter for RpzAdapter {
         })
     }
 
-    fn holds(&self) -> Option<Vec<String>> {
+    fn holds(&self) -> Option<Vec<(String, Action)>> {
         let held = self
             .held
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Some(held.domains.keys().cloned().collect())
+        Some(
+            held.domains
+                .keys()
+                .map(|id| (id.clone(), Action::SuspendResolution))
+                .collect(),
+        )
     }
 }
 
@@ -187,8 +194,8 @@ mod tests {
             action_id: "act_1".into(),
             case_id: "c".into(),
             account_id: None,
-            op: "apply".into(),
-            action: "suspend_resolution".into(),
+            op: ChangeOp::Apply,
+            action: Action::SuspendResolution,
             product: None,
             target: "https://Bad.Example/x".into(),
             created_at: 0,
@@ -196,7 +203,7 @@ mod tests {
         assert!(a.handles(&c));
         c.target = "203.0.113.9".into();
         assert!(!a.handles(&c), "an IP has no zone entry");
-        c.action = "block_url".into();
+        c.action = Action::BlockUrl;
         c.target = "https://bad.example/x".into();
         assert!(!a.handles(&c));
     }

@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+use warden_domain::delivery::ChangeOp;
+use warden_domain::penalty::Action;
+use warden_domain::resource::Product;
 use warden_store::enforcement::EnforcementChange;
 
 use super::adapter::{Adapter, AdapterError, Mode, PushFuture};
@@ -19,10 +22,10 @@ pub struct WebhookEndpoint {
     pub url: String,
     /// HMAC-SHA256 key (from `whsec_<base64>`).
     pub secret: Vec<u8>,
-    /// Only these action codes (empty: all).
-    pub actions: Vec<String>,
+    /// Only these actions (empty: all).
+    pub actions: Vec<Action>,
     /// Only these products (empty: all).
-    pub products: Vec<String>,
+    pub products: Vec<Product>,
 }
 
 impl std::fmt::Debug for WebhookEndpoint {
@@ -88,7 +91,7 @@ pub fn message_id(c: &EnforcementChange) -> String {
 /// The message body of a change.
 pub fn message_body(c: &EnforcementChange) -> String {
     serde_json::json!({
-        "type": if c.op == "apply" { "action.applied" } else { "action.lifted" },
+        "type": match c.op { ChangeOp::Apply => "action.applied", ChangeOp::Lift => "action.lifted" },
         "timestamp": warden_domain::time::Timestamp(c.created_at).to_rfc3339(),
         "data": { "action_id": c.action_id, "case_id": c.case_id, "account_id": c.account_id, "action": c.action, "product": c.product, "target": c.target, "revision": c.revision },
     })

@@ -101,9 +101,10 @@ fn change(n: i64, op: &str, action: &str, target: String) -> EnforcementChange {
         action_id: format!("act_{n}"),
         case_id: format!("case_{n}"),
         account_id: Some("acme".into()),
-        op: op.into(),
-        action: action.into(),
-        product: Some("cdn".into()),
+        op: <warden_domain::delivery::ChangeOp as warden_domain::code::Code>::from_code(op)
+            .unwrap(),
+        action: warden_domain::penalty::Action::parse(action).unwrap(),
+        product: Some(warden_domain::resource::Product::Cdn),
         target,
         created_at: 1_767_225_600_000,
     }
@@ -356,7 +357,7 @@ async fn the_webhook_adapter_complies() {
                 name: "edge".into(),
                 url: format!("http://127.0.0.1:{port}/hook"),
                 secret,
-                actions: vec!["block_url".into()],
+                actions: vec![warden_domain::penalty::Action::BlockUrl],
                 products: vec![],
             },
             Duration::from_millis(800),
@@ -590,7 +591,7 @@ async fn an_endpoint_configured_later_is_sent_what_is_in_force(engine: Engine) {
         name: "late".into(),
         url: format!("http://127.0.0.1:{port}/hook"),
         secret,
-        actions: vec!["block_url".into()],
+        actions: vec![warden_domain::penalty::Action::BlockUrl],
         products: vec![],
     });
     let node = warden_app::App::new(
@@ -702,6 +703,6 @@ async fn nodes_starting_together_arm_one_reconciliation(engine: Engine) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(job.state, "pending");
+    assert_eq!(job.state, warden_store::jobs::JobState::Pending);
     t.stop().await;
 }

@@ -336,7 +336,7 @@ async fn webhooks_are_retried_signed_and_logged(engine: Engine) {
         name: name.into(),
         url: format!("http://127.0.0.1:{port}/hook"),
         secret: secret.clone(),
-        actions: vec!["block_url".into()],
+        actions: vec![warden_domain::penalty::Action::BlockUrl],
         products: vec![],
     };
     let settings = Settings {

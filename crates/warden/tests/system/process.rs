@@ -257,7 +257,7 @@ async fn two_nodes_run_each_of_1000_jobs_once() {
     for n in 0..1000 {
         let id = format!("job_{n:04}");
         let job = warden_store::jobs::NewJob {
-            kind: "diag.ping".into(),
+            kind: warden_store::jobs::JobKind::DiagPing,
             payload: "{}".into(),
             run_at: now,
             dedup_key: None,
