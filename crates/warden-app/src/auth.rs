@@ -75,7 +75,12 @@ impl Principal {
                 ..
             }
             | Principal::Anonymous { .. } => Scope::Nobody,
-            _ => Scope::All,
+            // Edges read the whole enforcement state; staff see every account.
+            Principal::Token {
+                role: Role::Admin | Role::Operator | Role::Reviewer | Role::Auditor | Role::Edge,
+                ..
+            }
+            | Principal::System => Scope::All,
         }
     }
 
@@ -85,7 +90,7 @@ impl Principal {
             Principal::System => Ok(()),
             Principal::Token { role, .. } if roles.contains(role) => Ok(()),
             Principal::Anonymous { .. } => Err(AppError::Unauthenticated),
-            _ => Err(AppError::Forbidden(what)),
+            Principal::Token { .. } => Err(AppError::Forbidden(what)),
         }
     }
 }

@@ -42,12 +42,20 @@ pub enum AppError {
     /// A sealed value could not be opened.
     #[error("crypto: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
+    /// Something that cannot happen with consistent data (a job payload that does not parse, a
+    /// write that stored nothing): a fault of Warden's, logged with an id, never shown.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(m) => AppError::Conflict(m),
+            // Stored data this version cannot read is a fault of ours, not an outage.
+            e @ (StoreError::UnknownCode { .. } | StoreError::Corrupt(_)) => {
+                AppError::Internal(e.to_string())
+            }
             other => AppError::Store(other),
         }
     }

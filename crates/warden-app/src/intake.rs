@@ -323,9 +323,9 @@ impl App {
             raw: raw.map(<[u8]>::to_vec),
         };
         let mut receipts = self.store_reports(tx, who, vec![item]).await?;
-        receipts
-            .pop()
-            .ok_or_else(|| AppError::Conflict("nothing stored".into()))
+        receipts.pop().ok_or_else(|| {
+            AppError::Internal("a report was accepted but nothing was stored".into())
+        })
     }
 
     /// Stores validated reports in the caller's transaction with a fixed number of statements

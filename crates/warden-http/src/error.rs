@@ -7,7 +7,8 @@ use serde_json::json;
 use warden_app::AppError;
 
 /// Every error code the API returns, with its status and meaning (served in the OpenAPI
-/// document).
+/// document). The status of an error is looked up here from its code, so a code and its status
+/// cannot disagree between two call sites.
 pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     (
         "unauthenticated",
@@ -19,6 +20,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "not_found",
         404,
         "No such object — or not one your account may see.",
+    ),
+    (
+        "method_not_allowed",
+        405,
+        "The route exists but does not take this method; see /api/openapi.json.",
     ),
     (
         "malformed_json",
@@ -41,6 +47,51 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "The current state does not allow this, or a unique value is taken.",
     ),
     (
+        "not_blocked_yet",
+        409,
+        "UNB-4/LIFE-1: nothing on this case is blocked (an alerting case: rectify before the deadline).",
+    ),
+    (
+        "level_not_unblockable",
+        409,
+        "UNB-4: serious and especially serious cases have no console unblock; the message says what to do.",
+    ),
+    (
+        "action_not_unblockable",
+        409,
+        "UNB-4: the case holds actions marked no_unblock (禁止解封).",
+    ),
+    (
+        "regulator_case",
+        409,
+        "UNB-4: a case from a regulator notice: delete the content and file a ticket.",
+    ),
+    (
+        "violation_limit",
+        409,
+        "UNB-4: the account is past the violation-count limit; no console unblock.",
+    ),
+    (
+        "product_needs_ticket",
+        409,
+        "UNB-5: the product has no console unblock; file a ticket.",
+    ),
+    (
+        "request_already_open",
+        409,
+        "UNB-6: an unblock request is already open for this case.",
+    ),
+    (
+        "request_cannot_be_withdrawn",
+        409,
+        "UNB-3: an unblock request cannot be withdrawn; it will be decided.",
+    ),
+    (
+        "self_service_first",
+        409,
+        "UNB-3: manual unblock follows a failed self-service attempt.",
+    ),
+    (
         "payload_too_large",
         413,
         "The body is larger than this route accepts.",
@@ -54,9 +105,18 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     (
         "internal",
         500,
-        "An unexpected error; it has been logged. Retry, or contact the operators.",
+        "An unexpected error; it has been logged under details.error_id. Retry, or contact the operators with that id.",
     ),
 ];
+
+/// The status of `code` in [`ERROR_CODES`]; a code missing from the table is a fault of ours
+/// (500), which the test of the table rules out.
+pub fn status_of(code: &str) -> u16 {
+    ERROR_CODES
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map_or(500, |(_, s, _)| *s)
+}
 
 /// An API error response.
 #[derive(Debug)]
@@ -68,15 +128,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// A new error.
-    pub fn new(
-        status: u16,
-        code: &'static str,
-        message: impl Into<String>,
-        details: serde_json::Value,
-    ) -> Self {
+    /// A new error; its status comes from [`ERROR_CODES`].
+    pub fn new(code: &'static str, message: impl Into<String>, details: serde_json::Value) -> Self {
         ApiError {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            status: StatusCode::from_u16(status_of(code))
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code,
             message: message.into(),
             details,
@@ -87,7 +143,6 @@ impl ApiError {
     pub fn malformed(message: impl Into<String>) -> Self {
         let message = message.into();
         ApiError::new(
-            400,
             "malformed_json",
             format!("the request body is not valid: {message}"),
             json!({ "reason": message }),
@@ -96,53 +151,67 @@ impl ApiError {
 
     /// 404 not_found.
     pub fn not_found(what: &str) -> Self {
-        ApiError::new(404, "not_found", format!("{what} not found"), json!({}))
+        ApiError::new("not_found", format!("{what} not found"), json!({}))
+    }
+
+    /// 422 invalid_field naming `field`.
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        ApiError::new(
+            "invalid_field",
+            format!("{field}: {reason}"),
+            json!({ "field": field, "reason": reason }),
+        )
+    }
+
+    /// 500 internal: the cause is logged under a fresh id, which is all the caller sees.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        let id = warden_store::new_id("err", 0);
+        tracing::error!(error_id = %id, error = %cause, "internal error");
+        ApiError::new(
+            "internal",
+            format!("an unexpected error occurred; it has been logged as {id}"),
+            json!({ "error_id": id }),
+        )
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
 }
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
-            AppError::Unauthenticated => {
-                ApiError::new(401, "unauthenticated", e.to_string(), json!({}))
-            }
-            AppError::Forbidden(_) => ApiError::new(403, "forbidden", e.to_string(), json!({})),
+            AppError::Unauthenticated => ApiError::new("unauthenticated", e.to_string(), json!({})),
+            AppError::Forbidden(_) => ApiError::new("forbidden", e.to_string(), json!({})),
             AppError::NotFound(what) => ApiError::not_found(what),
             AppError::Invalid(ref i) => ApiError::new(
-                422,
                 "invalid_field",
                 e.to_string(),
                 json!({ "field": i.field, "reason": i.reason }),
             ),
             AppError::Xarf(ref x) => ApiError::new(
-                422,
                 "invalid_xarf",
                 e.to_string(),
                 json!({ "field": x.field, "reason": x.code }),
             ),
-            AppError::Conflict(m) => ApiError::new(409, "conflict", m, json!({})),
+            AppError::Conflict(m) => ApiError::new("conflict", m, json!({})),
             AppError::Refused { code, message } => {
-                ApiError::new(409, code, message, json!({ "rule": code }))
+                ApiError::new(code, message, json!({ "rule": code }))
             }
-            AppError::RateLimited => ApiError::new(429, "rate_limited", e.to_string(), json!({})),
+            AppError::RateLimited => ApiError::new("rate_limited", e.to_string(), json!({})),
             AppError::Store(ref s) => {
                 tracing::error!(error = %s, "storage error");
                 ApiError::new(
-                    503,
                     "unavailable",
                     "storage is not reachable or failed; retry later",
                     json!({}),
                 )
             }
-            AppError::Crypto(ref c) => {
-                tracing::error!(error = %c, "crypto error");
-                ApiError::new(
-                    500,
-                    "internal",
-                    "an unexpected error occurred; it has been logged",
-                    json!({}),
-                )
-            }
+            AppError::Crypto(ref c) => ApiError::internal(c),
+            AppError::Internal(ref m) => ApiError::internal(m),
         }
     }
 }
@@ -163,5 +232,60 @@ impl IntoResponse for ApiError {
             );
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code the app can refuse with is in the table, with a 4xx status (a missing one
+    /// would answer 500).
+    #[test]
+    fn every_refusal_code_is_in_the_table() {
+        use warden_domain::lifecycle::{Refusal, State};
+        let refusals = [
+            Refusal::NotBlockedYet {
+                state: State::Alerting,
+            },
+            Refusal::LevelNotUnblockable { level: None },
+            Refusal::ActionNotUnblockable { actions: vec![] },
+            Refusal::RegulatorCase,
+            Refusal::ViolationLimit { count: 9, limit: 5 },
+            Refusal::ProductNeedsTicket {
+                product: warden_domain::resource::Product::Cos,
+            },
+            Refusal::RequestAlreadyOpen,
+        ];
+        let mut codes: Vec<&str> = refusals.iter().map(Refusal::code).collect();
+        codes.extend(["request_cannot_be_withdrawn", "self_service_first"]);
+        for code in codes {
+            let s = status_of(code);
+            assert!(
+                ERROR_CODES.iter().any(|(c, _, _)| *c == code) && (400..500).contains(&s),
+                "{code} -> {s}"
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        assert!(
+            ERROR_CODES.iter().all(|(c, _, _)| seen.insert(*c)),
+            "a code twice"
+        );
+    }
+
+    /// Internal faults are a 500 with an id and nothing of the cause.
+    #[test]
+    fn internal_faults_are_500_with_an_id_only() {
+        let e = ApiError::from(AppError::Internal(
+            "job payload col x: secret detail".into(),
+        ));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.code, "internal");
+        assert!(!e.message.contains("secret"), "{}", e.message);
+        assert!(
+            e.details["error_id"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("err_"))
+        );
     }
 }

@@ -125,7 +125,6 @@ pub fn router(app: App) -> Router {
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                405,
                 "method_not_allowed",
                 "this route does not accept that method; see /api/openapi.json",
                 json!({}),
@@ -168,14 +167,12 @@ async fn authorize(
     if !allowed {
         let e = if matches!(who, Principal::Anonymous { .. }) {
             ApiError::new(
-                401,
                 "unauthenticated",
                 "this route needs an API token (Authorization: Bearer ...)",
                 json!({}),
             )
         } else {
             ApiError::new(
-                403,
                 "forbidden",
                 format!(
                     "the {} role may not use {} {path}",
@@ -231,7 +228,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
-                    413,
                     "payload_too_large",
                     "the body is larger than this route accepts",
                     json!({}),
@@ -251,7 +247,6 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             if let Some(rest) = msg.split(prefix).nth(1) {
                 let field = rest.split('`').next().unwrap_or_default().to_string();
                 return ApiError::new(
-                    422,
                     "invalid_field",
                     format!("{field}: {msg}"),
                     json!({ "field": field, "reason": msg }),
@@ -283,7 +278,6 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
                     .unwrap_or("query")
                     .to_string();
                 Err(ApiError::new(
-                    422,
                     "invalid_field",
                     msg.clone(),
                     json!({ "field": field, "reason": msg }),
@@ -316,13 +310,7 @@ async fn readyz(State(app): State<App>) -> Response {
         Ok(()) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            ApiError::new(
-                503,
-                "unavailable",
-                "the database does not answer",
-                json!({}),
-            )
-            .into_response()
+            ApiError::new("unavailable", "the database does not answer", json!({})).into_response()
         }
     }
 }
@@ -488,7 +476,6 @@ async fn enforcement_check(
         ),
         _ => {
             return ApiError::new(
-                422,
                 "invalid_field",
                 "X-Original-URI and X-Original-Host (or ?url=) are required",
                 json!({ "field": "X-Original-URI" }),
@@ -647,7 +634,6 @@ async fn decision(
         (None, None, Some(ip)) => {
             let ip = ip.parse().map_err(|_| {
                 ApiError::new(
-                    422,
                     "invalid_field",
                     "ip: is not an IP address",
                     json!({ "field": "ip" }),
@@ -657,7 +643,6 @@ async fn decision(
         }
         _ => {
             return Err(ApiError::new(
-                422,
                 "invalid_field",
                 "give exactly one of url, host or ip",
                 json!({ "field": "url" }),
@@ -1080,7 +1065,6 @@ async fn owner(
 ) -> ApiResult<Json<Value>> {
     let target = q.target.ok_or_else(|| {
         ApiError::new(
-            422,
             "invalid_field",
             "target: is required",
             json!({ "field": "target", "reason": "is required" }),

@@ -518,7 +518,7 @@ impl App {
     /// confirmed (2xx) or its failure recorded, `failed` after the last attempt.
     pub(crate) async fn deliver_webhook(&self, job: &warden_store::jobs::Job) -> AppResult<()> {
         let p: DeliveryJob = serde_json::from_str(&job.payload).map_err(|e| {
-            crate::error::AppError::Conflict(format!("unreadable webhook job payload: {e}"))
+            crate::error::AppError::Internal(format!("unreadable webhook job payload: {e}"))
         })?;
         let msg_id = message_id(&p.change);
         let adapter = self.adapters.webhook(&p.endpoint);
