@@ -7,11 +7,16 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use warden_app::Settings;
+use warden_domain::calendar::WorkCalendar;
 
 use crate::both_engines;
+use crate::lifecycle::{lifecycle, world};
 use crate::support::{Engine, TestApp, shared_data, spawn_app};
 
-both_engines!(regression_xarf_reporter_contact_is_sealed_not_kept_in_evidence,);
+both_engines!(
+    regression_xarf_reporter_contact_is_sealed_not_kept_in_evidence,
+    regression_lexicon_term_empty_after_normalisation_is_refused,
+);
 
 // ---------------------------------------------------------------------------------------------
 // AUD-4: X-ARF reporter contacts
@@ -208,4 +213,198 @@ async fn regression_xarf_reporter_contact_is_sealed_not_kept_in_evidence(engine:
         "{ev}"
     );
     t.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DET-1: lexicon terms that normalise to nothing
+// ---------------------------------------------------------------------------------------------
+
+/// Terms with nothing left after normalisation (DET-1 drops filler: controls, invisible chars,
+/// punctuation, emoji, spaces).
+const EMPTY_TERMS: &[&str] = &["\u{0}", "\u{200b}", "!!!", "🎰", " . "];
+
+async fn lexicon_version(t: &TestApp, op: &str) -> u64 {
+    let (s, l) = t.call("GET", "/api/lexicon", Some(op), None).await;
+    assert_eq!(s, 200, "{l}");
+    l["version"].as_u64().unwrap()
+}
+
+async fn scan_version(t: &TestApp, op: &str) -> u64 {
+    let (s, v) = t
+        .call(
+            "POST",
+            "/api/scan",
+            Some(op),
+            Some(&json!({ "text": "在线赌场 online casino" })),
+        )
+        .await;
+    assert_eq!(s, 200, "a scan must keep working: {v}");
+    v["verdict"]["lexicon_version"].as_u64().unwrap()
+}
+
+/// DET-1, DET-3, UNB-1: a term or `near` marker that normalised to nothing was accepted as a new
+/// lexicon version that could not be built, and from then on every scan and every self-service
+/// unblock failed with 409 until it was removed. Now it is refused naming the field and the
+/// version does not move; a version that cannot be built (a bad row left by an older release)
+/// never replaces the working scanner; removing a term that is not there is 404.
+async fn regression_lexicon_term_empty_after_normalisation_is_refused(engine: Engine) {
+    let Some(w) = world(engine, lifecycle(WorkCalendar::default())).await else {
+        return;
+    };
+    let t = &w.t;
+    let case = w.enforced_after_failed_self_unblock().await;
+    let v0 = lexicon_version(t, &w.op).await;
+    for bad in EMPTY_TERMS {
+        for (body, field) in [
+            (json!({ "category": "gambling", "term": bad }), "term"),
+            (
+                json!({ "category": "gambling", "term": "zorblax", "near": bad }),
+                "near",
+            ),
+        ] {
+            let (s, e) = t
+                .call("POST", "/api/lexicon/terms", Some(&w.op), Some(&body))
+                .await;
+            assert_eq!(
+                (s, e["code"].as_str(), e["details"]["field"].as_str()),
+                (422, Some("invalid_field"), Some(field)),
+                "{bad:?} as {field}: {e}"
+            );
+            assert!(
+                e["details"]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("nothing is left after normalisation"),
+                "{e}"
+            );
+        }
+    }
+    // NUL and other control characters inside a term are refused as well (PostgreSQL text
+    // cannot even store NUL).
+    let (s, e) = t
+        .call(
+            "POST",
+            "/api/lexicon/terms",
+            Some(&w.op),
+            Some(&json!({ "category": "gambling", "term": "zor\u{0}blax" })),
+        )
+        .await;
+    assert_eq!(
+        (s, e["details"]["field"].as_str()),
+        (422, Some("term")),
+        "{e}"
+    );
+    assert!(
+        e["details"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("control characters"),
+        "{e}"
+    );
+    assert_eq!(lexicon_version(t, &w.op).await, v0, "nothing was stored");
+    // Removing a term that is not there changes nothing.
+    let (s, e) = t
+        .call(
+            "POST",
+            "/api/lexicon/terms/remove",
+            Some(&w.op),
+            Some(&json!({ "category": "gambling", "term": "zorblax-never-added" })),
+        )
+        .await;
+    assert_eq!((s, e["code"].as_str()), (404, Some("not_found")), "{e}");
+    assert_eq!(lexicon_version(t, &w.op).await, v0, "no new version");
+    assert_eq!(scan_version(t, &w.op).await, v0);
+
+    // A row an older release let in: the version it makes cannot be built, so the working
+    // scanner keeps serving scans and re-checks.
+    let mut tx = t.app.store.begin_write().await.unwrap();
+    tx.put_lexicon_term(&warden_store::scan::TermRow {
+        category: "gambling".into(),
+        term: "\u{200b}".into(),
+        weight_milli: 1000,
+        near_term: None,
+        near_within: None,
+        removed: false,
+        updated_at: 0,
+        updated_by: "older-release".into(),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        scan_version(t, &w.op).await,
+        v0,
+        "the working version serves"
+    );
+    *w.page.lock().unwrap() = "<html>花店 flower shop</html>".into();
+    let (s, r) = w.self_unblock(&case, true).await;
+    assert_eq!((s, r["state"].as_str()), (201, Some("succeeded")), "{r}");
+    // The bad row can be removed although it is invalid; the next version builds and serves.
+    let (s, c) = t
+        .call(
+            "POST",
+            "/api/lexicon/terms/remove",
+            Some(&w.op),
+            Some(&json!({ "category": "gambling", "term": "\u{200b}" })),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let v2 = c["version"].as_u64().unwrap();
+    assert!(v2 > v0);
+    assert_eq!(scan_version(t, &w.op).await, v2);
+    w.t.stop().await;
+}
+
+/// DET-1: `warden lexicon add` and `remove` follow the same rules as the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_cli_lexicon_refuses_empty_terms_and_missing_removals() {
+    let dir = tempfile::tempdir().unwrap();
+    let warden = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("WARDEN_")) {
+            cmd.env_remove(k);
+        }
+        let out = cmd.current_dir(dir.path()).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let version = || {
+        let (code, out, err) = warden(&["lexicon", "list"]);
+        assert_eq!(code, Some(0), "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()["version"].clone()
+    };
+    let v0 = version();
+    // A command-line argument cannot hold NUL; the rest go through the same checks.
+    for bad in EMPTY_TERMS.iter().filter(|t| !t.contains('\0')) {
+        let (code, _, err) = warden(&["lexicon", "add", "--category", "gambling", "--term", bad]);
+        assert_eq!(code, Some(2), "{bad:?}: {err}");
+        assert!(
+            err.contains("term: nothing is left after normalisation"),
+            "{bad:?}: {err}"
+        );
+    }
+    let (code, _, err) = warden(&[
+        "lexicon",
+        "remove",
+        "--category",
+        "gambling",
+        "--term",
+        "zorblax-never-added",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("not found"), "{err}");
+    assert_eq!(version(), v0, "nothing was stored");
+    let (code, out, err) = warden(&[
+        "lexicon",
+        "add",
+        "--category",
+        "gambling",
+        "--term",
+        "zorblax",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(serde_json::from_str::<Value>(&out).unwrap()["version"] != v0);
 }
