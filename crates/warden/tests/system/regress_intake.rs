@@ -4,9 +4,11 @@
 //! the fetcher's address check (DET-2).
 
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use warden_app::Settings;
+use warden_app::recheck::{Verdict, is_internal};
 use warden_domain::calendar::WorkCalendar;
 
 use crate::both_engines;
@@ -16,6 +18,7 @@ use crate::support::{Engine, TestApp, shared_data, spawn_app};
 both_engines!(
     regression_xarf_reporter_contact_is_sealed_not_kept_in_evidence,
     regression_lexicon_term_empty_after_normalisation_is_refused,
+    regression_ipv6_forms_of_internal_ipv4_are_refused_before_connect,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -407,4 +410,108 @@ async fn regression_cli_lexicon_refuses_empty_terms_and_missing_removals() {
     ]);
     assert_eq!(code, Some(0), "{err}");
     assert!(serde_json::from_str::<Value>(&out).unwrap()["version"] != v0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DET-2: IPv6 spellings of internal IPv4 addresses
+// ---------------------------------------------------------------------------------------------
+
+/// DET-2: `http://[::127.0.0.1]/`, `http://[::ffff:0:127.0.0.1]/`, `http://[2002:7f00:1::]/` and
+/// the like were not classed as internal, so a scan or re-check tried to connect to them. Each
+/// address is first checked by classification, so that this test never makes the fetcher connect
+/// to a non-loopback address; then the scan API and the re-checker must refuse naming the
+/// address class. A literal loopback host (not allow-listed) is refused before any connection: a
+/// listener on it sees none.
+async fn regression_ipv6_forms_of_internal_ipv4_are_refused_before_connect(engine: Engine) {
+    let Some(t) = spawn_app(engine, Settings::default()).await else {
+        return;
+    };
+    let det = t.token("detector", None).await;
+    let cases = [
+        ("::127.0.0.1", "IPv4-compatible"),
+        ("::ffff:0:127.0.0.1", "IPv4-translated"),
+        ("::ffff:127.0.0.1", "IPv4-mapped"),
+        ("2002:7f00:1::", "6to4"),
+        ("2002:a9fe:a9fe::1", "6to4"),
+        ("64:ff9b::127.0.0.1", "NAT64"),
+        ("64:ff9b::10.0.0.1", "NAT64"),
+        ("64:ff9b:1:7f00:0:100::", "NAT64"),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo"),
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "Teredo"),
+    ];
+    for (addr, class) in cases {
+        assert!(
+            is_internal(addr.parse().unwrap()),
+            "{addr} must be classed internal ({class}) before anything may fetch it"
+        );
+    }
+    for (addr, class) in cases {
+        let url = format!("http://[{addr}]/");
+        let (s, e) = t
+            .call(
+                "POST",
+                "/api/scan",
+                Some(&det),
+                Some(&json!({ "url": url })),
+            )
+            .await;
+        assert_eq!(
+            (s, e["details"]["field"].as_str()),
+            (422, Some("url")),
+            "{e}"
+        );
+        let message = e["message"].as_str().unwrap();
+        assert!(
+            message.contains("non-public address") && message.contains(class),
+            "{url}: {message}"
+        );
+        match t.app.rechecker.recheck(&url, &[], "porn_vulgar").await {
+            Verdict::Unknown { reason } => {
+                assert!(reason.contains(class), "{url}: {reason}")
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    // Literal loopback hosts that are not allow-listed (the tests allow only 127.0.0.1): refused
+    // before connecting, so the listener behind them is never reached.
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let v6 = tokio::net::TcpListener::bind("[::1]:0").await.ok();
+    let mut urls = vec![
+        format!("http://127.0.0.2:{port}/"),
+        format!("http://127.0.0.2.:{port}/"),
+        format!("http://2130706434:{port}/"),
+        format!("http://0x7f.0.0.2:{port}/"),
+        format!("http://[::ffff:127.0.0.2]:{port}/"),
+        format!("http://[::ffff:7f00:2]:{port}/"),
+    ];
+    if let Some(l) = &v6 {
+        urls.push(format!("http://[::1]:{}/", l.local_addr().unwrap().port()));
+    }
+    for url in &urls {
+        let (s, e) = t
+            .call(
+                "POST",
+                "/api/scan",
+                Some(&det),
+                Some(&json!({ "url": url })),
+            )
+            .await;
+        assert_eq!(s, 422, "{url}: {e}");
+        let message = e["message"].as_str().unwrap();
+        assert!(
+            message.contains("loopback") || message.contains("not an http(s) URL"),
+            "{url}: {message}"
+        );
+    }
+    for l in std::iter::once(&listener).chain(v6.as_ref()) {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), l.accept())
+                .await
+                .is_err(),
+            "the fetcher connected to {}",
+            l.local_addr().unwrap()
+        );
+    }
+    t.stop().await;
 }
