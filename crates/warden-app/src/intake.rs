@@ -270,10 +270,14 @@ impl App {
         })
     }
 
-    /// Stores an X-ARF v3 report (INT-2); the whole document is kept as evidence.
+    /// Stores an X-ARF v3 report (INT-2); the whole document is kept as evidence, except that the
+    /// reporter's contact is sealed like a JSON report's and the kept document says so in its
+    /// place (AUD-4).
     pub async fn submit_xarf(&self, who: &Principal, body: &[u8]) -> AppResult<Receipt> {
         let source = self.source_for(who, None)?;
         let x = warden_domain::xarf::parse_v3(body)
+            .inspect_err(|_| self.metrics.inc_rejected("invalid_xarf"))?;
+        let kept = warden_domain::xarf::redact_contact(body)
             .inspect_err(|_| self.metrics.inc_rejected("invalid_xarf"))?;
         let target = Target::parse(&x.target).map_err(|e| {
             self.metrics.inc_rejected("invalid_xarf");
@@ -300,7 +304,7 @@ impl App {
         };
         let mut tx = self.store.begin_write().await?;
         let receipt = self
-            .store_report(&mut tx, who, source, Format::Xarf, valid, Some(body))
+            .store_report(&mut tx, who, source, Format::Xarf, valid, Some(&kept))
             .await?;
         tx.commit().await?;
         self.metrics.inc_accepted(1);

@@ -2,13 +2,14 @@
 //!
 //! The fetcher is the only code in Warden that makes outbound requests on behalf of a report, so
 //! it is built to be aimed at by strangers: it resolves the host itself and refuses loopback,
-//! private, link-local, carrier-grade NAT, multicast and other non-public addresses (unless an
-//! operator allow-lists a network), connects to the address it checked (no DNS rebinding between
+//! private, link-local, carrier-grade NAT, multicast and other non-public addresses, also when
+//! an IPv6 address carries one ([`internal_class`]), unless an operator allow-lists a network;
+//! it connects to the address it checked (no DNS rebinding between
 //! check and connect), follows at most a few redirects and checks each hop again, and bounds
 //! time and size. What it saw is returned as evidence with its SHA-256.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -74,12 +75,14 @@ pub enum FetchError {
     #[error("not an http(s) URL: {0}")]
     BadUrl(String),
     /// The host resolves to an address Warden must not reach.
-    #[error("refused: {host} resolves to the non-public address {address}")]
+    #[error("refused: {host} resolves to the non-public address {address} ({class})")]
     InternalAddress {
         /// The host.
         host: String,
         /// The address.
         address: String,
+        /// What kind of address it is ([`internal_class`]).
+        class: String,
     },
     /// The host does not resolve.
     #[error("cannot resolve {0}")]
@@ -94,34 +97,77 @@ pub enum FetchError {
 
 /// Whether an address is one that report-driven fetches must never reach.
 pub fn is_internal(ip: IpAddr) -> bool {
+    internal_class(ip).is_some()
+}
+
+/// The class of an address report-driven fetches must never reach (`loopback`, `private`,
+/// `6to4 address of loopback 127.0.0.1`, ...), or `None` for a public address.
+///
+/// An IPv6 address that carries an IPv4 address is judged by the IPv4 address it carries, since
+/// the packets end up there: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`),
+/// IPv4-translated (`::ffff:0:a.b.c.d`), 6to4 (`2002:AABB:CCDD::/48`) and Teredo (`2001::/32`, the
+/// client address stored inverted). NAT64 (`64:ff9b::/32`, which holds the well-known prefix
+/// `64:ff9b::/96` and the local-use `64:ff9b:1::/48`) is refused as a whole: it is a gateway into
+/// IPv4 networks the operator runs.
+pub fn internal_class(ip: IpAddr) -> Option<String> {
     match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o.first() == Some(&0)
-                || (o.first() == Some(&100) && o.get(1).is_some_and(|b| (64..128).contains(b))) // 100.64/10 CGNAT
-                || (o.first() == Some(&198) && o.get(1).is_some_and(|b| *b == 18 || *b == 19)) // benchmarking
-                || o.first().is_some_and(|a| *a >= 240) // reserved
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
-            }
-            let seg0 = v6.segments().first().copied().unwrap_or(0);
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg0 & 0xfe00) == 0xfc00 // unique local
-                || (seg0 & 0xffc0) == 0xfe80 // link local
-                || seg0 == 0x2001 && v6.segments().get(1) == Some(&0x0db8) // documentation
-                || seg0 == 0x0064 && v6.segments().get(1) == Some(&0xff9b) // NAT64
-        }
+        IpAddr::V4(v4) => ipv4_class(v4).map(str::to_string),
+        IpAddr::V6(v6) => ipv6_class(v6),
+    }
+}
+
+fn ipv4_class(v4: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, ..] = v4.octets();
+    if v4.is_loopback() {
+        Some("loopback")
+    } else if v4.is_private() {
+        Some("private")
+    } else if v4.is_link_local() {
+        Some("link-local")
+    } else if v4.is_broadcast() {
+        Some("broadcast")
+    } else if v4.is_multicast() {
+        Some("multicast")
+    } else if v4.is_documentation() {
+        Some("documentation")
+    } else if a == 0 {
+        Some("\"this network\" (0.0.0.0/8)")
+    } else if a == 100 && (64..128).contains(&b) {
+        Some("carrier-grade NAT")
+    } else if a == 198 && (b == 18 || b == 19) {
+        Some("benchmarking")
+    } else if a >= 240 {
+        Some("reserved")
+    } else {
+        None
+    }
+}
+
+fn ipv6_class(v6: Ipv6Addr) -> Option<String> {
+    let seg = v6.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let embedded = |form: &str, v4: Ipv4Addr| {
+        ipv4_class(v4).map(|class| format!("{form} IPv6 address of {class} {v4}"))
+    };
+    match seg {
+        _ if v6.is_loopback() => Some("loopback".into()),
+        _ if v6.is_unspecified() => Some("unspecified".into()),
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] => embedded("IPv4-mapped", v4(hi, lo)),
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => embedded("IPv4-translated", v4(hi, lo)),
+        [0, 0, 0, 0, 0, 0, hi, lo] => embedded("IPv4-compatible", v4(hi, lo)),
+        [0x2002, hi, lo, ..] => embedded("6to4", v4(hi, lo)),
+        [0x2001, 0, _, _, _, _, hi, lo] => embedded("Teredo", v4(!hi, !lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(
+            embedded("NAT64", v4(hi, lo))
+                .unwrap_or_else(|| "NAT64 (64:ff9b::/96, a gateway into IPv4)".into()),
+        ),
+        [0x64, 0xff9b, ..] => Some("NAT64 (64:ff9b::/32, a gateway into IPv4)".into()),
+        _ if v6.is_multicast() => Some("multicast".into()),
+        [s0, ..] if s0 & 0xfe00 == 0xfc00 => Some("unique local".into()),
+        [s0, ..] if s0 & 0xffc0 == 0xfe80 => Some("link-local".into()),
+        [s0, ..] if s0 & 0xffc0 == 0xfec0 => Some("site-local".into()),
+        [0x2001, 0x0db8, ..] => Some("documentation".into()),
+        _ => None,
     }
 }
 
@@ -247,10 +293,13 @@ async fn resolve_public(
     // Every address must be acceptable: otherwise a name with one public and one internal
     // address would let the connection pick the internal one.
     for a in &addrs {
-        if is_internal(a.ip()) && !policy.allowed_networks.iter().any(|n| n.contains(&a.ip())) {
+        if let Some(class) = internal_class(a.ip())
+            && !policy.allowed_networks.iter().any(|n| n.contains(&a.ip()))
+        {
             return Err(FetchError::InternalAddress {
                 host: host.to_string(),
                 address: a.ip().to_string(),
+                class,
             });
         }
     }
@@ -369,6 +418,121 @@ mod tests {
         }
         for a in ["203.0.114.1", "8.8.8.8", "2606:4700::1111", "1.1.1.1"] {
             assert!(!is_internal(a.parse().unwrap()), "{a}");
+        }
+    }
+
+    /// DET-2: IPv6 spellings of internal IPv4 addresses were classed as public, so the fetcher
+    /// would have connected to them. Every form that carries an IPv4 address is judged by it;
+    /// the same forms of a public address stay public (only NAT64 is refused as a whole).
+    #[test]
+    fn regression_ipv6_forms_of_internal_ipv4_are_internal() {
+        let table: &[(&str, Option<&str>)] = &[
+            // IPv4-compatible ::a.b.c.d
+            (
+                "::127.0.0.1",
+                Some("IPv4-compatible IPv6 address of loopback 127.0.0.1"),
+            ),
+            (
+                "::10.0.0.1",
+                Some("IPv4-compatible IPv6 address of private 10.0.0.1"),
+            ),
+            (
+                "::169.254.169.254",
+                Some("IPv4-compatible IPv6 address of link-local 169.254.169.254"),
+            ),
+            ("::8.8.8.8", None),
+            // IPv4-mapped ::ffff:a.b.c.d
+            (
+                "::ffff:127.0.0.1",
+                Some("IPv4-mapped IPv6 address of loopback 127.0.0.1"),
+            ),
+            (
+                "::ffff:7f00:1",
+                Some("IPv4-mapped IPv6 address of loopback 127.0.0.1"),
+            ),
+            (
+                "::ffff:192.168.0.1",
+                Some("IPv4-mapped IPv6 address of private 192.168.0.1"),
+            ),
+            ("::ffff:8.8.8.8", None),
+            // IPv4-translated ::ffff:0:a.b.c.d
+            (
+                "::ffff:0:127.0.0.1",
+                Some("IPv4-translated IPv6 address of loopback 127.0.0.1"),
+            ),
+            (
+                "::ffff:0:100.64.0.1",
+                Some("IPv4-translated IPv6 address of carrier-grade NAT 100.64.0.1"),
+            ),
+            ("::ffff:0:8.8.8.8", None),
+            // 6to4 2002:AABB:CCDD::/48
+            (
+                "2002:7f00:1::",
+                Some("6to4 IPv6 address of loopback 127.0.0.1"),
+            ),
+            (
+                "2002:a9fe:a9fe::1",
+                Some("6to4 IPv6 address of link-local 169.254.169.254"),
+            ),
+            (
+                "2002:c0a8:101:1::1",
+                Some("6to4 IPv6 address of private 192.168.1.1"),
+            ),
+            (
+                "2002:0:0::",
+                Some("6to4 IPv6 address of \"this network\" (0.0.0.0/8) 0.0.0.0"),
+            ),
+            ("2002:808:808::1", None),
+            // Teredo 2001:0::/32, server 65.54.227.120, client inverted in the last 32 bits
+            (
+                "2001:0:4136:e378:8000:63bf:80ff:fffe",
+                Some("Teredo IPv6 address of loopback 127.0.0.1"),
+            ),
+            (
+                "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+                Some("Teredo IPv6 address of private 10.0.0.1"),
+            ),
+            ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", None),
+            // NAT64: the well-known /96, the local-use /48, and the rest of 64:ff9b::/32
+            (
+                "64:ff9b::127.0.0.1",
+                Some("NAT64 IPv6 address of loopback 127.0.0.1"),
+            ),
+            (
+                "64:ff9b::7f00:1",
+                Some("NAT64 IPv6 address of loopback 127.0.0.1"),
+            ),
+            (
+                "64:ff9b::10.0.0.1",
+                Some("NAT64 IPv6 address of private 10.0.0.1"),
+            ),
+            (
+                "64:ff9b::8.8.8.8",
+                Some("NAT64 (64:ff9b::/96, a gateway into IPv4)"),
+            ),
+            (
+                "64:ff9b:1:7f00:0:100::",
+                Some("NAT64 (64:ff9b::/32, a gateway into IPv4)"),
+            ),
+            (
+                "64:ff9b:1::a00:1",
+                Some("NAT64 (64:ff9b::/32, a gateway into IPv4)"),
+            ),
+            // Plain IPv6 classes
+            ("::1", Some("loopback")),
+            ("::", Some("unspecified")),
+            ("fe80::1", Some("link-local")),
+            ("fec0::1", Some("site-local")),
+            ("fd12:3456::1", Some("unique local")),
+            ("ff02::1", Some("multicast")),
+            ("2001:db8::1", Some("documentation")),
+            ("2606:4700::1111", None),
+            ("2001:4860:4860::8888", None),
+        ];
+        for (addr, expected) in table {
+            let ip: IpAddr = addr.parse().unwrap();
+            assert_eq!(internal_class(ip).as_deref(), *expected, "{addr}");
+            assert_eq!(is_internal(ip), expected.is_some(), "{addr}");
         }
     }
 }

@@ -48,6 +48,8 @@ impl ScanService {
     }
 
     /// The scanner of the current lexicon version, rebuilt when the version changed (hot reload).
+    /// A version that cannot be built never replaces the working scanner: that one goes on
+    /// serving (its verdicts name its own version) until a later version builds.
     pub async fn scanner(&self) -> AppResult<Arc<Scanner>> {
         let version = self.store.lexicon_version().await?;
         if let Some((v, s)) = self.cache.read().await.as_ref()
@@ -62,14 +64,21 @@ impl ScanService {
             return Ok(s.clone());
         }
         let (version, changes) = self.store.lexicon_terms().await?;
-        let lexicon = effective(&self.builtin, &changes, version);
-        let scanner = tokio::task::spawn_blocking(move || Scanner::build(&lexicon))
-            .await
-            .map_err(|e| AppError::Conflict(format!("lexicon build failed: {e}")))?
-            .map_err(|e| AppError::Conflict(format!("lexicon build failed: {e}")))?;
-        let scanner = Arc::new(scanner);
+        let scanner = match build(effective(&self.builtin, &changes, version)).await {
+            Ok(scanner) => {
+                tracing::info!(version, "lexicon compiled");
+                Arc::new(scanner)
+            }
+            Err(e) => {
+                let Some((working, scanner)) = slot.as_ref() else {
+                    return Err(AppError::Conflict(format!("lexicon build failed: {e}")));
+                };
+                // Remembered under the new version, so that it is not rebuilt on every scan.
+                tracing::error!(version, working, error = %e, "lexicon version does not build; the working one goes on serving");
+                scanner.clone()
+            }
+        };
         *slot = Some((version, scanner.clone()));
-        tracing::info!(version, "lexicon compiled");
         Ok(scanner)
     }
 
@@ -77,6 +86,30 @@ impl ScanService {
     pub async fn lexicon(&self) -> AppResult<Lexicon> {
         let (version, changes) = self.store.lexicon_terms().await?;
         Ok(effective(&self.builtin, &changes, version))
+    }
+}
+
+/// Compiles a lexicon off the async threads.
+async fn build(lexicon: Lexicon) -> Result<Scanner, String> {
+    match tokio::task::spawn_blocking(move || Scanner::build(&lexicon)).await {
+        Ok(built) => built.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Why a term or context term cannot be a lexicon term; `None` when it can.
+fn term_problem(term: &str) -> Option<&'static str> {
+    if term.trim().is_empty() || term.chars().count() > warden_scan::MAX_TERM_CHARS {
+        Some("must be 1 to 64 characters")
+    } else if warden_scan::normalise_term(term).is_empty() {
+        Some(
+            "nothing is left after normalisation: it is only spaces, punctuation, symbols, emoji \
+             or invisible characters, which scanning ignores, so it cannot match anything",
+        )
+    } else if term.chars().any(char::is_control) {
+        Some("must not contain control characters")
+    } else {
+        None
     }
 }
 
@@ -215,16 +248,27 @@ impl App {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty() && t.chars().count() <= 64);
         let term = term.ok_or_else(|| InvalidInput::new("term", "must be 1 to 64 characters"))?;
+        let (_, mut changes) = self.store.lexicon_terms().await?;
+        if remove {
+            // Only what the lexicon holds can be removed; a removal never needs the term to be
+            // valid, so a bad term an older release let in can always be taken out.
+            let lexicon = effective(&self.scanner.builtin, &changes, 0);
+            if !lexicon
+                .entries
+                .iter()
+                .any(|e| e.category == category && e.term == term)
+            {
+                return Err(AppError::NotFound("lexicon term"));
+            }
+        } else if let Some(problem) = term_problem(&term) {
+            return Err(InvalidInput::new("term", problem).into());
+        }
         let weight = input.weight.unwrap_or(1.0);
         if !(0.01..=100.0).contains(&weight) {
             return Err(InvalidInput::new("weight", "must be between 0.01 and 100").into());
         }
-        if input
-            .near
-            .as_ref()
-            .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 64)
-        {
-            return Err(InvalidInput::new("near", "must be 1 to 64 characters").into());
+        if let Some(problem) = input.near.as_deref().and_then(term_problem) {
+            return Err(InvalidInput::new("near", problem).into());
         }
         if input.within_chars.is_some_and(|w| !(1..=1000).contains(&w)) {
             return Err(InvalidInput::new("within_chars", "must be 1 to 1000").into());
@@ -240,6 +284,16 @@ impl App {
             updated_at: now,
             updated_by: who.actor(),
         };
+        if !remove {
+            // A version that would not build is never stored (removals only shrink the lexicon).
+            changes.retain(|c| !(c.category == row.category && c.term == row.term));
+            changes.push(row.clone());
+            build(effective(&self.scanner.builtin, &changes, 0))
+                .await
+                .map_err(|e| {
+                    AppError::Conflict(format!("the lexicon would not build with this term: {e}"))
+                })?;
+        }
         let mut tx = self.store.begin_write().await?;
         let version = tx.put_lexicon_term(&row).await?;
         let mut ev = self.event(

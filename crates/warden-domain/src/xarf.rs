@@ -51,6 +51,12 @@
 //! `InternalProcessing`, then `Report`: class and type, base fields, dates, source, then the
 //! type's own fields in schema order); [`parse_v3_all`] returns all of them (at most
 //! [`MAX_ERRORS`]).
+//!
+//! # Personal data
+//!
+//! The reporter's contact ([`CONTACT_FIELDS`]) becomes [`XarfReport::reporter_contact`], which
+//! intake seals (AUD-4); [`redact_contact`] gives the document to keep as evidence, the same bytes
+//! with [`SEALED_CONTACT`] in place of each contact value.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -1471,14 +1477,10 @@ fn build(
 
     let info = root.get("ReporterInfo").and_then(Value::as_object);
     let reporter_org = info.and_then(|i| text(i, "ReporterOrg")).map(clean);
-    let contact: Vec<&str> = [
-        "ReporterContactName",
-        "ReporterContactEmail",
-        "ReporterContactPhone",
-    ]
-    .iter()
-    .filter_map(|k| info.and_then(|i| text(i, k)))
-    .collect();
+    let contact: Vec<&str> = CONTACT_FIELDS
+        .iter()
+        .filter_map(|k| info.and_then(|i| text(i, k)))
+        .collect();
     let reporter_contact =
         (!contact.is_empty()).then(|| truncate(clean(&contact.join("; ")), MAX_CONTACT_CHARS));
 
@@ -1530,9 +1532,222 @@ fn target(r: &Map<String, Value>, kind: Kind) -> Result<String, XarfError> {
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// Personal data in the kept document (AUD-4)
+// ---------------------------------------------------------------------------------------------
+
+/// The `ReporterInfo` fields that hold the reporter's personal contact (AUD-4). Their values
+/// make up [`XarfReport::reporter_contact`], which is sealed; the document kept as evidence says
+/// [`SEALED_CONTACT`] in their place ([`redact_contact`]).
+pub const CONTACT_FIELDS: &[&str] = &[
+    "ReporterContactName",
+    "ReporterContactEmail",
+    "ReporterContactPhone",
+];
+
+/// What the kept document says in place of a reporter contact value.
+pub const SEALED_CONTACT: &str =
+    "[sealed: personal data, kept encrypted as the report's reporter contact]";
+
+/// The document as sent, byte for byte, except that the value of every [`CONTACT_FIELDS`] member
+/// of the top-level `ReporterInfo` (each occurrence, should a key be repeated) is the JSON string
+/// [`SEALED_CONTACT`]. The layout, the key order and every other value stay as the reporter wrote
+/// them, so the kept evidence still reads as their report. Meant for a document [`parse_v3`]
+/// accepted; anything that is not a JSON object is refused (`invalid_json`).
+pub fn redact_contact(bytes: &[u8]) -> Result<Vec<u8>, XarfError> {
+    let refused = || XarfError::new("invalid_json", "$", "is not a JSON object");
+    let start = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let mut root = Scan { b: bytes, i: start };
+    let mut spans = Vec::new();
+    for (key, value) in root.members().ok_or_else(refused)? {
+        if root.key(&key).as_deref() != Some("ReporterInfo") {
+            continue;
+        }
+        let mut info = Scan {
+            b: bytes,
+            i: value.start,
+        };
+        if info.peek() != Some(b'{') {
+            continue;
+        }
+        for (key, value) in info.members().ok_or_else(refused)? {
+            if info
+                .key(&key)
+                .is_some_and(|k| CONTACT_FIELDS.contains(&k.as_str()))
+            {
+                spans.push(value);
+            }
+        }
+    }
+    spans.sort_by_key(|r| r.start);
+    let marker = serde_json::to_vec(SEALED_CONTACT).map_err(|_| refused())?;
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    for span in spans {
+        out.extend_from_slice(bytes.get(at..span.start).ok_or_else(refused)?);
+        out.extend_from_slice(&marker);
+        at = span.end;
+    }
+    out.extend_from_slice(bytes.get(at..).ok_or_else(refused)?);
+    Ok(out)
+}
+
+/// A cursor over JSON text that finds where members start and end without building values.
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.ws();
+        (self.peek() == Some(c)).then(|| self.i += 1)
+    }
+
+    /// A string from its opening quote; its span with the quotes.
+    fn string(&mut self) -> Option<std::ops::Range<usize>> {
+        self.ws();
+        let start = self.i;
+        self.eat(b'"')?;
+        loop {
+            match self.peek()? {
+                b'\\' => self.i += 2,
+                b'"' => {
+                    self.i += 1;
+                    return Some(start..self.i);
+                }
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    /// Any value; its span.
+    fn value(&mut self) -> Option<std::ops::Range<usize>> {
+        self.ws();
+        let start = self.i;
+        match self.peek()? {
+            b'"' => self.string(),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek()? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => depth = depth.checked_sub(1)?,
+                        _ => {}
+                    }
+                    self.i += 1;
+                    if depth == 0 {
+                        return Some(start..self.i);
+                    }
+                }
+            }
+            _ => {
+                while self.peek().is_some_and(|c| {
+                    !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                }) {
+                    self.i += 1;
+                }
+                (self.i > start).then_some(start..self.i)
+            }
+        }
+    }
+
+    /// The members of the object starting here: (key span, value span) each.
+    fn members(&mut self) -> Option<Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>> {
+        self.eat(b'{')?;
+        let mut out = Vec::new();
+        if self.eat(b'}').is_some() {
+            return Some(out);
+        }
+        loop {
+            self.ws();
+            let key = self.string()?;
+            self.eat(b':')?;
+            let value = self.value()?;
+            out.push((key, value));
+            if self.eat(b',').is_none() {
+                self.eat(b'}')?;
+                return Some(out);
+            }
+        }
+    }
+
+    /// A key's text, escapes decoded.
+    fn key(&self, span: &std::ops::Range<usize>) -> Option<String> {
+        serde_json::from_slice(self.b.get(span.clone())?).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// AUD-4: the kept X-ARF document held the reporter's name, e-mail and phone in clear. Now
+    /// each contact value (also a repeated key, also a key spelled with escapes) is the sealed
+    /// marker, and every other byte is as sent: other fields that look alike are untouched.
+    #[test]
+    fn regression_reporter_contact_is_redacted_from_the_kept_document() {
+        let doc = "\u{feff}{ \"Version\": \"3\",\n  \"ReporterInfo\" : {\"ReporterOrg\": \"Org {x}\", \"ReporterContactEmail\":\"a@x.example\",\n \"ReporterContactEmail\": \"b@y.example\", \"Reporter\\u0043ontactName\": \"Ann \\\"Q\\\" Lee\", \"ReporterContactPhone\" : 12345 },\n  \"OnBehalfOf\": {\"ComplainantContactEmail\": \"c@z.example\", \"ReporterContactName\": \"kept\"},\n  \"Report\": {\"ReporterContactName\": [\"kept\", {\"a\": \"}\"}]} }";
+        let out = String::from_utf8(redact_contact(doc.as_bytes()).unwrap()).unwrap();
+        let m = serde_json::to_string(SEALED_CONTACT).unwrap();
+        let expected = format!(
+            "\u{feff}{{ \"Version\": \"3\",\n  \"ReporterInfo\" : {{\"ReporterOrg\": \"Org {{x}}\", \"ReporterContactEmail\":{m},\n \"ReporterContactEmail\": {m}, \"Reporter\\u0043ontactName\": {m}, \"ReporterContactPhone\" : {m} }},\n  \"OnBehalfOf\": {{\"ComplainantContactEmail\": \"c@z.example\", \"ReporterContactName\": \"kept\"}},\n  \"Report\": {{\"ReporterContactName\": [\"kept\", {{\"a\": \"}}\"}}]}} }}"
+        );
+        assert_eq!(out, expected);
+        assert!(redact_contact(b"[1]").is_err());
+        assert!(redact_contact(b"{\"ReporterInfo\": ").is_err());
+        assert_eq!(
+            redact_contact(b"{\"ReporterInfo\": null}").unwrap(),
+            b"{\"ReporterInfo\": null}"
+        );
+    }
+
+    /// AUD-4: on every real sample the kept document is the same JSON with only the contact
+    /// values replaced.
+    #[test]
+    fn samples_keep_everything_but_the_contact() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/xarf/abusix_v3/samples"
+        );
+        let mut redacted = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let mut expected: Value = serde_json::from_slice(&bytes).unwrap();
+            if let Some(info) = expected
+                .get_mut("ReporterInfo")
+                .and_then(Value::as_object_mut)
+            {
+                for k in CONTACT_FIELDS {
+                    if let Some(v) = info.get_mut(*k) {
+                        *v = Value::from(SEALED_CONTACT);
+                        redacted += 1;
+                    }
+                }
+            }
+            let kept: Value = serde_json::from_slice(&redact_contact(&bytes).unwrap()).unwrap();
+            assert_eq!(kept, expected);
+        }
+        assert!(redacted >= 60, "{redacted}");
+    }
 
     #[test]
     fn formats() {

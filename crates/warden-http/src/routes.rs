@@ -163,7 +163,7 @@ pub const ROUTES: &[Route] = &[
         "/api/reports/xarf",
         REPORTERS,
         "intake",
-        "File an X-ARF v3 report; it is validated, mapped to a category and kept whole as evidence.",
+        "File an X-ARF v3 report; it is validated, mapped to a category and kept as evidence with the reporter contact sealed (AUD-4).",
         JSON,
         "INT-2",
     ),

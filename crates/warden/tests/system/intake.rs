@@ -95,7 +95,8 @@ async fn xarf_samples_accepted_and_negatives_rejected(engine: Engine) {
             categories.contains(&case["category"].as_str().unwrap()),
             "{name}: {case}"
         );
-        // INT-3: the whole report is the evidence, with its SHA-256.
+        // INT-3: the whole report is the evidence, with its SHA-256; the reporter's contact in
+        // it is sealed (AUD-4).
         let (_, reps) = t
             .call(
                 "GET",
@@ -112,7 +113,7 @@ async fn xarf_samples_accepted_and_negatives_rejected(engine: Engine) {
             .unwrap();
         assert_eq!(
             rep["evidence_sha256"],
-            warden_domain::sha256_hex(&raw),
+            warden_domain::sha256_hex(&warden_domain::xarf::redact_contact(&raw).unwrap()),
             "{name}"
         );
         assert_eq!(rep["format"], "xarf");

@@ -30,9 +30,9 @@ both_engines!(
     trusted_detection_is_graded_automatically,
 );
 
-const GRACE_MS: i64 = 60 * 60 * 1000;
+pub(crate) const GRACE_MS: i64 = 60 * 60 * 1000;
 
-type Page = Arc<Mutex<String>>;
+pub(crate) type Page = Arc<Mutex<String>>;
 
 async fn page_server() -> (String, Page) {
     let page: Page = Arc::new(Mutex::new(
@@ -53,23 +53,23 @@ async fn page_server() -> (String, Page) {
     (base, page)
 }
 
-fn lifecycle(calendar: WorkCalendar) -> LifecycleSettings {
+pub(crate) fn lifecycle(calendar: WorkCalendar) -> LifecycleSettings {
     let mut l = LifecycleSettings::default();
     l.policy.grace_ms = GRACE_MS;
     l.calendar = calendar.validate().unwrap();
     l
 }
 
-struct World {
-    t: TestApp,
-    op: String,
-    tenant: String,
-    reviewer: String,
-    url: String,
-    page: Page,
+pub(crate) struct World {
+    pub(crate) t: TestApp,
+    pub(crate) op: String,
+    pub(crate) tenant: String,
+    pub(crate) reviewer: String,
+    pub(crate) url: String,
+    pub(crate) page: Page,
 }
 
-async fn world(engine: Engine, l: LifecycleSettings) -> Option<World> {
+pub(crate) async fn world(engine: Engine, l: LifecycleSettings) -> Option<World> {
     let t = spawn_app_with(engine, Settings::default(), l, true).await?;
     let (base, page) = page_server().await;
     let (s, _) = t
@@ -187,7 +187,7 @@ impl World {
         }
     }
 
-    async fn self_unblock(&self, case: &str, commitment: bool) -> (u16, Value) {
+    pub(crate) async fn self_unblock(&self, case: &str, commitment: bool) -> (u16, Value) {
         self.t
             .call(
                 "POST",
@@ -200,7 +200,7 @@ impl World {
 
     /// A general first-offence porn case that went past its deadline still violating, then
     /// failed a self-service unblock: the starting point of a manual request.
-    async fn enforced_after_failed_self_unblock(&self) -> String {
+    pub(crate) async fn enforced_after_failed_self_unblock(&self) -> String {
         let case = self.report("porn_vulgar").await;
         let (s, c) = self
             .confirm(&case, json!({ "markers": ["色情视频"] }))

@@ -16,5 +16,6 @@ mod intake;
 mod isolation;
 mod lifecycle;
 mod process;
+mod regress_intake;
 mod regress_seams;
 mod scan;
