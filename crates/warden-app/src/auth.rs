@@ -95,6 +95,31 @@ impl Principal {
     }
 }
 
+/// Who did something, as people read it: the token's id and its label (`system`, `anonymous`
+/// and deleted tokens have no label).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    /// Token id, or `system` / `anonymous`.
+    pub id: String,
+    /// The token's label, e.g. `alice (operator)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// Token labels by id, to show actors.
+#[derive(Debug, Clone, Default)]
+pub struct Actors(std::collections::HashMap<String, String>);
+
+impl Actors {
+    /// The actor with id `id`.
+    pub fn get(&self, id: &str) -> Actor {
+        Actor {
+            id: id.to_string(),
+            label: self.0.get(id).cloned(),
+        }
+    }
+}
+
 /// A token just created: the secret is in this value only.
 #[derive(Debug, Serialize)]
 pub struct IssuedToken {
@@ -236,6 +261,18 @@ impl App {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Every token's label by id (to show actors to staff).
+    pub(crate) async fn actors(&self) -> AppResult<Actors> {
+        Ok(Actors(
+            self.store
+                .list_tokens()
+                .await?
+                .into_iter()
+                .map(|t| (t.id, t.label))
+                .collect(),
+        ))
     }
 
     /// All tokens (admin).

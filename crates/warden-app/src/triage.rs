@@ -8,7 +8,7 @@ use warden_store::audit::{AuditEvent, AuditFilter, Purge, Verification};
 use warden_store::reports::{Case, CaseFilter, Report};
 
 use crate::App;
-use crate::auth::Principal;
+use crate::auth::{Actor, Actors, Principal};
 use crate::error::{AppError, AppResult};
 
 const CASE_READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant];
@@ -51,7 +51,7 @@ pub struct HistoryEntry {
     pub role: String,
     /// The actor (token id), staff only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
+    pub actor: Option<Actor>,
     /// State before, for transitions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -61,6 +61,56 @@ pub struct HistoryEntry {
     /// The reason given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// An audit event as auditors read it (AUD-1/2): the actor by id and label, the details as JSON,
+/// and the chain's hashes so an export can be checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// When.
+    pub at: warden_domain::time::Timestamp,
+    /// Who.
+    pub actor: Actor,
+    /// Their role.
+    pub role: String,
+    /// What.
+    pub action: String,
+    /// To what.
+    pub subject: String,
+    /// Account concerned.
+    pub account_id: Option<String>,
+    /// Digest before.
+    pub before_digest: Option<String>,
+    /// Digest after.
+    pub after_digest: Option<String>,
+    /// Details.
+    pub details: serde_json::Value,
+    /// Previous event's hash.
+    pub prev_hash: String,
+    /// This event's hash.
+    pub hash: String,
+}
+
+impl AuditEntry {
+    fn of(e: AuditEvent, actors: &Actors) -> AuditEntry {
+        AuditEntry {
+            seq: e.seq,
+            at: warden_domain::time::Timestamp(e.at),
+            actor: actors.get(&e.actor),
+            role: e.role,
+            action: e.action,
+            subject: e.subject,
+            account_id: e.account_id,
+            before_digest: e.before_digest,
+            after_digest: e.after_digest,
+            details: serde_json::from_str(&e.details)
+                .unwrap_or(serde_json::Value::String(e.details)),
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
 }
 
 impl App {
@@ -136,6 +186,11 @@ impl App {
         subjects.extend(reports.iter().map(|r| format!("report:{}", r.id)));
         let staff = who.role().is_some_and(Role::is_staff);
         let events = self.store.list_audit_for_subjects(&subjects, 500).await?;
+        let actors = if staff {
+            self.actors().await?
+        } else {
+            Actors::default()
+        };
         Ok(events
             .into_iter()
             .filter(|e| staff || e.action != "personal_data.read")
@@ -146,7 +201,7 @@ impl App {
                     at: warden_domain::time::Timestamp(e.at).to_rfc3339(),
                     action: e.action,
                     role: e.role,
-                    actor: staff.then_some(e.actor),
+                    actor: staff.then(|| actors.get(&e.actor)),
                     reason: details
                         .get("reason")
                         .and_then(|r| r.as_str())
@@ -257,9 +312,14 @@ impl App {
         f: &AuditFilter,
         after: i64,
         limit: i64,
-    ) -> AppResult<Vec<AuditEvent>> {
+    ) -> AppResult<Vec<AuditEntry>> {
         who.require(AUDITORS, "read the audit log")?;
-        Ok(self.store.list_audit(f, after, limit).await?)
+        let events = self.store.list_audit(f, after, limit).await?;
+        let actors = self.actors().await?;
+        Ok(events
+            .into_iter()
+            .map(|e| AuditEntry::of(e, &actors))
+            .collect())
     }
 
     /// Verifies the audit chain (AUD-2).

@@ -1,11 +1,67 @@
 //! Time as data: milliseconds since the Unix epoch, UTC. The domain never reads a clock.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A point in time, milliseconds since 1970-01-01T00:00:00Z.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+/// A point in time, milliseconds since 1970-01-01T00:00:00Z. Serialised as RFC 3339 text (the
+/// one time format of every API response); read from that text or from integer milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Millis(i64),
+            Text(String),
+        }
+        match Either::deserialize(d)? {
+            Either::Millis(ms) => Ok(Timestamp(ms)),
+            Either::Text(t) => Timestamp::parse_rfc3339(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// `#[serde(with = "warden_domain::time::rfc3339")]` for a stored `i64` of milliseconds: shown
+/// as RFC 3339, read from RFC 3339 or milliseconds.
+pub mod rfc3339 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Timestamp;
+
+    /// Serialises milliseconds as RFC 3339.
+    pub fn serialize<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+        Timestamp(*ms).serialize(s)
+    }
+
+    /// Reads RFC 3339 or milliseconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        Timestamp::deserialize(d).map(Timestamp::millis)
+    }
+
+    /// The same for `Option<i64>`.
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        use super::Timestamp;
+
+        /// Serialises milliseconds as RFC 3339, `None` as null.
+        pub fn serialize<S: Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+            ms.map(Timestamp).serialize(s)
+        }
+
+        /// Reads RFC 3339, milliseconds or null.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+            Option::<Timestamp>::deserialize(d).map(|t| t.map(Timestamp::millis))
+        }
+    }
+}
 
 /// A timestamp text that is not RFC 3339.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -241,6 +241,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    // Every body is one JSON object: an array, a string or a number is refused as a whole
+    // rather than read by a type that happens to accept a sequence.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::invalid(
+            "body",
+            "must be a JSON object ({...}), not an array or a bare value",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         let msg = e.to_string();
         for prefix in ["unknown field `", "missing field `"] {

@@ -22,8 +22,10 @@ pub struct Account {
     /// Notice language, `zh-CN` or `en`.
     pub lang: String,
     /// Created, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub created_at: i64,
     /// Updated, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub updated_at: i64,
 }
 

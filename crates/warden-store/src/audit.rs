@@ -46,6 +46,7 @@ pub struct AuditEvent {
     /// Position in the chain, from 1.
     pub seq: i64,
     /// When, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub at: i64,
     /// Who.
     pub actor: String,

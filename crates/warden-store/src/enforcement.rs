@@ -31,6 +31,7 @@ pub struct EnforcementChange {
     /// What it acts on.
     pub target: String,
     /// When, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub created_at: i64,
 }
 
@@ -93,6 +94,7 @@ pub struct WebhookAttempt {
     /// What went wrong, if anything.
     pub error: Option<String>,
     /// When, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub at: i64,
 }
 
@@ -191,8 +193,10 @@ pub struct Delivery {
     /// The last failure.
     pub last_error: Option<String>,
     /// Last change of this row, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub updated_at: i64,
     /// When the adapter confirmed, ms.
+    #[serde(with = "warden_domain::time::rfc3339::option")]
     pub confirmed_at: Option<i64>,
 }
 

@@ -54,6 +54,7 @@ pub struct Job {
     /// JSON payload.
     pub payload: String,
     /// Due, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub run_at: i64,
     /// State.
     pub state: JobState,

@@ -23,12 +23,14 @@ pub struct CaseLifecycle {
     /// Product of the owning resource.
     pub product: Option<Product>,
     /// Alerting deadline, ms (LIFE-1).
+    #[serde(with = "warden_domain::time::rfc3339::option")]
     pub deadline_at: Option<i64>,
     /// JSON list of the violating texts a re-check looks for (DET-3).
     pub markers: Option<String>,
     /// JSON of the regulator notice (authority, document number, legal basis), if any.
     pub regulator: Option<String>,
     /// When the penalty was applied, ms.
+    #[serde(with = "warden_domain::time::rfc3339::option")]
     pub enforced_at: Option<i64>,
 }
 
@@ -72,8 +74,10 @@ pub struct ActionRow {
     /// Evidence kept before a destructive action (PEN-4).
     pub evidence_sha256: Option<String>,
     /// Created, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub created_at: i64,
     /// Updated, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub updated_at: i64,
 }
 
@@ -113,8 +117,10 @@ pub struct Notice {
     /// Body.
     pub body: String,
     /// Created, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub created_at: i64,
     /// Read, ms.
+    #[serde(with = "warden_domain::time::rfc3339::option")]
     pub read_at: Option<i64>,
 }
 

@@ -41,10 +41,13 @@ pub struct Case {
     /// Why the case is in its state (dismiss reason...).
     pub state_reason: Option<String>,
     /// First report, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub opened_at: i64,
     /// Last report, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub last_report_at: i64,
     /// Last change, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub updated_at: i64,
 }
 
@@ -82,6 +85,7 @@ pub struct Report {
     /// Views, if given.
     pub views: Option<i64>,
     /// Received, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub received_at: i64,
 }
 

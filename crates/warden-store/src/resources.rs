@@ -22,8 +22,10 @@ pub struct Resource {
     /// Identifiers by which reports find it.
     pub identifiers: Vec<IdentifierRow>,
     /// Created, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub created_at: i64,
     /// Updated, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub updated_at: i64,
 }
 

@@ -21,6 +21,7 @@ pub struct TermRow {
     /// Whether this row removes the term.
     pub removed: bool,
     /// Changed, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub updated_at: i64,
     /// Who changed it (token id).
     pub updated_by: String,
@@ -42,6 +43,7 @@ pub struct VerdictRow {
     /// SHA-256 of what was scanned.
     pub evidence_sha256: Option<String>,
     /// When, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub created_at: i64,
 }
 

@@ -19,8 +19,10 @@ pub struct Token {
     /// Free label ("ci detector", "alice").
     pub label: String,
     /// Created, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub created_at: i64,
     /// Revoked, ms.
+    #[serde(with = "warden_domain::time::rfc3339::option")]
     pub revoked_at: Option<i64>,
 }
 

@@ -27,10 +27,13 @@ pub struct UnblockRequest {
     /// Rejection reason the tenant sees.
     pub reason: Option<String>,
     /// Submitted, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub submitted_at: i64,
     /// SLA due, ms (manual).
+    #[serde(with = "warden_domain::time::rfc3339::option")]
     pub due_at: Option<i64>,
     /// Decided, ms.
+    #[serde(with = "warden_domain::time::rfc3339::option")]
     pub decided_at: Option<i64>,
     /// Reviewer token id.
     pub decided_by: Option<String>,
@@ -71,10 +74,13 @@ pub struct Ticket {
     /// Open or closed.
     pub state: TicketState,
     /// Submitted, ms.
+    #[serde(with = "warden_domain::time::rfc3339")]
     pub submitted_at: i64,
     /// SLA due, ms.
+    #[serde(with = "warden_domain::time::rfc3339::option")]
     pub due_at: Option<i64>,
     /// Closed, ms.
+    #[serde(with = "warden_domain::time::rfc3339::option")]
     pub closed_at: Option<i64>,
     /// Reviewer token id.
     pub closed_by: Option<String>,
