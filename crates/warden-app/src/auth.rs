@@ -250,10 +250,24 @@ impl App {
         Ok(Some(IssuedToken { token, secret }))
     }
 
-    /// Revokes a token.
+    /// Revokes a token — refused (`last_admin_token`) for the last live admin token, which
+    /// would lock everyone out of the admin API. The check and the revocation share one
+    /// transaction under the chain lock, so two admins revoking each other's tokens at once
+    /// cannot both succeed: the second sees one admin token left.
     pub async fn revoke_token(&self, who: &Principal, id: &str) -> AppResult<()> {
         who.require(&[Role::Admin], "revoke tokens")?;
         let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        let token = tx
+            .live_token(id)
+            .await?
+            .ok_or(AppError::NotFound("token"))?;
+        if token.role == Role::Admin && tx.count_admin_tokens().await? <= 1 {
+            return Err(AppError::Refused {
+                code: "last_admin_token",
+                message: "this is the last admin token; revoking it would lock everyone out of the admin API. Create another admin token first (POST /api/tokens or `warden admin create-token --role admin`), then revoke this one".into(),
+            });
+        }
         if !tx.revoke_token(id, self.now()).await? {
             return Err(AppError::NotFound("token"));
         }

@@ -92,6 +92,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "UNB-3: manual unblock follows a failed self-service attempt.",
     ),
     (
+        "last_admin_token",
+        409,
+        "The token is the last admin token; revoking it would lock everyone out of the admin API. Create another admin token first. Nothing was changed.",
+    ),
+    (
         "payload_too_large",
         413,
         "The body is larger than this route accepts.",

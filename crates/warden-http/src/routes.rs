@@ -646,8 +646,10 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
-/// The table entry for a matched path and method.
+/// The table entry for a matched path and method. HEAD is GET without the body (RFC 9110
+/// §9.3.2; the router answers it with the GET handler), so it has GET's entry and roles.
 pub fn find(method: &str, path: &str) -> Option<&'static Route> {
+    let method = if method == "HEAD" { "GET" } else { method };
     ROUTES.iter().find(|r| r.method == method && r.path == path)
 }
 

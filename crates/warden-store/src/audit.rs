@@ -3,7 +3,7 @@
 //! Each event's `hash` is SHA-256 over the previous event's hash and a canonical JSON encoding of
 //! the event's own fields. Writers lock the one-row `audit_head` table to append, so the chain
 //! has no forks even with several nodes on one PostgreSQL. Verification walks the events in
-//! sequence and names the first one whose link or content does not match.
+//! sequence, in one read snapshot, and names the first one whose link or content does not match.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -337,11 +337,14 @@ impl Store {
         Ok(out)
     }
 
-    /// Walks the whole chain and reports the first broken event (AUD-2).
+    /// Walks the whole chain and reports the first broken event (AUD-2). The head and every
+    /// event are read in one snapshot ([`Store::begin_read`]): appends committed meanwhile are
+    /// not seen, so they neither look like a broken tail nor keep the walk chasing the writers.
     pub async fn verify_audit(&self) -> Result<Verification> {
+        let mut tx = self.begin_read().await?;
         let head =
             sqlx::query("SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1")
-                .fetch_one(self.pool())
+                .fetch_one(&mut *tx)
                 .await?;
         let (head_seq, head_hash) = (i(&head, "seq")?, s(&head, "hash")?);
         let mut prev_seq = i(&head, "base_seq")?;
@@ -356,7 +359,7 @@ impl Store {
             let rows =
                 sqlx::query("SELECT * FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT 1000")
                     .bind(prev_seq)
-                    .fetch_all(self.pool())
+                    .fetch_all(&mut *tx)
                     .await?;
             if rows.is_empty() {
                 break;
@@ -406,6 +409,7 @@ impl Store {
                 prev_hash = e.hash;
             }
         }
+        tx.commit().await?;
         if prev_seq != head_seq || prev_hash != head_hash {
             return Ok(brk(
                 prev_seq + 1,

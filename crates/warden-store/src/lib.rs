@@ -3,8 +3,8 @@
 //! Both engines run the same SQL through sqlx's `Any` driver (ids are TEXT, times integer
 //! milliseconds, booleans integers) so that there is one code path and one conformance suite
 //! (`tests/conformance.rs`), garage-style. Where the engines must differ — column types in the
-//! migrations, `FOR UPDATE SKIP LOCKED` when claiming jobs, locking the audit chain head — the
-//! [`Engine`] says which text to use.
+//! migrations, `FOR UPDATE SKIP LOCKED` when claiming jobs, locking the audit chain head, the
+//! isolation level of a read snapshot — the [`Engine`] says which text to use.
 //!
 //! Every write happens inside a [`WriteTx`]. A use case puts its state change, its audit event
 //! ([`audit`]) and its timers ([`jobs`]) in the same transaction, so either all of them are
@@ -67,6 +67,10 @@ pub enum StoreError {
         /// The codes this version knows.
         expected: String,
     },
+    /// [`Store::open_existing`]: there is no database there, or it lacks Warden's schema; the
+    /// message names the file or database and how to create it.
+    #[error("{0}")]
+    NotInitialised(String),
 }
 
 impl StoreError {
@@ -219,9 +223,95 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The file of an `sqlite:` URL (`None` for other engines and in-memory databases).
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let path = url
+        .strip_prefix("sqlite:")?
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
+/// Creates a missing SQLite file readable by its owner only (0600), before SQLite creates it
+/// 0644; SQLite gives the `-wal` and `-shm` files the database file's mode. Best effort: when
+/// this fails, opening the database reports why.
+fn create_private_file(path: &std::path::Path) {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let _ = o.open(path);
+}
+
 impl Store {
     /// Connects to `opts.url` (creating an SQLite file if needed) without migrating.
     pub async fn connect(opts: &StoreOptions) -> Result<Store> {
+        Store::connect_mode(opts, "rwc").await
+    }
+
+    /// Connects to an existing database whose migrations are all applied, and creates nothing:
+    /// a missing SQLite file, or a database without (all of) Warden's schema, is
+    /// [`StoreError::NotInitialised`]. For commands that read or maintain a database: `warden
+    /// audit verify` must not vouch for an empty database it has just created.
+    pub async fn open_existing(opts: &StoreOptions) -> Result<Store> {
+        if let Some(path) = sqlite_path(&opts.url)
+            && !path.is_file()
+        {
+            return Err(StoreError::NotInitialised(format!(
+                "there is no Warden database at {}; `warden migrate` or `warden serve` creates it, or point --database-url (database.url) at an existing one",
+                path.display()
+            )));
+        }
+        let store = Store::connect_mode(opts, "rw").await?;
+        let missing = match store.applied_migrations().await {
+            Ok(applied) => MIGRATIONS
+                .iter()
+                .filter(|m| !applied.contains(&m.version))
+                .count(),
+            Err(e) => {
+                store.close().await;
+                return Err(e);
+            }
+        };
+        if missing > 0 {
+            store.close().await;
+            return Err(StoreError::NotInitialised(format!(
+                "no up-to-date Warden schema there ({missing} of {} migrations not applied); `warden migrate` applies them",
+                MIGRATIONS.len()
+            )));
+        }
+        Ok(store)
+    }
+
+    /// Versions in `schema_migrations`; none when the table does not exist.
+    async fn applied_migrations(&self) -> Result<Vec<i64>> {
+        let exists = match self.engine {
+            Engine::Sqlite => {
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            }
+            Engine::Postgres => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
+            }
+        };
+        let r = sqlx::query(exists).fetch_one(&self.pool).await?;
+        if i(&r, "n")? == 0 {
+            return Ok(Vec::new());
+        }
+        sqlx::query("SELECT version FROM schema_migrations")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| i(r, "version"))
+            .collect()
+    }
+
+    /// Connects; an SQLite URL without a `mode=` gets `sqlite_mode` (`rwc` creates the file).
+    async fn connect_mode(opts: &StoreOptions, sqlite_mode: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let url = opts.url.as_str();
         let engine = if url.starts_with("sqlite:") {
@@ -234,10 +324,16 @@ impl Store {
         let mut url = url.to_string();
         if engine == Engine::Sqlite && !url.contains("mode=") {
             url.push_str(if url.contains('?') {
-                "&mode=rwc"
+                "&mode="
             } else {
-                "?mode=rwc"
+                "?mode="
             });
+            url.push_str(sqlite_mode);
+        }
+        if url.contains("mode=rwc")
+            && let Some(path) = sqlite_path(&url)
+        {
+            create_private_file(&path);
         }
         let sync = match opts.sqlite_synchronous.as_str() {
             "full" => "FULL",
@@ -346,9 +442,18 @@ impl Store {
         })
     }
 
-    /// A read transaction (a consistent snapshot of several reads).
+    /// A read transaction: one consistent snapshot of several reads. SQLite (WAL) holds the
+    /// snapshot of the first read until the end; PostgreSQL needs `REPEATABLE READ` for that —
+    /// under its default `READ COMMITTED` every statement sees the latest commits.
     pub async fn begin_read(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(self.pool.begin().await?)
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin().await?,
+            Engine::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        })
     }
 
     /// Checks that the database answers (readiness).

@@ -66,7 +66,16 @@ impl WriteTx {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Number of live admin tokens (first-start bootstrap).
+    /// The live (unrevoked) token with this id.
+    pub async fn live_token(&mut self, id: &str) -> Result<Option<Token>> {
+        let r = sqlx::query("SELECT * FROM api_tokens WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    /// Number of live admin tokens (first-start bootstrap, the last-admin check).
     pub async fn count_admin_tokens(&mut self) -> Result<i64> {
         let r = sqlx::query(
             "SELECT COUNT(*) AS n FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL",

@@ -110,6 +110,7 @@ suite!(
     enforcement_changes_have_revisions,
     actions_are_applied_only_when_every_adapter_confirms,
     unknown_stored_codes_are_errors_naming_column_and_value,
+    regression_audit_verify_reads_one_snapshot_under_concurrent_appends,
 );
 
 const NOW: i64 = 1_700_000_000_000;
@@ -814,6 +815,62 @@ async fn audit_purge_respects_retention(db: &Db) {
     tx.append_audit(audit("report.create", 99)).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(s.verify_audit().await.unwrap().checked, 3);
+}
+
+/// Regression (AUD-2): verification read the chain head and the events at different moments,
+/// so appends committed in between made a sound chain look broken ("the chain ends at 2977 but
+/// the head records 2946"). It reads one snapshot: no false alarm under concurrent appends.
+async fn regression_audit_verify_reads_one_snapshot_under_concurrent_appends(db: &Db) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = &db.store;
+    let mut tx = s.begin_write().await.unwrap();
+    tx.append_audits((0..300).map(|n| audit("report.create", n)).collect())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (s, stop) = (s.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let mut tx = s.begin_write().await.unwrap();
+                tx.append_audits(vec![audit("report.create", n), audit("case.confirm", n)])
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+                n += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            n
+        })
+    };
+    let mut alarms = Vec::new();
+    let mut seqs = Vec::new();
+    for _ in 0..150 {
+        // A verification that chases the writer's tail may never end: bound it.
+        let v = tokio::time::timeout(std::time::Duration::from_secs(30), s.verify_audit())
+            .await
+            .expect("verification finishes while the chain grows")
+            .unwrap();
+        seqs.push(v.last_seq);
+        if let Some(b) = v.broken {
+            alarms.push(b);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let appended = writer.await.unwrap();
+    assert!(
+        alarms.is_empty(),
+        "{} of 150 verifications raised a false alarm, e.g. {:?}",
+        alarms.len(),
+        alarms[0]
+    );
+    assert!(
+        appended > 0 && seqs.first() < seqs.last(),
+        "the chain grew while it was verified: {seqs:?}"
+    );
 }
 
 /// Regression: on PostgreSQL through sqlx's Any driver, a report without confidence followed by

@@ -177,12 +177,15 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 fn init_logging(cfg: &Config) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{},sqlx=warn", cfg.log.level))
     });
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour for a person at a terminal; a file or a log collector gets plain text.
+        .with_ansi(std::io::stderr().is_terminal());
     if cfg.log.format == "json" {
         b.json().init();
     } else {
@@ -190,24 +193,44 @@ fn init_logging(cfg: &Config) {
     }
 }
 
-/// Opens the store (creating the data directory for SQLite) and wires the app.
-async fn open_app(cfg: &Config) -> anyhow::Result<App> {
+/// Whether a command may create the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Database {
+    /// `serve` and `migrate`: create the data directory and database, apply migrations.
+    Create,
+    /// Every other command: an existing, migrated database or an error naming where it looked
+    /// (a command that created an empty database would report on nothing as if all were well).
+    Existing,
+}
+
+/// Creates a directory (and missing parents) that only its owner may enter: the data
+/// directory holds personal data, token hashes and the key (AUD-4).
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))
+}
+
+/// Opens the store (with [`Database::Create`], creating the data directory for SQLite) and
+/// wires the app.
+async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
     let url = cfg.database_url();
-    if url.starts_with("sqlite:") || cfg.crypto.key.is_empty() {
-        std::fs::create_dir_all(&cfg.server.data_dir).with_context(|| {
-            format!(
-                "cannot create data directory {}",
-                cfg.server.data_dir.display()
-            )
-        })?;
+    if database == Database::Create && url.starts_with("sqlite:") {
+        create_private_dir(&cfg.server.data_dir)?;
     }
     let mut opts = StoreOptions::new(&url);
     opts.max_connections = cfg.database.max_connections;
     opts.sqlite_synchronous = cfg.database.sqlite_synchronous.clone();
-    let store = Store::open(&opts)
-        .await
-        .with_context(|| format!("cannot open database {}", warden_store::redact_url(&url)))?;
+    let store = match database {
+        Database::Create => Store::open(&opts).await,
+        Database::Existing => Store::open_existing(&opts).await,
+    }
+    .with_context(|| format!("cannot open database {}", warden_store::redact_url(&url)))?;
     let sealer = if cfg.crypto.key.is_empty() {
+        create_private_dir(&cfg.server.data_dir)?;
         Sealer::load_or_create(&cfg.server.data_dir.join("warden.key"))?
     } else {
         Sealer::from_base64(&cfg.crypto.key).context("crypto.key")?
@@ -294,14 +317,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Migrate => {
             init_logging(&cfg);
-            open_app(&cfg).await?;
+            open_app(&cfg, Database::Create).await?;
             println!("migrations applied");
             Ok(0)
         }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let app = open_app(&cfg).await?;
+            let app = open_app(&cfg, Database::Existing).await?;
             let v = app.verify_audit(&Principal::System).await?;
             match v.broken {
                 None => {
@@ -323,7 +346,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Audit {
             command: AuditCommand::Purge { before },
         } => {
-            let app = open_app(&cfg).await?;
+            let app = open_app(&cfg, Database::Existing).await?;
             let t = warden_domain::time::Timestamp::parse_rfc3339(&before)?;
             let p = app.purge_audit(&Principal::System, t.millis()).await?;
             println!("purged {} audit events older than {before}", p.removed);
@@ -337,7 +360,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     label,
                 },
         } => {
-            let app = open_app(&cfg).await?;
+            let app = open_app(&cfg, Database::Existing).await?;
             let t = app
                 .create_token(&Principal::System, &role, account.as_deref(), &label)
                 .await?;
@@ -350,7 +373,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Scan { target } => {
-            let app = open_app(&cfg).await?;
+            let app = open_app(&cfg, Database::Existing).await?;
             let input = if target.starts_with("http://") || target.starts_with("https://") {
                 warden_app::scan::ScanInput {
                     text: None,
@@ -375,7 +398,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Lexicon { command } => {
-            let app = open_app(&cfg).await?;
+            let app = open_app(&cfg, Database::Existing).await?;
             let out = match command {
                 LexiconCommand::Add {
                     category,
@@ -422,27 +445,19 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 /// released when the process ends, even by kill -9).
 fn lock_sqlite(url: &str) -> anyhow::Result<Option<std::fs::File>> {
     use std::io::{Read, Seek, Write};
-    let Some(rest) = url.strip_prefix("sqlite:") else {
+    let Some(path) = warden_store::sqlite_path(url) else {
         return Ok(None);
     };
-    let path = rest
-        .trim_start_matches("//")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    if path.is_empty() || path.contains(":memory:") {
-        return Ok(None);
-    }
+    let path = path.display();
     let lock_path = format!("{path}.lock");
     if let Some(parent) = std::path::Path::new(&lock_path).parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        create_private_dir(parent)?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).truncate(false).read(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o
         .open(&lock_path)
         .with_context(|| format!("cannot open the lock file {lock_path}"))?;
     match f.try_lock() {
@@ -470,7 +485,7 @@ fn lock_sqlite(url: &str) -> anyhow::Result<Option<std::fs::File>> {
 async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
     let addr = listen.unwrap_or_else(|| cfg.server.listen.clone());
     let _single_node = lock_sqlite(&cfg.database_url())?;
-    let app = open_app(&cfg).await?;
+    let app = open_app(&cfg, Database::Create).await?;
     if let Some(t) = app.bootstrap_admin().await? {
         eprintln!(
             "\n  First start: an admin API token was created. It is shown only this once:\n\n    {}\n\n  Use it as 'Authorization: Bearer <token>'. More tokens: POST /api/tokens or 'warden admin create-token'.\n",

@@ -593,9 +593,15 @@ async fn triage_confirms_and_dismisses_with_reason(engine: Engine) {
         (Some("case.dismiss"), Some("operator")),
         "{ev}"
     );
-    assert_eq!(ev["details"]["reason"], "page is a medical textbook", "{ev}");
+    assert_eq!(
+        ev["details"]["reason"], "page is a medical textbook",
+        "{ev}"
+    );
     // Actors are shown by token id and label.
-    assert!(ev["actor"]["id"].as_str().unwrap().starts_with("tok_"), "{ev}");
+    assert!(
+        ev["actor"]["id"].as_str().unwrap().starts_with("tok_"),
+        "{ev}"
+    );
     assert!(ev["actor"]["label"].is_string(), "{ev}");
     assert!(ev["before_digest"].is_string() && ev["after_digest"].is_string());
     let (s, v) = t.call("GET", "/api/audit/verify", Some(&aud), None).await;
@@ -620,7 +626,12 @@ async fn triage_confirms_and_dismisses_with_reason(engine: Engine) {
         (items[1]["from"].as_str(), items[1]["to"].as_str()),
         (Some("reported"), Some("dismissed"))
     );
-    assert!(items[1]["actor"]["id"].as_str().unwrap().starts_with("tok_"));
+    assert!(
+        items[1]["actor"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("tok_")
+    );
     assert!(items[1]["actor"]["label"].is_string(), "{h}");
     let tenant = t.token("tenant", Some("acme")).await;
     let (_, th) = t

@@ -17,5 +17,6 @@ mod isolation;
 mod lifecycle;
 mod process;
 mod regress_intake;
+mod regress_ops;
 mod regress_seams;
 mod scan;

@@ -379,6 +379,9 @@ async fn regression_cli_lexicon_refuses_empty_terms_and_missing_removals() {
         assert_eq!(code, Some(0), "{err}");
         serde_json::from_str::<Value>(&out).unwrap()["version"].clone()
     };
+    // Commands other than serve and migrate refuse a folder without a database.
+    let (code, _, err) = warden(&["migrate"]);
+    assert_eq!(code, Some(0), "{err}");
     let v0 = version();
     // A command-line argument cannot hold NUL; the rest go through the same checks.
     for bad in EMPTY_TERMS.iter().filter(|t| !t.contains('\0')) {

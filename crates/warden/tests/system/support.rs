@@ -223,19 +223,26 @@ pub struct Proc {
     pub stderr: mpsc::Receiver<String>,
 }
 
-/// Starts `warden serve --listen 127.0.0.1:0` in `cwd` with only `envs` as Warden settings, and
-/// waits until it listens.
-pub fn spawn_warden(cwd: &Path, envs: &[(&str, &str)], extra_args: &[&str]) -> Proc {
+/// The `warden` binary in `cwd` with `envs` as its only Warden settings (none inherited) and
+/// `RUST_LOG=warn` unless `envs` sets it.
+pub fn warden_command(cwd: &Path, envs: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-    cmd.current_dir(cwd)
-        .arg("serve")
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .args(extra_args);
+    cmd.current_dir(cwd);
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("WARDEN_")) {
         cmd.env_remove(k);
     }
-    cmd.envs(envs.iter().copied()).env("RUST_LOG", "warn");
+    cmd.env("RUST_LOG", "warn").envs(envs.iter().copied());
+    cmd
+}
+
+/// Starts `warden serve --listen 127.0.0.1:0` in `cwd` with only `envs` as Warden settings, and
+/// waits until it listens.
+pub fn spawn_warden(cwd: &Path, envs: &[(&str, &str)], extra_args: &[&str]) -> Proc {
+    let mut cmd = warden_command(cwd, envs);
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .args(extra_args);
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
