@@ -97,7 +97,7 @@ impl Principal {
 
 /// Who did something, as people read it: the token's id and its label (`system`, `anonymous`
 /// and deleted tokens have no label).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Actor {
     /// Token id, or `system` / `anonymous`.
     pub id: String,
@@ -121,7 +121,7 @@ impl Actors {
 }
 
 /// A token just created: the secret is in this value only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct IssuedToken {
     /// The stored record.
     #[serde(flatten)]

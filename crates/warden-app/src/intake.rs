@@ -23,7 +23,7 @@ use crate::error::{AppError, AppResult};
 use crate::{App, digest};
 
 /// What the submitter learns about a stored report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Receipt {
     /// The report id.
     pub report_id: String,
@@ -44,7 +44,7 @@ pub struct Receipt {
 }
 
 /// One item of a batch result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BatchItem {
     /// Index in the request.
     pub index: usize,
@@ -57,7 +57,7 @@ pub struct BatchItem {
 }
 
 /// Why a batch item was rejected.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BatchError {
     /// Stable code.
     pub code: &'static str,
@@ -68,7 +68,7 @@ pub struct BatchError {
 }
 
 /// Batch outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BatchReceipt {
     /// Stored.
     pub accepted: usize,

@@ -15,7 +15,7 @@ use crate::auth::Principal;
 use crate::error::AppResult;
 
 /// Body of `POST /api/admin/jobs/ping`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PingInput {
     /// How many ping jobs (1..=10000).

@@ -82,7 +82,7 @@ impl From<LifecycleError> for AppError {
 }
 
 /// Body of `POST /api/cases/{id}/confirm`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmInput {
     /// Why (optional).
@@ -106,7 +106,7 @@ pub struct ConfirmInput {
 }
 
 /// Body of `POST /api/cases/{id}/enforce` (HARM-1: restrict a machine attacking others).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnforceInput {
     /// Action codes, e.g. `["block_network"]`.
@@ -119,7 +119,7 @@ pub struct EnforceInput {
 }
 
 /// Body of a self-service unblock request.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelfUnblockInput {
     /// The tenant confirms the rectification commitment (整改承诺书).
@@ -128,7 +128,7 @@ pub struct SelfUnblockInput {
 }
 
 /// Body of a ticket.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketInput {
     /// `unblock`, `regulator`, `harmful_behaviour` or `question`.
@@ -143,7 +143,7 @@ pub struct TicketInput {
 }
 
 /// Body of a ticket closure.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseTicketInput {
     /// The answer the tenant sees.

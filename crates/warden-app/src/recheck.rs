@@ -42,7 +42,7 @@ impl Default for FetchPolicy {
 }
 
 /// What a fetch saw (kept as evidence, DET-2).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Fetched {
     /// The URL asked for.
     pub url: String,
@@ -310,7 +310,7 @@ async fn resolve_public(
 }
 
 /// The verdict of a re-check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     /// The violating text is gone (or the page is: 404/410).

@@ -15,7 +15,7 @@ const STAFF_WRITE: &[Role] = &[Role::Admin, Role::Operator];
 const READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant];
 
 /// Body of account create/update.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountInput {
     /// Provider's own id (optional on create; `[A-Za-z0-9_.-]`, at most 64).
@@ -36,7 +36,7 @@ pub struct AccountInput {
 }
 
 /// An account as the API shows it: contacts only say whether they are set.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AccountView {
     /// The row.
     #[serde(flatten)]
@@ -58,7 +58,7 @@ impl From<Account> for AccountView {
 }
 
 /// Decrypted contacts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Contacts {
     /// E-mail.
     pub email: Option<String>,
@@ -67,7 +67,7 @@ pub struct Contacts {
 }
 
 /// One identifier in a resource body.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentifierInput {
     /// Kind code.
@@ -77,7 +77,7 @@ pub struct IdentifierInput {
 }
 
 /// Body of resource create/update, and one line of a bulk import.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceInput {
     /// Provider's own id (optional on create).
@@ -101,7 +101,7 @@ pub struct ResourceInput {
 }
 
 /// Outcome of one line of a bulk import.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ImportLine {
     /// 1-based line number.
     pub line: usize,
@@ -122,7 +122,7 @@ pub struct ImportLine {
 }
 
 /// Result of a bulk import.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ImportReport {
     /// Lines that created a resource.
     pub created: usize,

@@ -143,7 +143,7 @@ fn effective(builtin: &Lexicon, changes: &[TermRow], version: i64) -> Lexicon {
 }
 
 /// Body of `POST /api/scan`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanInput {
     /// Text to scan.
@@ -155,7 +155,7 @@ pub struct ScanInput {
 }
 
 /// Body of a lexicon change.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TermInput {
     /// Category code (content categories).

@@ -16,7 +16,7 @@ const TRIAGERS: &[Role] = &[Role::Admin, Role::Operator];
 const AUDITORS: &[Role] = &[Role::Admin, Role::Auditor];
 
 /// Body of a triage decision.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriageInput {
     /// Why (required to dismiss).
@@ -26,7 +26,7 @@ pub struct TriageInput {
 
 /// A report as staff see it: the evidence text is included; the contact only says whether it is
 /// on file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ReportView {
     /// The row.
     #[serde(flatten)]
@@ -39,7 +39,7 @@ pub struct ReportView {
 }
 
 /// One line of a case's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HistoryEntry {
     /// Audit sequence number.
     pub seq: i64,
@@ -65,7 +65,7 @@ pub struct HistoryEntry {
 
 /// An audit event as auditors read it (AUD-1/2): the actor by id and label, the details as JSON,
 /// and the chain's hashes so an export can be checked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     /// Position in the chain, from 1.
     pub seq: i64,

@@ -27,7 +27,7 @@ const DAY_MS: i64 = 86_400_000;
 const MINUTE_MS: i64 = 60_000;
 
 /// The working-time calendar as configured (UNB-3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkCalendar {
     /// The provider's time zone as a fixed offset from UTC in minutes, −720..=840.

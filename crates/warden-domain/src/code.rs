@@ -77,7 +77,7 @@ macro_rules! codes {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
-            serde::Serialize, serde::Deserialize,
+            serde::Serialize, serde::Deserialize, schemars::JsonSchema,
         )]
         pub enum $name {
             $( $(#[$vmeta])* #[serde(rename = $code)] $variant, )+

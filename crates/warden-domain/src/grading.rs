@@ -35,7 +35,7 @@ pub struct GradingFacts {
 }
 
 /// The grading rules (GRD-2), as configuration. Defaults are Warden's reading of the policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GradingRules {
     /// How far back earlier violations of the account count, in days. Callers use it to compute
@@ -131,7 +131,7 @@ impl GradingRules {
 }
 
 /// Why a case has (at least) some level.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Reason {
     /// Stable snake_case code: `base_severity`, `repeat_offence`, `wide_spread`,
     /// `regulator_notice`, `other_tenants_impacted`, `wide_impact` or `operator_override`.
@@ -144,7 +144,7 @@ pub struct Reason {
 
 /// A case's level with every reason behind it (GRD-2). The first reason is always
 /// `base_severity`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Grade {
     /// The resulting level: the highest level any reason asks for (or an operator's override).
     pub level: Level,

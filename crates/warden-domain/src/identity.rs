@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::resource::InvalidInput;
 
 /// A token's role. A `tenant` token is bound to exactly one account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Configures policy, users and keys.

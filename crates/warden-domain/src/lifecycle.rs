@@ -23,7 +23,7 @@ use crate::taxonomy::{Kind, Level};
 use crate::time::Timestamp;
 
 /// Where a case stands (§7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// Reported, waiting in the triage queue.
@@ -133,7 +133,7 @@ impl Desired {
 }
 
 /// One penalty action of a case (PEN-3), as far as the lifecycle needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ActionRecord {
     /// The action.
     pub action: Action,
@@ -194,7 +194,7 @@ crate::codes! {
 }
 
 /// What the lifecycle knows about a case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseFacts {
     /// Current state.
     pub state: State,
@@ -330,7 +330,7 @@ crate::codes! {
 }
 
 /// Something the caller must carry out after storing the decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Effect {
     /// Arm the case's deadline timer (LIFE-1, LIFE-4); `at` is also the case's new deadline.
@@ -355,7 +355,7 @@ pub enum Effect {
 }
 
 /// The outcome of a command: the next state, the effects, and the reason for the audit (LIFE-5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Decision {
     /// The next state.
     pub next: State,
@@ -366,7 +366,7 @@ pub struct Decision {
 }
 
 /// The lifecycle's configurable numbers. Defaults are the policy's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LifecyclePolicy {
     /// Grace period of an alerting case, ms (LIFE-1). Default 24 h.

@@ -14,7 +14,19 @@ use crate::resource::Product;
 use crate::taxonomy::{Kind, Level};
 
 /// A penalty action (处罚动作). The code is the stable API and storage name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// 阻断 url: block the violating URLs.
@@ -142,7 +154,7 @@ impl std::fmt::Display for Action {
 }
 
 /// One cell of the matrix: the actions for a product at a level.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cell {
     /// The actions, in the policy's order. Must not be empty.
@@ -172,7 +184,7 @@ impl Cell {
 ///
 /// Keys are product codes (`cvm`, `clb`, `cdn`, `cos`, `dns`, `dnspod`, `vod`, `apigw`); the
 /// policy's shared cvm/clb row is two equal rows here, so either can be changed alone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PenaltyMatrix {
     /// Rows by product code, each with a cell per level. Default: the policy's 2024 table (§6).
@@ -307,7 +319,7 @@ impl PenaltyMatrix {
 }
 
 /// An action a case is to get, with whether it may ever be lifted (PEN-3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlannedAction {
     /// The action.

@@ -13,7 +13,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 8000;
 pub const MAX_CONTACT_CHARS: usize = 320;
 
 /// Where a report came from (INT-1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// 用户举报: the public form or API, unauthenticated.
@@ -62,7 +62,7 @@ impl Source {
 
 /// The JSON body of `POST /api/reports` as sent; [`ReportRequest::validate`] makes a
 /// [`ValidReport`] of it.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
     /// URL, domain, IP, `cos://bucket/key`, `vod:<id>` or `apigw:<id>`.
@@ -188,7 +188,7 @@ impl ReportRequest {
 }
 
 /// A regulator notice (上级主管部门通知, INT-1) as the operator records it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegulatorNotice {
     /// The authority that issued it.

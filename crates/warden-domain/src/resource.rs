@@ -18,7 +18,19 @@ crate::impl_code!(Product, "product");
 pub const MAX_TARGET_LEN: usize = 2048;
 
 /// A product line (RES-1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Product {
     /// Cloud virtual machine.
@@ -111,7 +123,7 @@ impl InvalidInput {
 }
 
 /// What kind of identifier (RES-2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentifierKind {
     /// A public IP or CIDR block: reports about it resolve here; a blackhole cuts it.
@@ -161,7 +173,7 @@ impl IdentifierKind {
 }
 
 /// A validated, normalised resource identifier.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 pub struct Identifier {
     kind: IdentifierKind,
     value: String,

@@ -31,7 +31,7 @@ crate::codes! {
 macro_rules! categories {
     ($( $variant:ident = $code:literal, $kind:ident, $sev:ident, $zh:literal, $en:literal, [$($law:expr),*]; )*) => {
         /// A violation category (违规信息类型). The code is the stable API name.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum Category { $(
             #[doc = $zh] #[doc = " — "] #[doc = $en]
@@ -111,7 +111,7 @@ categories! {
 }
 
 /// One row of the taxonomy table.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct CategoryInfo {
     /// The category.
     #[serde(skip)]

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use crate::{Result, Scope, Store, WriteTx, i, ob, page, s};
 
 /// An account row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Account {
     /// Id (`acct_...` or the provider's own id).
     pub id: String,
@@ -23,9 +23,11 @@ pub struct Account {
     pub lang: String,
     /// Created, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub created_at: i64,
     /// Updated, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub updated_at: i64,
 }
 

@@ -41,12 +41,13 @@ pub struct NewAuditEvent {
 }
 
 /// A stored event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AuditEvent {
     /// Position in the chain, from 1.
     pub seq: i64,
     /// When, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub at: i64,
     /// Who.
     pub actor: String,
@@ -116,7 +117,7 @@ pub(crate) struct ChainHead {
 }
 
 /// Where verification found the chain broken.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ChainBreak {
     /// The first bad event.
     pub seq: i64,
@@ -125,7 +126,7 @@ pub struct ChainBreak {
 }
 
 /// Outcome of a verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Verification {
     /// Events checked.
     pub checked: i64,
@@ -136,7 +137,7 @@ pub struct Verification {
 }
 
 /// A purge refused or done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Purge {
     /// Events removed.
     pub removed: i64,

@@ -12,7 +12,7 @@ use warden_domain::resource::Product;
 use crate::{Result, Store, WriteTx, c, i, oc, os, page, s};
 
 /// One apply or lift.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EnforcementChange {
     /// Revision (assigned by the database; 0 before insert).
     pub revision: i64,
@@ -32,6 +32,7 @@ pub struct EnforcementChange {
     pub target: String,
     /// When, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub created_at: i64,
 }
 
@@ -79,7 +80,7 @@ impl WriteTx {
 }
 
 /// One webhook delivery attempt.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct WebhookAttempt {
     /// Id.
     pub id: String,
@@ -95,6 +96,7 @@ pub struct WebhookAttempt {
     pub error: Option<String>,
     /// When, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub at: i64,
 }
 
@@ -175,7 +177,7 @@ impl Store {
 }
 
 /// What one adapter must hold of one action, and whether it confirmed it (ENF-2).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Delivery {
     /// The action record.
     pub action_id: String,
@@ -194,9 +196,11 @@ pub struct Delivery {
     pub last_error: Option<String>,
     /// Last change of this row, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub updated_at: i64,
     /// When the adapter confirmed, ms.
     #[serde(with = "warden_domain::time::rfc3339::option")]
+    #[schemars(with = "Option<warden_domain::time::Timestamp>")]
     pub confirmed_at: Option<i64>,
 }
 
@@ -217,7 +221,7 @@ fn delivery_row(r: &AnyRow) -> Result<Delivery> {
 pub use warden_domain::delivery::NO_ADAPTER;
 
 /// An action whose confirmed state moved.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Settled {
     /// The action.
     pub action_id: String,

@@ -45,7 +45,7 @@ warden_domain::codes! {
 }
 
 /// A stored job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Job {
     /// Id.
     pub id: String,
@@ -55,6 +55,7 @@ pub struct Job {
     pub payload: String,
     /// Due, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub run_at: i64,
     /// State.
     pub state: JobState,
@@ -104,7 +105,7 @@ pub struct NewJob {
 }
 
 /// Counts per state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct JobCounts {
     /// Waiting.
     pub pending: i64,

@@ -12,7 +12,7 @@ use warden_domain::taxonomy::{Kind, Level};
 use crate::{Result, Scope, Store, WriteTx, c, i, oc, oi, os, page, placeholders, s};
 
 /// The lifecycle columns of a case.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CaseLifecycle {
     /// Level once graded.
     pub level: Option<Level>,
@@ -24,6 +24,7 @@ pub struct CaseLifecycle {
     pub product: Option<Product>,
     /// Alerting deadline, ms (LIFE-1).
     #[serde(with = "warden_domain::time::rfc3339::option")]
+    #[schemars(with = "Option<warden_domain::time::Timestamp>")]
     pub deadline_at: Option<i64>,
     /// JSON list of the violating texts a re-check looks for (DET-3).
     pub markers: Option<String>,
@@ -31,6 +32,7 @@ pub struct CaseLifecycle {
     pub regulator: Option<String>,
     /// When the penalty was applied, ms.
     #[serde(with = "warden_domain::time::rfc3339::option")]
+    #[schemars(with = "Option<warden_domain::time::Timestamp>")]
     pub enforced_at: Option<i64>,
 }
 
@@ -48,7 +50,7 @@ fn lifecycle_row(r: &AnyRow) -> Result<CaseLifecycle> {
 }
 
 /// A penalty action record (PEN-3).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ActionRow {
     /// Id.
     pub id: String,
@@ -75,9 +77,11 @@ pub struct ActionRow {
     pub evidence_sha256: Option<String>,
     /// Created, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub created_at: i64,
     /// Updated, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub updated_at: i64,
 }
 
@@ -100,7 +104,7 @@ fn action_row(r: &AnyRow) -> Result<ActionRow> {
 }
 
 /// An inbox notice.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Notice {
     /// Id.
     pub id: String,
@@ -118,9 +122,11 @@ pub struct Notice {
     pub body: String,
     /// Created, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub created_at: i64,
     /// Read, ms.
     #[serde(with = "warden_domain::time::rfc3339::option")]
+    #[schemars(with = "Option<warden_domain::time::Timestamp>")]
     pub read_at: Option<i64>,
 }
 

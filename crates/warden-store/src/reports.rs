@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// A case row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Case {
     /// Id.
     pub id: String,
@@ -42,17 +42,20 @@ pub struct Case {
     pub state_reason: Option<String>,
     /// First report, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub opened_at: i64,
     /// Last report, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub last_report_at: i64,
     /// Last change, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub updated_at: i64,
 }
 
 /// A report row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// Id.
     pub id: String,
@@ -86,6 +89,7 @@ pub struct Report {
     pub views: Option<i64>,
     /// Received, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub received_at: i64,
 }
 

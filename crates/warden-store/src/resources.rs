@@ -7,7 +7,7 @@ use warden_domain::resource::{Identifier, MatchKey, Product, Target, ip_hex};
 use crate::{KEYS_PER_QUERY, Result, Scope, Store, WriteTx, c, conflict_on_unique, i, page, s};
 
 /// A resource with its identifiers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Resource {
     /// Id (`res_...` or the provider's own id).
     pub id: String,
@@ -23,14 +23,16 @@ pub struct Resource {
     pub identifiers: Vec<IdentifierRow>,
     /// Created, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub created_at: i64,
     /// Updated, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub updated_at: i64,
 }
 
 /// One stored identifier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct IdentifierRow {
     /// Kind code.
     pub kind: String,
@@ -39,7 +41,7 @@ pub struct IdentifierRow {
 }
 
 /// The owner of a target, and which identifier matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct OwnerMatch {
     /// The resource.
     pub resource_id: String,

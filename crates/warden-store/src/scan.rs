@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use crate::{Result, Store, WriteTx, i, oi, os, s};
 
 /// A lexicon change: adds or replaces a term, or (`removed`) drops it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TermRow {
     /// Category code.
     pub category: String,
@@ -22,13 +22,14 @@ pub struct TermRow {
     pub removed: bool,
     /// Changed, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub updated_at: i64,
     /// Who changed it (token id).
     pub updated_by: String,
 }
 
 /// A stored verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct VerdictRow {
     /// Id.
     pub id: String,
@@ -44,6 +45,7 @@ pub struct VerdictRow {
     pub evidence_sha256: Option<String>,
     /// When, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub created_at: i64,
 }
 

@@ -8,7 +8,7 @@ use warden_domain::identity::Role;
 use crate::{Result, Store, WriteTx, c, i, oi, os, s};
 
 /// A token row (without the secret, which is never stored).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Token {
     /// Id (`tok_...`), safe to show and log.
     pub id: String,
@@ -20,9 +20,11 @@ pub struct Token {
     pub label: String,
     /// Created, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub created_at: i64,
     /// Revoked, ms.
     #[serde(with = "warden_domain::time::rfc3339::option")]
+    #[schemars(with = "Option<warden_domain::time::Timestamp>")]
     pub revoked_at: Option<i64>,
 }
 

@@ -8,7 +8,7 @@ use warden_domain::lifecycle::{RequestState, TicketKind, TicketState, UnblockRou
 use crate::{Result, Scope, Store, WriteTx, c, i, oi, os, page, s};
 
 /// An unblock request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct UnblockRequest {
     /// Id.
     pub id: String,
@@ -28,12 +28,15 @@ pub struct UnblockRequest {
     pub reason: Option<String>,
     /// Submitted, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub submitted_at: i64,
     /// SLA due, ms (manual).
     #[serde(with = "warden_domain::time::rfc3339::option")]
+    #[schemars(with = "Option<warden_domain::time::Timestamp>")]
     pub due_at: Option<i64>,
     /// Decided, ms.
     #[serde(with = "warden_domain::time::rfc3339::option")]
+    #[schemars(with = "Option<warden_domain::time::Timestamp>")]
     pub decided_at: Option<i64>,
     /// Reviewer token id.
     pub decided_by: Option<String>,
@@ -57,7 +60,7 @@ fn request_row(r: &AnyRow) -> Result<UnblockRequest> {
 }
 
 /// A ticket.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Ticket {
     /// Id.
     pub id: String,
@@ -75,12 +78,15 @@ pub struct Ticket {
     pub state: TicketState,
     /// Submitted, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
+    #[schemars(with = "warden_domain::time::Timestamp")]
     pub submitted_at: i64,
     /// SLA due, ms.
     #[serde(with = "warden_domain::time::rfc3339::option")]
+    #[schemars(with = "Option<warden_domain::time::Timestamp>")]
     pub due_at: Option<i64>,
     /// Closed, ms.
     #[serde(with = "warden_domain::time::rfc3339::option")]
+    #[schemars(with = "Option<warden_domain::time::Timestamp>")]
     pub closed_at: Option<i64>,
     /// Reviewer token id.
     pub closed_by: Option<String>,

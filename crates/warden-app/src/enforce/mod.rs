@@ -17,7 +17,7 @@ use crate::App;
 use crate::error::AppResult;
 
 /// A blocked request's explanation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Blocked {
     /// The case.
     pub case_id: String,
@@ -463,7 +463,7 @@ pub fn new_index() -> Arc<SharedIndex> {
 }
 
 /// A queued delivery.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
 struct DeliveryJob {
     endpoint: String,
     change: EnforcementChange,
