@@ -12,7 +12,7 @@ use warden_domain::grading::{GradingFacts, GradingRules, grade, override_level};
 use warden_domain::identity::Role;
 use warden_domain::lifecycle::{
     ActionRecord, ActionState, CaseFacts, Command, Decision, Effect, LifecycleError,
-    LifecyclePolicy, State, UnblockRoute, decide,
+    LifecyclePolicy, State, UnblockRoute, decide, unblock_eligibility,
 };
 use warden_domain::penalty::{Action, PenaltyMatrix, PlannedAction, plan};
 use warden_domain::resource::{InvalidInput, Product};
@@ -149,6 +149,63 @@ pub struct CloseTicketInput {
     pub lift: bool,
 }
 
+/// How a self-service unblock ended (UNB-1/UNB-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelfUnblockOutcome {
+    /// Every violating URL was clean: the actions are lifted, the case is `lifted`.
+    Lifted,
+    /// Violating content is still there (or could not be ruled out): nothing was lifted;
+    /// `still_violating` names the URLs. The attempt is recorded: a manual request may follow.
+    Failed,
+}
+
+/// The answer to a self-service unblock: the outcome and the request as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct SelfUnblockResult {
+    /// Lifted or failed.
+    pub outcome: SelfUnblockOutcome,
+    /// The recorded request (`state` `succeeded` or `failed`, `still_violating`, `reason`).
+    #[serde(flatten)]
+    pub request: UnblockRequest,
+}
+
+/// A review item's SLA clock (UNB-3, TKT-1): the same for unblock requests and tickets.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlaClock {
+    /// When it is due, RFC 3339.
+    pub due: Option<String>,
+    /// Open and past its due time.
+    pub overdue: bool,
+    /// Working time left until due, ms (negative once overdue); `None` when closed or
+    /// without a due time.
+    pub working_ms_left: Option<i64>,
+}
+
+/// A ticket with its SLA clock (TKT-1).
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketView {
+    /// The ticket.
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    /// Its SLA clock.
+    #[serde(flatten)]
+    pub sla: SlaClock,
+}
+
+/// An unblock request in the reviewer queue with its SLA clock (UNB-3).
+#[derive(Debug, Clone, Serialize)]
+pub struct QueuedRequest {
+    /// The request.
+    pub request: UnblockRequest,
+    /// Its SLA clock.
+    #[serde(flatten)]
+    pub sla: SlaClock,
+}
+
+/// The longest reviewer reason kept, in characters.
+const MAX_REVIEW_REASON: usize = 2000;
+
 /// The commitment text kept with a self-service request (UNB-1).
 pub const COMMITMENT: &str = "整改承诺书：我已删除全部违规内容，并承诺不再发生同类违规。/ Rectification commitment: all violating content has been removed and will not recur.";
 
@@ -165,6 +222,8 @@ struct Step<'a> {
     decision: &'a Decision,
     planned: &'a [PlannedAction],
     extra: serde_json::Value,
+    /// A reviewer's words for the tenant, shown in the step's notice.
+    note: Option<&'a str>,
 }
 
 /// A case as the lifecycle sees it.
@@ -176,7 +235,7 @@ struct Loaded {
 }
 
 /// The change-log entry of an applied or lifted action (ENF-1).
-fn change(
+pub(crate) fn change(
     row: &ActionRow,
     op: &str,
     product: Option<&str>,
@@ -195,6 +254,28 @@ fn change(
     }
 }
 
+/// The action records as the lifecycle sees them (PEN-3).
+fn records(actions: &[ActionRow]) -> Vec<ActionRecord> {
+    actions
+        .iter()
+        .filter_map(|a| {
+            let action = Action::parse(&a.action).ok()?;
+            // The lifecycle reasons on what was decided; whether the enforcement points
+            // confirmed it is the adapters' business (ENF-2).
+            let state = match a.desired.as_str() {
+                "planned" => ActionState::Pending,
+                "lifted" => ActionState::Lifted,
+                _ => ActionState::Applied,
+            };
+            Some(ActionRecord {
+                action,
+                no_unblock: a.no_unblock,
+                state,
+            })
+        })
+        .collect()
+}
+
 fn category(case: &Case) -> AppResult<Category> {
     Category::parse(&case.category).map_err(|e| AppError::Conflict(e.to_string()))
 }
@@ -207,6 +288,19 @@ fn markers(life: &CaseLifecycle) -> Vec<String> {
 }
 
 impl App {
+    /// The SLA clock of an item due at `due_at`, at `now`; a closed item is never overdue.
+    fn sla_clock(&self, due_at: Option<i64>, open: bool, now: i64) -> SlaClock {
+        SlaClock {
+            due: due_at.map(|d| Timestamp(d).to_rfc3339()),
+            overdue: open && due_at.is_some_and(|d| d < now),
+            working_ms_left: due_at.filter(|_| open).map(|d| {
+                self.lifecycle
+                    .calendar
+                    .working_time_between(Timestamp(now), Timestamp(d))
+            }),
+        }
+    }
+
     fn window_start(&self, now: i64) -> i64 {
         now - i64::from(self.lifecycle.grading.violation_window_days) * 86_400_000
     }
@@ -260,24 +354,7 @@ impl App {
             "especially_serious" => Some(Level::EspeciallySerious),
             _ => None,
         });
-        let records = actions
-            .iter()
-            .filter_map(|a| {
-                let action = Action::parse(&a.action).ok()?;
-                // The lifecycle reasons on what was decided; whether the enforcement points
-                // confirmed it is the adapters' business (ENF-2).
-                let state = match a.desired.as_str() {
-                    "planned" => ActionState::Pending,
-                    "lifted" => ActionState::Lifted,
-                    _ => ActionState::Applied,
-                };
-                Some(ActionRecord {
-                    action,
-                    no_unblock: a.no_unblock,
-                    state,
-                })
-            })
-            .collect();
+        let records = records(&actions);
         let open = requests
             .iter()
             .find(|r| r.state == "pending")
@@ -337,6 +414,7 @@ impl App {
                 decision: &d,
                 planned: &[],
                 extra,
+                note: None,
             },
         )
         .await?;
@@ -356,6 +434,7 @@ impl App {
             decision: d,
             planned,
             extra,
+            note,
         } = step;
         let now = self.now();
         let before = digest(&(&l.case, &l.life));
@@ -424,7 +503,7 @@ impl App {
                         }
                     }
                 }
-                Effect::Notify { template } => self.notify(tx, l, template, &d.reason).await?,
+                Effect::Notify { template } => self.notify(tx, l, template, d.next, note).await?,
                 Effect::Recheck => {}
             }
         }
@@ -509,12 +588,15 @@ impl App {
         Ok(())
     }
 
+    /// Stores the tenant's inbox notice for `template` on the case as it stands after the
+    /// decision (`next`): the unblock advice follows the case's eligibility then (UNB-1, UNB-4).
     async fn notify(
         &self,
         tx: &mut WriteTx,
         l: &Loaded,
         template: &str,
-        reason: &str,
+        next: State,
+        note: Option<&str>,
     ) -> AppResult<()> {
         let Some(account) = l.case.account_id.clone() else {
             return Ok(());
@@ -526,7 +608,8 @@ impl App {
         let t = match template {
             "case_alerting" => Template::Alerting,
             "case_resolved" => Template::Resolved,
-            "case_lifted" | "case_partially_lifted" => Template::Lifted,
+            "case_lifted" => Template::Lifted,
+            "case_partially_lifted" => Template::PartiallyLifted,
             "unblock_self_failed" => Template::UnblockFailed,
             "unblock_rejected" => Template::UnblockRejected,
             "unblock_manual_queued" => Template::UnblockQueued,
@@ -534,16 +617,38 @@ impl App {
             // Acknowledgements of the tenant's own request: the status is on the request.
             _ => return Ok(()),
         };
+        let resource = match &l.case.resource_id {
+            Some(id) => tx.get_resource(id).await?,
+            None => None,
+        };
         let links = vec![l.case.target.clone()];
-        let actions: Vec<String> = l
+        let actions: Vec<Action> = l
             .actions
             .iter()
             .filter(|a| a.desired != "lifted")
-            .map(|a| a.action.clone())
+            .filter_map(|a| Action::parse(&a.action).ok())
             .collect();
+        let unblock = match t {
+            Template::Enforced
+            | Template::UnblockFailed
+            | Template::UnblockRejected
+            | Template::PartiallyLifted => {
+                // The decision closed any open request; the actions are as just recorded.
+                let mut after = l.facts.clone();
+                after.state = next;
+                after.open_unblock_request = None;
+                after.actions = records(&l.actions);
+                Some(unblock_eligibility(&after, &self.lifecycle.policy))
+            }
+            Template::Alerting
+            | Template::Resolved
+            | Template::Lifted
+            | Template::UnblockQueued => None,
+        };
         let facts = NoticeFacts {
             case_id: &l.case.id,
-            resource: l.case.resource_id.as_deref().unwrap_or("-"),
+            resource_name: resource.as_ref().map_or("-", |r| r.name.as_str()),
+            resource_id: l.case.resource_id.as_deref().unwrap_or("-"),
             product: l.life.product.as_deref().unwrap_or("-"),
             links: &links,
             category: category(&l.case)?,
@@ -553,7 +658,8 @@ impl App {
                 .deadline_at
                 .map(Timestamp)
                 .filter(|_| t == Template::Alerting),
-            reason: Some(reason),
+            note,
+            unblock,
             maybe_compromised: template == "case_enforced_host_security",
             utc_offset_minutes: self.lifecycle.calendar.utc_offset_minutes(),
         };
@@ -649,6 +755,8 @@ impl App {
             &self.lifecycle.policy,
         )?;
         l.life.level = Some(g.level.code().into());
+        // The notice of this step advises on the case as graded now (UNB-4).
+        l.facts.level = Some(g.level);
         l.life.level_reasons = Some(serde_json::to_string(&g.reasons).unwrap_or_default());
         if !markers_in.is_empty() {
             l.life.markers = Some(serde_json::to_string(&markers_in).unwrap_or_default());
@@ -663,6 +771,7 @@ impl App {
                 decision: &d,
                 planned: &planned,
                 extra,
+                note: None,
             },
         )
         .await?;
@@ -733,6 +842,7 @@ impl App {
                 decision: &d,
                 planned: &actions,
                 extra,
+                note: None,
             },
         )
         .await?;
@@ -794,7 +904,7 @@ impl App {
         who: &Principal,
         case_id: &str,
         input: SelfUnblockInput,
-    ) -> AppResult<UnblockRequest> {
+    ) -> AppResult<SelfUnblockResult> {
         who.require(&[Role::Tenant], "request unblocks")?;
         let account = match who {
             Principal::Token { account, .. } => account.clone(),
@@ -861,7 +971,7 @@ impl App {
                 "failed".into()
             },
             commitment: Some(COMMITMENT.into()),
-            still_violating: (!clean).then(|| serde_json::to_string(&urls).unwrap_or_default()),
+            still_violating: urls,
             reason: (!clean).then(|| match &verdict {
                 Verdict::Unknown { reason } => {
                     format!("the re-check could not confirm the content is gone: {reason}")
@@ -876,7 +986,14 @@ impl App {
         };
         tx.insert_unblock_request(&req).await?;
         tx.commit().await?;
-        Ok(req)
+        Ok(SelfUnblockResult {
+            outcome: if clean {
+                SelfUnblockOutcome::Lifted
+            } else {
+                SelfUnblockOutcome::Failed
+            },
+            request: req,
+        })
     }
 
     /// Manual unblock (UNB-3): after a failed self-service attempt, into the reviewer queue with
@@ -914,6 +1031,7 @@ impl App {
                 decision: &d,
                 planned: &[],
                 extra: serde_json::json!({ "route": "manual", "due_at": due.to_rfc3339() }),
+                note: None,
             },
         )
         .await?;
@@ -924,7 +1042,7 @@ impl App {
             kind: "manual".into(),
             state: "pending".into(),
             commitment: Some(COMMITMENT.into()),
-            still_violating: None,
+            still_violating: Vec::new(),
             reason: None,
             submitted_at: now,
             due_at: Some(due.millis()),
@@ -936,7 +1054,9 @@ impl App {
         Ok(req)
     }
 
-    /// A reviewer decides a manual request (UNB-3); rejection needs a reason the tenant sees.
+    /// A reviewer decides a manual request (UNB-3); rejection needs a reason the tenant sees, an
+    /// approval may give one. The reason is kept with the decision, in the audit event and the
+    /// case history, and shown in the request's status and the notice.
     pub async fn review_unblock(
         &self,
         who: &Principal,
@@ -945,6 +1065,15 @@ impl App {
         reason: Option<String>,
     ) -> AppResult<UnblockRequest> {
         who.require(&[Role::Admin, Role::Reviewer], "review unblock requests")?;
+        let reason = reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        if reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REVIEW_REASON)
+        {
+            return Err(InvalidInput::new("reason", "must be at most 2000 characters").into());
+        }
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
@@ -960,7 +1089,9 @@ impl App {
         }
         let mut l = self.load(&mut tx, &req.case_id, None).await?;
         let cmd = if approve {
-            Command::ReviewApprove
+            Command::ReviewApprove {
+                reason: reason.clone(),
+            }
         } else {
             Command::ReviewReject {
                 reason: reason.clone().unwrap_or_default(),
@@ -979,13 +1110,11 @@ impl App {
                 },
                 decision: &d,
                 planned: &[],
-                extra: serde_json::json!({ "request_id": request_id }),
+                extra: serde_json::json!({ "request_id": request_id, "reviewer_reason": reason }),
+                note: reason.as_deref(),
             },
         )
         .await?;
-        let reason = reason
-            .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty());
         tx.decide_unblock_request(
             request_id,
             if approve { "approved" } else { "rejected" },
@@ -1083,24 +1212,22 @@ impl App {
     }
 
     /// The reviewer queue with SLA clocks (UNB-3): overdue requests are flagged.
-    pub async fn unblock_queue(&self, who: &Principal) -> AppResult<serde_json::Value> {
+    pub async fn unblock_queue(&self, who: &Principal) -> AppResult<Vec<QueuedRequest>> {
         who.require(
             &[Role::Admin, Role::Operator, Role::Reviewer],
             "read the unblock queue",
         )?;
         let now = self.now();
-        let items: Vec<serde_json::Value> = self
+        Ok(self
             .store
             .unblock_queue(500)
             .await?
             .into_iter()
-            .map(|r| {
-                let overdue = r.due_at.is_some_and(|d| d < now);
-                let left = r.due_at.map(|d| self.lifecycle.calendar.working_time_between(Timestamp(now), Timestamp(d)));
-                serde_json::json!({ "request": r, "due": r.due_at.map(|d| Timestamp(d).to_rfc3339()), "overdue": overdue, "working_ms_left": left })
+            .map(|r| QueuedRequest {
+                sla: self.sla_clock(r.due_at, true, now),
+                request: r,
             })
-            .collect();
-        Ok(serde_json::json!({ "items": items }))
+            .collect())
     }
 
     /// Files a ticket (TKT-1): the reviewer queue with the same SLA clock.
@@ -1169,14 +1296,25 @@ impl App {
         Ok(t)
     }
 
-    /// Tickets: the tenant's own, or the open queue for staff.
-    pub async fn list_tickets(&self, who: &Principal) -> AppResult<Vec<Ticket>> {
+    /// Tickets: the tenant's own, or the open queue for staff; each with the SLA clock of the
+    /// unblock queue (TKT-1: "a reviewer queue with SLA like UNB-3").
+    pub async fn list_tickets(&self, who: &Principal) -> AppResult<Vec<TicketView>> {
         who.require(
             &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant],
             "read tickets",
         )?;
         let staff = who.role().is_some_and(Role::is_staff);
-        Ok(self.store.list_tickets(&who.scope(), staff, 500).await?)
+        let now = self.now();
+        Ok(self
+            .store
+            .list_tickets(&who.scope(), staff, 500)
+            .await?
+            .into_iter()
+            .map(|t| TicketView {
+                sla: self.sla_clock(t.due_at, t.state == "open", now),
+                ticket: t,
+            })
+            .collect())
     }
 
     /// Closes a ticket; with `lift`, lifts the linked case's penalty (HARM-2, TKT-1).
@@ -1221,6 +1359,7 @@ impl App {
                     decision: &d,
                     planned: &[],
                     extra: serde_json::json!({ "ticket_id": id }),
+                    note: None,
                 },
             )
             .await?;

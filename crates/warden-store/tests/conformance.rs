@@ -976,7 +976,7 @@ async fn unblock_requests_and_tickets(db: &Db) {
         kind: "manual".into(),
         state: "pending".into(),
         commitment: Some("content removed; will not recur".into()),
-        still_violating: None,
+        still_violating: vec![],
         reason: None,
         submitted_at: NOW,
         due_at: Some(due),
@@ -990,6 +990,27 @@ async fn unblock_requests_and_tickets(db: &Db) {
     tx.insert_unblock_request(&req("unb_1", NOW + 1))
         .await
         .unwrap();
+    // A failed self-service attempt keeps the URLs that still violate, as a list.
+    let failed = UnblockRequest {
+        kind: "self".into(),
+        state: "failed".into(),
+        still_violating: vec!["http://a.example/x".into(), "http://a.example/y".into()],
+        due_at: None,
+        ..req("unb_9", NOW)
+    };
+    tx.insert_unblock_request(&failed).await.unwrap();
+    assert_eq!(
+        tx.get_unblock_request("unb_9").await.unwrap().unwrap(),
+        failed
+    );
+    assert_eq!(
+        tx.get_unblock_request("unb_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .still_violating,
+        Vec::<String>::new()
+    );
     assert!(
         tx.decide_unblock_request(
             "unb_1",
