@@ -15,7 +15,7 @@ use warden_domain::identity::Role;
 use warden_domain::lifecycle::{
     ActionRecord, ActionState, CaseFacts, Command, Decision, Desired, Effect, LifecycleError,
     LifecyclePolicy, NoticeKind, RequestState, State, TicketKind, TicketState, UnblockRoute,
-    decide,
+    decide, unblock_eligibility,
 };
 use warden_domain::penalty::{Action, PenaltyMatrix, PlannedAction, plan};
 use warden_domain::report::Source;
@@ -153,6 +153,63 @@ pub struct CloseTicketInput {
     pub lift: bool,
 }
 
+/// How a self-service unblock ended (UNB-1/UNB-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SelfUnblockOutcome {
+    /// Every violating URL was clean: the actions are lifted, the case is `lifted`.
+    Lifted,
+    /// Violating content is still there (or could not be ruled out): nothing was lifted;
+    /// `still_violating` names the URLs. The attempt is recorded: a manual request may follow.
+    Failed,
+}
+
+/// The answer to a self-service unblock: the outcome and the request as stored.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SelfUnblockResult {
+    /// Lifted or failed.
+    pub outcome: SelfUnblockOutcome,
+    /// The recorded request (`state` `succeeded` or `failed`, `still_violating`, `reason`).
+    #[serde(flatten)]
+    pub request: UnblockRequest,
+}
+
+/// A review item's SLA clock (UNB-3, TKT-1): the same for unblock requests and tickets.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SlaClock {
+    /// When it is due, RFC 3339.
+    pub due: Option<String>,
+    /// Open and past its due time.
+    pub overdue: bool,
+    /// Working time left until due, ms (negative once overdue); `None` when closed or
+    /// without a due time.
+    pub working_ms_left: Option<i64>,
+}
+
+/// A ticket with its SLA clock (TKT-1).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct TicketView {
+    /// The ticket.
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    /// Its SLA clock.
+    #[serde(flatten)]
+    pub sla: SlaClock,
+}
+
+/// An unblock request in the reviewer queue with its SLA clock (UNB-3).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct QueuedRequest {
+    /// The request.
+    pub request: UnblockRequest,
+    /// Its SLA clock.
+    #[serde(flatten)]
+    pub sla: SlaClock,
+}
+
+/// The longest reviewer reason kept, in characters.
+const MAX_REVIEW_REASON: usize = 2000;
+
 /// The commitment text kept with a self-service request (UNB-1).
 pub const COMMITMENT: &str = "整改承诺书：我已删除全部违规内容，并承诺不再发生同类违规。/ Rectification commitment: all violating content has been removed and will not recur.";
 
@@ -167,6 +224,8 @@ struct Step<'a> {
     decision: &'a Decision,
     planned: &'a [PlannedAction],
     extra: serde_json::Value,
+    /// A reviewer's words for the tenant, shown in the step's notice.
+    note: Option<&'a str>,
 }
 
 /// A case as the lifecycle sees it.
@@ -182,7 +241,7 @@ pub(crate) struct Loaded {
 }
 
 /// The change-log entry of an applied or lifted action (ENF-1).
-fn change(
+pub(crate) fn change(
     row: &ActionRow,
     op: ChangeOp,
     product: Option<Product>,
@@ -201,6 +260,20 @@ fn change(
     }
 }
 
+/// The action records as the lifecycle sees them (PEN-3).
+fn records(actions: &[ActionRow]) -> Vec<ActionRecord> {
+    actions
+        .iter()
+        .map(|a| ActionRecord {
+            action: a.action,
+            no_unblock: a.no_unblock,
+            // The lifecycle reasons on what was decided; whether the enforcement points
+            // confirmed it is the adapters' business (ENF-2).
+            state: a.desired.decided_state(),
+        })
+        .collect()
+}
+
 fn markers(life: &CaseLifecycle) -> Vec<String> {
     life.markers
         .as_deref()
@@ -209,6 +282,19 @@ fn markers(life: &CaseLifecycle) -> Vec<String> {
 }
 
 impl App {
+    /// The SLA clock of an item due at `due_at`, at `now`; a closed item is never overdue.
+    fn sla_clock(&self, due_at: Option<i64>, open: bool, now: i64) -> SlaClock {
+        SlaClock {
+            due: due_at.map(|d| Timestamp(d).to_rfc3339()),
+            overdue: open && due_at.is_some_and(|d| d < now),
+            working_ms_left: due_at.filter(|_| open).map(|d| {
+                self.lifecycle
+                    .calendar
+                    .working_time_between(Timestamp(now), Timestamp(d))
+            }),
+        }
+    }
+
     fn window_start(&self, now: i64) -> i64 {
         now - i64::from(self.lifecycle.grading.violation_window_days) * 86_400_000
     }
@@ -249,16 +335,7 @@ impl App {
             ),
             (None, None) => None,
         };
-        let records = actions
-            .iter()
-            .map(|a| ActionRecord {
-                action: a.action,
-                no_unblock: a.no_unblock,
-                // The lifecycle reasons on what was decided; whether the enforcement points
-                // confirmed it is the adapters' business (ENF-2).
-                state: a.desired.decided_state(),
-            })
-            .collect();
+        let records = records(&actions);
         let open = requests
             .iter()
             .find(|r| r.state == RequestState::Pending)
@@ -309,6 +386,7 @@ impl App {
                 decision: &d,
                 planned: &[],
                 extra,
+                note: None,
             },
         )
         .await?;
@@ -328,6 +406,7 @@ impl App {
             decision: d,
             planned,
             extra,
+            note,
         } = step;
         let now = self.now();
         let before = digest(&(&l.case, &l.life));
@@ -395,7 +474,7 @@ impl App {
                         }
                     }
                 }
-                Effect::Notify { kind } => self.notify(tx, l, *kind, &d.reason).await?,
+                Effect::Notify { kind } => self.notify(tx, l, *kind, d.next, note).await?,
                 Effect::Recheck => {}
             }
         }
@@ -482,12 +561,15 @@ impl App {
         Ok(())
     }
 
+    /// Stores the tenant's inbox notice for `template` on the case as it stands after the
+    /// decision (`next`): the unblock advice follows the case's eligibility then (UNB-1, UNB-4).
     async fn notify(
         &self,
         tx: &mut WriteTx,
         l: &Loaded,
         kind: NoticeKind,
-        reason: &str,
+        next: State,
+        note: Option<&str>,
     ) -> AppResult<()> {
         let Some(account) = l.case.account_id.clone() else {
             return Ok(());
@@ -499,7 +581,8 @@ impl App {
         let t = match kind {
             NoticeKind::Alerting => Template::Alerting,
             NoticeKind::Resolved => Template::Resolved,
-            NoticeKind::Lifted | NoticeKind::PartiallyLifted => Template::Lifted,
+            NoticeKind::Lifted => Template::Lifted,
+            NoticeKind::PartiallyLifted => Template::PartiallyLifted,
             NoticeKind::UnblockFailed => Template::UnblockFailed,
             NoticeKind::UnblockRejected => Template::UnblockRejected,
             NoticeKind::UnblockQueued => Template::UnblockQueued,
@@ -507,16 +590,38 @@ impl App {
             // The acknowledgement of the tenant's own request: its status is on the request.
             NoticeKind::SelfUnblockStarted => return Ok(()),
         };
+        let resource = match &l.case.resource_id {
+            Some(id) => tx.get_resource(id).await?,
+            None => None,
+        };
         let links = vec![l.case.target.clone()];
-        let actions: Vec<String> = l
+        let actions: Vec<Action> = l
             .actions
             .iter()
             .filter(|a| a.desired != Desired::Lifted)
-            .map(|a| a.action.code().to_string())
+            .map(|a| a.action)
             .collect();
+        let unblock = match t {
+            Template::Enforced
+            | Template::UnblockFailed
+            | Template::UnblockRejected
+            | Template::PartiallyLifted => {
+                // The decision closed any open request; the actions are as just recorded.
+                let mut after = l.facts.clone();
+                after.state = next;
+                after.open_unblock_request = None;
+                after.actions = records(&l.actions);
+                Some(unblock_eligibility(&after, &self.lifecycle.policy))
+            }
+            Template::Alerting
+            | Template::Resolved
+            | Template::Lifted
+            | Template::UnblockQueued => None,
+        };
         let facts = NoticeFacts {
             case_id: &l.case.id,
-            resource: l.case.resource_id.as_deref().unwrap_or("-"),
+            resource_name: resource.as_ref().map_or("-", |r| r.name.as_str()),
+            resource_id: l.case.resource_id.as_deref().unwrap_or("-"),
             product: l.life.product.map_or("-", Product::code),
             links: &links,
             category: l.case.category,
@@ -526,7 +631,8 @@ impl App {
                 .deadline_at
                 .map(Timestamp)
                 .filter(|_| t == Template::Alerting),
-            reason: Some(reason),
+            note,
+            unblock,
             maybe_compromised: kind == NoticeKind::EnforcedHostSecurity,
             utc_offset_minutes: self.lifecycle.calendar.utc_offset_minutes(),
         };
@@ -627,6 +733,8 @@ impl App {
             &self.lifecycle.policy,
         )?;
         l.life.level = Some(g.level);
+        // The notice of this step advises on the case as graded now (UNB-4).
+        l.facts.level = Some(g.level);
         l.life.level_reasons = Some(serde_json::to_string(&g.reasons).unwrap_or_default());
         if !markers_in.is_empty() {
             l.life.markers = Some(serde_json::to_string(&markers_in).unwrap_or_default());
@@ -641,6 +749,7 @@ impl App {
                 decision: &d,
                 planned: &planned,
                 extra,
+                note: None,
             },
         )
         .await?;
@@ -711,6 +820,7 @@ impl App {
                 decision: &d,
                 planned: &actions,
                 extra,
+                note: None,
             },
         )
         .await?;
@@ -774,7 +884,7 @@ impl App {
         who: &Principal,
         case_id: &str,
         input: SelfUnblockInput,
-    ) -> AppResult<UnblockRequest> {
+    ) -> AppResult<SelfUnblockResult> {
         who.require(&[Role::Tenant], "request unblocks")?;
         let account = match who {
             Principal::Token { account, .. } => account.clone(),
@@ -837,7 +947,7 @@ impl App {
                 RequestState::Failed
             },
             commitment: Some(COMMITMENT.into()),
-            still_violating: (!clean).then(|| serde_json::to_string(&urls).unwrap_or_default()),
+            still_violating: urls,
             reason: (!clean).then(|| match &verdict {
                 Verdict::Unknown { reason } => {
                     format!("the re-check could not confirm the content is gone: {reason}")
@@ -852,7 +962,14 @@ impl App {
         };
         tx.insert_unblock_request(&req).await?;
         tx.commit().await?;
-        Ok(req)
+        Ok(SelfUnblockResult {
+            outcome: if clean {
+                SelfUnblockOutcome::Lifted
+            } else {
+                SelfUnblockOutcome::Failed
+            },
+            request: req,
+        })
     }
 
     /// Manual unblock (UNB-3): after a failed self-service attempt, into the reviewer queue with
@@ -890,6 +1007,7 @@ impl App {
                 decision: &d,
                 planned: &[],
                 extra: serde_json::json!({ "route": "manual", "due_at": due.to_rfc3339() }),
+                note: None,
             },
         )
         .await?;
@@ -900,7 +1018,7 @@ impl App {
             kind: UnblockRoute::Manual,
             state: RequestState::Pending,
             commitment: Some(COMMITMENT.into()),
-            still_violating: None,
+            still_violating: Vec::new(),
             reason: None,
             submitted_at: now,
             due_at: Some(due.millis()),
@@ -912,7 +1030,9 @@ impl App {
         Ok(req)
     }
 
-    /// A reviewer decides a manual request (UNB-3); rejection needs a reason the tenant sees.
+    /// A reviewer decides a manual request (UNB-3); rejection needs a reason the tenant sees, an
+    /// approval may give one. The reason is kept with the decision, in the audit event and the
+    /// case history, and shown in the request's status and the notice.
     pub async fn review_unblock(
         &self,
         who: &Principal,
@@ -921,6 +1041,15 @@ impl App {
         reason: Option<String>,
     ) -> AppResult<UnblockRequest> {
         who.require(&[Role::Admin, Role::Reviewer], "review unblock requests")?;
+        let reason = reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        if reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REVIEW_REASON)
+        {
+            return Err(InvalidInput::new("reason", "must be at most 2000 characters").into());
+        }
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
@@ -936,7 +1065,9 @@ impl App {
         }
         let mut l = self.load(&mut tx, &req.case_id, None).await?;
         let cmd = if approve {
-            Command::ReviewApprove
+            Command::ReviewApprove {
+                reason: reason.clone(),
+            }
         } else {
             Command::ReviewReject {
                 reason: reason.clone().unwrap_or_default(),
@@ -955,13 +1086,11 @@ impl App {
                 },
                 decision: &d,
                 planned: &[],
-                extra: serde_json::json!({ "request_id": request_id }),
+                extra: serde_json::json!({ "request_id": request_id, "reviewer_reason": reason }),
+                note: reason.as_deref(),
             },
         )
         .await?;
-        let reason = reason
-            .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty());
         tx.decide_unblock_request(
             request_id,
             if approve {
@@ -1063,24 +1192,22 @@ impl App {
     }
 
     /// The reviewer queue with SLA clocks (UNB-3): overdue requests are flagged.
-    pub async fn unblock_queue(&self, who: &Principal) -> AppResult<serde_json::Value> {
+    pub async fn unblock_queue(&self, who: &Principal) -> AppResult<Vec<QueuedRequest>> {
         who.require(
             &[Role::Admin, Role::Operator, Role::Reviewer],
             "read the unblock queue",
         )?;
         let now = self.now();
-        let items: Vec<serde_json::Value> = self
+        Ok(self
             .store
             .unblock_queue(500)
             .await?
             .into_iter()
-            .map(|r| {
-                let overdue = r.due_at.is_some_and(|d| d < now);
-                let left = r.due_at.map(|d| self.lifecycle.calendar.working_time_between(Timestamp(now), Timestamp(d)));
-                serde_json::json!({ "request": r, "due": r.due_at.map(|d| Timestamp(d).to_rfc3339()), "overdue": overdue, "working_ms_left": left })
+            .map(|r| QueuedRequest {
+                sla: self.sla_clock(r.due_at, true, now),
+                request: r,
             })
-            .collect();
-        Ok(serde_json::json!({ "items": items }))
+            .collect())
     }
 
     /// Files a ticket (TKT-1): the reviewer queue with the same SLA clock.
@@ -1145,14 +1272,25 @@ impl App {
         Ok(t)
     }
 
-    /// Tickets: the tenant's own, or the open queue for staff.
-    pub async fn list_tickets(&self, who: &Principal) -> AppResult<Vec<Ticket>> {
+    /// Tickets: the tenant's own, or the open queue for staff; each with the SLA clock of the
+    /// unblock queue (TKT-1: "a reviewer queue with SLA like UNB-3").
+    pub async fn list_tickets(&self, who: &Principal) -> AppResult<Vec<TicketView>> {
         who.require(
             &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant],
             "read tickets",
         )?;
         let staff = who.role().is_some_and(Role::is_staff);
-        Ok(self.store.list_tickets(&who.scope(), staff, 500).await?)
+        let now = self.now();
+        Ok(self
+            .store
+            .list_tickets(&who.scope(), staff, 500)
+            .await?
+            .into_iter()
+            .map(|t| TicketView {
+                sla: self.sla_clock(t.due_at, t.state == TicketState::Open, now),
+                ticket: t,
+            })
+            .collect())
     }
 
     /// Closes a ticket; with `lift`, lifts the linked case's penalty (HARM-2, TKT-1).
@@ -1197,6 +1335,7 @@ impl App {
                     decision: &d,
                     planned: &[],
                     extra: serde_json::json!({ "ticket_id": id }),
+                    note: None,
                 },
             )
             .await?;

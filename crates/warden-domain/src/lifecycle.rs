@@ -263,8 +263,12 @@ pub enum Command {
     },
     /// The tenant asks for manual unblock after a failed self-service attempt (UNB-3).
     RequestManualUnblock,
-    /// A reviewer approves the manual request.
-    ReviewApprove,
+    /// A reviewer approves the manual request, optionally saying why (kept with the decision and
+    /// shown to the tenant like a rejection's reason).
+    ReviewApprove {
+        /// Why, e.g. "checked by hand"; `None` or blank for no reason.
+        reason: Option<String>,
+    },
     /// A reviewer rejects the manual request, with a reason the tenant sees (UNB-3).
     ReviewReject {
         /// Why, e.g. "the URL still has violating content".
@@ -293,7 +297,7 @@ impl Command {
             Command::RequestSelfUnblock { .. } => "request_self_unblock",
             Command::SelfUnblockResult { .. } => "self_unblock_result",
             Command::RequestManualUnblock => "request_manual_unblock",
-            Command::ReviewApprove => "review_approve",
+            Command::ReviewApprove { .. } => "review_approve",
             Command::ReviewReject { .. } => "review_reject",
             Command::WithdrawUnblock => "withdraw_unblock",
             Command::LiftByTicket => "lift_by_ticket",
@@ -388,8 +392,59 @@ impl Default for LifecyclePolicy {
     }
 }
 
+/// What a reviewer can still lift on a ticket for a case the console refuses (TKT-1): every
+/// action in force except the no_unblock ones, which are never lifted (PEN-3). Refusals carry it
+/// so that they send the tenant to a ticket only when the ticket can lift something.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketLift {
+    /// Actions in force that a reviewer can lift on a ticket ([`Command::LiftByTicket`]).
+    pub liftable: Vec<Action>,
+    /// Actions in force marked no_unblock (禁止解封): never lifted, by a ticket neither.
+    pub locked: Vec<Action>,
+}
+
+impl TicketLift {
+    /// What a ticket could lift on `case` now.
+    pub fn of(case: &CaseFacts) -> TicketLift {
+        let locked = locked_actions(case);
+        let mut liftable: Vec<Action> = Vec::new();
+        for r in &case.actions {
+            if r.state != ActionState::Lifted
+                && !locked.contains(&r.action)
+                && !liftable.contains(&r.action)
+            {
+                liftable.push(r.action);
+            }
+        }
+        TicketLift { liftable, locked }
+    }
+
+    /// The tenant's next step: `ticket` (what to do, ending in filing the ticket) when a ticket
+    /// can lift something, naming what stays in force; otherwise that nothing can be unblocked.
+    fn next_step(&self, ticket: &str) -> String {
+        let codes = |a: &[Action]| a.iter().map(|a| a.code()).collect::<Vec<_>>().join(", ");
+        match (self.liftable.is_empty(), self.locked.is_empty()) {
+            (true, true) => "nothing on this case is in force".into(),
+            (true, false) => format!(
+                "{} is marked 禁止解封 (no_unblock) and is never lifted, neither from the console nor by a ticket (PEN-3): nothing on this case can be unblocked",
+                codes(&self.locked)
+            ),
+            (false, true) => format!("{ticket} and a reviewer decides (TKT-1)"),
+            (false, false) => format!(
+                "{ticket}: a reviewer can lift {}; {} is marked 禁止解封 (no_unblock) and stays in force (PEN-3)",
+                codes(&self.liftable),
+                codes(&self.locked)
+            ),
+        }
+    }
+}
+
+/// The ticket a refused tenant files for a content case.
+const UNBLOCK_TICKET: &str =
+    "remove the violating content, then file a ticket (kind unblock) linked to this case";
+
 /// Why the console refuses an unblock request (UNB-4..6). The code is stable; the message names
-/// the rule and is shown to the tenant.
+/// the rule and what the tenant can do instead, and is shown to the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.message())]
 pub enum Refusal {
@@ -402,25 +457,34 @@ pub enum Refusal {
     LevelNotUnblockable {
         /// The case's level.
         level: Option<Level>,
+        /// What a ticket can lift instead.
+        ticket: TicketLift,
     },
-    /// The case holds no_unblock actions (UNB-4).
+    /// The case holds no_unblock actions (UNB-4): `ticket.locked`.
     ActionNotUnblockable {
-        /// Those actions.
-        actions: Vec<Action>,
+        /// What a ticket can lift instead, and the no_unblock actions.
+        ticket: TicketLift,
     },
     /// The case comes from a regulator notice (UNB-4).
-    RegulatorCase,
+    RegulatorCase {
+        /// What a ticket can lift instead.
+        ticket: TicketLift,
+    },
     /// The account is past the violation-count limit (UNB-4).
     ViolationLimit {
         /// The account's violations.
         count: u32,
         /// The limit.
         limit: u32,
+        /// What a ticket can lift instead (TKT-1: unblock requests the console cannot grant).
+        ticket: TicketLift,
     },
     /// The product has no console unblock (UNB-1, UNB-5).
     ProductNeedsTicket {
         /// The product.
         product: Product,
+        /// What a ticket can lift instead.
+        ticket: TicketLift,
     },
     /// A request is already open (UNB-6).
     RequestAlreadyOpen,
@@ -433,41 +497,64 @@ impl Refusal {
             Refusal::NotBlockedYet { .. } => "not_blocked_yet",
             Refusal::LevelNotUnblockable { .. } => "level_not_unblockable",
             Refusal::ActionNotUnblockable { .. } => "action_not_unblockable",
-            Refusal::RegulatorCase => "regulator_case",
+            Refusal::RegulatorCase { .. } => "regulator_case",
             Refusal::ViolationLimit { .. } => "violation_limit",
             Refusal::ProductNeedsTicket { .. } => "product_needs_ticket",
             Refusal::RequestAlreadyOpen => "request_already_open",
         }
     }
 
-    /// The message for the tenant, naming the rule.
+    /// The message for the tenant: the rule, and what the tenant can do instead.
     pub fn message(&self) -> String {
         match self {
             Refusal::NotBlockedYet {
                 state: State::Alerting,
-            } => "not blocked, rectify before the deadline (LIFE-1)".into(),
+            } => "not blocked, rectify before the deadline (LIFE-1): remove the violating content; the re-check at the deadline then closes the case without a penalty".into(),
             Refusal::NotBlockedYet { state } => {
                 format!("nothing on this case is blocked (the case is {state})")
             }
-            Refusal::LevelNotUnblockable { level: Some(level) } => format!(
-                "{} cases cannot be unblocked from the console; file a ticket (UNB-4)",
-                level.code()
+            Refusal::LevelNotUnblockable {
+                level: Some(level),
+                ticket,
+            } => format!(
+                "{} cases cannot be unblocked from the console (UNB-4); {}",
+                level.code(),
+                ticket.next_step(UNBLOCK_TICKET)
             ),
-            Refusal::LevelNotUnblockable { level: None } => "the access restriction was applied by an operator; after cleaning up, file a ticket and a reviewer lifts it (HARM-2)".into(),
-            Refusal::ActionNotUnblockable { actions } => format!(
-                "{} may never be unblocked (禁止解封, UNB-4)",
-                actions.iter().map(|a| a.code()).collect::<Vec<_>>().join(", ")
+            Refusal::LevelNotUnblockable {
+                level: None,
+                ticket,
+            } => format!(
+                "the access restriction was applied by an operator and is not lifted from the console (HARM-2); {}",
+                ticket.next_step(
+                    "after cleaning up the machine, file a ticket (kind harmful_behaviour) linked to this case"
+                )
             ),
-            Refusal::RegulatorCase => "a case from a regulator notice cannot be unblocked from the console: delete the content and file a ticket asking whether and how it can be unblocked (UNB-4)".into(),
-            Refusal::ViolationLimit { count, limit } => format!(
-                "the account has {count} violations, more than the limit of {limit}; no console unblock (UNB-4)"
+            Refusal::ActionNotUnblockable { ticket } => format!(
+                "the case holds actions that are never unblocked (UNB-4); {}",
+                ticket.next_step(UNBLOCK_TICKET)
             ),
-            Refusal::ProductNeedsTicket { product } => format!(
-                "{} has no console unblock; file a ticket (UNB-5)",
-                product.code()
+            Refusal::RegulatorCase { ticket } => format!(
+                "a case from a regulator notice cannot be unblocked from the console (UNB-4); {}",
+                ticket.next_step(
+                    "delete the content and file a ticket (kind regulator) linked to this case asking whether and how it can be unblocked"
+                )
+            ),
+            Refusal::ViolationLimit {
+                count,
+                limit,
+                ticket,
+            } => format!(
+                "the account has {count} violations, more than the limit of {limit}; no console unblock (UNB-4); {}",
+                ticket.next_step(UNBLOCK_TICKET)
+            ),
+            Refusal::ProductNeedsTicket { product, ticket } => format!(
+                "{} has no console unblock (UNB-5); {}",
+                product.code(),
+                ticket.next_step(UNBLOCK_TICKET)
             ),
             Refusal::RequestAlreadyOpen => {
-                "an unblock request is already open for this case (UNB-6)".into()
+                "an unblock request is already open for this case (UNB-6); wait for its decision, shown with the case's unblock requests".into()
             }
         }
     }
@@ -562,31 +649,33 @@ pub fn unblock_eligibility(case: &CaseFacts, policy: &LifecyclePolicy) -> Result
     if case.open_unblock_request.is_some() {
         return Err(Refusal::RequestAlreadyOpen);
     }
+    let ticket = TicketLift::of(case);
     match case.level {
         Some(Level::General) => {}
         level @ (Some(Level::Serious | Level::EspeciallySerious) | None) => {
-            return Err(Refusal::LevelNotUnblockable { level });
+            return Err(Refusal::LevelNotUnblockable { level, ticket });
         }
     }
-    let locked = locked_actions(case);
-    if !locked.is_empty() {
-        return Err(Refusal::ActionNotUnblockable { actions: locked });
+    if !ticket.locked.is_empty() {
+        return Err(Refusal::ActionNotUnblockable { ticket });
     }
     if case.regulator {
-        return Err(Refusal::RegulatorCase);
+        return Err(Refusal::RegulatorCase { ticket });
     }
     if case.account_violations > policy.violation_limit {
         return Err(Refusal::ViolationLimit {
             count: case.account_violations,
             limit: policy.violation_limit,
+            ticket,
         });
     }
     match case.product {
-        Some(p) if policy.self_unblock_products.contains(&p) => Ok(()),
-        Some(product) => Err(Refusal::ProductNeedsTicket { product }),
+        Some(p) if policy.self_unblock_products.contains(&p) => {}
+        Some(product) => return Err(Refusal::ProductNeedsTicket { product, ticket }),
         // Unowned cases are never enforced; nothing of theirs is blocked.
-        None => Err(Refusal::NotBlockedYet { state: case.state }),
+        None => return Err(Refusal::NotBlockedYet { state: case.state }),
     }
+    Ok(())
 }
 
 /// Decides what `cmd` does to `case` at `now`.
@@ -769,15 +858,15 @@ pub fn decide(
                 ))
             }
         }
-        (S::UnblockRequested, Command::ReviewApprove) => {
+        (S::UnblockRequested, Command::ReviewApprove { reason }) => {
             if case.open_unblock_request != Some(UnblockRoute::Manual) {
                 return Err(invalid());
             }
-            lift(
-                case,
-                cmd.name(),
-                "UNB-3: manual unblock approved by a reviewer",
-            )
+            let approved = "UNB-3: manual unblock approved by a reviewer";
+            match reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+                Some(reason) => lift(case, cmd.name(), &format!("{approved}: {reason}")),
+                None => lift(case, cmd.name(), approved),
+            }
         }
         (S::UnblockRequested, Command::ReviewReject { reason }) => {
             if case.open_unblock_request != Some(UnblockRoute::Manual) {
@@ -803,7 +892,7 @@ pub fn decide(
             | S::Resolved
             | S::Dismissed,
             Command::SelfUnblockResult { .. }
-            | Command::ReviewApprove
+            | Command::ReviewApprove { .. }
             | Command::ReviewReject { .. },
         ) => Err(invalid()),
 
@@ -977,27 +1066,19 @@ fn enforce(
 /// Lifts every action that is not held as no_unblock. The case is `lifted` when nothing stays
 /// in force, else it stays `enforced` with the no_unblock actions.
 fn lift(case: &CaseFacts, command: &'static str, reason: &str) -> Result<Decision, LifecycleError> {
-    let locked = locked_actions(case);
-    let mut liftable: Vec<Action> = Vec::new();
-    for r in &case.actions {
-        if r.state != ActionState::Lifted
-            && !locked.contains(&r.action)
-            && !liftable.contains(&r.action)
-        {
-            liftable.push(r.action);
-        }
-    }
-    if liftable.is_empty() {
+    let ticket = TicketLift::of(case);
+    if ticket.liftable.is_empty() {
         // An enforced case always holds an action, so only no_unblock ones can be left.
-        return Err(if locked.is_empty() {
+        return Err(if ticket.locked.is_empty() {
             LifecycleError::InvalidTransition {
                 from: case.state,
                 command,
             }
         } else {
-            LifecycleError::Refused(Refusal::ActionNotUnblockable { actions: locked })
+            LifecycleError::Refused(Refusal::ActionNotUnblockable { ticket })
         });
     }
+    let TicketLift { liftable, locked } = ticket;
     if locked.is_empty() {
         Ok(decision(
             State::Lifted,

@@ -109,6 +109,48 @@ impl Action {
         }
     }
 
+    /// The action in words for a zh-CN notice (the policy's name), e.g. 阻断URL.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Action::BlockUrl => "阻断URL",
+            Action::BlockNetwork => "阻断网络",
+            Action::ShutdownMachine => "机器关停",
+            Action::FreezeAccount => "冻结账户",
+            Action::DomainOffline => "加速域名下线",
+            Action::StopService => "服务停用",
+            Action::ShieldContent => "内容屏蔽",
+            Action::DeleteFile => "删除文件",
+            Action::FreezeBucket => "冻结存储桶",
+            Action::LockRecords => "锁定解析记录",
+            Action::SuspendResolution => "域名暂停解析",
+            Action::ForbidTransfer => "禁止转移",
+            Action::StopSingleService => "单服务停用",
+            Action::ForbidNewService => "不允许新建服务",
+            Action::IsolateAccount => "隔离和清退",
+        }
+    }
+
+    /// The action in words for an English notice, e.g. "URL blocked".
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Action::BlockUrl => "URL blocked",
+            Action::BlockNetwork => "network access blocked",
+            Action::ShutdownMachine => "machine shut down",
+            Action::FreezeAccount => "account frozen",
+            Action::DomainOffline => "acceleration domain taken offline",
+            Action::StopService => "service stopped",
+            Action::ShieldContent => "content shielded",
+            Action::DeleteFile => "file deleted",
+            Action::FreezeBucket => "bucket frozen",
+            Action::LockRecords => "DNS records locked",
+            Action::SuspendResolution => "domain resolution suspended",
+            Action::ForbidTransfer => "domain transfer forbidden",
+            Action::StopSingleService => "API service stopped",
+            Action::ForbidNewService => "new services forbidden",
+            Action::IsolateAccount => "account isolated and cleared",
+        }
+    }
+
     /// Parses an action code; an unknown code is an error naming it.
     pub fn parse(code: &str) -> Result<Action, UnknownAction> {
         Action::ALL

@@ -95,7 +95,7 @@ impl Model {
                     self.case.self_unblock_failed = true;
                 }
             }
-            Command::ReviewApprove | Command::ReviewReject { .. } => {
+            Command::ReviewApprove { .. } | Command::ReviewReject { .. } => {
                 self.case.open_unblock_request = None
             }
             Command::Accept { .. }
@@ -167,6 +167,25 @@ impl Model {
             assert!(
                 case.actions.iter().any(|r| r.state == ActionState::Applied),
                 "enforced without actions: {case:?}"
+            );
+        }
+        // A refusal sends the tenant to a ticket exactly when a reviewer can lift something on
+        // it (UNB-4, TKT-1, PEN-3): never to a ticket that can only be refused.
+        if case.state == State::Enforced
+            && case.open_unblock_request.is_none()
+            && let Err(r) = unblock_eligibility(case, &LifecyclePolicy::default())
+        {
+            let offers = r.message().contains("file a ticket");
+            let lifts = decide(
+                case,
+                &Command::LiftByTicket,
+                self.now,
+                &LifecyclePolicy::default(),
+            )
+            .is_ok();
+            assert_eq!(
+                offers, lifts,
+                "{r}: a ticket offered {offers}, lifts {lifts}"
             );
         }
         // Every alerting case has exactly one armed deadline timer; no other case has one.
@@ -441,8 +460,18 @@ fn unb2_unb3_failed_self_service_then_manual_review() {
     assert!(d.reason.contains("the URL still has violating content"));
 
     m.run(&Command::RequestManualUnblock).unwrap();
-    let d = m.run(&Command::ReviewApprove).unwrap();
+    let d = m
+        .run(&Command::ReviewApprove {
+            reason: Some(" checked by hand ".into()),
+        })
+        .unwrap();
     assert_eq!(d.next, State::Lifted);
+    assert!(
+        d.reason
+            .ends_with("approved by a reviewer: checked by hand"),
+        "{}",
+        d.reason
+    );
     m.check_invariants();
 }
 
@@ -618,7 +647,8 @@ fn arb_command() -> impl Strategy<Value = (Command, bool)> {
             (Command::SelfUnblockResult { clean, still_violating_urls: urls }, false)
         }),
         2 => Just((Command::RequestManualUnblock, false)),
-        2 => Just((Command::ReviewApprove, false)),
+        2 => prop_oneof![Just(None), Just(Some("checked".to_string()))]
+            .prop_map(|reason| (Command::ReviewApprove { reason }, false)),
         1 => prop_oneof![Just(""), Just("still violating")]
             .prop_map(|r| (Command::ReviewReject { reason: r.into() }, false)),
         1 => Just((Command::WithdrawUnblock, false)),

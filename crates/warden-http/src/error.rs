@@ -248,17 +248,26 @@ mod tests {
     /// would answer 500).
     #[test]
     fn every_refusal_code_is_in_the_table() {
-        use warden_domain::lifecycle::{Refusal, State};
+        use warden_domain::lifecycle::{Refusal, State, TicketLift};
+        let ticket = TicketLift::default;
         let refusals = [
             Refusal::NotBlockedYet {
                 state: State::Alerting,
             },
-            Refusal::LevelNotUnblockable { level: None },
-            Refusal::ActionNotUnblockable { actions: vec![] },
-            Refusal::RegulatorCase,
-            Refusal::ViolationLimit { count: 9, limit: 5 },
+            Refusal::LevelNotUnblockable {
+                level: None,
+                ticket: ticket(),
+            },
+            Refusal::ActionNotUnblockable { ticket: ticket() },
+            Refusal::RegulatorCase { ticket: ticket() },
+            Refusal::ViolationLimit {
+                count: 9,
+                limit: 5,
+                ticket: ticket(),
+            },
             Refusal::ProductNeedsTicket {
                 product: warden_domain::resource::Product::Cos,
+                ticket: ticket(),
             },
             Refusal::RequestAlreadyOpen,
         ];

@@ -25,7 +25,7 @@ use warden_app::App;
 use warden_app::auth::Principal;
 use warden_app::jobs::PingInput;
 use warden_app::lifecycle::{
-    CloseTicketInput, ConfirmInput, EnforceInput, SelfUnblockInput, TicketInput,
+    CloseTicketInput, ConfirmInput, EnforceInput, SelfUnblockInput, SelfUnblockOutcome, TicketInput,
 };
 use warden_app::registry::{AccountInput, ResourceInput};
 use warden_app::scan::{ScanInput, TermInput};
@@ -548,18 +548,15 @@ async fn enforcement_notice(
 }
 
 /// The HTTP 451 page (RFC 7725) naming the reason and how the owner can act; zh-CN or en by
-/// `Accept-Language`. It shows the case id and category only.
+/// `Accept-Language`. It shows the case id and category only, and only of a case that blocks
+/// something in the decision index: for any other id the page is the unknown case's.
 async fn notice_page(app: &App, case_id: &str, headers: &axum::http::HeaderMap) -> Response {
     let en = headers
         .get("accept-language")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|l| !l.trim_start().to_ascii_lowercase().starts_with("zh"));
-    let case = app
-        .store
-        .get_case(&warden_store::Scope::All, case_id)
-        .await
-        .ok()
-        .flatten();
+    // Only a case with a rule in force gets its notice; any other answers as an unknown one.
+    let case = app.blocking_case(case_id).await.ok().flatten();
     let label = case.as_ref().map(|c| c.category).map(|c| {
         if en {
             c.info().label_en
@@ -858,7 +855,12 @@ async fn self_unblock(
     JsonBody(input): JsonBody<SelfUnblockInput>,
 ) -> ApiResult<Response> {
     let r = app.self_unblock(&who, &id, input).await?;
-    Ok((StatusCode::CREATED, Json(r)).into_response())
+    // UNB-2: a failed attempt is recorded but creates no unblock: 200 with `outcome: failed`.
+    let status = match r.outcome {
+        SelfUnblockOutcome::Lifted => StatusCode::CREATED,
+        SelfUnblockOutcome::Failed => StatusCode::OK,
+    };
+    Ok((status, Json(r)).into_response())
 }
 
 async fn manual_unblock(
@@ -874,7 +876,7 @@ async fn unblock_queue(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(app.unblock_queue(&who).await?))
+    Ok(Json(json!({ "items": app.unblock_queue(&who).await? })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -884,13 +886,20 @@ struct ReviewBody {
     reason: Option<String>,
 }
 
+/// The body is optional: `{ "reason": "..." }` or nothing.
 async fn approve_unblock(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    let b: ReviewBody = if body.is_empty() {
+        ReviewBody { reason: None }
+    } else {
+        parse_json(&body)?
+    };
     Ok(Json(json!(
-        app.review_unblock(&who, &id, true, None).await?
+        app.review_unblock(&who, &id, true, b.reason).await?
     )))
 }
 

@@ -22,9 +22,11 @@ pub struct UnblockRequest {
     pub state: RequestState,
     /// The rectification commitment (整改承诺书) the tenant confirmed.
     pub commitment: Option<String>,
-    /// JSON list of URLs that still violate (a failed self-service attempt).
-    pub still_violating: Option<String>,
-    /// Rejection reason the tenant sees.
+    /// The URLs that still violate (a failed self-service attempt); empty otherwise. Stored
+    /// as a JSON list.
+    pub still_violating: Vec<String>,
+    /// Why, as the tenant sees it: the reviewer's reason (required to reject, optional to
+    /// approve), or why a self-service attempt failed.
     pub reason: Option<String>,
     /// Submitted, ms.
     #[serde(with = "warden_domain::time::rfc3339")]
@@ -50,7 +52,9 @@ fn request_row(r: &AnyRow) -> Result<UnblockRequest> {
         kind: c(r, "unblock_requests", "kind")?,
         state: c(r, "unblock_requests", "state")?,
         commitment: os(r, "commitment")?,
-        still_violating: os(r, "still_violating")?,
+        still_violating: os(r, "still_violating")?
+            .and_then(|urls| serde_json::from_str(&urls).ok())
+            .unwrap_or_default(),
         reason: os(r, "reason")?,
         submitted_at: i(r, "submitted_at")?,
         due_at: oi(r, "due_at")?,
@@ -123,7 +127,10 @@ impl WriteTx {
         .bind(u.kind.code())
         .bind(u.state.code())
         .bind(u.commitment.as_deref())
-        .bind(u.still_violating.as_deref())
+        .bind(
+            (!u.still_violating.is_empty())
+                .then(|| serde_json::to_string(&u.still_violating).unwrap_or_default()),
+        )
         .bind(u.reason.as_deref())
         .bind(u.submitted_at)
         .bind(u.due_at)

@@ -1048,7 +1048,7 @@ async fn unblock_requests_and_tickets(db: &Db) {
         kind: code("manual"),
         state: code("pending"),
         commitment: Some("content removed; will not recur".into()),
-        still_violating: None,
+        still_violating: vec![],
         reason: None,
         submitted_at: NOW,
         due_at: Some(due),
@@ -1062,6 +1062,27 @@ async fn unblock_requests_and_tickets(db: &Db) {
     tx.insert_unblock_request(&req("unb_1", NOW + 1))
         .await
         .unwrap();
+    // A failed self-service attempt keeps the URLs that still violate, as a list.
+    let failed = UnblockRequest {
+        kind: code("self"),
+        state: code("failed"),
+        still_violating: vec!["http://a.example/x".into(), "http://a.example/y".into()],
+        due_at: None,
+        ..req("unb_9", NOW)
+    };
+    tx.insert_unblock_request(&failed).await.unwrap();
+    assert_eq!(
+        tx.get_unblock_request("unb_9").await.unwrap().unwrap(),
+        failed
+    );
+    assert_eq!(
+        tx.get_unblock_request("unb_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .still_violating,
+        Vec::<String>::new()
+    );
     assert!(
         tx.decide_unblock_request(
             "unb_1",

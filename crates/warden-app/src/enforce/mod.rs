@@ -446,6 +446,54 @@ impl App {
     }
 }
 
+impl App {
+    /// The case, if it has a rule in force in this node's decision index (ENF-1): the one case
+    /// the anonymous notice page may name. A case that blocks nothing (alerting, dismissed,
+    /// lifted, account-level actions only) is `None`, like an unknown one. Cost: the case's
+    /// action records and one index lookup each.
+    pub async fn blocking_case(
+        &self,
+        case_id: &str,
+    ) -> AppResult<Option<warden_store::reports::Case>> {
+        let scope = warden_store::Scope::All;
+        let Some(case) = self.store.get_case(&scope, case_id).await? else {
+            return Ok(None);
+        };
+        let index = self.index.load();
+        let in_force = self
+            .store
+            .list_case_actions(&scope, case_id)
+            .await?
+            .iter()
+            .filter(|a| a.desired == warden_domain::lifecycle::Desired::InForce)
+            .filter_map(|a| {
+                rule_for(&crate::lifecycle::change(
+                    a,
+                    warden_domain::delivery::ChangeOp::Apply,
+                    None,
+                    0,
+                ))
+            })
+            .any(|rule| holds(&index, &rule));
+        Ok(in_force.then_some(case))
+    }
+}
+
+/// Whether `index` enforces `rule`'s case at the rule's own key: the rule, or another of its
+/// case, wins there.
+fn holds(index: &Index, rule: &Rule) -> bool {
+    let decision = match &rule.kind {
+        RuleKind::UrlExact(v) | RuleKind::UrlPrefix(v) => index.check_url(v).ok(),
+        RuleKind::Host(v) | RuleKind::Domain(v) => index.check_host(v).ok(),
+        RuleKind::Ip(net) => Some(index.check_ip(net.network())),
+        RuleKind::Object(v) => Some(index.check_object(v)),
+        RuleKind::Service(v) => Some(index.check_service(v)),
+    };
+    decision
+        .and_then(|d| d.rule())
+        .is_some_and(|r| r.case_id() == rule.case_id)
+}
+
 fn blocked(d: &Decision<'_>) -> Option<Blocked> {
     match d {
         Decision::Allowed => None,

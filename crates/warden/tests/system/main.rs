@@ -17,6 +17,7 @@ mod isolation;
 mod lifecycle;
 mod process;
 mod regress_intake;
+mod regress_lifecycle;
 mod regress_ops;
 mod regress_seams;
 mod scan;
