@@ -346,6 +346,9 @@ impl App {
 
     async fn confirm_follower(&self, adapter: &str, upto: i64) -> AppResult<()> {
         let mut tx = self.store.begin_write().await?;
+        // Chain first, like every lifecycle change: the same lock order on every path, so a
+        // confirmation and a lift of the same action cannot deadlock on PostgreSQL.
+        tx.lock_chain().await?;
         let ids = tx
             .confirm_deliveries_up_to(adapter, upto, self.now())
             .await?;
@@ -364,6 +367,7 @@ impl App {
         error: &str,
     ) -> AppResult<()> {
         let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
         let ids = tx
             .fail_deliveries_up_to(
                 adapter,
@@ -578,6 +582,7 @@ impl App {
         let now = self.now();
         let name = adapter_name(&p.endpoint);
         let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
         tx.record_webhook_attempt(&warden_store::enforcement::WebhookAttempt {
             id: warden_store::new_id("wha", now),
             msg_id: msg_id.clone(),
@@ -638,6 +643,7 @@ impl App {
     pub(crate) async fn reconcile(&self) -> AppResult<serde_json::Value> {
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
         let retired = tx.retire_deliveries(&self.adapters.names(), now).await?;
         self.settle(&mut tx, &retired).await?;
         tx.commit().await?;
@@ -707,6 +713,7 @@ impl App {
     /// job, in one transaction.
     async fn resend(&self, w: &WebhookAdapter, c: &EnforcementChange, now: i64) -> AppResult<()> {
         let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
         tx.expect_delivery(&c.action_id, w.name(), c.op, c.revision, now)
             .await?;
         self.enqueue_delivery(&mut tx, &w.endpoint().name, c, now)
@@ -838,6 +845,7 @@ impl App {
         }
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
         // The delivery waits for its adapter again (its action is no longer `failed`).
         if let Ok(p) = serde_json::from_str::<DeliveryJob>(&job.payload) {
             let c = &p.change;
