@@ -197,6 +197,67 @@ pub struct TicketView {
     pub sla: SlaClock,
 }
 
+/// A case's level, deadline, penalty actions and unblock requests (GRD-2, PEN-3, UNB-6).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Penalties {
+    /// The case.
+    pub case_id: String,
+    /// Its state.
+    pub state: State,
+    /// Its level, once graded.
+    pub level: Option<Level>,
+    /// Why it has that level (GRD-2), in the order the rules ran.
+    pub level_reasons: Vec<LevelReason>,
+    /// The alerting deadline, if any (LIFE-1).
+    pub deadline: Option<Timestamp>,
+    /// Its action records (PEN-3).
+    pub actions: Vec<PenaltyAction>,
+    /// Its unblock requests, newest last (UNB-6).
+    pub unblock_requests: Vec<UnblockRequest>,
+}
+
+/// One reason behind a case's level (GRD-2), as stored with the grade.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LevelReason {
+    /// `base_severity`, `repeat_offence`, `wide_spread`, `regulator_notice`,
+    /// `other_tenants_impacted`, `wide_impact` or `operator_override`.
+    pub code: String,
+    /// The level this reason asks for.
+    pub level: Level,
+    /// The facts and the rule, in words.
+    pub detail: String,
+}
+
+/// A penalty action record, with (for staff) what each enforcement point confirmed (ENF-2).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct PenaltyAction {
+    /// The record.
+    #[serde(flatten)]
+    pub action: ActionRow,
+    /// Per adapter: what it must hold and whether it confirmed (staff only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<warden_store::enforcement::Delivery>>,
+}
+
+/// A page of the enforcement change feed (ENF-1).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ChangeFeed {
+    /// The revision of the last change here (`since` if there is none): pass it as the next
+    /// `since`.
+    pub revision: i64,
+    /// Applies and lifts, oldest first.
+    pub changes: Vec<warden_store::enforcement::EnforcementChange>,
+}
+
+/// Everything in force at a revision (ENF-1): what an edge loads before following the feed.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Snapshot {
+    /// The revision the snapshot is at.
+    pub revision: i64,
+    /// The latest apply of every action in force.
+    pub items: Vec<warden_store::enforcement::EnforcementChange>,
+}
+
 /// An unblock request in the reviewer queue with its SLA clock (UNB-3).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct QueuedRequest {
@@ -1135,11 +1196,7 @@ impl App {
     }
 
     /// A case's action records and unblock requests (PEN-3, UNB-6).
-    pub async fn case_penalties(
-        &self,
-        who: &Principal,
-        case_id: &str,
-    ) -> AppResult<serde_json::Value> {
+    pub async fn case_penalties(&self, who: &Principal, case_id: &str) -> AppResult<Penalties> {
         let case = self.get_case(who, case_id).await?;
         let life = self
             .store
@@ -1159,36 +1216,37 @@ impl App {
             }
             Vec::new()
         };
-        let actions: Vec<serde_json::Value> = actions
-            .iter()
-            .map(|a| {
-                let mut v = serde_json::to_value(a).unwrap_or_default();
-                if staff && let Some(o) = v.as_object_mut() {
-                    let mine: Vec<&warden_store::enforcement::Delivery> =
-                        deliveries.iter().filter(|d| d.action_id == a.id).collect();
-                    o.insert("deliveries".into(), serde_json::json!(mine));
-                }
-                v
+        let actions = actions
+            .into_iter()
+            .map(|a| PenaltyAction {
+                deliveries: staff.then(|| {
+                    deliveries
+                        .iter()
+                        .filter(|d| d.action_id == a.id)
+                        .cloned()
+                        .collect()
+                }),
+                action: a,
             })
             .collect();
-        let requests = self
+        let unblock_requests = self
             .store
             .list_unblock_requests(&who.scope(), &case.id)
             .await?;
-        let reasons: serde_json::Value = life
+        let level_reasons = life
             .level_reasons
             .as_deref()
             .and_then(|r| serde_json::from_str(r).ok())
             .unwrap_or_default();
-        Ok(serde_json::json!({
-            "case_id": case.id,
-            "state": case.state,
-            "level": life.level,
-            "level_reasons": reasons,
-            "deadline": life.deadline_at.map(|d| Timestamp(d).to_rfc3339()),
-            "actions": actions,
-            "unblock_requests": requests,
-        }))
+        Ok(Penalties {
+            case_id: case.id,
+            state: case.state,
+            level: life.level,
+            level_reasons,
+            deadline: life.deadline_at.map(Timestamp),
+            actions,
+            unblock_requests,
+        })
     }
 
     /// The reviewer queue with SLA clocks (UNB-3): overdue requests are flagged.
@@ -1362,7 +1420,7 @@ impl App {
         who: &Principal,
         since: i64,
         wait_ms: u64,
-    ) -> AppResult<serde_json::Value> {
+    ) -> AppResult<ChangeFeed> {
         who.require(
             &[Role::Admin, Role::Operator, Role::Edge],
             "read the enforcement feed",
@@ -1373,20 +1431,20 @@ impl App {
             let changes = self.store.enforcement_changes_since(since, 50).await?;
             if !changes.is_empty() || tokio::time::Instant::now() >= until {
                 let revision = changes.last().map_or(since, |c| c.revision);
-                return Ok(serde_json::json!({ "revision": revision, "changes": changes }));
+                return Ok(ChangeFeed { revision, changes });
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
 
     /// Everything in force, at a revision (ENF-1).
-    pub async fn enforcement_snapshot(&self, who: &Principal) -> AppResult<serde_json::Value> {
+    pub async fn enforcement_snapshot(&self, who: &Principal) -> AppResult<Snapshot> {
         who.require(
             &[Role::Admin, Role::Operator, Role::Edge],
             "read the enforcement feed",
         )?;
         let (revision, items) = self.store.enforcement_snapshot().await?;
-        Ok(serde_json::json!({ "revision": revision, "items": items }))
+        Ok(Snapshot { revision, items })
     }
 
     /// Overdue open review items (UNB-3/TKT-1), for the SLA metric.

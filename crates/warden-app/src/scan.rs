@@ -173,12 +173,46 @@ pub struct TermInput {
     pub within_chars: Option<i64>,
 }
 
+/// What a scan found (DET-1), with the page when a URL was fetched (DET-2).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ScanResult {
+    /// Scores and matches per category, with the lexicon version.
+    pub verdict: warden_scan::Verdict,
+    /// A category counts as present at or above this score.
+    pub threshold: f32,
+    /// What was fetched, for a URL.
+    pub fetched: Option<crate::recheck::Fetched>,
+}
+
+/// A lexicon change as stored (DET-1): the new version and the change.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct TermChange {
+    /// The lexicon version the change made.
+    pub version: i64,
+    /// The change.
+    pub change: TermRow,
+}
+
+/// The lexicon (DET-1): its version, its size per category, the changes made through the API
+/// and, when asked for one category, that category's effective terms.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct LexiconView {
+    /// The version scans run on.
+    pub version: u64,
+    /// Terms per category.
+    pub terms_per_category: std::collections::BTreeMap<String, usize>,
+    /// Changes made through the API, oldest first.
+    pub changes: Vec<TermRow>,
+    /// The effective terms of the asked category (at most 10,000).
+    pub terms: Option<Vec<Entry>>,
+}
+
 /// Most text scanned in one request.
 pub const MAX_SCAN_TEXT: usize = 4 * 1024 * 1024;
 
 impl App {
     /// Scans text or a URL (DET-1/DET-2); the verdict is stored with its lexicon version.
-    pub async fn scan(&self, who: &Principal, input: ScanInput) -> AppResult<serde_json::Value> {
+    pub async fn scan(&self, who: &Principal, input: ScanInput) -> AppResult<ScanResult> {
         who.require(
             &[Role::Admin, Role::Operator, Role::Detector],
             "scan content",
@@ -205,14 +239,18 @@ impl App {
         let scanner = self.scanner.scanner().await?;
         let verdict = scanner.scan(&text);
         let now = self.now();
-        let out = serde_json::json!({ "verdict": verdict, "threshold": self.scanner.threshold, "fetched": fetched });
+        let out = ScanResult {
+            verdict,
+            threshold: self.scanner.threshold,
+            fetched,
+        };
         let mut tx = self.store.begin_write().await?;
         tx.insert_verdict(&VerdictRow {
             id: warden_store::new_id("ver", now),
             case_id: None,
             target,
-            lexicon_version: i64::try_from(verdict.lexicon_version).unwrap_or(0),
-            verdict: out.to_string(),
+            lexicon_version: i64::try_from(out.verdict.lexicon_version).unwrap_or(0),
+            verdict: serde_json::to_string(&out).unwrap_or_default(),
             evidence_sha256: Some(warden_domain::sha256_hex(text.as_bytes())),
             created_at: now,
         })
@@ -231,7 +269,7 @@ impl App {
         who: &Principal,
         input: TermInput,
         remove: bool,
-    ) -> AppResult<serde_json::Value> {
+    ) -> AppResult<TermChange> {
         who.require(&[Role::Admin, Role::Operator], "change the lexicon")?;
         let category = input
             .category
@@ -308,33 +346,36 @@ impl App {
         ev.details = serde_json::json!({ "term": row.term, "weight": weight, "near": row.near_term, "version": version });
         tx.append_audit(ev).await?;
         tx.commit().await?;
-        Ok(serde_json::json!({ "version": version, "change": row }))
+        Ok(TermChange {
+            version,
+            change: row,
+        })
     }
 
     /// The lexicon: version, terms per category, and the changes made through the API; with a
     /// category, its effective terms.
-    pub async fn lexicon(
-        &self,
-        who: &Principal,
-        category: Option<&str>,
-    ) -> AppResult<serde_json::Value> {
+    pub async fn lexicon(&self, who: &Principal, category: Option<&str>) -> AppResult<LexiconView> {
         who.require(&[Role::Admin, Role::Operator], "read the lexicon")?;
         let lex = self.scanner.lexicon().await?;
         let (_, changes) = self.store.lexicon_terms().await?;
-        let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        let mut terms_per_category = std::collections::BTreeMap::new();
         for e in &lex.entries {
-            *counts.entry(e.category.as_str()).or_default() += 1;
+            *terms_per_category.entry(e.category.clone()).or_default() += 1;
         }
-        let terms: Option<Vec<&Entry>> = category.map(|c| {
+        let terms = category.map(|c| {
             lex.entries
                 .iter()
                 .filter(|e| e.category == c)
                 .take(10_000)
+                .cloned()
                 .collect()
         });
-        Ok(
-            serde_json::json!({ "version": lex.version, "terms_per_category": counts, "changes": changes, "terms": terms }),
-        )
+        Ok(LexiconView {
+            version: lex.version,
+            terms_per_category,
+            changes,
+            terms,
+        })
     }
 }
 

@@ -745,7 +745,7 @@ async fn enforcement_changes(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Q(q): Q<ChangesQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::lifecycle::ChangeFeed>> {
     Ok(Json(
         app.enforcement_changes(&who, q.since.unwrap_or(0), q.wait_ms.unwrap_or(0))
             .await?,
@@ -755,7 +755,7 @@ async fn enforcement_changes(
 async fn enforcement_snapshot(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::lifecycle::Snapshot>> {
     Ok(Json(app.enforcement_snapshot(&who).await?))
 }
 
@@ -763,7 +763,7 @@ async fn scan(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     JsonBody(input): JsonBody<ScanInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::scan::ScanResult>> {
     Ok(Json(app.scan(&who, input).await?))
 }
 
@@ -777,7 +777,7 @@ async fn lexicon(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Q(q): Q<LexiconQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::scan::LexiconView>> {
     Ok(Json(app.lexicon(&who, q.category.as_deref()).await?))
 }
 
@@ -785,7 +785,7 @@ async fn put_term(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     JsonBody(input): JsonBody<TermInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::scan::TermChange>> {
     Ok(Json(app.put_term(&who, input, false).await?))
 }
 
@@ -793,7 +793,7 @@ async fn remove_term(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     JsonBody(input): JsonBody<TermInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::scan::TermChange>> {
     Ok(Json(app.put_term(&who, input, true).await?))
 }
 
@@ -844,7 +844,7 @@ async fn case_penalties(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::lifecycle::Penalties>> {
     Ok(Json(app.case_penalties(&who, &id).await?))
 }
 

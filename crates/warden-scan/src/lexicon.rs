@@ -13,7 +13,7 @@ pub const MAX_TERM_CHARS: usize = 64;
 pub const MAX_WITHIN_CHARS: usize = 10_000;
 
 /// A versioned list of terms by category. A scanner is built once per version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Lexicon {
     /// Version, echoed in every verdict so a decision can name the lexicon it used.
@@ -23,7 +23,7 @@ pub struct Lexicon {
 }
 
 /// One term of one category.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
     /// Taxonomy code (TAX-1), e.g. `gambling`.
@@ -40,7 +40,7 @@ pub struct Entry {
 
 /// A companion term that must occur within `within_chars` normalised chars of the entry's match
 /// (measured between the nearer ends of the two matches; overlapping or adjacent is distance 0).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Near {
     /// The companion term, normalised like the entry's term.

@@ -33,7 +33,7 @@ pub enum BuildError {
 }
 
 /// What the scanner found in one text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     /// The version of the lexicon the scanner was built from.
     pub lexicon_version: u64,
@@ -55,7 +55,7 @@ impl Verdict {
 }
 
 /// One category's result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CategoryScore {
     /// Taxonomy code.
     pub category: String,
@@ -67,7 +67,7 @@ pub struct CategoryScore {
 }
 
 /// One occurrence of a term.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hit {
     /// The lexicon term as written in the lexicon.
     pub term: String,

@@ -411,7 +411,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                         weight,
                         ..Default::default()
                     };
-                    app.put_term(&Principal::System, input, false).await?
+                    serde_json::to_value(app.put_term(&Principal::System, input, false).await?)?
                 }
                 LexiconCommand::Remove { category, term } => {
                     let input = warden_app::scan::TermInput {
@@ -419,11 +419,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                         term: Some(term),
                         ..Default::default()
                     };
-                    app.put_term(&Principal::System, input, true).await?
+                    serde_json::to_value(app.put_term(&Principal::System, input, true).await?)?
                 }
-                LexiconCommand::List { category } => {
-                    app.lexicon(&Principal::System, category.as_deref()).await?
-                }
+                LexiconCommand::List { category } => serde_json::to_value(
+                    app.lexicon(&Principal::System, category.as_deref()).await?,
+                )?,
             };
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(0)
