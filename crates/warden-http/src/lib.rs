@@ -673,7 +673,7 @@ async fn webhook_log(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Q(q): Q<WebhookQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::enforce::WebhookLog>> {
     Ok(Json(app.webhook_log(&who, q.msg_id.as_deref()).await?))
 }
 
@@ -687,14 +687,14 @@ async fn open_deliveries(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Q(q): Q<DeliveriesQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::enforce::OpenDeliveries>> {
     Ok(Json(app.open_deliveries(&who, q.failed).await?))
 }
 
 async fn reconcile_now(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::enforce::Reconciliation>> {
     Ok(Json(app.reconcile_now(&who).await?))
 }
 
@@ -709,7 +709,7 @@ async fn webhook_redrive(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     JsonBody(b): JsonBody<RedriveBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::enforce::Redriven>> {
     Ok(Json(
         app.redrive_webhook(&who, &b.msg_id, &b.endpoint).await?,
     ))

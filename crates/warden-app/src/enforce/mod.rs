@@ -16,6 +16,84 @@ use warden_store::jobs::{JobKind, JobState};
 use crate::App;
 use crate::error::AppResult;
 
+/// What a reconciliation run re-sent (ENF-2).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Reconciliation {
+    /// Deliveries that failed or stayed unconfirmed, sent again.
+    pub resent: Vec<Resent>,
+    /// Actions in force sent to an endpoint configured after they were applied.
+    pub added: Vec<Resent>,
+    /// Actions whose deliveries to adapters no longer configured were retired.
+    pub retired: Vec<String>,
+}
+
+/// One delivery a reconciliation sent.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Resent {
+    /// The adapter (`webhook:<endpoint>`).
+    pub adapter: String,
+    /// The action.
+    pub action_id: String,
+    /// Apply or lift (re-sent deliveries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub op: Option<warden_domain::delivery::ChangeOp>,
+}
+
+/// Deliveries no enforcement point has confirmed yet (ENF-2).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct OpenDeliveries {
+    /// The configured adapters.
+    pub adapters: Vec<String>,
+    /// Open deliveries, oldest change first.
+    pub items: Vec<warden_store::enforcement::Delivery>,
+}
+
+/// A configured webhook endpoint, without its secret.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct EndpointView {
+    /// Name.
+    pub name: String,
+    /// Where it is POSTed.
+    pub url: String,
+    /// Only these actions (empty: all).
+    pub actions: Vec<Action>,
+    /// Only these products (empty: all).
+    pub products: Vec<warden_domain::resource::Product>,
+}
+
+/// One message's delivery job to one endpoint.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct MessageView {
+    /// The endpoint.
+    pub endpoint: String,
+    /// The job's state (`dead`: re-drivable).
+    pub state: JobState,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// The webhook delivery log (ENF-2).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct WebhookLog {
+    /// Configured endpoints.
+    pub endpoints: Vec<EndpointView>,
+    /// With `msg_id`: that message's job per endpoint.
+    pub messages: Vec<MessageView>,
+    /// Attempts, newest message first.
+    pub attempts: Vec<warden_store::enforcement::WebhookAttempt>,
+}
+
+/// A re-driven delivery.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Redriven {
+    /// The new job.
+    pub job_id: String,
+    /// The message (the same `webhook-id` as before).
+    pub msg_id: String,
+}
+
 /// A blocked request's explanation.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Blocked {
@@ -640,7 +718,7 @@ impl App {
     /// configured later never heard of — and retires deliveries of adapters no longer
     /// configured. Then arms its next run. (Followers reconcile on every node, in
     /// [`App::follow_enforcement`].)
-    pub(crate) async fn reconcile(&self) -> AppResult<serde_json::Value> {
+    pub(crate) async fn reconcile(&self) -> AppResult<Reconciliation> {
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
@@ -672,7 +750,11 @@ impl App {
                     continue;
                 }
                 self.resend(w, &c, now).await?;
-                resent.push(serde_json::json!({ "adapter": w.name(), "action_id": c.action_id, "op": c.op }));
+                resent.push(Resent {
+                    adapter: w.name().to_string(),
+                    action_id: c.action_id.clone(),
+                    op: Some(c.op),
+                });
             }
             for c in self
                 .store
@@ -682,28 +764,36 @@ impl App {
                 .filter(|c| w.handles(c))
             {
                 self.resend(w, &c, now).await?;
-                added.push(serde_json::json!({ "adapter": w.name(), "action_id": c.action_id }));
+                added.push(Resent {
+                    adapter: w.name().to_string(),
+                    action_id: c.action_id.clone(),
+                    op: None,
+                });
             }
         }
-        let summary = serde_json::json!({ "resent": resent, "added": added, "retired": retired });
+        let summary = Reconciliation {
+            resent,
+            added,
+            retired,
+        };
+        let (resent, added, retired) = (
+            summary.resent.len(),
+            summary.added.len(),
+            summary.retired.len(),
+        );
         let mut tx = self.store.begin_write().await?;
-        if !resent.is_empty() || !added.is_empty() || !retired.is_empty() {
-            tracing::warn!(
-                resent = resent.len(),
-                added = added.len(),
-                retired = retired.len(),
-                "reconciliation re-sent deliveries"
-            );
+        if resent + added + retired > 0 {
+            tracing::warn!(resent, added, retired, "reconciliation re-sent deliveries");
             let mut ev = self.event(
                 &crate::auth::Principal::System,
                 "enforcement.reconcile",
                 "enforcement".into(),
             );
-            ev.details = summary.clone();
+            ev.details = serde_json::to_value(&summary).unwrap_or_default();
             tx.append_audit(ev).await?;
         }
         tx.commit().await?;
-        if !resent.is_empty() || !added.is_empty() {
+        if resent + added > 0 {
             self.job_wakeup.notify_waiters();
         }
         Ok(summary)
@@ -744,10 +834,7 @@ impl App {
     }
 
     /// Runs reconciliation now (operators, after mending an endpoint), audited.
-    pub async fn reconcile_now(
-        &self,
-        who: &crate::auth::Principal,
-    ) -> AppResult<serde_json::Value> {
+    pub async fn reconcile_now(&self, who: &crate::auth::Principal) -> AppResult<Reconciliation> {
         who.require(
             &[
                 warden_domain::identity::Role::Admin,
@@ -758,7 +845,7 @@ impl App {
         let summary = self.reconcile().await?;
         let mut tx = self.store.begin_write().await?;
         let mut ev = self.event(who, "enforcement.reconcile_now", "enforcement".into());
-        ev.details = summary.clone();
+        ev.details = serde_json::to_value(&summary).unwrap_or_default();
         tx.append_audit(ev).await?;
         tx.commit().await?;
         Ok(summary)
@@ -769,7 +856,7 @@ impl App {
         &self,
         who: &crate::auth::Principal,
         only_failed: bool,
-    ) -> AppResult<serde_json::Value> {
+    ) -> AppResult<OpenDeliveries> {
         who.require(
             &[
                 warden_domain::identity::Role::Admin,
@@ -781,7 +868,10 @@ impl App {
             .store
             .open_deliveries(None, only_failed, i64::MAX, 500)
             .await?;
-        Ok(serde_json::json!({ "adapters": self.adapters.names(), "items": items }))
+        Ok(OpenDeliveries {
+            adapters: self.adapters.names(),
+            items,
+        })
     }
 
     /// The delivery log and the configured endpoints (operators).
@@ -789,7 +879,7 @@ impl App {
         &self,
         who: &crate::auth::Principal,
         msg_id: Option<&str>,
-    ) -> AppResult<serde_json::Value> {
+    ) -> AppResult<WebhookLog> {
         who.require(
             &[
                 warden_domain::identity::Role::Admin,
@@ -798,23 +888,35 @@ impl App {
             "read webhook deliveries",
         )?;
         let attempts = self.store.webhook_attempts(msg_id, 500).await?;
-        let endpoints: Vec<serde_json::Value> = self
+        let endpoints = self
             .settings
             .webhooks
             .iter()
-            .map(|e| serde_json::json!({ "name": e.name, "url": e.url, "actions": e.actions, "products": e.products }))
+            .map(|e| EndpointView {
+                name: e.name.clone(),
+                url: e.url.clone(),
+                actions: e.actions.clone(),
+                products: e.products.clone(),
+            })
             .collect();
         let mut messages = Vec::new();
         if let Some(m) = msg_id {
             for e in &self.settings.webhooks {
                 if let Some(j) = self.store.get_timer(&delivery_key(&e.name, m)).await? {
-                    messages.push(serde_json::json!({ "endpoint": e.name, "state": j.state, "attempts": j.attempts, "last_error": j.last_error }));
+                    messages.push(MessageView {
+                        endpoint: e.name.clone(),
+                        state: j.state,
+                        attempts: j.attempts,
+                        last_error: j.last_error,
+                    });
                 }
             }
         }
-        Ok(
-            serde_json::json!({ "endpoints": endpoints, "messages": messages, "attempts": attempts }),
-        )
+        Ok(WebhookLog {
+            endpoints,
+            messages,
+            attempts,
+        })
     }
 
     /// Re-drives a dead delivery (same message id).
@@ -823,7 +925,7 @@ impl App {
         who: &crate::auth::Principal,
         msg_id: &str,
         endpoint: &str,
-    ) -> AppResult<serde_json::Value> {
+    ) -> AppResult<Redriven> {
         who.require(
             &[
                 warden_domain::identity::Role::Admin,
@@ -869,7 +971,10 @@ impl App {
         tx.append_audit(ev).await?;
         tx.commit().await?;
         self.job_wakeup.notify_waiters();
-        Ok(serde_json::json!({ "job_id": id, "msg_id": msg_id }))
+        Ok(Redriven {
+            job_id: id,
+            msg_id: msg_id.to_string(),
+        })
     }
 }
 
