@@ -1,6 +1,16 @@
-//! The route table: every route with the roles that may call it. The role middleware enforces
-//! it (a route missing from the table answers 403 to everyone), the OpenAPI document is generated
-//! from it, and the isolation test walks it route by route, role by role.
+//! The route table: every route with the roles that may call it, its request and its responses.
+//! Entries are written beside their handlers (`crate::api`, one file per area) and gathered
+//! here. The role middleware enforces the table (a route missing from it answers 403 to
+//! everyone), the OpenAPI 3.1 document is generated from it with a JSON Schema for every body,
+//! query parameter and response, and the isolation test walks it route by route, role by role.
+
+use std::sync::OnceLock;
+
+use axum::routing::MethodRouter;
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{Map, Value, json};
+use warden_app::App;
 
 /// Who may call a route: role codes, plus `anonymous` for unauthenticated callers.
 pub type Access = &'static [&'static str];
@@ -43,12 +53,74 @@ pub const AUDITORS: Access = &["admin", "auditor"];
 /// Administrators.
 pub const ADMINS: Access = &["admin"];
 
+/// Builds the schema of one type, registering what it refers to.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// The schema of `T` (a `$ref` to `#/components/schemas/...` for named types).
+pub fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// One documented response.
+#[derive(Debug, Clone, Copy)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Media type; `None` for an empty body.
+    pub media: Option<&'static str>,
+    /// JSON body schema, if JSON.
+    pub schema: Option<SchemaFn>,
+    /// When it is sent.
+    pub description: &'static str,
+}
+
+/// A JSON response.
+pub const fn json(status: u16, schema: SchemaFn, description: &'static str) -> Reply {
+    Reply {
+        status,
+        media: Some("application/json"),
+        schema: Some(schema),
+        description,
+    }
+}
+
+/// A text response (plain text, HTML, a zone file).
+pub const fn text(status: u16, media: &'static str, description: &'static str) -> Reply {
+    Reply {
+        status,
+        media: Some(media),
+        schema: None,
+        description,
+    }
+}
+
+/// A response without a body.
+pub const fn empty(status: u16, description: &'static str) -> Reply {
+    Reply {
+        status,
+        media: None,
+        schema: None,
+        description,
+    }
+}
+
+/// A request body.
+#[derive(Debug, Clone, Copy)]
+pub struct Body {
+    /// Media type.
+    pub media: &'static str,
+    /// JSON schema, if JSON.
+    pub schema: Option<SchemaFn>,
+    /// Whether it may be left out.
+    pub optional: bool,
+}
+
 /// One documented route.
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
     /// HTTP method.
     pub method: &'static str,
-    /// Path, with `{param}` placeholders.
+    /// Path, with `{param}` placeholders (`{*rest}` for a tail of any length).
     pub path: &'static str,
     /// Who may call it.
     pub access: Access,
@@ -56,19 +128,24 @@ pub struct Route {
     pub summary: &'static str,
     /// OpenAPI tag.
     pub tag: &'static str,
-    /// Request body media type, if any.
-    pub body: Option<&'static str>,
     /// SPEC ids it serves.
     pub spec: &'static str,
+    /// Query parameters: an object schema whose properties are the parameters.
+    pub query: Option<SchemaFn>,
+    /// The request body, if any.
+    pub body: Option<Body>,
+    /// Success responses.
+    pub replies: &'static [Reply],
 }
 
-const fn r(
+/// A route entry: what it is (`method`, `path`, `access`, ...), then its request and responses
+/// with the builder methods.
+pub const fn route(
     method: &'static str,
     path: &'static str,
     access: Access,
     tag: &'static str,
     summary: &'static str,
-    body: Option<&'static str>,
     spec: &'static str,
 ) -> Route {
     Route {
@@ -77,614 +154,260 @@ const fn r(
         access,
         summary,
         tag,
-        body,
         spec,
+        query: None,
+        body: None,
+        replies: &[],
     }
 }
 
-const JSON: Option<&str> = Some("application/json");
+impl Route {
+    /// Its query parameters.
+    pub const fn query(mut self, schema: SchemaFn) -> Route {
+        self.query = Some(schema);
+        self
+    }
 
-/// Every route of the API.
-pub const ROUTES: &[Route] = &[
-    r(
-        "GET",
-        "/healthz",
-        ANYONE,
-        "ops",
-        "Liveness: 200 while the process runs.",
-        None,
-        "OPS-2",
-    ),
-    r(
-        "GET",
-        "/readyz",
-        ANYONE,
-        "ops",
-        "Readiness: 200 when the database answers, else 503.",
-        None,
-        "OPS-2",
-    ),
-    r(
-        "GET",
-        "/metrics",
-        ANYONE,
-        "ops",
-        "Prometheus metrics (text format).",
-        None,
-        "OPS-2",
-    ),
-    r(
-        "GET",
-        "/api/openapi.json",
-        ANYONE,
-        "ops",
-        "This document.",
-        None,
-        "OPS-2",
-    ),
-    r(
-        "GET",
-        "/api/taxonomy",
-        ANYONE,
-        "intake",
-        "Violation categories with zh-CN/en labels, base severity and legal references.",
-        None,
-        "TAX-1..3",
-    ),
-    r(
-        "GET",
-        "/api/whoami",
-        TOKEN,
-        "identity",
-        "The caller's token id, role and account.",
-        None,
-        "§1",
-    ),
-    r(
-        "POST",
-        "/api/reports",
-        REPORTERS,
-        "intake",
-        "File one report (anonymous reporters are rate-limited per IP).",
-        JSON,
-        "INT-1, INT-3, INT-4, INT-5",
-    ),
-    r(
-        "POST",
-        "/api/reports/batch",
-        BATCHERS,
-        "intake",
-        "File up to max_batch reports; valid ones are stored in one transaction, invalid ones listed.",
-        JSON,
-        "INT-1, INT-4",
-    ),
-    r(
-        "POST",
-        "/api/reports/xarf",
-        REPORTERS,
-        "intake",
-        "File an X-ARF v3 report; it is validated, mapped to a category and kept as evidence with the reporter contact sealed (AUD-4).",
-        JSON,
-        "INT-2",
-    ),
-    r(
-        "GET",
-        "/api/reports/{id}/reporter-contact",
-        OPERATORS,
-        "intake",
-        "Decrypt a report's reporter contact (audited).",
-        None,
-        "AUD-4",
-    ),
-    r(
-        "GET",
-        "/api/cases",
-        READERS,
-        "cases",
-        "List cases (?state=reported is the triage queue; ?unowned=true; ?after=&limit=).",
-        None,
-        "INT-4, INT-5",
-    ),
-    r(
-        "GET",
-        "/api/cases/count",
-        READERS,
-        "cases",
-        "Count cases (same filters as the list).",
-        None,
-        "INT-4",
-    ),
-    r(
-        "GET",
-        "/api/cases/{id}",
-        READERS,
-        "cases",
-        "One case.",
-        None,
-        "LIFE-5",
-    ),
-    r(
-        "GET",
-        "/api/cases/{id}/reports",
-        READERS,
-        "cases",
-        "The reports of a case, with evidence digests (evidence text for staff).",
-        None,
-        "INT-3",
-    ),
-    r(
-        "GET",
-        "/api/cases/{id}/history",
-        READERS,
-        "cases",
-        "The case's history: every report and transition with time, role and reason (actors for staff).",
-        None,
-        "LIFE-5",
-    ),
-    r(
-        "POST",
-        "/api/cases/{id}/enforce",
-        OPERATORS,
-        "lifecycle",
-        "Apply actions directly, e.g. block_network on a machine attacking others; `reason` required.",
-        JSON,
-        "HARM-1, PEN-3",
-    ),
-    r(
-        "GET",
-        "/api/cases/{id}/penalties",
-        READERS,
-        "lifecycle",
-        "Level with reasons, deadline, action records and unblock requests of a case.",
-        None,
-        "GRD-2, PEN-3, UNB-6",
-    ),
-    r(
-        "POST",
-        "/api/cases/{id}/unblock/self",
-        TENANTS,
-        "lifecycle",
-        "Self-service unblock: confirm the rectification commitment; every violating URL is re-checked. 201 with outcome lifted, or 200 with outcome failed and the URLs still violating.",
-        JSON,
-        "UNB-1, UNB-2, UNB-4",
-    ),
-    r(
-        "POST",
-        "/api/cases/{id}/unblock/manual",
-        TENANTS,
-        "lifecycle",
-        "Manual unblock after a failed self-service attempt: into the reviewer queue with a working-time SLA.",
-        None,
-        "UNB-3, UNB-4",
-    ),
-    r(
-        "GET",
-        "/api/unblock-requests",
-        REVIEWERS,
-        "lifecycle",
-        "The reviewer queue with SLA due times, overdue and working_ms_left.",
-        None,
-        "UNB-3",
-    ),
-    r(
-        "POST",
-        "/api/unblock-requests/{id}/approve",
-        REVIEW_DECIDERS,
-        "lifecycle",
-        "Approve a manual unblock: every liftable action is lifted. Optional body { reason }, kept and shown to the tenant.",
-        JSON,
-        "UNB-3",
-    ),
-    r(
-        "POST",
-        "/api/unblock-requests/{id}/reject",
-        REVIEW_DECIDERS,
-        "lifecycle",
-        "Reject a manual unblock; `reason` is required and shown to the tenant.",
-        JSON,
-        "UNB-3",
-    ),
-    r(
-        "DELETE",
-        "/api/unblock-requests/{id}",
-        TENANTS,
-        "lifecycle",
-        "Withdraw a request: always refused (request_cannot_be_withdrawn).",
-        None,
-        "UNB-3",
-    ),
-    r(
-        "POST",
-        "/api/tickets",
-        TENANTS,
-        "lifecycle",
-        "File a ticket (unblock, regulator, harmful_behaviour, question), optionally linked to a case.",
-        JSON,
-        "TKT-1, UNB-5",
-    ),
-    r(
-        "GET",
-        "/api/tickets",
-        READERS,
-        "lifecycle",
-        "Tickets: a tenant's own; for staff the open queue by SLA due time, with overdue and working_ms_left.",
-        None,
-        "TKT-1",
-    ),
-    r(
-        "POST",
-        "/api/tickets/{id}/close",
-        REVIEW_DECIDERS,
-        "lifecycle",
-        "Close a ticket with a resolution; `lift` lifts the linked case's penalty.",
-        JSON,
-        "TKT-1, HARM-2",
-    ),
-    r(
-        "POST",
-        "/api/scan",
-        SCANNERS,
-        "detection",
-        "Scan text or a URL with the lexicons; the verdict names categories, scores, terms and original offsets, and records the lexicon version.",
-        JSON,
-        "DET-1, DET-2",
-    ),
-    r(
-        "GET",
-        "/api/lexicon",
-        OPERATORS,
-        "detection",
-        "Lexicon version, terms per category, changes made through the API; ?category= lists its terms.",
-        None,
-        "DET-1",
-    ),
-    r(
-        "POST",
-        "/api/lexicon/terms",
-        OPERATORS,
-        "detection",
-        "Add or replace a term (weight, optional `near` context rule); the next scan uses it.",
-        JSON,
-        "DET-1",
-    ),
-    r(
-        "POST",
-        "/api/lexicon/terms/remove",
-        OPERATORS,
-        "detection",
-        "Remove a term (built-in or added); the next scan no longer finds it.",
-        JSON,
-        "DET-1",
-    ),
-    r(
-        "GET",
-        "/api/enforcement/check",
-        ANYONE,
-        "enforcement",
-        "nginx auth_request check: X-Original-URI/Host/Proto (or ?url=); 204 allowed, 403 + X-Warden-Case blocked. Reveals nothing but the decision.",
-        None,
-        "ENF-1",
-    ),
-    r(
-        "GET",
-        "/api/enforcement/check/{*path}",
-        ANYONE,
-        "enforcement",
-        "Envoy ext_authz (HTTP service with this path prefix): 200 allowed, 451 notice page blocked.",
-        None,
-        "ENF-1",
-    ),
-    r(
-        "GET",
-        "/api/enforcement/notice",
-        ANYONE,
-        "enforcement",
-        "The HTTP 451 notice page for ?case= (RFC 7725), zh-CN/en by Accept-Language.",
-        None,
-        "ENF-1, NOT-1",
-    ),
-    r(
-        "GET",
-        "/api/decision",
-        EDGES,
-        "enforcement",
-        "Is this ?url=, ?host= or ?ip= blocked, and why (action, case, notice link).",
-        None,
-        "ENF-1",
-    ),
-    r(
-        "GET",
-        "/api/enforcement/webhooks",
-        OPERATORS,
-        "enforcement",
-        "Webhook endpoints and the delivery log (every attempt; ?msg_id= for one message with its state).",
-        None,
-        "ENF-1, ENF-2",
-    ),
-    r(
-        "POST",
-        "/api/enforcement/webhooks/redrive",
-        OPERATORS,
-        "enforcement",
-        "Re-drive a dead delivery (same message id).",
-        JSON,
-        "ENF-2",
-    ),
-    r(
-        "GET",
-        "/api/enforcement/deliveries",
-        OPERATORS,
-        "enforcement",
-        "Deliveries no enforcement point has confirmed yet (?failed=true: only those whose retries ran out; reconciliation re-sends them).",
-        None,
-        "ENF-2, PEN-3",
-    ),
-    r(
-        "POST",
-        "/api/enforcement/reconcile",
-        OPERATORS,
-        "enforcement",
-        "Reconcile now (it also runs every enforcement.reconcile_interval_secs): re-send what an adapter never confirmed, send what is in force to endpoints configured later, retire deliveries of removed endpoints.",
-        None,
-        "ENF-2",
-    ),
-    r(
-        "GET",
-        "/api/enforcement/rpz",
-        EDGES,
-        "enforcement",
-        "The DNS Response Policy Zone: suspend_resolution domains answer NXDOMAIN; SOA serial = revision.",
-        None,
-        "ENF-1",
-    ),
-    r(
-        "GET",
-        "/api/enforcement/changes",
-        EDGES,
-        "enforcement",
-        "Every apply and lift after ?since=REV, oldest first; ?wait_ms= long-polls (at most 30 s) until there is one.",
-        None,
-        "ENF-1",
-    ),
-    r(
-        "GET",
-        "/api/enforcement/snapshot",
-        EDGES,
-        "enforcement",
-        "Everything in force, with the revision it is current at.",
-        None,
-        "ENF-1",
-    ),
-    r(
-        "GET",
-        "/api/notices",
-        READERS,
-        "cases",
-        "Inbox notices (站内信): tenants see their own; staff see all.",
-        None,
-        "NOT-1, NOT-2",
-    ),
-    r(
-        "POST",
-        "/api/cases/{id}/confirm",
-        OPERATORS,
-        "cases",
-        "Confirm a reported case.",
-        JSON,
-        "INT-5, LIFE-1",
-    ),
-    r(
-        "POST",
-        "/api/cases/{id}/dismiss",
-        OPERATORS,
-        "cases",
-        "Dismiss a reported case; `reason` is required.",
-        JSON,
-        "LIFE-5",
-    ),
-    r(
-        "POST",
-        "/api/accounts",
-        OPERATORS,
-        "resources",
-        "Create an account (e-mail and phone are encrypted at rest).",
-        JSON,
-        "RES-3, AUD-4",
-    ),
-    r(
-        "GET",
-        "/api/accounts",
-        READERS,
-        "resources",
-        "List accounts (tenants: their own).",
-        None,
-        "RES-3",
-    ),
-    r(
-        "GET",
-        "/api/accounts/{id}",
-        READERS,
-        "resources",
-        "One account.",
-        None,
-        "RES-3",
-    ),
-    r(
-        "PATCH",
-        "/api/accounts/{id}",
-        OPERATORS,
-        "resources",
-        "Update name, e-mail or phone.",
-        JSON,
-        "RES-3",
-    ),
-    r(
-        "GET",
-        "/api/accounts/{id}/contacts",
-        READERS,
-        "resources",
-        "Decrypt the account's e-mail and phone (audited).",
-        None,
-        "AUD-4",
-    ),
-    r(
-        "POST",
-        "/api/resources",
-        OPERATORS,
-        "resources",
-        "Register a resource with its identifiers.",
-        JSON,
-        "RES-1, RES-2",
-    ),
-    r(
-        "GET",
-        "/api/resources",
-        READERS,
-        "resources",
-        "List resources (?account_id=&after=&limit=).",
-        None,
-        "RES-3",
-    ),
-    r(
-        "POST",
-        "/api/resources/import",
-        OPERATORS,
-        "resources",
-        "Bulk import: one resource JSON per line; per-line report; a bad line stores nothing.",
-        Some("application/x-ndjson"),
-        "RES-3",
-    ),
-    r(
-        "GET",
-        "/api/resources/{id}",
-        READERS,
-        "resources",
-        "One resource with its identifiers.",
-        None,
-        "RES-2",
-    ),
-    r(
-        "PATCH",
-        "/api/resources/{id}",
-        OPERATORS,
-        "resources",
-        "Update name, region or (all) identifiers.",
-        JSON,
-        "RES-2",
-    ),
-    r(
-        "GET",
-        "/api/owner",
-        READERS,
-        "resources",
-        "Owner of ?target= (URL, domain, IP...): longest match; null = unowned.",
-        None,
-        "RES-2",
-    ),
-    r(
-        "GET",
-        "/api/audit",
-        AUDITORS,
-        "audit",
-        "Audit events (?after=&limit=&action=&subject=&account_id=).",
-        None,
-        "AUD-1",
-    ),
-    r(
-        "GET",
-        "/api/audit/verify",
-        AUDITORS,
-        "audit",
-        "Walk the hash chain; names the first broken event.",
-        None,
-        "AUD-2",
-    ),
-    r(
-        "POST",
-        "/api/tokens",
-        ADMINS,
-        "identity",
-        "Issue an API token (shown once).",
-        JSON,
-        "§1",
-    ),
-    r(
-        "GET",
-        "/api/tokens",
-        ADMINS,
-        "identity",
-        "List tokens (never their secrets).",
-        None,
-        "§1",
-    ),
-    r(
-        "DELETE",
-        "/api/tokens/{id}",
-        ADMINS,
-        "identity",
-        "Revoke a token.",
-        None,
-        "§1",
-    ),
-    r(
-        "POST",
-        "/api/admin/jobs/ping",
-        ADMINS,
-        "ops",
-        "Enqueue diagnostic jobs that record which node ran them.",
-        JSON,
-        "LIFE-4",
-    ),
-    r(
-        "GET",
-        "/api/admin/jobs",
-        OPERATORS,
-        "ops",
-        "Job queue counts by state.",
-        None,
-        "LIFE-4",
-    ),
-];
+    /// A JSON object body.
+    pub const fn json_body(mut self, schema: SchemaFn) -> Route {
+        self.body = Some(Body {
+            media: "application/json",
+            schema: Some(schema),
+            optional: false,
+        });
+        self
+    }
 
-/// The table entry for a matched path and method. HEAD is GET without the body (RFC 9110
-/// §9.3.2; the router answers it with the GET handler), so it has GET's entry and roles.
-pub fn find(method: &str, path: &str) -> Option<&'static Route> {
-    let method = if method == "HEAD" { "GET" } else { method };
-    ROUTES.iter().find(|r| r.method == method && r.path == path)
+    /// A JSON object body that may be left out.
+    pub const fn optional_json_body(mut self, schema: SchemaFn) -> Route {
+        self.body = Some(Body {
+            media: "application/json",
+            schema: Some(schema),
+            optional: true,
+        });
+        self
+    }
+
+    /// A body of JSON lines (one object per line).
+    pub const fn ndjson_body(mut self) -> Route {
+        self.body = Some(Body {
+            media: "application/x-ndjson",
+            schema: None,
+            optional: false,
+        });
+        self
+    }
+
+    /// Its success responses.
+    pub const fn replies(mut self, replies: &'static [Reply]) -> Route {
+        self.replies = replies;
+        self
+    }
+
+    /// Whether `role` (or `anonymous`) may call it.
+    pub fn admits(&self, role: &str) -> bool {
+        self.access.contains(&role)
+    }
 }
 
-/// The OpenAPI 3.1 document, generated from [`ROUTES`] and the error table.
-pub fn openapi() -> serde_json::Value {
-    use serde_json::{Map, Value, json};
+/// A route entry and the handler it routes to.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// The entry.
+    pub route: Route,
+    /// The handler.
+    pub handler: MethodRouter<App>,
+}
+
+impl Endpoint {
+    /// An endpoint.
+    pub fn new(route: Route, handler: MethodRouter<App>) -> Endpoint {
+        Endpoint { route, handler }
+    }
+}
+
+/// Every route of the API.
+pub fn routes() -> &'static [Route] {
+    static ROUTES: OnceLock<Vec<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        crate::api::endpoints()
+            .into_iter()
+            .map(|e| e.route)
+            .collect()
+    })
+}
+
+/// The table entry for a matched path and method (HEAD is GET without a body).
+pub fn find(method: &str, path: &str) -> Option<&'static Route> {
+    let method = if method == "HEAD" { "GET" } else { method };
+    routes()
+        .iter()
+        .find(|r| r.method == method && r.path == path)
+}
+
+/// The error statuses a route can answer, besides its successes: each is a real possibility of
+/// that route (a body can be malformed, an id can name nothing, a state can refuse).
+fn error_statuses(route: &Route) -> Vec<u16> {
+    let mut s = vec![401];
+    if ANYONE.iter().any(|r| !route.admits(r)) {
+        s.push(403);
+    }
+    if route.path.contains('{') {
+        s.push(404);
+    }
+    if let Some(b) = route.body {
+        s.extend([400, 413, 422]);
+        if b.media == "application/x-ndjson" {
+            s.retain(|c| *c != 422);
+            s.push(422);
+        }
+    }
+    if route.query.is_some() {
+        s.push(422);
+    }
+    if route.method != "GET" {
+        s.push(409);
+    }
+    if route.admits("anonymous") && route.method == "POST" {
+        s.push(429);
+    }
+    s.extend([500, 503]);
+    s.retain(|c| route.replies.iter().all(|r| r.status != *c));
+    s.sort_unstable();
+    s.dedup();
+    s
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "The body is not valid JSON.",
+        401 => "No token, or an unknown or revoked one.",
+        403 => "The caller's role may not use this route.",
+        404 => "No such object, or not one the caller may see.",
+        409 => "The current state, or the policy, does not allow it; the code names the rule.",
+        413 => "The body is too large.",
+        422 => "A field or parameter is invalid; details.field names it. Nothing was changed.",
+        429 => "Too many anonymous reports from this address.",
+        500 => "An unexpected error; logged under details.error_id.",
+        503 => "Storage is not reachable.",
+        _ => "An error.",
+    }
+}
+
+/// The query parameters of a route, from its query schema's properties.
+fn parameters(route: &Route, g: &mut SchemaGenerator) -> Vec<Value> {
+    let mut params: Vec<Value> = route
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| {
+            let name = name.trim_start_matches('*');
+            json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } })
+        })
+        .collect();
+    if let Some(q) = route.query {
+        // Query structs are inlined: each property is one parameter.
+        let s = q(g);
+        let s = resolve(s.as_value(), g);
+        let required: Vec<&str> = s
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if let Some(props) = s.get("properties").and_then(Value::as_object) {
+            for (name, p) in props {
+                let mut p = p.clone();
+                let description = p
+                    .as_object_mut()
+                    .and_then(|o| o.remove("description"))
+                    .unwrap_or(Value::Null);
+                params.push(json!({
+                    "name": name,
+                    "in": "query",
+                    "required": required.contains(&name.as_str()),
+                    "description": description,
+                    "schema": p,
+                }));
+            }
+        }
+    }
+    params
+}
+
+/// A `$ref` resolved against the generator's definitions (one level: query structs).
+fn resolve(v: &Value, g: &mut SchemaGenerator) -> Value {
+    match v.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let name = r.rsplit('/').next().unwrap_or_default().to_string();
+            g.definitions()
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| v.clone())
+        }
+        None => v.clone(),
+    }
+}
+
+/// The OpenAPI 3.1 document, generated from [`routes`] and the error table.
+pub fn openapi() -> Value {
+    let mut g = SchemaGenerator::new(
+        SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into()),
+    );
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in routes() {
+        let path = route.path.replace("{*", "{");
         let entry = paths
-            .entry(route.path.to_string())
+            .entry(path)
             .or_insert_with(|| Value::Object(Map::new()));
-        let params: Vec<Value> = route
-            .path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect();
-        let public = route.access.contains(&"anonymous");
+        let public = route.admits("anonymous");
+        let mut responses = Map::new();
+        for r in route.replies {
+            let mut resp = json!({ "description": r.description });
+            if let (Some(media), Some(o)) = (r.media, resp.as_object_mut()) {
+                let schema = match r.schema {
+                    Some(s) => s(&mut g).to_value(),
+                    None => json!({ "type": "string" }),
+                };
+                o.insert("content".into(), json!({ media: { "schema": schema } }));
+            }
+            responses.insert(r.status.to_string(), resp);
+        }
+        for status in error_statuses(route) {
+            responses.insert(
+                status.to_string(),
+                json!({
+                    "description": reason(status),
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+                }),
+            );
+        }
         let mut op = json!({
+            "operationId": format!("{} {}", route.method, route.path),
             "summary": route.summary,
             "tags": [route.tag],
             "description": format!("Roles: {}. Requirements: {}.", route.access.join(", "), route.spec),
-            "parameters": params,
-            "responses": {
-                "200": { "description": "Success." },
-                "default": { "description": "An error.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
-            },
+            "parameters": parameters(route, &mut g),
+            "responses": responses,
             "x-roles": route.access,
         });
         if let Value::Object(o) = &mut op {
-            if !public {
-                o.insert("security".into(), json!([{ "bearer": [] }]));
-            }
-            if let Some(media) = route.body {
-                o.insert("requestBody".into(), json!({ "required": true, "content": { media: { "schema": { "type": "object" } } } }));
+            o.insert(
+                "security".into(),
+                if public {
+                    json!([{}, { "bearer": [] }])
+                } else {
+                    json!([{ "bearer": [] }])
+                },
+            );
+            if let Some(b) = route.body {
+                let schema = match b.schema {
+                    Some(s) => s(&mut g).to_value(),
+                    None => json!({ "type": "string" }),
+                };
+                o.insert(
+                    "requestBody".into(),
+                    json!({ "required": !b.optional, "content": { b.media: { "schema": schema } } }),
+                );
             }
         }
         if let Value::Object(m) = entry {
@@ -695,23 +418,27 @@ pub fn openapi() -> serde_json::Value {
         .iter()
         .map(|(c, s, d)| json!({ "code": c, "status": s, "meaning": d }))
         .collect();
+    let mut schemas: Map<String, Value> = g.take_definitions(true).into_iter().collect();
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "description": "Every error: a stable code (see x-error-codes), a message for people, details naming the field or rule.",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": { "type": "string", "enum": crate::error::ERROR_CODES.iter().map(|c| c.0).collect::<Vec<_>>() },
+                "message": { "type": "string" },
+                "details": { "type": "object" }
+            }
+        }),
+    );
     json!({
         "openapi": "3.1.0",
-        "info": { "title": "Warden API", "version": env!("CARGO_PKG_VERSION"), "description": "Security-violation handling for cloud providers. See docs/ and SPEC ids in each operation." },
+        "info": { "title": "Warden API", "version": env!("CARGO_PKG_VERSION"), "description": "Security-violation handling for cloud providers. See docs/ and the SPEC ids in each operation." },
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["code", "message", "details"],
-                    "properties": {
-                        "code": { "type": "string", "enum": crate::error::ERROR_CODES.iter().map(|c| c.0).collect::<Vec<_>>() },
-                        "message": { "type": "string" },
-                        "details": { "type": "object" }
-                    }
-                }
-            }
+            "schemas": schemas,
         },
         "x-error-codes": codes,
     })

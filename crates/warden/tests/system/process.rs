@@ -94,7 +94,7 @@ async fn first_start_needs_no_configuration() {
     assert_eq!(s, 200);
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        warden_http::routes::ROUTES
+        warden_http::routes::routes()
             .iter()
             .map(|r| r.path)
             .collect::<BTreeSet<_>>()

@@ -1,0 +1,424 @@
+//! The enforcement plane (ENF-1/2): the edge checks, the 451 notice page, decisions, the change feed and snapshot, the RPZ, webhook deliveries and reconciliation.
+
+use super::prelude::*;
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub(crate) struct CheckQuery {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    case: Option<String>,
+}
+
+/// nginx `auth_request`: the original request arrives in `X-Original-*` headers; 204 lets it
+/// through, 403 (with `X-Warden-Case`) blocks it — nginx then serves the 451 notice page.
+pub(crate) async fn enforcement_check(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    Q(q): Q<CheckQuery>,
+) -> Response {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let url = match (
+        h("x-original-uri"),
+        h("x-original-host").or_else(|| h("host")),
+        q.url,
+    ) {
+        (_, _, Some(u)) => u,
+        (Some(uri), Some(host), None) => format!(
+            "{}://{host}{uri}",
+            h("x-original-proto").unwrap_or_else(|| "http".into())
+        ),
+        _ => {
+            return ApiError::new(
+                "invalid_field",
+                "X-Original-URI and X-Original-Host (or ?url=) are required",
+                json!({ "field": "X-Original-URI" }),
+            )
+            .into_response();
+        }
+    };
+    match app.check_url(&url) {
+        None => StatusCode::NO_CONTENT.into_response(),
+        Some(b) => (
+            StatusCode::FORBIDDEN,
+            [("x-warden-case", b.case_id), ("x-warden-action", b.action)],
+        )
+            .into_response(),
+    }
+}
+
+/// Envoy `ext_authz` (HTTP service, `path_prefix: /api/enforcement/check`): the original path
+/// follows the prefix and the original Host is kept; a denial is the 451 notice page itself.
+pub(crate) async fn enforcement_check_envoy(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let rest = uri
+        .path()
+        .strip_prefix("/api/enforcement/check")
+        .unwrap_or("/");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
+    let url = format!(
+        "{proto}://{host}{rest}{}",
+        uri.query().map(|q| format!("?{q}")).unwrap_or_default()
+    );
+    match app.check_url(&url) {
+        None => StatusCode::OK.into_response(),
+        Some(b) => notice_page(&app, &b.case_id, &headers).await,
+    }
+}
+
+pub(crate) async fn enforcement_notice(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    Q(q): Q<CheckQuery>,
+) -> Response {
+    notice_page(&app, q.case.as_deref().unwrap_or_default(), &headers).await
+}
+
+/// The HTTP 451 page (RFC 7725) naming the reason and how the owner can act; zh-CN or en by
+/// `Accept-Language`. It shows the case id and category only, and only of a case that blocks
+/// something in the decision index: for any other id the page is the unknown case's.
+pub(crate) async fn notice_page(
+    app: &App,
+    case_id: &str,
+    headers: &axum::http::HeaderMap,
+) -> Response {
+    let en = headers
+        .get("accept-language")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|l| !l.trim_start().to_ascii_lowercase().starts_with("zh"));
+    // Only a case with a rule in force gets its notice; any other answers as an unknown one.
+    let case = app.blocking_case(case_id).await.ok().flatten();
+    let label = case.as_ref().map(|c| c.category).map(|c| {
+        if en {
+            c.info().label_en
+        } else {
+            c.info().label_zh
+        }
+    });
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let (title, reason, act) = if en {
+        (
+            "Unavailable For Legal Reasons",
+            format!(
+                "This content is blocked because of a violation: {}.",
+                label.unwrap_or("policy violation")
+            ),
+            "If you own this site: see the violation notice in your console inbox, remove the violating content, then request an unblock from the console (or file a ticket).",
+        )
+    } else {
+        (
+            "因法律原因不可用",
+            format!(
+                "该内容因违规已被屏蔽：{}。",
+                label.unwrap_or("违反平台规则")
+            ),
+            "如果您是网站所有者：请查看控制台站内信中的违规通知，删除违规内容后在控制台申请解封（或提交工单）。",
+        )
+    };
+    let body = format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>451 {title}</title></head><body><h1>451 {title}</h1><p>{}</p><p>{act}</p><p>Case: <code>{}</code></p></body></html>",
+        if en { "en" } else { "zh-CN" },
+        esc(&reason),
+        esc(case.as_ref().map_or("-", |c| c.id.as_str()))
+    );
+    let status = StatusCode::from_u16(451).unwrap_or(StatusCode::FORBIDDEN);
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::LINK,
+                "<https://www.rfc-editor.org/rfc/rfc7725>; rel=\"blocked-by\"",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct DecisionQuery {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    ip: Option<String>,
+}
+
+async fn decision(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Q(q): Q<DecisionQuery>,
+) -> ApiResult<Json<DecisionView>> {
+    who.require(
+        &[
+            warden_domain::identity::Role::Admin,
+            warden_domain::identity::Role::Operator,
+            warden_domain::identity::Role::Edge,
+        ],
+        "read decisions",
+    )
+    .map_err(ApiError::from)?;
+    let b = match (q.url, q.host, q.ip) {
+        (Some(u), None, None) => app.check_url(&u),
+        (None, Some(h), None) => app.check_host(&h),
+        (None, None, Some(ip)) => {
+            let ip = ip.parse().map_err(|_| {
+                ApiError::new(
+                    "invalid_field",
+                    "ip: is not an IP address",
+                    json!({ "field": "ip" }),
+                )
+            })?;
+            app.check_ip(ip)
+        }
+        _ => {
+            return Err(ApiError::new(
+                "invalid_field",
+                "give exactly one of url, host or ip",
+                json!({ "field": "url" }),
+            ));
+        }
+    };
+    Ok(Json(match b {
+        None => DecisionView {
+            blocked: false,
+            case_id: None,
+            action: None,
+            rule: None,
+            notice: None,
+        },
+        Some(b) => DecisionView {
+            blocked: true,
+            notice: Some(format!("/api/enforcement/notice?case={}", b.case_id)),
+            case_id: Some(b.case_id),
+            action: Some(b.action),
+            rule: Some(b.rule),
+        },
+    }))
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct WebhookQuery {
+    #[serde(default)]
+    msg_id: Option<String>,
+}
+
+async fn webhook_log(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Q(q): Q<WebhookQuery>,
+) -> ApiResult<Json<warden_app::enforce::WebhookLog>> {
+    Ok(Json(app.webhook_log(&who, q.msg_id.as_deref()).await?))
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct DeliveriesQuery {
+    #[serde(default)]
+    failed: bool,
+}
+
+async fn open_deliveries(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Q(q): Q<DeliveriesQuery>,
+) -> ApiResult<Json<warden_app::enforce::OpenDeliveries>> {
+    Ok(Json(app.open_deliveries(&who, q.failed).await?))
+}
+
+async fn reconcile_now(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<warden_app::enforce::Reconciliation>> {
+    Ok(Json(app.reconcile_now(&who).await?))
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RedriveBody {
+    msg_id: String,
+    endpoint: String,
+}
+
+async fn webhook_redrive(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(b): JsonBody<RedriveBody>,
+) -> ApiResult<Json<warden_app::enforce::Redriven>> {
+    Ok(Json(
+        app.redrive_webhook(&who, &b.msg_id, &b.endpoint).await?,
+    ))
+}
+
+async fn rpz_zone(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Response> {
+    who.require(
+        &[
+            warden_domain::identity::Role::Admin,
+            warden_domain::identity::Role::Operator,
+            warden_domain::identity::Role::Edge,
+        ],
+        "read the RPZ",
+    )
+    .map_err(ApiError::from)?;
+    let revision = app
+        .store
+        .enforcement_snapshot()
+        .await
+        .map_err(|e| ApiError::from(warden_app::AppError::from(e)))?
+        .0;
+    Ok((
+        [(header::CONTENT_TYPE, "text/dns; charset=utf-8")],
+        app.render_rpz(revision),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct ChangesQuery {
+    #[serde(default)]
+    since: Option<i64>,
+    #[serde(default)]
+    wait_ms: Option<u64>,
+}
+
+async fn enforcement_changes(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Q(q): Q<ChangesQuery>,
+) -> ApiResult<Json<warden_app::lifecycle::ChangeFeed>> {
+    Ok(Json(
+        app.enforcement_changes(&who, q.since.unwrap_or(0), q.wait_ms.unwrap_or(0))
+            .await?,
+    ))
+}
+
+async fn enforcement_snapshot(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<warden_app::lifecycle::Snapshot>> {
+    Ok(Json(app.enforcement_snapshot(&who).await?))
+}
+
+/// The endpoints of this area.
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(
+                            route("GET", "/api/enforcement/check", ANYONE, "enforcement", "nginx auth_request check: X-Original-URI/Host/Proto (or ?url=); 204 allowed, 403 + X-Warden-Case blocked. Reveals nothing but the decision.", "ENF-1")
+                .query(schema::<CheckQuery>)
+                .replies(const { &[empty(204, "Not blocked."), empty(403, "Blocked: X-Warden-Case and X-Warden-Action name why.")] }),
+            get(enforcement_check),
+        ),
+        Endpoint::new(
+                            route("GET", "/api/enforcement/check/{*path}", ANYONE, "enforcement", "Envoy ext_authz (HTTP service with this path prefix): 200 allowed, 451 notice page blocked.", "ENF-1")
+                .replies(const { &[empty(200, "Not blocked."), text(451, "text/html", "Blocked: the notice page.")] }),
+            get(enforcement_check_envoy),
+        ),
+        Endpoint::new(
+                            route(
+                    "GET",
+                    "/api/enforcement/notice",
+                    ANYONE,
+                    "enforcement",
+                    "The HTTP 451 notice page for ?case= (RFC 7725), zh-CN/en by Accept-Language.",
+                    "ENF-1, NOT-1",
+                )
+                .query(schema::<CheckQuery>)
+                .replies(const { &[text(451, "text/html", "The notice page (RFC 7725).")] }),
+            get(enforcement_notice),
+        ),
+        Endpoint::new(
+                            route(
+                    "GET",
+                    "/api/decision",
+                    EDGES,
+                    "enforcement",
+                    "Is this ?url=, ?host= or ?ip= blocked, and why (action, case, notice link).",
+                    "ENF-1",
+                )
+                .query(schema::<DecisionQuery>)
+                .replies(const { &[json(
+                    200,
+                    schema::<DecisionView>,
+                    "Whether it is blocked, and why.",
+                )] }),
+            get(decision),
+        ),
+        Endpoint::new(
+                            route("GET", "/api/enforcement/webhooks", OPERATORS, "enforcement", "Webhook endpoints and the delivery log (every attempt; ?msg_id= for one message with its state).", "ENF-1, ENF-2")
+                .query(schema::<WebhookQuery>)
+                .replies(const { &[json(200, schema::<WebhookLog>, "Endpoints, messages and attempts.")] }),
+            get(webhook_log),
+        ),
+        Endpoint::new(
+                            route(
+                    "POST",
+                    "/api/enforcement/webhooks/redrive",
+                    OPERATORS,
+                    "enforcement",
+                    "Re-drive a dead delivery (same message id).",
+                    "ENF-2",
+                )
+                .json_body(schema::<RedriveBody>)
+                .replies(const { &[json(200, schema::<Redriven>, "Queued again.")] }),
+            post(webhook_redrive),
+        ),
+        Endpoint::new(
+                            route("GET", "/api/enforcement/deliveries", OPERATORS, "enforcement", "Deliveries no enforcement point has confirmed yet (?failed=true: only those whose retries ran out; reconciliation re-sends them).", "ENF-2, PEN-3")
+                .query(schema::<DeliveriesQuery>)
+                .replies(const { &[json(200, schema::<OpenDeliveries>, "What is not confirmed yet.")] }),
+            get(open_deliveries),
+        ),
+        Endpoint::new(
+                            route("POST", "/api/enforcement/reconcile", OPERATORS, "enforcement", "Reconcile now (it also runs every enforcement.reconcile_interval_secs): re-send what an adapter never confirmed, send what is in force to endpoints configured later, retire deliveries of removed endpoints.", "ENF-2")
+                .replies(const { &[json(200, schema::<Reconciliation>, "What was re-sent.")] }),
+            post(reconcile_now),
+        ),
+        Endpoint::new(
+                            route("GET", "/api/enforcement/rpz", EDGES, "enforcement", "The DNS Response Policy Zone: suspend_resolution domains answer NXDOMAIN; SOA serial = revision.", "ENF-1")
+                .replies(const { &[text(200, "text/dns", "The zone file.")] }),
+            get(rpz_zone),
+        ),
+        Endpoint::new(
+                            route("GET", "/api/enforcement/changes", EDGES, "enforcement", "Every apply and lift after ?since=REV, oldest first; ?wait_ms= long-polls (at most 30 s) until there is one.", "ENF-1")
+                .query(schema::<ChangesQuery>)
+                .replies(const { &[json(200, schema::<ChangeFeed>, "Changes after since.")] }),
+            get(enforcement_changes),
+        ),
+        Endpoint::new(
+                            route(
+                    "GET",
+                    "/api/enforcement/snapshot",
+                    EDGES,
+                    "enforcement",
+                    "Everything in force, with the revision it is current at.",
+                    "ENF-1",
+                )
+                .replies(const { &[json(200, schema::<Snapshot>, "Everything in force.")] }),
+            get(enforcement_snapshot),
+        ),
+    ]
+}

@@ -1,0 +1,342 @@
+//! The API's handlers, one file per area. Each file holds its handlers and, at its end, its
+//! endpoints: the route-table entry (path, roles, summary, request and response schemas) beside
+//! the handler it routes to, so every path is written once. [`endpoints`] gathers them; the
+//! router, the role check, the OpenAPI document and the isolation test all read that one list.
+//!
+//! A new area (console pages, notices, DDoS, assessments, intake formats) is one more file here
+//! and one more line in [`endpoints`].
+
+mod audit;
+mod auth;
+mod cases;
+mod enforcement;
+mod intake;
+mod lifecycle;
+mod ops;
+mod registry;
+mod scan;
+mod tickets;
+
+pub(crate) use enforcement::{enforcement_check, enforcement_check_envoy, enforcement_notice};
+
+use crate::routes::Endpoint;
+
+/// Every endpoint of the API, area by area.
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    [
+        ops::endpoints(),
+        intake::endpoints(),
+        cases::endpoints(),
+        lifecycle::endpoints(),
+        tickets::endpoints(),
+        enforcement::endpoints(),
+        scan::endpoints(),
+        registry::endpoints(),
+        audit::endpoints(),
+        auth::endpoints(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// What every handler file uses.
+pub(crate) mod prelude {
+    pub(crate) use axum::body::Bytes;
+    pub(crate) use axum::extract::{DefaultBodyLimit, Path, State};
+    pub(crate) use axum::http::{StatusCode, header};
+    pub(crate) use axum::response::{IntoResponse, Response};
+    pub(crate) use axum::routing::{delete, get, patch, post};
+    pub(crate) use axum::{Extension, Json};
+    pub(crate) use serde::{Deserialize, Serialize};
+    pub(crate) use serde_json::json;
+    pub(crate) use warden_app::App;
+    pub(crate) use warden_app::auth::{IssuedToken, Principal};
+    pub(crate) use warden_app::enforce::{OpenDeliveries, Reconciliation, Redriven, WebhookLog};
+    pub(crate) use warden_app::intake::{BatchReceipt, Receipt};
+    pub(crate) use warden_app::jobs::PingInput;
+    pub(crate) use warden_app::lifecycle::{
+        ChangeFeed, CloseTicketInput, ConfirmInput, EnforceInput, Penalties, QueuedRequest,
+        SelfUnblockInput, SelfUnblockResult, Snapshot, TicketInput, TicketView,
+    };
+    pub(crate) use warden_app::registry::{
+        AccountInput, AccountView, Contacts, ImportReport, ResourceInput,
+    };
+    pub(crate) use warden_app::scan::{LexiconView, ScanInput, ScanResult, TermChange, TermInput};
+    pub(crate) use warden_app::triage::{HistoryEntry, ReportView, TriageInput};
+    pub(crate) use warden_domain::report::ReportRequest;
+    pub(crate) use warden_store::audit::{AuditFilter, Verification};
+    pub(crate) use warden_store::jobs::JobCounts;
+    pub(crate) use warden_store::lifecycle::Notice;
+    pub(crate) use warden_store::reports::Case;
+    pub(crate) use warden_store::resources::Resource;
+    pub(crate) use warden_store::tokens::Token;
+    pub(crate) use warden_store::unblock::{Ticket, UnblockRequest};
+
+    pub(crate) use super::views::*;
+    pub(crate) use super::{
+        CasesQuery, JsonBody, PageQuery, Q, ResourcesQuery, case_filter, limit, parse_json,
+    };
+    pub(crate) use crate::routes::{
+        ADMINS, ANYONE, AUDITORS, BATCHERS, EDGES, Endpoint, OPERATORS, READERS, REPORTERS,
+        REVIEW_DECIDERS, REVIEWERS, SCANNERS, TENANTS, TOKEN, empty, json, route, schema, text,
+    };
+    pub(crate) use crate::{ApiError, ApiResult, MAX_BULK_BODY};
+}
+
+/// Response shapes the handlers build around use-case results.
+pub(crate) mod views {
+    use schemars::JsonSchema;
+    use serde::Serialize;
+
+    /// A page of a list; pass `next_after` as `after` for the next page (`null`: the last).
+    #[derive(Debug, Serialize, JsonSchema)]
+    pub(crate) struct Page<T> {
+        /// This page.
+        pub(crate) items: Vec<T>,
+        /// The id to continue after, if there may be more.
+        pub(crate) next_after: Option<String>,
+    }
+
+    /// A whole list.
+    #[derive(Debug, Serialize, JsonSchema)]
+    pub(crate) struct Items<T> {
+        /// The items.
+        pub(crate) items: Vec<T>,
+    }
+
+    /// A count.
+    #[derive(Debug, Serialize, JsonSchema)]
+    pub(crate) struct Count {
+        /// How many.
+        pub(crate) count: i64,
+    }
+
+    /// Ids of enqueued jobs.
+    #[derive(Debug, Serialize, JsonSchema)]
+    pub(crate) struct JobIds {
+        /// The jobs.
+        pub(crate) job_ids: Vec<String>,
+    }
+
+    /// The caller (§1).
+    #[derive(Debug, Serialize, JsonSchema)]
+    pub(crate) struct Whoami {
+        /// `anonymous` or the token's role.
+        pub(crate) role: String,
+        /// The token.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(crate) token_id: Option<String>,
+        /// The account of a tenant token.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(crate) account_id: Option<String>,
+        /// The token's label.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(crate) label: Option<String>,
+    }
+
+    /// The violation taxonomy (TAX-1..3).
+    #[derive(Debug, Serialize, JsonSchema)]
+    pub(crate) struct Taxonomy {
+        /// Every category with labels, base severity and legal references.
+        pub(crate) categories: &'static [warden_domain::taxonomy::CategoryInfo],
+    }
+
+    /// A report's reporter contact, decrypted (AUD-4; the read is audited).
+    #[derive(Debug, Serialize, JsonSchema)]
+    pub(crate) struct ReporterContact {
+        /// The report.
+        pub(crate) report_id: String,
+        /// The contact, if the reporter left one.
+        pub(crate) reporter_contact: Option<String>,
+    }
+
+    /// Whether a URL, host or IP is blocked, and why (ENF-1).
+    #[derive(Debug, Serialize, JsonSchema)]
+    pub(crate) struct DecisionView {
+        /// Blocked or not.
+        pub(crate) blocked: bool,
+        /// The case that blocks it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(crate) case_id: Option<String>,
+        /// The action in force.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(crate) action: Option<String>,
+        /// The rule that matched.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(crate) rule: Option<String>,
+        /// The notice page to show.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(crate) notice: Option<String>,
+    }
+
+    /// A page of the audit log; pass `next_after` as `after` for the next page.
+    #[derive(Debug, Serialize, JsonSchema)]
+    pub(crate) struct AuditPage {
+        /// This page.
+        pub(crate) items: Vec<warden_app::triage::AuditEntry>,
+        /// The sequence number to continue after.
+        pub(crate) next_after: Option<i64>,
+    }
+
+    /// An X-ARF v3 report (INT-2), validated by Warden against the X-ARF schema; see
+    /// <https://github.com/abusix/xarf>.
+    #[derive(Debug, JsonSchema)]
+    #[schemars(extend("additionalProperties" = true))]
+    pub(crate) struct XarfDocument {}
+}
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Query, Request};
+use axum::http::StatusCode;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use warden_store::reports::CaseFilter;
+
+use crate::{ApiError, ApiResult};
+
+/// A JSON body whose errors name the place: unknown and missing fields become `invalid_field`.
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    "payload_too_large",
+                    "the body is larger than this route accepts",
+                    json!({}),
+                )
+            } else {
+                ApiError::malformed(e.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON object body of type `T`.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    // Every body is one JSON object: an array, a string or a number is refused as a whole
+    // rather than read by a type that happens to accept a sequence.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::invalid(
+            "body",
+            "must be a JSON object ({...}), not an array or a bare value",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let msg = e.to_string();
+        for prefix in ["unknown field `", "missing field `"] {
+            if let Some(rest) = msg.split(prefix).nth(1) {
+                let field = rest.split('`').next().unwrap_or_default().to_string();
+                return ApiError::new(
+                    "invalid_field",
+                    format!("{field}: {msg}"),
+                    json!({ "field": field, "reason": msg }),
+                );
+            }
+        }
+        ApiError::malformed(msg)
+    })
+}
+
+/// A query string whose errors are API errors naming the parameter.
+pub(crate) struct Q<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(Q(v)),
+            Err(e) => {
+                let msg = e.body_text();
+                let field = msg
+                    .split(": ")
+                    .nth(1)
+                    .and_then(|m| m.split(':').next())
+                    .unwrap_or("query")
+                    .to_string();
+                Err(ApiError::new(
+                    "invalid_field",
+                    msg.clone(),
+                    json!({ "field": field, "reason": msg }),
+                ))
+            }
+        }
+    }
+}
+
+/// Paging: `?after=<id>&limit=<n>`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct PageQuery {
+    /// Continue after this id (`next_after` of the previous page).
+    #[serde(default)]
+    pub(crate) after: Option<String>,
+    /// At most this many items (1 to 1000; default 100).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub(crate) limit: Option<i64>,
+}
+
+/// The page size asked for.
+pub(crate) fn limit(q: &PageQuery) -> i64 {
+    q.limit.unwrap_or(100)
+}
+
+/// Cases: paging plus filters.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct CasesQuery {
+    /// Continue after this id (`next_after` of the previous page).
+    #[serde(default)]
+    pub(crate) after: Option<String>,
+    /// At most this many items (1 to 1000; default 100).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub(crate) limit: Option<i64>,
+    /// Only cases in this state (`reported` is the triage queue).
+    #[serde(default)]
+    #[schemars(with = "Option<warden_domain::lifecycle::State>")]
+    pub(crate) state: Option<String>,
+    /// Only unowned cases (RES-2).
+    #[serde(default)]
+    pub(crate) unowned: Option<bool>,
+}
+
+/// The storage filter of a cases query; an unknown state is refused naming the parameter.
+pub(crate) fn case_filter(q: &CasesQuery) -> ApiResult<CaseFilter> {
+    let state = q
+        .state
+        .as_deref()
+        .map(warden_domain::lifecycle::State::parse)
+        .transpose()
+        .map_err(|e| ApiError::from(warden_app::AppError::from(e)))?;
+    Ok(CaseFilter {
+        state,
+        unowned: q.unowned.unwrap_or(false),
+    })
+}
+
+/// Resources: paging plus the account.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct ResourcesQuery {
+    /// Continue after this id (`next_after` of the previous page).
+    #[serde(default)]
+    pub(crate) after: Option<String>,
+    /// At most this many items (1 to 1000; default 100).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub(crate) limit: Option<i64>,
+    /// Only this account's resources (staff; tenants see their own).
+    #[serde(default)]
+    pub(crate) account_id: Option<String>,
+}
