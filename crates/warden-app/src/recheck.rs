@@ -92,37 +92,11 @@ pub enum FetchError {
     Network(String),
 }
 
-/// Whether an address is one that report-driven fetches must never reach.
+/// Whether an address is one that report-driven fetches must never reach: any
+/// special-purpose block (loopback, private, link-local, metadata, documentation...), the
+/// same table that keeps such blocks out of `public_ip` identifiers.
 pub fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o.first() == Some(&0)
-                || (o.first() == Some(&100) && o.get(1).is_some_and(|b| (64..128).contains(b))) // 100.64/10 CGNAT
-                || (o.first() == Some(&198) && o.get(1).is_some_and(|b| *b == 18 || *b == 19)) // benchmarking
-                || o.first().is_some_and(|a| *a >= 240) // reserved
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
-            }
-            let seg0 = v6.segments().first().copied().unwrap_or(0);
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg0 & 0xfe00) == 0xfc00 // unique local
-                || (seg0 & 0xffc0) == 0xfe80 // link local
-                || seg0 == 0x2001 && v6.segments().get(1) == Some(&0x0db8) // documentation
-                || seg0 == 0x0064 && v6.segments().get(1) == Some(&0xff9b) // NAT64
-        }
-    }
+    warden_domain::resource::special_block(ipnet::IpNet::from(ip)).is_some()
 }
 
 /// Fetches `url` under `policy`.

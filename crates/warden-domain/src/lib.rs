@@ -7,6 +7,7 @@
 //! constructors, so the rest of Warden handles only valid ones.
 
 pub mod calendar;
+pub mod canonical;
 pub mod grading;
 pub mod identity;
 pub mod lifecycle;

@@ -1074,7 +1074,7 @@ async fn owner(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Q(q): Q<OwnerQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<warden_app::registry::OwnerAnswer>> {
     let target = q.target.ok_or_else(|| {
         ApiError::new(
             422,
@@ -1083,10 +1083,7 @@ async fn owner(
             json!({ "field": "target", "reason": "is required" }),
         )
     })?;
-    let m = app.lookup_owner(&who, &target).await?;
-    Ok(Json(
-        json!({ "target": target, "owner": m, "unowned": m.is_none() }),
-    ))
+    Ok(Json(app.lookup_owner(&who, &target).await?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -577,7 +577,7 @@ pub const ROUTES: &[Route] = &[
         "/api/owner",
         READERS,
         "resources",
-        "Owner of ?target= (URL, domain, IP...): longest match; null = unowned.",
+        "Owner of ?target= (URL, domain, IP...): staff get the longest match (null = unowned); a tenant only whether it is its own.",
         None,
         "RES-2",
     ),

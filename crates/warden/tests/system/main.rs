@@ -16,4 +16,5 @@ mod intake;
 mod isolation;
 mod lifecycle;
 mod process;
+mod regress_targets;
 mod scan;
