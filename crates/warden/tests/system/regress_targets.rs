@@ -350,6 +350,32 @@ async fn regression_unowned_cases_stayed_unowned_after_registration(engine: Engi
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(case(&t, second_case).await["resource_id"], "late-1");
+    // Addresses too, bare or as a URL's host, IPv4 and IPv6.
+    let mut by_ip = Vec::new();
+    for target in [
+        "http://198.51.100.9:8080/x",
+        "198.51.100.10",
+        "2001:db8:5::1",
+        "https://[2001:db8::7]/y",
+    ] {
+        let (_, r) = report(&t, &op, target).await;
+        assert_eq!(r["owned"], false, "{r}");
+        by_ip.push(r["case_id"].as_str().unwrap().to_string());
+    }
+    let (s, r) = resource(
+        &t,
+        "late",
+        "late-ip",
+        &[
+            ("public_ip", "198.51.100.0/24"),
+            ("public_ip", "2001:db8::/32"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 201, "{r}");
+    for id in by_ip {
+        assert_eq!(case(&t, &id).await["resource_id"], "late-ip", "{id}");
+    }
     t.stop().await;
 }
 
