@@ -493,15 +493,7 @@ impl App {
             self.act(tx, who, &mut l, &cmd, "confirm", serde_json::Value::Null)
                 .await?;
             if account_id.is_some() {
-                let job = warden_store::jobs::NewJob {
-                    kind: JobKind::CaseConfirm,
-                    payload: serde_json::json!({ "case_id": case_id }).to_string(),
-                    run_at: now,
-                    dedup_key: Some(format!("confirm:{case_id}")),
-                    max_attempts: 5,
-                };
-                tx.enqueue(&job, &warden_store::new_id("job", now), now)
-                    .await?;
+                enqueue_confirm(tx, &case_id, now).await?;
             }
         }
         let anonymous = matches!(who, Principal::Anonymous { .. });
@@ -528,7 +520,23 @@ struct Item {
     raw: Option<Vec<u8>>,
 }
 
-/// INT-4: the correlation key of (owner resource, target, category).
+/// Grading and the penalty of a confirmed case with an owner follow as a job (LIFE-1/LIFE-3),
+/// at most one per case.
+pub(crate) async fn enqueue_confirm(tx: &mut WriteTx, case_id: &str, now: i64) -> AppResult<()> {
+    let job = warden_store::jobs::NewJob {
+        kind: JobKind::CaseConfirm,
+        payload: serde_json::json!({ "case_id": case_id }).to_string(),
+        run_at: now,
+        dedup_key: Some(format!("confirm:{case_id}")),
+        max_attempts: 5,
+    };
+    tx.enqueue(&job, &warden_store::new_id("job", now), now)
+        .await?;
+    Ok(())
+}
+
+/// INT-4: the correlation key of (owner resource, target, category); `target` is the
+/// canonical text ([`Target::canonical`]), so every spelling of a target meets one key.
 pub fn correlation_key(resource: Option<&str>, target: &str, category: Category) -> String {
     warden_domain::sha256_hex(
         format!(

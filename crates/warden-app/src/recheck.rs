@@ -95,9 +95,13 @@ pub enum FetchError {
     Network(String),
 }
 
-/// Whether an address is one that report-driven fetches must never reach.
+/// Whether an address is one that report-driven fetches must never reach: any
+/// special-purpose block (loopback, private, link-local, metadata, documentation...), the
+/// same table that keeps such blocks out of `public_ip` identifiers.
 pub fn is_internal(ip: IpAddr) -> bool {
+    // The resource table (RES-2) and the embedded-IPv4 forms below must both pass.
     internal_class(ip).is_some()
+        || warden_domain::resource::special_block(ipnet::IpNet::from(ip)).is_some()
 }
 
 /// The class of an address report-driven fetches must never reach (`loopback`, `private`,

@@ -2,8 +2,9 @@
 //! Tenant e-mail and phone are sealed before storage; revealing them is an audited read (AUD-4).
 
 use serde::{Deserialize, Serialize};
-use warden_domain::identity::Role;
+use warden_domain::identity::{Role, Scope};
 use warden_domain::resource::{Identifier, IdentifierKind, InvalidInput, Product, Target};
+use warden_store::WriteTx;
 use warden_store::accounts::Account;
 use warden_store::resources::{OwnerMatch, Resource};
 
@@ -132,6 +133,32 @@ pub struct ImportReport {
     pub lines: Vec<ImportLine>,
 }
 
+/// The answer to an owner lookup (RES-2), as the caller may see it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum OwnerAnswer {
+    /// Staff: the owner by longest match over every account.
+    Staff {
+        /// The target as asked.
+        target: String,
+        /// The owning resource and the identifier that matched; `None` when unowned.
+        owner: Option<OwnerMatch>,
+        /// No identifier covers the target (it goes to triage as `unowned`).
+        unowned: bool,
+    },
+    /// A tenant: only whether one of its own identifiers covers the target, found among its
+    /// own identifiers alone, so the answer is the same whether nobody or another account
+    /// owns the target (§1), and never names another account.
+    Tenant {
+        /// The target as asked.
+        target: String,
+        /// One of the tenant's identifiers covers the target.
+        own: bool,
+        /// The tenant's resource and identifier, when `own`.
+        owner: Option<OwnerMatch>,
+    },
+}
+
 /// Most lines in one import.
 pub const MAX_IMPORT_LINES: usize = 10_000;
 
@@ -206,6 +233,14 @@ impl App {
             updated_at: now,
         };
         let mut tx = self.store.begin_write().await?;
+        // Account ids are unique whatever their case: `Acme` beside `acme` is a typo waiting
+        // to attach resources and tokens to the wrong tenant.
+        if let Some(existing) = tx.account_id_taken(&account.id).await? {
+            return Err(AppError::Conflict(format!(
+                "account id {} is taken: account {existing} differs from it only in case",
+                account.id
+            )));
+        }
         tx.insert_account(&account).await?;
         let mut ev = self.event(who, "account.create", format!("account:{}", account.id));
         ev.account_id = Some(account.id.clone());
@@ -383,6 +418,59 @@ impl App {
         ev.account_id = Some(r.account_id.clone());
         ev.after_digest = Some(digest(r));
         tx.append_audit(ev).await?;
+        self.rematch_unowned(tx, who, ids).await
+    }
+
+    /// RES-2: cases opened `unowned` whose target `ids` now own get their owner in the
+    /// caller's transaction — the resource, the account (on the case and its reports) and the
+    /// correlation key later reports about the target will compute — with one audit event
+    /// each. A case a detector already confirmed goes on to grading (LIFE-1), as it would
+    /// have had it been owned at intake.
+    async fn rematch_unowned(
+        &self,
+        tx: &mut WriteTx,
+        who: &Principal,
+        ids: &[Identifier],
+    ) -> AppResult<()> {
+        let cases = tx.unowned_cases_for(ids).await?;
+        if cases.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let parsed: Vec<_> = cases
+            .into_iter()
+            .filter_map(|c| {
+                let target = Target::parse(&c.target).ok()?;
+                let category = c.category;
+                Some((c, target, category))
+            })
+            .collect();
+        let targets: Vec<Target> = parsed.iter().map(|(_, t, _)| t.clone()).collect();
+        let owners = tx.lookup_owners(&targets).await?;
+        for ((case, target, category), owner) in parsed.into_iter().zip(owners) {
+            let Some(owner) = owner else { continue };
+            let key = crate::intake::correlation_key(
+                Some(&owner.resource_id),
+                &target.canonical(),
+                category,
+            );
+            let assigned = tx
+                .assign_case_owner(&case.id, &owner.account_id, &owner.resource_id, &key, now)
+                .await?;
+            if !assigned {
+                continue;
+            }
+            if case.state == warden_domain::lifecycle::State::Confirmed {
+                crate::intake::enqueue_confirm(tx, &case.id, now).await?;
+            }
+            let mut ev = self.event(who, "case.owner_matched", format!("case:{}", case.id));
+            ev.account_id = Some(owner.account_id.clone());
+            ev.details = serde_json::json!({
+                "resource_id": owner.resource_id, "identifier": owner.identifier,
+                "target": case.target, "state": case.state,
+            });
+            tx.append_audit(ev).await?;
+        }
         Ok(())
     }
 
@@ -420,6 +508,9 @@ impl App {
         }
         r.updated_at = self.now();
         tx.update_resource(&r, ids.as_deref()).await?;
+        if let Some(ids) = &ids {
+            self.rematch_unowned(&mut tx, who, ids).await?;
+        }
         let after = tx
             .get_resource(id)
             .await?
@@ -457,15 +548,26 @@ impl App {
             .await?)
     }
 
-    /// Owner of a URL, domain or IP (RES-2); `None` means unowned (or, for a tenant, not theirs).
-    pub async fn lookup_owner(
-        &self,
-        who: &Principal,
-        target: &str,
-    ) -> AppResult<Option<OwnerMatch>> {
+    /// Owner of a URL, domain or IP (RES-2): staff get the owner by longest match, a tenant
+    /// only whether the target is its own ([`OwnerAnswer`]).
+    pub async fn lookup_owner(&self, who: &Principal, target: &str) -> AppResult<OwnerAnswer> {
         who.require(READERS, "look up owners")?;
         let t = Target::parse(target)?;
-        Ok(self.store.lookup_owner(&who.scope(), &t).await?)
+        let scope = who.scope();
+        let owner = self.store.lookup_owner(&scope, &t).await?;
+        let target = target.to_string();
+        Ok(match scope {
+            Scope::All => OwnerAnswer::Staff {
+                target,
+                unowned: owner.is_none(),
+                owner,
+            },
+            Scope::Account(_) | Scope::Nobody => OwnerAnswer::Tenant {
+                target,
+                own: owner.is_some(),
+                owner,
+            },
+        })
     }
 
     /// Bulk import of JSON lines (RES-3): each line is a [`ResourceInput`] stored in its own

@@ -7,6 +7,7 @@
 //! constructors, so the rest of Warden handles only valid ones.
 
 pub mod calendar;
+pub mod canonical;
 pub mod code;
 pub mod delivery;
 pub mod grading;

@@ -6,11 +6,19 @@
 //! identifiers with those keys and keeps the most specific one: longest match wins, URL prefixes
 //! and object keys beat domains. Keeping the candidate generation here means both storage engines
 //! share one definition of "longest match".
+//!
+//! Targets and identifiers are brought to their canonical text by [`crate::canonical`], the
+//! one canonicaliser the decision index and the RPZ use too, so that every spelling of a URL
+//! or host meets the same keys. On top of it, intake is stricter than an edge: host names must
+//! be DNS names (letters, digits, `-`, `_`), a bare IP target must be written plainly (no
+//! `0x7f.1`), and a `public_ip` identifier must be a public address (see [`special_block`]).
 
 use std::net::{IpAddr, Ipv6Addr};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+
+use crate::canonical::{self, NormUrl};
 
 crate::impl_code!(Product, "product");
 
@@ -210,11 +218,26 @@ impl Identifier {
             return Err(InvalidInput::new("value", "must be 1 to 2048 characters"));
         }
         let value = match kind {
-            IdentifierKind::PublicIp | IdentifierKind::InternalIp => parse_net(value)
+            IdentifierKind::PublicIp => {
+                let net = parse_net(value).ok_or_else(|| {
+                    InvalidInput::new("value", "is not an IP address or CIDR block")
+                })?;
+                check_public(value, net).map_err(|reason| InvalidInput::new("value", reason))?;
+                net.to_string()
+            }
+            IdentifierKind::InternalIp => parse_net(value)
                 .ok_or_else(|| InvalidInput::new("value", "is not an IP address or CIDR block"))?
                 .to_string(),
-            IdentifierKind::Domain => normalise_domain(value)
-                .ok_or_else(|| InvalidInput::new("value", "is not a domain name"))?,
+            IdentifierKind::Domain => match bare_host(value) {
+                Ok(BareHost::Name(d)) => d,
+                Ok(BareHost::Ip(_)) => {
+                    return Err(InvalidInput::new(
+                        "value",
+                        "is an IP address, not a domain name; use public_ip",
+                    ));
+                }
+                Err(e) => return Err(InvalidInput::new("value", e.reason())),
+            },
             IdentifierKind::UrlPrefix => {
                 let url = parse_url(value).or_else(|| parse_url(&format!("http://{value}")));
                 let url = url.ok_or_else(|| {
@@ -302,10 +325,116 @@ impl Identifier {
 }
 
 fn parse_net(value: &str) -> Option<IpNet> {
-    if let Ok(net) = value.parse::<IpNet>() {
-        return Some(net.trunc());
+    canonical::parse_net(value).ok()
+}
+
+/// Shortest prefix a `public_ip` identifier may have: one resource never holds more than an
+/// IPv4 /8 (16 M addresses) or an IPv6 /32 (a whole provider allocation); anything broader is
+/// a typo such as `0.0.0.0/0` that would make its owner the owner of every report.
+pub const MIN_PUBLIC_PREFIX_V4: u8 = 8;
+/// See [`MIN_PUBLIC_PREFIX_V4`].
+pub const MIN_PUBLIC_PREFIX_V6: u8 = 32;
+
+/// A special-purpose address block (RFC 6890 and its IANA registries): not the public
+/// internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpecialBlock {
+    /// The block, e.g. `169.254.0.0/16`.
+    pub block: &'static str,
+    /// What it is, e.g. `link-local`.
+    pub what: &'static str,
+    /// Whether a `public_ip` identifier may still name it: only the documentation prefixes,
+    /// which examples and tests use in place of real addresses.
+    pub allowed_as_public_ip: bool,
+}
+
+const fn block(block: &'static str, what: &'static str) -> SpecialBlock {
+    SpecialBlock {
+        block,
+        what,
+        allowed_as_public_ip: false,
     }
-    value.parse::<IpAddr>().ok().map(IpNet::from)
+}
+
+const fn documentation(block: &'static str) -> SpecialBlock {
+    SpecialBlock {
+        block,
+        what: "documentation",
+        allowed_as_public_ip: true,
+    }
+}
+
+/// Every special-purpose block, the one reported first where a CIDR overlaps several.
+const SPECIAL_BLOCKS: [SpecialBlock; 21] = [
+    block("0.0.0.0/8", "unspecified (\"this network\")"),
+    block("10.0.0.0/8", "private"),
+    block(
+        "100.64.0.0/10",
+        "shared address space (CGNAT; some clouds' metadata service lives here)",
+    ),
+    block("127.0.0.0/8", "loopback"),
+    block(
+        "169.254.0.0/16",
+        "link-local (the cloud metadata service 169.254.169.254 lives here)",
+    ),
+    block("172.16.0.0/12", "private"),
+    documentation("192.0.2.0/24"),
+    block("192.168.0.0/16", "private"),
+    block("198.18.0.0/15", "benchmarking"),
+    documentation("198.51.100.0/24"),
+    documentation("203.0.113.0/24"),
+    block("224.0.0.0/4", "multicast"),
+    block("255.255.255.255/32", "broadcast"),
+    block("240.0.0.0/4", "reserved"),
+    block("::/128", "unspecified"),
+    block("::1/128", "loopback"),
+    block("64:ff9b::/32", "NAT64"),
+    documentation("2001:db8::/32"),
+    block(
+        "fc00::/7",
+        "unique-local (the cloud metadata service fd00:ec2::254 lives here)",
+    ),
+    block("fe80::/10", "link-local"),
+    block("ff00::/8", "multicast"),
+];
+
+/// The first special-purpose block `net` overlaps (contains, or lies in), if any. An address
+/// is a /32 or /128 network. IPv4-mapped IPv6 is classified as the IPv4 it maps.
+pub fn special_block(net: IpNet) -> Option<SpecialBlock> {
+    special_blocks(net).next()
+}
+
+/// Every special-purpose block `net` overlaps, in table order.
+fn special_blocks(net: IpNet) -> impl Iterator<Item = SpecialBlock> {
+    let net = canonical::canonical_net(net);
+    SPECIAL_BLOCKS.into_iter().filter(move |b| {
+        b.block
+            .parse::<IpNet>()
+            .is_ok_and(|block| block.contains(&net.network()) || net.contains(&block.network()))
+    })
+}
+
+/// Whether `net` may be a `public_ip` identifier: not broader than the minimum prefix, and
+/// overlapping no special-purpose block but the documentation ones. The reason names `value`,
+/// the text `net` was parsed from.
+fn check_public(value: &str, net: IpNet) -> Result<(), String> {
+    let value = cut(value);
+    let min = match net {
+        IpNet::V4(_) => MIN_PUBLIC_PREFIX_V4,
+        IpNet::V6(_) => MIN_PUBLIC_PREFIX_V6,
+    };
+    if net.prefix_len() < min {
+        return Err(format!(
+            "`{value}` is too broad for one resource: a public_ip block is at most /{min}"
+        ));
+    }
+    match special_blocks(net).find(|b| !b.allowed_as_public_ip) {
+        Some(b) => Err(format!(
+            "`{value}` is not a public address: it overlaps {} ({})",
+            b.block, b.what
+        )),
+        None => Ok(()),
+    }
 }
 
 fn to_v6(ip: IpAddr) -> Ipv6Addr {
@@ -328,26 +457,73 @@ fn range_hex(net: IpNet) -> (String, String, i64) {
     (ip_hex(net.network()), ip_hex(net.broadcast()), bits)
 }
 
-/// Lower-cases and checks a DNS name with at least two labels (a trailing dot is dropped).
+/// The canonical form of a DNS name with at least two labels ([`canonical::normalise_host`]:
+/// lowercase, IDN as punycode, no trailing dot); `None` for anything else, IPs included.
 pub fn normalise_domain(value: &str) -> Option<String> {
-    normalise_host(value).filter(|d| d.contains('.'))
+    match bare_host(value) {
+        Ok(BareHost::Name(d)) => Some(d),
+        _ => None,
+    }
 }
 
-/// Lower-cases and checks a host name, single labels (`localhost`) included.
-fn normalise_host(value: &str) -> Option<String> {
-    let d = value.trim().trim_end_matches('.').to_ascii_lowercase();
-    let ok = !d.is_empty()
-        && d.len() <= 253
-        && d.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        })
-        && d.parse::<IpAddr>().is_err();
-    ok.then_some(d)
+/// A bare host as intake accepts it.
+enum BareHost {
+    /// A DNS name with at least two labels, canonical.
+    Name(String),
+    /// An IP address written plainly (`192.0.2.1`, `2001:db8::1`, `[2001:db8::1]`).
+    Ip(IpAddr),
+}
+
+/// Why a bare host is refused.
+enum NotAHost {
+    /// It ends in a number, so it is an IPv4 address, but not one written `a.b.c.d` with
+    /// parts 0-255 (`999.1.1.1`, `1.2.3`, `0x7f.1`): the text, cut to 64 characters.
+    Ipv4(String),
+    /// Not a DNS name of two labels or more.
+    Name,
+}
+
+impl NotAHost {
+    fn reason(&self) -> String {
+        match self {
+            NotAHost::Ipv4(text) => format!(
+                "`{text}` looks like an IPv4 address but is not one (write a.b.c.d, each part 0-255)"
+            ),
+            NotAHost::Name => "is not a domain name".into(),
+        }
+    }
+}
+
+/// Parses a bare host through the canonicaliser.
+fn bare_host(value: &str) -> Result<BareHost, NotAHost> {
+    let value = value.trim();
+    if let Ok(ip) = value.parse::<IpAddr>() {
+        return Ok(BareHost::Ip(ip.to_canonical()));
+    }
+    match canonical::normalise_host(value) {
+        Ok((_, Some(ip))) if value.starts_with('[') => Ok(BareHost::Ip(ip)),
+        // The WHATWG legacy forms (`1.2.3`, `0x7f.1`, `0177.0.0.1`, `2130706433`) are what a
+        // browser makes of a URL's host; a bare target written so is more likely a typo.
+        Ok((_, Some(_))) | Err(canonical::Error::InvalidIpv4(_)) => Err(NotAHost::Ipv4(cut(value))),
+        Ok((name, None)) if name.contains('.') && is_dns_name(&name) => Ok(BareHost::Name(name)),
+        _ => Err(NotAHost::Name),
+    }
+}
+
+/// Letters, digits, `-` and `_` in each label, no label starting or ending with `-`: what
+/// intake accepts as a host name (the canonical form has lowercased it and encoded IDN).
+fn is_dns_name(name: &str) -> bool {
+    name.split('.').all(|l| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    })
+}
+
+fn cut(s: &str) -> String {
+    s.chars().take(64).collect()
 }
 
 /// A parsed http(s) URL, just the parts owner lookup needs.
@@ -366,10 +542,44 @@ pub struct ParsedUrl {
 }
 
 impl ParsedUrl {
-    /// `host/path` without a trailing slash (the root stays `host/`).
+    fn from_norm(u: &NormUrl) -> Self {
+        ParsedUrl {
+            scheme: u.scheme().as_str().into(),
+            host: u
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .into(),
+            port: u.port(),
+            path: u.path().into(),
+            query: u.query().map(Into::into),
+        }
+    }
+
+    /// `host[:port]` as in the URL (an IPv6 host in brackets); the port only when it is not
+    /// the scheme's default, which canonical URLs never name.
+    pub fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match self.port {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        }
+    }
+
+    /// `host[:port]/path` without a trailing slash (the root stays `host[:port]/`): the
+    /// value of a `url_prefix` identifier. The scheme is not part of it (a site served over
+    /// http and https is one site), a non-default port is.
     pub fn prefix_key(&self) -> String {
         let path = self.path.trim_end_matches('/');
-        format!("{}{}", self.host, if path.is_empty() { "/" } else { path })
+        format!(
+            "{}{}",
+            self.authority(),
+            if path.is_empty() { "/" } else { path }
+        )
     }
 
     /// The host as an IP, if it is one.
@@ -378,17 +588,10 @@ impl ParsedUrl {
     }
 }
 
+/// The canonical URL (the text [`canonical::normalise_url`] gives).
 impl std::fmt::Display for ParsedUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        write!(f, "{}://{host}", self.scheme)?;
-        if let Some(p) = self.port {
-            write!(f, ":{p}")?;
-        }
+        write!(f, "{}://{}", self.scheme, self.authority())?;
         f.write_str(&self.path)?;
         if let Some(q) = &self.query {
             write!(f, "?{q}")?;
@@ -397,60 +600,33 @@ impl std::fmt::Display for ParsedUrl {
     }
 }
 
-/// Parses an absolute http(s) URL; `None` when it is not one.
+/// Parses an absolute http(s) URL into its canonical parts; `None` when it is not one.
 pub fn parse_url(text: &str) -> Option<ParsedUrl> {
+    url_target(text).ok()
+}
+
+/// A URL as intake accepts it: at most [`MAX_TARGET_LEN`], `scheme://` spelled out, no
+/// whitespace or control characters, and a host that is an IP or a DNS name; then its
+/// canonical form. The error says why not.
+fn url_target(text: &str) -> Result<ParsedUrl, String> {
     let text = text.trim();
-    if text.len() > MAX_TARGET_LEN || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return None;
+    let plain = text.len() <= MAX_TARGET_LEN
+        && text.contains("://")
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !plain {
+        return Err("is not a URL".into());
     }
-    let (scheme, rest) = text.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return None;
+    match canonical::normalise_url(text) {
+        Ok(u) if u.ip().is_some() || is_dns_name(u.host()) => Ok(ParsedUrl::from_norm(&u)),
+        Ok(u) => Err(format!(
+            "has a host that is not a DNS name: `{}`",
+            cut(u.host())
+        )),
+        Err(canonical::Error::InvalidIpv4(h)) => Err(format!(
+            "has a host that looks like an IPv4 address but is not one: `{h}`"
+        )),
+        Err(e) => Err(e.to_string()),
     }
-    let rest = rest.split('#').next().unwrap_or_default();
-    let (authority, path_query) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let authority = authority.rsplit('@').next().unwrap_or_default();
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6.split_once(']')?;
-        h.parse::<Ipv6Addr>().ok()?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse().ok()?),
-            None if after.is_empty() => None,
-            None => return None,
-        };
-        (h.to_ascii_lowercase(), port)
-    } else {
-        let (h, p) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p.parse::<u16>().ok()?)),
-            None => (authority, None),
-        };
-        let host = if h.parse::<IpAddr>().is_ok() {
-            h.to_string()
-        } else {
-            normalise_host(h)?
-        };
-        (host, p)
-    };
-    let (path, query) = match path_query.split_once('?') {
-        Some((p, q)) => (p, Some(q.to_string())),
-        None => (path_query, None),
-    };
-    let path = if path.is_empty() {
-        "/".to_string()
-    } else {
-        path.to_string()
-    };
-    Some(ParsedUrl {
-        scheme,
-        host,
-        port,
-        path,
-        query,
-    })
 }
 
 /// What a report is about (RES-2): parsed once at intake.
@@ -483,9 +659,6 @@ impl Target {
         if t.is_empty() || t.len() > MAX_TARGET_LEN {
             return Err(bad());
         }
-        if let Ok(ip) = t.parse::<IpAddr>() {
-            return Ok(Target::Ip(ip));
-        }
         if let Some(obj) = t.strip_prefix("cos://") {
             return Identifier::parse(IdentifierKind::BucketKey, obj)
                 .map(|i| Target::Object(i.value))
@@ -502,9 +675,22 @@ impl Target {
                 .map_err(|_| bad());
         }
         if t.contains("://") {
-            return parse_url(t).map(Target::Url).ok_or_else(bad);
+            return url_target(t).map(Target::Url).map_err(|why| {
+                if t.split_once("://").is_some_and(|(s, _)| {
+                    s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https")
+                }) {
+                    InvalidInput::new("target", format!("`{}` {why}", cut(t)))
+                } else {
+                    bad()
+                }
+            });
         }
-        normalise_domain(t).map(Target::Domain).ok_or_else(bad)
+        match bare_host(t) {
+            Ok(BareHost::Ip(ip)) => Ok(Target::Ip(ip)),
+            Ok(BareHost::Name(d)) => Ok(Target::Domain(d)),
+            Err(e @ NotAHost::Ipv4(_)) => Err(InvalidInput::new("target", e.reason())),
+            Err(NotAHost::Name) => Err(bad()),
+        }
     }
 
     /// The canonical text of the target (what correlation compares).
@@ -512,7 +698,7 @@ impl Target {
         match self {
             Target::Url(u) => u.to_string(),
             Target::Domain(d) => d.clone(),
-            Target::Ip(ip) => ip.to_string(),
+            Target::Ip(ip) => ip.to_canonical().to_string(),
             Target::Object(o) => format!("cos://{o}"),
             Target::Vod(v) => format!("vod:{v}"),
             Target::Apigw(a) => format!("apigw:{a}"),
@@ -533,13 +719,14 @@ impl Target {
         let mut keys = Vec::new();
         match self {
             Target::Url(u) => {
+                let authority = u.authority();
                 let mut path = u.path.trim_end_matches('/').to_string();
                 loop {
                     if path.is_empty() {
-                        keys.push(format!("u:{}/", u.host));
+                        keys.push(format!("u:{authority}/"));
                         break;
                     }
-                    keys.push(format!("u:{}{}", u.host, path));
+                    keys.push(format!("u:{authority}{path}"));
                     match path.rfind('/') {
                         Some(i) => path.truncate(i),
                         None => path.clear(),
@@ -588,10 +775,10 @@ mod tests {
         assert_eq!(
             t.candidate_keys(),
             vec![
-                "u:shop.example.com/a/b/c",
-                "u:shop.example.com/a/b",
-                "u:shop.example.com/a",
-                "u:shop.example.com/",
+                "u:shop.example.com:8443/a/b/c",
+                "u:shop.example.com:8443/a/b",
+                "u:shop.example.com:8443/a",
+                "u:shop.example.com:8443/",
                 "d:shop.example.com",
                 "d:example.com",
             ]

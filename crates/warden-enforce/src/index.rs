@@ -48,7 +48,6 @@ mod fast;
 mod lpm;
 mod names;
 mod normalise;
-mod punycode;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};

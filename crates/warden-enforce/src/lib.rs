@@ -10,7 +10,11 @@
 //!
 //! Everything a rule or a query names is first brought to one canonical text (see
 //! [`normalise_url`]) so that matching is byte equality on hashed slices: the
-//! normalisation *is* the security boundary, and both sides go through the same code.
+//! normalisation *is* the security boundary, and both sides go through the same code. That
+//! code is Warden's one canonicaliser, `warden_domain::canonical`, which intake's correlation,
+//! owner lookup and the RPZ use too (hence this crate's one dependency of ours); the index
+//! adds only a fast path for URLs that need no more than a copy, held by property tests to
+//! agree with it.
 
 pub mod index;
 

@@ -61,7 +61,7 @@ fn enf1_normalisation_table() {
         ("http://[::1]/", "http://[::1]/"),
         ("http://[0:0::1]:8080/x", "http://[::1]:8080/x"),
         ("http://[2001:DB8::A]/", "http://[2001:db8::a]/"),
-        ("http://[::ffff:1.2.3.4]/", "http://[::ffff:1.2.3.4]/"),
+        ("http://[::ffff:1.2.3.4]/", "http://1.2.3.4/"),
         ("http://example.com/page#frag", "http://example.com/page"),
         ("http://example.com/p?q=1#frag", "http://example.com/p?q=1"),
         ("http://example.com", "http://example.com/"),

@@ -61,6 +61,16 @@ impl WriteTx {
         crate::conflict_on_unique(res, || format!("account {} already exists", a.id)).map(|_| ())
     }
 
+    /// The id of an account whose id equals `id` but for ASCII case, if any (account ids are
+    /// unique case-insensitively).
+    pub async fn account_id_taken(&mut self, id: &str) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT id FROM accounts WHERE lower(id) = lower($1) LIMIT 1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+        r.as_ref().map(|r| s(r, "id")).transpose()
+    }
+
     /// Replaces name and sealed contacts of an account.
     pub async fn update_account(&mut self, a: &Account) -> Result<()> {
         sqlx::query("UPDATE accounts SET name = $1, email_enc = $2, phone_enc = $3, updated_at = $4, lang = $6 WHERE id = $5")

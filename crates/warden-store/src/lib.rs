@@ -221,6 +221,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_deliveries.sql"),
         postgres: include_str!("../migrations/postgres/0005_deliveries.sql"),
     },
+    Migration {
+        version: 6,
+        name: "account_id_case",
+        sqlite: include_str!("../migrations/sqlite/0006_account_id_case.sql"),
+        postgres: include_str!("../migrations/postgres/0006_account_id_case.sql"),
+    },
 ];
 
 /// The file of an `sqlite:` URL (`None` for other engines and in-memory databases).

@@ -93,7 +93,7 @@ pub struct Report {
     pub received_at: i64,
 }
 
-fn case_row(r: &AnyRow) -> Result<Case> {
+pub(crate) fn case_row(r: &AnyRow) -> Result<Case> {
     Ok(Case {
         id: s(r, "id")?,
         account_id: os(r, "account_id")?,
@@ -243,6 +243,38 @@ impl WriteTx {
             q.bind(now).execute(self.conn()).await?;
         }
         Ok(())
+    }
+
+    /// Gives a case that was `unowned` its owner and the correlation key that goes with it,
+    /// and its reports the account (RES-2). False when the case has an owner already.
+    pub async fn assign_case_owner(
+        &mut self,
+        case_id: &str,
+        account_id: &str,
+        resource_id: &str,
+        correlation_key: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE cases SET account_id = $1, resource_id = $2, correlation_key = $3, updated_at = $4 WHERE id = $5 AND account_id IS NULL",
+        )
+        .bind(account_id)
+        .bind(resource_id)
+        .bind(correlation_key)
+        .bind(now)
+        .bind(case_id)
+        .execute(self.conn())
+        .await?
+        .rows_affected()
+            == 1;
+        if done {
+            sqlx::query("UPDATE reports SET account_id = $1 WHERE case_id = $2")
+                .bind(account_id)
+                .bind(case_id)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(done)
     }
 
     /// Counts one more report on a case (a duplicate raises the counter, INT-4).

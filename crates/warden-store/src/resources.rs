@@ -1,9 +1,13 @@
 //! Resources and their identifiers (RES-1..3), and owner lookup by longest match.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use warden_domain::resource::{Identifier, MatchKey, Product, Target, ip_hex};
+use warden_domain::resource::{Identifier, IdentifierKind, MatchKey, Product, Target, ip_hex};
 
+use crate::reports::{Case, case_row};
 use crate::{KEYS_PER_QUERY, Result, Scope, Store, WriteTx, c, conflict_on_unique, i, page, s};
 
 /// A resource with its identifiers.
@@ -180,37 +184,110 @@ impl WriteTx {
 
     /// Owner lookup inside a transaction (intake correlates in the same transaction).
     pub async fn lookup_owner(&mut self, target: &Target) -> Result<Option<OwnerMatch>> {
-        lookup(self.conn(), target).await
+        lookup(self.conn(), target, &Scope::All).await
     }
 
     /// Owners of many targets, in order.
     pub async fn lookup_owners(&mut self, targets: &[Target]) -> Result<Vec<Option<OwnerMatch>>> {
-        lookup_many(self.conn(), targets).await
+        lookup_many(self.conn(), targets, &Scope::All).await
+    }
+
+    /// Cases still `unowned` (any state but dismissed) whose target one of `identifiers` may
+    /// own: a superset found by the target's text, which the caller narrows with owner lookup
+    /// (RES-2: a case opened before its resource was registered finds its owner then).
+    pub async fn unowned_cases_for(&mut self, identifiers: &[Identifier]) -> Result<Vec<Case>> {
+        let patterns: BTreeSet<String> = identifiers.iter().flat_map(target_patterns).collect();
+        let patterns: Vec<String> = patterns.into_iter().collect();
+        let mut out: BTreeMap<String, Case> = BTreeMap::new();
+        for chunk in patterns.chunks(KEYS_PER_QUERY) {
+            let like: Vec<String> = (1..=chunk.len())
+                .map(|n| format!("target LIKE ${n} ESCAPE '\\'"))
+                .collect();
+            let sql = format!(
+                "SELECT * FROM cases WHERE account_id IS NULL AND state <> 'dismissed' AND ({}) ORDER BY id",
+                like.join(" OR ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for p in chunk {
+                q = q.bind(p.as_str());
+            }
+            for r in q.fetch_all(self.conn()).await? {
+                let c = case_row(&r)?;
+                out.insert(c.id.clone(), c);
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+}
+
+/// `LIKE` patterns (escape `\`) that every canonical target an identifier can own matches;
+/// more may match, never fewer. Keys and hosts are found as text; an IP block by its first
+/// octet (IPv4) or group (IPv6), bare or as a URL's host.
+fn target_patterns(id: &Identifier) -> Vec<String> {
+    fn esc(s: &str) -> String {
+        s.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    }
+    let value = id.value();
+    match id.kind() {
+        IdentifierKind::Domain => vec![format!("%{}%", esc(value))],
+        IdentifierKind::UrlPrefix => {
+            let authority = value.split('/').next().unwrap_or(value);
+            vec![format!("%://{}%", esc(authority))]
+        }
+        IdentifierKind::BucketKey => {
+            let bucket = value.split('/').next().unwrap_or(value);
+            vec![format!("cos://{}%", esc(bucket))]
+        }
+        IdentifierKind::VodId => vec![format!("vod:{}", esc(value))],
+        IdentifierKind::ApigwService => vec![format!("apigw:{}", esc(value))],
+        // The value is a canonical CIDR (`network/len`) of at least a /8 or a /32, so every
+        // address in it shares the network's first octet or group.
+        IdentifierKind::PublicIp => match value.split('/').next().map(str::parse) {
+            Some(Ok(IpAddr::V4(net))) => {
+                let first = net.octets().first().copied().unwrap_or(0);
+                vec![format!("{first}.%"), format!("%://{first}.%")]
+            }
+            // A group other than the first may be compressed away (`2001::1`), the first only
+            // when it is zero.
+            Some(Ok(IpAddr::V6(net))) => match net.segments().first().copied().unwrap_or(0) {
+                0 => vec!["%:%".to_string()],
+                first => vec![format!("{first:x}:%"), format!("%://[{first:x}:%")],
+            },
+            _ => Vec::new(),
+        },
+        IdentifierKind::InternalIp => Vec::new(),
     }
 }
 
 const OWNER_SELECT: &str = "SELECT ri.match_key, ri.resource_id, ri.account_id, ri.kind, ri.value, ri.specificity, r.product FROM resource_identifiers ri JOIN resources r ON r.id = ri.resource_id";
 
 /// Owners of many targets with one key query (plus one range query per distinct IP): intake
-/// batches resolve hundreds of targets at once.
+/// batches resolve hundreds of targets at once. Only identifiers the scope may see take
+/// part: a tenant's lookup is the longest match among its own identifiers, so that its
+/// answer never depends on another account's.
 async fn lookup_many(
     conn: &mut sqlx::AnyConnection,
     targets: &[Target],
+    scope: &Scope,
 ) -> Result<Vec<Option<OwnerMatch>>> {
-    use std::collections::{BTreeSet, HashMap};
+    use std::collections::HashMap;
     let keys: BTreeSet<String> = targets.iter().flat_map(Target::candidate_keys).collect();
     let keys: Vec<String> = keys.into_iter().collect();
     let mut by_key: HashMap<String, (i64, OwnerMatch)> = HashMap::new();
     for chunk in keys.chunks(KEYS_PER_QUERY) {
         let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
-            "{OWNER_SELECT} WHERE ri.match_key IN ({})",
-            placeholders.join(", ")
+            "{OWNER_SELECT} WHERE ri.match_key IN ({}) AND (${s} = '' OR ri.account_id = ${s})",
+            placeholders.join(", "),
+            s = chunk.len() + 1
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for k in chunk {
             q = q.bind(k.as_str());
         }
+        q = q.bind(scope.sql_param());
         for r in q.fetch_all(&mut *conn).await? {
             by_key.insert(s(&r, "match_key")?, (i(&r, "specificity")?, owner_row(&r)?));
         }
@@ -221,10 +298,11 @@ async fn lookup_many(
             continue;
         }
         let sql = format!(
-            "{OWNER_SELECT} WHERE ri.kind = 'public_ip' AND ri.ip_lo <= $1 AND ri.ip_hi >= $1 ORDER BY ri.specificity DESC, ri.resource_id LIMIT 1"
+            "{OWNER_SELECT} WHERE ri.kind = 'public_ip' AND ri.ip_lo <= $1 AND ri.ip_hi >= $1 AND ($2 = '' OR ri.account_id = $2) ORDER BY ri.specificity DESC, ri.resource_id LIMIT 1"
         );
         let r = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(ip_hex(ip))
+            .bind(scope.sql_param())
             .fetch_optional(&mut *conn)
             .await?;
         let hit = r
@@ -255,8 +333,12 @@ async fn lookup_many(
         .collect())
 }
 
-async fn lookup(conn: &mut sqlx::AnyConnection, target: &Target) -> Result<Option<OwnerMatch>> {
-    Ok(lookup_many(conn, std::slice::from_ref(target))
+async fn lookup(
+    conn: &mut sqlx::AnyConnection,
+    target: &Target,
+    scope: &Scope,
+) -> Result<Option<OwnerMatch>> {
+    Ok(lookup_many(conn, std::slice::from_ref(target), scope)
         .await?
         .pop()
         .flatten())
@@ -331,10 +413,12 @@ impl Store {
     }
 
     /// The owner of a target (RES-2): most specific identifier wins; `None` is `unowned`.
-    /// A tenant scope only ever learns about its own resources.
+    /// A tenant scope only ever learns about its own resources, and only from them: its
+    /// answer is the most specific of *its* identifiers that covers the target, whatever
+    /// other accounts hold, so that neither the answer nor its absence says anything about
+    /// them.
     pub async fn lookup_owner(&self, scope: &Scope, target: &Target) -> Result<Option<OwnerMatch>> {
         let mut conn = self.pool().acquire().await?;
-        let m = lookup(&mut conn, target).await?;
-        Ok(m.filter(|m| scope.account().is_none_or(|a| a == m.account_id)))
+        lookup(&mut conn, target, scope).await
     }
 }

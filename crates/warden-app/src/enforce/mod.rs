@@ -105,11 +105,14 @@ pub struct Blocked {
     pub rule: String,
 }
 
-/// The host a target names: a URL's host, or the target itself as a domain.
+/// The host a target names, in the one canonical form intake gave the case: a URL's host,
+/// or the target itself as a domain.
 pub(crate) fn host_of(target: &str) -> Option<String> {
-    warden_domain::resource::parse_url(target)
-        .map(|u| u.host)
-        .or_else(|| warden_domain::resource::normalise_domain(target))
+    match warden_domain::resource::Target::parse(target).ok()? {
+        warden_domain::resource::Target::Url(u) => Some(u.host),
+        warden_domain::resource::Target::Domain(d) => Some(d),
+        _ => None,
+    }
 }
 
 /// The rule an action enforces, if it is one an edge can check (account-level actions are not).

@@ -48,7 +48,7 @@ pub(crate) mod prelude {
     pub(crate) use axum::response::{IntoResponse, Response};
     pub(crate) use axum::routing::{delete, get, patch, post};
     pub(crate) use axum::{Extension, Json};
-    pub(crate) use serde::{Deserialize, Serialize};
+    pub(crate) use serde::Deserialize;
     pub(crate) use serde_json::json;
     pub(crate) use warden_app::App;
     pub(crate) use warden_app::auth::{IssuedToken, Principal};

@@ -122,31 +122,11 @@ async fn owner(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Q(q): Q<OwnerQuery>,
-) -> ApiResult<Json<OwnerView>> {
-    let target = q.target.ok_or_else(|| {
-        ApiError::new(
-            "invalid_field",
-            "target: is required",
-            json!({ "field": "target", "reason": "is required" }),
-        )
-    })?;
-    let owner = app.lookup_owner(&who, &target).await?;
-    Ok(Json(OwnerView {
-        unowned: owner.is_none(),
-        target,
-        owner,
-    }))
-}
-
-/// Who owns a target (RES-2).
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-struct OwnerView {
-    /// The target asked about.
-    target: String,
-    /// The owning resource and the identifier that matched.
-    owner: Option<warden_store::resources::OwnerMatch>,
-    /// No resource owns it.
-    unowned: bool,
+) -> ApiResult<Json<warden_app::registry::OwnerAnswer>> {
+    let target = q
+        .target
+        .ok_or_else(|| ApiError::invalid("target", "is required"))?;
+    Ok(Json(app.lookup_owner(&who, &target).await?))
 }
 
 /// The endpoints of this area.
@@ -290,11 +270,11 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                     "/api/owner",
                     READERS,
                     "resources",
-                    "Owner of ?target= (URL, domain, IP...): longest match; null = unowned.",
+                    "Owner of ?target= (URL, domain, IP...): staff get the longest match (null = unowned); a tenant only whether it is its own.",
                     "RES-2",
                 )
                 .query(schema::<OwnerQuery>)
-                .replies(const { &[json(200, schema::<OwnerView>, "Who owns the target.")] }),
+                .replies(const { &[json(200, schema::<warden_app::registry::OwnerAnswer>, "Who owns the target.")] }),
             get(owner),
         ),
     ]

@@ -86,7 +86,9 @@ pub(crate) async fn world(engine: Engine, l: LifecycleSettings) -> Option<World>
             "POST",
             "/api/resources",
             Some(&t.admin),
-            Some(&json!({ "id": "web-1", "account_id": "acme", "product": "cvm", "identifiers": [{ "kind": "public_ip", "value": "127.0.0.1" }] })),
+            // The page is served on loopback, which is no public IP: the site is a URL prefix;
+            // the machine's public address is a documentation one.
+            Some(&json!({ "id": "web-1", "account_id": "acme", "product": "cvm", "identifiers": [{ "kind": "url_prefix", "value": base }, { "kind": "public_ip", "value": "192.0.2.77" }] })),
         )
         .await;
     assert_eq!(s, 201, "{b}");
@@ -896,7 +898,7 @@ async fn harmful_behaviour_is_restricted_and_lifted_by_ticket(engine: Engine) {
             "POST",
             "/api/reports",
             Some(&w.op),
-            Some(&json!({ "target": "127.0.0.1", "category": "scanning" })),
+            Some(&json!({ "target": "192.0.2.77", "category": "scanning" })),
         )
         .await;
     let case = r["case_id"].as_str().unwrap().to_string();

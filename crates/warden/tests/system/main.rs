@@ -20,4 +20,5 @@ mod regress_intake;
 mod regress_lifecycle;
 mod regress_ops;
 mod regress_seams;
+mod regress_targets;
 mod scan;

@@ -480,7 +480,7 @@ async fn deadline_armed_before_a_restart_fires_after_it() {
         Some(&json!({ "id": "acme", "name": "Acme" })),
     )
     .await;
-    let (s, _) = http(&p.base, "POST", "/api/resources", Some(&admin), Some(&json!({ "account_id": "acme", "product": "cvm", "identifiers": [{ "kind": "public_ip", "value": "127.0.0.1" }] }))).await;
+    let (s, _) = http(&p.base, "POST", "/api/resources", Some(&admin), Some(&json!({ "account_id": "acme", "product": "cvm", "identifiers": [{ "kind": "url_prefix", "value": page }] }))).await;
     assert_eq!(s, 201);
     let (_, r) = http(
         &p.base,
