@@ -316,7 +316,7 @@ fn parameters(route: &Route, g: &mut SchemaGenerator) -> Vec<Value> {
             .unwrap_or_default();
         if let Some(props) = s.get("properties").and_then(Value::as_object) {
             for (name, p) in props {
-                let mut p = p.clone();
+                let mut p = not_null(p.clone());
                 let description = p
                     .as_object_mut()
                     .and_then(|o| o.remove("description"))
@@ -332,6 +332,39 @@ fn parameters(route: &Route, g: &mut SchemaGenerator) -> Vec<Value> {
         }
     }
     params
+}
+
+/// A query parameter's schema without the `null` its `Option` adds: a parameter is left out,
+/// never sent as null.
+fn not_null(mut p: Value) -> Value {
+    let Some(o) = p.as_object_mut() else {
+        return p;
+    };
+    if o.get("default") == Some(&Value::Null) {
+        o.remove("default");
+    }
+    if let Some(Value::Array(types)) = o.get_mut("type") {
+        types.retain(|t| t != "null");
+        if let [only] = types.as_slice() {
+            let only = only.clone();
+            o.insert("type".into(), only);
+        }
+    }
+    let any = o.get("anyOf").and_then(Value::as_array).map(|alts| {
+        alts.iter()
+            .filter(|a| a.get("type").and_then(Value::as_str) != Some("null"))
+            .cloned()
+            .collect::<Vec<_>>()
+    });
+    if let Some(alts) = any {
+        o.remove("anyOf");
+        if let [only] = alts.as_slice() {
+            o.insert("allOf".into(), Value::Array(vec![only.clone()]));
+        } else {
+            o.insert("anyOf".into(), Value::Array(alts));
+        }
+    }
+    p
 }
 
 /// A `$ref` resolved against the generator's definitions (one level: query structs).

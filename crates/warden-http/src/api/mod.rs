@@ -91,6 +91,7 @@ pub(crate) mod views {
 
     /// A page of a list; pass `next_after` as `after` for the next page (`null`: the last).
     #[derive(Debug, Serialize, JsonSchema)]
+    #[schemars(rename = "Page_of_{T}")]
     pub(crate) struct Page<T> {
         /// This page.
         pub(crate) items: Vec<T>,
@@ -100,6 +101,7 @@ pub(crate) mod views {
 
     /// A whole list.
     #[derive(Debug, Serialize, JsonSchema)]
+    #[schemars(rename = "Items_of_{T}")]
     pub(crate) struct Items<T> {
         /// The items.
         pub(crate) items: Vec<T>,
