@@ -372,8 +372,16 @@ impl Store {
     /// Connects and runs pending migrations.
     pub async fn open(opts: &StoreOptions) -> Result<Store> {
         let store = Store::connect(opts).await?;
-        store.migrate().await?;
-        Ok(store)
+        if store.migrate().await? == 0 {
+            return Ok(store);
+        }
+        // Regression: a pooled SQLite connection that read the schema before a migration could
+        // prepare `SELECT * FROM accounts` with the old column count; SQLite re-prepares it on
+        // the next step with the new one, and sqlx (which kept the old column list) panicked in
+        // its worker ("index out of bounds: the len is 6 but the index is 6"). Connections
+        // opened after the migrations see only the final schema.
+        store.close().await;
+        Store::connect(opts).await
     }
 
     /// The engine.
@@ -386,8 +394,8 @@ impl Store {
         &self.pool
     }
 
-    /// Runs every migration not yet applied, each in its own transaction.
-    pub async fn migrate(&self) -> Result<()> {
+    /// Runs every migration not yet applied, each in its own transaction; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
@@ -395,6 +403,7 @@ impl Store {
         .execute(tx.conn())
         .await?;
         tx.commit().await?;
+        let mut applied = 0;
         for m in MIGRATIONS {
             let mut tx = self.begin_write().await?;
             if self.engine == Engine::Postgres {
@@ -426,9 +435,10 @@ impl Store {
             .execute(tx.conn())
             .await?;
             tx.commit().await?;
+            applied += 1;
             tracing::info!(version = m.version, name = m.name, "migration applied");
         }
-        Ok(())
+        Ok(applied)
     }
 
     /// Begins a write transaction.

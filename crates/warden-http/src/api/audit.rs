@@ -4,14 +4,20 @@ use super::prelude::*;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct AuditQuery {
+    /// Continue after this sequence number (`next_after` of the previous page).
     #[serde(default)]
     after: Option<i64>,
+    /// At most this many events (1 to 1000; default 100).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<i64>,
+    /// Only this action, e.g. `case.confirm`.
     #[serde(default)]
     action: Option<String>,
+    /// Only this subject, e.g. `case:<id>`.
     #[serde(default)]
     subject: Option<String>,
+    /// Only this account.
     #[serde(default)]
     account_id: Option<String>,
 }
@@ -27,7 +33,7 @@ async fn list_audit(
         account_id: q.account_id,
     };
     let items = app
-        .list_audit(&who, &f, q.after.unwrap_or(0), q.limit.unwrap_or(100))
+        .list_audit(&who, &f, q.after.unwrap_or(0), page_size(q.limit)?)
         .await?;
     let next_after = items.last().map(|e| e.seq);
     Ok(Json(AuditPage { items, next_after }))

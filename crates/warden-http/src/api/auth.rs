@@ -5,9 +5,12 @@ use super::prelude::*;
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenBody {
+    /// `admin`, `operator`, `reviewer`, `auditor`, `tenant`, `detector` or `edge`.
     role: String,
+    /// The account of a tenant token (only tenant tokens have one).
     #[serde(default)]
     account_id: Option<String>,
+    /// Who or what holds it, 1 to 100 characters.
     label: String,
 }
 

@@ -12,7 +12,7 @@ async fn list_cases(
             &who,
             &case_filter(&q)?,
             q.after.as_deref().unwrap_or_default(),
-            q.limit.unwrap_or(100),
+            page_size(q.limit)?,
         )
         .await?;
     let next_after = items.last().map(|c| c.id.clone());
@@ -85,7 +85,11 @@ async fn list_notices(
     Q(q): Q<PageQuery>,
 ) -> ApiResult<Json<Page<Notice>>> {
     let items = app
-        .list_notices(&who, q.after.as_deref().unwrap_or_default(), limit(&q))
+        .list_notices(
+            &who,
+            q.after.as_deref().unwrap_or_default(),
+            page_size(q.limit)?,
+        )
         .await?;
     let next_after = items.last().map(|n| n.id.clone());
     Ok(Json(Page { items, next_after }))

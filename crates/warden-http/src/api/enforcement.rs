@@ -4,8 +4,10 @@ use super::prelude::*;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub(crate) struct CheckQuery {
+    /// The URL to check (instead of the `X-Original-*` headers).
     #[serde(default)]
     url: Option<String>,
+    /// The case whose notice to show.
     #[serde(default)]
     case: Option<String>,
 }
@@ -158,10 +160,13 @@ pub(crate) async fn notice_page(
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct DecisionQuery {
+    /// A URL (exactly one of `url`, `host`, `ip`).
     #[serde(default)]
     url: Option<String>,
+    /// A host name.
     #[serde(default)]
     host: Option<String>,
+    /// An IP address.
     #[serde(default)]
     ip: Option<String>,
 }
@@ -221,6 +226,7 @@ async fn decision(
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct WebhookQuery {
+    /// Only this message (its `webhook-id`).
     #[serde(default)]
     msg_id: Option<String>,
 }
@@ -235,6 +241,7 @@ async fn webhook_log(
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct DeliveriesQuery {
+    /// Only deliveries whose retries are exhausted.
     #[serde(default)]
     failed: bool,
 }
@@ -257,7 +264,9 @@ async fn reconcile_now(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RedriveBody {
+    /// The message (its `webhook-id`).
     msg_id: String,
+    /// The endpoint's name.
     endpoint: String,
 }
 
@@ -299,9 +308,13 @@ async fn rpz_zone(
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct ChangesQuery {
+    /// Changes after this revision (default 0: from the start).
     #[serde(default)]
+    #[schemars(range(min = 0))]
     since: Option<i64>,
+    /// Wait up to this many milliseconds (at most 30000) for a first change.
     #[serde(default)]
+    #[schemars(range(max = 30000))]
     wait_ms: Option<u64>,
 }
 

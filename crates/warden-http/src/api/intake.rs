@@ -14,6 +14,7 @@ async fn submit_report(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchBody {
+    /// Up to `intake.max_batch` reports (default 1000).
     reports: Vec<ReportRequest>,
 }
 

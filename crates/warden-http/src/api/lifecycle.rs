@@ -55,6 +55,7 @@ async fn unblock_queue(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ReviewBody {
+    /// Why (required to reject; shown to the tenant), at most 2000 characters.
     #[serde(default)]
     reason: Option<String>,
 }

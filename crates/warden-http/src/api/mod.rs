@@ -75,7 +75,7 @@ pub(crate) mod prelude {
 
     pub(crate) use super::views::*;
     pub(crate) use super::{
-        CasesQuery, JsonBody, PageQuery, Q, ResourcesQuery, case_filter, limit, parse_json,
+        CasesQuery, JsonBody, PageQuery, Q, ResourcesQuery, case_filter, page_size, parse_json,
     };
     pub(crate) use crate::routes::{
         ADMINS, ANYONE, AUDITORS, BATCHERS, EDGES, Endpoint, OPERATORS, READERS, REPORTERS,
@@ -290,9 +290,13 @@ pub(crate) struct PageQuery {
     pub(crate) limit: Option<i64>,
 }
 
-/// The page size asked for.
-pub(crate) fn limit(q: &PageQuery) -> i64 {
-    q.limit.unwrap_or(100)
+/// The page size asked for: 100 by default, 1 to 1000, else 422 naming `limit`.
+pub(crate) fn page_size(limit: Option<i64>) -> ApiResult<i64> {
+    match limit {
+        None => Ok(100),
+        Some(n @ 1..=1000) => Ok(n),
+        Some(_) => Err(ApiError::invalid("limit", "must be 1 to 1000")),
+    }
 }
 
 /// Cases: paging plus filters.

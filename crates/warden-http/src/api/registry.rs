@@ -20,7 +20,11 @@ async fn list_accounts(
     Q(q): Q<PageQuery>,
 ) -> ApiResult<Json<Page<AccountView>>> {
     let items = app
-        .list_accounts(&who, q.after.as_deref().unwrap_or_default(), limit(&q))
+        .list_accounts(
+            &who,
+            q.after.as_deref().unwrap_or_default(),
+            page_size(q.limit)?,
+        )
         .await?;
     let next_after = items.last().map(|a| a.account.id.clone());
     Ok(Json(Page { items, next_after }))
@@ -73,7 +77,7 @@ async fn list_resources(
             &who,
             q.account_id.as_deref(),
             q.after.as_deref().unwrap_or_default(),
-            q.limit.unwrap_or(100),
+            page_size(q.limit)?,
         )
         .await?;
     let next_after = items.last().map(|r| r.id.clone());
@@ -115,6 +119,7 @@ async fn import_resources(
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct OwnerQuery {
+    /// A URL, domain or IP.
     target: Option<String>,
 }
 

@@ -12,6 +12,7 @@ async fn scan(
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct LexiconQuery {
+    /// Also list this category's effective terms.
     #[serde(default)]
     category: Option<String>,
 }
