@@ -4,7 +4,30 @@
 //! Authorisation lives here too: every use case takes the caller's [`auth::Principal`], and reads
 //! go through the storage layer with the principal's [`warden_store::Scope`], so a tenant can
 //! only ever see its own account whatever route it came through.
+//!
+//! One module per area, each an `impl App` block of use cases with its input and view types:
+//!
+//! - [`intake`]: reports in (INT-1..5), correlation into cases, the per-IP rate limit.
+//! - [`triage`]: cases, the triage queue and dismissal, case reports and history, reporter
+//!   contacts, inbox notices.
+//! - [`lifecycle`]: confirm and grade, direct enforcement, deadlines, self-service, manual and
+//!   reviewed unblock, the reviewer queue, penalties of a case; the shared machinery every
+//!   lifecycle change goes through (load, decide, apply, notify, record actions, SLA clock).
+//! - [`tickets`]: filing, listing and closing tickets (TKT-1, HARM-2).
+//! - [`enforce`]: the enforcement plane: the decision index, the adapters and their
+//!   deliveries, reconciliation, the webhook log, the change feed and snapshot.
+//! - [`registry`]: accounts and resources, bulk import, owner lookup.
+//! - [`scan`]: the lexicon, scans, the scanning re-checker.
+//! - [`audit`]: reading, verifying and purging the audit log.
+//! - [`auth`]: tokens and principals.
+//! - [`jobs`]: the job worker.
+//!
+//! Below them, parts that know nothing of [`App`] or [`Settings`]: [`recheck`] (fetching),
+//! [`page`], [`notices`] (templates), [`metrics`], [`crypto`], [`clock`], [`error`]. The
+//! concrete adapters, scanner and re-checker are built by the binary and handed over as
+//! [`Parts`].
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod crypto;
@@ -19,6 +42,7 @@ pub mod page;
 pub mod recheck;
 pub mod registry;
 pub mod scan;
+pub mod tickets;
 pub mod triage;
 
 use std::collections::HashMap;
@@ -128,20 +152,51 @@ pub struct App {
     pub fetch_policy: Arc<recheck::FetchPolicy>,
     /// The decision index of everything in force (ENF-1).
     pub index: Arc<warden_enforce::index::SharedIndex>,
-    /// The enforcement adapters (ENF-2), built from the settings.
+    /// The enforcement adapters (ENF-2).
     pub adapters: Arc<enforce::Adapters>,
 }
 
+impl Settings {
+    /// What the enforcement adapters are built from.
+    pub fn adapters_config(&self) -> enforce::AdaptersConfig {
+        enforce::AdaptersConfig {
+            webhooks: self.webhooks.clone(),
+            webhook_timeout: std::time::Duration::from_millis(self.webhook_timeout_ms),
+            rpz: self.rpz_file.as_ref().map(|file| enforce::RpzConfig {
+                file: file.clone(),
+                reload: self.rpz_reload.clone(),
+                timeout: std::time::Duration::from_millis(self.rpz_reload_timeout_ms),
+            }),
+        }
+    }
+}
+
+/// The concrete parts an app is wired with, built by the binary: what enforces, what scans and
+/// what re-checks.
+#[derive(Debug)]
+pub struct Parts {
+    /// The decision index of everything in force; `adapters` must include its index adapter.
+    pub index: Arc<warden_enforce::index::SharedIndex>,
+    /// The enforcement adapters (ENF-2).
+    pub adapters: enforce::Adapters,
+    /// The lexicon scanner (DET-1).
+    pub scanner: Arc<scan::ScanService>,
+    /// Limits and allow-list of report-driven fetches (DET-2).
+    pub fetch_policy: recheck::FetchPolicy,
+    /// The re-checker used by deadlines and self-service unblock (DET-3).
+    pub rechecker: Arc<dyn recheck::Rechecker>,
+}
+
 impl App {
-    /// Wires an app.
-    pub fn new(store: Store, clock: Arc<dyn Clock>, sealer: Sealer, settings: Settings) -> App {
+    /// Wires an app from the parts the binary built.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        sealer: Sealer,
+        settings: Settings,
+        parts: Parts,
+    ) -> App {
         let limiter = intake::RateLimiter::new(settings.public_reports_per_minute);
-        let scanner = Arc::new(scan::ScanService::new(
-            store.clone(),
-            settings.scan_threshold,
-        ));
-        let index = enforce::new_index();
-        let adapters = Arc::new(enforce::Adapters::new(&settings, &index, &clock));
         App {
             clock,
             sealer: Arc::new(sealer),
@@ -150,14 +205,40 @@ impl App {
             limiter: Arc::new(limiter),
             job_wakeup: Arc::new(tokio::sync::Notify::new()),
             lifecycle: Arc::new(lifecycle::LifecycleSettings::default()),
-            rechecker: Arc::new(recheck::HttpRechecker::default()),
-            scanner,
-            fetch_policy: Arc::new(recheck::FetchPolicy::default()),
-            index,
-            adapters,
+            rechecker: parts.rechecker,
+            scanner: parts.scanner,
+            fetch_policy: Arc::new(parts.fetch_policy),
+            index: parts.index,
+            adapters: Arc::new(parts.adapters),
             store,
         }
-        .with_scanning_rechecker(recheck::FetchPolicy::default())
+    }
+
+    /// For tests: an app with the adapters `settings` configure, the lexicon scanner and the
+    /// scanning re-checker under the default fetch policy.
+    pub fn for_tests(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        sealer: Sealer,
+        settings: Settings,
+    ) -> App {
+        let index = enforce::new_index();
+        let adapters = enforce::Adapters::new(&settings.adapters_config(), &index, &clock);
+        let scanner = Arc::new(scan::ScanService::new(
+            store.clone(),
+            settings.scan_threshold,
+        ));
+        let parts = Parts {
+            index,
+            adapters,
+            rechecker: Arc::new(scan::ScanRechecker {
+                policy: recheck::FetchPolicy::default(),
+                scan: scanner.clone(),
+            }),
+            scanner,
+            fetch_policy: recheck::FetchPolicy::default(),
+        };
+        App::new(store, clock, sealer, settings, parts)
     }
 
     /// The same app fetching under `policy`, re-checking with the lexicon scanner (DET-3).

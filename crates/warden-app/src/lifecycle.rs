@@ -1,5 +1,5 @@
 //! The violation lifecycle (SPEC §5–9, 12, 15): confirm and grade, alert or enforce, deadlines,
-//! self-service and manual unblock, tickets, notices.
+//! self-service and manual unblock, the reviewer queue, notices.
 //!
 //! Every use case here has the same shape: load the case's facts, let
 //! [`warden_domain::lifecycle::decide`] decide, then store the new state, the action records,
@@ -8,14 +8,12 @@
 
 use serde::{Deserialize, Serialize};
 use warden_domain::calendar::Calendar;
-use warden_domain::code::Code;
 use warden_domain::delivery::ChangeOp;
 use warden_domain::grading::{GradingFacts, GradingRules, grade, override_level};
 use warden_domain::identity::Role;
 use warden_domain::lifecycle::{
     ActionRecord, ActionState, CaseFacts, Command, Decision, Desired, Effect, LifecycleError,
-    LifecyclePolicy, NoticeKind, RequestState, State, TicketKind, TicketState, UnblockRoute,
-    decide, unblock_eligibility,
+    LifecyclePolicy, NoticeKind, RequestState, State, UnblockRoute, decide, unblock_eligibility,
 };
 use warden_domain::penalty::{Action, PenaltyMatrix, PlannedAction, plan};
 use warden_domain::report::Source;
@@ -26,7 +24,7 @@ use warden_store::WriteTx;
 use warden_store::jobs::{JobKind, NewJob};
 use warden_store::lifecycle::{ActionRow, CaseLifecycle, Notice};
 use warden_store::reports::Case;
-use warden_store::unblock::{Ticket, UnblockRequest};
+use warden_store::unblock::UnblockRequest;
 
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
@@ -127,32 +125,6 @@ pub struct SelfUnblockInput {
     pub commitment_confirmed: bool,
 }
 
-/// Body of a ticket.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TicketInput {
-    /// `unblock`, `regulator`, `harmful_behaviour` or `question`.
-    pub kind: Option<String>,
-    /// Linked case.
-    #[serde(default)]
-    pub case_id: Option<String>,
-    /// Subject.
-    pub subject: Option<String>,
-    /// Body.
-    pub body: Option<String>,
-}
-
-/// Body of a ticket closure.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CloseTicketInput {
-    /// The answer the tenant sees.
-    pub resolution: Option<String>,
-    /// Lift the linked case's penalty (HARM-2, TKT-1).
-    #[serde(default)]
-    pub lift: bool,
-}
-
 /// How a self-service unblock ended (UNB-1/UNB-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -184,17 +156,6 @@ pub struct SlaClock {
     /// Working time left until due, ms (negative once overdue); `None` when closed or
     /// without a due time.
     pub working_ms_left: Option<i64>,
-}
-
-/// A ticket with its SLA clock (TKT-1).
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct TicketView {
-    /// The ticket.
-    #[serde(flatten)]
-    pub ticket: Ticket,
-    /// Its SLA clock.
-    #[serde(flatten)]
-    pub sla: SlaClock,
 }
 
 /// A case's level, deadline, penalty actions and unblock requests (GRD-2, PEN-3, UNB-6).
@@ -239,25 +200,6 @@ pub struct PenaltyAction {
     pub deliveries: Option<Vec<warden_store::enforcement::Delivery>>,
 }
 
-/// A page of the enforcement change feed (ENF-1).
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct ChangeFeed {
-    /// The revision of the last change here (`since` if there is none): pass it as the next
-    /// `since`.
-    pub revision: i64,
-    /// Applies and lifts, oldest first.
-    pub changes: Vec<warden_store::enforcement::EnforcementChange>,
-}
-
-/// Everything in force at a revision (ENF-1): what an edge loads before following the feed.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Snapshot {
-    /// The revision the snapshot is at.
-    pub revision: i64,
-    /// The latest apply of every action in force.
-    pub items: Vec<warden_store::enforcement::EnforcementChange>,
-}
-
 /// An unblock request in the reviewer queue with its SLA clock (UNB-3).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct QueuedRequest {
@@ -280,13 +222,13 @@ fn deadline_key(case_id: &str) -> String {
 
 /// One decided step to store: the command's name (audit action `case.<command>`), the decision,
 /// the planned actions (recorded as pending when the case starts alerting) and audit details.
-struct Step<'a> {
-    command: &'a str,
-    decision: &'a Decision,
-    planned: &'a [PlannedAction],
-    extra: serde_json::Value,
+pub(crate) struct Step<'a> {
+    pub(crate) command: &'a str,
+    pub(crate) decision: &'a Decision,
+    pub(crate) planned: &'a [PlannedAction],
+    pub(crate) extra: serde_json::Value,
     /// A reviewer's words for the tenant, shown in the step's notice.
-    note: Option<&'a str>,
+    pub(crate) note: Option<&'a str>,
 }
 
 /// A case as the lifecycle sees it.
@@ -344,7 +286,7 @@ fn markers(life: &CaseLifecycle) -> Vec<String> {
 
 impl App {
     /// The SLA clock of an item due at `due_at`, at `now`; a closed item is never overdue.
-    fn sla_clock(&self, due_at: Option<i64>, open: bool, now: i64) -> SlaClock {
+    pub(crate) fn sla_clock(&self, due_at: Option<i64>, open: bool, now: i64) -> SlaClock {
         SlaClock {
             due: due_at.map(|d| Timestamp(d).to_rfc3339()),
             overdue: open && due_at.is_some_and(|d| d < now),
@@ -455,7 +397,7 @@ impl App {
     }
 
     /// Stores a decision: state, effects, notices and the audit event, in `tx` (LIFE-5).
-    async fn apply(
+    pub(crate) async fn apply(
         &self,
         tx: &mut WriteTx,
         who: &Principal,
@@ -1266,185 +1208,6 @@ impl App {
                 request: r,
             })
             .collect())
-    }
-
-    /// Files a ticket (TKT-1): the reviewer queue with the same SLA clock.
-    pub async fn file_ticket(&self, who: &Principal, input: TicketInput) -> AppResult<Ticket> {
-        who.require(&[Role::Tenant], "file tickets")?;
-        let Principal::Token {
-            account: Some(account),
-            ..
-        } = who
-        else {
-            return Err(AppError::Forbidden("file tickets"));
-        };
-        let kind = input.kind.unwrap_or_default();
-        let kind = TicketKind::from_code(&kind).ok_or_else(|| {
-            InvalidInput::new("kind", format!("is not one of {}", TicketKind::expected()))
-        })?;
-        let subject = input
-            .subject
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty() && s.chars().count() <= 200);
-        let subject =
-            subject.ok_or_else(|| InvalidInput::new("subject", "must be 1 to 200 characters"))?;
-        let body = input
-            .body
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty() && s.chars().count() <= 10_000);
-        let body =
-            body.ok_or_else(|| InvalidInput::new("body", "must be 1 to 10000 characters"))?;
-        if let Some(c) = &input.case_id {
-            self.store
-                .get_case(&who.scope(), c)
-                .await?
-                .ok_or_else(|| InvalidInput::new("case_id", "names no case of your account"))?;
-        }
-        let now = self.now();
-        let t = Ticket {
-            id: warden_store::new_id("tkt", now),
-            account_id: account.clone(),
-            case_id: input.case_id,
-            kind,
-            subject,
-            body,
-            state: TicketState::Open,
-            submitted_at: now,
-            due_at: Some(
-                self.lifecycle
-                    .calendar
-                    .sla_due(Timestamp(now), self.lifecycle.review_sla_ms, 1)
-                    .millis(),
-            ),
-            closed_at: None,
-            closed_by: None,
-            resolution: None,
-        };
-        let mut tx = self.store.begin_write().await?;
-        tx.insert_ticket(&t).await?;
-        let mut ev = self.event(who, "ticket.create", format!("ticket:{}", t.id));
-        ev.account_id = Some(t.account_id.clone());
-        ev.details = serde_json::json!({ "kind": t.kind, "case_id": t.case_id });
-        tx.append_audit(ev).await?;
-        tx.commit().await?;
-        Ok(t)
-    }
-
-    /// Tickets: the tenant's own, or the open queue for staff; each with the SLA clock of the
-    /// unblock queue (TKT-1: "a reviewer queue with SLA like UNB-3").
-    pub async fn list_tickets(&self, who: &Principal) -> AppResult<Vec<TicketView>> {
-        who.require(
-            &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant],
-            "read tickets",
-        )?;
-        let staff = who.role().is_some_and(Role::is_staff);
-        let now = self.now();
-        Ok(self
-            .store
-            .list_tickets(&who.scope(), staff, 500)
-            .await?
-            .into_iter()
-            .map(|t| TicketView {
-                sla: self.sla_clock(t.due_at, t.state == TicketState::Open, now),
-                ticket: t,
-            })
-            .collect())
-    }
-
-    /// Closes a ticket; with `lift`, lifts the linked case's penalty (HARM-2, TKT-1).
-    pub async fn close_ticket(
-        &self,
-        who: &Principal,
-        id: &str,
-        input: CloseTicketInput,
-    ) -> AppResult<Ticket> {
-        who.require(&[Role::Admin, Role::Reviewer], "close tickets")?;
-        let resolution = input
-            .resolution
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        let resolution = resolution
-            .ok_or_else(|| InvalidInput::new("resolution", "is required: the tenant sees it"))?;
-        let now = self.now();
-        let mut tx = self.store.begin_write().await?;
-        tx.lock_chain().await?;
-        let t = tx
-            .get_ticket(id)
-            .await?
-            .ok_or(AppError::NotFound("ticket"))?;
-        if input.lift {
-            let case_id = t
-                .case_id
-                .clone()
-                .ok_or_else(|| InvalidInput::new("lift", "the ticket is not linked to a case"))?;
-            let mut l = self.load(&mut tx, &case_id, None).await?;
-            let d = decide(
-                &l.facts,
-                &Command::LiftByTicket,
-                Timestamp(now),
-                &self.lifecycle.policy,
-            )?;
-            self.apply(
-                &mut tx,
-                who,
-                &mut l,
-                Step {
-                    command: "lift_by_ticket",
-                    decision: &d,
-                    planned: &[],
-                    extra: serde_json::json!({ "ticket_id": id }),
-                    note: None,
-                },
-            )
-            .await?;
-        }
-        if !tx.close_ticket(id, &resolution, &who.actor(), now).await? {
-            return Err(AppError::Conflict("the ticket is already closed".into()));
-        }
-        let mut ev = self.event(who, "ticket.close", format!("ticket:{id}"));
-        ev.account_id = Some(t.account_id.clone());
-        ev.details = serde_json::json!({ "lift": input.lift, "resolution": resolution });
-        tx.append_audit(ev).await?;
-        let out = tx
-            .get_ticket(id)
-            .await?
-            .ok_or(AppError::NotFound("ticket"))?;
-        tx.commit().await?;
-        Ok(out)
-    }
-
-    /// The change feed (ENF-1): applies and lifts after `since`; with `wait_ms`, waits (at most
-    /// 30 s) for the first one, so an edge can long-poll and resume after a disconnect.
-    pub async fn enforcement_changes(
-        &self,
-        who: &Principal,
-        since: i64,
-        wait_ms: u64,
-    ) -> AppResult<ChangeFeed> {
-        who.require(
-            &[Role::Admin, Role::Operator, Role::Edge],
-            "read the enforcement feed",
-        )?;
-        let until =
-            tokio::time::Instant::now() + std::time::Duration::from_millis(wait_ms.min(30_000));
-        loop {
-            let changes = self.store.enforcement_changes_since(since, 50).await?;
-            if !changes.is_empty() || tokio::time::Instant::now() >= until {
-                let revision = changes.last().map_or(since, |c| c.revision);
-                return Ok(ChangeFeed { revision, changes });
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Everything in force, at a revision (ENF-1).
-    pub async fn enforcement_snapshot(&self, who: &Principal) -> AppResult<Snapshot> {
-        who.require(
-            &[Role::Admin, Role::Operator, Role::Edge],
-            "read the enforcement feed",
-        )?;
-        let (revision, items) = self.store.enforcement_snapshot().await?;
-        Ok(Snapshot { revision, items })
     }
 
     /// Overdue open review items (UNB-3/TKT-1), for the SLA metric.

@@ -1,10 +1,10 @@
-//! Cases, the operator triage queue (INT-5, LIFE-1) and the audit log views (AUD-1..3).
+//! Cases, the operator triage queue (INT-5, LIFE-1), case reports and history, reporter
+//! contacts (AUD-4) and inbox notices.
 
 use serde::{Deserialize, Serialize};
 use warden_domain::identity::Role;
 use warden_domain::lifecycle::{Command, State};
 use warden_domain::resource::InvalidInput;
-use warden_store::audit::{AuditEvent, AuditFilter, Purge, Verification};
 use warden_store::reports::{Case, CaseFilter, Report};
 
 use crate::App;
@@ -13,7 +13,6 @@ use crate::error::{AppError, AppResult};
 
 const CASE_READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant];
 const TRIAGERS: &[Role] = &[Role::Admin, Role::Operator];
-const AUDITORS: &[Role] = &[Role::Admin, Role::Auditor];
 
 /// Body of a triage decision.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
@@ -61,56 +60,6 @@ pub struct HistoryEntry {
     /// The reason given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-}
-
-/// An audit event as auditors read it (AUD-1/2): the actor by id and label, the details as JSON,
-/// and the chain's hashes so an export can be checked.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct AuditEntry {
-    /// Position in the chain, from 1.
-    pub seq: i64,
-    /// When.
-    pub at: warden_domain::time::Timestamp,
-    /// Who.
-    pub actor: Actor,
-    /// Their role.
-    pub role: String,
-    /// What.
-    pub action: String,
-    /// To what.
-    pub subject: String,
-    /// Account concerned.
-    pub account_id: Option<String>,
-    /// Digest before.
-    pub before_digest: Option<String>,
-    /// Digest after.
-    pub after_digest: Option<String>,
-    /// Details.
-    pub details: serde_json::Value,
-    /// Previous event's hash.
-    pub prev_hash: String,
-    /// This event's hash.
-    pub hash: String,
-}
-
-impl AuditEntry {
-    fn of(e: AuditEvent, actors: &Actors) -> AuditEntry {
-        AuditEntry {
-            seq: e.seq,
-            at: warden_domain::time::Timestamp(e.at),
-            actor: actors.get(&e.actor),
-            role: e.role,
-            action: e.action,
-            subject: e.subject,
-            account_id: e.account_id,
-            before_digest: e.before_digest,
-            after_digest: e.after_digest,
-            details: serde_json::from_str(&e.details)
-                .unwrap_or(serde_json::Value::String(e.details)),
-            prev_hash: e.prev_hash,
-            hash: e.hash,
-        }
-    }
 }
 
 impl App {
@@ -303,42 +252,5 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(l.case)
-    }
-
-    /// Audit events page (auditors and admins).
-    pub async fn list_audit(
-        &self,
-        who: &Principal,
-        f: &AuditFilter,
-        after: i64,
-        limit: i64,
-    ) -> AppResult<Vec<AuditEntry>> {
-        who.require(AUDITORS, "read the audit log")?;
-        let events = self.store.list_audit(f, after, limit).await?;
-        let actors = self.actors().await?;
-        Ok(events
-            .into_iter()
-            .map(|e| AuditEntry::of(e, &actors))
-            .collect())
-    }
-
-    /// Verifies the audit chain (AUD-2).
-    pub async fn verify_audit(&self, who: &Principal) -> AppResult<Verification> {
-        who.require(AUDITORS, "verify the audit log")?;
-        Ok(self.store.verify_audit().await?)
-    }
-
-    /// Purges audit events older than `before` (AUD-3: refused inside the retention period).
-    pub async fn purge_audit(&self, who: &Principal, before: i64) -> AppResult<Purge> {
-        who.require(&[Role::Admin], "purge the audit log")?;
-        let mut tx = self.store.begin_write().await?;
-        let p = tx
-            .purge_audit(before, self.settings.audit_retention_days, self.now())
-            .await?;
-        let mut ev = self.event(who, "audit.purge", "audit".into());
-        ev.details = serde_json::json!({ "before": before, "removed": p.removed });
-        tx.append_audit(ev).await?;
-        tx.commit().await?;
-        Ok(p)
     }
 }

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::json;
+use warden_app::Settings;
 use warden_app::auth::Principal;
 use warden_app::clock::SystemClock;
 use warden_app::crypto::Sealer;
+use warden_app::recheck::FetchPolicy;
 use warden_app::registry::{AccountInput, IdentifierInput, ResourceInput};
-use warden_app::{App, Settings};
 use warden_store::testing::PgDatabase;
 use warden_store::{Store, StoreOptions};
 
@@ -102,11 +103,12 @@ async fn run_timers(engine: &str, url: &str, args: &TimerArgs) -> anyhow::Result
         node_id: format!("bench-{engine}"),
         ..Settings::default()
     };
-    let app = App::new(
+    let app = crate::wire(
         store.clone(),
         clock.clone(),
         Sealer::from_key(&[42; 32]),
         settings,
+        FetchPolicy::default(),
     );
     clock.set_now(warden_domain::time::Timestamp(T0));
     let started = Instant::now();
@@ -217,11 +219,12 @@ async fn run_engine(engine: &str, url: &str, args: &IntakeArgs) -> anyhow::Resul
         max_batch: args.batch_size.max(1),
         ..Settings::default()
     };
-    let app = App::new(
+    let app = crate::wire(
         store,
         Arc::new(SystemClock),
         Sealer::from_key(&[42; 32]),
         settings,
+        FetchPolicy::default(),
     );
     let sys = Principal::System;
     app.create_account(
@@ -428,11 +431,12 @@ pub async fn decision(args: DecisionArgs) -> anyhow::Result<()> {
         dir.path().display()
     )))
     .await?;
-    let app = App::new(
+    let app = crate::wire(
         store,
         Arc::new(SystemClock),
         Sealer::from_key(&[42; 32]),
         Settings::default(),
+        FetchPolicy::default(),
     );
     let changes: Vec<warden_enforce::index::Change> = (0..args.rules)
         .map(|i| {

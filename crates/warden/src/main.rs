@@ -11,9 +11,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use warden_app::auth::Principal;
-use warden_app::clock::SystemClock;
+use warden_app::clock::{Clock, SystemClock};
 use warden_app::crypto::Sealer;
-use warden_app::{App, Settings};
+use warden_app::enforce::Adapters;
+use warden_app::recheck::FetchPolicy;
+use warden_app::scan::{ScanRechecker, ScanService};
+use warden_app::{App, Parts, Settings};
 use warden_store::{Store, StoreOptions};
 
 use crate::config::Config;
@@ -245,7 +248,7 @@ async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
             .map_err(|e| anyhow::anyhow!("calendar.{e}"))?,
         review_sla_ms: cfg.review.sla_minutes * 60_000,
     };
-    let policy = warden_app::recheck::FetchPolicy {
+    let policy = FetchPolicy {
         timeout: Duration::from_millis(cfg.recheck.timeout_ms),
         max_bytes: cfg.recheck.max_bytes,
         max_redirects: 3,
@@ -256,11 +259,34 @@ async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
             .filter_map(|n| n.parse().ok())
             .collect(),
     };
-    Ok(
-        App::new(store, Arc::new(SystemClock), sealer, settings(cfg))
-            .with_lifecycle(lifecycle)
-            .with_scanning_rechecker(policy),
-    )
+    Ok(wire(store, Arc::new(SystemClock), sealer, settings(cfg), policy).with_lifecycle(lifecycle))
+}
+
+/// Wires an app: builds its concrete parts — the enforcement adapters over a fresh decision
+/// index, the lexicon scanner, the scanning re-checker fetching under `policy` — and hands them
+/// over. The one place production wiring names them.
+pub(crate) fn wire(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    sealer: Sealer,
+    settings: Settings,
+    policy: FetchPolicy,
+) -> App {
+    let index = warden_app::enforce::new_index();
+    let adapters = Adapters::new(&settings.adapters_config(), &index, &clock);
+    let scanner = Arc::new(ScanService::new(store.clone(), settings.scan_threshold));
+    let rechecker = Arc::new(ScanRechecker {
+        policy: policy.clone(),
+        scan: scanner.clone(),
+    });
+    let parts = Parts {
+        index,
+        adapters,
+        scanner,
+        fetch_policy: policy,
+        rechecker,
+    };
+    App::new(store, clock, sealer, settings, parts)
 }
 
 fn settings(cfg: &Config) -> Settings {

@@ -161,16 +161,30 @@ pub fn rule_for(c: &EnforcementChange) -> Option<Rule> {
 
 mod adapter;
 mod decision;
+mod feed;
 mod rpz;
 mod webhook;
 
 pub use adapter::{Adapter, AdapterError, Mode, PushFuture, lift_of};
 pub use decision::IndexAdapter;
+pub use feed::{ChangeFeed, Snapshot};
 pub use rpz::{RpzAdapter, RpzConfig, render_zone};
 pub use webhook::{
     WebhookAdapter, WebhookEndpoint, adapter_name, delivery_key, message_body, message_id,
     webhook_secret, webhook_signature,
 };
+
+/// What the adapters are built from (ENF-1, ENF-2): the webhook endpoints, the RPZ file (when
+/// `enforcement.rpz_file` is set) and the timeouts.
+#[derive(Debug, Clone)]
+pub struct AdaptersConfig {
+    /// One webhook adapter each.
+    pub webhooks: Vec<WebhookEndpoint>,
+    /// How long one webhook POST may take.
+    pub webhook_timeout: Duration,
+    /// The zone file, its reload commands and their timeout; `None`: no RPZ adapter.
+    pub rpz: Option<RpzConfig>,
+}
 
 /// The configured adapters (ENF-2): the decision index always, the RPZ file when
 /// `enforcement.rpz_file` is set, one per webhook endpoint.
@@ -190,27 +204,23 @@ impl std::fmt::Debug for Adapters {
 }
 
 impl Adapters {
-    /// From the settings; the index adapter works on `index`.
+    /// From `config`; the index adapter works on `index`.
     pub fn new(
-        settings: &crate::Settings,
+        config: &AdaptersConfig,
         index: &Arc<SharedIndex>,
         clock: &Arc<dyn crate::clock::Clock>,
     ) -> Self {
         let mut all: Vec<Arc<dyn Adapter>> = vec![Arc::new(IndexAdapter::new(index.clone()))];
-        if let Some(file) = &settings.rpz_file {
-            all.push(Arc::new(RpzAdapter::new(RpzConfig {
-                file: file.clone(),
-                reload: settings.rpz_reload.clone(),
-                timeout: Duration::from_millis(settings.rpz_reload_timeout_ms),
-            })));
+        if let Some(rpz) = &config.rpz {
+            all.push(Arc::new(RpzAdapter::new(rpz.clone())));
         }
-        let webhooks: Vec<Arc<WebhookAdapter>> = settings
+        let webhooks: Vec<Arc<WebhookAdapter>> = config
             .webhooks
             .iter()
             .map(|e| {
                 Arc::new(WebhookAdapter::new(
                     e.clone(),
-                    Duration::from_millis(settings.webhook_timeout_ms),
+                    config.webhook_timeout,
                     clock.clone(),
                 ))
             })

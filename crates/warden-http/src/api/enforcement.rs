@@ -322,7 +322,7 @@ async fn enforcement_changes(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Q(q): Q<ChangesQuery>,
-) -> ApiResult<Json<warden_app::lifecycle::ChangeFeed>> {
+) -> ApiResult<Json<ChangeFeed>> {
     Ok(Json(
         app.enforcement_changes(&who, q.since.unwrap_or(0), q.wait_ms.unwrap_or(0))
             .await?,
@@ -332,7 +332,7 @@ async fn enforcement_changes(
 async fn enforcement_snapshot(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-) -> ApiResult<Json<warden_app::lifecycle::Snapshot>> {
+) -> ApiResult<Json<Snapshot>> {
     Ok(Json(app.enforcement_snapshot(&who).await?))
 }
 

@@ -52,17 +52,19 @@ pub(crate) mod prelude {
     pub(crate) use serde_json::json;
     pub(crate) use warden_app::App;
     pub(crate) use warden_app::auth::{IssuedToken, Principal};
-    pub(crate) use warden_app::enforce::{OpenDeliveries, Reconciliation, Redriven, WebhookLog};
+    pub(crate) use warden_app::enforce::{
+        ChangeFeed, OpenDeliveries, Reconciliation, Redriven, Snapshot, WebhookLog,
+    };
     pub(crate) use warden_app::intake::{BatchReceipt, Receipt};
     pub(crate) use warden_app::jobs::PingInput;
     pub(crate) use warden_app::lifecycle::{
-        ChangeFeed, CloseTicketInput, ConfirmInput, EnforceInput, Penalties, QueuedRequest,
-        SelfUnblockInput, SelfUnblockResult, Snapshot, TicketInput, TicketView,
+        ConfirmInput, EnforceInput, Penalties, QueuedRequest, SelfUnblockInput, SelfUnblockResult,
     };
     pub(crate) use warden_app::registry::{
         AccountInput, AccountView, Contacts, ImportReport, ResourceInput,
     };
     pub(crate) use warden_app::scan::{LexiconView, ScanInput, ScanResult, TermChange, TermInput};
+    pub(crate) use warden_app::tickets::{CloseTicketInput, TicketInput, TicketView};
     pub(crate) use warden_app::triage::{HistoryEntry, ReportView, TriageInput};
     pub(crate) use warden_domain::report::ReportRequest;
     pub(crate) use warden_store::audit::{AuditFilter, Verification};
@@ -176,7 +178,7 @@ pub(crate) mod views {
     #[derive(Debug, Serialize, JsonSchema)]
     pub(crate) struct AuditPage {
         /// This page.
-        pub(crate) items: Vec<warden_app::triage::AuditEntry>,
+        pub(crate) items: Vec<warden_app::audit::AuditEntry>,
         /// The sequence number to continue after.
         pub(crate) next_after: Option<i64>,
     }

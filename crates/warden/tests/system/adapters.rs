@@ -594,7 +594,7 @@ async fn an_endpoint_configured_later_is_sent_what_is_in_force(engine: Engine) {
         actions: vec![warden_domain::penalty::Action::BlockUrl],
         products: vec![],
     });
-    let node = warden_app::App::new(
+    let node = warden_app::App::for_tests(
         t.app.store.clone(),
         t.app.clock.clone(),
         warden_app::crypto::Sealer::from_key(&[3; 32]),
@@ -679,7 +679,7 @@ async fn nodes_starting_together_arm_one_reconciliation(engine: Engine) {
     let Some(t) = crate::support::spawn_app(engine, Settings::default()).await else {
         return;
     };
-    let other = warden_app::App::new(
+    let other = warden_app::App::for_tests(
         t.app.store.clone(),
         t.app.clock.clone(),
         warden_app::crypto::Sealer::from_key(&[3; 32]),

@@ -92,7 +92,7 @@ pub async fn spawn_app_with(
         timeout: std::time::Duration::from_secs(2),
         ..Default::default()
     };
-    let app = App::new(store, clock.clone(), Sealer::from_key(&[3; 32]), settings)
+    let app = App::for_tests(store, clock.clone(), Sealer::from_key(&[3; 32]), settings)
         .with_lifecycle(lifecycle)
         .with_scanning_rechecker(policy);
     let admin = app
