@@ -19,9 +19,11 @@ use crate::error::AppResult;
 #[serde(deny_unknown_fields)]
 pub struct PingInput {
     /// How many ping jobs (1..=10000).
+    #[schemars(range(min = 1, max = 10000))]
     pub count: i64,
-    /// Due in this many ms (0 = now).
+    /// Due in this many ms (0 = now; at most 30 days).
     #[serde(default)]
+    #[schemars(range(min = 0, max = 2_592_000_000_i64))]
     pub delay_ms: i64,
 }
 

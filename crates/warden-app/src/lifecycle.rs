@@ -88,6 +88,7 @@ pub struct ConfirmInput {
     pub reason: Option<String>,
     /// GRD-3: override the computed level (needs `level_reason`).
     #[serde(default)]
+    #[schemars(with = "Option<Level>")]
     pub level: Option<String>,
     /// GRD-3: why the override.
     #[serde(default)]
@@ -107,12 +108,14 @@ pub struct ConfirmInput {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnforceInput {
-    /// Action codes, e.g. `["block_network"]`.
+    /// Action codes, e.g. `["block_network"]`: 1 to 16.
+    #[schemars(required, with = "Vec<Action>", length(min = 1, max = 16))]
     pub actions: Option<Vec<String>>,
     /// Never to be lifted from the console (禁止解封).
     #[serde(default)]
     pub no_unblock: bool,
-    /// Why.
+    /// Why, 1 to 2000 characters.
+    #[schemars(required, length(min = 1, max = 2000), pattern(r"\S"))]
     pub reason: Option<String>,
 }
 

@@ -159,17 +159,21 @@ pub struct ScanInput {
 #[serde(deny_unknown_fields)]
 pub struct TermInput {
     /// Category code (content categories).
+    #[schemars(required, with = "warden_domain::taxonomy::Category")]
     pub category: Option<String>,
-    /// The term.
+    /// The term, 1 to 64 characters.
+    #[schemars(required, length(min = 1, max = 64), pattern(r"\S"))]
     pub term: Option<String>,
-    /// Weight (default 1).
+    /// Weight, 0.01 to 100 (default 1).
     #[serde(default)]
+    #[schemars(range(min = 0.01, max = 100.0))]
     pub weight: Option<f32>,
     /// Counts only with this term nearby...
     #[serde(default)]
     pub near: Option<String>,
-    /// ...within this many characters (default 20).
+    /// ...within this many characters, 1 to 1000 (default 20).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
     pub within_chars: Option<i64>,
 }
 

@@ -19,13 +19,16 @@ use crate::lifecycle::{SlaClock, Step};
 #[serde(deny_unknown_fields)]
 pub struct TicketInput {
     /// `unblock`, `regulator`, `harmful_behaviour` or `question`.
+    #[schemars(required, with = "warden_domain::lifecycle::TicketKind")]
     pub kind: Option<String>,
     /// Linked case.
     #[serde(default)]
     pub case_id: Option<String>,
-    /// Subject.
+    /// Subject, 1 to 200 characters.
+    #[schemars(required, length(min = 1, max = 200), pattern(r"\S"))]
     pub subject: Option<String>,
-    /// Body.
+    /// Body, 1 to 10000 characters.
+    #[schemars(required, length(min = 1, max = 10000), pattern(r"\S"))]
     pub body: Option<String>,
 }
 
@@ -33,7 +36,8 @@ pub struct TicketInput {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseTicketInput {
-    /// The answer the tenant sees.
+    /// The answer the tenant sees, 1 to 2000 characters.
+    #[schemars(required, length(min = 1, max = 2000), pattern(r"\S"))]
     pub resolution: Option<String>,
     /// Lift the linked case's penalty (HARM-2, TKT-1).
     #[serde(default)]

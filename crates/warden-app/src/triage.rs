@@ -18,8 +18,8 @@ const TRIAGERS: &[Role] = &[Role::Admin, Role::Operator];
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriageInput {
-    /// Why (required to dismiss).
-    #[serde(default)]
+    /// Why, 1 to 2000 characters (required to dismiss).
+    #[schemars(required, length(min = 1, max = 2000), pattern(r"\S"))]
     pub reason: Option<String>,
 }
 

@@ -252,7 +252,9 @@ fn error_statuses(route: &Route) -> Vec<u16> {
     if ANYONE.iter().any(|r| !route.admits(r)) {
         s.push(403);
     }
-    if route.path.contains('{') {
+    // An id in the path, or one named in the body (a case, a message, an account), may name
+    // nothing the caller can see.
+    if route.path.contains('{') || route.body.is_some() {
         s.push(404);
     }
     if let Some(b) = route.body {

@@ -6,11 +6,13 @@ use super::prelude::*;
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     /// `admin`, `operator`, `reviewer`, `auditor`, `tenant`, `detector` or `edge`.
+    #[schemars(with = "warden_domain::identity::Role")]
     role: String,
     /// The account of a tenant token (only tenant tokens have one).
     #[serde(default)]
     account_id: Option<String>,
     /// Who or what holds it, 1 to 100 characters.
+    #[schemars(length(min = 1, max = 100), pattern(r"\S"))]
     label: String,
 }
 

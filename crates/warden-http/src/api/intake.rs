@@ -14,7 +14,8 @@ async fn submit_report(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchBody {
-    /// Up to `intake.max_batch` reports (default 1000).
+    /// 1 to `intake.max_batch` reports (default 1000).
+    #[schemars(length(min = 1, max = 1000))]
     reports: Vec<ReportRequest>,
 }
 

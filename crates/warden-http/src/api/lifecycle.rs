@@ -61,6 +61,15 @@ struct ReviewBody {
 }
 
 /// The body is optional: `{ "reason": "..." }` or nothing.
+/// Body of a rejection: the reason is required and shown to the tenant (UNB-3).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RejectBody {
+    /// Why, 1 to 2000 characters, e.g. "the URL still has violating content".
+    #[schemars(required, length(min = 1, max = 2000), pattern(r"\S"))]
+    reason: Option<String>,
+}
+
 async fn approve_unblock(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
@@ -79,7 +88,7 @@ async fn reject_unblock(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-    JsonBody(b): JsonBody<ReviewBody>,
+    JsonBody(b): JsonBody<RejectBody>,
 ) -> ApiResult<Json<UnblockRequest>> {
     Ok(Json(app.review_unblock(&who, &id, false, b.reason).await?))
 }
@@ -160,7 +169,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                     "Reject a manual unblock; `reason` is required and shown to the tenant.",
                     "UNB-3",
                 )
-                .json_body(schema::<ReviewBody>)
+                .json_body(schema::<RejectBody>)
                 .replies(const { &[json(200, schema::<UnblockRequest>, "Rejected.")] }),
             post(reject_unblock),
         ),

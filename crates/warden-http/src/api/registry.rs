@@ -120,6 +120,7 @@ async fn import_resources(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct OwnerQuery {
     /// A URL, domain or IP.
+    #[schemars(required, length(min = 1, max = 2048))]
     target: Option<String>,
 }
 
