@@ -168,8 +168,9 @@ pub struct TermInput {
     #[serde(default)]
     #[schemars(range(min = 0.01, max = 100.0))]
     pub weight: Option<f32>,
-    /// Counts only with this term nearby...
+    /// Counts only with this term nearby (1 to 64 characters)...
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64), pattern(r"\S"))]
     pub near: Option<String>,
     /// ...within this many characters, 1 to 1000 (default 20).
     #[serde(default)]

@@ -54,7 +54,7 @@ async fn verify_audit(
 
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
-    vec![
+    Vec::from([
         Endpoint::new(
             route(
                 "GET",
@@ -91,5 +91,5 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             ),
             get(verify_audit),
         ),
-    ]
+    ])
 }

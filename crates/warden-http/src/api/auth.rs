@@ -47,7 +47,7 @@ async fn revoke_token(
 
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
-    vec![
+    Vec::from([
         Endpoint::new(
             route(
                 "POST",
@@ -101,5 +101,5 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             .replies(const { &[empty(204, "Revoked.")] }),
             delete(revoke_token),
         ),
-    ]
+    ])
 }

@@ -22,9 +22,9 @@ async fn list_cases(
 async fn count_cases(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-    Q(q): Q<CasesQuery>,
+    Q(q): Q<CountQuery>,
 ) -> ApiResult<Json<Count>> {
-    let count = app.count_cases(&who, &case_filter(&q)?).await?;
+    let count = app.count_cases(&who, &count_filter(&q)?).await?;
     Ok(Json(Count { count }))
 }
 
@@ -97,97 +97,139 @@ async fn list_notices(
 
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
-    vec![
+    Vec::from([
         Endpoint::new(
-                            route("GET", "/api/cases", READERS, "cases", "List cases (?state=reported is the triage queue; ?unowned=true; ?after=&limit=).", "INT-4, INT-5")
-                .query(schema::<CasesQuery>)
-                .replies(const { &[json(200, schema::<Page<Case>>, "A page of cases.")] }),
+            route(
+                "GET",
+                "/api/cases",
+                READERS,
+                "cases",
+                "List cases (?state=reported is the triage queue; ?unowned=true; ?after=&limit=).",
+                "INT-4, INT-5",
+            )
+            .query(schema::<CasesQuery>)
+            .replies(const {
+                &[
+                    json(200, schema::<Page<Case>>, "A page of cases."),
+                ]
+            }),
             get(list_cases),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/cases/count",
-                    READERS,
-                    "cases",
-                    "Count cases (same filters as the list).",
-                    "INT-4",
-                )
-                .query(schema::<CasesQuery>)
-                .replies(const { &[json(200, schema::<Count>, "How many.")] }),
+            route(
+                "GET",
+                "/api/cases/count",
+                READERS,
+                "cases",
+                "Count cases (same filters as the list).",
+                "INT-4",
+            )
+            .query(schema::<CountQuery>)
+            .replies(const {
+                &[
+                    json(200, schema::<Count>, "How many."),
+                ]
+            }),
             get(count_cases),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/cases/{id}",
-                    READERS,
-                    "cases",
-                    "One case.",
-                    "LIFE-5",
-                )
-                .replies(const { &[json(200, schema::<Case>, "The case.")] }),
+            route(
+                "GET",
+                "/api/cases/{id}",
+                READERS,
+                "cases",
+                "One case.",
+                "LIFE-5",
+            )
+            .replies(const {
+                &[
+                    json(200, schema::<Case>, "The case."),
+                ]
+            }),
             get(get_case),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/cases/{id}/reports",
-                    READERS,
-                    "cases",
-                    "The reports of a case, with evidence digests (evidence text for staff).",
-                    "INT-3",
-                )
-                .replies(const { &[json(200, schema::<Items<ReportView>>, "Its reports.")] }),
+            route(
+                "GET",
+                "/api/cases/{id}/reports",
+                READERS,
+                "cases",
+                "The reports of a case, with evidence digests (evidence text for staff).",
+                "INT-3",
+            )
+            .replies(const {
+                &[
+                    json(200, schema::<Items<ReportView>>, "Its reports."),
+                ]
+            }),
             get(case_reports),
         ),
         Endpoint::new(
-                            route("GET", "/api/cases/{id}/history", READERS, "cases", "The case's history: every report and transition with time, role and reason (actors for staff).", "LIFE-5")
-                .replies(const { &[json(200, schema::<Items<HistoryEntry>>, "Its history.")] }),
+            route(
+                "GET",
+                "/api/cases/{id}/history",
+                READERS,
+                "cases",
+                "The case's history: every report and transition with time, role and reason (actors for staff).",
+                "LIFE-5",
+            )
+            .replies(const {
+                &[
+                    json(200, schema::<Items<HistoryEntry>>, "Its history."),
+                ]
+            }),
             get(case_history),
         ),
         Endpoint::new(
-                            route(
-                    "POST",
-                    "/api/cases/{id}/confirm",
-                    OPERATORS,
-                    "cases",
-                    "Confirm a reported case.",
-                    "INT-5, LIFE-1",
-                )
-                .optional_json_body(schema::<ConfirmInput>)
-                .replies(const { &[json(200, schema::<Case>, "Confirmed and graded.")] }),
+            route(
+                "POST",
+                "/api/cases/{id}/confirm",
+                OPERATORS,
+                "cases",
+                "Confirm a reported case.",
+                "INT-5, LIFE-1",
+            )
+            .optional_json_body(schema::<ConfirmInput>)
+            .replies(const {
+                &[
+                    json(200, schema::<Case>, "Confirmed and graded."),
+                ]
+            }),
             post(confirm_case),
         ),
         Endpoint::new(
-                            route(
-                    "POST",
-                    "/api/cases/{id}/dismiss",
-                    OPERATORS,
-                    "cases",
-                    "Dismiss a reported case; `reason` is required.",
-                    "LIFE-5",
-                )
-                .json_body(schema::<TriageInput>)
-                .replies(const { &[json(200, schema::<Case>, "Dismissed.")] }),
+            route(
+                "POST",
+                "/api/cases/{id}/dismiss",
+                OPERATORS,
+                "cases",
+                "Dismiss a reported case; `reason` is required.",
+                "LIFE-5",
+            )
+            .json_body(schema::<TriageInput>)
+            .replies(const {
+                &[
+                    json(200, schema::<Case>, "Dismissed."),
+                ]
+            }),
             post(dismiss_case),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/notices",
-                    READERS,
-                    "cases",
-                    "Inbox notices (站内信): tenants see their own; staff see all.",
-                    "NOT-1, NOT-2",
-                )
-                .query(schema::<PageQuery>)
-                .replies(const { &[json(
-                    200,
-                    schema::<Page<Notice>>,
-                    "A page of the inbox.",
-                )] }),
+            route(
+                "GET",
+                "/api/notices",
+                READERS,
+                "cases",
+                "Inbox notices (站内信): tenants see their own; staff see all.",
+                "NOT-1, NOT-2",
+            )
+            .query(schema::<PageQuery>)
+            .replies(const {
+                &[
+                    json( 200, schema::<Page<Notice>>, "A page of the inbox.", ),
+                ]
+            }),
             get(list_notices),
         ),
-    ]
+    ])
 }

@@ -323,10 +323,15 @@ async fn enforcement_changes(
     Extension(who): Extension<Principal>,
     Q(q): Q<ChangesQuery>,
 ) -> ApiResult<Json<ChangeFeed>> {
-    Ok(Json(
-        app.enforcement_changes(&who, q.since.unwrap_or(0), q.wait_ms.unwrap_or(0))
-            .await?,
-    ))
+    let since = q.since.unwrap_or(0);
+    if since < 0 {
+        return Err(ApiError::invalid("since", "must be a revision, 0 or more"));
+    }
+    let wait_ms = q.wait_ms.unwrap_or(0);
+    if wait_ms > 30_000 {
+        return Err(ApiError::invalid("wait_ms", "must be at most 30000"));
+    }
+    Ok(Json(app.enforcement_changes(&who, since, wait_ms).await?))
 }
 
 async fn enforcement_snapshot(
@@ -338,100 +343,191 @@ async fn enforcement_snapshot(
 
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
-    vec![
+    Vec::from([
         Endpoint::new(
-                            route("GET", "/api/enforcement/check", ANYONE, "enforcement", "nginx auth_request check: X-Original-URI/Host/Proto (or ?url=); 204 allowed, 403 + X-Warden-Case blocked. Reveals nothing but the decision.", "ENF-1")
-                .query(schema::<CheckQuery>)
-                .replies(const { &[empty(204, "Not blocked."), empty(403, "Blocked: X-Warden-Case and X-Warden-Action name why.")] }),
+            route(
+                "GET",
+                "/api/enforcement/check",
+                ANYONE,
+                "enforcement",
+                "nginx auth_request check: X-Original-URI/Host/Proto (or ?url=); 204 allowed, 403 + X-Warden-Case blocked. Reveals nothing but the decision.",
+                "ENF-1",
+            )
+            .query(schema::<CheckQuery>)
+            .replies(const {
+                &[
+                    empty(204, "Not blocked."),
+                    empty(403, "Blocked: X-Warden-Case and X-Warden-Action name why."),
+                ]
+            }),
             get(enforcement_check),
         ),
         Endpoint::new(
-                            route("GET", "/api/enforcement/check/{*path}", ANYONE, "enforcement", "Envoy ext_authz (HTTP service with this path prefix): 200 allowed, 451 notice page blocked.", "ENF-1")
-                .replies(const { &[empty(200, "Not blocked."), text(451, "text/html", "Blocked: the notice page.")] }),
+            route(
+                "GET",
+                "/api/enforcement/check/{*path}",
+                ANYONE,
+                "enforcement",
+                "Envoy ext_authz (HTTP service with this path prefix): 200 allowed, 451 notice page blocked.",
+                "ENF-1",
+            )
+            .replies(const {
+                &[
+                    empty(200, "Not blocked."),
+                    text(451, "text/html", "Blocked: the notice page."),
+                ]
+            }),
             get(enforcement_check_envoy),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/enforcement/notice",
-                    ANYONE,
-                    "enforcement",
-                    "The HTTP 451 notice page for ?case= (RFC 7725), zh-CN/en by Accept-Language.",
-                    "ENF-1, NOT-1",
-                )
-                .query(schema::<CheckQuery>)
-                .replies(const { &[text(451, "text/html", "The notice page (RFC 7725).")] }),
+            route(
+                "GET",
+                "/api/enforcement/notice",
+                ANYONE,
+                "enforcement",
+                "The HTTP 451 notice page for ?case= (RFC 7725), zh-CN/en by Accept-Language.",
+                "ENF-1, NOT-1",
+            )
+            .query(schema::<CheckQuery>)
+            .replies(const {
+                &[
+                    text(451, "text/html", "The notice page (RFC 7725)."),
+                ]
+            }),
             get(enforcement_notice),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/decision",
-                    EDGES,
-                    "enforcement",
-                    "Is this ?url=, ?host= or ?ip= blocked, and why (action, case, notice link).",
-                    "ENF-1",
-                )
-                .query(schema::<DecisionQuery>)
-                .replies(const { &[json(
-                    200,
-                    schema::<DecisionView>,
-                    "Whether it is blocked, and why.",
-                )] }),
+            route(
+                "GET",
+                "/api/decision",
+                EDGES,
+                "enforcement",
+                "Is this ?url=, ?host= or ?ip= blocked, and why (action, case, notice link).",
+                "ENF-1",
+            )
+            .query(schema::<DecisionQuery>)
+            .replies(const {
+                &[
+                    json( 200, schema::<DecisionView>, "Whether it is blocked, and why.", ),
+                ]
+            }),
             get(decision),
         ),
         Endpoint::new(
-                            route("GET", "/api/enforcement/webhooks", OPERATORS, "enforcement", "Webhook endpoints and the delivery log (every attempt; ?msg_id= for one message with its state).", "ENF-1, ENF-2")
-                .query(schema::<WebhookQuery>)
-                .replies(const { &[json(200, schema::<WebhookLog>, "Endpoints, messages and attempts.")] }),
+            route(
+                "GET",
+                "/api/enforcement/webhooks",
+                OPERATORS,
+                "enforcement",
+                "Webhook endpoints and the delivery log (every attempt; ?msg_id= for one message with its state).",
+                "ENF-1, ENF-2",
+            )
+            .query(schema::<WebhookQuery>)
+            .replies(const {
+                &[
+                    json(200, schema::<WebhookLog>, "Endpoints, messages and attempts."),
+                ]
+            }),
             get(webhook_log),
         ),
         Endpoint::new(
-                            route(
-                    "POST",
-                    "/api/enforcement/webhooks/redrive",
-                    OPERATORS,
-                    "enforcement",
-                    "Re-drive a dead delivery (same message id).",
-                    "ENF-2",
-                )
-                .json_body(schema::<RedriveBody>)
-                .replies(const { &[json(200, schema::<Redriven>, "Queued again.")] }),
+            route(
+                "POST",
+                "/api/enforcement/webhooks/redrive",
+                OPERATORS,
+                "enforcement",
+                "Re-drive a dead delivery (same message id).",
+                "ENF-2",
+            )
+            .json_body(schema::<RedriveBody>)
+            .replies(const {
+                &[
+                    json(200, schema::<Redriven>, "Queued again."),
+                ]
+            }),
             post(webhook_redrive),
         ),
         Endpoint::new(
-                            route("GET", "/api/enforcement/deliveries", OPERATORS, "enforcement", "Deliveries no enforcement point has confirmed yet (?failed=true: only those whose retries ran out; reconciliation re-sends them).", "ENF-2, PEN-3")
-                .query(schema::<DeliveriesQuery>)
-                .replies(const { &[json(200, schema::<OpenDeliveries>, "What is not confirmed yet.")] }),
+            route(
+                "GET",
+                "/api/enforcement/deliveries",
+                OPERATORS,
+                "enforcement",
+                "Deliveries no enforcement point has confirmed yet (?failed=true: only those whose retries ran out; reconciliation re-sends them).",
+                "ENF-2, PEN-3",
+            )
+            .query(schema::<DeliveriesQuery>)
+            .replies(const {
+                &[
+                    json(200, schema::<OpenDeliveries>, "What is not confirmed yet."),
+                ]
+            }),
             get(open_deliveries),
         ),
         Endpoint::new(
-                            route("POST", "/api/enforcement/reconcile", OPERATORS, "enforcement", "Reconcile now (it also runs every enforcement.reconcile_interval_secs): re-send what an adapter never confirmed, send what is in force to endpoints configured later, retire deliveries of removed endpoints.", "ENF-2")
-                .replies(const { &[json(200, schema::<Reconciliation>, "What was re-sent.")] }),
+            route(
+                "POST",
+                "/api/enforcement/reconcile",
+                OPERATORS,
+                "enforcement",
+                "Reconcile now (it also runs every enforcement.reconcile_interval_secs): re-send what an adapter never confirmed, send what is in force to endpoints configured later, retire deliveries of removed endpoints.",
+                "ENF-2",
+            )
+            .replies(const {
+                &[
+                    json(200, schema::<Reconciliation>, "What was re-sent."),
+                ]
+            }),
             post(reconcile_now),
         ),
         Endpoint::new(
-                            route("GET", "/api/enforcement/rpz", EDGES, "enforcement", "The DNS Response Policy Zone: suspend_resolution domains answer NXDOMAIN; SOA serial = revision.", "ENF-1")
-                .replies(const { &[text(200, "text/dns", "The zone file.")] }),
+            route(
+                "GET",
+                "/api/enforcement/rpz",
+                EDGES,
+                "enforcement",
+                "The DNS Response Policy Zone: suspend_resolution domains answer NXDOMAIN; SOA serial = revision.",
+                "ENF-1",
+            )
+            .replies(const {
+                &[
+                    text(200, "text/dns", "The zone file."),
+                ]
+            }),
             get(rpz_zone),
         ),
         Endpoint::new(
-                            route("GET", "/api/enforcement/changes", EDGES, "enforcement", "Every apply and lift after ?since=REV, oldest first; ?wait_ms= long-polls (at most 30 s) until there is one.", "ENF-1")
-                .query(schema::<ChangesQuery>)
-                .replies(const { &[json(200, schema::<ChangeFeed>, "Changes after since.")] }),
+            route(
+                "GET",
+                "/api/enforcement/changes",
+                EDGES,
+                "enforcement",
+                "Every apply and lift after ?since=REV, oldest first; ?wait_ms= long-polls (at most 30 s) until there is one.",
+                "ENF-1",
+            )
+            .query(schema::<ChangesQuery>)
+            .replies(const {
+                &[
+                    json(200, schema::<ChangeFeed>, "Changes after since."),
+                ]
+            }),
             get(enforcement_changes),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/enforcement/snapshot",
-                    EDGES,
-                    "enforcement",
-                    "Everything in force, with the revision it is current at.",
-                    "ENF-1",
-                )
-                .replies(const { &[json(200, schema::<Snapshot>, "Everything in force.")] }),
+            route(
+                "GET",
+                "/api/enforcement/snapshot",
+                EDGES,
+                "enforcement",
+                "Everything in force, with the revision it is current at.",
+                "ENF-1",
+            )
+            .replies(const {
+                &[
+                    json(200, schema::<Snapshot>, "Everything in force."),
+                ]
+            }),
             get(enforcement_snapshot),
         ),
-    ]
+    ])
 }

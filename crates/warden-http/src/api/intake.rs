@@ -56,47 +56,74 @@ async fn reporter_contact(
 
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
-    vec![
+    Vec::from([
         Endpoint::new(
-                            route(
-                    "POST",
-                    "/api/reports",
-                    REPORTERS,
-                    "intake",
-                    "File one report (anonymous reporters are rate-limited per IP).",
-                    "INT-1, INT-3, INT-4, INT-5",
-                )
-                .json_body(schema::<ReportRequest>)
-                .replies(const { &[json(201, schema::<Receipt>, "Stored.")] }),
+            route(
+                "POST",
+                "/api/reports",
+                REPORTERS,
+                "intake",
+                "File one report (anonymous reporters are rate-limited per IP).",
+                "INT-1, INT-3, INT-4, INT-5",
+            )
+            .json_body(schema::<ReportRequest>)
+            .replies(const {
+                &[
+                    json(201, schema::<Receipt>, "Stored."),
+                ]
+            }),
             post(submit_report),
         ),
         Endpoint::new(
-                            route("POST", "/api/reports/batch", BATCHERS, "intake", "File up to max_batch reports; valid ones are stored in one transaction, invalid ones listed.", "INT-1, INT-4")
-                .json_body(schema::<BatchBody>)
-                .replies(const { &[json(201, schema::<BatchReceipt>, "Every report stored."), json(207, schema::<BatchReceipt>, "The valid reports stored; the invalid ones listed.")] }),
+            route(
+                "POST",
+                "/api/reports/batch",
+                BATCHERS,
+                "intake",
+                "File up to max_batch reports; valid ones are stored in one transaction, invalid ones listed.",
+                "INT-1, INT-4",
+            )
+            .json_body(schema::<BatchBody>)
+            .replies(const {
+                &[
+                    json(201, schema::<BatchReceipt>, "Every report stored."),
+                    json(207, schema::<BatchReceipt>, "The valid reports stored; the invalid ones listed."),
+                ]
+            }),
             post(submit_batch).layer(DefaultBodyLimit::max(MAX_BULK_BODY)),
         ),
         Endpoint::new(
-                            route("POST", "/api/reports/xarf", REPORTERS, "intake", "File an X-ARF v3 report; it is validated, mapped to a category and kept as evidence with the reporter contact sealed (AUD-4).", "INT-2")
-                .json_body(schema::<XarfDocument>)
-                .replies(const { &[json(201, schema::<Receipt>, "Stored.")] }),
+            route(
+                "POST",
+                "/api/reports/xarf",
+                REPORTERS,
+                "intake",
+                "File an X-ARF v3 report; it is validated, mapped to a category and kept as evidence with the reporter contact sealed (AUD-4).",
+                "INT-2",
+            )
+            .json_body(schema::<XarfDocument>)
+            .replies(const {
+                &[
+                    json(201, schema::<Receipt>, "Stored."),
+                ]
+            }),
             post(submit_xarf),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/reports/{id}/reporter-contact",
-                    OPERATORS,
-                    "intake",
-                    "Decrypt a report's reporter contact (audited).",
-                    "AUD-4",
-                )
-                .replies(const { &[json(
-                    200,
-                    schema::<ReporterContact>,
-                    "The contact (the read is audited).",
-                )] }),
+            route(
+                "GET",
+                "/api/reports/{id}/reporter-contact",
+                OPERATORS,
+                "intake",
+                "Decrypt a report's reporter contact (audited).",
+                "AUD-4",
+            )
+            .replies(const {
+                &[
+                    json( 200, schema::<ReporterContact>, "The contact (the read is audited).", ),
+                ]
+            }),
             get(reporter_contact),
         ),
-    ]
+    ])
 }

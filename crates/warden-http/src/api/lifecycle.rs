@@ -104,86 +104,139 @@ async fn withdraw_unblock(
 
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
-    vec![
+    Vec::from([
         Endpoint::new(
-                            route("POST", "/api/cases/{id}/enforce", OPERATORS, "lifecycle", "Apply actions directly, e.g. block_network on a machine attacking others; `reason` required.", "HARM-1, PEN-3")
-                .json_body(schema::<EnforceInput>)
-                .replies(const { &[json(200, schema::<Case>, "Enforced.")] }),
+            route(
+                "POST",
+                "/api/cases/{id}/enforce",
+                OPERATORS,
+                "lifecycle",
+                "Apply actions directly, e.g. block_network on a machine attacking others; `reason` required.",
+                "HARM-1, PEN-3",
+            )
+            .json_body(schema::<EnforceInput>)
+            .replies(const {
+                &[
+                    json(200, schema::<Case>, "Enforced."),
+                ]
+            }),
             post(enforce_case),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/cases/{id}/penalties",
-                    READERS,
-                    "lifecycle",
-                    "Level with reasons, deadline, action records and unblock requests of a case.",
-                    "GRD-2, PEN-3, UNB-6",
-                )
-                .replies(const { &[json(
-                    200,
-                    schema::<Penalties>,
-                    "Level, deadline, actions and requests.",
-                )] }),
+            route(
+                "GET",
+                "/api/cases/{id}/penalties",
+                READERS,
+                "lifecycle",
+                "Level with reasons, deadline, action records and unblock requests of a case.",
+                "GRD-2, PEN-3, UNB-6",
+            )
+            .replies(const {
+                &[
+                    json( 200, schema::<Penalties>, "Level, deadline, actions and requests.", ),
+                ]
+            }),
             get(case_penalties),
         ),
         Endpoint::new(
-                            route("POST", "/api/cases/{id}/unblock/self", TENANTS, "lifecycle", "Self-service unblock: confirm the rectification commitment; every violating URL is re-checked. 201 with outcome lifted, or 200 with outcome failed and the URLs still violating.", "UNB-1, UNB-2, UNB-4")
-                .json_body(schema::<SelfUnblockInput>)
-                .replies(const { &[json(201, schema::<SelfUnblockResult>, "Every URL was clean: lifted."), json(200, schema::<SelfUnblockResult>, "Violating content is still present: failed, with the URLs.")] }),
+            route(
+                "POST",
+                "/api/cases/{id}/unblock/self",
+                TENANTS,
+                "lifecycle",
+                "Self-service unblock: confirm the rectification commitment; every violating URL is re-checked. 201 with outcome lifted, or 200 with outcome failed and the URLs still violating.",
+                "UNB-1, UNB-2, UNB-4",
+            )
+            .json_body(schema::<SelfUnblockInput>)
+            .replies(const {
+                &[
+                    json(201, schema::<SelfUnblockResult>, "Every URL was clean: lifted."),
+                    json(200, schema::<SelfUnblockResult>, "Violating content is still present: failed, with the URLs."),
+                ]
+            }),
             post(self_unblock),
         ),
         Endpoint::new(
-                            route("POST", "/api/cases/{id}/unblock/manual", TENANTS, "lifecycle", "Manual unblock after a failed self-service attempt: into the reviewer queue with a working-time SLA.", "UNB-3, UNB-4")
-                .replies(const { &[json(201, schema::<UnblockRequest>, "In the reviewer queue.")] }),
+            route(
+                "POST",
+                "/api/cases/{id}/unblock/manual",
+                TENANTS,
+                "lifecycle",
+                "Manual unblock after a failed self-service attempt: into the reviewer queue with a working-time SLA.",
+                "UNB-3, UNB-4",
+            )
+            .replies(const {
+                &[
+                    json(201, schema::<UnblockRequest>, "In the reviewer queue."),
+                ]
+            }),
             post(manual_unblock),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/unblock-requests",
-                    REVIEWERS,
-                    "lifecycle",
-                    "The reviewer queue with SLA due times, overdue and working_ms_left.",
-                    "UNB-3",
-                )
-                .replies(const { &[json(
-                    200,
-                    schema::<Items<QueuedRequest>>,
-                    "The queue with SLA clocks.",
-                )] }),
+            route(
+                "GET",
+                "/api/unblock-requests",
+                REVIEWERS,
+                "lifecycle",
+                "The reviewer queue with SLA due times, overdue and working_ms_left.",
+                "UNB-3",
+            )
+            .replies(const {
+                &[
+                    json( 200, schema::<Items<QueuedRequest>>, "The queue with SLA clocks.", ),
+                ]
+            }),
             get(unblock_queue),
         ),
         Endpoint::new(
-                            route("POST", "/api/unblock-requests/{id}/approve", REVIEW_DECIDERS, "lifecycle", "Approve a manual unblock: every liftable action is lifted. Optional body { reason }, kept and shown to the tenant.", "UNB-3")
-                .optional_json_body(schema::<ReviewBody>)
-                .replies(const { &[json(200, schema::<UnblockRequest>, "Approved; liftable actions lifted.")] }),
+            route(
+                "POST",
+                "/api/unblock-requests/{id}/approve",
+                REVIEW_DECIDERS,
+                "lifecycle",
+                "Approve a manual unblock: every liftable action is lifted. Optional body { reason }, kept and shown to the tenant.",
+                "UNB-3",
+            )
+            .optional_json_body(schema::<ReviewBody>)
+            .replies(const {
+                &[
+                    json(200, schema::<UnblockRequest>, "Approved; liftable actions lifted."),
+                ]
+            }),
             post(approve_unblock),
         ),
         Endpoint::new(
-                            route(
-                    "POST",
-                    "/api/unblock-requests/{id}/reject",
-                    REVIEW_DECIDERS,
-                    "lifecycle",
-                    "Reject a manual unblock; `reason` is required and shown to the tenant.",
-                    "UNB-3",
-                )
-                .json_body(schema::<RejectBody>)
-                .replies(const { &[json(200, schema::<UnblockRequest>, "Rejected.")] }),
+            route(
+                "POST",
+                "/api/unblock-requests/{id}/reject",
+                REVIEW_DECIDERS,
+                "lifecycle",
+                "Reject a manual unblock; `reason` is required and shown to the tenant.",
+                "UNB-3",
+            )
+            .json_body(schema::<RejectBody>)
+            .replies(const {
+                &[
+                    json(200, schema::<UnblockRequest>, "Rejected."),
+                ]
+            }),
             post(reject_unblock),
         ),
         Endpoint::new(
-                            route(
-                    "DELETE",
-                    "/api/unblock-requests/{id}",
-                    TENANTS,
-                    "lifecycle",
-                    "Withdraw a request: always refused (request_cannot_be_withdrawn).",
-                    "UNB-3",
-                )
-                .replies(const { &[empty(204, "Never: a request cannot be withdrawn (409).")] }),
+            route(
+                "DELETE",
+                "/api/unblock-requests/{id}",
+                TENANTS,
+                "lifecycle",
+                "Withdraw a request: always refused (request_cannot_be_withdrawn).",
+                "UNB-3",
+            )
+            .replies(const {
+                &[
+                    empty(204, "Never: a request cannot be withdrawn (409)."),
+                ]
+            }),
             delete(withdraw_unblock),
         ),
-    ]
+    ])
 }

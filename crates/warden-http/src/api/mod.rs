@@ -77,7 +77,8 @@ pub(crate) mod prelude {
 
     pub(crate) use super::views::*;
     pub(crate) use super::{
-        CasesQuery, JsonBody, PageQuery, Q, ResourcesQuery, case_filter, page_size, parse_json,
+        CasesQuery, CountQuery, JsonBody, PageQuery, Q, ResourcesQuery, case_filter, count_filter,
+        page_size, parse_json,
     };
     pub(crate) use crate::routes::{
         ADMINS, ANYONE, AUDITORS, BATCHERS, EDGES, Endpoint, OPERATORS, READERS, REPORTERS,
@@ -320,8 +321,28 @@ pub(crate) struct CasesQuery {
     pub(crate) unowned: Option<bool>,
 }
 
+/// Counting cases: the filters of a cases query, without paging.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct CountQuery {
+    /// Only cases in this state (`reported` is the triage queue).
+    #[serde(default)]
+    #[schemars(with = "Option<warden_domain::lifecycle::State>")]
+    pub(crate) state: Option<String>,
+    /// Only unowned cases (RES-2).
+    #[serde(default)]
+    pub(crate) unowned: Option<bool>,
+}
+
 /// The storage filter of a cases query; an unknown state is refused naming the parameter.
 pub(crate) fn case_filter(q: &CasesQuery) -> ApiResult<CaseFilter> {
+    count_filter(&CountQuery {
+        state: q.state.clone(),
+        unowned: q.unowned,
+    })
+}
+
+/// The storage filter of a count; an unknown state is refused naming the parameter.
+pub(crate) fn count_filter(q: &CountQuery) -> ApiResult<CaseFilter> {
     let state = q
         .state
         .as_deref()

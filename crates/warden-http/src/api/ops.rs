@@ -72,7 +72,7 @@ async fn job_counts(
 
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
-    vec![
+    Vec::from([
         Endpoint::new(
             route(
                 "GET",
@@ -170,5 +170,5 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             .replies(const { &[json(200, schema::<JobCounts>, "Jobs per state.")] }),
             get(job_counts),
         ),
-    ]
+    ])
 }

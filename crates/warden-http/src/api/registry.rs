@@ -108,6 +108,12 @@ async fn import_resources(
 ) -> ApiResult<Response> {
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::malformed("the body is not UTF-8"))?;
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "body",
+            "holds no resources: send one resource JSON object per line",
+        ));
+    }
     let report = app.import_resources(&who, text).await?;
     let status = if report.failed == 0 {
         StatusCode::OK
@@ -137,151 +143,191 @@ async fn owner(
 
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
-    vec![
+    Vec::from([
         Endpoint::new(
-                            route(
-                    "POST",
-                    "/api/accounts",
-                    OPERATORS,
-                    "resources",
-                    "Create an account (e-mail and phone are encrypted at rest).",
-                    "RES-3, AUD-4",
-                )
-                .json_body(schema::<AccountInput>)
-                .replies(const { &[json(201, schema::<AccountView>, "Created.")] }),
+            route(
+                "POST",
+                "/api/accounts",
+                OPERATORS,
+                "resources",
+                "Create an account (e-mail and phone are encrypted at rest).",
+                "RES-3, AUD-4",
+            )
+            .json_body(schema::<AccountInput>)
+            .replies(const {
+                &[
+                    json(201, schema::<AccountView>, "Created."),
+                ]
+            }),
             post(create_account),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/accounts",
-                    READERS,
-                    "resources",
-                    "List accounts (tenants: their own).",
-                    "RES-3",
-                )
-                .query(schema::<PageQuery>)
-                .replies(const { &[json(
-                    200,
-                    schema::<Page<AccountView>>,
-                    "A page of accounts.",
-                )] }),
+            route(
+                "GET",
+                "/api/accounts",
+                READERS,
+                "resources",
+                "List accounts (tenants: their own).",
+                "RES-3",
+            )
+            .query(schema::<PageQuery>)
+            .replies(const {
+                &[
+                    json( 200, schema::<Page<AccountView>>, "A page of accounts.", ),
+                ]
+            }),
             get(list_accounts),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/accounts/{id}",
-                    READERS,
-                    "resources",
-                    "One account.",
-                    "RES-3",
-                )
-                .replies(const { &[json(200, schema::<AccountView>, "The account.")] }),
+            route(
+                "GET",
+                "/api/accounts/{id}",
+                READERS,
+                "resources",
+                "One account.",
+                "RES-3",
+            )
+            .replies(const {
+                &[
+                    json(200, schema::<AccountView>, "The account."),
+                ]
+            }),
             get(get_account),
         ),
         Endpoint::new(
-                            route(
-                    "PATCH",
-                    "/api/accounts/{id}",
-                    OPERATORS,
-                    "resources",
-                    "Update name, e-mail or phone.",
-                    "RES-3",
-                )
-                .json_body(schema::<AccountInput>)
-                .replies(const { &[json(200, schema::<AccountView>, "Updated.")] }),
+            route(
+                "PATCH",
+                "/api/accounts/{id}",
+                OPERATORS,
+                "resources",
+                "Update name, e-mail or phone.",
+                "RES-3",
+            )
+            .json_body(schema::<AccountInput>)
+            .replies(const {
+                &[
+                    json(200, schema::<AccountView>, "Updated."),
+                ]
+            }),
             patch(update_account),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/accounts/{id}/contacts",
-                    READERS,
-                    "resources",
-                    "Decrypt the account's e-mail and phone (audited).",
-                    "AUD-4",
-                )
-                .replies(const { &[json(
-                    200,
-                    schema::<Contacts>,
-                    "The contacts (the read is audited).",
-                )] }),
+            route(
+                "GET",
+                "/api/accounts/{id}/contacts",
+                READERS,
+                "resources",
+                "Decrypt the account's e-mail and phone (audited).",
+                "AUD-4",
+            )
+            .replies(const {
+                &[
+                    json( 200, schema::<Contacts>, "The contacts (the read is audited).", ),
+                ]
+            }),
             get(account_contacts),
         ),
         Endpoint::new(
-                            route(
-                    "POST",
-                    "/api/resources",
-                    OPERATORS,
-                    "resources",
-                    "Register a resource with its identifiers.",
-                    "RES-1, RES-2",
-                )
-                .json_body(schema::<ResourceInput>)
-                .replies(const { &[json(201, schema::<Resource>, "Registered.")] }),
+            route(
+                "POST",
+                "/api/resources",
+                OPERATORS,
+                "resources",
+                "Register a resource with its identifiers.",
+                "RES-1, RES-2",
+            )
+            .json_body(schema::<ResourceInput>)
+            .replies(const {
+                &[
+                    json(201, schema::<Resource>, "Registered."),
+                ]
+            }),
             post(create_resource),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/resources",
-                    READERS,
-                    "resources",
-                    "List resources (?account_id=&after=&limit=).",
-                    "RES-3",
-                )
-                .query(schema::<ResourcesQuery>)
-                .replies(const { &[json(
-                    200,
-                    schema::<Page<Resource>>,
-                    "A page of resources.",
-                )] }),
+            route(
+                "GET",
+                "/api/resources",
+                READERS,
+                "resources",
+                "List resources (?account_id=&after=&limit=).",
+                "RES-3",
+            )
+            .query(schema::<ResourcesQuery>)
+            .replies(const {
+                &[
+                    json( 200, schema::<Page<Resource>>, "A page of resources.", ),
+                ]
+            }),
             get(list_resources),
         ),
         Endpoint::new(
-                            route("POST", "/api/resources/import", OPERATORS, "resources", "Bulk import: one resource JSON per line; per-line report; a bad line stores nothing.", "RES-3")
-                .ndjson_body()
-                .replies(const { &[json(200, schema::<ImportReport>, "Every line imported."), json(207, schema::<ImportReport>, "Some lines failed; the report says which.")] }),
+            route(
+                "POST",
+                "/api/resources/import",
+                OPERATORS,
+                "resources",
+                "Bulk import: one resource JSON per line; per-line report; a bad line stores nothing.",
+                "RES-3",
+            )
+            .ndjson_body()
+            .replies(const {
+                &[
+                    json(200, schema::<ImportReport>, "Every line imported."),
+                    json(207, schema::<ImportReport>, "Some lines failed; the report says which."),
+                ]
+            }),
             post(import_resources).layer(DefaultBodyLimit::max(MAX_BULK_BODY)),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/resources/{id}",
-                    READERS,
-                    "resources",
-                    "One resource with its identifiers.",
-                    "RES-2",
-                )
-                .replies(const { &[json(200, schema::<Resource>, "The resource.")] }),
+            route(
+                "GET",
+                "/api/resources/{id}",
+                READERS,
+                "resources",
+                "One resource with its identifiers.",
+                "RES-2",
+            )
+            .replies(const {
+                &[
+                    json(200, schema::<Resource>, "The resource."),
+                ]
+            }),
             get(get_resource),
         ),
         Endpoint::new(
-                            route(
-                    "PATCH",
-                    "/api/resources/{id}",
-                    OPERATORS,
-                    "resources",
-                    "Update name, region or (all) identifiers.",
-                    "RES-2",
-                )
-                .json_body(schema::<ResourceInput>)
-                .replies(const { &[json(200, schema::<Resource>, "Updated.")] }),
+            route(
+                "PATCH",
+                "/api/resources/{id}",
+                OPERATORS,
+                "resources",
+                "Update name, region or (all) identifiers.",
+                "RES-2",
+            )
+            .json_body(schema::<ResourceInput>)
+            .replies(const {
+                &[
+                    json(200, schema::<Resource>, "Updated."),
+                ]
+            }),
             patch(update_resource),
         ),
         Endpoint::new(
-                            route(
-                    "GET",
-                    "/api/owner",
-                    READERS,
-                    "resources",
-                    "Owner of ?target= (URL, domain, IP...): staff get the longest match (null = unowned); a tenant only whether it is its own.",
-                    "RES-2",
-                )
-                .query(schema::<OwnerQuery>)
-                .replies(const { &[json(200, schema::<warden_app::registry::OwnerAnswer>, "Who owns the target.")] }),
+            route(
+                "GET",
+                "/api/owner",
+                READERS,
+                "resources",
+                "Owner of ?target= (URL, domain, IP...): staff get the longest match (null = unowned); a tenant only whether it is its own.",
+                "RES-2",
+            )
+            .query(schema::<OwnerQuery>)
+            .replies(const {
+                &[
+                    json(200, schema::<warden_app::registry::OwnerAnswer>, "Who owns the target."),
+                ]
+            }),
             get(owner),
         ),
-    ]
+    ])
 }

@@ -43,37 +43,74 @@ async fn remove_term(
 
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
-    vec![
+    Vec::from([
         Endpoint::new(
-                            route("POST", "/api/scan", SCANNERS, "detection", "Scan text or a URL with the lexicons; the verdict names categories, scores, terms and original offsets, and records the lexicon version.", "DET-1, DET-2")
-                .json_body(schema::<ScanInput>)
-                .replies(const { &[json(200, schema::<ScanResult>, "The verdict.")] }),
+            route(
+                "POST",
+                "/api/scan",
+                SCANNERS,
+                "detection",
+                "Scan text or a URL with the lexicons; the verdict names categories, scores, terms and original offsets, and records the lexicon version.",
+                "DET-1, DET-2",
+            )
+            .json_body(schema::<ScanInput>)
+            .replies(const {
+                &[
+                    json(200, schema::<ScanResult>, "The verdict."),
+                ]
+            }),
             post(scan),
         ),
         Endpoint::new(
-                            route("GET", "/api/lexicon", OPERATORS, "detection", "Lexicon version, terms per category, changes made through the API; ?category= lists its terms.", "DET-1")
-                .query(schema::<LexiconQuery>)
-                .replies(const { &[json(200, schema::<LexiconView>, "The lexicon.")] }),
+            route(
+                "GET",
+                "/api/lexicon",
+                OPERATORS,
+                "detection",
+                "Lexicon version, terms per category, changes made through the API; ?category= lists its terms.",
+                "DET-1",
+            )
+            .query(schema::<LexiconQuery>)
+            .replies(const {
+                &[
+                    json(200, schema::<LexiconView>, "The lexicon."),
+                ]
+            }),
             get(lexicon),
         ),
         Endpoint::new(
-                            route("POST", "/api/lexicon/terms", OPERATORS, "detection", "Add or replace a term (weight, optional `near` context rule); the next scan uses it.", "DET-1")
-                .json_body(schema::<TermInput>)
-                .replies(const { &[json(200, schema::<TermChange>, "The new version.")] }),
+            route(
+                "POST",
+                "/api/lexicon/terms",
+                OPERATORS,
+                "detection",
+                "Add or replace a term (weight, optional `near` context rule); the next scan uses it.",
+                "DET-1",
+            )
+            .json_body(schema::<TermInput>)
+            .replies(const {
+                &[
+                    json(200, schema::<TermChange>, "The new version."),
+                ]
+            }),
             post(put_term),
         ),
         Endpoint::new(
-                            route(
-                    "POST",
-                    "/api/lexicon/terms/remove",
-                    OPERATORS,
-                    "detection",
-                    "Remove a term (built-in or added); the next scan no longer finds it.",
-                    "DET-1",
-                )
-                .json_body(schema::<TermInput>)
-                .replies(const { &[json(200, schema::<TermChange>, "The new version.")] }),
+            route(
+                "POST",
+                "/api/lexicon/terms/remove",
+                OPERATORS,
+                "detection",
+                "Remove a term (built-in or added); the next scan no longer finds it.",
+                "DET-1",
+            )
+            .json_body(schema::<TermInput>)
+            .replies(const {
+                &[
+                    json(200, schema::<TermChange>, "The new version."),
+                ]
+            }),
             post(remove_term),
         ),
-    ]
+    ])
 }

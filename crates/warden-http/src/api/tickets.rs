@@ -34,30 +34,56 @@ async fn close_ticket(
 
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
-    vec![
+    Vec::from([
         Endpoint::new(
-                            route("POST", "/api/tickets", TENANTS, "lifecycle", "File a ticket (unblock, regulator, harmful_behaviour, question), optionally linked to a case.", "TKT-1, UNB-5")
-                .json_body(schema::<TicketInput>)
-                .replies(const { &[json(201, schema::<Ticket>, "Filed.")] }),
+            route(
+                "POST",
+                "/api/tickets",
+                TENANTS,
+                "lifecycle",
+                "File a ticket (unblock, regulator, harmful_behaviour, question), optionally linked to a case.",
+                "TKT-1, UNB-5",
+            )
+            .json_body(schema::<TicketInput>)
+            .replies(const {
+                &[
+                    json(201, schema::<Ticket>, "Filed."),
+                ]
+            }),
             post(file_ticket),
         ),
         Endpoint::new(
-                            route("GET", "/api/tickets", READERS, "lifecycle", "Tickets: a tenant's own; for staff the open queue by SLA due time, with overdue and working_ms_left.", "TKT-1")
-                .replies(const { &[json(200, schema::<Items<TicketView>>, "Tickets with SLA clocks.")] }),
+            route(
+                "GET",
+                "/api/tickets",
+                READERS,
+                "lifecycle",
+                "Tickets: a tenant's own; for staff the open queue by SLA due time, with overdue and working_ms_left.",
+                "TKT-1",
+            )
+            .replies(const {
+                &[
+                    json(200, schema::<Items<TicketView>>, "Tickets with SLA clocks."),
+                ]
+            }),
             get(list_tickets),
         ),
         Endpoint::new(
-                            route(
-                    "POST",
-                    "/api/tickets/{id}/close",
-                    REVIEW_DECIDERS,
-                    "lifecycle",
-                    "Close a ticket with a resolution; `lift` lifts the linked case's penalty.",
-                    "TKT-1, HARM-2",
-                )
-                .json_body(schema::<CloseTicketInput>)
-                .replies(const { &[json(200, schema::<Ticket>, "Closed.")] }),
+            route(
+                "POST",
+                "/api/tickets/{id}/close",
+                REVIEW_DECIDERS,
+                "lifecycle",
+                "Close a ticket with a resolution; `lift` lifts the linked case's penalty.",
+                "TKT-1, HARM-2",
+            )
+            .json_body(schema::<CloseTicketInput>)
+            .replies(const {
+                &[
+                    json(200, schema::<Ticket>, "Closed."),
+                ]
+            }),
             post(close_ticket),
         ),
-    ]
+    ])
 }
