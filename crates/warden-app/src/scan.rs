@@ -159,7 +159,7 @@ pub struct ScanInput {
 #[serde(deny_unknown_fields)]
 pub struct TermInput {
     /// Category code (content categories).
-    #[schemars(required, with = "warden_domain::taxonomy::Category")]
+    #[schemars(required, with = "warden_domain::taxonomy::ContentCategory")]
     pub category: Option<String>,
     /// The term, 1 to 64 characters.
     #[schemars(required, length(min = 1, max = 64), pattern(r"\S"))]
@@ -279,13 +279,7 @@ impl App {
         let category = input
             .category
             .ok_or_else(|| InvalidInput::new("category", "is required"))?;
-        let cat =
-            Category::parse(&category).map_err(|e| InvalidInput::new("category", e.to_string()))?;
-        if cat.kind() != Kind::Content {
-            return Err(
-                InvalidInput::new("category", "lexicons are for content categories").into(),
-            );
-        }
+        content_category(&category)?;
         let term = input
             .term
             .map(|t| t.trim().to_string())
@@ -361,6 +355,9 @@ impl App {
     /// category, its effective terms.
     pub async fn lexicon(&self, who: &Principal, category: Option<&str>) -> AppResult<LexiconView> {
         who.require(&[Role::Admin, Role::Operator], "read the lexicon")?;
+        if let Some(c) = category {
+            content_category(c)?;
+        }
         let lex = self.scanner.lexicon().await?;
         let (_, changes) = self.store.lexicon_terms().await?;
         let mut terms_per_category = std::collections::BTreeMap::new();
@@ -381,6 +378,20 @@ impl App {
             changes,
             terms,
         })
+    }
+}
+
+/// `code` if it names a content category, the only ones lexicons hold; else 422 naming
+/// `category`.
+fn content_category(code: &str) -> Result<Category, InvalidInput> {
+    let cat = Category::parse(code).map_err(|e| InvalidInput::new("category", e.to_string()))?;
+    if cat.kind() == Kind::Content {
+        Ok(cat)
+    } else {
+        Err(InvalidInput::new(
+            "category",
+            format!("lexicons are for content categories; `{code}` is a behaviour category"),
+        ))
     }
 }
 

@@ -70,6 +70,30 @@ macro_rules! categories {
 
 crate::impl_code!(Category, "category");
 
+/// The schema of a content category's code (内容违规): the only categories lexicons and
+/// content scans are about. Documentation only; values are still [`Category`] codes.
+#[derive(Debug)]
+pub struct ContentCategory;
+
+impl schemars::JsonSchema for ContentCategory {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ContentCategory".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let codes: Vec<&str> = CATEGORIES
+            .iter()
+            .filter(|c| c.kind == Kind::Content)
+            .map(|c| c.code)
+            .collect();
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A content category's code (内容违规).",
+            "enum": codes,
+        })
+    }
+}
+
 const PUNISH: &str = "《中华人民共和国治安管理处罚法》";
 const CRIMINAL: &str = "《中华人民共和国刑法》";
 const NET_SAFETY_DECISION: &str = "《全国人民代表大会常务委员会关于维护互联网安全的决定》";

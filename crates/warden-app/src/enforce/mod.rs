@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 use warden_domain::penalty::Action;
-use warden_enforce::index::{Decision, Index, Rule, RuleKind, SharedIndex};
+use warden_enforce::index::{Decision, Error as IndexError, Index, Rule, RuleKind, SharedIndex};
 use warden_store::enforcement::EnforcementChange;
 use warden_store::jobs::{JobKind, JobState};
 
@@ -516,23 +516,16 @@ impl App {
     }
 }
 impl App {
-    /// Whether a URL is blocked (ENF-1).
-    /// A URL that cannot be parsed is not blocked (the edge serves it as it would anyway).
-    pub fn check_url(&self, url: &str) -> Option<Blocked> {
-        self.index
-            .load()
-            .check_url(url)
-            .ok()
-            .and_then(|d| blocked(&d))
+    /// Whether a URL is blocked (ENF-1). A URL that cannot be normalised is an error naming
+    /// what is wrong with it, never "not blocked": an enforcement point that asks about
+    /// garbage gets no answer it could serve the request on.
+    pub fn check_url(&self, url: &str) -> Result<Option<Blocked>, IndexError> {
+        Ok(blocked(&self.index.load().check_url(url)?))
     }
 
-    /// Whether a host is blocked.
-    pub fn check_host(&self, host: &str) -> Option<Blocked> {
-        self.index
-            .load()
-            .check_host(host)
-            .ok()
-            .and_then(|d| blocked(&d))
+    /// Whether a host is blocked; a malformed host is an error, as for [`App::check_url`].
+    pub fn check_host(&self, host: &str) -> Result<Option<Blocked>, IndexError> {
+        Ok(blocked(&self.index.load().check_host(host)?))
     }
 
     /// Whether an IP is blocked.

@@ -25,15 +25,19 @@ pub(crate) async fn enforcement_check(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let url = match (
+    // An empty `?url=` is no URL: the headers decide, as if it were left out.
+    let (url, field) = match (
         h("x-original-uri"),
         h("x-original-host").or_else(|| h("host")),
-        q.url,
+        q.url.filter(|u| !u.trim().is_empty()),
     ) {
-        (_, _, Some(u)) => u,
-        (Some(uri), Some(host), None) => format!(
-            "{}://{host}{uri}",
-            h("x-original-proto").unwrap_or_else(|| "http".into())
+        (_, _, Some(u)) => (u, "url"),
+        (Some(uri), Some(host), None) => (
+            format!(
+                "{}://{host}{uri}",
+                h("x-original-proto").unwrap_or_else(|| "http".into())
+            ),
+            "X-Original-URI",
         ),
         _ => {
             return ApiError::new(
@@ -44,14 +48,26 @@ pub(crate) async fn enforcement_check(
             .into_response();
         }
     };
+    // A URL that cannot be normalised is refused, never let through: to nginx a 422 from
+    // auth_request is an error, so the request fails closed.
     match app.check_url(&url) {
-        None => StatusCode::NO_CONTENT.into_response(),
-        Some(b) => (
+        Err(e) => unparsable(field, &e).into_response(),
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Some(b)) => (
             StatusCode::FORBIDDEN,
             [("x-warden-case", b.case_id), ("x-warden-action", b.action)],
         )
             .into_response(),
     }
+}
+
+/// 422 for a URL or host the decision index cannot normalise, naming where it came from.
+fn unparsable(field: &'static str, e: &impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        "invalid_field",
+        format!("{field}: {e}"),
+        json!({ "field": field, "reason": e.to_string() }),
+    )
 }
 
 /// Envoy `ext_authz` (HTTP service, `path_prefix: /api/enforcement/check`): the original path
@@ -78,8 +94,10 @@ pub(crate) async fn enforcement_check_envoy(
         uri.query().map(|q| format!("?{q}")).unwrap_or_default()
     );
     match app.check_url(&url) {
-        None => StatusCode::OK.into_response(),
-        Some(b) => notice_page(&app, &b.case_id, &headers).await,
+        // Envoy denies with any status but 200: an unparsable request fails closed.
+        Err(e) => unparsable("path", &e).into_response(),
+        Ok(None) => StatusCode::OK.into_response(),
+        Ok(Some(b)) => notice_page(&app, &b.case_id, &headers).await,
     }
 }
 
@@ -186,8 +204,8 @@ async fn decision(
     )
     .map_err(ApiError::from)?;
     let b = match (q.url, q.host, q.ip) {
-        (Some(u), None, None) => app.check_url(&u),
-        (None, Some(h), None) => app.check_host(&h),
+        (Some(u), None, None) => app.check_url(&u).map_err(|e| unparsable("url", &e))?,
+        (None, Some(h), None) => app.check_host(&h).map_err(|e| unparsable("host", &e))?,
         (None, None, Some(ip)) => {
             let ip = ip.parse().map_err(|_| {
                 ApiError::new(

@@ -235,20 +235,76 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             "must be a JSON object ({...}), not an array or a bare value",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        let msg = e.to_string();
-        for prefix in ["unknown field `", "missing field `"] {
-            if let Some(rest) = msg.split(prefix).nth(1) {
-                let field = rest.split('`').next().unwrap_or_default().to_string();
-                return ApiError::new(
-                    "invalid_field",
-                    format!("{field}: {msg}"),
-                    json!({ "field": field, "reason": msg }),
-                );
+    let first_try =
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes));
+    let err = match first_try {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    // JSON has one number type: `3.0` is the integer 3 to JSON Schema, so an integral float
+    // where an integer is expected is read as that integer, not refused.
+    if err.inner().is_data() && err.inner().to_string().contains("floating point") {
+        if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if integral_floats_to_integers(&mut v) {
+                if let Ok(t) = serde_path_to_error::deserialize(v) {
+                    return Ok(t);
+                }
             }
         }
-        ApiError::malformed(msg)
-    })
+    }
+    Err(body_error(&err))
+}
+
+/// The API error for a body serde refused: bad JSON is 400; a field of the wrong type, a
+/// missing or an unknown one is 422 naming the field by its path (`identifiers[0].kind`).
+fn body_error(err: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let inner = err.inner();
+    let msg = inner.to_string();
+    if !inner.is_data() {
+        return ApiError::malformed(msg);
+    }
+    let path = err.path().to_string();
+    // serde names a missing or unknown field in its message, one level below the path.
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| msg.split(prefix).nth(1))
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_string);
+    let field = match (named, path.as_str()) {
+        (Some(f), "." | "") => f,
+        (Some(f), p) if !msg.starts_with("unknown field") => format!("{p}.{f}"),
+        (_, "." | "") => "body".to_string(),
+        (_, p) => p.to_string(),
+    };
+    // The position serde adds ("at line 1 column 12") means nothing to the caller of a field.
+    let reason = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    ApiError::new(
+        "invalid_field",
+        format!("{field}: {reason}"),
+        json!({ "field": field, "reason": reason }),
+    )
+}
+
+/// Rewrites every float with no fractional part (within ±2^53) as an integer; whether any was.
+fn integral_floats_to_integers(v: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            #[allow(clippy::cast_possible_truncation)] // integral and within ±2^53: exact
+            Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => {
+                *v = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |any, i| integral_floats_to_integers(i) | any),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |any, i| integral_floats_to_integers(i) | any),
+        _ => false,
+    }
 }
 
 /// A query string whose errors are API errors naming the parameter.

@@ -12,8 +12,9 @@ async fn scan(
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct LexiconQuery {
-    /// Also list this category's effective terms.
+    /// Also list this content category's effective terms.
     #[serde(default)]
+    #[schemars(with = "Option<warden_domain::taxonomy::ContentCategory>")]
     category: Option<String>,
 }
 

@@ -651,9 +651,14 @@ async fn a_follower_that_drifted_is_put_back(engine: Engine) {
     .await;
     let (s, c) = enforce(&t, &op, &case, "block_url", "casino").await;
     assert_eq!(s, 200, "{c}");
-    let blocked = |u: &str| t.app.check_url(u).is_some();
+    let blocked = |u: &str| t.app.check_url(u).unwrap().is_some();
     until("blocked", async || blocked("https://acme.example/x")).await;
-    let id = t.app.check_url("https://acme.example/x").unwrap().rule;
+    let id = t
+        .app
+        .check_url("https://acme.example/x")
+        .unwrap()
+        .unwrap()
+        .rule;
     // Drift: the index loses the rule and gains one nobody decided.
     t.app.index.apply(vec![
         Change::Remove(id),

@@ -16,6 +16,7 @@ mod intake;
 mod isolation;
 mod lifecycle;
 mod process;
+mod regress_contract;
 mod regress_intake;
 mod regress_lifecycle;
 mod regress_ops;
