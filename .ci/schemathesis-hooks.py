@@ -62,3 +62,51 @@ def before_call(context, case, kwargs):
         wait = query.get("wait_ms")
         if isinstance(wait, int) and not isinstance(wait, bool) and wait > LONG_POLL_CAP_MS:
             query["wait_ms"] = LONG_POLL_CAP_MS
+
+
+# 4. The document's own string formats (OpenAPI formats are open-ended): what each accepts is said
+#    in its fields' descriptions and docs/api.md; these strategies draw values of that grammar, so
+#    schema-valid requests carry targets Warden can read. Data addresses are documentation
+#    prefixes (RFC 5737, RFC 3849) and names end in .example or .test, never anything reachable.
+from hypothesis import strategies as st  # noqa: E402
+
+_label = st.from_regex(r"\A[a-z](?:[a-z0-9-]{0,14}[a-z0-9])?\Z")
+_domain = st.builds(
+    lambda labels, tld: ".".join([*labels, tld]),
+    st.lists(_label, min_size=1, max_size=3),
+    st.sampled_from(["example", "test", "example.com", "example.net"]),
+)
+_ipv4 = st.builds(
+    lambda prefix, last: f"{prefix}.{last}",
+    st.sampled_from(["192.0.2", "198.51.100", "203.0.113"]),
+    st.integers(min_value=1, max_value=254),
+)
+_ipv6 = st.builds(lambda n: f"2001:db8::{n:x}", st.integers(min_value=1, max_value=0xFFFF))
+_ip = st.one_of(_ipv4, _ipv6)
+_host = st.one_of(_domain, _ipv4, _ipv6.map(lambda a: f"[{a}]"))
+_path = st.from_regex(r"\A(?:/[A-Za-z0-9._~-]{0,12}){0,4}(?:\?[a-z]{1,8}=[A-Za-z0-9]{0,8})?\Z")
+_url = st.builds(
+    lambda scheme, host, port, path: f"{scheme}://{host}{port}{path}",
+    st.sampled_from(["http", "https"]),
+    _host,
+    st.sampled_from(["", ":8080", ":443"]),
+    _path,
+)
+_cidr4 = st.builds(lambda ip, bits: f"{ip}/{bits}", _ipv4.map(lambda a: a.rsplit(".", 1)[0] + ".0"), st.sampled_from([24, 28, 32]))
+_service_id = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,30}\Z")
+
+FORMATS = {
+    "http-url": _url,
+    "host": st.one_of(_domain, _ipv4),
+    "authority": st.builds(lambda h, p: f"{h}{p}", _host, st.sampled_from(["", ":8080"])),
+    "ip-address": _ip,
+    "target": st.one_of(_url, _domain, _ip),
+    "domain": _domain,
+    "url-prefix": st.builds(lambda d, p: f"{d}{p}", _domain, st.from_regex(r"\A(?:/[a-z0-9]{1,8}){0,2}\Z")),
+    "public-ip-or-cidr": st.one_of(_ipv4, _ipv6, _cidr4),
+    "ip-or-cidr": st.one_of(_ipv4, _cidr4, st.sampled_from(["10.0.0.5", "172.16.0.0/12", "192.168.1.7"])),
+    "bucket-key": st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,20}(?:/[A-Za-z0-9._-]{1,12}){0,2}\Z"),
+    "service-id": _service_id,
+}
+for _name, _strategy in FORMATS.items():
+    schemathesis.openapi.format(_name, _strategy)

@@ -202,7 +202,7 @@ impl App {
         if let Some(a) = &account
             && tx.get_account(a).await?.is_none()
         {
-            return Err(InvalidInput::new("account_id", "names no account").into());
+            return Err(AppError::NotFound("account"));
         }
         self.insert_token(&mut tx, who, &token, &secret).await?;
         tx.commit().await?;

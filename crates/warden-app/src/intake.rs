@@ -169,7 +169,9 @@ impl App {
             Principal::Token { .. } => return Err(AppError::Forbidden("submit reports")),
         };
         if requested.is_some() && matches!(src, Source::Public | Source::Detector) {
-            return Err(InvalidInput::new("source", "only operators may set the source").into());
+            return Err(AppError::Forbidden(
+                "set a report's source (operators and admins only; leave `source` out)",
+            ));
         }
         Ok(src)
     }

@@ -82,6 +82,11 @@ impl From<LifecycleError> for AppError {
 /// Body of `POST /api/cases/{id}/confirm`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+// An overridden level comes with its reason (GRD-3).
+#[schemars(extend("anyOf" = [
+    { "not": { "required": ["level"] } },
+    { "required": ["level", "level_reason"], "properties": { "level": { "type": "string" }, "level_reason": { "type": "string" } } },
+]))]
 pub struct ConfirmInput {
     /// Why (optional).
     #[serde(default)]
@@ -90,11 +95,13 @@ pub struct ConfirmInput {
     #[serde(default)]
     #[schemars(with = "Option<Level>")]
     pub level: Option<String>,
-    /// GRD-3: why the override.
+    /// GRD-3: why the override (required with `level`), 1 to 2000 characters.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 2000), pattern(r"\S"))]
     pub level_reason: Option<String>,
-    /// Violating texts the re-check looks for (DET-3).
+    /// Violating texts the re-check looks for (DET-3): up to 50, each 1 to 200 characters.
     #[serde(default)]
+    #[schemars(length(max = 50), inner(length(min = 1, max = 200), pattern(r"\S")))]
     pub markers: Option<Vec<String>>,
     /// GRD-2: the violation impacts other tenants.
     #[serde(default)]
@@ -123,8 +130,9 @@ pub struct EnforceInput {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelfUnblockInput {
-    /// The tenant confirms the rectification commitment (整改承诺书).
+    /// The tenant confirms the rectification commitment (整改承诺书): must be `true` (UNB-1).
     #[serde(default)]
+    #[schemars(required, extend("const" = true))]
     pub commitment_confirmed: bool,
 }
 

@@ -21,20 +21,31 @@ const READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Reviewer, Role::Te
 pub struct AccountInput {
     /// Provider's own id (optional on create; `[A-Za-z0-9_.-]`, at most 64).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
     pub id: Option<String>,
-    /// Display name.
+    /// Display name: 1 to 200 characters, no control characters (required on create).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200), pattern(NAME_PATTERN))]
     pub name: Option<String>,
     /// Contact e-mail (personal data).
     #[serde(default)]
+    #[schemars(email, length(max = 254))]
     pub email: Option<String>,
-    /// Contact phone (personal data).
+    /// Contact phone (personal data): 5 to 20 digits, with spaces, `+`, `-` and parentheses.
     #[serde(default)]
+    #[schemars(pattern(PHONE_PATTERN))]
     pub phone: Option<String>,
     /// Notice language: `zh-CN` (default) or `en` (NOT-1).
     #[serde(default)]
+    #[schemars(extend("enum" = ["zh-CN", "en"]))]
     pub lang: Option<String>,
 }
+
+/// A name or label: some character that is not white space, and no control characters.
+pub const NAME_PATTERN: &str =
+    r"^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x1f\\x7f-\\x9f\\s][^\\x00-\\x1f\\x7f-\\x9f]*$";
+/// A phone number: 5 to 20 digits among spaces, `+`, `-` and parentheses.
+pub const PHONE_PATTERN: &str = r"^\s*[ +()-]*([0-9][ +()-]*){5,20}\s*$";
 
 /// An account as the API shows it: contacts only say whether they are set.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -70,6 +81,7 @@ pub struct Contacts {
 /// One identifier in a resource body.
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = identifier_schema)]
 pub struct IdentifierInput {
     /// Kind code.
     pub kind: String,
@@ -77,27 +89,60 @@ pub struct IdentifierInput {
     pub value: String,
 }
 
+/// An identifier's value depends on its kind: one schema per kind, its value in the format of
+/// that kind (documented in `docs/api.md`; `public_ip` refuses loopback, private, link-local and
+/// metadata addresses).
+fn identifier_schema(schema: &mut schemars::Schema) {
+    let kinds = [
+        ("public_ip", "public-ip-or-cidr"),
+        ("internal_ip", "ip-or-cidr"),
+        ("domain", "domain"),
+        ("url_prefix", "url-prefix"),
+        ("bucket_key", "bucket-key"),
+        ("vod_id", "service-id"),
+        ("apigw_service", "service-id"),
+    ];
+    let one_of: Vec<serde_json::Value> = kinds
+        .iter()
+        .map(|(kind, format)| {
+            serde_json::json!({
+                "properties": {
+                    "kind": { "const": kind },
+                    "value": { "type": "string", "format": format },
+                }
+            })
+        })
+        .collect();
+    schema.insert("oneOf".into(), serde_json::Value::Array(one_of));
+}
+
 /// Body of resource create/update, and one line of a bulk import.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceInput {
-    /// Provider's own id (optional on create).
+    /// Provider's own id (optional on create; `[A-Za-z0-9_.-]`, at most 64).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
     pub id: Option<String>,
-    /// Owning account (create only).
+    /// Owning account (create only; required there).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
     pub account_id: Option<String>,
-    /// Product code (create only).
+    /// Product code (create only; required there).
     #[serde(default)]
+    #[schemars(with = "Option<Product>")]
     pub product: Option<String>,
-    /// Display name.
+    /// Display name (the id if left out).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200), pattern(NAME_PATTERN))]
     pub name: Option<String>,
-    /// Region.
+    /// Region (`default` if left out).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64), pattern(NAME_PATTERN))]
     pub region: Option<String>,
-    /// Identifiers (replaces all on update).
+    /// Identifiers, at most 256 (replaces all on update).
     #[serde(default)]
+    #[schemars(length(max = 256))]
     pub identifiers: Option<Vec<IdentifierInput>>,
 }
 
@@ -411,7 +456,7 @@ impl App {
         ids: &[Identifier],
     ) -> AppResult<()> {
         if tx.get_account(&r.account_id).await?.is_none() {
-            return Err(InvalidInput::new("account_id", "names no account").into());
+            return Err(AppError::NotFound("account"));
         }
         tx.insert_resource(r, ids).await?;
         let mut ev = self.event(who, "resource.create", format!("resource:{}", r.id));
@@ -609,6 +654,7 @@ impl App {
                     let (code, field) = match &e {
                         AppError::Invalid(i) => ("invalid_field", Some(i.field.clone())),
                         AppError::Conflict(_) => ("conflict", None),
+                        AppError::NotFound(_) => ("not_found", Some("account_id".to_string())),
                         AppError::Store(_) => ("internal", None),
                         _ => ("invalid_line", None),
                     };

@@ -145,12 +145,18 @@ fn effective(builtin: &Lexicon, changes: &[TermRow], version: i64) -> Lexicon {
 /// Body of `POST /api/scan`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+// Exactly one of `text` and `url`.
+#[schemars(extend("oneOf" = [
+    { "required": ["text"], "properties": { "text": { "type": "string" } }, "not": { "required": ["url"] } },
+    { "required": ["url"], "properties": { "url": { "type": "string" } }, "not": { "required": ["text"] } },
+]))]
 pub struct ScanInput {
-    /// Text to scan.
+    /// Text to scan (at most 4 MiB).
     #[serde(default)]
     pub text: Option<String>,
-    /// Or a URL to fetch and scan.
+    /// Or an http(s) URL to fetch and scan (never an internal address).
     #[serde(default)]
+    #[schemars(extend("format" = "http-url"))]
     pub url: Option<String>,
 }
 

@@ -64,30 +64,43 @@ impl Source {
 /// [`ValidReport`] of it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+// A regulator notice comes with `regulator`, and `regulator` only with one (INT-1).
+#[schemars(extend("anyOf" = [
+    { "required": ["source", "regulator"], "properties": { "source": { "const": "regulator" }, "regulator": { "type": "object" } } },
+    { "not": { "required": ["regulator"] }, "properties": { "source": { "const": "operator" } } },
+]))]
 pub struct ReportRequest {
-    /// URL, domain, IP, `cos://bucket/key`, `vod:<id>` or `apigw:<id>`.
+    /// URL, domain, IP, `cos://bucket/key`, `vod:<id>` or `apigw:<id>` (at most 2048 bytes).
+    #[schemars(required, extend("format" = "target"))]
     pub target: Option<String>,
     /// Category code from the taxonomy.
+    #[schemars(required, with = "Category")]
     pub category: Option<String>,
-    /// Free text.
+    /// Free text, at most 8000 characters.
     #[serde(default)]
+    #[schemars(length(max = 8000))]
     pub description: Option<String>,
-    /// Snapshot of the violating content (text/HTML), hashed with SHA-256.
+    /// Snapshot of the violating content (text/HTML, at most 256 KiB), hashed with SHA-256.
     #[serde(default)]
     pub evidence: Option<String>,
-    /// Reporter contact (personal data; encrypted at rest).
+    /// Reporter contact (personal data; encrypted at rest), 1 to 320 characters.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 320), pattern(r"\S"))]
     pub reporter_contact: Option<String>,
-    /// Operators only: `operator` (default) or `regulator`.
+    /// Operators and admins only (any other role: 403): `operator` (default) or `regulator`.
     #[serde(default)]
+    #[schemars(extend("enum" = ["operator", "regulator"]))]
     pub source: Option<String>,
     /// Detectors: confidence 0..=1 (INT-5).
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub confidence: Option<f64>,
     /// Views or hits of the content, if known (spread signal, GRD-2).
     #[serde(default)]
+    #[schemars(range(min = 0))]
     pub views: Option<i64>,
-    /// INT-1: for `source: regulator`, the notice: authority, document number, legal basis.
+    /// INT-1: for `source: regulator` (and only then), the notice: authority, document
+    /// number, legal basis.
     #[serde(default)]
     pub regulator: Option<RegulatorNotice>,
 }
@@ -191,11 +204,14 @@ impl ReportRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegulatorNotice {
-    /// The authority that issued it.
+    /// The authority that issued it (1 to 500 characters).
+    #[schemars(length(min = 1, max = 500), pattern(r"\S"))]
     pub authority: String,
-    /// Its document number (文号).
+    /// Its document number (文号; 1 to 500 characters).
+    #[schemars(length(min = 1, max = 500), pattern(r"\S"))]
     pub document_number: String,
-    /// The legal basis it cites.
+    /// The legal basis it cites (1 to 500 characters).
+    #[schemars(length(min = 1, max = 500), pattern(r"\S"))]
     pub legal_basis: String,
 }
 

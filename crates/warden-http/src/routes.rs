@@ -61,6 +61,32 @@ pub fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
     g.subschema_for::<T>()
 }
 
+/// `T`'s schema written out in place, with the `required` properties added and the `dropped`
+/// ones taken away: one input type serves a create (some fields required) and a patch (some
+/// fields not allowed) with a schema true to each.
+pub fn shaped<T: JsonSchema>(
+    g: &mut SchemaGenerator,
+    required: &[&str],
+    dropped: &[&str],
+) -> Schema {
+    let mut s = T::json_schema(g);
+    if let Some(props) = s.get_mut("properties").and_then(Value::as_object_mut) {
+        for d in dropped {
+            props.remove(*d);
+        }
+    }
+    if !required.is_empty() {
+        let mut all: Vec<Value> = s
+            .get("required")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        all.extend(required.iter().map(|r| Value::from(*r)));
+        s.insert("required".into(), Value::Array(all));
+    }
+    s
+}
+
 /// One documented response.
 #[derive(Debug, Clone, Copy)]
 pub struct Reply {
@@ -132,6 +158,8 @@ pub struct Route {
     pub spec: &'static str,
     /// Query parameters: an object schema whose properties are the parameters.
     pub query: Option<SchemaFn>,
+    /// Request headers it reads: an object schema whose properties are the headers.
+    pub headers: Option<SchemaFn>,
     /// The request body, if any.
     pub body: Option<Body>,
     /// Success responses.
@@ -156,6 +184,7 @@ pub const fn route(
         tag,
         spec,
         query: None,
+        headers: None,
         body: None,
         replies: &[],
     }
@@ -165,6 +194,12 @@ impl Route {
     /// Its query parameters.
     pub const fn query(mut self, schema: SchemaFn) -> Route {
         self.query = Some(schema);
+        self
+    }
+
+    /// The request headers it reads (besides `Authorization`).
+    pub const fn headers(mut self, schema: SchemaFn) -> Route {
+        self.headers = Some(schema);
         self
     }
 
@@ -188,11 +223,11 @@ impl Route {
         self
     }
 
-    /// A body of JSON lines (one object per line).
-    pub const fn ndjson_body(mut self) -> Route {
+    /// A body of JSON lines, each an object of `line`'s schema.
+    pub const fn ndjson_body(mut self, line: SchemaFn) -> Route {
         self.body = Some(Body {
             media: "application/x-ndjson",
-            schema: None,
+            schema: Some(line),
             optional: false,
         });
         self
@@ -264,7 +299,7 @@ fn error_statuses(route: &Route) -> Vec<u16> {
             s.push(422);
         }
     }
-    if route.query.is_some() {
+    if route.query.is_some() || route.headers.is_some() {
         s.push(422);
     }
     if route.method != "GET" {
@@ -296,7 +331,11 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// The query parameters of a route, from its query schema's properties.
+/// The parameters of a route: its path's, then one per property of its query and header
+/// schemas. A query schema that constrains its properties together (`minProperties`,
+/// `maxProperties`, `oneOf`, `anyOf`: "exactly one of url, host or ip") is one parameter instead,
+/// an object in `form` style exploded into its properties, since a constraint across separate
+/// parameters cannot be written in OpenAPI.
 fn parameters(route: &Route, g: &mut SchemaGenerator) -> Vec<Value> {
     let mut params: Vec<Value> = route
         .path
@@ -308,32 +347,68 @@ fn parameters(route: &Route, g: &mut SchemaGenerator) -> Vec<Value> {
         })
         .collect();
     if let Some(q) = route.query {
-        // Query structs are inlined: each property is one parameter.
-        let s = q(g);
-        let s = resolve(s.as_value(), g);
-        let required: Vec<&str> = s
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        if let Some(props) = s.get("properties").and_then(Value::as_object) {
-            for (name, p) in props {
-                let mut p = not_null(p.clone());
-                let description = p
-                    .as_object_mut()
-                    .and_then(|o| o.remove("description"))
-                    .unwrap_or(Value::Null);
-                params.push(json!({
-                    "name": name,
-                    "in": "query",
-                    "required": required.contains(&name.as_str()),
-                    "description": description,
-                    "schema": p,
-                }));
+        let s = resolve(q(g).as_value(), g);
+        let joint = ["minProperties", "maxProperties", "oneOf", "anyOf"]
+            .iter()
+            .any(|k| s.get(*k).is_some());
+        if joint {
+            let mut s = s;
+            let description = s
+                .as_object_mut()
+                .and_then(|o| o.remove("description"))
+                .unwrap_or(Value::Null);
+            if let Some(props) = s.get_mut("properties").and_then(Value::as_object_mut) {
+                for p in props.values_mut() {
+                    *p = not_null(p.take());
+                }
             }
+            params.push(json!({
+                "name": "query",
+                "in": "query",
+                "required": true,
+                "style": "form",
+                "explode": true,
+                "description": description,
+                "schema": s,
+            }));
+        } else {
+            params.extend(each_property(&s, "query"));
         }
     }
+    if let Some(h) = route.headers {
+        let s = resolve(h(g).as_value(), g);
+        params.extend(each_property(&s, "header"));
+    }
     params
+}
+
+/// One parameter in `place` per property of an object schema (its `required` respected).
+fn each_property(s: &Value, place: &str) -> Vec<Value> {
+    let required: Vec<&str> = s
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(props) = s.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    props
+        .iter()
+        .map(|(name, p)| {
+            let mut p = not_null(p.clone());
+            let description = p
+                .as_object_mut()
+                .and_then(|o| o.remove("description"))
+                .unwrap_or(Value::Null);
+            json!({
+                "name": name,
+                "in": place,
+                "required": required.contains(&name.as_str()),
+                "description": description,
+                "schema": p,
+            })
+        })
+        .collect()
 }
 
 /// A query parameter's schema without the `null` its `Option` adds: a parameter is left out,
@@ -467,7 +542,7 @@ pub fn openapi() -> Value {
             }
         }),
     );
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": { "title": "Warden API", "version": env!("CARGO_PKG_VERSION"), "description": "Security-violation handling for cloud providers. See docs/ and the SPEC ids in each operation." },
         "paths": paths,
@@ -476,5 +551,36 @@ pub fn openapi() -> Value {
             "schemas": schemas,
         },
         "x-error-codes": codes,
-    })
+    });
+    required_not_null(&mut doc);
+    doc
+}
+
+/// A required property may not be `null`: the server reads a null as left out, and so refuses
+/// it as missing. Optional ones keep their `null` (it means "left out").
+fn required_not_null(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let required: Vec<String> = o
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(Value::Object(props)) = o.get_mut("properties") {
+                for name in &required {
+                    if let Some(p) = props.get_mut(name) {
+                        *p = not_null(p.take());
+                    }
+                }
+            }
+            o.values_mut().for_each(required_not_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(required_not_null),
+        _ => {}
+    }
 }

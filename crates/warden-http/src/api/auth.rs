@@ -4,12 +4,18 @@ use super::prelude::*;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+// A tenant token is bound to an account; no other token is.
+#[schemars(extend("anyOf" = [
+    { "properties": { "role": { "const": "tenant" }, "account_id": { "type": "string" } }, "required": ["account_id"] },
+    { "properties": { "role": { "not": { "const": "tenant" } } }, "not": { "required": ["account_id"] } },
+]))]
 struct TokenBody {
     /// `admin`, `operator`, `reviewer`, `auditor`, `tenant`, `detector` or `edge`.
     #[schemars(with = "warden_domain::identity::Role")]
     role: String,
-    /// The account of a tenant token (only tenant tokens have one).
+    /// The account of a tenant token (required for one; no other token has one).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
     account_id: Option<String>,
     /// Who or what holds it, 1 to 100 characters.
     #[schemars(length(min = 1, max = 100), pattern(r"\S"))]

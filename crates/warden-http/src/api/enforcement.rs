@@ -2,11 +2,27 @@
 
 use super::prelude::*;
 
+/// The request headers of the nginx check: the original request, as `auth_request` passes it.
+#[derive(Debug, schemars::JsonSchema)]
+#[allow(dead_code)] // documentation of the headers read by hand below
+struct CheckHeaders {
+    /// The original request's path and query (`$request_uri`): `/` then visible ASCII.
+    #[serde(rename = "X-Original-URI")]
+    #[schemars(required, pattern(r"^/[!-~]*$"))]
+    uri: String,
+    /// The original `Host` (`$host:$server_port`, or `$http_host`); this request's `Host` if
+    /// left out. A host name or IP address, with an optional port.
+    #[serde(rename = "X-Original-Host")]
+    #[schemars(extend("format" = "authority"))]
+    host: Option<String>,
+    /// The original scheme (`$scheme`); `http` if left out.
+    #[serde(rename = "X-Original-Proto")]
+    #[schemars(extend("enum" = ["http", "https"]))]
+    proto: Option<String>,
+}
+
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub(crate) struct CheckQuery {
-    /// The URL to check (instead of the `X-Original-*` headers).
-    #[serde(default)]
-    url: Option<String>,
+pub(crate) struct NoticeQuery {
     /// The case whose notice to show.
     #[serde(default)]
     case: Option<String>,
@@ -14,10 +30,11 @@ pub(crate) struct CheckQuery {
 
 /// nginx `auth_request`: the original request arrives in `X-Original-*` headers; 204 lets it
 /// through, 403 (with `X-Warden-Case`) blocks it — nginx then serves the 451 notice page.
+/// A request it cannot read (no `X-Original-URI`, a host that is no host) is 422: to nginx an
+/// error, so the request fails closed. Tools ask `GET /api/decision?url=` instead.
 pub(crate) async fn enforcement_check(
     State(app): State<App>,
     headers: axum::http::HeaderMap,
-    Q(q): Q<CheckQuery>,
 ) -> Response {
     let h = |n: &str| {
         headers
@@ -25,33 +42,39 @@ pub(crate) async fn enforcement_check(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    // An empty `?url=` is no URL: the headers decide, as if it were left out.
-    let (url, field) = match (
-        h("x-original-uri"),
-        h("x-original-host").or_else(|| h("host")),
-        q.url.filter(|u| !u.trim().is_empty()),
-    ) {
-        (_, _, Some(u)) => (u, "url"),
-        (Some(uri), Some(host), None) => (
-            format!(
-                "{}://{host}{uri}",
-                h("x-original-proto").unwrap_or_else(|| "http".into())
-            ),
-            "X-Original-URI",
-        ),
-        _ => {
-            return ApiError::new(
-                "invalid_field",
-                "X-Original-URI and X-Original-Host (or ?url=) are required",
-                json!({ "field": "X-Original-URI" }),
-            )
-            .into_response();
-        }
+    let invalid = |field: &'static str, why: &str| {
+        ApiError::new(
+            "invalid_field",
+            format!("{field}: {why}"),
+            json!({ "field": field, "reason": why }),
+        )
+        .into_response()
     };
-    // A URL that cannot be normalised is refused, never let through: to nginx a 422 from
-    // auth_request is an error, so the request fails closed.
+    let Some(uri) = h("x-original-uri") else {
+        return invalid(
+            "X-Original-URI",
+            "is required: the original request's path and query, as nginx's $request_uri",
+        );
+    };
+    if !uri.starts_with('/') || !uri.bytes().all(|b| b.is_ascii_graphic()) {
+        return invalid(
+            "X-Original-URI",
+            "must be a path and query: `/` then visible ASCII characters",
+        );
+    }
+    let Some(host) = h("x-original-host").or_else(|| h("host")) else {
+        return invalid(
+            "X-Original-Host",
+            "is required when the request has no Host",
+        );
+    };
+    let proto = h("x-original-proto").unwrap_or_else(|| "http".into());
+    if proto != "http" && proto != "https" {
+        return invalid("X-Original-Proto", "must be http or https");
+    }
+    let url = format!("{proto}://{host}{uri}");
     match app.check_url(&url) {
-        Err(e) => unparsable(field, &e).into_response(),
+        Err(e) => unparsable("X-Original-Host", &e).into_response(),
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Ok(Some(b)) => (
             StatusCode::FORBIDDEN,
@@ -104,7 +127,7 @@ pub(crate) async fn enforcement_check_envoy(
 pub(crate) async fn enforcement_notice(
     State(app): State<App>,
     headers: axum::http::HeaderMap,
-    Q(q): Q<CheckQuery>,
+    Q(q): Q<NoticeQuery>,
 ) -> Response {
     notice_page(&app, q.case.as_deref().unwrap_or_default(), &headers).await
 }
@@ -176,16 +199,21 @@ pub(crate) async fn notice_page(
         .into_response()
 }
 
+/// Exactly one of `url`, `host` and `ip`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
 struct DecisionQuery {
-    /// A URL (exactly one of `url`, `host`, `ip`).
+    /// An http or https URL.
     #[serde(default)]
+    #[schemars(extend("format" = "http-url"))]
     url: Option<String>,
-    /// A host name.
+    /// A host name or IP address.
     #[serde(default)]
+    #[schemars(extend("format" = "host"))]
     host: Option<String>,
-    /// An IP address.
+    /// An IPv4 or IPv6 address.
     #[serde(default)]
+    #[schemars(extend("format" = "ip-address"))]
     ip: Option<String>,
 }
 
@@ -368,10 +396,10 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "/api/enforcement/check",
                 ANYONE,
                 "enforcement",
-                "nginx auth_request check: X-Original-URI/Host/Proto (or ?url=); 204 allowed, 403 + X-Warden-Case blocked. Reveals nothing but the decision.",
+                "nginx auth_request check: the original request in X-Original-URI/Host/Proto; 204 allowed, 403 + X-Warden-Case blocked, 422 unreadable (nginx then fails the request closed). Reveals nothing but the decision.",
                 "ENF-1",
             )
-            .query(schema::<CheckQuery>)
+            .headers(schema::<CheckHeaders>)
             .replies(const {
                 &[
                     empty(204, "Not blocked."),
@@ -406,7 +434,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "The HTTP 451 notice page for ?case= (RFC 7725), zh-CN/en by Accept-Language.",
                 "ENF-1, NOT-1",
             )
-            .query(schema::<CheckQuery>)
+            .query(schema::<NoticeQuery>)
             .replies(const {
                 &[
                     text(451, "text/html", "The notice page (RFC 7725)."),

@@ -82,9 +82,11 @@ pub(crate) mod prelude {
     };
     pub(crate) use crate::routes::{
         ADMINS, ANYONE, AUDITORS, BATCHERS, EDGES, Endpoint, OPERATORS, READERS, REPORTERS,
-        REVIEW_DECIDERS, REVIEWERS, SCANNERS, TENANTS, TOKEN, empty, json, route, schema, text,
+        REVIEW_DECIDERS, REVIEWERS, SCANNERS, TENANTS, TOKEN, empty, json, route, schema, shaped,
+        text,
     };
     pub(crate) use crate::{ApiError, ApiResult, MAX_BULK_BODY};
+    pub(crate) use schemars::{Schema, SchemaGenerator};
 }
 
 /// Response shapes the handlers build around use-case results.

@@ -115,6 +115,24 @@ async fn import_resources(
         ));
     }
     let report = app.import_resources(&who, text).await?;
+    if report.created == 0 && report.failed > 0 {
+        // Nothing was imported: an error, 422 when every line is invalid, else 409 (a line
+        // names an account that does not exist or an identifier another resource holds).
+        let invalid = report.lines.iter().all(|l| {
+            l.code
+                .is_none_or(|c| c == "invalid_field" || c == "invalid_line")
+        });
+        let (code, what) = if invalid {
+            ("invalid_field", "every line is invalid")
+        } else {
+            ("conflict", "every line failed")
+        };
+        return Err(ApiError::new(
+            code,
+            format!("nothing was imported: {what}; details.lines says why, line by line"),
+            json!({ "field": "body", "failed": report.failed, "lines": report.lines }),
+        ));
+    }
     let status = if report.failed == 0 {
         StatusCode::OK
     } else {
@@ -125,8 +143,8 @@ async fn import_resources(
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct OwnerQuery {
-    /// A URL, domain or IP.
-    #[schemars(required, length(min = 1, max = 2048))]
+    /// A URL, domain or IP (a report target).
+    #[schemars(required, extend("format" = "target"))]
     target: Option<String>,
 }
 
@@ -141,6 +159,24 @@ async fn owner(
     Ok(Json(app.lookup_owner(&who, &target).await?))
 }
 
+/// Creating an account needs its name; a resource, its account and product.
+fn account_create(g: &mut SchemaGenerator) -> Schema {
+    shaped::<AccountInput>(g, &["name"], &[])
+}
+
+fn account_patch(g: &mut SchemaGenerator) -> Schema {
+    shaped::<AccountInput>(g, &[], &["id"])
+}
+
+fn resource_create(g: &mut SchemaGenerator) -> Schema {
+    shaped::<ResourceInput>(g, &["account_id", "product"], &[])
+}
+
+/// A resource's id, account and product are fixed once it is registered.
+fn resource_patch(g: &mut SchemaGenerator) -> Schema {
+    shaped::<ResourceInput>(g, &[], &["id", "account_id", "product"])
+}
+
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
     Vec::from([
@@ -153,7 +189,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "Create an account (e-mail and phone are encrypted at rest).",
                 "RES-3, AUD-4",
             )
-            .json_body(schema::<AccountInput>)
+            .json_body(account_create)
             .replies(const {
                 &[
                     json(201, schema::<AccountView>, "Created."),
@@ -200,10 +236,10 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "/api/accounts/{id}",
                 OPERATORS,
                 "resources",
-                "Update name, e-mail or phone.",
+                "Update name, e-mail, phone or language.",
                 "RES-3",
             )
-            .json_body(schema::<AccountInput>)
+            .json_body(account_patch)
             .replies(const {
                 &[
                     json(200, schema::<AccountView>, "Updated."),
@@ -236,7 +272,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "Register a resource with its identifiers.",
                 "RES-1, RES-2",
             )
-            .json_body(schema::<ResourceInput>)
+            .json_body(resource_create)
             .replies(const {
                 &[
                     json(201, schema::<Resource>, "Registered."),
@@ -270,7 +306,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "Bulk import: one resource JSON per line; per-line report; a bad line stores nothing.",
                 "RES-3",
             )
-            .ndjson_body()
+            .ndjson_body(resource_create)
             .replies(const {
                 &[
                     json(200, schema::<ImportReport>, "Every line imported."),
@@ -304,7 +340,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "Update name, region or (all) identifiers.",
                 "RES-2",
             )
-            .json_body(schema::<ResourceInput>)
+            .json_body(resource_patch)
             .replies(const {
                 &[
                     json(200, schema::<Resource>, "Updated."),

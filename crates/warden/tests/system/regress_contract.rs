@@ -89,31 +89,60 @@ async fn check(t: &TestApp, query: &str, host: &str, uri: &str) -> (u16, Value) 
 
 /// ENF-1: `?url=` left empty by an edge's template (`?url=$arg_url`) was taken as the URL to
 /// check, and the empty string, which names nothing, was "not blocked": a blocked page was
-/// served. An empty `url` now counts as absent, and a URL that cannot be read is refused with
-/// 422 naming where it came from, never answered "allowed".
+/// served; so was any `?url=` the index could not read. The check now reads the original
+/// request from nginx's headers only (tools ask `/api/decision`), and a request it cannot read
+/// is refused with 422 naming the header, never answered "allowed".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_an_empty_or_unreadable_check_url_let_a_blocked_request_through() {
     let Some(t) = app().await else { return };
     blocked_casino(&t).await;
     let (s, _) = check(&t, "", "acme.example", "/casino").await;
     assert_eq!(s, 403, "the blocked URL, from the headers");
-    for empty in ["?url=", "?url=%20"] {
-        let (s, b) = check(&t, empty, "acme.example", "/casino").await;
-        assert_eq!(
-            s, 403,
-            "`{empty}` counts as no url: the headers decide: {b}"
-        );
+    for query in [
+        "?url=",
+        "?url=%20",
+        "?url=not%20a%20url",
+        "?url=http%3A%2F%2Fother.example%2F",
+    ] {
+        let (s, b) = check(&t, query, "acme.example", "/casino").await;
+        assert_eq!(s, 403, "`{query}` does not decide, the headers do: {b}");
     }
     let (s, _) = check(&t, "", "acme.example", "/menu").await;
     assert_eq!(s, 204, "a URL that is not blocked passes");
-    for bad in ["not a url", "http://[::1/", "ftp://acme.example/casino"] {
-        let (s, b) = check(&t, &format!("?url={}", enc(bad)), "acme.example", "/menu").await;
-        assert_eq!(s, 422, "`{bad}` is refused, not allowed: {b}");
-        assert_eq!(b["details"]["field"], "url", "{b}");
+    for (host, uri, field) in [
+        ("acme.example", "casino", "X-Original-URI"),
+        ("acme..example", "/casino", "X-Original-Host"),
+        ("acme.example:99999", "/casino", "X-Original-Host"),
+        ("[::1", "/casino", "X-Original-Host"),
+    ] {
+        let (s, b) = check(&t, "", host, uri).await;
+        assert_eq!(s, 422, "{host} {uri} is refused, not allowed: {b}");
+        assert_eq!(b["details"]["field"], field, "{b}");
     }
-    let (s, b) = check(&t, "", "acme..example", "/casino").await;
-    assert_eq!(s, 422, "a host that cannot be read is refused: {b}");
-    assert_eq!(b["details"]["field"], "X-Original-URI", "{b}");
+    let r = t
+        .client
+        .get(format!("{}/api/enforcement/check", t.base))
+        .header("x-original-uri", "/casino")
+        .header("x-original-host", "acme.example")
+        .header("x-original-proto", "gopher")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422, "an unknown scheme is refused");
+    let r = t
+        .client
+        .get(format!(
+            "{}/api/enforcement/check?url=http%3A%2F%2Facme.example%2Fcasino",
+            t.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        422,
+        "no X-Original-URI: refused, whatever the query says"
+    );
     t.stop().await;
 }
 
