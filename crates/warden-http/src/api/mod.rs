@@ -245,14 +245,13 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     };
     // JSON has one number type: `3.0` is the integer 3 to JSON Schema, so an integral float
     // where an integer is expected is read as that integer, not refused.
-    if err.inner().is_data() && err.inner().to_string().contains("floating point") {
-        if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            if integral_floats_to_integers(&mut v) {
-                if let Ok(t) = serde_path_to_error::deserialize(v) {
-                    return Ok(t);
-                }
-            }
-        }
+    if err.inner().is_data()
+        && err.inner().to_string().contains("floating point")
+        && let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && integral_floats_to_integers(&mut v)
+        && let Ok(t) = serde_path_to_error::deserialize(v)
+    {
+        return Ok(t);
     }
     Err(body_error(&err))
 }
