@@ -46,6 +46,10 @@ pub enum AppError {
     /// write that stored nothing): a fault of Warden's, logged with an id, never shown.
     #[error("internal: {0}")]
     Internal(String),
+    /// A site Warden was asked to fetch could not be reached (does not resolve, times out,
+    /// redirects without end): the request was fine, the far end was not.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 impl From<StoreError> for AppError {

@@ -131,8 +131,7 @@ pub struct EnforceInput {
 #[serde(deny_unknown_fields)]
 pub struct SelfUnblockInput {
     /// The tenant confirms the rectification commitment (整改承诺书): must be `true` (UNB-1).
-    #[serde(default)]
-    #[schemars(required, extend("const" = true))]
+    #[schemars(extend("const" = true))]
     pub commitment_confirmed: bool,
 }
 

@@ -43,7 +43,7 @@ pub struct AccountInput {
 
 /// A name or label: some character that is not white space, and no control characters.
 pub const NAME_PATTERN: &str =
-    r"^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x1f\\x7f-\\x9f\\s][^\\x00-\\x1f\\x7f-\\x9f]*$";
+    r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f\s][^\x00-\x1f\x7f-\x9f]*$";
 /// A phone number: 5 to 20 digits among spaces, `+`, `-` and parentheses.
 pub const PHONE_PATTERN: &str = r"^\s*[ +()-]*([0-9][ +()-]*){5,20}\s*$";
 

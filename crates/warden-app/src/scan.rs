@@ -17,7 +17,7 @@ use warden_store::scan::{TermRow, VerdictRow};
 use crate::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::recheck::{FetchPolicy, Fetched, Rechecker, Verdict, fetch};
+use crate::recheck::{FetchError, FetchPolicy, Fetched, Rechecker, Verdict, fetch};
 
 /// The compiled lexicon of the current version, shared by every scan.
 pub struct ScanService {
@@ -242,7 +242,16 @@ impl App {
             (None, Some(u)) => {
                 let f = fetch(&u, &self.scan_fetch_policy())
                     .await
-                    .map_err(|e| InvalidInput::new("url", e.to_string()))?;
+                    .map_err(|e| match e {
+                        // The URL itself is refused: the caller's to fix.
+                        FetchError::BadUrl(_) | FetchError::InternalAddress { .. } => {
+                            AppError::from(InvalidInput::new("url", e.to_string()))
+                        }
+                        // The site could not be fetched: not the request's fault.
+                        FetchError::Resolve(_)
+                        | FetchError::TooManyRedirects(_)
+                        | FetchError::Network(_) => AppError::Unreachable(e.to_string()),
+                    })?;
                 (u, f.text.clone(), Some(f))
             }
             _ => return Err(InvalidInput::new("text", "give exactly one of text or url").into()),

@@ -108,6 +108,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("unavailable", 503, "Storage is not reachable; retry later."),
     (
+        "fetch_failed",
+        502,
+        "The URL to scan could not be fetched (it does not resolve, timed out or redirects without end); the message says which. Nothing was stored.",
+    ),
+    (
         "internal",
         500,
         "An unexpected error; it has been logged under details.error_id. Retry, or contact the operators with that id.",
@@ -217,6 +222,7 @@ impl From<AppError> for ApiError {
             }
             AppError::Crypto(ref c) => ApiError::internal(c),
             AppError::Internal(ref m) => ApiError::internal(m),
+            AppError::Unreachable(ref m) => ApiError::new("fetch_failed", m.clone(), json!({})),
         }
     }
 }

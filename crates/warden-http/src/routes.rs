@@ -160,6 +160,8 @@ pub struct Route {
     pub query: Option<SchemaFn>,
     /// Request headers it reads: an object schema whose properties are the headers.
     pub headers: Option<SchemaFn>,
+    /// Whether it fetches a URL it is given (and so may answer 502 `fetch_failed`).
+    pub fetches: bool,
     /// The request body, if any.
     pub body: Option<Body>,
     /// Success responses.
@@ -185,6 +187,7 @@ pub const fn route(
         spec,
         query: None,
         headers: None,
+        fetches: false,
         body: None,
         replies: &[],
     }
@@ -200,6 +203,12 @@ impl Route {
     /// The request headers it reads (besides `Authorization`).
     pub const fn headers(mut self, schema: SchemaFn) -> Route {
         self.headers = Some(schema);
+        self
+    }
+
+    /// It fetches a URL the caller gives.
+    pub const fn fetches(mut self) -> Route {
+        self.fetches = true;
         self
     }
 
@@ -308,6 +317,9 @@ fn error_statuses(route: &Route) -> Vec<u16> {
     if route.admits("anonymous") && route.method == "POST" {
         s.push(429);
     }
+    if route.fetches {
+        s.push(502);
+    }
     s.extend([500, 503]);
     s.retain(|c| route.replies.iter().all(|r| r.status != *c));
     s.sort_unstable();
@@ -326,6 +338,7 @@ fn reason(status: u16) -> &'static str {
         422 => "A field or parameter is invalid; details.field names it. Nothing was changed.",
         429 => "Too many anonymous reports from this address.",
         500 => "An unexpected error; logged under details.error_id.",
+        502 => "The URL could not be fetched (fetch_failed); nothing was stored.",
         503 => "Storage is not reachable.",
         _ => "An error.",
     }

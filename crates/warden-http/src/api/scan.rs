@@ -55,6 +55,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "DET-1, DET-2",
             )
             .json_body(schema::<ScanInput>)
+            .fetches()
             .replies(const {
                 &[
                     json(200, schema::<ScanResult>, "The verdict."),

@@ -284,3 +284,40 @@ async fn regression_lexicon_of_an_unknown_category_answered_no_terms() {
     }
     t.stop().await;
 }
+
+/// DET-2: a URL to scan that could not be fetched was a 422 `invalid_field`, as if the request
+/// were wrong. The request was fine and the far end was not: 502 `fetch_failed`, saying why. A
+/// refused URL (not http or https) stays 422 naming `url`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_an_unreachable_scan_url_was_an_invalid_request() {
+    let Some(t) = app().await else { return };
+    let det = t.token("detector", None).await;
+    // A loopback port nothing listens on: the connection is refused at once.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/page", dead.local_addr().unwrap());
+    drop(dead);
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/scan",
+            Some(&det),
+            Some(&json!({ "url": url })),
+        )
+        .await;
+    assert_eq!((s, b["code"].as_str()), (502, Some("fetch_failed")), "{b}");
+    assert!(b["message"].as_str().unwrap().contains(&url), "{b}");
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/scan",
+            Some(&det),
+            Some(&json!({ "url": "ftp://files.example/page" })),
+        )
+        .await;
+    assert_eq!(
+        (s, b["details"]["field"].as_str()),
+        (422, Some("url")),
+        "{b}"
+    );
+    t.stop().await;
+}
