@@ -185,7 +185,10 @@ pub async fn fetch(url: &str, policy: &FetchPolicy) -> Result<Fetched, FetchErro
             .port
             .unwrap_or(if parsed.scheme == "https" { 443 } else { 80 });
         let addr = resolve_public(&parsed.host, port, policy).await?;
+        // Never through a proxy from the environment: the proxy would resolve the name again
+        // and connect wherever that leads, past the address checked and pinned here.
         let client = reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(policy.timeout)
             .connect_timeout(policy.timeout.min(Duration::from_secs(5)))

@@ -321,3 +321,63 @@ async fn regression_an_unreachable_scan_url_was_an_invalid_request() {
     );
     t.stop().await;
 }
+
+/// DET-2: the fetcher of scans and re-checks honoured `HTTP_PROXY`/`http_proxy` from Warden's
+/// environment, as reqwest does by default. Through a proxy, the address Warden checked and
+/// pinned is not the one connected to — the proxy resolves the name again, to whatever it likes,
+/// internal addresses included — so the guarantee "fetched URLs never reach internal addresses"
+/// held only where no proxy was set. The fetcher now ignores proxy settings: it connects to the
+/// address it checked, or not at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_proxy_in_the_environment_bypassed_the_fetchers_address_checks() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // The site: one page with a lexicon term.
+    let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let page = format!("http://{}/page", site.local_addr().unwrap());
+    tokio::spawn(async move {
+        let app = axum::Router::new().route(
+            "/page",
+            axum::routing::get(|| async { "<html>赌场 online casino</html>" }),
+        );
+        axum::serve(site, app).await.unwrap()
+    });
+    // The "proxy": counts who connects to it, and answers nothing.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let through_proxy = Arc::new(AtomicUsize::new(0));
+    let seen = through_proxy.clone();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = proxy.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("WARDEN_RECHECK__ALLOWED_NETWORKS", "[\"127.0.0.1/32\"]"),
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("http_proxy", proxy_url.as_str()),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("ALL_PROXY", proxy_url.as_str()),
+        ("NO_PROXY", ""),
+    ];
+    let mut p = crate::support::spawn_warden(dir.path(), &env, &[]);
+    let admin = p.admin.clone().unwrap();
+    let (s, b) = crate::support::http(
+        &p.base,
+        "POST",
+        "/api/scan",
+        Some(&admin),
+        Some(&json!({ "url": page })),
+    )
+    .await;
+    assert_eq!(s, 200, "the page is fetched directly: {b}");
+    assert_eq!(b["fetched"]["status"], 200, "{b}");
+    assert_eq!(
+        through_proxy.load(Ordering::SeqCst),
+        0,
+        "nothing went through the proxy"
+    );
+    p.kill9();
+}
