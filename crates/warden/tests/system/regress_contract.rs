@@ -62,11 +62,17 @@ async fn blocked_casino(t: &TestApp) -> String {
     let case = b["case_id"].as_str().unwrap().to_string();
     let (s, b) = enforce(t, &op, &case, "block_url", "casino").await;
     assert_eq!(s, 200, "{b}");
+    let edge = t.token("edge", None).await;
     until("the URL is blocked", async || {
-        t.app
-            .check_url("http://acme.example/casino")
-            .unwrap()
-            .is_some()
+        let (_, d) = t
+            .call(
+                "GET",
+                "/api/decision?url=http%3A%2F%2Facme.example%2Fcasino",
+                Some(&edge),
+                None,
+            )
+            .await;
+        d["blocked"] == true
     })
     .await;
     case
