@@ -11,10 +11,15 @@
    is capped at 1 s, so one valid request cannot spend a role's time budget or hit the request
    timeout. Only a valid integer above the cap is lowered (to another valid value); invalid
    values are sent as generated.
+4. Warden's own string formats (http-url, host, target, the identifier kinds, the X-ARF fields):
+   a strategy for each, so that schema-valid requests carry values of that grammar.
+5. One AST parse at a time, around a CPython 3.11 race between schemathesis' worker threads.
 """
 
+import ast
 import json
 import os
+import threading
 from urllib.parse import urlsplit
 
 import requests
@@ -42,6 +47,20 @@ def _loopback_only(self, request, **kwargs):
 
 
 requests.Session.send = _loopback_only
+
+# CPython 3.11 races when two threads build ASTs at once ("SystemError: AST constructor recursion
+# depth mismatch"); Hypothesis parses source files to describe lambdas, from schemathesis' worker
+# threads. One parse at a time.
+_ast_lock = threading.Lock()
+_ast_parse = ast.parse
+
+
+def _parse_one_at_a_time(*args, **kwargs):
+    with _ast_lock:
+        return _ast_parse(*args, **kwargs)
+
+
+ast.parse = _parse_one_at_a_time
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -108,5 +127,26 @@ FORMATS = {
     "bucket-key": st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,20}(?:/[A-Za-z0-9._-]{1,12}){0,2}\Z"),
     "service-id": _service_id,
 }
+_email = st.builds(lambda local, domain: f"{local}@{domain}", st.from_regex(r"\A[a-z0-9][a-z0-9._-]{0,10}[a-z0-9]\Z"), _domain)
+_date_time = st.builds(
+    lambda y, mo, d, h, mi, s, off: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{off}",
+    st.integers(2000, 2030), st.integers(1, 12), st.integers(1, 28),
+    st.integers(0, 23), st.integers(0, 59), st.integers(0, 59),
+    st.sampled_from(["Z", "+08:00", "-05:30", ".5Z", ".123+01:00"]),
+)
+FORMATS.update({
+    # X-ARF v3 fields (POST /api/reports/xarf).
+    "xarf-uri": _url,
+    "xarf-email": _email,
+    "xarf-hostname": _domain,
+    "xarf-date-time": _date_time,
+    "xarf-account-id": st.from_regex(r"\A[A-Za-z0-9_.-]{1,20}\Z"),
+    "base64": st.binary(max_size=24).map(lambda b: __import__("base64").b64encode(b).decode()),
+    "cvss2-vector": st.sampled_from(["AV:N/AC:L/Au:N/C:P/I:P/A:P", "AV:L/AC:H/Au:S/C:N/I:N/A:C"]),
+    "cvss3-vector": st.sampled_from([
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "CVSS:3.0/AV:L/AC:H/PR:L/UI:R/S:C/C:L/I:N/A:N",
+    ]),
+})
 for _name, _strategy in FORMATS.items():
     schemathesis.openapi.format(_name, _strategy)

@@ -1696,6 +1696,303 @@ impl Scan<'_> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The document's schema, for the API's OpenAPI document
+// ---------------------------------------------------------------------------------------------
+
+/// The JSON schema of what [`parse_v3`] accepts, built from the same tables as the checks
+/// (types, classes, hash algorithms), so that a client can tell a valid report before sending it.
+/// Strings with a grammar of their own carry a format of Warden's: `ip-address`, `xarf-uri`
+/// (an absolute URI; the report's `SourceUrl` must be an http(s) URL Warden can act on),
+/// `xarf-email`, `xarf-hostname`, `xarf-date-time` (RFC 3339), `base64`, `cvss2-vector`,
+/// `cvss3-vector` and `xarf-account-id` (an account identifier that is no e-mail address).
+pub fn document_schema() -> Value {
+    use serde_json::json;
+    let string = || json!({ "type": "string" });
+    let formatted = |f: &str| json!({ "type": "string", "format": f });
+    let min = |n: usize| json!({ "type": "string", "minLength": n });
+    let port = json!({ "type": "integer", "minimum": 0, "maximum": 65535 });
+    let ports =
+        json!({ "anyOf": [port, { "type": "array", "maxItems": MAX_ITEMS, "items": port }] });
+    let hash = json!({
+        "type": "object",
+        "required": ["HashValue", "HashAlgorithm"],
+        "properties": {
+            "HashValue": string(),
+            "HashAlgorithm": { "type": "string", "enum": HASH_ALGORITHMS },
+            "HashComplete": { "type": "boolean" },
+        },
+    });
+    let file = |name_required: bool| {
+        let mut f = json!({
+            "properties": {
+                "FileName": string(),
+                "FileSize": { "type": "integer", "minimum": 0 },
+                "FileHash": hash,
+            },
+        });
+        if name_required {
+            f["required"] = json!(["FileName"]);
+        }
+        f
+    };
+    let sample = json!({
+        "type": "object",
+        "allOf": [
+            file(false),
+            {
+                "properties": {
+                    "ContentType": string(),
+                    "Base64Encoded": { "type": "boolean" },
+                    "Description": string(),
+                    "Payload": string(),
+                },
+            },
+            // Inline (ContentType and Payload) or a file.
+            { "anyOf": [{ "required": ["ContentType", "Payload"] }, { "required": ["FileName"] }] },
+            // A payload said to be Base64 is Base64.
+            { "anyOf": [
+                { "properties": { "Base64Encoded": { "const": true }, "Payload": formatted("base64") } },
+                { "properties": { "Base64Encoded": { "const": false } } },
+            ] },
+        ],
+    });
+    let common = json!({
+        "properties": {
+            "Ongoing": { "type": "boolean" },
+            "ThreatActor": string(),
+            "Samples": { "type": "array", "minItems": 1, "maxItems": MAX_ITEMS, "items": sample },
+        },
+    });
+    let destination = json!({
+        "properties": { "DestinationIp": formatted("ip-address"), "DestinationPort": ports },
+    });
+    let ip_source = json!({
+        "properties": {
+            "SourceIp": formatted("ip-address"),
+            "SourcePort": port,
+            "ASN": { "type": "integer", "minimum": 1, "maximum": 4_199_999_999_u64 },
+        },
+    });
+    let kind_schema = |kind: Kind| -> Value {
+        let mut parts = vec![];
+        match kind.source_shape() {
+            SourceShape::Ip => {
+                parts.push(ip_source.clone());
+                parts.push(json!({ "required": ["SourceIp"] }));
+            }
+            SourceShape::IpOrUrl => {
+                parts.push(ip_source.clone());
+                parts.push(json!({ "properties": { "SourceUrl": formatted("xarf-uri") } }));
+                parts.push(json!({ "anyOf": [{ "required": ["SourceIp"] }, { "required": ["SourceUrl"] }] }));
+                if kind == Kind::Phishing {
+                    parts.push(json!({ "required": ["SourceUrl"] }));
+                }
+            }
+            SourceShape::Account => {
+                parts.push(json!({
+                    "required": ["Account"],
+                    "properties": { "Account": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "properties": {
+                            "AccountIdentifier": formatted("xarf-account-id"),
+                            "AccountEmail": formatted("xarf-email"),
+                        },
+                    } },
+                    "not": { "anyOf": [{ "required": ["SourceIp"] }, { "required": ["SourceUrl"] }] },
+                }));
+                // The target: the service holding the account, or the domain of its e-mail.
+                parts.push(json!({ "anyOf": [
+                    { "required": ["DestinationIp"] },
+                    { "properties": { "Account": { "required": ["AccountEmail"] } } },
+                ] }));
+            }
+        }
+        let own =
+            |props: Value, required: &[&str]| json!({ "properties": props, "required": required });
+        let tcp_udp = json!({ "type": "string", "enum": ["tcp", "udp"] });
+        match kind {
+            Kind::Botnet => parts.extend([own(json!({ "BotnetName": string() }), &[]), common.clone()]),
+            Kind::ChildAbuse => {}
+            Kind::Copyright => parts.extend([
+                own(
+                    json!({
+                        "InfringedMaterial": string(),
+                        "MaterialType": string(),
+                        "SharingProtocol": string(),
+                        "CourtOrder": formatted("xarf-uri"),
+                    }),
+                    &["InfringedMaterial"],
+                ),
+                file(true),
+            ]),
+            Kind::Dos | Kind::LoginAttack | Kind::PortScan => parts.extend([
+                destination.clone(),
+                own(json!({ "ByteCount": { "type": "integer" }, "PacketCount": { "type": "integer" } }), &[]),
+                common.clone(),
+            ]),
+            Kind::Exploit => parts.extend([
+                own(
+                    json!({
+                        "TransportProtocol": tcp_udp,
+                        "CVE": { "type": "string", "pattern": "^CVE-[0-9]{4}-[0-9]{4,7}$" },
+                        "CVSS": {
+                            "type": "object",
+                            "required": ["Version", "Vector"],
+                            "properties": { "Score": { "type": "number" } },
+                            "anyOf": [
+                                { "properties": {
+                                    "Version": { "const": "2" },
+                                    "Vector": formatted("cvss2-vector"),
+                                    "Severity": { "enum": ["Low", "Medium", "High"] },
+                                } },
+                                { "properties": {
+                                    "Version": { "enum": ["3.1", "3.0"] },
+                                    "Vector": formatted("cvss3-vector"),
+                                    "Severity": { "enum": ["None", "Low", "Medium", "High", "Critical"] },
+                                } },
+                            ],
+                        },
+                        "ServiceName": string(),
+                        "ServiceVersion": string(),
+                    }),
+                    &[],
+                ),
+                destination.clone(),
+                common.clone(),
+            ]),
+            Kind::Harassment => parts.extend([
+                own(
+                    json!({
+                        "Harasser": string(),
+                        "HarassmentDescription": string(),
+                        "HarassmentType": { "type": "string", "enum": ["doxing", "stalking", "sexual", "believes", "defamation", "extortion", "hate"] },
+                        "HarassmentLocation": { "type": "string", "enum": ["website", "chat", "game"] },
+                    }),
+                    &["Harasser", "HarassmentDescription"],
+                ),
+                common.clone(),
+            ]),
+            Kind::Malware => parts.extend([own(json!({ "MalwareName": string() }), &[]), common.clone()]),
+            Kind::OpenService => parts.extend([
+                own(
+                    json!({ "TransportProtocol": tcp_udp, "ServiceName": string(), "ServiceVersion": string() }),
+                    &["ServiceName"],
+                ),
+                common.clone(),
+            ]),
+            Kind::Phishing | Kind::WebCrawler => parts.push(common.clone()),
+            Kind::CompromisedAccount => parts.extend([
+                own(json!({ "AttackerIp": formatted("ip-address"), "AttackerPort": ports, "PasswordHash": hash }), &[]),
+                destination.clone(),
+                common.clone(),
+            ]),
+            Kind::Rpz => parts.push(own(
+                json!({
+                    "ReportSubType": { "type": "string", "enum": ["RPZ-Rewrite"] },
+                    "RpzDomain": formatted("xarf-hostname"),
+                    "MalwareName": string(),
+                }),
+                &[],
+            )),
+            Kind::Spam => parts.extend([
+                destination.clone(),
+                common.clone(),
+                own(
+                    json!({ "SmtpMailFromAddress": formatted("xarf-email"), "SmtpRcptToAddress": formatted("xarf-email") }),
+                    &[],
+                ),
+            ]),
+            Kind::Trademark => parts.push(own(
+                json!({
+                    "TrademarkedMaterial": string(),
+                    "RegistrationOffice": string(),
+                    "RegistrationNumber": string(),
+                }),
+                &["TrademarkedMaterial"],
+            )),
+        }
+        Value::Array(parts)
+    };
+    let types: Vec<Value> = TYPES
+        .iter()
+        .map(|(class, rtype, kind)| {
+            let mut all = vec![json!({
+                "properties": { "ReportClass": { "const": class }, "ReportType": { "const": rtype } },
+            })];
+            if let Value::Array(parts) = kind_schema(*kind) {
+                all.extend(parts);
+            }
+            json!({ "title": format!("{class}/{rtype}"), "allOf": all })
+        })
+        .collect();
+    let report = json!({
+        "type": "object",
+        "description": "The report: its class and type (one of the listed pairs), when, the source, and the type's own fields.",
+        "required": ["ReportClass", "ReportType", "Date"],
+        "properties": {
+            "ReportClass": { "type": "string", "enum": CLASSES },
+            "ReportType": min(1),
+            "ReportSubType": string(),
+            "ReporterCaseID": string(),
+            "ReporterSeverity": { "type": "string", "enum": ["low", "medium", "high"] },
+            "ReporterNotes": string(),
+            "Custom": { "type": "object", "additionalProperties": { "anyOf": [{ "type": "string" }, { "type": "integer" }] } },
+            "Date": formatted("xarf-date-time"),
+            "FirstSeen": formatted("xarf-date-time"),
+        },
+        "anyOf": types,
+    });
+    // An organisation names itself; a natural person need not.
+    let party = |prefix: &str, closed: bool| {
+        let mut p = json!({
+            "type": "object",
+            "properties": {
+                format!("{prefix}Type"): { "type": "string", "enum": ["Org", "Person"] },
+                format!("{prefix}Org"): min(3),
+                format!("{prefix}OrgDomain"): formatted("xarf-hostname"),
+                format!("{prefix}OrgEmail"): formatted("xarf-email"),
+                format!("{prefix}ContactEmail"): formatted("xarf-email"),
+                format!("{prefix}ContactName"): min(3),
+                format!("{prefix}ContactPhone"): min(3),
+            },
+            "anyOf": [
+                { "required": [format!("{prefix}Type")], "properties": { format!("{prefix}Type"): { "const": "Person" } } },
+                { "required": [format!("{prefix}Org"), format!("{prefix}OrgDomain"), format!("{prefix}OrgEmail")] },
+            ],
+        });
+        if closed {
+            p["properties"]["ReporterOrgAddress"] = string();
+            p["additionalProperties"] = json!(false);
+        }
+        p
+    };
+    let string_map = json!({ "type": "object", "additionalProperties": { "type": "string" } });
+    let info = |data: &str| json!({ "type": "object", "properties": { "ID": string(), data: string_map } });
+    json!({
+        "type": "object",
+        "title": "X-ARF v3 report",
+        "description": "An X-ARF v3 report (https://github.com/abusix/xarf, schemas/3), as Warden validates it. At most 1 MiB, nested at most 32 levels, at most 1000 entries in any array or object.",
+        "required": ["Version", "ReporterInfo", "Disclosure", "Report"],
+        "properties": {
+            "Version": { "const": "3" },
+            "ReporterInfo": party("Reporter", true),
+            "OnBehalfOf": party("Complainant", false),
+            "Disclosure": { "type": "boolean" },
+            "InternalProcessing": {
+                "type": "object",
+                "properties": {
+                    "SubscriberInformation": info("SubscriberData"),
+                    "ContractInformation": info("ResolverData"),
+                    "EventTags": { "type": "array", "maxItems": MAX_ITEMS, "items": { "type": "string" } },
+                },
+            },
+            "Report": report,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -187,10 +187,21 @@ pub(crate) mod views {
     }
 
     /// An X-ARF v3 report (INT-2), validated by Warden against the X-ARF schema; see
-    /// <https://github.com/abusix/xarf>.
-    #[derive(Debug, JsonSchema)]
-    #[schemars(extend("additionalProperties" = true))]
-    pub(crate) struct XarfDocument {}
+    /// <https://github.com/abusix/xarf>. Its schema is what the validator accepts
+    /// ([`warden_domain::xarf::document_schema`]).
+    #[derive(Debug)]
+    pub(crate) struct XarfDocument;
+
+    impl JsonSchema for XarfDocument {
+        fn schema_name() -> std::borrow::Cow<'static, str> {
+            "XarfV3Report".into()
+        }
+
+        fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+            schemars::Schema::try_from(warden_domain::xarf::document_schema())
+                .unwrap_or_else(|_| schemars::json_schema!({ "type": "object" }))
+        }
+    }
 }
 
 use axum::body::Bytes;
