@@ -1724,17 +1724,15 @@ pub fn document_schema() -> Value {
         },
     });
     let file = |name_required: bool| {
-        let mut f = json!({
+        let required: &[&str] = if name_required { &["FileName"] } else { &[] };
+        json!({
             "properties": {
                 "FileName": string(),
                 "FileSize": { "type": "integer", "minimum": 0 },
                 "FileHash": hash,
             },
-        });
-        if name_required {
-            f["required"] = json!(["FileName"]);
-        }
-        f
+            "required": required,
+        })
     };
     let sample = json!({
         "type": "object",
@@ -1946,27 +1944,30 @@ pub fn document_schema() -> Value {
     });
     // An organisation names itself; a natural person need not.
     let party = |prefix: &str, closed: bool| {
-        let mut p = json!({
+        let mut properties = Map::new();
+        properties.insert(
+            format!("{prefix}Type"),
+            json!({ "type": "string", "enum": ["Org", "Person"] }),
+        );
+        properties.insert(format!("{prefix}Org"), min(3));
+        properties.insert(format!("{prefix}OrgDomain"), formatted("xarf-hostname"));
+        properties.insert(format!("{prefix}OrgEmail"), formatted("xarf-email"));
+        properties.insert(format!("{prefix}ContactEmail"), formatted("xarf-email"));
+        properties.insert(format!("{prefix}ContactName"), min(3));
+        properties.insert(format!("{prefix}ContactPhone"), min(3));
+        if closed {
+            properties.insert(format!("{prefix}OrgAddress"), string());
+        }
+        json!({
             "type": "object",
-            "properties": {
-                format!("{prefix}Type"): { "type": "string", "enum": ["Org", "Person"] },
-                format!("{prefix}Org"): min(3),
-                format!("{prefix}OrgDomain"): formatted("xarf-hostname"),
-                format!("{prefix}OrgEmail"): formatted("xarf-email"),
-                format!("{prefix}ContactEmail"): formatted("xarf-email"),
-                format!("{prefix}ContactName"): min(3),
-                format!("{prefix}ContactPhone"): min(3),
-            },
+            "properties": properties,
+            // Only ReporterInfo is closed, as in the schemas.
+            "additionalProperties": !closed,
             "anyOf": [
                 { "required": [format!("{prefix}Type")], "properties": { format!("{prefix}Type"): { "const": "Person" } } },
                 { "required": [format!("{prefix}Org"), format!("{prefix}OrgDomain"), format!("{prefix}OrgEmail")] },
             ],
-        });
-        if closed {
-            p["properties"]["ReporterOrgAddress"] = string();
-            p["additionalProperties"] = json!(false);
-        }
-        p
+        })
     };
     let string_map = json!({ "type": "object", "additionalProperties": { "type": "string" } });
     let info = |data: &str| json!({ "type": "object", "properties": { "ID": string(), data: string_map } });
