@@ -1728,7 +1728,7 @@ pub fn document_schema() -> Value {
         json!({
             "properties": {
                 "FileName": string(),
-                "FileSize": { "type": "integer", "minimum": 0 },
+                "FileSize": { "type": "integer", "format": "int64", "minimum": 0 },
                 "FileHash": hash,
             },
             "required": required,
@@ -1827,7 +1827,7 @@ pub fn document_schema() -> Value {
             ]),
             Kind::Dos | Kind::LoginAttack | Kind::PortScan => parts.extend([
                 destination.clone(),
-                own(json!({ "ByteCount": { "type": "integer" }, "PacketCount": { "type": "integer" } }), &[]),
+                own(json!({ "ByteCount": { "type": "integer", "format": "int64" }, "PacketCount": { "type": "integer", "format": "int64" } }), &[]),
                 common.clone(),
             ]),
             Kind::Exploit => parts.extend([
@@ -1936,7 +1936,7 @@ pub fn document_schema() -> Value {
             "ReporterCaseID": string(),
             "ReporterSeverity": { "type": "string", "enum": ["low", "medium", "high"] },
             "ReporterNotes": string(),
-            "Custom": { "type": "object", "additionalProperties": { "anyOf": [{ "type": "string" }, { "type": "integer" }] } },
+            "Custom": { "type": "object", "additionalProperties": { "anyOf": [{ "type": "string" }, { "type": "integer", "format": "int64" }] } },
             "Date": formatted("xarf-date-time"),
             "FirstSeen": formatted("xarf-date-time"),
         },
