@@ -6,23 +6,11 @@ use serde_json::{Value, json};
 use warden_app::Settings;
 
 use crate::enforcement::{enforce, until};
+use crate::regress_targets::enc;
 use crate::support::{Engine, TestApp, spawn_app};
 
 async fn app() -> Option<TestApp> {
     spawn_app(Engine::Sqlite, Settings::default()).await
-}
-
-/// `text` as a query-string value.
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Account `acme` owning `acme.example`, and a gambling case on `http://acme.example/casino`

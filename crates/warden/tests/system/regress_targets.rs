@@ -72,7 +72,7 @@ async fn case(t: &TestApp, id: &str) -> Value {
 }
 
 /// `text` as a query-string value: every byte but the unreserved ones escaped.
-fn enc(text: &str) -> String {
+pub(crate) fn enc(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
