@@ -54,9 +54,10 @@
 //!
 //! # Personal data
 //!
-//! The reporter's contact ([`CONTACT_FIELDS`]) becomes [`XarfReport::reporter_contact`], which
-//! intake seals (AUD-4); [`redact_contact`] gives the document to keep as evidence, the same bytes
-//! with [`SEALED_CONTACT`] in place of each contact value.
+//! The reporter's contact ([`CONTACT_FIELDS`]) and the complainant's
+//! ([`COMPLAINANT_CONTACT_FIELDS`], in `OnBehalfOf`) become [`XarfReport::reporter_contact`],
+//! which intake seals (AUD-4); [`redact_contact`] gives the document to keep as evidence, the same
+//! bytes with [`SEALED_CONTACT`] in place of each contact value.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -83,7 +84,8 @@ pub struct XarfReport {
     pub target: String,
     /// `ReporterInfo.ReporterOrg`, if given.
     pub reporter_org: Option<String>,
-    /// Reporter contact (name, e-mail, phone joined by `; `): personal data, encrypted at rest.
+    /// The people to contact (the reporter's name, e-mail and phone, then the complainant's, joined
+    /// by `; `): personal data, encrypted at rest.
     pub reporter_contact: Option<String>,
     /// A human-readable summary (type, description fields) for the case's free text.
     pub summary: String,
@@ -1477,9 +1479,15 @@ fn build(
 
     let info = root.get("ReporterInfo").and_then(Value::as_object);
     let reporter_org = info.and_then(|i| text(i, "ReporterOrg")).map(clean);
-    let contact: Vec<&str> = CONTACT_FIELDS
+    // The reporter's contact, then the complainant's: both are people's (AUD-4).
+    let contact: Vec<&str> = SEALED_FIELDS
         .iter()
-        .filter_map(|k| info.and_then(|i| text(i, k)))
+        .flat_map(|(object, fields)| {
+            let o = root.get(*object).and_then(Value::as_object);
+            fields
+                .iter()
+                .filter_map(move |k| o.and_then(|o| text(o, k)))
+        })
         .collect();
     let reporter_contact =
         (!contact.is_empty()).then(|| truncate(clean(&contact.join("; ")), MAX_CONTACT_CHARS));
@@ -1545,12 +1553,27 @@ pub const CONTACT_FIELDS: &[&str] = &[
     "ReporterContactPhone",
 ];
 
+/// The `OnBehalfOf` fields that hold the complainant's personal contact: sealed with the
+/// reporter's, after them.
+pub const COMPLAINANT_CONTACT_FIELDS: &[&str] = &[
+    "ComplainantContactName",
+    "ComplainantContactEmail",
+    "ComplainantContactPhone",
+];
+
+/// Each top-level object whose contact fields are sealed, with those fields.
+const SEALED_FIELDS: &[(&str, &[&str])] = &[
+    ("ReporterInfo", CONTACT_FIELDS),
+    ("OnBehalfOf", COMPLAINANT_CONTACT_FIELDS),
+];
+
 /// What the kept document says in place of a reporter contact value.
 pub const SEALED_CONTACT: &str =
     "[sealed: personal data, kept encrypted as the report's reporter contact]";
 
 /// The document as sent, byte for byte, except that the value of every [`CONTACT_FIELDS`] member
-/// of the top-level `ReporterInfo` (each occurrence, should a key be repeated) is the JSON string
+/// of the top-level `ReporterInfo` and every [`COMPLAINANT_CONTACT_FIELDS`] member of the
+/// top-level `OnBehalfOf` (each occurrence, should a key be repeated) is the JSON string
 /// [`SEALED_CONTACT`]. The layout, the key order and every other value stay as the reporter wrote
 /// them, so the kept evidence still reads as their report. Meant for a document [`parse_v3`]
 /// accepted; anything that is not a JSON object is refused (`invalid_json`).
@@ -1564,9 +1587,13 @@ pub fn redact_contact(bytes: &[u8]) -> Result<Vec<u8>, XarfError> {
     let mut root = Scan { b: bytes, i: start };
     let mut spans = Vec::new();
     for (key, value) in root.members().ok_or_else(refused)? {
-        if root.key(&key).as_deref() != Some("ReporterInfo") {
+        let name = root.key(&key);
+        let Some((_, fields)) = SEALED_FIELDS
+            .iter()
+            .find(|(object, _)| name.as_deref() == Some(*object))
+        else {
             continue;
-        }
+        };
         let mut info = Scan {
             b: bytes,
             i: value.start,
@@ -1575,10 +1602,7 @@ pub fn redact_contact(bytes: &[u8]) -> Result<Vec<u8>, XarfError> {
             continue;
         }
         for (key, value) in info.members().ok_or_else(refused)? {
-            if info
-                .key(&key)
-                .is_some_and(|k| CONTACT_FIELDS.contains(&k.as_str()))
-            {
+            if info.key(&key).is_some_and(|k| fields.contains(&k.as_str())) {
                 spans.push(value);
             }
         }
@@ -2007,7 +2031,7 @@ mod tests {
         let out = String::from_utf8(redact_contact(doc.as_bytes()).unwrap()).unwrap();
         let m = serde_json::to_string(SEALED_CONTACT).unwrap();
         let expected = format!(
-            "\u{feff}{{ \"Version\": \"3\",\n  \"ReporterInfo\" : {{\"ReporterOrg\": \"Org {{x}}\", \"ReporterContactEmail\":{m},\n \"ReporterContactEmail\": {m}, \"Reporter\\u0043ontactName\": {m}, \"ReporterContactPhone\" : {m} }},\n  \"OnBehalfOf\": {{\"ComplainantContactEmail\": \"c@z.example\", \"ReporterContactName\": \"kept\"}},\n  \"Report\": {{\"ReporterContactName\": [\"kept\", {{\"a\": \"}}\"}}]}} }}"
+            "\u{feff}{{ \"Version\": \"3\",\n  \"ReporterInfo\" : {{\"ReporterOrg\": \"Org {{x}}\", \"ReporterContactEmail\":{m},\n \"ReporterContactEmail\": {m}, \"Reporter\\u0043ontactName\": {m}, \"ReporterContactPhone\" : {m} }},\n  \"OnBehalfOf\": {{\"ComplainantContactEmail\": {m}, \"ReporterContactName\": \"kept\"}},\n  \"Report\": {{\"ReporterContactName\": [\"kept\", {{\"a\": \"}}\"}}]}} }}"
         );
         assert_eq!(out, expected);
         assert!(redact_contact(b"[1]").is_err());
@@ -2019,7 +2043,7 @@ mod tests {
     }
 
     /// AUD-4: on every real sample the kept document is the same JSON with only the contact
-    /// values replaced.
+    /// values (the reporter's and the complainant's) replaced.
     #[test]
     fn samples_keep_everything_but_the_contact() {
         let dir = concat!(
@@ -2030,14 +2054,13 @@ mod tests {
         for entry in std::fs::read_dir(dir).unwrap() {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap();
             let mut expected: Value = serde_json::from_slice(&bytes).unwrap();
-            if let Some(info) = expected
-                .get_mut("ReporterInfo")
-                .and_then(Value::as_object_mut)
-            {
-                for k in CONTACT_FIELDS {
-                    if let Some(v) = info.get_mut(*k) {
-                        *v = Value::from(SEALED_CONTACT);
-                        redacted += 1;
+            for (object, fields) in SEALED_FIELDS {
+                if let Some(info) = expected.get_mut(*object).and_then(Value::as_object_mut) {
+                    for k in *fields {
+                        if let Some(v) = info.get_mut(*k) {
+                            *v = Value::from(SEALED_CONTACT);
+                            redacted += 1;
+                        }
                     }
                 }
             }

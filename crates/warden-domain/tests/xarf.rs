@@ -646,7 +646,11 @@ fn report_fields_are_kept() {
         Timestamp::parse_rfc3339("2018-02-05T18:17:10Z").unwrap()
     );
     assert_eq!(r.reporter_org.as_deref(), Some("ExampleOrg"));
-    assert_eq!(r.reporter_contact, None);
+    // No reporter contact; the complainant's (OnBehalfOf) is sealed in its place (AUD-4).
+    assert_eq!(
+        r.reporter_contact.as_deref(),
+        Some("Legal Team; legal@complainant.example.com; 0012345678")
+    );
     assert_eq!(
         r.summary,
         "X-ARF Content/Copyright: InfringedMaterial: Example - Mr. Example; MaterialType: Music"

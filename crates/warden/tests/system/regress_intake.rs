@@ -19,23 +19,22 @@ both_engines!(
     regression_xarf_reporter_contact_is_sealed_not_kept_in_evidence,
     regression_lexicon_term_empty_after_normalisation_is_refused,
     regression_ipv6_forms_of_internal_ipv4_are_refused_before_connect,
+    regression_xarf_complainant_contact_was_kept_in_clear,
 );
 
 // ---------------------------------------------------------------------------------------------
 // AUD-4: X-ARF reporter contacts
 // ---------------------------------------------------------------------------------------------
 
-/// The contact fields of an X-ARF v3 document's `ReporterInfo`, as sent.
+/// The contact fields of an X-ARF v3 document's `ReporterInfo`, then of its `OnBehalfOf`, as sent.
 fn xarf_contacts(doc: &Value) -> Vec<String> {
-    [
-        "ReporterContactName",
-        "ReporterContactEmail",
-        "ReporterContactPhone",
-    ]
-    .iter()
-    .filter_map(|k| doc["ReporterInfo"][k].as_str())
-    .map(str::to_string)
-    .collect()
+    let reporter = warden_domain::xarf::CONTACT_FIELDS
+        .iter()
+        .filter_map(|k| doc["ReporterInfo"][k].as_str());
+    let complainant = warden_domain::xarf::COMPLAINANT_CONTACT_FIELDS
+        .iter()
+        .filter_map(|k| doc["OnBehalfOf"][k].as_str());
+    reporter.chain(complainant).map(str::to_string).collect()
 }
 
 /// Every byte the database holds: the SQLite file and its WAL, or a `pg_dump` of the PostgreSQL
@@ -81,7 +80,13 @@ async fn regression_xarf_reporter_contact_is_sealed_not_kept_in_evidence(engine:
         let bytes = std::fs::read(&path).unwrap();
         let doc: Value = serde_json::from_slice(&bytes).unwrap();
         let contacts = xarf_contacts(&doc);
-        if !contacts.is_empty() {
+        // Those with a reporter contact (the complainant's has a test of its own: the one
+        // sample naming a complainant quotes "Mr. Example", another sample's reporter, as the
+        // infringed material, which is no contact and is kept).
+        let has_reporter = warden_domain::xarf::CONTACT_FIELDS
+            .iter()
+            .any(|k| doc["ReporterInfo"][k].is_string());
+        if has_reporter {
             samples.push((path, bytes, contacts));
         }
     }
@@ -215,6 +220,86 @@ async fn regression_xarf_reporter_contact_is_sealed_not_kept_in_evidence(engine:
         ],
         "{ev}"
     );
+    t.stop().await;
+}
+
+/// AUD-4: an X-ARF report's `OnBehalfOf` names the complainant's contact person
+/// (`ComplainantContactName`, `…Email`, `…Phone`), personal data like the reporter's; it was kept
+/// in clear in the stored evidence and shown to reviewers. Now it is sealed with the reporter's
+/// contact, and only the audited reveal route shows it.
+async fn regression_xarf_complainant_contact_was_kept_in_clear(engine: Engine) {
+    let Some(t) = spawn_app(engine, Settings::default()).await else {
+        return;
+    };
+    let det = t.token("detector", None).await;
+    let mut doc: Value = serde_json::from_slice(
+        &std::fs::read(shared_data("xarf/abusix_v3/samples/copyright_sample.json")).unwrap(),
+    )
+    .unwrap();
+    doc["OnBehalfOf"]["ComplainantContactName"] = json!("Cora Complainant-Regress");
+    doc["OnBehalfOf"]["ComplainantContactEmail"] = json!("cora@complainant-regress.example");
+    doc["OnBehalfOf"]["ComplainantContactPhone"] = json!("+86 139 7777 0202");
+    let secrets = [
+        "Cora Complainant-Regress",
+        "cora@complainant-regress.example",
+        "+86 139 7777 0202",
+    ];
+    let (s, r) = t
+        .post_raw(
+            "/api/reports/xarf",
+            Some(&det),
+            serde_json::to_vec(&doc).unwrap(),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let report = r["report_id"].as_str().unwrap().to_string();
+    let case = r["case_id"].as_str().unwrap().to_string();
+    for (file, bytes) in database_bytes(&t) {
+        for secret in secrets {
+            assert!(
+                !contains(&bytes, secret.as_bytes())
+                    && !contains(&bytes, hex::encode(secret).as_bytes()),
+                "{file} holds the complainant contact {secret:?} in clear"
+            );
+        }
+    }
+    let reviewer = t.token("reviewer", None).await;
+    let (s, v) = t
+        .call(
+            "GET",
+            &format!("/api/cases/{case}/reports"),
+            Some(&reviewer),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    for secret in secrets {
+        assert!(
+            !v.to_string().contains(secret),
+            "{secret:?} shown to a reviewer: {v}"
+        );
+    }
+    assert!(
+        v.to_string().contains("ExampleComplainantOrg"),
+        "the organisation stays: {v}"
+    );
+    let op = t.token("operator", None).await;
+    let (s, rc) = t
+        .call(
+            "GET",
+            &format!("/api/reports/{report}/reporter-contact"),
+            Some(&op),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{rc}");
+    let contact = rc["reporter_contact"].as_str().unwrap();
+    for secret in secrets {
+        assert!(
+            contact.contains(secret),
+            "{secret:?} missing from the sealed contact: {contact}"
+        );
+    }
     t.stop().await;
 }
 
