@@ -316,6 +316,25 @@ impl Kind {
 const REQUIRED: bool = true;
 const OPTIONAL: bool = false;
 
+/// The enums of the schemas, read by both the checks and [`document_schema`].
+const PARTY_TYPES: &[&str] = &["Org", "Person"];
+const SEVERITIES: &[&str] = &["low", "medium", "high"];
+const TRANSPORTS: &[&str] = &["tcp", "udp"];
+const HARASSMENT_TYPES: &[&str] = &[
+    "doxing",
+    "stalking",
+    "sexual",
+    "believes",
+    "defamation",
+    "extortion",
+    "hate",
+];
+const HARASSMENT_LOCATIONS: &[&str] = &["website", "chat", "game"];
+const RPZ_SUBTYPES: &[&str] = &["RPZ-Rewrite"];
+const CVSS_VERSIONS: &[&str] = &["3.1", "3.0", "2"];
+const CVSS2_SEVERITIES: &[&str] = &["Low", "Medium", "High"];
+const CVSS3_SEVERITIES: &[&str] = &["None", "Low", "Medium", "High", "Critical"];
+
 const HASH_ALGORITHMS: &[&str] = &[
     "sha1", "sha2", "sha3", "sha256", "sha512", "md5", "argon2id", "scrypt", "bcrypt", "pbkdf2",
 ];
@@ -743,7 +762,7 @@ impl Checker {
                 );
             }
         }
-        let kind = self.one_of(info, B, "ReporterType", OPTIONAL, &["Org", "Person"]);
+        let kind = self.one_of(info, B, "ReporterType", OPTIONAL, PARTY_TYPES);
         // Contact details are optional only for a natural person.
         let org = kind != Some("Person");
         self.string_min(info, B, "ReporterOrg", org, 3);
@@ -760,7 +779,7 @@ impl Checker {
         let Some(obo) = self.object(root, "", B, OPTIONAL) else {
             return;
         };
-        let kind = self.one_of(obo, B, "ComplainantType", OPTIONAL, &["Org", "Person"]);
+        let kind = self.one_of(obo, B, "ComplainantType", OPTIONAL, PARTY_TYPES);
         let org = kind != Some("Person");
         self.string_min(obo, B, "ComplainantOrg", org, 3);
         self.formatted(obo, B, "ComplainantOrgDomain", org, Format::Hostname);
@@ -818,13 +837,7 @@ impl Checker {
         };
         self.string(r, B, "ReportSubType", OPTIONAL);
         self.string(r, B, "ReporterCaseID", OPTIONAL);
-        self.one_of(
-            r,
-            B,
-            "ReporterSeverity",
-            OPTIONAL,
-            &["low", "medium", "high"],
-        );
+        self.one_of(r, B, "ReporterSeverity", OPTIONAL, SEVERITIES);
         self.string(r, B, "ReporterNotes", OPTIONAL);
         if let Some(custom) = self.object(r, B, "Custom", OPTIONAL) {
             for (k, v) in custom {
@@ -898,7 +911,7 @@ impl Checker {
                 self.common(r);
             }
             Kind::Exploit => {
-                self.one_of(r, B, "TransportProtocol", OPTIONAL, &["tcp", "udp"]);
+                self.one_of(r, B, "TransportProtocol", OPTIONAL, TRANSPORTS);
                 self.cve(r);
                 self.cvss(r);
                 self.destination(r);
@@ -909,28 +922,8 @@ impl Checker {
             Kind::Harassment => {
                 self.string(r, B, "Harasser", REQUIRED);
                 self.string(r, B, "HarassmentDescription", REQUIRED);
-                self.one_of(
-                    r,
-                    B,
-                    "HarassmentType",
-                    OPTIONAL,
-                    &[
-                        "doxing",
-                        "stalking",
-                        "sexual",
-                        "believes",
-                        "defamation",
-                        "extortion",
-                        "hate",
-                    ],
-                );
-                self.one_of(
-                    r,
-                    B,
-                    "HarassmentLocation",
-                    OPTIONAL,
-                    &["website", "chat", "game"],
-                );
+                self.one_of(r, B, "HarassmentType", OPTIONAL, HARASSMENT_TYPES);
+                self.one_of(r, B, "HarassmentLocation", OPTIONAL, HARASSMENT_LOCATIONS);
                 self.common(r);
             }
             Kind::Malware => {
@@ -938,7 +931,7 @@ impl Checker {
                 self.common(r);
             }
             Kind::OpenService => {
-                self.one_of(r, B, "TransportProtocol", OPTIONAL, &["tcp", "udp"]);
+                self.one_of(r, B, "TransportProtocol", OPTIONAL, TRANSPORTS);
                 self.string(r, B, "ServiceName", OPTIONAL);
                 self.string(r, B, "ServiceVersion", OPTIONAL);
                 self.present(r, B, "ServiceName", REQUIRED);
@@ -953,7 +946,7 @@ impl Checker {
                 self.hash(r, B, "PasswordHash");
             }
             Kind::Rpz => {
-                self.one_of(r, B, "ReportSubType", OPTIONAL, &["RPZ-Rewrite"]);
+                self.one_of(r, B, "ReportSubType", OPTIONAL, RPZ_SUBTYPES);
                 self.formatted(r, B, "RpzDomain", OPTIONAL, Format::Hostname);
                 self.string(r, B, "MalwareName", OPTIONAL);
             }
@@ -1142,15 +1135,15 @@ impl Checker {
             return;
         };
         self.number(c, B, "Score");
-        let version = self.one_of(c, B, "Version", REQUIRED, &["3.1", "3.0", "2"]);
+        let version = self.one_of(c, B, "Version", REQUIRED, CVSS_VERSIONS);
         let vector = self.string(c, B, "Vector", REQUIRED);
         let severity = self.string(c, B, "Severity", OPTIONAL);
         let v2 = version == Some("2");
         if let Some(severity) = severity {
             let allowed: &[&str] = if v2 {
-                &["Low", "Medium", "High"]
+                CVSS2_SEVERITIES
             } else {
-                &["None", "Low", "Medium", "High", "Critical"]
+                CVSS3_SEVERITIES
             };
             if !allowed.contains(&severity) {
                 self.fail(
@@ -1833,7 +1826,7 @@ pub fn document_schema() -> Value {
         }
         let own =
             |props: Value, required: &[&str]| json!({ "properties": props, "required": required });
-        let tcp_udp = json!({ "type": "string", "enum": ["tcp", "udp"] });
+        let tcp_udp = json!({ "type": "string", "enum": TRANSPORTS });
         match kind {
             Kind::Botnet => parts.extend([own(json!({ "BotnetName": string() }), &[]), common.clone()]),
             Kind::ChildAbuse => {}
@@ -1867,12 +1860,12 @@ pub fn document_schema() -> Value {
                                 { "properties": {
                                     "Version": { "const": "2" },
                                     "Vector": formatted("cvss2-vector"),
-                                    "Severity": { "enum": ["Low", "Medium", "High"] },
+                                    "Severity": { "enum": CVSS2_SEVERITIES },
                                 } },
                                 { "properties": {
-                                    "Version": { "enum": ["3.1", "3.0"] },
+                                    "Version": { "enum": CVSS_VERSIONS.iter().filter(|v| **v != "2").collect::<Vec<_>>() },
                                     "Vector": formatted("cvss3-vector"),
-                                    "Severity": { "enum": ["None", "Low", "Medium", "High", "Critical"] },
+                                    "Severity": { "enum": CVSS3_SEVERITIES },
                                 } },
                             ],
                         },
@@ -1889,8 +1882,8 @@ pub fn document_schema() -> Value {
                     json!({
                         "Harasser": string(),
                         "HarassmentDescription": string(),
-                        "HarassmentType": { "type": "string", "enum": ["doxing", "stalking", "sexual", "believes", "defamation", "extortion", "hate"] },
-                        "HarassmentLocation": { "type": "string", "enum": ["website", "chat", "game"] },
+                        "HarassmentType": { "type": "string", "enum": HARASSMENT_TYPES },
+                        "HarassmentLocation": { "type": "string", "enum": HARASSMENT_LOCATIONS },
                     }),
                     &["Harasser", "HarassmentDescription"],
                 ),
@@ -1912,7 +1905,7 @@ pub fn document_schema() -> Value {
             ]),
             Kind::Rpz => parts.push(own(
                 json!({
-                    "ReportSubType": { "type": "string", "enum": ["RPZ-Rewrite"] },
+                    "ReportSubType": { "type": "string", "enum": RPZ_SUBTYPES },
                     "RpzDomain": formatted("xarf-hostname"),
                     "MalwareName": string(),
                 }),
@@ -1958,7 +1951,7 @@ pub fn document_schema() -> Value {
             "ReportType": min(1),
             "ReportSubType": string(),
             "ReporterCaseID": string(),
-            "ReporterSeverity": { "type": "string", "enum": ["low", "medium", "high"] },
+            "ReporterSeverity": { "type": "string", "enum": SEVERITIES },
             "ReporterNotes": string(),
             "Custom": { "type": "object", "additionalProperties": { "anyOf": [{ "type": "string" }, { "type": "integer", "format": "int64" }] } },
             "Date": formatted("xarf-date-time"),
@@ -1971,7 +1964,7 @@ pub fn document_schema() -> Value {
         let mut properties = Map::new();
         properties.insert(
             format!("{prefix}Type"),
-            json!({ "type": "string", "enum": ["Org", "Person"] }),
+            json!({ "type": "string", "enum": PARTY_TYPES }),
         );
         properties.insert(format!("{prefix}Org"), min(3));
         properties.insert(format!("{prefix}OrgDomain"), formatted("xarf-hostname"));

@@ -42,14 +42,7 @@ pub(crate) async fn enforcement_check(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let invalid = |field: &'static str, why: &str| {
-        ApiError::new(
-            "invalid_field",
-            format!("{field}: {why}"),
-            json!({ "field": field, "reason": why }),
-        )
-        .into_response()
-    };
+    let invalid = |field: &str, why: &str| ApiError::invalid(field, why).into_response();
     let Some(uri) = h("x-original-uri") else {
         return invalid(
             "X-Original-URI",
@@ -85,12 +78,8 @@ pub(crate) async fn enforcement_check(
 }
 
 /// 422 for a URL or host the decision index cannot normalise, naming where it came from.
-fn unparsable(field: &'static str, e: &impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        "invalid_field",
-        format!("{field}: {e}"),
-        json!({ "field": field, "reason": e.to_string() }),
-    )
+fn unparsable(field: &str, e: &impl std::fmt::Display) -> ApiError {
+    ApiError::invalid(field, e.to_string())
 }
 
 /// Envoy `ext_authz` (HTTP service, `path_prefix: /api/enforcement/check`): the original path

@@ -289,12 +289,7 @@ fn body_error(err: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         (_, p) => p.to_string(),
     };
     // The position serde adds ("at line 1 column 12") means nothing to the caller of a field.
-    let reason = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-    ApiError::new(
-        "invalid_field",
-        format!("{field}: {reason}"),
-        json!({ "field": field, "reason": reason }),
-    )
+    ApiError::invalid(&field, msg.split(" at line ").next().unwrap_or(&msg))
 }
 
 /// Rewrites every float with no fractional part (within ±2^53) as an integer; whether any was.

@@ -179,7 +179,7 @@ async fn regression_decision_on_an_unreadable_target_answered_not_blocked() {
     t.stop().await;
 }
 
-/// A field of the wrong type (`"name": 5`) was a 400 "malformed JSON" naming a line and column
+/// RES-2, RES-3, DET-1: a field of the wrong type (`"name": 5`) was a 400 "malformed JSON" naming a line and column
 /// instead of the field, and an integral number written as `20.0` was refused for an integer
 /// field although JSON Schema counts it as the integer 20. Now: 422 naming the field by its
 /// path, and `20.0` is 20.
