@@ -19,7 +19,9 @@ pub enum Principal {
         /// Source IP (rate limiting only; not stored).
         ip: String,
     },
-    /// A token holder.
+    /// A token holder, or a person signed in to the console (ids `tok_...` / `usr_...`; the
+    /// label of a user is its login). Use cases treat both alike: a role, and for a tenant one
+    /// account.
     Token {
         /// Token id.
         id: String,
@@ -277,16 +279,17 @@ impl App {
         Ok(())
     }
 
-    /// Every token's label by id (to show actors to staff).
+    /// Every token's label and user's login by id (to show actors to staff).
     pub(crate) async fn actors(&self) -> AppResult<Actors> {
-        Ok(Actors(
-            self.store
-                .list_tokens()
-                .await?
-                .into_iter()
-                .map(|t| (t.id, t.label))
-                .collect(),
-        ))
+        let mut m: std::collections::HashMap<String, String> = self
+            .store
+            .list_tokens()
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.label))
+            .collect();
+        m.extend(self.store.user_logins().await?);
+        Ok(Actors(m))
     }
 
     /// All tokens (admin).

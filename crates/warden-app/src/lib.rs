@@ -20,6 +20,7 @@
 //! - [`scan`]: the lexicon, scans, the scanning re-checker.
 //! - [`audit`]: reading, verifying and purging the audit log.
 //! - [`auth`]: tokens and principals.
+//! - [`people`]: users, passwords, sessions and CSRF tokens of the console.
 //! - [`jobs`]: the job worker.
 //!
 //! Below them, parts that know nothing of [`App`] or [`Settings`]: [`recheck`] (fetching),
@@ -39,6 +40,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod notices;
 pub mod page;
+pub mod people;
 pub mod recheck;
 pub mod registry;
 pub mod scan;
@@ -97,6 +99,8 @@ pub struct Settings {
     pub rpz_reload_timeout_ms: u64,
     /// ENF-2: how often what each adapter should hold is compared with what it confirmed.
     pub reconcile_ms: i64,
+    /// Console sessions and sign-in limits.
+    pub sessions: people::SessionSettings,
 }
 
 impl Default for Settings {
@@ -121,6 +125,7 @@ impl Default for Settings {
             webhook_timeout_ms: 10_000,
             rpz_reload_timeout_ms: 10_000,
             reconcile_ms: 60_000,
+            sessions: people::SessionSettings::default(),
         }
     }
 }
@@ -140,6 +145,8 @@ pub struct App {
     pub metrics: Arc<metrics::Metrics>,
     /// Per-IP limiter for anonymous reports.
     pub limiter: Arc<intake::RateLimiter>,
+    /// Per-IP limiter for sign-in attempts.
+    pub login_limiter: Arc<intake::RateLimiter>,
     /// Wakes job workers when a job is enqueued for now.
     pub job_wakeup: Arc<tokio::sync::Notify>,
     /// Lifecycle policy, matrix, grading rules and calendar.
@@ -197,12 +204,14 @@ impl App {
         parts: Parts,
     ) -> App {
         let limiter = intake::RateLimiter::new(settings.public_reports_per_minute);
+        let login_limiter = intake::RateLimiter::new(settings.sessions.attempts_per_minute);
         App {
             clock,
             sealer: Arc::new(sealer),
             settings: Arc::new(settings),
             metrics: Arc::new(metrics::Metrics::default()),
             limiter: Arc::new(limiter),
+            login_limiter: Arc::new(login_limiter),
             job_wakeup: Arc::new(tokio::sync::Notify::new()),
             lifecycle: Arc::new(lifecycle::LifecycleSettings::default()),
             rechecker: parts.rechecker,

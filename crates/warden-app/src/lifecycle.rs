@@ -223,6 +223,17 @@ pub struct QueuedRequest {
 /// The longest reviewer reason kept, in characters.
 const MAX_REVIEW_REASON: usize = 2000;
 
+/// Which unblock requests a case takes now (see [`App::unblock_options`]).
+#[derive(Debug, Clone)]
+pub struct UnblockOptions {
+    /// Self-service unblock (UNB-1), or why not.
+    pub self_service: Result<(), LifecycleError>,
+    /// Manual unblock (UNB-3), or why not (`self_service_first` before a failed attempt).
+    pub manual: Result<(), LifecycleError>,
+    /// A CDN case: purge the CDN cache before requesting (UNB-5).
+    pub cdn: bool,
+}
+
 /// The commitment text kept with a self-service request (UNB-1).
 pub const COMMITMENT: &str = "整改承诺书：我已删除全部违规内容，并承诺不再发生同类违规。/ Rectification commitment: all violating content has been removed and will not recur.";
 
@@ -1198,6 +1209,41 @@ impl App {
             deadline: life.deadline_at.map(Timestamp),
             actions,
             unblock_requests,
+        })
+    }
+
+    /// Which unblock requests the tenant may make on a case now (UNB-1..6), without changing
+    /// anything: the console shows a button exactly where one of these is `Ok`, and the rule
+    /// in words where it is not.
+    pub async fn unblock_options(
+        &self,
+        who: &Principal,
+        case_id: &str,
+    ) -> AppResult<UnblockOptions> {
+        who.require(&[Role::Tenant], "request unblocks")?;
+        let account = match who {
+            Principal::Token { account, .. } => account.clone(),
+            _ => None,
+        };
+        let mut tx = self.store.begin_write().await?;
+        let l = self.load(&mut tx, case_id, account.as_deref()).await?;
+        drop(tx); // read only: rolled back
+        let now = Timestamp(self.now());
+        let policy = &self.lifecycle.policy;
+        let self_service = decide(
+            &l.facts,
+            &Command::RequestSelfUnblock {
+                commitment_confirmed: true,
+            },
+            now,
+            policy,
+        )
+        .map(|_| ());
+        let manual = decide(&l.facts, &Command::RequestManualUnblock, now, policy).map(|_| ());
+        Ok(UnblockOptions {
+            self_service,
+            manual,
+            cdn: l.facts.product == Some(Product::Cdn),
         })
     }
 

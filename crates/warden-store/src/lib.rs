@@ -25,6 +25,7 @@ pub mod scan;
 pub mod testing;
 pub mod tokens;
 pub mod unblock;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -226,6 +227,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "account_id_case",
         sqlite: include_str!("../migrations/sqlite/0006_account_id_case.sql"),
         postgres: include_str!("../migrations/postgres/0006_account_id_case.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "console",
+        sqlite: include_str!("../migrations/sqlite/0007_console.sql"),
+        postgres: include_str!("../migrations/postgres/0007_console.sql"),
     },
 ];
 
