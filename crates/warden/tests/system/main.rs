@@ -11,6 +11,7 @@
 mod support;
 
 mod adapters;
+mod browser;
 mod enforcement;
 mod intake;
 mod isolation;
