@@ -262,7 +262,9 @@ impl App {
         }
         match (new.role, &new.account_id) {
             (Role::Tenant, None) => {
-                return Err(InvalidInput::new("account_id", "is required for a tenant user").into());
+                return Err(
+                    InvalidInput::new("account_id", "is required for a tenant user").into(),
+                );
             }
             (Role::Tenant, Some(_)) => {}
             (Role::Detector | Role::Edge, _) => {
@@ -282,11 +284,9 @@ impl App {
             (_, None) => {}
         }
         if new.account_owner && new.role != Role::Tenant {
-            return Err(InvalidInput::new(
-                "account_owner",
-                "only tenant users own an account",
-            )
-            .into());
+            return Err(
+                InvalidInput::new("account_owner", "only tenant users own an account").into(),
+            );
         }
         let (password, generated) = match new.password {
             Some(p) => {
@@ -370,9 +370,14 @@ impl App {
             disabled_at: None,
         };
         tx.insert_user(&user, &hash).await?;
-        let mut ev = self.event(&Principal::System, "user.create", format!("user:{}", user.id));
+        let mut ev = self.event(
+            &Principal::System,
+            "user.create",
+            format!("user:{}", user.id),
+        );
         ev.after_digest = Some(digest(&user));
-        ev.details = serde_json::json!({ "login": user.login, "role": user.role, "bootstrap": true });
+        ev.details =
+            serde_json::json!({ "login": user.login, "role": user.role, "bootstrap": true });
         tx.append_audit(ev).await?;
         tx.commit().await?;
         Ok(Some(IssuedUser {
@@ -387,7 +392,8 @@ impl App {
         if !self.login_limiter.allow(ip, now) {
             return Err(AppError::Refused {
                 code: "rate_limited",
-                message: "too many sign-in attempts from your address; wait a minute and try again".into(),
+                message: "too many sign-in attempts from your address; wait a minute and try again"
+                    .into(),
             });
         }
         let wrong = || AppError::Refused {
@@ -405,7 +411,11 @@ impl App {
         };
         let Some((user, hash)) = found else {
             let _ = verify_password(password, dummy_hash().to_string()).await;
-            let mut ev = self.event(&Principal::System, "session.login_failed", "user:unknown".into());
+            let mut ev = self.event(
+                &Principal::System,
+                "session.login_failed",
+                "user:unknown".into(),
+            );
             ev.actor = "anonymous".into();
             ev.role = "anonymous".into();
             ev.details = serde_json::json!({ "reason": "unknown_login" });
@@ -505,7 +515,11 @@ impl App {
         if let Some((reason, no)) = why {
             let mut tx = self.store.begin_write().await?;
             if let Some(id) = tx.end_session(&hash, now).await? {
-                let mut ev = self.event(&Principal::System, "session.expire", format!("user:{}", user.id));
+                let mut ev = self.event(
+                    &Principal::System,
+                    "session.expire",
+                    format!("user:{}", user.id),
+                );
                 ev.details = serde_json::json!({ "session": id, "reason": reason });
                 ev.account_id = user.account_id.clone();
                 tx.append_audit(ev).await?;
@@ -545,15 +559,12 @@ impl App {
 
     /// Changes the signed-in user's password after checking the current one; every other
     /// session of the user ends.
-    pub async fn change_password(
-        &self,
-        me: &SignedIn,
-        current: &str,
-        new: &str,
-    ) -> AppResult<()> {
+    pub async fn change_password(&self, me: &SignedIn, current: &str, new: &str) -> AppResult<()> {
         check_password(new)?;
         if new == current {
-            return Err(InvalidInput::new("new_password", "must differ from the current password").into());
+            return Err(
+                InvalidInput::new("new_password", "must differ from the current password").into(),
+            );
         }
         let mut tx = self.store.begin_write().await?;
         let (_, hash) = tx
@@ -561,7 +572,9 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("user"))?;
         if !verify_password(current.chars().take(MAX_PASSWORD + 1).collect(), hash).await {
-            return Err(InvalidInput::new("current_password", "is not your current password").into());
+            return Err(
+                InvalidInput::new("current_password", "is not your current password").into(),
+            );
         }
         let new_hash = hash_password(new.to_string()).await?;
         let now = self.now();
@@ -569,7 +582,11 @@ impl App {
         let ended = tx
             .end_user_sessions(&me.user.id, Some(&me.session.id), now)
             .await?;
-        let mut ev = self.event(&me.principal, "user.password_change", format!("user:{}", me.user.id));
+        let mut ev = self.event(
+            &me.principal,
+            "user.password_change",
+            format!("user:{}", me.user.id),
+        );
         ev.details = serde_json::json!({ "other_sessions_ended": ended });
         ev.account_id = me.user.account_id.clone();
         tx.append_audit(ev).await?;

@@ -180,6 +180,26 @@ impl App {
         Ok(self.store.list_notices(&who.scope(), after, limit).await?)
     }
 
+    /// Marks an inbox notice read (the tenant's own notices only).
+    pub async fn mark_notice_read(&self, who: &Principal, id: &str) -> AppResult<()> {
+        who.require(&[Role::Tenant], "mark notices read")?;
+        if self
+            .store
+            .mark_notice_read(&who.scope(), id, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("notice"))
+        }
+    }
+
+    /// How many inbox notices are unread.
+    pub async fn count_unread_notices(&self, who: &Principal) -> AppResult<i64> {
+        who.require(CASE_READERS, "read notices")?;
+        Ok(self.store.count_unread_notices(&who.scope()).await?)
+    }
+
     /// Decrypts a report's reporter contact (staff; audited, AUD-4).
     pub async fn reveal_reporter(
         &self,

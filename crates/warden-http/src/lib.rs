@@ -6,6 +6,7 @@
 //! apply the tenant scope in storage: the layer is the first of three locks, not the only one.
 
 mod api;
+pub mod console;
 pub mod error;
 pub mod routes;
 
@@ -37,6 +38,7 @@ pub fn router(app: App) -> Router {
         r = r.route(e.route.path, e.handler);
     }
     r.route_layer(axum::middleware::from_fn_with_state(app.clone(), authorize))
+        .merge(console::router(app.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {

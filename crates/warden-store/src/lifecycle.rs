@@ -326,6 +326,26 @@ impl Store {
         rows.iter().map(action_row).collect()
     }
 
+    /// Marks an inbox notice read within `scope`; false when there is no such notice.
+    pub async fn mark_notice_read(&self, scope: &Scope, id: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query("UPDATE notices SET read_at = COALESCE(read_at, $3) WHERE id = $1 AND ($2 = '' OR account_id = $2)")
+            .bind(id)
+            .bind(scope.sql_param())
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Inbox notices not yet read within `scope`.
+    pub async fn count_unread_notices(&self, scope: &Scope) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM notices WHERE read_at IS NULL AND ($1 = '' OR account_id = $1)")
+            .bind(scope.sql_param())
+            .fetch_one(self.pool())
+            .await?;
+        i(&r, "n")
+    }
+
     /// Inbox notices in id order after `after`, as the scope may see them.
     pub async fn list_notices(
         &self,

@@ -140,6 +140,10 @@ pub struct CaseFilter {
     pub state: Option<State>,
     /// Only cases without an owner.
     pub unowned: bool,
+    /// Only this category.
+    pub category: Option<Category>,
+    /// Only this source (`public`, `detector`, `regulator`, `operator`).
+    pub source: Option<String>,
 }
 
 impl WriteTx {
@@ -375,13 +379,15 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Case>> {
         let rows = sqlx::query(
-            "SELECT * FROM cases WHERE id > $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR state = $3) AND ($4 = 0 OR account_id IS NULL) ORDER BY id LIMIT $5",
+            "SELECT * FROM cases WHERE id > $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR state = $3) AND ($4 = 0 OR account_id IS NULL) AND ($6 = '' OR category = $6) AND ($7 = '' OR source = $7) ORDER BY id LIMIT $5",
         )
         .bind(after)
         .bind(scope.sql_param())
         .bind(f.state.map(State::code).unwrap_or_default())
         .bind(i64::from(f.unowned))
         .bind(page(limit))
+        .bind(f.category.map(Category::code).unwrap_or_default())
+        .bind(f.source.clone().unwrap_or_default())
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(case_row).collect()
@@ -390,11 +396,13 @@ impl Store {
     /// How many cases the scope may see under the filter.
     pub async fn count_cases(&self, scope: &Scope, f: &CaseFilter) -> Result<i64> {
         let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM cases WHERE ($1 = '' OR account_id = $1) AND ($2 = '' OR state = $2) AND ($3 = 0 OR account_id IS NULL)",
+            "SELECT COUNT(*) AS n FROM cases WHERE ($1 = '' OR account_id = $1) AND ($2 = '' OR state = $2) AND ($3 = 0 OR account_id IS NULL) AND ($4 = '' OR category = $4) AND ($5 = '' OR source = $5)",
         )
         .bind(scope.sql_param())
         .bind(f.state.map(State::code).unwrap_or_default())
         .bind(i64::from(f.unowned))
+        .bind(f.category.map(Category::code).unwrap_or_default())
+        .bind(f.source.clone().unwrap_or_default())
         .fetch_one(self.pool())
         .await?;
         i(&r, "n")

@@ -115,7 +115,11 @@ impl WriteTx {
 
     /// The user with this login and its password hash, read inside the transaction.
     pub async fn user_by_login(&mut self, login: &str) -> Result<Option<(User, String)>> {
-        let r = sqlx::query(concat!("SELECT ", user_cols!(), ", u.password_hash FROM users u WHERE u.login = $1"))
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            ", u.password_hash FROM users u WHERE u.login = $1"
+        ))
         .bind(login)
         .fetch_optional(self.conn())
         .await?;
@@ -125,7 +129,11 @@ impl WriteTx {
 
     /// The user with this id and its password hash.
     pub async fn user_with_hash(&mut self, id: &str) -> Result<Option<(User, String)>> {
-        let r = sqlx::query(concat!("SELECT ", user_cols!(), ", u.password_hash FROM users u WHERE u.id = $1"))
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            ", u.password_hash FROM users u WHERE u.id = $1"
+        ))
         .bind(id)
         .fetch_optional(self.conn())
         .await?;
@@ -183,13 +191,12 @@ impl WriteTx {
 
     /// Disables a user; false when there is no such enabled user.
     pub async fn disable_user(&mut self, user_id: &str, now: i64) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE users SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL",
-        )
-        .bind(user_id)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
+        let r =
+            sqlx::query("UPDATE users SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL")
+                .bind(user_id)
+                .bind(now)
+                .execute(self.conn())
+                .await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -275,7 +282,11 @@ impl Store {
 
     /// The user with this id within `scope` (a tenant sees its account's users only).
     pub async fn get_user(&self, scope: &Scope, id: &str) -> Result<Option<User>> {
-        let r = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.id = $1 AND ($2 = '' OR u.account_id = $2)"))
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            " FROM users u WHERE u.id = $1 AND ($2 = '' OR u.account_id = $2)"
+        ))
         .bind(id)
         .bind(scope.sql_param())
         .fetch_optional(self.pool())
@@ -285,7 +296,11 @@ impl Store {
 
     /// Users within `scope`, by login, at most 1,000.
     pub async fn list_users(&self, scope: &Scope) -> Result<Vec<User>> {
-        let rows = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users u WHERE ($1 = '' OR u.account_id = $1) ORDER BY u.login LIMIT 1000"))
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            " FROM users u WHERE ($1 = '' OR u.account_id = $1) ORDER BY u.login LIMIT 1000"
+        ))
         .bind(scope.sql_param())
         .fetch_all(self.pool())
         .await?;

@@ -46,6 +46,40 @@ pub struct Config {
     pub webhooks: Vec<Webhook>,
     /// The enforcement plane's file outputs.
     pub enforcement: Enforcement,
+    /// The browser console: sessions and sign-in limits.
+    pub console: Console,
+}
+
+/// `[console]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Console {
+    /// Cookies carry `Secure`, so browsers send them over HTTPS only. Default true; set false
+    /// only to use the console over plain HTTP on your own machine (`warden demo` does).
+    pub secure_cookies: bool,
+    /// A session unused this many minutes ends. Default 30.
+    pub idle_minutes: i64,
+    /// A session ends this many hours after sign-in, however busy. Default 12.
+    pub absolute_hours: i64,
+    /// Failed sign-ins in a row that lock a login. Default 5.
+    pub max_failed_logins: i64,
+    /// How long a locked login stays locked, minutes. Default 15.
+    pub lockout_minutes: i64,
+    /// Sign-in attempts per source address per minute. Default 10.
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console {
+            secure_cookies: true,
+            idle_minutes: 30,
+            absolute_hours: 12,
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+            login_attempts_per_minute: 10,
+        }
+    }
 }
 
 /// `[enforcement]`

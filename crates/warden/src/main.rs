@@ -91,6 +91,24 @@ enum AuditCommand {
 
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
+    /// Create a console user; prints a generated one-time password unless --password-stdin.
+    CreateUser {
+        /// Login handle (a-z, 0-9, '.', '_', '-').
+        #[arg(long)]
+        login: String,
+        /// admin, operator, reviewer, auditor or tenant.
+        #[arg(long)]
+        role: String,
+        /// The account of a tenant user.
+        #[arg(long)]
+        account: Option<String>,
+        /// The tenant user owns the account (may add sub-users).
+        #[arg(long)]
+        owner: bool,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Issue an API token and print it once.
     CreateToken {
         /// admin, operator, reviewer, auditor, tenant or detector.
@@ -327,6 +345,14 @@ fn settings(cfg: &Config) -> Settings {
         webhook_timeout_ms: cfg.enforcement.webhook_timeout_ms,
         rpz_reload_timeout_ms: cfg.enforcement.rpz_reload_timeout_ms,
         reconcile_ms: cfg.enforcement.reconcile_interval_secs.saturating_mul(1000),
+        sessions: warden_app::people::SessionSettings {
+            idle_ms: cfg.console.idle_minutes.max(1).saturating_mul(60_000),
+            absolute_ms: cfg.console.absolute_hours.max(1).saturating_mul(3_600_000),
+            max_failures: cfg.console.max_failed_logins.max(1),
+            lockout_ms: cfg.console.lockout_minutes.max(1).saturating_mul(60_000),
+            attempts_per_minute: cfg.console.login_attempts_per_minute.max(1),
+            secure_cookies: cfg.console.secure_cookies,
+        },
     }
 }
 
@@ -376,6 +402,48 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let t = warden_domain::time::Timestamp::parse_rfc3339(&before)?;
             let p = app.purge_audit(&Principal::System, t.millis()).await?;
             println!("purged {} audit events older than {before}", p.removed);
+            Ok(0)
+        }
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    login,
+                    role,
+                    account,
+                    owner,
+                    password_stdin,
+                },
+        } => {
+            let app = open_app(&cfg, Database::Existing).await?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(line.trim_end_matches(['\r', '\n']).to_string())
+            } else {
+                None
+            };
+            let u = app
+                .create_user(
+                    &Principal::System,
+                    warden_app::people::NewUser {
+                        login,
+                        role: warden_domain::identity::Role::parse(&role)?,
+                        account_id: account,
+                        account_owner: owner,
+                        password,
+                    },
+                )
+                .await?;
+            if let Some(p) = &u.password {
+                println!("{p}");
+                eprintln!(
+                    "user {} ({}) created; the password above is shown only once and must be changed at the first sign-in",
+                    u.user.login,
+                    u.user.role.code()
+                );
+            } else {
+                eprintln!("user {} ({}) created", u.user.login, u.user.role.code());
+            }
             Ok(0)
         }
         Command::Admin {
@@ -516,6 +584,13 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
         eprintln!(
             "\n  First start: an admin API token was created. It is shown only this once:\n\n    {}\n\n  Use it as 'Authorization: Bearer <token>'. More tokens: POST /api/tokens or 'warden admin create-token'.\n",
             t.secret
+        );
+    }
+    if let Some(u) = app.bootstrap_admin_user().await? {
+        eprintln!(
+            "  First start: a console admin was created. Sign in at /login as\n\n    login:    {}\n    password: {}\n\n  The password is shown only this once and must be changed at the first sign-in. More users: 'warden admin create-user'.\n",
+            u.user.login,
+            u.password.as_deref().unwrap_or_default()
         );
     }
     let listener = tokio::net::TcpListener::bind(&addr)

@@ -415,6 +415,7 @@ pub(crate) fn count_filter(q: &CountQuery) -> ApiResult<CaseFilter> {
     Ok(CaseFilter {
         state,
         unowned: q.unowned.unwrap_or(false),
+        ..Default::default()
     })
 }
 

@@ -12,6 +12,7 @@ mod support;
 
 mod adapters;
 mod browser;
+mod console;
 mod enforcement;
 mod intake;
 mod isolation;

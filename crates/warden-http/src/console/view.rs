@@ -1,0 +1,418 @@
+//! What every page shares: the frame around it ([`Chrome`]), rendering, redirects, error pages,
+//! and the words for the domain's codes (states, levels, actions, categories).
+
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use warden_app::App;
+use warden_app::error::AppError;
+use warden_domain::identity::Role;
+use warden_domain::time::{Timestamp, civil_from_days};
+
+use super::{Lang, Viewer};
+
+/// A time in ms, however many references deep a template holds it.
+pub trait Millis {
+    /// The value.
+    fn ms(&self) -> i64;
+}
+
+impl Millis for i64 {
+    fn ms(&self) -> i64 {
+        *self
+    }
+}
+
+impl<T: Millis + ?Sized> Millis for &T {
+    fn ms(&self) -> i64 {
+        (**self).ms()
+    }
+}
+
+/// An option of a `<select>`.
+#[derive(Debug, Clone)]
+pub struct Opt {
+    /// Its value.
+    pub value: String,
+    /// Its words.
+    pub label: String,
+    /// Selected now.
+    pub selected: bool,
+}
+
+impl Opt {
+    /// Options from (value, label) pairs, `current` selected.
+    pub fn list(items: impl IntoIterator<Item = (String, String)>, current: &str) -> Vec<Opt> {
+        items
+            .into_iter()
+            .map(|(value, label)| Opt {
+                selected: value == current,
+                value,
+                label,
+            })
+            .collect()
+    }
+}
+
+/// A link of the navigation bar.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    /// Where.
+    pub href: &'static str,
+    /// Its words.
+    pub label: String,
+    /// The current page is under it.
+    pub current: bool,
+}
+
+/// The frame of every page: language, navigation, who is signed in, the CSRF token, a message.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// The page language.
+    pub lang: Lang,
+    /// The page title (already in the page language).
+    pub title: String,
+    /// Navigation.
+    pub nav: Vec<NavItem>,
+    /// The signed-in login.
+    pub login: Option<String>,
+    /// The CSRF token of this page's forms.
+    pub csrf: String,
+    /// A message to show at the top (what just happened).
+    pub flash: Option<String>,
+    /// An error to show at the top (why the form was refused; nothing changed).
+    pub error: Option<String>,
+    /// The path of this page (language switch returns here).
+    pub path: String,
+    /// The provider's time zone, named on SLA clocks (`UTC+08:00`).
+    pub zone: String,
+}
+
+impl Chrome {
+    /// The frame for `viewer` on `path` with the title of catalogue key `title_key`.
+    pub fn new(app: &App, viewer: &Viewer, path: &str, title_key: &str) -> Chrome {
+        let t = viewer.lang.catalog();
+        let mut nav: Vec<(&'static str, &'static str)> = Vec::new();
+        match viewer.role() {
+            Some(Role::Tenant) => nav.extend([
+                ("/console", "nav.dashboard"),
+                ("/console/inbox", "nav.inbox"),
+                ("/console/tickets", "nav.tickets"),
+                ("/console/resources", "nav.resources"),
+            ]),
+            Some(Role::Admin | Role::Operator) => nav.extend([
+                ("/staff", "nav.triage"),
+                ("/staff/cases", "nav.cases"),
+                ("/staff/reviews", "nav.reviews"),
+            ]),
+            Some(Role::Reviewer) => nav.extend([
+                ("/staff/cases", "nav.cases"),
+                ("/staff/reviews", "nav.reviews"),
+            ]),
+            Some(Role::Auditor | Role::Detector | Role::Edge) | None => {}
+        }
+        nav.extend([("/report", "nav.report"), ("/laws", "nav.laws")]);
+        let nav = nav
+            .into_iter()
+            .map(|(href, key)| NavItem {
+                href,
+                label: t.get(key),
+                current: path == href
+                    || (href != "/console" && href != "/staff" && path.starts_with(href)),
+            })
+            .collect();
+        Chrome {
+            lang: viewer.lang,
+            title: t.get(title_key),
+            nav,
+            login: viewer.signed.as_ref().map(|s| s.user.login.clone()),
+            csrf: viewer.csrf.clone(),
+            flash: None,
+            error: None,
+            path: path.to_string(),
+            zone: zone_name(app.lifecycle.calendar.utc_offset_minutes()),
+        }
+    }
+
+    /// The text of catalogue key `key`.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.catalog().get(key)
+    }
+
+    /// The text of `key` with placeholders filled.
+    pub fn f(&self, key: &str, args: &[(&str, &str)]) -> String {
+        self.lang.catalog().fmt(key, args)
+    }
+
+    /// The words for a code under `prefix` (`state.enforced`), or the code itself where the
+    /// catalogue has none (data the catalogue cannot know, such as a custom product).
+    pub fn code(&self, prefix: &str, code: &str) -> String {
+        let key = format!("{prefix}.{code}");
+        let c = self.lang.catalog();
+        if c.has(&key) {
+            c.get(&key)
+        } else {
+            code.to_string()
+        }
+    }
+
+    /// A category's label in the page language.
+    pub fn category(&self, code: &str) -> String {
+        match warden_domain::taxonomy::Category::parse(code) {
+            Ok(c) => match self.lang {
+                Lang::Zh => c.info().label_zh.to_string(),
+                Lang::En => c.info().label_en.to_string(),
+            },
+            Err(_) => code.to_string(),
+        }
+    }
+
+    /// A time as `2026-01-05 09:00` in the provider's zone; the page script rewrites it into
+    /// the viewer's own zone.
+    pub fn time(&self, ms: impl Millis) -> String {
+        local_time(ms.ms(), &self.zone)
+    }
+
+    /// RFC 3339 for a `datetime` attribute.
+    pub fn iso(&self, ms: impl Millis) -> String {
+        Timestamp(ms.ms()).to_rfc3339()
+    }
+
+    /// "Times in UTC+08:00" for the footer.
+    pub fn zone_note(&self) -> String {
+        self.f("app.zone", &[("zone", &self.zone)])
+    }
+
+    /// The text of `key` with `{n}` filled.
+    pub fn count(&self, key: &str, n: impl std::fmt::Display) -> String {
+        self.f(key, &[("n", &n.to_string())])
+    }
+
+    /// Time left until `at` from `now`, in words (`2 d 3 h`), or that it has passed.
+    pub fn until(&self, at: impl Millis, now: impl Millis) -> String {
+        let left = at.ms() - now.ms();
+        if left <= 0 {
+            return self.t("deadline.passed");
+        }
+        let min = left / 60_000;
+        let (d, h, m) = (min / 1440, (min / 60) % 24, min % 60);
+        self.f(
+            "deadline.left",
+            &[
+                ("d", &d.to_string()),
+                ("h", &h.to_string()),
+                ("m", &m.to_string()),
+            ],
+        )
+    }
+
+    /// Whether the page is in Chinese.
+    pub fn zh(&self) -> bool {
+        self.lang == Lang::Zh
+    }
+
+    /// Working time left, in words (`3 h 20 min`), or overdue.
+    pub fn left(&self, ms: impl Millis) -> String {
+        let ms = ms.ms();
+        if ms <= 0 {
+            return self.t("sla.overdue");
+        }
+        let min = ms / 60_000;
+        self.f(
+            "sla.left",
+            &[
+                ("h", &(min / 60).to_string()),
+                ("m", &(min % 60).to_string()),
+            ],
+        )
+    }
+}
+
+/// `UTC+08:00`.
+pub fn zone_name(offset_min: i32) -> String {
+    let sign = if offset_min < 0 { '-' } else { '+' };
+    let m = offset_min.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
+}
+
+/// A time in the zone named `zone` (as [`zone_name`] writes it).
+pub fn local_time(ms: i64, zone: &str) -> String {
+    let offset = parse_zone(zone);
+    let t = ms + i64::from(offset) * 60_000;
+    let days = t.div_euclid(86_400_000);
+    let rem = t.rem_euclid(86_400_000);
+    let (y, mo, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{mo:02}-{d:02} {:02}:{:02} {zone}",
+        rem / 3_600_000,
+        (rem / 60_000) % 60
+    )
+}
+
+fn parse_zone(zone: &str) -> i32 {
+    let Some(rest) = zone.strip_prefix("UTC") else {
+        return 0;
+    };
+    let neg = rest.starts_with('-');
+    let digits: Vec<i32> = rest
+        .trim_start_matches(['+', '-'])
+        .split(':')
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let v = digits.first().copied().unwrap_or(0) * 60 + digits.get(1).copied().unwrap_or(0);
+    if neg { -v } else { v }
+}
+
+/// Percent-encodes a query value.
+pub fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A 303 to `to` (after a form: the browser then GETs the page that says what happened).
+pub fn redirect(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+}
+
+/// Renders a template as an HTML page with `status`.
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            let id = warden_store::new_id("err", 0);
+            tracing::error!(error_id = %id, error = %e, "console template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html(format!(
+                    "<!doctype html><html><head><meta charset=\"utf-8\"><title>Error</title></head><body><p>Internal error {id}</p></body></html>"
+                )),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    c: Chrome,
+    detail: String,
+    status: u16,
+}
+
+/// The status and the words for a use-case error, in `lang`; internal causes are logged with
+/// an id and never shown.
+pub fn describe(lang: Lang, e: &AppError) -> (StatusCode, String) {
+    let t = lang.catalog();
+    match e {
+        AppError::NotFound(what) => (
+            StatusCode::NOT_FOUND,
+            t.fmt(
+                "error.not_found",
+                &[("what", &t.get(&format!("what.{what}")))],
+            ),
+        ),
+        AppError::Forbidden(_) => (StatusCode::FORBIDDEN, t.get("error.forbidden")),
+        AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, t.get("error.sign_in")),
+        AppError::Invalid(i) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.fmt(
+                "error.invalid",
+                &[("field", &i.field), ("reason", &i.reason)],
+            ),
+        ),
+        AppError::Refused { code, message } => {
+            let key = format!("refused.{code}");
+            let text = if t.has(&key) {
+                t.get(&key)
+            } else {
+                message.clone()
+            };
+            (StatusCode::CONFLICT, text)
+        }
+        AppError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, t.get("error.rate_limited")),
+        AppError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+        AppError::Unreachable(m) => (StatusCode::BAD_GATEWAY, m.clone()),
+        AppError::Xarf(x) => (StatusCode::UNPROCESSABLE_ENTITY, x.to_string()),
+        AppError::Store(_) | AppError::Crypto(_) | AppError::Internal(_) => {
+            let id = warden_store::new_id("err", 0);
+            tracing::error!(error_id = %id, error = %e, "console request failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                t.fmt("error.internal", &[("id", &id)]),
+            )
+        }
+    }
+}
+
+/// An error page for `e`.
+pub fn error_page(lang: Lang, e: &AppError, viewer: Option<&Viewer>) -> Response {
+    let (status, detail) = describe(lang, e);
+    let c = match viewer {
+        Some(v) => Chrome {
+            lang,
+            title: lang.catalog().get("error.title"),
+            nav: Vec::new(),
+            login: v.signed.as_ref().map(|s| s.user.login.clone()),
+            csrf: v.csrf.clone(),
+            flash: None,
+            error: None,
+            path: "/".into(),
+            zone: String::new(),
+        },
+        None => Chrome {
+            lang,
+            title: lang.catalog().get("error.title"),
+            nav: Vec::new(),
+            login: None,
+            csrf: String::new(),
+            flash: None,
+            error: None,
+            path: "/".into(),
+            zone: String::new(),
+        },
+    };
+    render(
+        status,
+        &ErrorPage {
+            c,
+            detail,
+            status: status.as_u16(),
+        },
+    )
+}
+
+/// The page for a form posted without a valid CSRF token: nothing was changed.
+pub fn csrf_refused(viewer: &Viewer) -> Response {
+    let lang = viewer.lang;
+    let t = lang.catalog();
+    let c = Chrome {
+        lang,
+        title: t.get("error.title"),
+        nav: Vec::new(),
+        login: viewer.signed.as_ref().map(|s| s.user.login.clone()),
+        csrf: viewer.csrf.clone(),
+        flash: None,
+        error: None,
+        path: "/".into(),
+        zone: String::new(),
+    };
+    render(
+        StatusCode::FORBIDDEN,
+        &ErrorPage {
+            c,
+            detail: t.get("error.csrf"),
+            status: 403,
+        },
+    )
+}
+
+/// The words of a `?done=` message: only keys the catalogue lists under `done.`, so a link
+/// cannot make a page say anything else.
+pub fn flash(lang: Lang, done: Option<&str>) -> Option<String> {
+    let key = format!("done.{}", done?);
+    let c = lang.catalog();
+    c.has(&key).then(|| c.get(&key))
+}
+
+/// Bounded page size of lists.
+pub const PAGE: i64 = 50;
