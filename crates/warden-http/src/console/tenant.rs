@@ -95,7 +95,7 @@ async fn dashboard(
         };
         open.push(CaseLine { case, deadline });
     }
-    open.sort_by(|a, b| b.case.last_report_at.cmp(&a.case.last_report_at));
+    open.sort_by_key(|l| std::cmp::Reverse(l.case.last_report_at));
     let (blocked, open): (Vec<_>, Vec<_>) = open.into_iter().partition(|l| {
         matches!(
             l.case.state,

@@ -70,7 +70,16 @@ pub(crate) struct World {
 }
 
 pub(crate) async fn world(engine: Engine, l: LifecycleSettings) -> Option<World> {
-    let t = spawn_app_with(engine, Settings::default(), l, true).await?;
+    world_with(engine, Settings::default(), l).await
+}
+
+/// As [`world`], with other settings.
+pub(crate) async fn world_with(
+    engine: Engine,
+    settings: Settings,
+    l: LifecycleSettings,
+) -> Option<World> {
+    let t = spawn_app_with(engine, settings, l, true).await?;
     let (base, page) = page_server().await;
     let (s, _) = t
         .call(

@@ -13,6 +13,7 @@ mod support;
 mod adapters;
 mod browser;
 mod console;
+mod console_story;
 mod enforcement;
 mod intake;
 mod isolation;
