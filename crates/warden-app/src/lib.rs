@@ -22,6 +22,7 @@
 //! - [`auth`]: tokens and principals.
 //! - [`people`]: users, passwords, sessions and CSRF tokens of the console.
 //! - [`jobs`]: the job worker.
+//! - [`work`]: claims on queue items and staff-only notes (working together).
 //!
 //! Below them, parts that know nothing of [`App`] or [`Settings`]: [`recheck`] (fetching),
 //! [`page`], [`notices`] (templates), [`metrics`], [`crypto`], [`clock`], [`error`]. The
@@ -46,6 +47,7 @@ pub mod registry;
 pub mod scan;
 pub mod tickets;
 pub mod triage;
+pub mod work;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -101,6 +103,8 @@ pub struct Settings {
     pub reconcile_ms: i64,
     /// Console sessions and sign-in limits.
     pub sessions: people::SessionSettings,
+    /// A claim on a queue item unused this long is released (ms).
+    pub claim_idle_ms: i64,
 }
 
 impl Default for Settings {
@@ -126,6 +130,7 @@ impl Default for Settings {
             rpz_reload_timeout_ms: 10_000,
             reconcile_ms: 60_000,
             sessions: people::SessionSettings::default(),
+            claim_idle_ms: 30 * 60_000,
         }
     }
 }

@@ -713,6 +713,8 @@ impl App {
         };
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
+        self.check_claim(&mut tx, who, &format!("case:{case_id}"))
+            .await?;
         let mut l = self.load(&mut tx, case_id, None).await?;
         let Some(product) = l.facts.product else {
             return Err(LifecycleError::Unowned.into());
@@ -1077,6 +1079,8 @@ impl App {
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
+        self.check_claim(&mut tx, who, &format!("unblock:{request_id}"))
+            .await?;
         let req = tx
             .get_unblock_request(request_id)
             .await?

@@ -156,6 +156,8 @@ impl App {
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
+        self.check_claim(&mut tx, who, &format!("ticket:{id}"))
+            .await?;
         let t = tx
             .get_ticket(id)
             .await?

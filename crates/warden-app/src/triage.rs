@@ -250,6 +250,8 @@ impl App {
             reason.ok_or_else(|| InvalidInput::new("reason", "is required to dismiss a case"))?;
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
+        self.check_claim(&mut tx, who, &format!("case:{case_id}"))
+            .await?;
         let mut l = self.load(&mut tx, case_id, None).await?;
         // LIFE-1: only a case still in triage is dismissed; a confirmed one goes on to grading.
         if l.facts.state != State::Reported {

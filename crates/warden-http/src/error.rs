@@ -77,6 +77,21 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "UNB-5: the product has no console unblock; file a ticket.",
     ),
     (
+        "claimed_by_other",
+        409,
+        "Another staff member has claimed this queue item; wait until it is released or reassigned.",
+    ),
+    (
+        "sign_in_failed",
+        401,
+        "Wrong login or password (console sign-in).",
+    ),
+    (
+        "login_locked",
+        401,
+        "The login is locked after too many failed sign-ins (console sign-in).",
+    ),
+    (
         "request_already_open",
         409,
         "UNB-6: an unblock request is already open for this case.",

@@ -16,6 +16,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod claims;
 pub mod enforcement;
 pub mod jobs;
 pub mod lifecycle;
@@ -233,6 +234,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "console",
         sqlite: include_str!("../migrations/sqlite/0007_console.sql"),
         postgres: include_str!("../migrations/postgres/0007_console.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "claims_notes",
+        sqlite: include_str!("../migrations/sqlite/0008_claims_notes.sql"),
+        postgres: include_str!("../migrations/postgres/0008_claims_notes.sql"),
     },
 ];
 

@@ -67,6 +67,9 @@ pub struct Console {
     pub lockout_minutes: i64,
     /// Sign-in attempts per source address per minute. Default 10.
     pub login_attempts_per_minute: u32,
+    /// A staff member's claim on a queue item is released after this many idle minutes.
+    /// Default 30.
+    pub claim_idle_minutes: i64,
 }
 
 impl Default for Console {
@@ -78,6 +81,7 @@ impl Default for Console {
             max_failed_logins: 5,
             lockout_minutes: 15,
             login_attempts_per_minute: 10,
+            claim_idle_minutes: 30,
         }
     }
 }

@@ -353,6 +353,7 @@ fn settings(cfg: &Config) -> Settings {
             attempts_per_minute: cfg.console.login_attempts_per_minute.max(1),
             secure_cookies: cfg.console.secure_cookies,
         },
+        claim_idle_ms: cfg.console.claim_idle_minutes.max(1).saturating_mul(60_000),
     }
 }
 

@@ -12,7 +12,9 @@ use serde::Deserialize;
 use warden_app::App;
 use warden_app::error::AppError;
 use warden_app::lifecycle::{ConfirmInput, EnforceInput, Penalties, QueuedRequest};
+use warden_app::tickets::{CloseTicketInput, TicketView};
 use warden_app::triage::{HistoryEntry, ReportView, TriageInput};
+use warden_app::work::{ClaimView, NoteView};
 use warden_domain::lifecycle::State as CaseState;
 use warden_domain::taxonomy::{CATEGORIES, Category};
 use warden_store::reports::{Case, CaseFilter};
@@ -31,6 +33,11 @@ pub(super) fn pages() -> Vec<Page> {
         Page::post("/staff/cases/{id}/enforce", OPERATORS, post(enforce)),
         Page::get("/staff/reviews", STAFF, get(reviews)),
         Page::post("/staff/reviews/{id}", STAFF, post(decide_review)),
+        Page::post("/staff/tickets/{id}/close", STAFF, post(close_ticket)),
+        Page::post("/staff/cases/{id}/notes", STAFF, post(add_note)),
+        Page::post("/staff/claims", STAFF, post(claim)),
+        Page::post("/staff/claims/release", STAFF, post(release)),
+        Page::post("/staff/claims/assign", OPERATORS, post(assign)),
     ])
 }
 
@@ -303,6 +310,8 @@ struct StaffCase {
     history: Vec<HistoryEntry>,
     operator: bool,
     legal_refs: &'static [&'static str],
+    notes: Vec<NoteView>,
+    claim: Option<ClaimView>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,13 +337,21 @@ async fn case_view(app: &App, v: &Viewer, id: &str, c: Chrome, status: StatusCod
         let pen = app.case_penalties(&who, id).await?;
         let reports = app.case_reports(&who, id).await?;
         let history = app.case_history(&who, id).await?;
-        Ok::<_, AppError>((case, pen, reports, history))
+        let notes = app.notes(&who, id).await?;
+        let claim = app
+            .claims(&who, &[format!("case:{}", case.id)])
+            .await?
+            .into_iter()
+            .next();
+        Ok::<_, AppError>((case, pen, reports, history, notes, claim))
     }
     .await;
     match loaded {
-        Ok((case, pen, reports, history)) => render(
+        Ok((case, pen, reports, history, notes, claim)) => render(
             status,
             &StaffCase {
+                notes,
+                claim,
                 legal_refs: case.category.info().legal_refs,
                 operator: matches!(
                     v.role(),
@@ -439,8 +456,10 @@ async fn enforce(
 #[template(path = "staff/reviews.html")]
 struct Reviews {
     c: Chrome,
-    queue: Vec<QueuedRequest>,
+    queue: Vec<(QueuedRequest, Option<ClaimView>)>,
+    tickets: Vec<(TicketView, Option<ClaimView>)>,
     reviewer: bool,
+    operator: bool,
 }
 
 async fn reviews(
@@ -454,26 +473,158 @@ async fn reviews(
 }
 
 async fn reviews_view(app: &App, v: &Viewer, c: Chrome, status: StatusCode) -> Response {
-    match app.unblock_queue(&v.principal()).await {
-        Ok(mut queue) => {
-            // Overdue first, then by due time.
-            queue.sort_by_key(|r| (!r.sla.overdue, r.request.due_at.unwrap_or(i64::MAX)));
-            render(
-                status,
-                &Reviews {
-                    c,
-                    queue,
-                    reviewer: matches!(
-                        v.role(),
-                        Some(
-                            warden_domain::identity::Role::Admin
-                                | warden_domain::identity::Role::Reviewer
-                        )
-                    ),
-                },
-            )
-        }
-        Err(e) => error_page(v.lang, &e, Some(v)),
+    let who = v.principal();
+    let loaded = async {
+        let mut queue = app.unblock_queue(&who).await?;
+        // Overdue first, then by due time.
+        queue.sort_by_key(|r| (!r.sla.overdue, r.request.due_at.unwrap_or(i64::MAX)));
+        let mut tickets: Vec<TicketView> = app
+            .list_tickets(&who)
+            .await?
+            .into_iter()
+            .filter(|t| t.ticket.state == warden_domain::lifecycle::TicketState::Open)
+            .collect();
+        tickets.sort_by_key(|t| (!t.sla.overdue, t.ticket.due_at.unwrap_or(i64::MAX)));
+        let items: Vec<String> = queue
+            .iter()
+            .map(|q| format!("unblock:{}", q.request.id))
+            .chain(tickets.iter().map(|t| format!("ticket:{}", t.ticket.id)))
+            .collect();
+        let claims = app.claims(&who, &items).await?;
+        let of = |item: String| claims.iter().find(|c| c.claim.item == item).cloned();
+        let queue = queue
+            .into_iter()
+            .map(|q| {
+                let c = of(format!("unblock:{}", q.request.id));
+                (q, c)
+            })
+            .collect();
+        let tickets = tickets
+            .into_iter()
+            .map(|t| {
+                let c = of(format!("ticket:{}", t.ticket.id));
+                (t, c)
+            })
+            .collect();
+        Ok::<_, AppError>((queue, tickets))
+    }
+    .await;
+    let (queue, tickets) = match loaded {
+        Ok(x) => x,
+        Err(e) => return error_page(v.lang, &e, Some(v)),
+    };
+    use warden_domain::identity::Role;
+    render(
+        status,
+        &Reviews {
+            c,
+            queue,
+            tickets,
+            reviewer: matches!(v.role(), Some(Role::Admin | Role::Reviewer)),
+            operator: matches!(v.role(), Some(Role::Admin | Role::Operator)),
+        },
+    )
+}
+
+async fn close_ticket(
+    State(app): State<App>,
+    Extension(v): Extension<Viewer>,
+    Extension(form): Extension<FormData>,
+    Path(id): Path<String>,
+) -> Response {
+    let input = CloseTicketInput {
+        resolution: form.get("resolution"),
+        lift: form.checked("lift"),
+    };
+    match app.close_ticket(&v.principal(), &id, input).await {
+        Ok(_) => redirect("/staff/reviews?done=ticket_closed"),
+        Err(e) => review_error(&app, &v, &e).await,
+    }
+}
+
+async fn review_error(app: &App, v: &Viewer, e: &AppError) -> Response {
+    let (status, text) = describe(v.lang, e);
+    if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
+        return error_page(v.lang, e, Some(v));
+    }
+    let mut c = Chrome::new(app, v, "/staff/reviews", "reviews.title");
+    c.error = Some(text);
+    reviews_view(app, v, c, status).await
+}
+
+/// Where a claim form sends the browser back to: a local staff page only.
+fn back_of(form: &FormData) -> String {
+    match form.get("back") {
+        Some(b) if b.starts_with("/staff") && !b.contains("//") => b,
+        _ => "/staff/reviews".into(),
+    }
+}
+
+async fn claim(
+    State(app): State<App>,
+    Extension(v): Extension<Viewer>,
+    Extension(form): Extension<FormData>,
+) -> Response {
+    let item = form.get("item").unwrap_or_default();
+    let back = back_of(&form);
+    match app.claim(&v.principal(), &item).await {
+        Ok(_) => redirect(&with_done(&back, "claimed")),
+        Err(e) => claim_error(&app, &v, &back, &e).await,
+    }
+}
+
+async fn release(
+    State(app): State<App>,
+    Extension(v): Extension<Viewer>,
+    Extension(form): Extension<FormData>,
+) -> Response {
+    let item = form.get("item").unwrap_or_default();
+    let back = back_of(&form);
+    match app.release_claim(&v.principal(), &item).await {
+        Ok(()) => redirect(&with_done(&back, "released")),
+        Err(e) => claim_error(&app, &v, &back, &e).await,
+    }
+}
+
+async fn assign(
+    State(app): State<App>,
+    Extension(v): Extension<Viewer>,
+    Extension(form): Extension<FormData>,
+) -> Response {
+    let item = form.get("item").unwrap_or_default();
+    let to = form.get("to").unwrap_or_default();
+    let back = back_of(&form);
+    match app.assign_claim(&v.principal(), &item, &to).await {
+        Ok(()) => redirect(&with_done(&back, "assigned")),
+        Err(e) => claim_error(&app, &v, &back, &e).await,
+    }
+}
+
+fn with_done(back: &str, done: &str) -> String {
+    let base = back.split('?').next().unwrap_or(back);
+    format!("{base}?done={done}")
+}
+
+async fn claim_error(app: &App, v: &Viewer, back: &str, e: &AppError) -> Response {
+    if let Some(id) = back.strip_prefix("/staff/cases/") {
+        let id = id.split('?').next().unwrap_or(id).to_string();
+        return case_error(app, v, &id, e).await;
+    }
+    review_error(app, v, e).await
+}
+
+async fn add_note(
+    State(app): State<App>,
+    Extension(v): Extension<Viewer>,
+    Extension(form): Extension<FormData>,
+    Path(id): Path<String>,
+) -> Response {
+    match app
+        .add_note(&v.principal(), &id, &form.get("body").unwrap_or_default())
+        .await
+    {
+        Ok(_) => redirect(&format!("/staff/cases/{id}?done=noted")),
+        Err(e) => case_error(&app, &v, &id, &e).await,
     }
 }
 
@@ -501,14 +652,6 @@ async fn decide_review(
         } else {
             "/staff/reviews?done=rejected"
         }),
-        Err(e) => {
-            let (status, text) = describe(v.lang, &e);
-            if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
-                return error_page(v.lang, &e, Some(&v));
-            }
-            let mut c = Chrome::new(&app, &v, "/staff/reviews", "reviews.title");
-            c.error = Some(text);
-            reviews_view(&app, &v, c, status).await
-        }
+        Err(e) => review_error(&app, &v, &e).await,
     }
 }

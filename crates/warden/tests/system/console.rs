@@ -12,7 +12,10 @@ use warden_domain::identity::Role;
 use crate::both_engines;
 use crate::support::{Engine, TestApp, spawn_app};
 
-both_engines!(console_sessions_csrf_roles_and_isolation);
+both_engines!(
+    console_sessions_csrf_roles_and_isolation,
+    console_claims_and_internal_notes,
+);
 
 /// A browser-like client: keeps cookies, follows no redirects.
 pub(crate) struct Client {
@@ -313,4 +316,149 @@ async fn console_sessions_csrf_roles_and_isolation(engine: Engine) {
         assert!(actions.contains(&a), "no {a} in the audit log: {actions:?}");
     }
     t.stop().await;
+}
+
+
+/// Two reviewers: the second cannot act on an item the first has claimed until it is released;
+/// an operator can reassign; an internal note never reaches a tenant page or notice.
+async fn console_claims_and_internal_notes(engine: Engine) {
+    use crate::lifecycle::{lifecycle, world};
+    use warden_domain::calendar::WorkCalendar;
+    let Some(w) = world(engine, lifecycle(WorkCalendar::default())).await else {
+        return;
+    };
+    let case = w.enforced_after_failed_self_unblock().await;
+    let (s, r) =
+        w.t.call(
+            "POST",
+            &format!("/api/cases/{case}/unblock/manual"),
+            Some(&w.tenant),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let request = r["id"].as_str().unwrap().to_string();
+    user(&w.t, "rita", Role::Reviewer, None).await;
+    user(&w.t, "rolf", Role::Reviewer, None).await;
+    user(&w.t, "olga", Role::Operator, None).await;
+    user(&w.t, "tina", Role::Tenant, Some("acme")).await;
+    let mut rita = Client::new(&w.t.base, "en");
+    let mut rolf = Client::new(&w.t.base, "en");
+    let mut olga = Client::new(&w.t.base, "en");
+    let mut tina = Client::new(&w.t.base, "en");
+    for (c, l) in [
+        (&mut rita, "rita"),
+        (&mut rolf, "rolf"),
+        (&mut olga, "olga"),
+        (&mut tina, "tina"),
+    ] {
+        assert_eq!(c.sign_in(l, PASSWORD).await.status, 303);
+    }
+    let item = format!("unblock:{request}");
+    let a = rita
+        .post(
+            "/staff/reviews",
+            "/staff/claims",
+            &[("item", &item), ("back", "/staff/reviews")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    // The others see who holds it.
+    let page = rolf.get("/staff/reviews").await.body;
+    assert!(page.contains("claimed by rita"), "{page}");
+    // Rolf cannot claim it, nor decide it.
+    let a = rolf
+        .post(
+            "/staff/reviews",
+            "/staff/claims",
+            &[("item", &item), ("back", "/staff/reviews")],
+        )
+        .await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    let a = rolf
+        .post(
+            "/staff/reviews",
+            &format!("/staff/reviews/{request}"),
+            &[("decision", "approve"), ("reason", "looks clean")],
+        )
+        .await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    let (_, q) =
+        w.t.call("GET", "/api/unblock-requests", Some(&w.reviewer), None)
+            .await;
+    assert!(
+        q.to_string().contains(&request),
+        "the request left the queue: {q}"
+    );
+    // The API obeys the claim too.
+    let (s, _) =
+        w.t.call(
+            "POST",
+            &format!("/api/unblock-requests/{request}/approve"),
+            Some(&w.reviewer),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(s, 409);
+    // An operator reassigns it to Rolf; now Rolf decides.
+    let a = olga
+        .post(
+            "/staff/reviews",
+            "/staff/claims/assign",
+            &[("item", &item), ("to", "rolf"), ("back", "/staff/reviews")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    // An internal note on the case.
+    let secret_note = "internal: tenant is a repeat offender, watch closely";
+    let a = rolf
+        .post(
+            &format!("/staff/cases/{case}"),
+            &format!("/staff/cases/{case}/notes"),
+            &[("body", secret_note)],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert!(
+        rolf.get(&format!("/staff/cases/{case}"))
+            .await
+            .body
+            .contains(secret_note)
+    );
+    let a = rolf
+        .post(
+            "/staff/reviews",
+            &format!("/staff/reviews/{request}"),
+            &[("decision", "approve"), ("reason", "looks clean")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    w.wait_state(&case, "lifted").await;
+    // The note is nowhere the tenant can look: pages, notices, API answers.
+    for p in [
+        format!("/console/cases/{case}"),
+        "/console".into(),
+        "/console/inbox".into(),
+        "/console/tickets".into(),
+    ] {
+        let body = tina.get(&p).await.body;
+        assert!(
+            !body.contains("repeat offender"),
+            "the note leaked into {p}"
+        );
+    }
+    for p in [
+        format!("/api/cases/{case}"),
+        format!("/api/cases/{case}/history"),
+        format!("/api/cases/{case}/reports"),
+        format!("/api/cases/{case}/penalties"),
+        "/api/notices".into(),
+    ] {
+        let (_, v) = w.t.call("GET", &p, Some(&w.tenant), None).await;
+        assert!(
+            !v.to_string().contains("repeat offender"),
+            "the note leaked into {p}"
+        );
+    }
+    w.t.stop().await;
 }

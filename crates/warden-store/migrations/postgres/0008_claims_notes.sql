@@ -1,0 +1,17 @@
+-- Working together (issue 10): a staff member claims a queue item (a case, an unblock request,
+-- a ticket) so that nobody else acts on it meanwhile; internal notes that only staff read.
+CREATE TABLE claims (
+    item TEXT COLLATE "C" PRIMARY KEY,
+    claimed_by TEXT NOT NULL,
+    claimed_at BIGINT NOT NULL,
+    active_at BIGINT NOT NULL
+);
+
+CREATE TABLE staff_notes (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    case_id TEXT NOT NULL REFERENCES cases(id),
+    author TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX staff_notes_case ON staff_notes(case_id, id);
