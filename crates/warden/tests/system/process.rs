@@ -395,7 +395,8 @@ async fn audit_verify_names_the_tampered_event() {
     };
     let (code, out) = verify();
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("7 events verified"), "{out}");
+    // The first start's admin token and console admin, the account, five reports.
+    assert!(out.contains("8 events verified"), "{out}");
     let url = format!("sqlite://{}/warden-data/warden.db", dir.path().display());
     sqlx::any::install_default_drivers();
     let pool = sqlx::any::AnyPoolOptions::new()
@@ -404,7 +405,7 @@ async fn audit_verify_names_the_tampered_event() {
         .await
         .unwrap();
     use sqlx::Row;
-    for seq in 1..=7i64 {
+    for seq in 1..=8i64 {
         let row = sqlx::query("SELECT details FROM audit_events WHERE seq = $1")
             .bind(seq)
             .fetch_one(&pool)
