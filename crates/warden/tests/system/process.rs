@@ -449,7 +449,7 @@ async fn audit_verify_names_the_tampered_event() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(verify().1.contains("7 events verified"));
+    assert!(verify().1.contains("8 events verified"));
 }
 
 /// LIFE-4: a deadline armed before a restart fires after it — here the process is killed with
