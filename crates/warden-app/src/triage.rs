@@ -84,6 +84,21 @@ impl App {
         Ok(self.store.list_cases(&who.scope(), f, after, limit).await?)
     }
 
+    /// Cases by spread, most reported first (the triage queue's other order).
+    pub async fn list_cases_by_spread(
+        &self,
+        who: &Principal,
+        f: &CaseFilter,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> AppResult<Vec<Case>> {
+        who.require(CASE_READERS, "list cases")?;
+        Ok(self
+            .store
+            .list_cases_by_spread(&who.scope(), f, after, limit)
+            .await?)
+    }
+
     /// Count of cases.
     pub async fn count_cases(&self, who: &Principal, f: &CaseFilter) -> AppResult<i64> {
         who.require(CASE_READERS, "count cases")?;

@@ -393,6 +393,32 @@ impl Store {
         rows.iter().map(case_row).collect()
     }
 
+    /// Cases by spread: most reports first, then by id; `after` is the `(report_count, id)` of
+    /// the last case of the previous page (keyset paging, never an offset).
+    pub async fn list_cases_by_spread(
+        &self,
+        scope: &Scope,
+        f: &CaseFilter,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<Case>> {
+        let (count, id) = after.unwrap_or((i64::MAX, ""));
+        let rows = sqlx::query(
+            "SELECT * FROM cases WHERE (report_count < $1 OR (report_count = $1 AND id > $2)) AND ($3 = '' OR account_id = $3) AND ($4 = '' OR state = $4) AND ($5 = 0 OR account_id IS NULL) AND ($6 = '' OR category = $6) AND ($7 = '' OR source = $7) ORDER BY report_count DESC, id LIMIT $8",
+        )
+        .bind(count)
+        .bind(id)
+        .bind(scope.sql_param())
+        .bind(f.state.map(State::code).unwrap_or_default())
+        .bind(i64::from(f.unowned))
+        .bind(f.category.map(Category::code).unwrap_or_default())
+        .bind(f.source.clone().unwrap_or_default())
+        .bind(page(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(case_row).collect()
+    }
+
     /// How many cases the scope may see under the filter.
     pub async fn count_cases(&self, scope: &Scope, f: &CaseFilter) -> Result<i64> {
         let r = sqlx::query(

@@ -15,6 +15,7 @@
 
 pub mod i18n;
 mod public;
+mod registry;
 mod staff;
 mod tenant;
 mod view;
@@ -102,7 +103,12 @@ impl Page {
 
 /// Every console page.
 pub fn pages() -> Vec<Page> {
-    [public::pages(), tenant::pages(), staff::pages()]
+    [
+        public::pages(),
+        tenant::pages(),
+        staff::pages(),
+        registry::pages(),
+    ]
         .into_iter()
         .flatten()
         .collect()

@@ -26,11 +26,14 @@ pub(super) fn pages() -> Vec<Page> {
     Vec::from([
         Page::get("/staff", OPERATORS, get(triage)),
         Page::post("/staff/triage/dismiss", OPERATORS, post(bulk_dismiss)),
+        Page::post("/staff/triage/confirm", OPERATORS, post(bulk_confirm)),
         Page::get("/staff/cases", STAFF, get(cases)),
         Page::get("/staff/cases/{id}", STAFF, get(case_page)),
         Page::post("/staff/cases/{id}/confirm", OPERATORS, post(confirm)),
         Page::post("/staff/cases/{id}/dismiss", OPERATORS, post(dismiss)),
         Page::post("/staff/cases/{id}/enforce", OPERATORS, post(enforce)),
+        Page::get("/staff/regulator", OPERATORS, get(regulator_form)),
+        Page::post("/staff/regulator", OPERATORS, post(regulator_submit)),
         Page::get("/staff/reviews", STAFF, get(reviews)),
         Page::post("/staff/reviews/{id}", STAFF, post(decide_review)),
         Page::post("/staff/tickets/{id}/close", STAFF, post(close_ticket)),
@@ -47,6 +50,7 @@ struct ListQuery {
     source: Option<String>,
     unowned: Option<String>,
     state: Option<String>,
+    sort: Option<String>,
     after: Option<String>,
     done: Option<String>,
 }
@@ -62,6 +66,7 @@ struct Triage {
     categories: Vec<Opt>,
     sources: Vec<Opt>,
     unowned: bool,
+    spread: bool,
     more: Option<String>,
     query: String,
 }
@@ -119,6 +124,7 @@ fn query_of(q: &ListQuery) -> String {
         ("source", &q.source),
         ("state", &q.state),
         ("unowned", &q.unowned),
+        ("sort", &q.sort),
     ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             parts.push(format!("{k}={}", urlencode(v)));
@@ -160,8 +166,16 @@ async fn triage_view(
     f.state = Some(CaseState::Reported);
     let who = v.principal();
     let after = q.after.clone().unwrap_or_default();
+    let spread = q.sort.as_deref() == Some("spread");
     let listed = async {
-        let cases = app.list_cases(&who, &f, &after, PAGE + 1).await?;
+        let cases = if spread {
+            let key = after
+                .split_once(':')
+                .and_then(|(n, id)| Some((n.parse::<i64>().ok()?, id)));
+            app.list_cases_by_spread(&who, &f, key, PAGE + 1).await?
+        } else {
+            app.list_cases(&who, &f, &after, PAGE + 1).await?
+        };
         let total = app.count_cases(&who, &f).await?;
         Ok::<_, AppError>((cases, total))
     }
@@ -172,7 +186,16 @@ async fn triage_view(
     };
     let more = (cases.len() > PAGE as usize).then(|| {
         cases.truncate(PAGE as usize);
-        cases.last().map(|c| c.id.clone()).unwrap_or_default()
+        cases
+            .last()
+            .map(|c| {
+                if spread {
+                    format!("{}:{}", c.report_count, c.id)
+                } else {
+                    c.id.clone()
+                }
+            })
+            .unwrap_or_default()
     });
     render(
         status,
@@ -183,6 +206,7 @@ async fn triage_view(
                 q.source.as_deref().unwrap_or_default(),
             ),
             unowned: q.unowned.is_some(),
+            spread,
             query: query_of(q),
             c,
             cases,
@@ -245,7 +269,7 @@ async fn bulk_dismiss(
         }
     }
     if failed.is_empty() {
-        redirect(&format!("/staff?done=dismissed&n={done}"))
+        redirect("/staff?done=dismissed_all")
     } else {
         let mut c = Chrome::new(&app, &v, "/staff", "triage.title");
         c.error = Some(c.f(
@@ -253,6 +277,104 @@ async fn bulk_dismiss(
             &[("done", &done.to_string()), ("failed", &failed.join("; "))],
         ));
         triage_view(&app, &v, c, &ListQuery::default(), StatusCode::CONFLICT).await
+    }
+}
+
+async fn bulk_confirm(
+    State(app): State<App>,
+    Extension(v): Extension<Viewer>,
+    Extension(form): Extension<FormData>,
+) -> Response {
+    let ids = form.all("case");
+    if ids.is_empty() {
+        let mut c = Chrome::new(&app, &v, "/staff", "triage.title");
+        c.error = Some(c.t("triage.none_selected"));
+        return triage_view(&app, &v, c, &ListQuery::default(), StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
+    }
+    let who = v.principal();
+    let mut done = 0usize;
+    let mut failed = Vec::new();
+    for id in ids.iter().take(500) {
+        let input = ConfirmInput {
+            reason: form.get("reason"),
+            ..Default::default()
+        };
+        match app.confirm_case(&who, id, input).await {
+            Ok(_) => done += 1,
+            Err(e) => failed.push(format!("{id}: {}", describe(v.lang, &e).1)),
+        }
+    }
+    if failed.is_empty() {
+        redirect("/staff?done=confirmed_all")
+    } else {
+        let mut c = Chrome::new(&app, &v, "/staff", "triage.title");
+        c.error = Some(c.f(
+            "triage.partly_confirmed",
+            &[("done", &done.to_string()), ("failed", &failed.join("; "))],
+        ));
+        triage_view(&app, &v, c, &ListQuery::default(), StatusCode::CONFLICT).await
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/regulator.html")]
+struct Regulator {
+    c: Chrome,
+    categories: Vec<Opt>,
+    form: FormData,
+}
+
+async fn regulator_form(State(app): State<App>, Extension(v): Extension<Viewer>) -> Response {
+    let c = Chrome::new(&app, &v, "/staff/regulator", "regulator.title");
+    render(
+        StatusCode::OK,
+        &Regulator {
+            categories: category_options(&c, ""),
+            c,
+            form: FormData::default(),
+        },
+    )
+}
+
+/// A regulator notice (INT-1: 监管通报) entered by an operator: a report with source
+/// `regulator` and the notice's authority, document number and legal basis.
+async fn regulator_submit(
+    State(app): State<App>,
+    Extension(v): Extension<Viewer>,
+    Extension(form): Extension<FormData>,
+) -> Response {
+    let req = warden_domain::report::ReportRequest {
+        target: form.get("target"),
+        category: form.get("category"),
+        description: form.get("description"),
+        source: Some("regulator".into()),
+        regulator: Some(warden_domain::report::RegulatorNotice {
+            authority: form.get("authority").unwrap_or_default(),
+            document_number: form.get("document_number").unwrap_or_default(),
+            legal_basis: form.get("legal_basis").unwrap_or_default(),
+        }),
+        ..Default::default()
+    };
+    match app.submit_report(&v.principal(), req).await {
+        Ok(r) => match r.case_id {
+            Some(id) => redirect(&format!("/staff/cases/{id}?done=regulator_entered")),
+            None => redirect("/staff?done=regulator_entered"),
+        },
+        Err(e) => {
+            let (status, text) = describe(v.lang, &e);
+            let mut c = Chrome::new(&app, &v, "/staff/regulator", "regulator.title");
+            c.error = Some(text);
+            let current = form.get("category").unwrap_or_default();
+            render(
+                status,
+                &Regulator {
+                    categories: category_options(&c, &current),
+                    c,
+                    form,
+                },
+            )
+        }
     }
 }
 

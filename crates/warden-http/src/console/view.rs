@@ -104,12 +104,20 @@ impl Chrome {
                 ("/staff", "nav.triage"),
                 ("/staff/cases", "nav.cases"),
                 ("/staff/reviews", "nav.reviews"),
+                ("/staff/regulator", "nav.regulator"),
+                ("/staff/accounts", "nav.accounts"),
             ]),
             Some(Role::Reviewer) => nav.extend([
                 ("/staff/cases", "nav.cases"),
                 ("/staff/reviews", "nav.reviews"),
+                ("/staff/accounts", "nav.accounts"),
             ]),
             Some(Role::Auditor | Role::Detector | Role::Edge) | None => {}
+        }
+        let manages_users = viewer.role() == Some(Role::Admin)
+            || viewer.signed.as_ref().is_some_and(|s| s.user.account_owner);
+        if manages_users {
+            nav.push(("/users", "nav.users"));
         }
         nav.extend([("/report", "nav.report"), ("/laws", "nav.laws")]);
         let nav = nav

@@ -15,3 +15,6 @@ CREATE TABLE staff_notes (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX staff_notes_case ON staff_notes(case_id, id);
+
+-- The triage queue sorted by spread (most reported first), paged by keyset.
+CREATE INDEX cases_spread ON cases(state, report_count DESC, id);
