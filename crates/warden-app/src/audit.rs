@@ -78,6 +78,37 @@ impl App {
             .collect())
     }
 
+    /// Records that `who` exported audit events under `f` (AUD-2: reading the log in bulk is
+    /// itself on the record).
+    pub async fn note_audit_export(
+        &self,
+        who: &Principal,
+        f: &AuditFilter,
+        count: usize,
+    ) -> AppResult<()> {
+        who.require(AUDITORS, "export the audit log")?;
+        let mut tx = self.store.begin_write().await?;
+        let mut ev = self.event(who, "audit.export", "audit".into());
+        ev.details = serde_json::json!({
+            "events": count, "action": f.action, "subject": f.subject, "account_id": f.account_id,
+            "actor": f.actor, "from": f.from, "to": f.to,
+        });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The actor id of a login (`alice` → `usr_...`), for searching the log by person; other
+    /// text is taken as an actor id as it is.
+    pub async fn actor_id(&self, who: &Principal, text: &str) -> AppResult<String> {
+        who.require(AUDITORS, "search the audit log")?;
+        let t = text.trim();
+        let mut tx = self.store.begin_write().await?;
+        let found = tx.user_by_login(&t.to_ascii_lowercase()).await?;
+        drop(tx);
+        Ok(found.map_or_else(|| t.to_string(), |(u, _)| u.id))
+    }
+
     /// Verifies the audit chain (AUD-2).
     pub async fn verify_audit(&self, who: &Principal) -> AppResult<Verification> {
         who.require(AUDITORS, "verify the audit log")?;

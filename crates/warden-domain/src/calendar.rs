@@ -265,6 +265,26 @@ pub struct Calendar {
 }
 
 impl Calendar {
+    /// The working hours, as minutes after local midnight (540, 1080 for 09:00–18:00).
+    pub fn working_hours(&self) -> (i64, i64) {
+        (self.start_ms / 60_000, self.end_ms / 60_000)
+    }
+
+    /// Whether each ISO weekday (Monday first) is a weekend day.
+    pub fn weekend(&self) -> [bool; 7] {
+        self.weekend
+    }
+
+    /// Holidays on working weekdays, as days since 1970-01-01 (sorted).
+    pub fn holidays(&self) -> &[i64] {
+        &self.off_days
+    }
+
+    /// Make-up working days (调休) on the weekend, as days since 1970-01-01 (sorted).
+    pub fn makeup_days(&self) -> &[i64] {
+        &self.extra_days
+    }
+
     /// The provider time zone's offset east of UTC, in minutes.
     pub fn utc_offset_minutes(&self) -> i32 {
         i32::try_from(self.offset_ms / 60_000).unwrap_or(0)

@@ -288,6 +288,12 @@ pub struct AuditFilter {
     pub subject: Option<String>,
     /// Only this account.
     pub account_id: Option<String>,
+    /// Only this actor (token or user id).
+    pub actor: Option<String>,
+    /// Only events at or after this time, ms.
+    pub from: Option<i64>,
+    /// Only events before this time, ms.
+    pub to: Option<i64>,
 }
 
 impl Store {
@@ -299,13 +305,16 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<AuditEvent>> {
         let rows = sqlx::query(
-            "SELECT * FROM audit_events WHERE seq > $1 AND ($2 = '' OR action = $2) AND ($3 = '' OR subject = $3) AND ($4 = '' OR account_id = $4) ORDER BY seq LIMIT $5",
+            "SELECT * FROM audit_events WHERE seq > $1 AND ($2 = '' OR action = $2) AND ($3 = '' OR subject = $3) AND ($4 = '' OR account_id = $4) AND ($6 = '' OR actor = $6) AND at >= $7 AND at < $8 ORDER BY seq LIMIT $5",
         )
         .bind(after_seq)
         .bind(f.action.clone().unwrap_or_default())
         .bind(f.subject.clone().unwrap_or_default())
         .bind(f.account_id.clone().unwrap_or_default())
         .bind(page(limit))
+        .bind(f.actor.clone().unwrap_or_default())
+        .bind(f.from.unwrap_or(i64::MIN))
+        .bind(f.to.unwrap_or(i64::MAX))
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(row).collect()

@@ -31,6 +31,7 @@ async fn list_audit(
         action: q.action,
         subject: q.subject,
         account_id: q.account_id,
+        ..Default::default()
     };
     let items = app
         .list_audit(&who, &f, q.after.unwrap_or(0), page_size(q.limit)?)

@@ -14,6 +14,7 @@
 //! checkboxes.
 
 pub mod i18n;
+mod ops;
 mod public;
 mod registry;
 mod staff;
@@ -108,10 +109,11 @@ pub fn pages() -> Vec<Page> {
         tenant::pages(),
         staff::pages(),
         registry::pages(),
+        ops::pages(),
     ]
-        .into_iter()
-        .flatten()
-        .collect()
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn find(method: &Method, path: &str) -> Option<Access> {

@@ -103,7 +103,10 @@ async fn create_account(
         lang: form.get("lang"),
     };
     match app.create_account(&v.principal(), input).await {
-        Ok(a) => redirect(&format!("/staff/accounts/{}?done=account_created", a.account.id)),
+        Ok(a) => redirect(&format!(
+            "/staff/accounts/{}?done=account_created",
+            a.account.id
+        )),
         Err(e) => {
             let (status, text) = describe(v.lang, &e);
             let mut c = Chrome::new(&app, &v, "/staff/accounts", "accounts.title");

@@ -289,8 +289,14 @@ async fn bulk_confirm(
     if ids.is_empty() {
         let mut c = Chrome::new(&app, &v, "/staff", "triage.title");
         c.error = Some(c.t("triage.none_selected"));
-        return triage_view(&app, &v, c, &ListQuery::default(), StatusCode::UNPROCESSABLE_ENTITY)
-            .await;
+        return triage_view(
+            &app,
+            &v,
+            c,
+            &ListQuery::default(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let who = v.principal();
     let mut done = 0usize;

@@ -106,18 +106,30 @@ impl Chrome {
                 ("/staff/reviews", "nav.reviews"),
                 ("/staff/regulator", "nav.regulator"),
                 ("/staff/accounts", "nav.accounts"),
+                ("/staff/deliveries", "nav.deliveries"),
+                ("/staff/policy", "nav.policy"),
             ]),
             Some(Role::Reviewer) => nav.extend([
                 ("/staff/cases", "nav.cases"),
                 ("/staff/reviews", "nav.reviews"),
                 ("/staff/accounts", "nav.accounts"),
+                ("/staff/policy", "nav.policy"),
             ]),
-            Some(Role::Auditor | Role::Detector | Role::Edge) | None => {}
+            Some(Role::Auditor) => {
+                nav.extend([
+                    ("/staff/audit", "nav.audit"),
+                    ("/staff/policy", "nav.policy"),
+                ]);
+            }
+            Some(Role::Detector | Role::Edge) | None => {}
         }
         let manages_users = viewer.role() == Some(Role::Admin)
             || viewer.signed.as_ref().is_some_and(|s| s.user.account_owner);
         if manages_users {
             nav.push(("/users", "nav.users"));
+        }
+        if viewer.role() == Some(Role::Admin) {
+            nav.push(("/staff/audit", "nav.audit"));
         }
         nav.extend([("/report", "nav.report"), ("/laws", "nav.laws")]);
         let nav = nav

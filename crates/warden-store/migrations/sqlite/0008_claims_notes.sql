@@ -18,3 +18,7 @@ CREATE INDEX staff_notes_case ON staff_notes(case_id, id);
 
 -- The triage queue sorted by spread (most reported first), paged by keyset.
 CREATE INDEX cases_spread ON cases(state, report_count DESC, id);
+
+-- Audit search by subject and by actor (the console's audit page).
+CREATE INDEX audit_events_subject ON audit_events(subject, seq);
+CREATE INDEX audit_events_actor ON audit_events(actor, seq);

@@ -318,7 +318,6 @@ async fn console_sessions_csrf_roles_and_isolation(engine: Engine) {
     t.stop().await;
 }
 
-
 /// Two reviewers: the second cannot act on an item the first has claimed until it is released;
 /// an operator can reassign; an internal note never reaches a tenant page or notice.
 async fn console_claims_and_internal_notes(engine: Engine) {
