@@ -224,3 +224,105 @@ impl App {
             .collect())
     }
 }
+
+/// One week of the handling-times dashboard.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WeekFigures {
+    /// The week's Monday, `YYYY-MM-DD` in the provider's zone.
+    pub week: String,
+    /// Cases opened.
+    pub opened: usize,
+    /// Median time from report to triage (confirm or dismiss), minutes.
+    pub triage_median_min: Option<i64>,
+    /// Median time from a manual unblock request to its decision, minutes.
+    pub decision_median_min: Option<i64>,
+    /// Manual unblock requests decided after their due time, or still open past it.
+    pub unblock_breaches: usize,
+    /// Tickets closed after their due time, or still open past it.
+    pub ticket_breaches: usize,
+}
+
+fn median(mut v: Vec<i64>) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
+}
+
+impl App {
+    /// Handling times of the last `weeks` weeks, oldest first (weeks start on Monday in the
+    /// provider's zone).
+    pub async fn handling_times(
+        &self,
+        who: &Principal,
+        weeks: usize,
+    ) -> AppResult<Vec<WeekFigures>> {
+        who.require(
+            &[Role::Admin, Role::Operator, Role::Reviewer, Role::Auditor],
+            "read handling times",
+        )?;
+        let weeks = weeks.clamp(1, 52);
+        let cal = &self.lifecycle.calendar;
+        let offset = i64::from(cal.utc_offset_minutes()) * 60_000;
+        let now = self.now();
+        let day = (now + offset).div_euclid(86_400_000);
+        // 1970-01-01 was a Thursday: days since the last Monday.
+        let monday = day - (day + 3).rem_euclid(7);
+        let first = monday - 7 * (i64::try_from(weeks).unwrap_or(52) - 1);
+        let since = first * 86_400_000 - offset;
+        let rows = self.store.handling_rows(since).await?;
+        let week_of = |t: i64| -> Option<usize> {
+            let d = (t + offset).div_euclid(86_400_000);
+            usize::try_from((d - first).div_euclid(7))
+                .ok()
+                .filter(|w| *w < weeks)
+        };
+        let mut triage: Vec<Vec<i64>> = vec![Vec::new(); weeks];
+        let mut decision: Vec<Vec<i64>> = vec![Vec::new(); weeks];
+        let mut out: Vec<WeekFigures> = (0..weeks)
+            .map(|w| {
+                let (y, m, d) =
+                    warden_domain::time::civil_from_days(first + 7 * i64::try_from(w).unwrap_or(0));
+                WeekFigures {
+                    week: format!("{y:04}-{m:02}-{d:02}"),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        for (opened, triaged) in rows.triage {
+            if let Some(w) = week_of(opened) {
+                if let Some(f) = out.get_mut(w) {
+                    f.opened += 1;
+                }
+                if let (Some(t), Some(v)) = (triaged, triage.get_mut(w)) {
+                    v.push((t - opened).max(0) / 60_000);
+                }
+            }
+        }
+        for (submitted, due, decided) in rows.unblocks {
+            if let Some(w) = week_of(submitted) {
+                if let (Some(d), Some(v)) = (decided, decision.get_mut(w)) {
+                    v.push((d - submitted).max(0) / 60_000);
+                }
+                let late = due.is_some_and(|due| decided.unwrap_or(now) > due);
+                if let (true, Some(f)) = (late, out.get_mut(w)) {
+                    f.unblock_breaches += 1;
+                }
+            }
+        }
+        for (submitted, due, closed) in rows.tickets {
+            if let Some(w) = week_of(submitted) {
+                let late = due.is_some_and(|due| closed.unwrap_or(now) > due);
+                if let (true, Some(f)) = (late, out.get_mut(w)) {
+                    f.ticket_breaches += 1;
+                }
+            }
+        }
+        for (w, f) in out.iter_mut().enumerate() {
+            f.triage_median_min = triage.get(w).cloned().and_then(median);
+            f.decision_median_min = decision.get(w).cloned().and_then(median);
+        }
+        Ok(out)
+    }
+}

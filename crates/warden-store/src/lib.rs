@@ -20,6 +20,7 @@ pub mod claims;
 pub mod enforcement;
 pub mod jobs;
 pub mod lifecycle;
+pub mod metrics;
 pub mod reports;
 pub mod resources;
 pub mod scan;

@@ -13,6 +13,7 @@
 //! happened. The little script in `assets/console.js` only ticks countdowns and toggles
 //! checkboxes.
 
+mod chart;
 pub mod i18n;
 mod ops;
 mod public;

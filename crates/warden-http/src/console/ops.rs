@@ -35,6 +35,7 @@ pub(super) fn pages() -> Vec<Page> {
         Page::post("/staff/audit/verify", AUDITORS, post(verify)),
         Page::get("/staff/audit/export", AUDITORS, get(export)),
         Page::get("/staff/policy", POLICY_READERS, get(policy)),
+        Page::get("/staff/dashboard", POLICY_READERS, get(dashboard)),
         Page::get("/staff/deliveries", OPERATORS, get(deliveries)),
         Page::post("/staff/deliveries/redrive", OPERATORS, post(redrive)),
     ])
@@ -437,4 +438,65 @@ async fn redrive(
             deliveries_view(&app, &v, c, status).await
         }
     }
+}
+
+#[derive(Template)]
+#[template(path = "staff/dashboard.html")]
+struct Dashboard {
+    c: Chrome,
+    weeks: Vec<warden_app::work::WeekFigures>,
+    charts: Vec<String>,
+}
+
+async fn dashboard(State(app): State<App>, Extension(v): Extension<Viewer>) -> Response {
+    let weeks = match app.handling_times(&v.principal(), 12).await {
+        Ok(w) => w,
+        Err(e) => return error_page(v.lang, &e, Some(&v)),
+    };
+    let c = Chrome::new(&app, &v, "/staff/dashboard", "handling.title");
+    let labels: Vec<String> = weeks.iter().map(|w| w.week.clone()).collect();
+    let hours = |m: Option<i64>| m.map(|m| m as f64 / 60.0);
+    let charts = vec![
+        super::chart::bars(
+            "chart-triage",
+            &c.t("handling.triage"),
+            &labels,
+            &weeks
+                .iter()
+                .map(|w| hours(w.triage_median_min))
+                .collect::<Vec<_>>(),
+            &c.t("handling.hours"),
+        ),
+        super::chart::bars(
+            "chart-decision",
+            &c.t("handling.decision"),
+            &labels,
+            &weeks
+                .iter()
+                .map(|w| hours(w.decision_median_min))
+                .collect::<Vec<_>>(),
+            &c.t("handling.hours"),
+        ),
+        super::chart::bars(
+            "chart-unblock-breaches",
+            &c.t("handling.unblock_breaches"),
+            &labels,
+            &weeks
+                .iter()
+                .map(|w| Some(w.unblock_breaches as f64))
+                .collect::<Vec<_>>(),
+            "",
+        ),
+        super::chart::bars(
+            "chart-ticket-breaches",
+            &c.t("handling.ticket_breaches"),
+            &labels,
+            &weeks
+                .iter()
+                .map(|w| Some(w.ticket_breaches as f64))
+                .collect::<Vec<_>>(),
+            "",
+        ),
+    ];
+    render(StatusCode::OK, &Dashboard { c, weeks, charts })
 }

@@ -107,6 +107,7 @@ impl Chrome {
                 ("/staff/regulator", "nav.regulator"),
                 ("/staff/accounts", "nav.accounts"),
                 ("/staff/deliveries", "nav.deliveries"),
+                ("/staff/dashboard", "nav.handling"),
                 ("/staff/policy", "nav.policy"),
             ]),
             Some(Role::Reviewer) => nav.extend([
@@ -224,6 +225,11 @@ impl Chrome {
                 ("m", &m.to_string()),
             ],
         )
+    }
+
+    /// Minutes as hours with one decimal (`1.5`).
+    pub fn hours(&self, min: impl Millis) -> String {
+        format!("{:.1}", min.ms() as f64 / 60.0)
     }
 
     /// Whether the page is in Chinese.

@@ -22,3 +22,6 @@ CREATE INDEX cases_spread ON cases(state, report_count DESC, id);
 -- Audit search by subject and by actor (the console's audit page).
 CREATE INDEX audit_events_subject ON audit_events(subject, seq);
 CREATE INDEX audit_events_actor ON audit_events(actor, seq);
+
+-- The handling-times dashboard reads cases by when they were opened.
+CREATE INDEX cases_opened ON cases(opened_at);
