@@ -18,7 +18,7 @@ use warden_domain::taxonomy::{CATEGORIES, Category};
 use warden_store::reports::{Case, CaseFilter};
 
 use super::view::{Chrome, Opt, PAGE, describe, error_page, flash, redirect, render, urlencode};
-use super::{FormData, OPERATORS, Page, STAFF, Viewer};
+use super::{FormData, OPERATORS, Page, REVIEWERS, STAFF, Viewer};
 
 pub(super) fn pages() -> Vec<Page> {
     Vec::from([
@@ -30,7 +30,7 @@ pub(super) fn pages() -> Vec<Page> {
         Page::post("/staff/cases/{id}/dismiss", OPERATORS, post(dismiss)),
         Page::post("/staff/cases/{id}/enforce", OPERATORS, post(enforce)),
         Page::get("/staff/reviews", STAFF, get(reviews)),
-        Page::post("/staff/reviews/{id}", STAFF, post(decide_review)),
+        Page::post("/staff/reviews/{id}", REVIEWERS, post(decide_review)),
     ])
 }
 
