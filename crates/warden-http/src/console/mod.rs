@@ -61,6 +61,8 @@ pub enum Access {
 pub const STAFF: Access = Access::Roles(&[Role::Admin, Role::Operator, Role::Reviewer]);
 /// Staff who triage and enforce.
 pub const OPERATORS: Access = Access::Roles(&[Role::Admin, Role::Operator]);
+/// Staff who decide manual unblock requests (the use case refuses operators).
+pub const REVIEWERS: Access = Access::Roles(&[Role::Admin, Role::Reviewer]);
 /// Tenant users.
 pub const TENANTS: Access = Access::Roles(&[Role::Tenant]);
 /// Anyone signed in.

@@ -20,7 +20,7 @@ use warden_domain::taxonomy::{CATEGORIES, Category};
 use warden_store::reports::{Case, CaseFilter};
 
 use super::view::{Chrome, Opt, PAGE, describe, error_page, flash, redirect, render, urlencode};
-use super::{FormData, OPERATORS, Page, STAFF, Viewer};
+use super::{FormData, OPERATORS, Page, REVIEWERS, STAFF, Viewer};
 
 pub(super) fn pages() -> Vec<Page> {
     Vec::from([
@@ -35,8 +35,8 @@ pub(super) fn pages() -> Vec<Page> {
         Page::get("/staff/regulator", OPERATORS, get(regulator_form)),
         Page::post("/staff/regulator", OPERATORS, post(regulator_submit)),
         Page::get("/staff/reviews", STAFF, get(reviews)),
-        Page::post("/staff/reviews/{id}", STAFF, post(decide_review)),
-        Page::post("/staff/tickets/{id}/close", STAFF, post(close_ticket)),
+        Page::post("/staff/reviews/{id}", REVIEWERS, post(decide_review)),
+        Page::post("/staff/tickets/{id}/close", REVIEWERS, post(close_ticket)),
         Page::post("/staff/cases/{id}/notes", STAFF, post(add_note)),
         Page::post("/staff/claims", STAFF, post(claim)),
         Page::post("/staff/claims/release", STAFF, post(release)),

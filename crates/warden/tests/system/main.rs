@@ -13,6 +13,8 @@ mod support;
 mod adapters;
 mod browser;
 mod console;
+mod console_access;
+mod console_pages;
 mod console_story;
 mod enforcement;
 mod intake;
