@@ -129,50 +129,15 @@ pub(crate) async fn notice_page(
     case_id: &str,
     headers: &axum::http::HeaderMap,
 ) -> Response {
-    let en = headers
-        .get("accept-language")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|l| !l.trim_start().to_ascii_lowercase().starts_with("zh"));
+    // A visitor's browser names its languages; a request without the header (a crawler, a
+    // script) gets the page in Chinese, the language of the sites this policy governs.
+    let lang = match headers.get("accept-language").and_then(|v| v.to_str().ok()) {
+        Some(l) => crate::console::Lang::from_accept(l),
+        None => crate::console::Lang::Zh,
+    };
     // Only a case with a rule in force gets its notice; any other answers as an unknown one.
     let case = app.blocking_case(case_id).await.ok().flatten();
-    let label = case.as_ref().map(|c| c.category).map(|c| {
-        if en {
-            c.info().label_en
-        } else {
-            c.info().label_zh
-        }
-    });
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let (title, reason, act) = if en {
-        (
-            "Unavailable For Legal Reasons",
-            format!(
-                "This content is blocked because of a violation: {}.",
-                label.unwrap_or("policy violation")
-            ),
-            "If you own this site: see the violation notice in your console inbox, remove the violating content, then request an unblock from the console (or file a ticket).",
-        )
-    } else {
-        (
-            "因法律原因不可用",
-            format!(
-                "该内容因违规已被屏蔽：{}。",
-                label.unwrap_or("违反平台规则")
-            ),
-            "如果您是网站所有者：请查看控制台站内信中的违规通知，删除违规内容后在控制台申请解封（或提交工单）。",
-        )
-    };
-    let body = format!(
-        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>451 {title}</title></head><body><h1>451 {title}</h1><p>{}</p><p>{act}</p><p>Case: <code>{}</code></p></body></html>",
-        if en { "en" } else { "zh-CN" },
-        esc(&reason),
-        esc(case.as_ref().map_or("-", |c| c.id.as_str()))
-    );
+    let body = crate::console::notice_451(lang, case.as_ref().map(|c| (c.id.as_str(), c.category)));
     let status = StatusCode::from_u16(451).unwrap_or(StatusCode::FORBIDDEN);
     (
         status,

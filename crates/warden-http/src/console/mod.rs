@@ -477,3 +477,45 @@ fn finish(app: &App, resp: &mut Response, viewer: &Viewer, new_pre: Option<&str>
         HeaderValue::from_static("Cookie, Accept-Language"),
     );
 }
+
+#[derive(askama::Template)]
+#[template(path = "notice451.html")]
+struct Notice451<'a> {
+    lang: Lang,
+    t: &'static i18n::Catalog,
+    css: &'static str,
+    case_id: &'a str,
+    reason: String,
+}
+
+impl Notice451<'_> {
+    fn t(&self, key: &str) -> String {
+        self.t.get(key)
+    }
+}
+
+/// The HTTP 451 page (RFC 7725) in the console's look, self-contained (its style inline): nginx
+/// serves it on the blocked site's own host, where the console's assets are not. It names the
+/// case and its category only for a case in force (`case`); any other id gets the page of an
+/// unknown case.
+pub fn notice_451(lang: Lang, case: Option<(&str, warden_domain::taxonomy::Category)>) -> String {
+    use askama::Template as _;
+    let t = lang.catalog();
+    let label = case.map_or_else(
+        || t.get("notice.unknown_reason"),
+        |(_, c)| match lang {
+            Lang::Zh => c.info().label_zh.to_string(),
+            Lang::En => c.info().label_en.to_string(),
+        },
+    );
+    let page = Notice451 {
+        lang,
+        t,
+        css: include_str!("assets/console.css"),
+        case_id: case.map_or("-", |(id, _)| id),
+        reason: t.fmt("notice.reason", &[("category", &label)]),
+    };
+    page.render().unwrap_or_else(|_| {
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>451</title></head><body><h1>451</h1></body></html>".into()
+    })
+}
