@@ -160,7 +160,6 @@ struct CasePage {
     cdn: bool,
     host_security: bool,
     legal_refs: &'static [&'static str],
-    commitment: &'static str,
     now: i64,
 }
 
@@ -203,7 +202,6 @@ async fn case_view(app: &App, v: &Viewer, id: &str, c: Chrome, status: StatusCod
             cdn: options.cdn,
             host_security,
             legal_refs,
-            commitment: warden_app::lifecycle::COMMITMENT,
             now: app.now(),
             c,
             case,
