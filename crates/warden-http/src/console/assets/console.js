@@ -7,9 +7,15 @@
   var passed = body.getAttribute("data-passed") || "";
   var leftText = body.getAttribute("data-left") || "";
   function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function zone(d) {
+    var off = -d.getTimezoneOffset(), sign = off < 0 ? "-" : "+";
+    off = Math.abs(off);
+    return "UTC" + sign + pad(Math.floor(off / 60)) + ":" + pad(off % 60);
+  }
+  // The viewer's own zone, named, as the server names the provider's.
   function local(d) {
     return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
-      pad(d.getHours()) + ":" + pad(d.getMinutes());
+      pad(d.getHours()) + ":" + pad(d.getMinutes()) + " " + zone(d);
   }
   function left(ms) {
     if (ms <= 0) { return passed; }
