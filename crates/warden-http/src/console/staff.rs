@@ -61,7 +61,7 @@ const SOURCES: [&str; 4] = ["public", "detector", "regulator", "operator"];
 #[template(path = "staff/triage.html")]
 struct Triage {
     c: Chrome,
-    cases: Vec<Case>,
+    cases: Vec<(Case, Option<ClaimView>)>,
     total: i64,
     categories: Vec<Opt>,
     sources: Vec<Opt>,
@@ -197,6 +197,20 @@ async fn triage_view(
             })
             .unwrap_or_default()
     });
+    // Who is working on which case, for everyone to see.
+    let items: Vec<String> = cases.iter().map(|c| format!("case:{}", c.id)).collect();
+    let claims = match app.claims(&who, &items).await {
+        Ok(c) => c,
+        Err(e) => return error_page(v.lang, &e, Some(v)),
+    };
+    let cases = cases
+        .into_iter()
+        .map(|k| {
+            let item = format!("case:{}", k.id);
+            let claim = claims.iter().find(|c| c.claim.item == item).cloned();
+            (k, claim)
+        })
+        .collect();
     render(
         status,
         &Triage {
