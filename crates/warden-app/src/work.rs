@@ -56,6 +56,21 @@ fn check_item(item: &str) -> AppResult<()> {
 }
 
 impl App {
+    /// The refusal naming who holds `c`.
+    async fn claimed_by_other(&self, c: &Claim) -> AppError {
+        let holder = match self.actors().await {
+            Ok(a) => a.get(&c.claimed_by),
+            Err(e) => return e,
+        };
+        AppError::Refused {
+            code: "claimed_by_other",
+            message: format!(
+                "{} is working on this; wait until it is released, or ask an operator to reassign it",
+                holder.label.unwrap_or(holder.id)
+            ),
+        }
+    }
+
     fn stale_before(&self) -> i64 {
         self.now() - self.settings.claim_idle_ms
     }
@@ -71,14 +86,7 @@ impl App {
             .take_claim(item, &who.actor(), now, self.stale_before())
             .await?;
         if c.claimed_by != who.actor() {
-            let holder = self.actors().await?.get(&c.claimed_by);
-            return Err(AppError::Refused {
-                code: "claimed_by_other",
-                message: format!(
-                    "{} is working on this; wait until it is released, or ask an operator to reassign it",
-                    holder.label.unwrap_or(holder.id)
-                ),
-            });
+            return Err(self.claimed_by_other(&c).await);
         }
         if c.claimed_at == now {
             let mut ev = self.event(who, "claim.take", item.to_string());
@@ -138,14 +146,7 @@ impl App {
             && c.active_at >= self.stale_before()
             && !matches!(who, Principal::System)
         {
-            let holder = self.actors().await?.get(&c.claimed_by);
-            return Err(AppError::Refused {
-                code: "claimed_by_other",
-                message: format!(
-                    "{} is working on this; wait until it is released, or ask an operator to reassign it",
-                    holder.label.unwrap_or(holder.id)
-                ),
-            });
+            return Err(self.claimed_by_other(&c).await);
         }
         tx.release_claim(item, None).await?;
         Ok(())

@@ -109,7 +109,7 @@ async fn authorize(
 
 /// The client's address: the peer, or — when the peer is a trusted proxy — the last address in
 /// `X-Forwarded-For` that is not itself a trusted proxy.
-fn client_ip(app: &App, req: &Request) -> String {
+pub(crate) fn client_ip(app: &App, req: &Request) -> String {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

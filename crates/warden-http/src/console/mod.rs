@@ -22,11 +22,9 @@ mod staff;
 mod tenant;
 mod view;
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -272,28 +270,6 @@ pub fn set_cookie(app: &App, name: &str, value: &str, max_age_s: Option<i64>) ->
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("x=; Path=/"))
 }
 
-fn client_ip(app: &App, req: &Request) -> String {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let trusted = &app.settings.trusted_proxies;
-    match peer {
-        Some(p) if trusted.contains(&p) => req
-            .headers()
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
-            .rfind(|a| !trusted.contains(a))
-            .unwrap_or(p)
-            .to_string(),
-        Some(p) => p.to_string(),
-        None => String::new(),
-    }
-}
-
 /// The one layer every console page passes (see the module doc).
 async fn layer(State(app): State<App>, req: Request, next: Next) -> Response {
     let path = req
@@ -308,7 +284,7 @@ async fn layer(State(app): State<App>, req: Request, next: Next) -> Response {
         return next.run(req).await;
     };
     let headers = req.headers().clone();
-    let ip = client_ip(&app, &req);
+    let ip = crate::client_ip(&app, &req);
     let lang = cookie(&headers, LANG_COOKIE)
         .and_then(Lang::from_tag)
         .unwrap_or_else(|| {

@@ -230,68 +230,19 @@ async fn triage_view(
     )
 }
 
+/// What a bulk form does to each selected case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bulk {
+    Dismiss,
+    Confirm,
+}
+
 async fn bulk_dismiss(
     State(app): State<App>,
     Extension(v): Extension<Viewer>,
     Extension(form): Extension<FormData>,
 ) -> Response {
-    let ids = form.all("case");
-    let reason = form.get("reason");
-    let refuse = |key: &str| {
-        let mut c = Chrome::new(&app, &v, "/staff", "triage.title");
-        c.error = Some(c.t(key));
-        c
-    };
-    if ids.is_empty() {
-        let c = refuse("triage.none_selected");
-        return triage_view(
-            &app,
-            &v,
-            c,
-            &ListQuery::default(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    if reason.is_none() {
-        let c = refuse("triage.reason_required");
-        return triage_view(
-            &app,
-            &v,
-            c,
-            &ListQuery::default(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let who = v.principal();
-    let mut done = 0usize;
-    let mut failed = Vec::new();
-    for id in ids.iter().take(500) {
-        match app
-            .dismiss(
-                &who,
-                id,
-                TriageInput {
-                    reason: reason.clone(),
-                },
-            )
-            .await
-        {
-            Ok(_) => done += 1,
-            Err(e) => failed.push(format!("{id}: {}", describe(v.lang, &e).1)),
-        }
-    }
-    if failed.is_empty() {
-        redirect("/staff?done=dismissed_all")
-    } else {
-        let mut c = Chrome::new(&app, &v, "/staff", "triage.title");
-        c.error = Some(c.f(
-            "triage.partly",
-            &[("done", &done.to_string()), ("failed", &failed.join("; "))],
-        ));
-        triage_view(&app, &v, c, &ListQuery::default(), StatusCode::CONFLICT).await
-    }
+    bulk(&app, &v, &form, Bulk::Dismiss).await
 }
 
 async fn bulk_confirm(
@@ -299,42 +250,64 @@ async fn bulk_confirm(
     Extension(v): Extension<Viewer>,
     Extension(form): Extension<FormData>,
 ) -> Response {
+    bulk(&app, &v, &form, Bulk::Confirm).await
+}
+
+/// Applies one decision with one reason to every selected case (at most 500), each in its own
+/// use case; says which ones it could not decide and why.
+async fn bulk(app: &App, v: &Viewer, form: &FormData, what: Bulk) -> Response {
     let ids = form.all("case");
-    if ids.is_empty() {
-        let mut c = Chrome::new(&app, &v, "/staff", "triage.title");
-        c.error = Some(c.t("triage.none_selected"));
-        return triage_view(
-            &app,
-            &v,
-            c,
-            &ListQuery::default(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    let reason = form.get("reason");
+    let refusal = if ids.is_empty() {
+        Some("triage.none_selected")
+    } else if what == Bulk::Dismiss && reason.is_none() {
+        Some("triage.reason_required")
+    } else {
+        None
+    };
+    if let Some(key) = refusal {
+        let mut c = Chrome::new(app, v, "/staff", "triage.title");
+        c.error = Some(c.t(key));
+        let q = ListQuery::default();
+        return triage_view(app, v, c, &q, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let who = v.principal();
     let mut done = 0usize;
     let mut failed = Vec::new();
     for id in ids.iter().take(500) {
-        let input = ConfirmInput {
-            reason: form.get("reason"),
-            ..Default::default()
+        let r = match what {
+            Bulk::Dismiss => {
+                let input = TriageInput {
+                    reason: reason.clone(),
+                };
+                app.dismiss(&who, id, input).await.map(|_| ())
+            }
+            Bulk::Confirm => {
+                let input = ConfirmInput {
+                    reason: reason.clone(),
+                    ..Default::default()
+                };
+                app.confirm_case(&who, id, input).await.map(|_| ())
+            }
         };
-        match app.confirm_case(&who, id, input).await {
-            Ok(_) => done += 1,
+        match r {
+            Ok(()) => done += 1,
             Err(e) => failed.push(format!("{id}: {}", describe(v.lang, &e).1)),
         }
     }
+    let (ok, partly) = match what {
+        Bulk::Dismiss => ("/staff?done=dismissed_all", "triage.partly"),
+        Bulk::Confirm => ("/staff?done=confirmed_all", "triage.partly_confirmed"),
+    };
     if failed.is_empty() {
-        redirect("/staff?done=confirmed_all")
-    } else {
-        let mut c = Chrome::new(&app, &v, "/staff", "triage.title");
-        c.error = Some(c.f(
-            "triage.partly_confirmed",
-            &[("done", &done.to_string()), ("failed", &failed.join("; "))],
-        ));
-        triage_view(&app, &v, c, &ListQuery::default(), StatusCode::CONFLICT).await
+        return redirect(ok);
     }
+    let mut c = Chrome::new(app, v, "/staff", "triage.title");
+    c.error = Some(c.f(
+        partly,
+        &[("done", &done.to_string()), ("failed", &failed.join("; "))],
+    ));
+    triage_view(app, v, c, &ListQuery::default(), StatusCode::CONFLICT).await
 }
 
 #[derive(Template)]
@@ -475,10 +448,12 @@ async fn case_page(
 async fn case_view(app: &App, v: &Viewer, id: &str, c: Chrome, status: StatusCode) -> Response {
     let who = v.principal();
     let loaded = async {
-        let case = app.get_case(&who, id).await?;
-        let pen = app.case_penalties(&who, id).await?;
-        let reports = app.case_reports(&who, id).await?;
-        let history = app.case_history(&who, id).await?;
+        let super::view::CaseData {
+            case,
+            pen,
+            reports,
+            history,
+        } = super::view::load_case(app, &who, id).await?;
         let notes = app.notes(&who, id).await?;
         let claim = app
             .claims(&who, &[format!("case:{}", case.id)])

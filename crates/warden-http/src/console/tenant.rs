@@ -177,19 +177,15 @@ async fn case_page(
 async fn case_view(app: &App, v: &Viewer, id: &str, c: Chrome, status: StatusCode) -> Response {
     let who = v.principal();
     let loaded = async {
-        let case = app.get_case(&who, id).await?;
-        let pen = app.case_penalties(&who, id).await?;
-        let reports = app.case_reports(&who, id).await?;
-        let history = app.case_history(&who, id).await?;
+        let d = super::view::load_case(app, &who, id).await?;
         let options: UnblockOptions = app.unblock_options(&who, id).await?;
-        Ok::<_, AppError>((case, pen, reports, history, options))
+        Ok::<_, AppError>((d.case, d.pen, d.reports, d.history, options))
     }
     .await;
     let (case, pen, reports, history, options) = match loaded {
         Ok(x) => x,
         Err(e) => return error_page(v.lang, &e, Some(v)),
     };
-    // PEN-5, as the notices decide it: a behaviour violation looks like a compromised machine.
     let host_security = case.category.kind() == warden_domain::taxonomy::Kind::Behaviour;
     let self_service = path_view(&c, &options.self_service);
     let manual = path_view(&c, &options.manual);

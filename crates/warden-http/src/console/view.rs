@@ -440,5 +440,32 @@ pub fn flash(lang: Lang, done: Option<&str>) -> Option<String> {
     c.has(&key).then(|| c.get(&key))
 }
 
+/// What both case pages show: the case, its penalties, reports and history.
+#[derive(Debug)]
+pub struct CaseData {
+    /// The case.
+    pub case: warden_store::reports::Case,
+    /// Level, deadline, actions and unblock requests.
+    pub pen: warden_app::lifecycle::Penalties,
+    /// Its reports (what the viewer may see of them).
+    pub reports: Vec<warden_app::triage::ReportView>,
+    /// Its history.
+    pub history: Vec<warden_app::triage::HistoryEntry>,
+}
+
+/// Loads [`CaseData`] as `who` sees it (a foreign or missing id is `NotFound` alike).
+pub async fn load_case(
+    app: &App,
+    who: &warden_app::auth::Principal,
+    id: &str,
+) -> Result<CaseData, AppError> {
+    Ok(CaseData {
+        case: app.get_case(who, id).await?,
+        pen: app.case_penalties(who, id).await?,
+        reports: app.case_reports(who, id).await?,
+        history: app.case_history(who, id).await?,
+    })
+}
+
 /// Bounded page size of lists.
 pub const PAGE: i64 = 50;
