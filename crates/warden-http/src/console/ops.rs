@@ -25,8 +25,10 @@ use super::{Access, FormData, OPERATORS, Page, Viewer};
 
 /// Who reads the audit log.
 const AUDITORS: Access = Access::Roles(&[Role::Admin, Role::Auditor]);
-/// Who reads the policy.
-const POLICY_READERS: Access =
+/// Who reads the policy (auditors read the audit log and its exports, nothing else: SPEC §1).
+const POLICY_READERS: Access = Access::Roles(&[Role::Admin, Role::Operator, Role::Reviewer]);
+/// Who reads the handling-times dashboard (the roles of `App::handling_times`).
+const HANDLING_READERS: Access =
     Access::Roles(&[Role::Admin, Role::Operator, Role::Reviewer, Role::Auditor]);
 
 pub(super) fn pages() -> Vec<Page> {
@@ -35,7 +37,7 @@ pub(super) fn pages() -> Vec<Page> {
         Page::post("/staff/audit/verify", AUDITORS, post(verify)),
         Page::get("/staff/audit/export", AUDITORS, get(export)),
         Page::get("/staff/policy", POLICY_READERS, get(policy)),
-        Page::get("/staff/dashboard", POLICY_READERS, get(dashboard)),
+        Page::get("/staff/dashboard", HANDLING_READERS, get(dashboard)),
         Page::get("/staff/deliveries", OPERATORS, get(deliveries)),
         Page::post("/staff/deliveries/redrive", OPERATORS, post(redrive)),
     ])
@@ -257,7 +259,8 @@ struct Policy {
     holidays: Vec<String>,
     makeup: Vec<String>,
     review_sla: String,
-    lexicon_version: u64,
+    /// `None` for those who may not read the lexicon (reviewers): no lexicon section.
+    lexicon_version: Option<u64>,
     lexicon: Vec<(String, usize)>,
 }
 
@@ -283,6 +286,7 @@ fn date(days: i64) -> String {
 }
 
 async fn policy(State(app): State<App>, Extension(v): Extension<Viewer>) -> Response {
+    use warden_domain::code::Code as _;
     use warden_domain::taxonomy::Level;
     let c = Chrome::new(&app, &v, "/staff/policy", "policy.title");
     let l = &app.lifecycle;
@@ -333,10 +337,24 @@ async fn policy(State(app): State<App>, Extension(v): Extension<Viewer>) -> Resp
         .map(|(n, _)| c.code("weekday", &(n + 1).to_string()))
         .collect::<Vec<_>>()
         .join(", ");
+    // The lexicon is the operators' (its use case says who): reviewers read the policy without it.
     let lexicon = match app.lexicon(&v.principal(), None).await {
-        Ok(x) => x,
+        Ok(x) => Some(x),
+        Err(AppError::Forbidden(_)) => None,
         Err(e) => return error_page(v.lang, &e, Some(&v)),
     };
+    // Levels in the rules are words of the page's language, not codes.
+    let words = |pairs: Vec<(String, String)>| -> Vec<(String, String)> {
+        pairs
+            .into_iter()
+            .map(|(k, v)| match Level::from_code(&v) {
+                Some(l) => (k, c.code("level", l.code())),
+                None => (k, v),
+            })
+            .collect()
+    };
+    let rules = words(pairs(serde_json::to_value(&l.grading).unwrap_or_default()));
+    let lifecycle = words(pairs(serde_json::to_value(&l.policy).unwrap_or_default()));
     render(
         StatusCode::OK,
         &Policy {
@@ -345,8 +363,8 @@ async fn policy(State(app): State<App>, Extension(v): Extension<Viewer>) -> Resp
                 .map(|lv| c.code("level", lv.code()))
                 .collect(),
             matrix,
-            rules: pairs(serde_json::to_value(&l.grading).unwrap_or_default()),
-            lifecycle: pairs(serde_json::to_value(&l.policy).unwrap_or_default()),
+            rules,
+            lifecycle,
             severities,
             hours: format!(
                 "{:02}:{:02}–{:02}:{:02} {}",
@@ -360,9 +378,10 @@ async fn policy(State(app): State<App>, Extension(v): Extension<Viewer>) -> Resp
             holidays: l.calendar.holidays().iter().map(|d| date(*d)).collect(),
             makeup: l.calendar.makeup_days().iter().map(|d| date(*d)).collect(),
             review_sla: c.count("policy.minutes", l.review_sla_ms / 60_000),
-            lexicon_version: lexicon.version,
+            lexicon_version: lexicon.as_ref().map(|x| x.version),
             lexicon: lexicon
-                .terms_per_category
+                .map(|x| x.terms_per_category)
+                .unwrap_or_default()
                 .into_iter()
                 .map(|(k, n)| (c.category(&k), n))
                 .collect(),

@@ -300,16 +300,19 @@ async fn create_user(
     Extension(v): Extension<Viewer>,
     Extension(form): Extension<FormData>,
 ) -> Response {
+    // An owner's form has no role, account or owner fields: its users are ordinary users of its
+    // own account. Fields sent anyway go to the use case, which refuses what an owner may not
+    // do (rather than quietly creating some other user than the one asked for).
     let admin = v.role() == Some(Role::Admin);
-    let role = if admin {
-        form.get("role").unwrap_or_default()
-    } else {
-        "tenant".to_string()
+    let role = match form.get("role") {
+        Some(r) => r,
+        None if admin => String::new(),
+        None => "tenant".to_string(),
     };
-    let account_id = if admin {
-        form.get("account_id")
-    } else {
-        v.signed.as_ref().and_then(|s| s.user.account_id.clone())
+    let account_id = match form.get("account_id") {
+        Some(a) => Some(a),
+        None if admin => None,
+        None => v.signed.as_ref().and_then(|s| s.user.account_id.clone()),
     };
     let result = async {
         let role = Role::parse(&role)?;
@@ -319,7 +322,7 @@ async fn create_user(
                 login: form.get("login").unwrap_or_default(),
                 role,
                 account_id,
-                account_owner: admin && form.checked("owner"),
+                account_owner: form.checked("owner"),
                 password: None,
             },
         )

@@ -29,6 +29,8 @@ pub(crate) struct Client {
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) location: String,
+    /// The `Content-Type` header.
+    pub(crate) content_type: String,
     pub(crate) body: String,
 }
 
@@ -76,9 +78,15 @@ impl Client {
             .get("location")
             .map(|l| l.to_str().unwrap().to_string())
             .unwrap_or_default();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .map(|l| l.to_str().unwrap().to_string())
+            .unwrap_or_default();
         Answer {
             status,
             location,
+            content_type,
             body: resp.text().await.unwrap(),
         }
     }
@@ -136,6 +144,17 @@ pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// A user with the test password.
 pub(crate) async fn user(t: &TestApp, login: &str, role: Role, account: Option<&str>) {
+    person(t, login, role, account, false).await;
+}
+
+/// A user with the test password, the owner of `account` when `owner`.
+pub(crate) async fn person(
+    t: &TestApp,
+    login: &str,
+    role: Role,
+    account: Option<&str>,
+    owner: bool,
+) {
     t.app
         .create_user(
             &Principal::System,
@@ -143,7 +162,7 @@ pub(crate) async fn user(t: &TestApp, login: &str, role: Role, account: Option<&
                 login: login.into(),
                 role,
                 account_id: account.map(str::to_string),
-                account_owner: false,
+                account_owner: owner,
                 password: Some(PASSWORD.into()),
             },
         )

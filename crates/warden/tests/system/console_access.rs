@@ -3,16 +3,22 @@
 //! anonymous people reach the public pages and are sent to sign in everywhere else; each role
 //! is let in or refused (403) exactly as the entry's `access` says — and the use case behind an
 //! entry agrees with it; a tenant asking with another account's case, notice or ticket gets
-//! exactly the answer a missing id gets, naming nothing of the other account; and every form
-//! posted without its CSRF token is refused (403) and changes nothing.
+//! exactly the answer a missing id gets, naming nothing of the other account; every page a
+//! tenant may open lists nothing of the other account, and an account owner manages only its
+//! own account's ordinary users; and every form posted without its CSRF token is refused (403)
+//! and changes nothing — while the same fields with the token do change something.
 
 use serde_json::{Value, json};
 use warden_domain::identity::Role;
 use warden_http::console::{Lang, pages};
 
 use crate::both_engines;
+use warden_app::auth::Principal;
+
 use crate::console::{Answer, Client, PASSWORD};
-use crate::console_pages::{Fixture, MISSING_CASE, PEOPLE, allowed, clients, fixture};
+use crate::console_pages::{
+    Fixture, MISSING_CASE, PEOPLE, allowed, clients, fixture, tenant_not_owner,
+};
 use crate::support::Engine;
 
 both_engines!(
@@ -23,6 +29,7 @@ both_engines!(
 
 const MISSING_NOTICE: &str = "ntc_000000000000_0000ffffffff";
 const MISSING_REQUEST: &str = "unb_000000000000_0000ffffffff";
+const MISSING_TICKET: &str = "tkt_000000000000_0000ffffffff";
 
 /// `path` with `{id}` replaced by an id `person` may see (GET) or by a missing one (POST, so
 /// that the form changes nothing).
@@ -38,11 +45,13 @@ fn concrete(f: &Fixture, method: &str, path: &str, person: Option<usize>) -> Str
             .cloned()
             .unwrap(),
         ("GET", "/staff/cases/{id}") => f.acme["enforced"].clone(),
+        ("GET", "/staff/accounts/{id}") => "acme".to_string(),
         ("POST", p) if p.starts_with("/console/cases/") || p.starts_with("/staff/cases/") => {
             MISSING_CASE.to_string()
         }
         ("POST", "/console/inbox/{id}/read") => MISSING_NOTICE.to_string(),
         ("POST", "/staff/reviews/{id}") => MISSING_REQUEST.to_string(),
+        ("POST", "/staff/tickets/{id}/close") => MISSING_TICKET.to_string(),
         (m, p) => panic!("no id for {m} {p}: add one to this test"),
     };
     path.replace("{id}", &id)
@@ -64,6 +73,9 @@ fn harmless_fields(path: &str) -> Vec<(&'static str, &'static str)> {
         p if p.starts_with("/staff/reviews/") => vec![("decision", "reject"), ("reason", "x")],
         p if p.ends_with("/unblock") => vec![("commitment", "1")],
         p if p.ends_with("/enforce") || p.ends_with("/dismiss") => vec![("reason", "x")],
+        p if p.ends_with("/notes") => vec![("body", "x")],
+        p if p.starts_with("/staff/tickets/") => vec![("resolution", "x")],
+        "/staff/import" => vec![("lines", "not json")],
         _ => vec![],
     }
 }
@@ -90,6 +102,8 @@ async fn every_page_and_form_lets_in_exactly_the_roles_of_its_entry(engine: Engi
             let expected: &[u16] = match (allowed(p.access, person), person, p.method) {
                 (false, None, _) => &[303],
                 (false, Some(_), _) => &[403],
+                // The entry lets tenants in, the page only the account's owner.
+                (true, _, _) if p.path == "/users" && tenant_not_owner(person) => &[403],
                 (true, _, "GET") => match (p.path, role) {
                     ("/", Some(Role::Tenant | Role::Admin | Role::Operator | Role::Reviewer)) => {
                         &[303]
@@ -101,13 +115,30 @@ async fn every_page_and_form_lets_in_exactly_the_roles_of_its_entry(engine: Engi
                 (true, _, _) => match p.path {
                     "/login" => &[401],
                     "/logout" | "/lang" => &[303],
+                    "/staff/audit/verify" => &[200],
                     "/report"
                     | "/account/password"
                     | "/console/tickets"
-                    | "/staff/triage/dismiss" => &[422],
+                    | "/staff/triage/dismiss"
+                    | "/staff/triage/confirm"
+                    | "/staff/accounts"
+                    | "/staff/import"
+                    | "/staff/regulator"
+                    | "/staff/claims"
+                    | "/staff/claims/release"
+                    | "/staff/claims/assign"
+                    | "/users" => &[422],
                     _ => &[404],
                 },
             };
+            // The export is NDJSON for those let in; everything else is a page.
+            let ndjson = a.content_type.starts_with("application/x-ndjson");
+            if (p.path == "/staff/audit/export" && a.status == 200) != ndjson {
+                wrong.push(format!(
+                    "{who} {} {path}: {} answered {:?}",
+                    p.method, a.status, a.content_type
+                ));
+            }
             if !expected.contains(&a.status) {
                 wrong.push(format!(
                     "{who} {} {path}: {} (expected {expected:?}) {}",
@@ -243,22 +274,86 @@ async fn a_tenant_cannot_tell_another_accounts_ids_from_missing_ones(engine: Eng
             &[case, MISSING_CASE],
         );
     }
-    // The tenant's own pages list nothing of globex.
-    for p in [
-        "/console",
-        "/console/inbox",
-        "/console/tickets",
-        "/console/resources",
-    ] {
-        let a = tina.get(p).await;
-        assert_eq!(a.status, 200, "{p}");
-        for t in globex_targets.iter().chain([&globex_case.as_str()]) {
-            if a.body.to_lowercase().contains(&t.to_lowercase()) {
-                wrong.push(format!("GET {p} names {t:?}"));
+    let mut more = Vec::new();
+    // Every page a tenant user or owner of acme may open lists nothing of globex.
+    let mut otto = Client::new(&f.w.t.base, "en");
+    assert_eq!(otto.sign_in("otto", PASSWORD).await.status, 303);
+    for (person, c) in [(4, &mut tina), (6, &mut otto)] {
+        let who = PEOPLE[person].0;
+        for p in pages() {
+            if p.method != "GET" || p.path.contains("{id}") || !allowed(p.access, Some(person)) {
+                continue;
+            }
+            let a = c.get(p.path).await;
+            let expected = match p.path {
+                "/" => 303,
+                "/users" if tenant_not_owner(Some(person)) => 403,
+                _ => 200,
+            };
+            if a.status != expected {
+                more.push(format!("{who} GET {}: {}", p.path, a.status));
+            }
+            for t in globex_targets.iter().chain([&globex_case.as_str()]) {
+                if a.body.to_lowercase().contains(&t.to_lowercase()) {
+                    more.push(format!("{who} GET {} names {t:?}", p.path));
+                }
+            }
+            if a.body.contains(&f.globex_ticket_subject) {
+                more.push(format!("{who} GET {} shows globex's ticket", p.path));
             }
         }
-        assert!(!a.body.contains(&f.globex_ticket_subject), "{p}");
     }
+    // The owner's users page lists acme's users, and no one else.
+    let users = otto.get("/users").await.body;
+    for (login, _, account, _) in PEOPLE {
+        let listed = users.contains(&format!("<td>{login}</td>"));
+        if listed != (account == Some("acme")) {
+            more.push(format!("otto's GET /users: {login} listed: {listed}"));
+        }
+    }
+    // The owner adds ordinary users to acme only: not staff, not owners, not to globex (which
+    // is refused as a missing account is), and a user who owns nothing adds no one.
+    for (fields, expected) in [
+        (vec![("login", "new-admin"), ("role", "admin")], 403),
+        (vec![("login", "new-operator"), ("role", "operator")], 403),
+        (
+            vec![("login", "new-owner"), ("role", "tenant"), ("owner", "1")],
+            403,
+        ),
+        (vec![("login", "new-globex"), ("account_id", "globex")], 404),
+    ] {
+        let a = otto.post("/users", "/users", &fields).await;
+        if a.status != expected {
+            more.push(format!("otto POST /users {fields:?}: {}", a.status));
+        }
+    }
+    let foreign = otto
+        .post(
+            "/users",
+            "/users",
+            &[("login", "new-globex-2"), ("account_id", "globex")],
+        )
+        .await;
+    let gone = otto
+        .post(
+            "/users",
+            "/users",
+            &[("login", "new-globex-2"), ("account_id", "no-such-account")],
+        )
+        .await;
+    compare(
+        "otto POST /users account_id=globex".into(),
+        foreign,
+        gone,
+        &["globex", "no-such-account"],
+    );
+    let a = tina
+        .post("/console", "/users", &[("login", "tina-friend")])
+        .await;
+    if a.status != 403 {
+        more.push(format!("tina POST /users: {}", a.status));
+    }
+    wrong.extend(more);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!(
         snapshot(&f).await,
@@ -269,7 +364,8 @@ async fn a_tenant_cannot_tell_another_accounts_ids_from_missing_ones(engine: Eng
 }
 
 /// What a refused form must leave as it was: every case's state, the unblock requests, the
-/// tickets, the notices' read marks, and the number of cases.
+/// tickets, the notices' read marks, the number of cases, the users, accounts and resources,
+/// every case's internal notes, the claims on queue items, and the dead webhook message.
 async fn snapshot(f: &Fixture) -> Value {
     let t = &f.w.t;
     let (s, cases) = t
@@ -307,7 +403,58 @@ async fn snapshot(f: &Fixture) -> Value {
                 .map(|n| json!([n["id"], n["read_at"]])),
         );
     }
-    json!({ "cases": cases, "requests": requests, "tickets": tickets, "notices": notices })
+    let app = &t.app;
+    let users: Vec<Value> = app
+        .list_users(&Principal::System)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| json!([u.login, u.role, u.account_id, u.account_owner]))
+        .collect();
+    let (_, accounts) = t
+        .call("GET", "/api/accounts?limit=500", Some(&t.admin), None)
+        .await;
+    let (_, resources) = t
+        .call("GET", "/api/resources?limit=500", Some(&t.admin), None)
+        .await;
+    let mut notes = Vec::new();
+    let mut items = vec![
+        format!("ticket:{}", f.open_ticket),
+        format!("unblock:{}", f.request),
+    ];
+    for case in f.cases_of(None) {
+        notes.push(json!([
+            case,
+            app.notes(&Principal::System, &case).await.unwrap().len()
+        ]));
+        items.push(format!("case:{case}"));
+    }
+    let claims: Vec<Value> = app
+        .claims(&Principal::System, &items)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| json!([c.claim.item, c.claim.claimed_by]))
+        .collect();
+    let (msg, endpoint) = &f.dead_webhook;
+    let (_, webhook) = t
+        .call(
+            "GET",
+            &format!("/api/enforcement/webhooks?msg_id={msg}"),
+            Some(&f.w.op),
+            None,
+        )
+        .await;
+    let webhook = json!([
+        webhook["messages"],
+        webhook["attempts"].as_array().unwrap().len(),
+        endpoint
+    ]);
+    json!({
+        "cases": cases, "requests": requests, "tickets": tickets, "notices": notices,
+        "users": users, "accounts": accounts, "resources": resources, "notes": notes,
+        "claims": claims, "webhook": webhook,
+    })
 }
 
 /// A form to send without its token: who (`None`: anonymous), its entry in the page table, the
@@ -325,6 +472,11 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
     let reported = f.acme["reported"].clone();
     let alerting = f.globex["alerting"].clone();
     let unread = f.acme_notices.last().unwrap().clone();
+    let case_item = format!("case:{enforced}");
+    let ticket_item = format!("ticket:{}", f.open_ticket);
+    let request_item = format!("unblock:{}", f.request);
+    let import_line = r#"{"account_id": "acme", "product": "cvm", "name": "web-2", "identifiers": [{"kind": "public_ip", "value": "192.0.2.78"}]}"#.to_string();
+    let (msg, endpoint) = f.dead_webhook.clone();
     let mut covered = std::collections::BTreeSet::new();
     let forms: Vec<Form> = vec![
         (
@@ -417,7 +569,104 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
             format!("/staff/reviews/{}", f.request),
             vec![("decision", "approve")],
         ),
+        // The forms below would each change what `snapshot` shows, in this order, with their
+        // token: the end of this test sends them again with it to show that they do.
+        (
+            Some("olga"),
+            "/staff/triage/confirm",
+            "/staff/triage/confirm".into(),
+            vec![("case", reported.as_str()), ("reason", "clear")],
+        ),
+        (
+            Some("rita"),
+            "/staff/cases/{id}/notes",
+            format!("/staff/cases/{enforced}/notes"),
+            vec![("body", "a note that must not be stored")],
+        ),
+        (
+            Some("olga"),
+            "/staff/claims",
+            "/staff/claims".into(),
+            vec![("item", case_item.as_str()), ("back", "/staff/reviews")],
+        ),
+        (
+            Some("olga"),
+            "/staff/claims/release",
+            "/staff/claims/release".into(),
+            vec![("item", ticket_item.as_str()), ("back", "/staff/reviews")],
+        ),
+        (
+            Some("rita"),
+            "/staff/tickets/{id}/close",
+            format!("/staff/tickets/{}/close", f.open_ticket),
+            vec![("resolution", "Unblocked."), ("lift", "1")],
+        ),
+        (
+            Some("olga"),
+            "/staff/claims/assign",
+            "/staff/claims/assign".into(),
+            vec![
+                ("item", request_item.as_str()),
+                ("to", "rita"),
+                ("back", "/staff/reviews"),
+            ],
+        ),
+        (
+            Some("olga"),
+            "/staff/accounts",
+            "/staff/accounts".into(),
+            vec![("id", "newco"), ("name", "New Co"), ("lang", "en")],
+        ),
+        (
+            Some("olga"),
+            "/staff/import",
+            "/staff/import".into(),
+            vec![("lines", import_line.as_str())],
+        ),
+        (
+            Some("olga"),
+            "/staff/regulator",
+            "/staff/regulator".into(),
+            vec![
+                ("authority", "网信办"),
+                ("document_number", "网信通〔2026〕7号"),
+                ("legal_basis", "《网络安全法》第四十七条"),
+                ("target", "http://regulated.example/x"),
+                ("category", "gambling"),
+            ],
+        ),
+        (
+            Some("olga"),
+            "/staff/deliveries/redrive",
+            "/staff/deliveries/redrive".into(),
+            vec![("msg_id", msg.as_str()), ("endpoint", endpoint.as_str())],
+        ),
+        // Verifying the chain changes nothing either way: the 403 and no cookie are the test.
+        (
+            Some("audrey"),
+            "/staff/audit/verify",
+            "/staff/audit/verify".into(),
+            vec![],
+        ),
+        (
+            Some("ada"),
+            "/users",
+            "/users".into(),
+            vec![("login", "new-operator"), ("role", "operator")],
+        ),
+        (
+            Some("otto"),
+            "/users",
+            "/users".into(),
+            vec![("login", "new-tenant")],
+        ),
     ];
+    let effective: Vec<Form> = forms
+        .iter()
+        .skip_while(|(_, entry, _, _)| *entry != "/staff/triage/confirm")
+        .filter(|(_, entry, _, _)| *entry != "/staff/audit/verify")
+        .cloned()
+        .collect();
     for (login, entry, path, fields) in forms {
         let mut c = Client::new(&w.t.base, "en");
         if let Some(login) = login {
@@ -459,5 +708,25 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
     // The refused password change changed nothing: the old password still signs in.
     let mut audrey = Client::new(&w.t.base, "en");
     assert_eq!(audrey.sign_in("audrey", PASSWORD).await.status, 303);
+    // With their token, the same fields take effect: the refusal was the token's doing.
+    let mut last = before;
+    for (login, _, path, fields) in effective {
+        let mut c = Client::new(&w.t.base, "en");
+        let login = login.unwrap();
+        assert_eq!(c.sign_in(login, PASSWORD).await.status, 303, "{login}");
+        let a = c.post("/laws", &path, &fields).await;
+        assert!(
+            [200, 201, 303].contains(&a.status),
+            "{login} POST {path} with its token: {} {}",
+            a.status,
+            excerpt(&a.body)
+        );
+        let now = snapshot(&f).await;
+        assert_ne!(
+            now, last,
+            "{login} POST {path} with its token changed nothing"
+        );
+        last = now;
+    }
     f.w.t.stop().await;
 }

@@ -4,7 +4,9 @@
 //! the pages a refused form, a flash message or an error answers with. Each page must parse
 //! without a single parse error (html5ever, the HTML5 algorithm browsers use), label every
 //! field, carry `<html lang>` of its language and a `<title>`, show no `⟦missing key⟧`, and a
-//! zh-CN page shows no English text of the catalogue.
+//! zh-CN page shows no English text of the catalogue. No tenant page shows an internal note (the
+//! world has one on every case) or the notes section. The audit export is NDJSON, not a page:
+//! it is checked line by line instead.
 //!
 //! The world ([`fixture`]) is shared with `console_access`.
 
@@ -17,23 +19,34 @@ use html5ever::{ParseOpts, parse_document};
 use markup5ever_rcdom::{Handle, NodeData, RcDom};
 use serde_json::json;
 use warden_app::Settings;
+use warden_app::auth::Principal;
 use warden_domain::calendar::WorkCalendar;
 use warden_domain::identity::Role;
 use warden_http::console::{Access, Lang, pages};
 
-use crate::console::{Client, PASSWORD, user};
+use crate::console::{Client, PASSWORD, person};
 use crate::lifecycle::{World, lifecycle, world_with};
 use crate::support::Engine;
 
-/// Who signs in: (login, role, account).
-pub(crate) const PEOPLE: [(&str, Role, Option<&str>); 6] = [
-    ("ada", Role::Admin, None),
-    ("olga", Role::Operator, None),
-    ("rita", Role::Reviewer, None),
-    ("audrey", Role::Auditor, None),
-    ("tina", Role::Tenant, Some("acme")),
-    ("gina", Role::Tenant, Some("globex")),
+/// Who signs in: (login, role, account, whether the account's owner).
+pub(crate) const PEOPLE: [(&str, Role, Option<&str>, bool); 7] = [
+    ("ada", Role::Admin, None, false),
+    ("olga", Role::Operator, None, false),
+    ("rita", Role::Reviewer, None, false),
+    ("audrey", Role::Auditor, None, false),
+    ("tina", Role::Tenant, Some("acme"), false),
+    ("gina", Role::Tenant, Some("globex"), false),
+    ("otto", Role::Tenant, Some("acme"), true),
 ];
+
+/// Whether `person` (an index into [`PEOPLE`]) is a tenant user who does not own its account
+/// (the users page refuses them although the entry lets tenants in).
+pub(crate) fn tenant_not_owner(person: Option<usize>) -> bool {
+    person.is_some_and(|i| PEOPLE[i].1 == Role::Tenant && !PEOPLE[i].3)
+}
+
+/// The internal note written on every case: no tenant page may show it.
+pub(crate) const NOTE: &str = "internal: owner is a repeat offender — 内部备注，勿告知租户";
 
 /// A case id that exists nowhere.
 pub(crate) const MISSING_CASE: &str = "case_000000000000_0000ffffffff";
@@ -56,6 +69,10 @@ pub(crate) struct Fixture {
     pub(crate) globex_ticket_subject: String,
     /// A tenant token of globex, for the JSON API.
     pub(crate) globex_token: String,
+    /// acme's open ticket (claimed by rita).
+    pub(crate) open_ticket: String,
+    /// A dead webhook message (message id, endpoint): what `/staff/deliveries/redrive` takes.
+    pub(crate) dead_webhook: (String, String),
 }
 
 impl Fixture {
@@ -115,6 +132,16 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
     settings.sessions.secure_cookies = false; // plain HTTP on loopback
     settings.sessions.attempts_per_minute = 10_000; // many sign-ins from one address
     settings.public_reports_per_minute = 10_000;
+    // A webhook endpoint nobody listens on, for CDN actions only (globex's `delivery_failed`
+    // case): its first attempt fails for good, and the message waits to be re-driven.
+    settings.webhooks = vec![warden_app::enforce::WebhookEndpoint {
+        name: "gone".into(),
+        url: format!("http://127.0.0.1:{}/hook", crate::enforcement::free_port()),
+        secret: vec![7u8; 32],
+        actions: vec![],
+        products: vec![warden_domain::resource::Product::Cdn],
+    }];
+    settings.webhook_max_attempts = 1;
     let mut l = lifecycle(WorkCalendar::default());
     // Repeat offences stay general, so every acme case keeps its console unblock paths.
     l.grading.repeat_offence_serious_after = 100;
@@ -192,9 +219,43 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
     let (s, c) = w.confirm(&serious, json!({})).await;
     assert_eq!((s, c["state"].as_str()), (200, Some("enforced")), "{c}");
     globex.insert("serious", serious.clone());
+    // A CDN case whose webhook delivery failed for good: re-drivable from /staff/deliveries.
+    let (s, b) = w.t.call("POST", "/api/resources", Some(&w.t.admin), Some(&json!({ "id": "globex-cdn", "account_id": "globex", "product": "cdn", "identifiers": [{ "kind": "url_prefix", "value": "http://cdn.globex.example" }] }))).await;
+    assert_eq!(s, 201, "{b}");
+    let failed = report_at(&w, "http://cdn.globex.example/slots", "gambling").await;
+    let (s, c) = w.confirm(&failed, json!({})).await;
+    assert_eq!((s, c["state"].as_str()), (200, Some("enforced")), "{c}");
+    let mut dead = None;
+    crate::enforcement::until("a dead webhook message", async || {
+        let (_, log) =
+            w.t.call("GET", "/api/enforcement/webhooks", Some(&w.op), None)
+                .await;
+        let Some(msg) = log["attempts"].as_array().unwrap().first() else {
+            return false;
+        };
+        let msg = msg["msg_id"].as_str().unwrap().to_string();
+        let (_, log) =
+            w.t.call(
+                "GET",
+                &format!("/api/enforcement/webhooks?msg_id={msg}"),
+                Some(&w.op),
+                None,
+            )
+            .await;
+        let gone = log["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["endpoint"] == "gone" && m["state"] == "dead");
+        dead = gone.then(|| (msg, "gone".to_string()));
+        dead.is_some()
+    })
+    .await;
+    globex.insert("delivery_failed", failed);
     let unowned = report_at(&w, "http://nobody.example/x", "spam_ads").await;
 
     // Tickets: acme has an open one and an answered one; globex one.
+    let mut open_ticket = String::new();
     for (token, body) in [
         (
             &w.tenant,
@@ -213,6 +274,9 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
             w.t.call("POST", "/api/tickets", Some(token), Some(&body))
                 .await;
         assert_eq!(s, 201, "{t}");
+        if body["kind"] == "unblock" {
+            open_ticket = t["id"].as_str().unwrap().to_string();
+        }
         if body["kind"] == "question" && body["case_id"].is_null() {
             let (s, c) =
                 w.t.call(
@@ -236,12 +300,22 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
         globex_notices: Vec::new(),
         globex_ticket_subject: "Globex private matter".into(),
         globex_token,
+        open_ticket,
+        dead_webhook: dead.unwrap(),
     };
     f.acme_notices = f.notice_ids(&f.w.tenant).await;
     f.globex_notices = f.notice_ids(&f.globex_token).await;
     assert!(f.acme_notices.len() >= 3 && !f.globex_notices.is_empty());
-    for (login, role, account) in PEOPLE {
-        user(&f.w.t, login, role, account).await;
+    for (login, role, account, owner) in PEOPLE {
+        person(&f.w.t, login, role, account, owner).await;
+    }
+    // An internal note on every case, which no tenant page may show.
+    for case in f.cases_of(None) {
+        f.w.t
+            .app
+            .add_note(&Principal::System, &case, NOTE)
+            .await
+            .unwrap();
     }
     // One of acme's notices read, the others not.
     let mut tina = Client::new(&f.w.t.base, "en");
@@ -254,13 +328,25 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
         )
         .await;
     assert_eq!(a.status, 303, "{}", a.body);
+    // Rita works on acme's open ticket: the queue shows her claim.
+    let mut rita = Client::new(&f.w.t.base, "en");
+    assert_eq!(rita.sign_in("rita", PASSWORD).await.status, 303);
+    let item = format!("ticket:{}", f.open_ticket);
+    let a = rita
+        .post(
+            "/staff/reviews",
+            "/staff/claims",
+            &[("item", &item), ("back", "/staff/reviews")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
     Some(f)
 }
 
 /// Signed-in clients of every person in [`PEOPLE`] and an anonymous one, in `lang`.
 pub(crate) async fn clients(f: &Fixture, lang: &'static str) -> Vec<(Option<usize>, Client)> {
     let mut out = vec![(None, Client::new(&f.w.t.base, lang))];
-    for (i, (login, _, _)) in PEOPLE.iter().enumerate() {
+    for (i, (login, _, _, _)) in PEOPLE.iter().enumerate() {
         let mut c = Client::new(&f.w.t.base, lang);
         let a = c.sign_in(login, PASSWORD).await;
         assert_eq!(a.status, 303, "{login} signs in: {}", a.body);
@@ -298,6 +384,7 @@ async fn every_console_page_parses_labels_its_fields_and_speaks_its_language() {
                     let ids = match p.path {
                         "/console/cases/{id}" => f.cases_of(account),
                         "/staff/cases/{id}" => f.cases_of(None),
+                        "/staff/accounts/{id}" => vec!["acme".into(), "globex".into()],
                         other => panic!("no ids to open {other} with: add them to this test"),
                     };
                     paths.extend(ids.iter().map(|id| p.path.replace("{id}", id)));
@@ -307,27 +394,31 @@ async fn every_console_page_parses_labels_its_fields_and_speaks_its_language() {
             }
             // Flash messages, filters, refusals and errors are pages too.
             paths.extend(extra_pages(&f, person));
+            let tenant = person.is_some_and(|i| PEOPLE[i].1 == Role::Tenant);
             for path in paths {
                 let a = c.get(&path).await;
                 if a.status == 303 {
                     continue;
                 }
+                let what = format!("{who} {lang} GET {path} ({})", a.status);
+                // The export is NDJSON, not a page: one JSON object per line.
+                if path.starts_with("/staff/audit/export") && a.status == 200 {
+                    check_export(&what, &a, &mut problems);
+                    continue;
+                }
                 checked += 1;
-                check_page(
-                    &format!("{who} {lang} GET {path} ({})", a.status),
-                    &a.body,
-                    lang,
-                    &mut problems,
-                );
+                check_page(&what, &a.body, lang, &mut problems);
+                if tenant {
+                    check_no_notes(&what, &a.body, lang, &mut problems);
+                }
             }
-            for (what, a) in refused_forms(&f, person, &mut c).await {
+            for (what, a) in refused_forms(&f, person, lang, &mut c).await {
                 checked += 1;
-                check_page(
-                    &format!("{who} {lang} {what} ({})", a.status),
-                    &a.body,
-                    lang,
-                    &mut problems,
-                );
+                let what = format!("{who} {lang} {what} ({})", a.status);
+                check_page(&what, &a.body, lang, &mut problems);
+                if tenant {
+                    check_no_notes(&what, &a.body, lang, &mut problems);
+                }
             }
         }
     }
@@ -346,6 +437,40 @@ async fn every_console_page_parses_labels_its_fields_and_speaks_its_language() {
         problems.join("\n")
     );
     f.w.t.stop().await;
+}
+
+/// `a` is the audit export: NDJSON, every line an audit event.
+fn check_export(what: &str, a: &crate::console::Answer, problems: &mut Vec<String>) {
+    if !a.content_type.starts_with("application/x-ndjson") {
+        problems.push(format!("{what}: Content-Type {:?}", a.content_type));
+    }
+    if a.body.lines().next().is_none() {
+        problems.push(format!("{what}: no events"));
+    }
+    for (n, line) in a.body.lines().enumerate() {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(e) if e["seq"].is_i64() && e["action"].is_string() => {}
+            _ => problems.push(format!("{what}: line {} is no audit event: {line}", n + 1)),
+        }
+    }
+}
+
+/// A tenant page shows no internal note: neither its text nor the notes section or form.
+fn check_no_notes(what: &str, html: &str, lang: &str, problems: &mut Vec<String>) {
+    let words = Lang::from_tag(lang).unwrap().catalog();
+    let signs = [
+        NOTE.to_string(),
+        NOTE.chars().take(20).collect(), // a shortened note too
+        "id=\"notes\"".into(),
+        "/notes\"".into(),
+        words.get("notes.title"),
+        words.get("notes.hint"),
+    ];
+    for sign in signs {
+        if html.contains(&sign) {
+            problems.push(format!("{what}: a tenant page shows {sign:?}"));
+        }
+    }
 }
 
 /// The checks themselves find what they look for (so that a passing page test means something).
@@ -385,6 +510,22 @@ fn the_page_checks_find_what_they_look_for() {
         &mut fine,
     );
     assert!(fine.is_empty(), "{fine:#?}");
+    // A note's text or the notes section on a tenant page is found, in either language.
+    for (html, lang) in [
+        (format!("<pre>{NOTE}</pre>"), "en"),
+        ("<section id=\"notes\"></section>".to_string(), "en"),
+        (
+            format!("<h2>{}</h2>", Lang::Zh.catalog().get("notes.title")),
+            "zh-CN",
+        ),
+    ] {
+        let mut leaks = Vec::new();
+        check_no_notes("leak", &html, lang, &mut leaks);
+        assert!(!leaks.is_empty(), "{html}");
+    }
+    let mut none = Vec::new();
+    check_no_notes("clean", "<p>Your case</p>", "en", &mut none);
+    assert!(none.is_empty(), "{none:#?}");
 }
 
 /// GET pages beyond the table's bare paths: with `?done=` flashes, filters, the sign-in page
@@ -412,31 +553,72 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
                 "/console/inbox?done=read".into(),
                 "/staff".into(),
                 "/account/password?done=must_change".into(),
+                "/users?done=created".into(),
+                "/staff/accounts".into(),
+                "/staff/audit".into(),
             ]);
         }
         Some(Role::Admin | Role::Operator | Role::Reviewer) => {
             out.extend([
                 "/staff?done=dismissed&n=3".to_string(),
+                "/staff?done=dismissed_all".into(),
+                "/staff?done=confirmed_all".into(),
+                "/staff?done=regulator_entered".into(),
                 "/staff?category=porn_vulgar&source=public&unowned=1".into(),
                 "/staff?category=no_such_category".into(),
+                "/staff?sort=spread".into(),
                 "/staff/cases?state=enforced".into(),
                 format!("/staff/cases/{}?done=confirmed", f.acme["reported"]),
+                format!("/staff/cases/{}?done=noted", f.acme["enforced"]),
+                format!("/staff/cases/{}?done=claimed", f.acme["enforced"]),
+                format!("/staff/cases/{}?done=regulator_entered", f.unowned),
                 format!("/staff/cases/{MISSING_CASE}"),
                 "/staff/reviews?done=rejected".into(),
+                "/staff/reviews?done=ticket_closed".into(),
+                "/staff/reviews?done=released".into(),
+                "/staff/reviews?done=assigned".into(),
+                "/staff/accounts?done=account_created".into(),
+                "/staff/accounts/acme?done=account_created".into(),
+                "/staff/accounts/no-such-account".into(),
+                "/staff/deliveries?done=redriven".into(),
+                "/staff/audit".into(),
+                "/users".into(),
                 "/console".into(),
             ]);
         }
-        Some(Role::Auditor) => out.extend(["/staff".to_string(), "/console".into()]),
+        Some(Role::Auditor) => out.extend([
+            "/staff".to_string(),
+            "/console".into(),
+            "/staff/accounts".into(),
+            "/staff/deliveries".into(),
+            "/users".into(),
+        ]),
         Some(Role::Detector | Role::Edge) | None => {}
+    }
+    // The audit log's filters, a bad one, the next page, and an export of a filter.
+    if matches!(role, Some(Role::Admin | Role::Auditor)) {
+        out.extend([
+            "/staff/audit?actor=ada&action=session.login".to_string(),
+            "/staff/audit?subject=case&account=acme&from=2020-01-01&to=2099-12-31".into(),
+            "/staff/audit?from=not-a-date".into(),
+            "/staff/audit?actor=nobody-at-all".into(),
+            "/staff/audit?after=3".into(),
+            "/staff/audit/export?action=session.login".into(),
+        ]);
     }
     out
 }
 
-/// The pages refused forms answer with (each changes nothing): no CSRF token, a wrong
-/// password, a report without a target, and each role's own forms sent incomplete.
+/// A form to send: what it shows, the page that holds it, its path and its fields.
+type PageForm<'a> = (&'a str, String, String, Vec<(&'a str, &'a str)>);
+
+/// The pages forms answer with: no CSRF token, a wrong password, a report without a target,
+/// each role's own forms sent incomplete or refused (each of these changes nothing), the chain
+/// verified, and a user created by an admin (the page showing its one-time password).
 async fn refused_forms(
     f: &Fixture,
     person: Option<usize>,
+    lang: &str,
     c: &mut Client,
 ) -> Vec<(String, crate::console::Answer)> {
     let mut out = Vec::new();
@@ -475,7 +657,7 @@ async fn refused_forms(
         )
         .await,
     ));
-    let (_, role, account) = PEOPLE[person.unwrap()];
+    let (_, role, account, owner) = PEOPLE[person.unwrap()];
     match role {
         Role::Tenant => {
             let case = &f.cases_of(account)[0];
@@ -527,6 +709,139 @@ async fn refused_forms(
             ));
         }
         Role::Auditor | Role::Detector | Role::Edge => {}
+    }
+    let staff = matches!(role, Role::Admin | Role::Operator | Role::Reviewer);
+    let operator = matches!(role, Role::Admin | Role::Operator);
+    let enforced = &f.acme["enforced"];
+    let back = format!("/staff/cases/{enforced}");
+    let mut forms: Vec<PageForm> = Vec::new();
+    if operator {
+        forms.extend([
+            (
+                "bulk confirm with nothing ticked",
+                "/staff".to_string(),
+                "/staff/triage/confirm".to_string(),
+                vec![("reason", "x")],
+            ),
+            (
+                "a new account without a name",
+                "/staff/accounts".into(),
+                "/staff/accounts".into(),
+                vec![("id", "newco"), ("email", "ops@newco.example")],
+            ),
+            (
+                "an import whose every line is refused",
+                "/staff/import".into(),
+                "/staff/import".into(),
+                vec![(
+                    "lines",
+                    "not json <b>&amp;</b>\n{\"account_id\": \"no-such-account\", \"product\": \"cvm\", \"identifiers\": [{\"kind\": \"public_ip\", \"value\": \"203.0.113.9\"}]}",
+                )],
+            ),
+            (
+                "a regulator notice without a target",
+                "/staff/regulator".into(),
+                "/staff/regulator".into(),
+                vec![
+                    ("authority", "网信办 <\"&'>"),
+                    ("document_number", "网信通〔2026〕7号"),
+                    ("legal_basis", "《网络安全法》第四十七条"),
+                    ("category", "gambling"),
+                    ("description", "</textarea><b>x</b>"),
+                ],
+            ),
+            (
+                "a re-drive of a missing message",
+                "/staff/deliveries".into(),
+                "/staff/deliveries/redrive".into(),
+                vec![("msg_id", "msg_missing"), ("endpoint", "gone")],
+            ),
+            (
+                "a reassignment to nobody",
+                "/staff/reviews".into(),
+                "/staff/claims/assign".into(),
+                vec![
+                    ("item", "unblock:unb_000000000000_0000ffffffff"),
+                    ("to", "nobody-at-all"),
+                    ("back", "/staff/reviews"),
+                ],
+            ),
+        ]);
+    }
+    if staff {
+        forms.extend([
+            (
+                "an empty note",
+                back.clone(),
+                format!("{back}/notes"),
+                vec![("body", " ")],
+            ),
+            (
+                "a claim of no item",
+                "/staff/reviews".into(),
+                "/staff/claims".into(),
+                vec![("item", "nothing"), ("back", "/staff/reviews")],
+            ),
+            (
+                "a claim of no item, from a case",
+                back.clone(),
+                "/staff/claims".into(),
+                vec![("item", "nothing"), ("back", back.as_str())],
+            ),
+            (
+                "a release of no item",
+                "/staff/reviews".into(),
+                "/staff/claims/release".into(),
+                vec![("item", "case:"), ("back", "/staff/reviews")],
+            ),
+        ]);
+    }
+    if matches!(role, Role::Admin | Role::Reviewer) {
+        forms.push((
+            "a ticket closed without a resolution",
+            "/staff/reviews".into(),
+            format!("/staff/tickets/{}/close", f.open_ticket),
+            vec![("lift", "1")],
+        ));
+    }
+    if matches!(role, Role::Admin | Role::Auditor) {
+        forms.push((
+            "the chain verified",
+            "/staff/audit".into(),
+            "/staff/audit/verify".into(),
+            vec![],
+        ));
+    }
+    if role == Role::Admin || role == Role::Tenant {
+        forms.push((
+            "a new user without a login",
+            "/console".into(),
+            "/users".into(),
+            vec![("role", "tenant"), ("account_id", "acme")],
+        ));
+    }
+    if role == Role::Tenant && owner {
+        forms.push((
+            "a new user with a staff role",
+            "/users".into(),
+            "/users".into(),
+            vec![("login", "sneaky-admin"), ("role", "admin")],
+        ));
+    }
+    let login = format!("new-{}", lang.to_ascii_lowercase());
+    if role == Role::Admin {
+        forms.push((
+            "a new user (its one-time password shown)",
+            "/users".into(),
+            "/users".into(),
+            vec![("login", login.as_str()), ("role", "reviewer")],
+        ));
+    }
+    for (what, page, path, fields) in forms {
+        out.push((
+            format!("POST {path}: {what}"),
+            c.post(&page, &path, &fields).await,
+        ));
     }
     out
 }

@@ -355,7 +355,7 @@ async fn story_2(lang: &'static str) {
     show(&b, "#bulk-dismiss").await;
     b.screenshot(&shot("7-triage-ticked")).await;
     b.find("#bulk-dismiss").await.click().await;
-    flash_is("done.dismissed").await;
+    flash_is("done.dismissed_all").await;
     for id in &spam {
         assert!(!b.exists(&format!("#row-{id}")).await, "{id} left triage");
         assert_eq!(w.case(id).await["state"], "dismissed", "{id}");
