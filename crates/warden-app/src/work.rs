@@ -260,7 +260,7 @@ impl App {
         weeks: usize,
     ) -> AppResult<Vec<WeekFigures>> {
         who.require(
-            &[Role::Admin, Role::Operator, Role::Reviewer, Role::Auditor],
+            &[Role::Admin, Role::Operator, Role::Reviewer],
             "read handling times",
         )?;
         let weeks = weeks.clamp(1, 52);

@@ -28,8 +28,7 @@ const AUDITORS: Access = Access::Roles(&[Role::Admin, Role::Auditor]);
 /// Who reads the policy (auditors read the audit log and its exports, nothing else: SPEC §1).
 const POLICY_READERS: Access = Access::Roles(&[Role::Admin, Role::Operator, Role::Reviewer]);
 /// Who reads the handling-times dashboard (the roles of `App::handling_times`).
-const HANDLING_READERS: Access =
-    Access::Roles(&[Role::Admin, Role::Operator, Role::Reviewer, Role::Auditor]);
+const HANDLING_READERS: Access = Access::Roles(&[Role::Admin, Role::Operator, Role::Reviewer]);
 
 pub(super) fn pages() -> Vec<Page> {
     Vec::from([

@@ -114,14 +114,11 @@ impl Chrome {
                 ("/staff/cases", "nav.cases"),
                 ("/staff/reviews", "nav.reviews"),
                 ("/staff/accounts", "nav.accounts"),
+                ("/staff/dashboard", "nav.handling"),
                 ("/staff/policy", "nav.policy"),
             ]),
-            Some(Role::Auditor) => {
-                nav.extend([
-                    ("/staff/audit", "nav.audit"),
-                    ("/staff/policy", "nav.policy"),
-                ]);
-            }
+            // Auditors read the audit log and its exports, nothing else (SPEC §1).
+            Some(Role::Auditor) => nav.push(("/staff/audit", "nav.audit")),
             Some(Role::Detector | Role::Edge) | None => {}
         }
         let manages_users = viewer.role() == Some(Role::Admin)
