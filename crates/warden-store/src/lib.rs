@@ -301,6 +301,12 @@ impl Store {
         Ok(store)
     }
 
+    /// Whether Warden's schema is there (at least one migration applied). `warden demo` fills
+    /// only a database that holds none, so that made-up cases never mix with real ones.
+    pub async fn has_schema(&self) -> Result<bool> {
+        Ok(!self.applied_migrations().await?.is_empty())
+    }
+
     /// Versions in `schema_migrations`; none when the table does not exist.
     async fn applied_migrations(&self) -> Result<Vec<i64>> {
         let exists = match self.engine {

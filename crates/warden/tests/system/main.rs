@@ -14,6 +14,7 @@ mod adapters;
 mod browser;
 mod console;
 mod console_story;
+mod demo;
 mod enforcement;
 mod intake;
 mod isolation;
