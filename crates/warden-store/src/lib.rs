@@ -301,6 +301,18 @@ impl Store {
         Ok(store)
     }
 
+    /// After a bulk load: on PostgreSQL, `VACUUM ANALYZE` — what autovacuum does by itself
+    /// within a minute or two of a large insert (planner statistics, and the visibility map
+    /// that lets counts read an index alone); on SQLite nothing, since Warden never runs
+    /// `ANALYZE` there and measurements should see what a deployment sees. For benchmarks, so
+    /// that they measure the steady state rather than the first minute after their fill.
+    pub async fn settle_after_bulk_load(&self) -> Result<()> {
+        if self.engine == Engine::Postgres {
+            sqlx::query("VACUUM ANALYZE").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// Whether Warden's schema is there (at least one migration applied). `warden demo` fills
     /// only a database that holds none, so that made-up cases never mix with real ones.
     pub async fn has_schema(&self) -> Result<bool> {

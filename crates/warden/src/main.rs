@@ -167,6 +167,9 @@ enum BenchCommand {
     Timers(bench::TimerArgs),
     /// The enforcement check endpoint under wrk, beside nginx's static 200 (ENF-1).
     Decision(bench::DecisionArgs),
+    /// Console pages over HTTP on a million cases (p50/p99), beside the same reads through the
+    /// JSON API, on SQLite and (if reachable) PostgreSQL.
+    Console(bench::ConsoleArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -565,6 +568,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench {
             command: BenchCommand::Decision(args),
         } => bench::decision(args).await.map(|()| 0),
+        Command::Bench {
+            command: BenchCommand::Console(args),
+        } => bench::console(args).await.map(|()| 0),
     }
 }
 
