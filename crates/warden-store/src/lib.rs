@@ -234,6 +234,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_console.sql"),
         postgres: include_str!("../migrations/postgres/0007_console.sql"),
     },
+    Migration {
+        version: 8,
+        name: "console_indexes",
+        sqlite: include_str!("../migrations/sqlite/0008_console_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0008_console_indexes.sql"),
+    },
 ];
 
 /// The file of an `sqlite:` URL (`None` for other engines and in-memory databases).
