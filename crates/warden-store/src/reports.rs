@@ -133,6 +133,38 @@ fn report_row(r: &AnyRow) -> Result<Report> {
     })
 }
 
+/// The conditions of a case list or count (` AND ...`, binds numbered from `$first`), naming
+/// only those that apply. A condition that may be vacuous, `($n = '' OR account_id = $n)`,
+/// hides its column from SQLite's planner, which plans before it sees the values: it then
+/// walks the whole table in id order (measured on 1,000,000 cases: four full scans for one
+/// tenant's dashboard, one for the triage count). Spelled out, the scope and the state use
+/// `cases_account_state` and `cases_state` on both engines.
+fn case_conditions(scope: &Scope, f: &CaseFilter, first: usize) -> (String, Vec<String>) {
+    let mut sql = String::new();
+    let mut binds: Vec<String> = Vec::new();
+    let mut bind = |sql: &mut String, column: &str, value: &str| {
+        binds.push(value.to_string());
+        sql.push_str(&format!(" AND {column} = ${}", first + binds.len() - 1));
+    };
+    let account = scope.sql_param();
+    if !account.is_empty() {
+        bind(&mut sql, "account_id", account);
+    }
+    if let Some(state) = f.state {
+        bind(&mut sql, "state", state.code());
+    }
+    if let Some(category) = f.category {
+        bind(&mut sql, "category", category.code());
+    }
+    if let Some(source) = f.source.as_deref().filter(|s| !s.is_empty()) {
+        bind(&mut sql, "source", source);
+    }
+    if f.unowned {
+        sql.push_str(" AND account_id IS NULL");
+    }
+    (sql, binds)
+}
+
 /// Case filter for lists and counts.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
@@ -378,18 +410,16 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> Result<Vec<Case>> {
-        let rows = sqlx::query(
-            "SELECT * FROM cases WHERE id > $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR state = $3) AND ($4 = 0 OR account_id IS NULL) AND ($6 = '' OR category = $6) AND ($7 = '' OR source = $7) ORDER BY id LIMIT $5",
-        )
-        .bind(after)
-        .bind(scope.sql_param())
-        .bind(f.state.map(State::code).unwrap_or_default())
-        .bind(i64::from(f.unowned))
-        .bind(page(limit))
-        .bind(f.category.map(Category::code).unwrap_or_default())
-        .bind(f.source.clone().unwrap_or_default())
-        .fetch_all(self.pool())
-        .await?;
+        let (conditions, binds) = case_conditions(scope, f, 2);
+        let sql = format!(
+            "SELECT * FROM cases WHERE id > $1{conditions} ORDER BY id LIMIT {}",
+            page(limit)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after);
+        for b in binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
         rows.iter().map(case_row).collect()
     }
 
@@ -403,34 +433,28 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Case>> {
         let (count, id) = after.unwrap_or((i64::MAX, ""));
-        let rows = sqlx::query(
-            "SELECT * FROM cases WHERE (report_count < $1 OR (report_count = $1 AND id > $2)) AND ($3 = '' OR account_id = $3) AND ($4 = '' OR state = $4) AND ($5 = 0 OR account_id IS NULL) AND ($6 = '' OR category = $6) AND ($7 = '' OR source = $7) ORDER BY report_count DESC, id LIMIT $8",
-        )
-        .bind(count)
-        .bind(id)
-        .bind(scope.sql_param())
-        .bind(f.state.map(State::code).unwrap_or_default())
-        .bind(i64::from(f.unowned))
-        .bind(f.category.map(Category::code).unwrap_or_default())
-        .bind(f.source.clone().unwrap_or_default())
-        .bind(page(limit))
-        .fetch_all(self.pool())
-        .await?;
+        let (conditions, binds) = case_conditions(scope, f, 3);
+        let sql = format!(
+            "SELECT * FROM cases WHERE (report_count < $1 OR (report_count = $1 AND id > $2)){conditions} ORDER BY report_count DESC, id LIMIT {}",
+            page(limit)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(count).bind(id);
+        for b in binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
         rows.iter().map(case_row).collect()
     }
 
     /// How many cases the scope may see under the filter.
     pub async fn count_cases(&self, scope: &Scope, f: &CaseFilter) -> Result<i64> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM cases WHERE ($1 = '' OR account_id = $1) AND ($2 = '' OR state = $2) AND ($3 = 0 OR account_id IS NULL) AND ($4 = '' OR category = $4) AND ($5 = '' OR source = $5)",
-        )
-        .bind(scope.sql_param())
-        .bind(f.state.map(State::code).unwrap_or_default())
-        .bind(i64::from(f.unowned))
-        .bind(f.category.map(Category::code).unwrap_or_default())
-        .bind(f.source.clone().unwrap_or_default())
-        .fetch_one(self.pool())
-        .await?;
+        let (conditions, binds) = case_conditions(scope, f, 1);
+        let sql = format!("SELECT COUNT(*) AS n FROM cases WHERE 1 = 1{conditions}");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(b);
+        }
+        let r = q.fetch_one(self.pool()).await?;
         i(&r, "n")
     }
 

@@ -20,14 +20,21 @@ pub struct PgDatabase {
     /// URL of the new database.
     pub url: String,
     name: String,
+    admin: String,
 }
 
 impl PgDatabase {
-    /// Creates `warden_t_<random>`.
-    #[allow(clippy::panic)]
+    /// Creates `warden_t_<random>` through [`pg_admin_url`].
     pub async fn create() -> Option<PgDatabase> {
+        PgDatabase::create_on(&pg_admin_url()).await
+    }
+
+    /// Creates `warden_t_<random>` through the administrative URL `admin` (benchmarks take it
+    /// from `--pg-url`).
+    #[allow(clippy::panic)]
+    pub async fn create_on(admin: &str) -> Option<PgDatabase> {
         sqlx::any::install_default_drivers();
-        let admin = pg_admin_url();
+        let admin = admin.to_string();
         let pool = match AnyPoolOptions::new()
             .max_connections(1)
             .connect(&admin)
@@ -61,14 +68,14 @@ impl PgDatabase {
             }
             _ => format!("{admin}/{name}"),
         };
-        Some(PgDatabase { url, name })
+        Some(PgDatabase { url, name, admin })
     }
 
     /// Drops the database (after the test closed its pools).
     pub async fn drop_db(self) {
         if let Ok(pool) = AnyPoolOptions::new()
             .max_connections(1)
-            .connect(&pg_admin_url())
+            .connect(&self.admin)
             .await
         {
             let _ = pool

@@ -96,6 +96,7 @@ suite!(
     identifiers_conflict_and_roll_back,
     owner_lookup_takes_longest_match,
     reports_correlate_into_cases,
+    case_lists_and_counts_combine_every_filter,
     jobs_timers_move_and_cancel,
     jobs_lease_retry_and_die,
     concurrent_claims_are_disjoint,
@@ -505,6 +506,139 @@ async fn reports_correlate_into_cases(db: &Db) {
             .unwrap(),
         1
     );
+}
+
+/// Case lists and counts (the triage queue, the case lists, a tenant's dashboard): every
+/// combination of scope and filter gives the cases a filter in memory gives, in id order, and
+/// paging resumes after the last id. Pins the conditions written out per filter (they were
+/// `($n = '' OR column = $n)`, which kept SQLite from using an index).
+async fn case_lists_and_counts_combine_every_filter(db: &Db) {
+    let s = &db.store;
+    seed_resource(s, "acct_a", "res_a", "cvm", &[]).await;
+    seed_resource(s, "acct_b", "res_b", "cvm", &[]).await;
+    let rows = [
+        ("case_01", Some("acct_a"), "reported", "gambling", "public"),
+        (
+            "case_02",
+            Some("acct_a"),
+            "enforced",
+            "gambling",
+            "detector",
+        ),
+        (
+            "case_03",
+            Some("acct_b"),
+            "reported",
+            "porn_vulgar",
+            "public",
+        ),
+        ("case_04", None, "reported", "gambling", "public"),
+        (
+            "case_05",
+            Some("acct_a"),
+            "reported",
+            "porn_vulgar",
+            "operator",
+        ),
+        (
+            "case_06",
+            Some("acct_b"),
+            "dismissed",
+            "gambling",
+            "regulator",
+        ),
+    ];
+    let mut tx = s.begin_write().await.unwrap();
+    // Report counts 2, 3, 1, 2, 3, 1: the spread order differs from the id order.
+    let spread_of = |id: &str| -> i64 { (id[5..].parse::<i64>().unwrap() % 3) + 1 };
+    for (id, acct, state, category, source) in rows {
+        let mut c = case(id, id, acct, NOW);
+        c.state = code(state);
+        c.category = code(category);
+        c.source = source.into();
+        c.report_count = spread_of(id);
+        tx.insert_case(&c).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let scopes = [
+        Scope::All,
+        Scope::Account("acct_a".into()),
+        Scope::Account("acct_b".into()),
+        Scope::Account(String::new()),
+        Scope::Nobody,
+    ];
+    let mut filters = Vec::new();
+    for state in [None, Some("reported"), Some("enforced")] {
+        for category in [None, Some("gambling")] {
+            for source in [None, Some(""), Some("public")] {
+                for unowned in [false, true] {
+                    filters.push(CaseFilter {
+                        state: state.map(code),
+                        unowned,
+                        category: category.map(code),
+                        source: source.map(str::to_string),
+                    });
+                }
+            }
+        }
+    }
+    for scope in &scopes {
+        for f in &filters {
+            let expected: Vec<&str> = rows
+                .iter()
+                .filter(|(_, acct, state, category, source)| {
+                    let visible = match scope {
+                        Scope::All => true,
+                        Scope::Account(a) => !a.is_empty() && *acct == Some(a.as_str()),
+                        Scope::Nobody => false,
+                    };
+                    visible
+                        && f.state.is_none_or(|s| s.code() == *state)
+                        && f.category.is_none_or(|c| c.code() == *category)
+                        && f.source
+                            .as_deref()
+                            .is_none_or(|x| x.is_empty() || x == *source)
+                        && (!f.unowned || acct.is_none())
+                })
+                .map(|r| r.0)
+                .collect();
+            let listed = s.list_cases(scope, f, "", 100).await.unwrap();
+            let ids: Vec<&str> = listed.iter().map(|c| c.id.as_str()).collect();
+            assert_eq!(ids, expected, "{scope:?} {f:?}");
+            assert_eq!(
+                s.count_cases(scope, f).await.unwrap(),
+                expected.len() as i64,
+                "{scope:?} {f:?}"
+            );
+            if let Some(first) = expected.first() {
+                let rest = s.list_cases(scope, f, first, 100).await.unwrap();
+                let ids: Vec<&str> = rest.iter().map(|c| c.id.as_str()).collect();
+                assert_eq!(ids, expected[1..], "after {first}: {scope:?} {f:?}");
+                let one = s.list_cases(scope, f, "", 1).await.unwrap();
+                assert_eq!(one.len(), 1);
+            }
+            // By spread: most reports first, then by id, paged by (report_count, id).
+            let mut by_spread = expected.clone();
+            by_spread.sort_by_key(|id| (std::cmp::Reverse(spread_of(id)), *id));
+            let mut paged: Vec<String> = Vec::new();
+            let mut after: Option<(i64, String)> = None;
+            loop {
+                let page = s
+                    .list_cases_by_spread(
+                        scope,
+                        f,
+                        after.as_ref().map(|(n, id)| (*n, id.as_str())),
+                        2,
+                    )
+                    .await
+                    .unwrap();
+                let Some(last) = page.last() else { break };
+                after = Some((last.report_count, last.id.clone()));
+                paged.extend(page.iter().map(|c| c.id.clone()));
+            }
+            assert_eq!(paged, by_spread, "by spread: {scope:?} {f:?}");
+        }
+    }
 }
 
 fn job(kind: &str, run_at: i64, key: Option<&str>) -> NewJob {

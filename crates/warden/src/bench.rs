@@ -17,6 +17,9 @@ use warden_app::registry::{AccountInput, IdentifierInput, ResourceInput};
 use warden_store::testing::PgDatabase;
 use warden_store::{Store, StoreOptions};
 
+mod console;
+pub use console::{ConsoleArgs, console};
+
 /// Options of `warden bench timers`.
 #[derive(Debug, clap::Args)]
 pub struct TimerArgs {

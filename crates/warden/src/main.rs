@@ -3,6 +3,7 @@
 
 mod bench;
 mod config;
+mod demo;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,6 +71,9 @@ enum Command {
         #[command(subcommand)]
         command: LexiconCommand,
     },
+    /// Fill a fresh data directory with demo data (tenants, resources, cases in every state,
+    /// tickets, notices), print the console logins, and serve it over plain HTTP.
+    Demo(demo::DemoArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -163,6 +167,9 @@ enum BenchCommand {
     Timers(bench::TimerArgs),
     /// The enforcement check endpoint under wrk, beside nginx's static 200 (ENF-1).
     Decision(bench::DecisionArgs),
+    /// Console pages over HTTP on a million cases (p50/p99), beside the same reads through the
+    /// JSON API, on SQLite and (if reachable) PostgreSQL.
+    Console(bench::ConsoleArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -235,9 +242,8 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
-/// Opens the store (with [`Database::Create`], creating the data directory for SQLite) and
-/// wires the app.
-async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
+/// Opens the store (with [`Database::Create`], creating the data directory for SQLite).
+async fn open_store(cfg: &Config, database: Database) -> anyhow::Result<Store> {
     let url = cfg.database_url();
     if database == Database::Create && url.starts_with("sqlite:") {
         create_private_dir(&cfg.server.data_dir)?;
@@ -245,18 +251,29 @@ async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
     let mut opts = StoreOptions::new(&url);
     opts.max_connections = cfg.database.max_connections;
     opts.sqlite_synchronous = cfg.database.sqlite_synchronous.clone();
-    let store = match database {
+    match database {
         Database::Create => Store::open(&opts).await,
         Database::Existing => Store::open_existing(&opts).await,
     }
-    .with_context(|| format!("cannot open database {}", warden_store::redact_url(&url)))?;
-    let sealer = if cfg.crypto.key.is_empty() {
+    .with_context(|| format!("cannot open database {}", warden_store::redact_url(&url)))
+}
+
+/// The personal-data sealer: `crypto.key`, or the key file in the data directory (created on
+/// first use).
+fn load_sealer(cfg: &Config) -> anyhow::Result<Sealer> {
+    if cfg.crypto.key.is_empty() {
         create_private_dir(&cfg.server.data_dir)?;
-        Sealer::load_or_create(&cfg.server.data_dir.join("warden.key"))?
+        Ok(Sealer::load_or_create(
+            &cfg.server.data_dir.join("warden.key"),
+        )?)
     } else {
-        Sealer::from_base64(&cfg.crypto.key).context("crypto.key")?
-    };
-    let lifecycle = warden_app::lifecycle::LifecycleSettings {
+        Sealer::from_base64(&cfg.crypto.key).context("crypto.key")
+    }
+}
+
+/// The lifecycle policy, matrix, grading rules and calendar of the configuration.
+fn lifecycle_settings(cfg: &Config) -> anyhow::Result<warden_app::lifecycle::LifecycleSettings> {
+    Ok(warden_app::lifecycle::LifecycleSettings {
         policy: cfg.lifecycle.clone(),
         matrix: cfg.penalty.clone().unwrap_or_default(),
         grading: cfg.grading.clone(),
@@ -265,8 +282,12 @@ async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
             .validate()
             .map_err(|e| anyhow::anyhow!("calendar.{e}"))?,
         review_sla_ms: cfg.review.sla_minutes * 60_000,
-    };
-    let policy = FetchPolicy {
+    })
+}
+
+/// The limits and allow-list of report-driven fetches (DET-2).
+fn fetch_policy(cfg: &Config) -> FetchPolicy {
+    FetchPolicy {
         timeout: Duration::from_millis(cfg.recheck.timeout_ms),
         max_bytes: cfg.recheck.max_bytes,
         max_redirects: 3,
@@ -276,8 +297,23 @@ async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
             .iter()
             .filter_map(|n| n.parse().ok())
             .collect(),
-    };
-    Ok(wire(store, Arc::new(SystemClock), sealer, settings(cfg), policy).with_lifecycle(lifecycle))
+    }
+}
+
+/// Opens the store (with [`Database::Create`], creating the data directory for SQLite) and
+/// wires the app.
+async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
+    let store = open_store(cfg, database).await?;
+    let sealer = load_sealer(cfg)?;
+    let lifecycle = lifecycle_settings(cfg)?;
+    Ok(wire(
+        store,
+        Arc::new(SystemClock),
+        sealer,
+        settings(cfg),
+        fetch_policy(cfg),
+    )
+    .with_lifecycle(lifecycle))
 }
 
 /// Wires an app: builds its concrete parts — the enforcement adapters over a fresh decision
@@ -523,6 +559,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(0)
         }
+        Command::Demo(args) => demo::run(cfg, args).await,
         Command::Bench {
             command: BenchCommand::Intake(args),
         } => bench::intake(args).await.map(|()| 0),
@@ -532,6 +569,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench {
             command: BenchCommand::Decision(args),
         } => bench::decision(args).await.map(|()| 0),
+        Command::Bench {
+            command: BenchCommand::Console(args),
+        } => bench::console(args).await.map(|()| 0),
     }
 }
 
@@ -597,6 +637,12 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    serve_on(&cfg, app, listener).await
+}
+
+/// Serves `app` on `listener` with the job workers, the enforcement follower and (if
+/// configured) the enforcement check listener, until SIGINT or SIGTERM.
+async fn serve_on(cfg: &Config, app: App, listener: tokio::net::TcpListener) -> anyhow::Result<u8> {
     let local = listener.local_addr()?;
     tracing::info!(address = %local, database = %warden_store::redact_url(&cfg.database_url()), node = %app.settings.node_id, "warden serving");
     println!("warden listening on http://{local}");
