@@ -751,7 +751,7 @@ impl Script {
                 Role::Auditor,
                 None,
                 false,
-                "no console pages yet; the audit log is in the API",
+                "/staff/audit: search, verify and export the audit log",
             ),
             (
                 "acme",

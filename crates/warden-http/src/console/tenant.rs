@@ -45,9 +45,9 @@ struct DoneQuery {
     done: Option<String>,
 }
 
-/// Open states: what the dashboard lists.
-const OPEN: [CaseState; 4] = [
-    CaseState::Reported,
+/// Open states: what the dashboard lists. A report staff have not confirmed yet is not shown:
+/// it may be false, and the tenant hears of a case when it is confirmed (LIFE-1).
+const OPEN: [CaseState; 3] = [
     CaseState::Alerting,
     CaseState::Enforced,
     CaseState::UnblockRequested,
