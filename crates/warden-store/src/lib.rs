@@ -653,6 +653,18 @@ impl Engine {
 }
 
 /// Clamps a page size.
+/// ` AND {column} = ${n}` and the account to bind for a scope limited to one account (an
+/// impossible account for [`Scope::Nobody`]); nothing for every account. Not
+/// `($n = '' OR column = $n)`: SQLite plans a statement before it sees the values, so a
+/// condition that may be vacuous hides its column from the planner, which then walks the whole
+/// table (see `reports::case_conditions`).
+pub(crate) fn scope_condition(scope: &Scope, column: &str, n: usize) -> (String, Option<String>) {
+    match scope.sql_param() {
+        "" => (String::new(), None),
+        account => (format!(" AND {column} = ${n}"), Some(account.to_string())),
+    }
+}
+
 pub(crate) fn page(limit: i64) -> i64 {
     limit.clamp(1, 500)
 }

@@ -339,10 +339,14 @@ impl Store {
 
     /// Inbox notices not yet read within `scope`.
     pub async fn count_unread_notices(&self, scope: &Scope) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM notices WHERE read_at IS NULL AND ($1 = '' OR account_id = $1)")
-            .bind(scope.sql_param())
-            .fetch_one(self.pool())
-            .await?;
+        // The account written out, not `($1 = '' OR account_id = $1)`: see `scope_condition`.
+        let (condition, bind) = crate::scope_condition(scope, "account_id", 1);
+        let sql = format!("SELECT COUNT(*) AS n FROM notices WHERE read_at IS NULL{condition}");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(b) = bind {
+            q = q.bind(b);
+        }
+        let r = q.fetch_one(self.pool()).await?;
         i(&r, "n")
     }
 
@@ -353,12 +357,16 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> Result<Vec<Notice>> {
-        let rows = sqlx::query("SELECT * FROM notices WHERE id > $1 AND ($2 = '' OR account_id = $2) ORDER BY id LIMIT $3")
-            .bind(after)
-            .bind(scope.sql_param())
-            .bind(page(limit))
-            .fetch_all(self.pool())
-            .await?;
+        let (condition, bind) = crate::scope_condition(scope, "account_id", 2);
+        let sql = format!(
+            "SELECT * FROM notices WHERE id > $1{condition} ORDER BY id LIMIT {}",
+            page(limit)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after);
+        if let Some(b) = bind {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
         rows.iter().map(notice_row).collect()
     }
 }

@@ -97,6 +97,7 @@ suite!(
     owner_lookup_takes_longest_match,
     reports_correlate_into_cases,
     case_lists_and_counts_combine_every_filter,
+    notices_are_listed_and_counted_per_scope,
     jobs_timers_move_and_cancel,
     jobs_lease_retry_and_die,
     concurrent_claims_are_disjoint,
@@ -637,6 +638,56 @@ async fn case_lists_and_counts_combine_every_filter(db: &Db) {
                 paged.extend(page.iter().map(|c| c.id.clone()));
             }
             assert_eq!(paged, by_spread, "by spread: {scope:?} {f:?}");
+        }
+    }
+}
+
+/// NOT-2: a tenant's inbox and its unread count hold its own notices only, in id order, with
+/// paging; staff see all; an empty or no account sees none.
+async fn notices_are_listed_and_counted_per_scope(db: &Db) {
+    use warden_store::lifecycle::Notice;
+    let s = &db.store;
+    seed_resource(s, "acct_a", "res_a", "cvm", &[]).await;
+    seed_resource(s, "acct_b", "res_b", "cvm", &[]).await;
+    let mut tx = s.begin_write().await.unwrap();
+    for (id, acct) in [
+        ("ntc_1", "acct_a"),
+        ("ntc_2", "acct_b"),
+        ("ntc_3", "acct_a"),
+    ] {
+        tx.insert_notice(&Notice {
+            id: id.into(),
+            account_id: acct.into(),
+            case_id: None,
+            template: code("case.enforced"),
+            lang: "zh-CN".into(),
+            title: id.into(),
+            body: "已封禁".into(),
+            created_at: NOW,
+            read_at: None,
+        })
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let a = Scope::Account("acct_a".into());
+    assert!(s.mark_notice_read(&a, "ntc_1", NOW).await.unwrap());
+    assert!(!s.mark_notice_read(&a, "ntc_2", NOW).await.unwrap());
+    for (scope, ids, unread) in [
+        (Scope::All, vec!["ntc_1", "ntc_2", "ntc_3"], 2),
+        (a.clone(), vec!["ntc_1", "ntc_3"], 1),
+        (Scope::Account("acct_b".into()), vec!["ntc_2"], 1),
+        (Scope::Account(String::new()), vec![], 0),
+        (Scope::Nobody, vec![], 0),
+    ] {
+        let listed = s.list_notices(&scope, "", 10).await.unwrap();
+        let got: Vec<&str> = listed.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(got, ids, "{scope:?}");
+        assert_eq!(s.count_unread_notices(&scope).await.unwrap(), unread);
+        if let Some(first) = ids.first() {
+            let rest = s.list_notices(&scope, first, 10).await.unwrap();
+            let got: Vec<&str> = rest.iter().map(|n| n.id.as_str()).collect();
+            assert_eq!(got, ids[1..], "{scope:?}");
         }
     }
 }

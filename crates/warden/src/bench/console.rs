@@ -2,9 +2,10 @@
 //! database of a million cases, beside the same reads through the JSON API in the same run.
 //!
 //! The data is bulk-inserted through the store (accounts, one resource each, cases with one
-//! report and their audit events, so that a case page's history has a realistic audit table to
-//! search), then an in-process server is started and each page is fetched one request at a
-//! time, signed in as a person would be (`POST /login` with the CSRF token of `GET /login`).
+//! report, their audit events and an inbox notice per graded case, so that a case page's
+//! history and a tenant's inbox have realistic tables to search), then an in-process server is
+//! started and each page is fetched one request at a time, signed in as a person would be
+//! (`POST /login` with the CSRF token of `GET /login`).
 //! On PostgreSQL the fill ends with `VACUUM ANALYZE`, as autovacuum would soon after such a
 //! load. Prints p50/p99 per page; asserts nothing.
 
@@ -19,11 +20,12 @@ use warden_app::crypto::Sealer;
 use warden_app::people::NewUser;
 use warden_app::recheck::FetchPolicy;
 use warden_domain::identity::Role;
-use warden_domain::lifecycle::State;
+use warden_domain::lifecycle::{NoticeKind, State};
 use warden_domain::resource::Product;
 use warden_domain::taxonomy::Category;
 use warden_store::accounts::Account;
 use warden_store::audit::NewAuditEvent;
+use warden_store::lifecycle::Notice;
 use warden_store::reports::{Case, Report};
 use warden_store::resources::Resource;
 use warden_store::testing::PgDatabase;
@@ -174,6 +176,7 @@ async fn fill(store: &Store, args: &ConsoleArgs, t0: i64) -> anyhow::Result<Vec<
         let mut cases = Vec::with_capacity(end - i);
         let mut reports = Vec::with_capacity(end - i);
         let mut events = Vec::with_capacity(2 * (end - i));
+        let mut notices = Vec::with_capacity(end - i);
         for n in i..end {
             let a = account_of(n, args.accounts);
             let at = t0 + i64::try_from(n).unwrap_or_default() * step;
@@ -239,6 +242,26 @@ async fn fill(store: &Store, args: &ConsoleArgs, t0: i64) -> anyhow::Result<Vec<
                 at,
                 ..Default::default()
             });
+            let notice = match state {
+                State::Alerting => Some(NoticeKind::Alerting),
+                State::Enforced | State::UnblockRequested => Some(NoticeKind::Enforced),
+                State::Lifted => Some(NoticeKind::Lifted),
+                State::Resolved => Some(NoticeKind::Resolved),
+                State::Reported | State::Confirmed | State::Dismissed => None,
+            };
+            if let Some(template) = notice {
+                notices.push(Notice {
+                    id: format!("ntc_{at:012x}_{n:012x}"),
+                    account_id: account_id(a),
+                    case_id: Some(id.clone()),
+                    template,
+                    lang: "zh-CN".into(),
+                    title: format!("【{}】case {n}", template.code()),
+                    body: "您的资源存在违规内容，请在期限内整改。Your resource shows violating content; rectify it before the deadline.".repeat(3),
+                    created_at: at + 60_000,
+                    read_at: None,
+                });
+            }
             if state != State::Reported {
                 events.push(NewAuditEvent {
                     actor: "tok_bench_operator".into(),
@@ -257,6 +280,9 @@ async fn fill(store: &Store, args: &ConsoleArgs, t0: i64) -> anyhow::Result<Vec<
         tx.insert_cases(&cases).await?;
         tx.insert_reports(&reports).await?;
         tx.append_audits(events).await?;
+        for notice in &notices {
+            tx.insert_notice(notice).await?;
+        }
         tx.commit().await?;
         i = end;
     }
@@ -506,6 +532,18 @@ async fn run(engine: &str, url: &str, args: &ConsoleArgs) -> anyhow::Result<()> 
             .await?,
         ),
         (
+            format!("tenant inbox      /console/inbox ({typical_n} cases)"),
+            measure(c, &base, Auth::Cookie(&tenant), n, |_| {
+                "/console/inbox".into()
+            })
+            .await?,
+            "GET /api/notices?limit=50 (tenant)".into(),
+            measure(c, &base, Auth::Bearer(&tenant_token), n, |_| {
+                "/api/notices?limit=50".into()
+            })
+            .await?,
+        ),
+        (
             "case page         /staff/cases/{id}".into(),
             measure(c, &base, Auth::Cookie(&op), n, |i| {
                 format!("/staff/cases/{}", pick(i))
@@ -532,8 +570,7 @@ async fn run(engine: &str, url: &str, args: &ConsoleArgs) -> anyhow::Result<()> 
         ),
     ];
     println!(
-        "{engine}: filled {} cases, {} reports and their audit events in {fill_secs:.0} s",
-        ids.len(),
+        "{engine}: filled {} cases with a report, their audit events and inbox notices in {fill_secs:.0} s",
         ids.len()
     );
     println!(
