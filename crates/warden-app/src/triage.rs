@@ -99,6 +99,16 @@ impl App {
             .await?)
     }
 
+    /// The deadlines of these cases (the tenant's dashboard countdowns).
+    pub async fn case_deadlines(
+        &self,
+        who: &Principal,
+        ids: &[String],
+    ) -> AppResult<std::collections::HashMap<String, i64>> {
+        who.require(CASE_READERS, "read cases")?;
+        Ok(self.store.case_deadlines(&who.scope(), ids).await?)
+    }
+
     /// Count of cases.
     pub async fn count_cases(&self, who: &Principal, f: &CaseFilter) -> AppResult<i64> {
         who.require(CASE_READERS, "count cases")?;

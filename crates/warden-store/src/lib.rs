@@ -652,7 +652,6 @@ impl Engine {
     }
 }
 
-/// Clamps a page size.
 /// ` AND {column} = ${n}` and the account to bind for a scope limited to one account (an
 /// impossible account for [`Scope::Nobody`]); nothing for every account. Not
 /// `($n = '' OR column = $n)`: SQLite plans a statement before it sees the values, so a
@@ -665,6 +664,7 @@ pub(crate) fn scope_condition(scope: &Scope, column: &str, n: usize) -> (String,
     }
 }
 
+/// Clamps a page size.
 pub(crate) fn page(limit: i64) -> i64 {
     limit.clamp(1, 500)
 }

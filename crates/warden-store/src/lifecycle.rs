@@ -316,6 +316,40 @@ impl Store {
         r.as_ref().map(lifecycle_row).transpose()
     }
 
+    /// The deadlines of these cases that the scope may see (a dashboard's countdowns in one
+    /// query, not one per case).
+    pub async fn case_deadlines(
+        &self,
+        scope: &Scope,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(crate::KEYS_PER_QUERY) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let list: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let (cond, account) = crate::scope_condition(scope, "account_id", chunk.len() + 1);
+            let sql = format!(
+                "SELECT id, deadline_at FROM cases WHERE id IN ({}) AND deadline_at IS NOT NULL{cond}",
+                list.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            if let Some(a) = account {
+                q = q.bind(a);
+            }
+            for r in q.fetch_all(self.pool()).await? {
+                if let Some(d) = oi(&r, "deadline_at")? {
+                    out.insert(s(&r, "id")?, d);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The action records of a case, if the scope may see them.
     pub async fn list_case_actions(&self, scope: &Scope, case_id: &str) -> Result<Vec<ActionRow>> {
         let rows = sqlx::query("SELECT * FROM case_actions WHERE case_id = $1 AND ($2 = '' OR account_id = $2) ORDER BY id")

@@ -135,7 +135,13 @@ async fn story(lang: &str) {
     *w.page.lock().unwrap() = "<html><body>已整改 fixed</body></html>".into();
     b.find("#commitment").await.click().await;
     b.find("#self-unblock").await.click().await;
-    b.find("#flash").await;
+    // The page before already had a message: wait for this one, not for any.
+    let lang = if zh {
+        warden_http::console::Lang::Zh
+    } else {
+        warden_http::console::Lang::En
+    };
+    b.wait_for_text(&lang.catalog().get("done.unblocked")).await;
     assert_eq!(
         b.find("#case-state")
             .await
