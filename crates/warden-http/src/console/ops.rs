@@ -20,7 +20,9 @@ use warden_domain::time::civil_from_days;
 use warden_store::audit::{AuditFilter, Verification};
 use warden_store::enforcement::WebhookAttempt;
 
-use super::view::{Chrome, PAGE, describe, error_page, flash, redirect, render, urlencode};
+use super::view::{
+    Chrome, DoneQuery, PAGE, describe, error_page, flash, redirect, render, urlencode,
+};
 use super::{Access, FormData, OPERATORS, Page, Viewer};
 
 /// Who reads the audit log.
@@ -395,11 +397,6 @@ struct Deliveries {
     c: Chrome,
     open: OpenDeliveries,
     failed: Vec<WebhookAttempt>,
-}
-
-#[derive(Debug, Deserialize)]
-struct DoneQuery {
-    done: Option<String>,
 }
 
 async fn deliveries(

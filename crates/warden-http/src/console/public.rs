@@ -15,7 +15,7 @@ use warden_domain::identity::Role;
 use warden_domain::report::ReportRequest;
 use warden_domain::taxonomy::{CATEGORIES, CategoryInfo};
 
-use super::view::{Chrome, Opt, describe, flash, redirect, render};
+use super::view::{Chrome, DoneQuery, Opt, describe, flash, redirect, render};
 use super::{
     Access, FormData, LANG_COOKIE, Lang, Page, SESSION_COOKIE, SIGNED_IN, Viewer, set_cookie,
 };
@@ -193,11 +193,6 @@ async fn switch_lang(State(app): State<App>, Extension(form): Extension<FormData
 #[template(path = "password.html")]
 struct Password {
     c: Chrome,
-}
-
-#[derive(Debug, Deserialize)]
-struct DoneQuery {
-    done: Option<String>,
 }
 
 async fn password_form(

@@ -17,7 +17,7 @@ use warden_domain::identity::Role;
 use warden_store::resources::Resource;
 use warden_store::users::User;
 
-use super::view::{Chrome, PAGE, describe, error_page, flash, redirect, render};
+use super::view::{Chrome, DoneQuery, PAGE, describe, error_page, flash, redirect, render};
 use super::{Access, FormData, OPERATORS, Page, STAFF, Viewer};
 
 /// Admins, and tenant users (an account owner manages its account's users).
@@ -123,11 +123,6 @@ struct AccountPage {
     account: AccountView,
     resources: Vec<Resource>,
     users: Vec<User>,
-}
-
-#[derive(Debug, Deserialize)]
-struct DoneQuery {
-    done: Option<String>,
 }
 
 async fn account(

@@ -19,7 +19,9 @@ use warden_domain::lifecycle::State as CaseState;
 use warden_domain::taxonomy::{CATEGORIES, Category};
 use warden_store::reports::{Case, CaseFilter};
 
-use super::view::{Chrome, Opt, PAGE, describe, error_page, flash, redirect, render, urlencode};
+use super::view::{
+    Chrome, DoneQuery, Opt, PAGE, describe, error_page, flash, redirect, render, urlencode,
+};
 use super::{FormData, OPERATORS, Page, REVIEWERS, STAFF, Viewer};
 
 pub(super) fn pages() -> Vec<Page> {
@@ -429,11 +431,6 @@ struct StaffCase {
     claim: Option<ClaimView>,
 }
 
-#[derive(Debug, Deserialize)]
-struct DoneQuery {
-    done: Option<String>,
-}
-
 async fn case_page(
     State(app): State<App>,
     Extension(v): Extension<Viewer>,
@@ -489,10 +486,10 @@ async fn case_view(app: &App, v: &Viewer, id: &str, c: Chrome, status: StatusCod
 }
 
 async fn case_error(app: &App, v: &Viewer, id: &str, e: &AppError) -> Response {
-    let (status, text) = describe(v.lang, e);
-    if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
-        return error_page(v.lang, e, Some(v));
-    }
+    let (status, text) = match super::view::refusal(v, e) {
+        Ok(r) => r,
+        Err(page) => return *page,
+    };
     let mut c = Chrome::new(app, v, "/staff/cases", "case.title");
     c.error = Some(text);
     case_view(app, v, id, c, status).await
@@ -660,10 +657,10 @@ async fn close_ticket(
 }
 
 async fn review_error(app: &App, v: &Viewer, e: &AppError) -> Response {
-    let (status, text) = describe(v.lang, e);
-    if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
-        return error_page(v.lang, e, Some(v));
-    }
+    let (status, text) = match super::view::refusal(v, e) {
+        Ok(r) => r,
+        Err(page) => return *page,
+    };
     let mut c = Chrome::new(app, v, "/staff/reviews", "reviews.title");
     c.error = Some(text);
     reviews_view(app, v, c, status).await

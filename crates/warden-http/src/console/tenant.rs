@@ -19,7 +19,7 @@ use warden_store::lifecycle::Notice;
 use warden_store::reports::{Case, CaseFilter};
 use warden_store::resources::Resource;
 
-use super::view::{Chrome, describe, error_page, flash, redirect, render};
+use super::view::{Chrome, DoneQuery, describe, error_page, flash, redirect, render};
 use super::{FormData, Page, TENANTS, Viewer};
 
 pub(super) fn pages() -> Vec<Page> {
@@ -38,11 +38,6 @@ pub(super) fn pages() -> Vec<Page> {
         Page::post("/console/tickets", TENANTS, post(file_ticket)),
         Page::get("/console/resources", TENANTS, get(resources)),
     ])
-}
-
-#[derive(Debug, Deserialize)]
-struct DoneQuery {
-    done: Option<String>,
 }
 
 /// Open states: what the dashboard lists. A report staff have not confirmed yet is not shown:
@@ -249,22 +244,12 @@ async fn manual_unblock(
 /// The case page again with the refusal on top (nothing changed), or the error page where the
 /// case itself cannot be shown.
 async fn case_error(app: &App, v: &Viewer, id: &str, e: &AppError) -> Response {
-    let (status, text) = describe(v.lang, e);
-    if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
-        return error_page(v.lang, e, Some(v));
-    }
+    let (status, text) = match super::view::refusal(v, e) {
+        Ok(r) => r,
+        Err(page) => return *page,
+    };
     let mut c = Chrome::new(app, v, "/console/cases", "case.title");
-    c.error = Some(match e {
-        AppError::Refused { code, .. } => {
-            let key = format!("refused.{code}");
-            if c.lang.catalog().has(&key) {
-                c.t(&key)
-            } else {
-                text
-            }
-        }
-        _ => text,
-    });
+    c.error = Some(text);
     case_view(app, v, id, c, status).await
 }
 

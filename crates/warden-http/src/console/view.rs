@@ -464,5 +464,22 @@ pub async fn load_case(
     })
 }
 
+/// The `?done=` of the page a form redirected to.
+#[derive(Debug, serde::Deserialize)]
+pub struct DoneQuery {
+    /// A `done.` catalogue key (see [`flash`]).
+    pub done: Option<String>,
+}
+
+/// The words of a refused form, to show above the same page again (nothing changed); or, where
+/// there is no page to show again (a missing or forbidden object), the error page itself.
+pub fn refusal(v: &Viewer, e: &AppError) -> Result<(StatusCode, String), Box<Response>> {
+    let (status, text) = describe(v.lang, e);
+    if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
+        return Err(Box::new(error_page(v.lang, e, Some(v))));
+    }
+    Ok((status, text))
+}
+
 /// Bounded page size of lists.
 pub const PAGE: i64 = 50;
