@@ -3,6 +3,7 @@
 //! calls over HTTP, and reqwest, serde_json and base64 are already here. Chromium runs headless
 //! with a throwaway profile and may only reach loopback. Every failure panics with the command
 //! and WebDriver's message: these are tests.
+//! (Drives UI-1/UI-2 tests in real Chromium.)
 
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;

@@ -7,6 +7,7 @@
 //! tenant may open lists nothing of the other account, and an account owner manages only its
 //! own account's ordinary users; and every form posted without its CSRF token is refused (403)
 //! and changes nothing — while the same fields with the token do change something.
+//! SPEC: UI-1 (tenant and staff pages), §1 roles, AUD-4 (no other account's data).
 
 use serde_json::{Value, json};
 use warden_domain::identity::Role;

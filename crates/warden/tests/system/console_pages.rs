@@ -9,6 +9,7 @@
 //! it is checked line by line instead.
 //!
 //! The world ([`fixture`]) is shared with `console_access`.
+//! SPEC: UI-1, UI-2 (zh-CN and en on every page).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

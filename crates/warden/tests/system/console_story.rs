@@ -6,6 +6,7 @@
 //! approved → lifted; a case confirmed as serious offers no unblock and says why; three reports
 //! dismissed at once from triage. A screenshot of each step is saved under
 //! `target/screenshots/`.
+//! SPEC: UI-1, UI-2, LIFE-1/2, UNB-1..4, DET-3, INT-1 (the public report form).
 
 use warden_app::Settings;
 use warden_domain::calendar::WorkCalendar;

@@ -2,6 +2,7 @@
 //! ./warden-data, prints the console logins with their passwords and serves; the logins work,
 //! the data holds cases in every resting state, an overdue review and a deadline ahead; the
 //! audit chain verifies; a second run refuses the directory.
+//! SPEC: OPS-1 (one binary, the embedded SQLite default), UI-1.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
