@@ -86,7 +86,8 @@ impl App {
             self.store
                 .get_case(&who.scope(), c)
                 .await?
-                .ok_or_else(|| InvalidInput::new("case_id", "names no case of your account"))?;
+                // A body naming an object that does not exist is 404, as everywhere (docs/api.md).
+                .ok_or(AppError::NotFound("case"))?;
         }
         let now = self.now();
         let t = Ticket {

@@ -375,3 +375,35 @@ async fn regression_a_proxy_in_the_environment_bypassed_the_fetchers_address_che
     );
     p.kill9();
 }
+
+/// Regression (TKT-1, found by the contract check): a ticket naming a case that does not exist
+/// (or is another account's) answered 422, though a body naming a missing object is 404 like
+/// everywhere else; nothing is filed either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_ticket_naming_a_missing_case_was_an_invalid_field() {
+    let Some(t) = app().await else {
+        return;
+    };
+    let (s, _) = t
+        .call(
+            "POST",
+            "/api/accounts",
+            Some(&t.admin),
+            Some(&json!({ "id": "acme", "name": "Acme" })),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let tenant = t.token("tenant", Some("acme")).await;
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/tickets",
+            Some(&tenant),
+            Some(&json!({ "kind": "question", "case_id": "case_missing", "subject": "s", "body": "b" })),
+        )
+        .await;
+    assert_eq!((s, b["code"].as_str()), (404, Some("not_found")), "{b}");
+    let (_, list) = t.call("GET", "/api/tickets", Some(&tenant), None).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
+    t.stop().await;
+}
