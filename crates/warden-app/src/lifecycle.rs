@@ -197,6 +197,9 @@ pub struct LevelReason {
     pub level: Level,
     /// The facts and the rule, in words.
     pub detail: String,
+    /// The same in codes, for the console's languages (absent on grades stored before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<warden_domain::why::Why>,
 }
 
 /// A penalty action record, with (for staff) what each enforcement point confirmed (ENF-2).
@@ -517,7 +520,7 @@ impl App {
         l.case.state_reason = Some(d.reason.clone());
         l.case.updated_at = now;
         ev.after_digest = Some(digest(&(&l.case, &l.life)));
-        ev.details = serde_json::json!({ "from": from, "to": d.next.code(), "reason": d.reason, "extra": extra });
+        ev.details = serde_json::json!({ "from": from, "to": d.next.code(), "reason": d.reason, "why": d.why, "extra": extra });
         tx.append_audit(ev).await?;
         Ok(())
     }

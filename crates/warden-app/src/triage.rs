@@ -60,6 +60,9 @@ pub struct HistoryEntry {
     /// The reason given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The same reason in codes, for the console's languages (UI-2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<warden_domain::why::Why>,
 }
 
 impl App {
@@ -180,6 +183,9 @@ impl App {
                         .get("reason")
                         .and_then(|r| r.as_str())
                         .map(str::to_string),
+                    why: details
+                        .get("why")
+                        .and_then(|w| serde_json::from_value(w.clone()).ok()),
                     from: details
                         .get("from")
                         .and_then(|r| r.as_str())

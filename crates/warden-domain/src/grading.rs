@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::resource::InvalidInput;
 use crate::taxonomy::{Category, Level};
+use crate::why::Why;
 
 /// Longest operator override reason accepted, in characters.
 pub const MAX_OVERRIDE_REASON_CHARS: usize = 2000;
@@ -140,6 +141,8 @@ pub struct Reason {
     pub level: Level,
     /// Human-readable English, with the facts and the rule that fired.
     pub detail: String,
+    /// The same in codes (`code` and the facts), for the console's languages (UI-2).
+    pub why: Why,
 }
 
 /// A case's level with every reason behind it (GRD-2). The first reason is always
@@ -173,6 +176,9 @@ pub fn grade(facts: &GradingFacts, rules: &GradingRules) -> Grade {
             info.label_en,
             info.base_severity.code()
         ),
+        why: Why::new("base_severity")
+            .with("category", info.code)
+            .with("level", info.base_severity.code()),
     }];
 
     let prior = facts.prior_violations;
@@ -194,6 +200,14 @@ pub fn grade(facts: &GradingFacts, rules: &GradingRules) -> Grade {
                 rules.repeat_offence_serious_after,
                 rules.repeat_offence_especially_serious_after
             ),
+            why: Why::new("repeat_offence")
+                .with("prior", prior.to_string())
+                .with("days", rules.violation_window_days.to_string())
+                .with("serious", rules.repeat_offence_serious_after.to_string())
+                .with(
+                    "especially",
+                    rules.repeat_offence_especially_serious_after.to_string(),
+                ),
         });
     }
 
@@ -217,6 +231,15 @@ pub fn grade(facts: &GradingFacts, rules: &GradingRules) -> Grade {
                 rules.spread_views_serious,
                 rules.spread_views_especially_serious
             ),
+            why: Why::new("wide_spread")
+                .with("reports", reports.to_string())
+                .with("views", views.to_string())
+                .with("reports_serious", rules.spread_reports_serious.to_string())
+                .with("views_serious", rules.spread_views_serious.to_string())
+                .with(
+                    "views_especially",
+                    rules.spread_views_especially_serious.to_string(),
+                ),
         });
     }
 
@@ -228,6 +251,7 @@ pub fn grade(facts: &GradingFacts, rules: &GradingRules) -> Grade {
                 "a regulator notice names this case (rule: at least {})",
                 rules.regulator_notice_min_level.code()
             ),
+            why: Why::new("regulator_notice").with("min", rules.regulator_notice_min_level.code()),
         });
     }
     if facts.impacts_other_tenants {
@@ -238,6 +262,8 @@ pub fn grade(facts: &GradingFacts, rules: &GradingRules) -> Grade {
                 "the violation impacts other tenants (rule: at least {})",
                 rules.other_tenant_impact_min_level.code()
             ),
+            why: Why::new("other_tenants_impacted")
+                .with("min", rules.other_tenant_impact_min_level.code()),
         });
     }
     if facts.wide_impact {
@@ -248,6 +274,7 @@ pub fn grade(facts: &GradingFacts, rules: &GradingRules) -> Grade {
                 "the violation has wide impact (rule: {})",
                 rules.wide_impact_level.code()
             ),
+            why: Why::new("wide_impact").with("level", rules.wide_impact_level.code()),
         });
     }
 
@@ -284,6 +311,10 @@ pub fn override_level(grade: &Grade, to: Level, reason: &str) -> Result<Grade, I
             grade.level.code(),
             to.code()
         ),
+        why: Why::new("operator_override")
+            .with("from", grade.level.code())
+            .with("to", to.code())
+            .with("note", reason),
     });
     Ok(Grade { level: to, reasons })
 }
@@ -304,7 +335,11 @@ mod tests {
         }
     }
 
+    /// The reason codes, checking that each reason says the same in codes (UI-2).
     fn codes(g: &Grade) -> Vec<&'static str> {
+        for r in &g.reasons {
+            assert_eq!(r.why.code, r.code, "{r:?}");
+        }
         g.reasons.iter().map(|r| r.code).collect()
     }
 
@@ -337,6 +372,11 @@ mod tests {
         let g = grade(&f, &rules);
         assert_eq!(g.level, Level::Serious);
         assert_eq!(codes(&g), ["base_severity", "repeat_offence"]);
+        let why = &g.reasons[1].why;
+        assert_eq!(
+            (why.arg("prior"), why.arg("serious")),
+            (Some("3"), Some("2"))
+        );
         let detail = &g.reasons.get(1).unwrap().detail;
         assert!(
             detail.contains("3 prior violations in 365 days"),

@@ -18,6 +18,7 @@ pub mod report;
 pub mod resource;
 pub mod taxonomy;
 pub mod time;
+pub mod why;
 pub mod xarf;
 
 /// SHA-256 of `bytes`, lower-case hex. Evidence digests (INT-3) and audit digests use it.

@@ -21,6 +21,7 @@ use crate::penalty::{Action, PlannedAction};
 use crate::resource::{InvalidInput, Product};
 use crate::taxonomy::{Kind, Level};
 use crate::time::Timestamp;
+use crate::why::Why;
 
 /// Where a case stands (§7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -365,8 +366,10 @@ pub struct Decision {
     pub next: State,
     /// What to carry out, in order.
     pub effects: Vec<Effect>,
-    /// Why, citing the rule.
+    /// Why, citing the rule (English, for the API and the audit log).
     pub reason: String,
+    /// The same reason in codes, for the console's languages (UI-2).
+    pub why: Why,
 }
 
 /// The lifecycle's configurable numbers. Defaults are the policy's.
@@ -699,7 +702,12 @@ pub fn decide(
         }
         (S::Reported, Command::Accept { reason }) => {
             let reason = required(reason, "reason", "an acceptance needs a reason")?;
-            Ok(decision(S::Confirmed, vec![], format!("INT-5: {reason}")))
+            Ok(decision(
+                S::Confirmed,
+                vec![],
+                format!("INT-5: {reason}"),
+                Why::new("accepted").with("note", reason),
+            ))
         }
         (
             S::Confirmed
@@ -724,7 +732,12 @@ pub fn decide(
         (S::Reported, Command::Dismiss { reason }) => {
             let reason = required(reason, "reason", "a dismissal needs a reason")?;
             // The operator's reason is the whole reason: the tenant sees it as it was written.
-            Ok(decision(S::Dismissed, vec![], reason.to_string()))
+            Ok(decision(
+                S::Dismissed,
+                vec![],
+                reason.to_string(),
+                Why::new("dismissed").with("note", reason),
+            ))
         }
         // Confirmed cases go on to grading (as in triage); later ones are past dismissal.
         (
@@ -751,12 +764,14 @@ pub fn decide(
                     S::Enforced,
                     vec![Effect::Enforce(planned), notify(enforced_notice(case.kind))],
                     "LIFE-2: still violating at the deadline; the penalty applies".into(),
+                    Why::new("deadline_enforced"),
                 ))
             } else {
                 Ok(decision(
                     S::Resolved,
                     vec![notify(NoticeKind::Resolved)],
                     "LIFE-2: clean at the deadline".into(),
+                    Why::new("deadline_clean"),
                 ))
             }
         }
@@ -776,6 +791,7 @@ pub fn decide(
             S::Resolved,
             vec![Effect::CancelTimer, notify(NoticeKind::Resolved)],
             "LIFE-1: rectified before the deadline".into(),
+            Why::new("rectified"),
         )),
         (
             S::Reported
@@ -805,6 +821,7 @@ pub fn decide(
                 S::UnblockRequested,
                 vec![Effect::Recheck, notify(NoticeKind::SelfUnblockStarted)],
                 "UNB-1: self-service unblock requested; re-checking every violating URL".into(),
+                Why::new("self_unblock_requested"),
             ))
         }
         (S::Enforced, Command::RequestManualUnblock) => {
@@ -816,6 +833,7 @@ pub fn decide(
                 S::UnblockRequested,
                 vec![notify(NoticeKind::UnblockQueued)],
                 "UNB-3: manual unblock requested; in the reviewer queue".into(),
+                Why::new("manual_unblock_requested"),
             ))
         }
         (
@@ -846,7 +864,12 @@ pub fn decide(
                         reason: "must be empty when the re-check is clean",
                     });
                 }
-                lift(case, cmd.name(), "UNB-1: self-service re-check clean")
+                lift(
+                    case,
+                    cmd.name(),
+                    "UNB-1: self-service re-check clean",
+                    Why::new("self_unblock_clean"),
+                )
             } else {
                 Ok(decision(
                     S::Enforced,
@@ -855,6 +878,7 @@ pub fn decide(
                         "UNB-2: self-service re-check found violating content still present: {}",
                         still_violating_urls.join(", ")
                     ),
+                    Why::new("self_unblock_failed").with("urls", still_violating_urls.join("\n")),
                 ))
             }
         }
@@ -863,9 +887,15 @@ pub fn decide(
                 return Err(invalid());
             }
             let approved = "UNB-3: manual unblock approved by a reviewer";
+            let why = Why::new("manual_unblock_approved");
             match reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-                Some(reason) => lift(case, cmd.name(), &format!("{approved}: {reason}")),
-                None => lift(case, cmd.name(), approved),
+                Some(reason) => lift(
+                    case,
+                    cmd.name(),
+                    &format!("{approved}: {reason}"),
+                    why.with("note", reason),
+                ),
+                None => lift(case, cmd.name(), approved, why),
             }
         }
         (S::UnblockRequested, Command::ReviewReject { reason }) => {
@@ -881,6 +911,7 @@ pub fn decide(
                 S::Enforced,
                 vec![notify(NoticeKind::UnblockRejected)],
                 format!("UNB-3: manual unblock rejected: {reason}"),
+                Why::new("manual_unblock_rejected").with("note", reason),
             ))
         }
         (
@@ -903,6 +934,7 @@ pub fn decide(
             case,
             cmd.name(),
             "HARM-2/TKT-1: lifted by a reviewer on a ticket",
+            Why::new("lifted_by_ticket"),
         ),
         // An open console request is decided first (UNB-6); other states hold nothing to lift.
         (
@@ -916,21 +948,27 @@ pub fn decide(
             Command::LiftByTicket,
         ) => Err(invalid()),
 
-        (S::Reported | S::Confirmed, Command::Enforce { actions }) => {
-            enforce(case, actions, false, "HARM-1: enforced by an operator")
-        }
+        (S::Reported | S::Confirmed, Command::Enforce { actions }) => enforce(
+            case,
+            actions,
+            false,
+            "HARM-1: enforced by an operator",
+            Why::new("enforced_by_operator"),
+        ),
         // Enforcing ends the grace period early: the planned actions apply too.
         (S::Alerting, Command::Enforce { actions }) => enforce(
             case,
             actions,
             true,
             "enforced by an operator before the deadline",
+            Why::new("enforced_before_deadline"),
         ),
         (S::Enforced, Command::Enforce { actions }) => enforce(
             case,
             actions,
             false,
             "further actions enforced by an operator",
+            Why::new("enforced_further"),
         ),
         // An open request is decided first, so an approval never lifts what it did not review;
         // a closed case does not reopen: a new violation is a new case.
@@ -940,11 +978,12 @@ pub fn decide(
     }
 }
 
-fn decision(next: State, effects: Vec<Effect>, reason: String) -> Decision {
+fn decision(next: State, effects: Vec<Effect>, reason: String, why: Why) -> Decision {
     Decision {
         next,
         effects,
         reason,
+        why,
     }
 }
 
@@ -1001,6 +1040,7 @@ fn confirm(
                     "LIFE-1: general first offence; rectify before {}",
                     at.to_rfc3339()
                 ),
+                Why::new("first_offence_alerted").with("at", at.to_rfc3339()),
             ))
         }
         Level::General => Ok(decision(
@@ -1010,6 +1050,7 @@ fn confirm(
                 notify(enforced_notice(case.kind)),
             ],
             "LIFE-1: general, not a first offence; enforced at once".into(),
+            Why::new("repeat_general_enforced"),
         )),
         Level::Serious | Level::EspeciallySerious => Ok(decision(
             State::Enforced,
@@ -1018,6 +1059,7 @@ fn confirm(
                 notify(enforced_notice(case.kind)),
             ],
             format!("LIFE-3: {} case enforced at once", level.code()),
+            Why::new("serious_enforced").with("level", level.code()),
         )),
     }
 }
@@ -1028,6 +1070,7 @@ fn enforce(
     actions: &[PlannedAction],
     with_pending: bool,
     reason: &str,
+    why: Why,
 ) -> Result<Decision, LifecycleError> {
     check_plan(actions)?;
     let planned = if with_pending {
@@ -1058,14 +1101,20 @@ fn enforce(
     }
     let codes: Vec<&str> = new.iter().map(|p| p.action.code()).collect();
     let reason = format!("{reason}: {}", codes.join(", "));
+    let why = why.with("actions", codes.join(","));
     effects.push(Effect::Enforce(new));
     effects.push(notify(enforced_notice(case.kind)));
-    Ok(decision(State::Enforced, effects, reason))
+    Ok(decision(State::Enforced, effects, reason, why))
 }
 
 /// Lifts every action that is not held as no_unblock. The case is `lifted` when nothing stays
 /// in force, else it stays `enforced` with the no_unblock actions.
-fn lift(case: &CaseFacts, command: &'static str, reason: &str) -> Result<Decision, LifecycleError> {
+fn lift(
+    case: &CaseFacts,
+    command: &'static str,
+    reason: &str,
+    why: Why,
+) -> Result<Decision, LifecycleError> {
     let ticket = TicketLift::of(case);
     if ticket.liftable.is_empty() {
         // An enforced case always holds an action, so only no_unblock ones can be left.
@@ -1084,6 +1133,7 @@ fn lift(case: &CaseFacts, command: &'static str, reason: &str) -> Result<Decisio
             State::Lifted,
             vec![Effect::Lift(liftable), notify(NoticeKind::Lifted)],
             reason.to_string(),
+            why,
         ))
     } else {
         let codes: Vec<&str> = locked.iter().map(|a| a.code()).collect();
@@ -1091,6 +1141,7 @@ fn lift(case: &CaseFacts, command: &'static str, reason: &str) -> Result<Decisio
             State::Enforced,
             vec![Effect::Lift(liftable), notify(NoticeKind::PartiallyLifted)],
             format!("{reason}; {} stay (no_unblock)", codes.join(", ")),
+            why.with("stay", codes.join(",")),
         ))
     }
 }

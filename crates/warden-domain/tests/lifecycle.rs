@@ -426,6 +426,9 @@ fn unb2_unb3_failed_self_service_then_manual_review() {
         .unwrap();
     assert_eq!(d.next, State::Enforced);
     assert!(d.reason.contains(&url) && d.reason.contains("UNB-2"));
+    // UI-2: the same reason in codes, for the console's languages.
+    assert_eq!(d.why.code, "self_unblock_failed");
+    assert_eq!(d.why.arg("urls"), Some(url.as_str()));
     assert!(m.case.self_unblock_failed);
 
     let d = m.run(&Command::RequestManualUnblock).unwrap();
@@ -458,6 +461,11 @@ fn unb2_unb3_failed_self_service_then_manual_review() {
         .unwrap();
     assert_eq!(d.next, State::Enforced);
     assert!(d.reason.contains("the URL still has violating content"));
+    assert_eq!(d.why.code, "manual_unblock_rejected");
+    assert_eq!(
+        d.why.arg("note"),
+        Some("the URL still has violating content")
+    );
 
     m.run(&Command::RequestManualUnblock).unwrap();
     let d = m
@@ -472,6 +480,8 @@ fn unb2_unb3_failed_self_service_then_manual_review() {
         "{}",
         d.reason
     );
+    assert_eq!(d.why.code, "manual_unblock_approved");
+    assert_eq!(d.why.arg("note"), Some("checked by hand"));
     m.check_invariants();
 }
 
@@ -699,6 +709,8 @@ proptest! {
             let before = m.case.clone();
             match m.run(&cmd) {
                 Ok(d) => {
+                    // UI-2: every decision says why in codes too.
+                    prop_assert!(!d.why.code.is_empty(), "no why: {}", d.reason);
                     if d.next == State::Lifted {
                         prop_assert!(
                             d.effects.iter().any(|e| matches!(e, Effect::Lift(_))),

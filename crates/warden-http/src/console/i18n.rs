@@ -397,6 +397,15 @@ mod tests {
                 literals_after("../warden-domain/src/grading.rs", "code: \""),
             ),
             ("event", events.iter().map(|e| e.to_string()).collect()),
+            // Reasons in codes: a state change's (the lifecycle's) and a level's (grading's).
+            (
+                "why",
+                literals_after("../warden-domain/src/lifecycle.rs", "Why::new(\""),
+            ),
+            (
+                "grade",
+                literals_after("../warden-domain/src/grading.rs", "Why::new(\""),
+            ),
             (
                 "what",
                 literals_after("../warden-app/src", "AppError::NotFound(\""),
@@ -416,6 +425,32 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "codes without words: {missing:#?}");
+    }
+
+    /// A text names the same placeholders in both languages, so no fact is lost in one of them
+    /// and none shows as a raw `{name}`.
+    #[test]
+    fn both_catalogues_fill_the_same_placeholders() {
+        fn holes(text: &str) -> std::collections::BTreeSet<&str> {
+            text.split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+                .collect()
+        }
+        let (en, zh) = (Lang::En.catalog(), Lang::Zh.catalog());
+        let differ: Vec<String> = en
+            .keys()
+            .filter(|k| zh.has(k))
+            .filter(|k| holes(&en.get(k)) != holes(&zh.get(k)))
+            .map(|k| {
+                format!(
+                    "{k}: en {:?}, zh-CN {:?}",
+                    holes(&en.get(k)),
+                    holes(&zh.get(k))
+                )
+            })
+            .collect();
+        assert!(differ.is_empty(), "placeholders differ: {differ:#?}");
     }
 
     #[test]

@@ -425,6 +425,7 @@ struct StaffCase {
     pen: Penalties,
     reports: Vec<ReportView>,
     history: Vec<HistoryEntry>,
+    state_why: Option<warden_domain::why::Why>,
     operator: bool,
     legal_refs: &'static [&'static str],
     notes: Vec<NoteView>,
@@ -445,25 +446,28 @@ async fn case_page(
 async fn case_view(app: &App, v: &Viewer, id: &str, c: Chrome, status: StatusCode) -> Response {
     let who = v.principal();
     let loaded = async {
+        let data = super::view::load_case(app, &who, id).await?;
+        let state_why = data.state_why();
         let super::view::CaseData {
             case,
             pen,
             reports,
             history,
-        } = super::view::load_case(app, &who, id).await?;
+        } = data;
         let notes = app.notes(&who, id).await?;
         let claim = app
             .claims(&who, &[format!("case:{}", case.id)])
             .await?
             .into_iter()
             .next();
-        Ok::<_, AppError>((case, pen, reports, history, notes, claim))
+        Ok::<_, AppError>((case, pen, reports, history, state_why, notes, claim))
     }
     .await;
     match loaded {
-        Ok((case, pen, reports, history, notes, claim)) => render(
+        Ok((case, pen, reports, history, state_why, notes, claim)) => render(
             status,
             &StaffCase {
+                state_why,
                 notes,
                 claim,
                 legal_refs: case.category.info().legal_refs,

@@ -7,7 +7,9 @@ use axum::response::{Html, IntoResponse, Response};
 use warden_app::App;
 use warden_app::error::AppError;
 use warden_domain::identity::Role;
+use warden_domain::penalty::Action;
 use warden_domain::time::{Timestamp, civil_from_days};
+use warden_domain::why::Why;
 
 use super::{Lang, Viewer};
 
@@ -174,6 +176,53 @@ impl Chrome {
         }
     }
 
+    /// A reason in codes in the page language: the catalogue's `{prefix}.{code}` (`why.…` for a
+    /// state change, `grade.…` for a level reason) with its facts in the page's words — action,
+    /// level and category codes by their names, a time in the provider's zone, and what a
+    /// person typed as written. An unknown code shows as itself, like [`Chrome::code`].
+    pub fn why(&self, prefix: &str, why: &Why) -> String {
+        let key = format!("{prefix}.{}", why.code);
+        let c = self.lang.catalog();
+        if !c.has(&key) {
+            return why.code.clone();
+        }
+        let sep = if self.zh() { "、" } else { ", " };
+        let actions = |v: &str| {
+            v.split(',')
+                .filter(|a| !a.is_empty())
+                .map(|a| match Action::parse(a) {
+                    Ok(a) if self.zh() => a.label_zh().to_string(),
+                    Ok(a) => a.label_en().to_string(),
+                    Err(_) => a.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(sep)
+        };
+        let shown: Vec<(&str, String)> = why
+            .args
+            .iter()
+            .map(|(name, v)| {
+                let v = match name.as_str() {
+                    "actions" | "stay" => actions(v),
+                    "level" | "from" | "to" | "min" => self.code("level", v),
+                    "category" => self.category(v),
+                    "at" => Timestamp::parse_rfc3339(v)
+                        .map(|t| self.time(t.millis()))
+                        .unwrap_or_else(|_| v.clone()),
+                    "urls" => v.lines().collect::<Vec<_>>().join(sep),
+                    _ => v.clone(),
+                };
+                (name.as_str(), v)
+            })
+            .collect();
+        let args: Vec<(&str, &str)> = shown.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut text = c.fmt(&key, &args);
+        if let Some((_, stay)) = shown.iter().find(|(k, _)| *k == "stay") {
+            text.push_str(&self.f("why.stay", &[("actions", stay)]));
+        }
+        text
+    }
+
     /// A category's label in the page language.
     pub fn category(&self, code: &str) -> String {
         match warden_domain::taxonomy::Category::parse(code) {
@@ -189,6 +238,13 @@ impl Chrome {
     /// the viewer's own zone.
     pub fn time(&self, ms: impl Millis) -> String {
         local_time(ms.ms(), &self.zone)
+    }
+
+    /// An RFC 3339 instant (as history entries carry them) like [`Chrome::time`].
+    pub fn stamp(&self, rfc3339: &str) -> String {
+        Timestamp::parse_rfc3339(rfc3339)
+            .map(|t| self.time(t.millis()))
+            .unwrap_or_else(|_| rfc3339.to_string())
     }
 
     /// RFC 3339 for a `datetime` attribute.
@@ -448,6 +504,18 @@ pub struct CaseData {
     pub reports: Vec<warden_app::triage::ReportView>,
     /// Its history.
     pub history: Vec<warden_app::triage::HistoryEntry>,
+}
+
+impl CaseData {
+    /// Why the case is in its state now: the reason of the last change into it.
+    pub fn state_why(&self) -> Option<Why> {
+        let state = self.case.state.code();
+        self.history
+            .iter()
+            .rev()
+            .find(|h| h.to.as_deref() == Some(state))
+            .and_then(|h| h.why.clone())
+    }
 }
 
 /// Loads [`CaseData`] as `who` sees it (a foreign or missing id is `NotFound` alike).

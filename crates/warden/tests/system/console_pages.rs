@@ -930,6 +930,19 @@ pub(crate) fn check_page(what: &str, html: &str, lang: &str, problems: &mut Vec<
             ));
         }
     }
+    for e in &els {
+        if matches!(e.name.as_str(), "script" | "style") {
+            continue;
+        }
+        for t in &e.own_text {
+            if let Some(hole) = unfilled_placeholder(t) {
+                note(format!(
+                    "unfilled placeholder {hole} in <{}>: {t:?}",
+                    e.name
+                ));
+            }
+        }
+    }
     if lang == "zh-CN" {
         let english = english_only_texts();
         for e in &els {
@@ -944,9 +957,45 @@ pub(crate) fn check_page(what: &str, html: &str, lang: &str, problems: &mut Vec<
                         e.name
                     ));
                 }
+                // The lifecycle's and grading's English reasons ("LIFE-2: still violating…",
+                // "… (rule: serious from 2 …)") are for the API; pages say them in words. A
+                // record shown as stored (the audit page's details, in <code>) is data.
+                if e.name != "code" && english_rule_text(t) {
+                    note(format!(
+                        "an English rule text on a zh-CN page: {t:?} in <{}>",
+                        e.name
+                    ));
+                }
             }
         }
     }
+}
+
+/// A catalogue placeholder left in a text (`{note}`), if any.
+fn unfilled_placeholder(text: &str) -> Option<&str> {
+    let start = text.find('{')?;
+    let len = text[start + 1..].find('}')?;
+    let name = &text[start + 1..start + 1 + len];
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .then(|| &text[start..start + len + 2])
+}
+
+/// Whether `text` holds one of the English reasons the lifecycle and grading write for the API
+/// and the audit log: a requirement id followed by a colon (`UNB-3: manual unblock…`), or a
+/// grading rule (`(rule: …`).
+fn english_rule_text(text: &str) -> bool {
+    if text.contains("(rule: ") {
+        return true;
+    }
+    ["INT-", "LIFE-", "UNB-", "HARM-", "TKT-", "GRD-", "PEN-"]
+        .iter()
+        .any(|id| {
+            text.match_indices(id).any(|(at, _)| {
+                let rest = &text[at + id.len()..];
+                let digits = rest.chars().take_while(char::is_ascii_digit).count();
+                digits > 0 && rest[digits..].starts_with(':')
+            })
+        })
 }
 
 /// The English catalogue's texts that differ from the zh-CN ones (and hold a word).
