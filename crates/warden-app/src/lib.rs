@@ -40,6 +40,7 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod metrics;
 pub mod notices;
+pub mod outbound;
 pub mod page;
 pub mod people;
 pub mod recheck;
