@@ -217,7 +217,24 @@ impl App {
             }
             JobKind::WebhookDeliver => {
                 drop(tx);
-                self.deliver_webhook(job).await?;
+                self.deliver_legacy_webhook(job).await?;
+                tx = self.store.begin_write().await?;
+            }
+            JobKind::OutboundDeliver => {
+                drop(tx);
+                self.deliver_outbound(job).await?;
+                tx = self.store.begin_write().await?;
+            }
+            JobKind::CaseReminder => {
+                drop(tx);
+                let payload: serde_json::Value =
+                    serde_json::from_str(&job.payload).unwrap_or_default();
+                let case_id = payload
+                    .get("case_id")
+                    .and_then(|c| c.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                self.reminder_fired(&case_id).await?;
                 tx = self.store.begin_write().await?;
             }
             JobKind::EnforceReconcile => {

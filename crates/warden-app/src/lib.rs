@@ -167,6 +167,8 @@ pub struct App {
     pub index: Arc<warden_enforce::index::SharedIndex>,
     /// The enforcement adapters (ENF-2).
     pub adapters: Arc<enforce::Adapters>,
+    /// Where notices go besides the inbox (NOT-1, NOT-3).
+    pub notices: Arc<outbound::NoticeSettings>,
 }
 
 impl Settings {
@@ -225,6 +227,7 @@ impl App {
             fetch_policy: Arc::new(parts.fetch_policy),
             index: parts.index,
             adapters: Arc::new(parts.adapters),
+            notices: Arc::new(outbound::NoticeSettings::default()),
             store,
         }
     }
@@ -269,6 +272,12 @@ impl App {
     /// The same app with other lifecycle settings.
     pub fn with_lifecycle(mut self, l: lifecycle::LifecycleSettings) -> App {
         self.lifecycle = Arc::new(l);
+        self
+    }
+
+    /// The same app sending notices as `n` says (NOT-1, NOT-3).
+    pub fn with_notices(mut self, n: outbound::NoticeSettings) -> App {
+        self.notices = Arc::new(n);
         self
     }
 

@@ -244,6 +244,11 @@ fn deadline_key(case_id: &str) -> String {
     format!("deadline:{case_id}")
 }
 
+/// The timer name of a case's reminder (NOT-3), cancelled with its deadline.
+fn reminder_key(case_id: &str) -> String {
+    format!("reminder:{case_id}")
+}
+
 /// One decided step to store: the command's name (audit action `case.<command>`), the decision,
 /// the planned actions (recorded as pending when the case starts alerting) and audit details.
 pub(crate) struct Step<'a> {
@@ -449,6 +454,19 @@ impl App {
                     };
                     tx.enqueue(&job, &warden_store::new_id("job", now), now)
                         .await?;
+                    // NOT-3: the reminder, armed with the deadline (if it is still ahead).
+                    let remind_at = at.millis() - self.notices.reminder_before_ms;
+                    if self.notices.reminder_before_ms > 0 && remind_at > now {
+                        let reminder = NewJob {
+                            kind: JobKind::CaseReminder,
+                            payload: serde_json::json!({ "case_id": l.case.id }).to_string(),
+                            run_at: remind_at,
+                            dedup_key: Some(reminder_key(&l.case.id)),
+                            max_attempts: 10,
+                        };
+                        tx.enqueue(&reminder, &warden_store::new_id("job", now), now)
+                            .await?;
+                    }
                     l.life.deadline_at = Some(at.millis());
                     // The plan waits as pending records until the deadline (LIFE-2).
                     self.record_actions(tx, l, planned, Desired::Planned)
@@ -456,6 +474,7 @@ impl App {
                 }
                 Effect::CancelTimer => {
                     tx.cancel_timer(&deadline_key(&l.case.id)).await?;
+                    tx.cancel_timer(&reminder_key(&l.case.id)).await?;
                 }
                 Effect::Enforce(actions) => {
                     self.record_actions(tx, l, actions, Desired::InForce)
@@ -607,6 +626,7 @@ impl App {
             .unwrap_or_else(|| "zh-CN".into());
         let t = match kind {
             NoticeKind::Alerting => Template::Alerting,
+            NoticeKind::DeadlineReminder => Template::Reminder,
             NoticeKind::Resolved => Template::Resolved,
             NoticeKind::Lifted => Template::Lifted,
             NoticeKind::PartiallyLifted => Template::PartiallyLifted,
@@ -641,6 +661,7 @@ impl App {
                 Some(unblock_eligibility(&after, &self.lifecycle.policy))
             }
             Template::Alerting
+            | Template::Reminder
             | Template::Resolved
             | Template::Lifted
             | Template::UnblockQueued => None,
@@ -657,7 +678,7 @@ impl App {
                 .life
                 .deadline_at
                 .map(Timestamp)
-                .filter(|_| t == Template::Alerting),
+                .filter(|_| matches!(t, Template::Alerting | Template::Reminder)),
             note,
             unblock,
             maybe_compromised: kind == NoticeKind::EnforcedHostSecurity,
@@ -677,7 +698,9 @@ impl App {
             read_at: None,
         };
         tx.insert_notice(&n).await?;
-        Ok(())
+        // NOT-1/NOT-2: the inbox has it; e-mail and SMS go out from the same transaction.
+        let resource_name = resource.as_ref().map_or("-", |r| r.name.as_str());
+        self.send_notice(tx, &n, resource_name, now).await
     }
 
     /// Confirms a reported case: grade it (GRD-1..3), plan the matrix's actions (PEN-1) and let
@@ -858,6 +881,40 @@ impl App {
     }
 
     /// The deadline timer fired (LIFE-2): re-check, then enforce or resolve.
+    /// NOT-3: the reminder before an alerting case's deadline. A case that left alerting
+    /// cancelled it; one that fires anyway (a stale timer) finds the case moved on and says
+    /// nothing.
+    pub(crate) async fn reminder_fired(&self, case_id: &str) -> AppResult<()> {
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        let l = match self.load(&mut tx, case_id, None).await {
+            Ok(l) => l,
+            Err(AppError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if l.case.state != State::Alerting {
+            return Ok(());
+        }
+        self.notify(
+            &mut tx,
+            &l,
+            NoticeKind::DeadlineReminder,
+            State::Alerting,
+            None,
+        )
+        .await?;
+        let mut ev = self.event(
+            &Principal::System,
+            "case.reminder",
+            format!("case:{}", l.case.id),
+        );
+        ev.account_id = l.case.account_id.clone();
+        ev.details = serde_json::json!({ "deadline": l.life.deadline_at.map(|d| Timestamp(d).to_rfc3339()) });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub(crate) async fn deadline_fired(&self, case_id: &str) -> AppResult<()> {
         let (target, markers, category) = {
             let Some(case) = self

@@ -14,6 +14,7 @@ pub struct Metrics {
     jobs_failed: AtomicU64,
     http_requests: AtomicU64,
     http_errors: AtomicU64,
+    contacts_read_for_notices: AtomicU64,
 }
 
 impl Metrics {
@@ -43,6 +44,16 @@ impl Metrics {
             &self.jobs_succeeded
         } else {
             &self.jobs_failed
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A sealed contact was opened for `purpose` (AUD-4): sending a notice reads the address or
+    /// phone every time, which is counted here rather than audited per message.
+    pub fn personal_data_read(&self, purpose: &str) {
+        match purpose {
+            "notice" => &self.contacts_read_for_notices,
+            _ => return,
         }
         .fetch_add(1, Ordering::Relaxed);
     }
@@ -107,6 +118,11 @@ impl Metrics {
         }
         let _ = writeln!(
             o,
+            "# HELP warden_personal_data_reads_total Sealed contacts opened to send notices (AUD-4: counted, not audited per message).\n# TYPE warden_personal_data_reads_total counter\nwarden_personal_data_reads_total{{purpose=\"notice\"}} {}",
+            g(&self.contacts_read_for_notices)
+        );
+        let _ = writeln!(
+            o,
             "# HELP warden_http_requests_total HTTP responses sent.\n# TYPE warden_http_requests_total counter\nwarden_http_requests_total {}",
             g(&self.http_requests)
         );
@@ -115,6 +131,27 @@ impl Metrics {
             "# HELP warden_http_server_errors_total HTTP 5xx responses.\n# TYPE warden_http_server_errors_total counter\nwarden_http_server_errors_total {}",
             g(&self.http_errors)
         );
+        o
+    }
+
+    /// The outbound messages not sent yet (NOT-2, ENF-2), by channel and state: `dead` ones
+    /// wait for an operator to re-drive them.
+    pub fn render_outbound(
+        counts: &[(
+            warden_store::outbound::Channel,
+            warden_store::outbound::OutboundState,
+            i64,
+        )],
+    ) -> String {
+        let mut o = String::from(
+            "# HELP warden_outbound_messages Outbound messages (webhook, e-mail, SMS) not sent yet, by channel and state.\n# TYPE warden_outbound_messages gauge\n",
+        );
+        for (channel, state, n) in counts {
+            let _ = writeln!(
+                o,
+                "warden_outbound_messages{{channel=\"{channel}\",state=\"{state}\"}} {n}"
+            );
+        }
         o
     }
 

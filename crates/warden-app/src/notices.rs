@@ -6,7 +6,7 @@
 //! Pure rendering; the use case stores the result in the inbox in the same transaction as the
 //! transition it reports (NOT-2).
 
-use warden_domain::lifecycle::Refusal;
+use warden_domain::lifecycle::{NoticeKind, Refusal};
 use warden_domain::penalty::Action;
 use warden_domain::taxonomy::{Category, Level};
 use warden_domain::time::Timestamp;
@@ -46,6 +46,8 @@ pub struct NoticeFacts<'a> {
 pub enum Template {
     /// LIFE-1: alerting, rectify before the deadline.
     Alerting,
+    /// NOT-3: the deadline is near, the content still there.
+    Reminder,
     /// LIFE-2/3: penalty applied.
     Enforced,
     /// LIFE-2: rectified in time.
@@ -67,6 +69,7 @@ impl Template {
     pub fn code(self) -> &'static str {
         match self {
             Template::Alerting => "case.alerting",
+            Template::Reminder => "case.reminder",
             Template::Enforced => "case.enforced",
             Template::Resolved => "case.resolved",
             Template::Lifted => "case.lifted",
@@ -266,6 +269,10 @@ pub fn render(template: Template, lang: &str, f: &NoticeFacts<'_>) -> (String, S
                 "【违规告警】{name} 存在{}内容，请在截止时间前整改",
                 info.label_zh
             ),
+            Template::Reminder => format!(
+                "【整改提醒】{name} 的{}内容尚未整改，截止时间将至",
+                info.label_zh
+            ),
             Template::Enforced => format!("【违规处罚】{name} 因{}已被处理", info.label_zh),
             Template::Resolved => format!("【已整改】{name} 的违规告警已解除"),
             Template::Lifted => format!("【已解封】{name} 已解除封禁"),
@@ -279,7 +286,9 @@ pub fn render(template: Template, lang: &str, f: &NoticeFacts<'_>) -> (String, S
             f.case_id, f.resource_id, f.product, info.label_zh
         ));
         match template {
-            Template::Alerting => body.push_str(&format!("逾期未整改将执行的处罚：{actions}\n")),
+            Template::Alerting | Template::Reminder => {
+                body.push_str(&format!("逾期未整改将执行的处罚：{actions}\n"));
+            }
             Template::PartiallyLifted => body.push_str(&format!("仍在执行的处罚：{actions}\n")),
             Template::Lifted | Template::Resolved => {}
             Template::Enforced
@@ -296,6 +305,7 @@ pub fn render(template: Template, lang: &str, f: &NoticeFacts<'_>) -> (String, S
         body.push_str(&format!("相关法律法规：{laws}\n"));
         match template {
             Template::Alerting => body.push_str("请删除上述链接中的违规内容。截止时间前整改完成不会被封禁；逾期仍存在违规内容将按处罚规则处理。\n"),
+            Template::Reminder => body.push_str("整改截止时间即将到达，上述链接中仍可能存在违规内容。请尽快删除；截止时间前整改完成不会被封禁。\n"),
             Template::Enforced => body.push_str(&advice),
             Template::UnblockFailed => {
                 body.push_str("重新检测发现上述链接仍存在违规内容，或无法确认其已删除，自助解封未成功。\n");
@@ -321,6 +331,10 @@ pub fn render(template: Template, lang: &str, f: &NoticeFacts<'_>) -> (String, S
                 "[Violation alert] {name}: {} — rectify before the deadline",
                 info.label_en
             ),
+            Template::Reminder => format!(
+                "[Reminder] {name}: {} — the deadline to rectify is near",
+                info.label_en
+            ),
             Template::Enforced => format!("[Penalty applied] {name}: {}", info.label_en),
             Template::Resolved => format!("[Resolved] {name}: the violation alert is closed"),
             Template::Lifted => format!("[Unblocked] {name} is unblocked"),
@@ -342,7 +356,7 @@ pub fn render(template: Template, lang: &str, f: &NoticeFacts<'_>) -> (String, S
             f.case_id, f.resource_id, f.product, info.label_en
         ));
         match template {
-            Template::Alerting => {
+            Template::Alerting | Template::Reminder => {
                 body.push_str(&format!("Action if not rectified in time: {actions}\n"));
             }
             Template::PartiallyLifted => body.push_str(&format!("Still in force: {actions}\n")),
@@ -361,6 +375,7 @@ pub fn render(template: Template, lang: &str, f: &NoticeFacts<'_>) -> (String, S
         body.push_str(&format!("Legal basis: {laws}\n"));
         match template {
             Template::Alerting => body.push_str("Remove the violating content at the links above. Nothing is blocked if you rectify before the deadline; content still there afterwards is penalised.\n"),
+            Template::Reminder => body.push_str("The deadline to rectify is near and the links above may still hold violating content. Remove it now: nothing is blocked if you rectify before the deadline.\n"),
             Template::Enforced => body.push_str(&advice),
             Template::UnblockFailed => {
                 body.push_str("The re-check found violating content still at the links above, or could not confirm it is gone; the self-service unblock did not succeed.\n");
@@ -382,6 +397,69 @@ pub fn render(template: Template, lang: &str, f: &NoticeFacts<'_>) -> (String, S
         }
     }
     (title, body)
+}
+
+/// The short SMS text of a notice (NOT-1): what happened, to which resource, and where to look
+/// — one 70-character segment where the names allow. (`sign` is the gateway's signature,
+/// 【…】, added by the gateway.)
+pub fn sms_text(kind: NoticeKind, lang: &str, resource: &str, case_id: &str) -> String {
+    let zh = lang.eq_ignore_ascii_case("zh-CN") || lang.eq_ignore_ascii_case("zh");
+    let what = match (kind, zh) {
+        (NoticeKind::Alerting, true) => "存在违规内容，请在截止时间前整改",
+        (NoticeKind::Alerting, false) => "has violating content: rectify before the deadline",
+        (NoticeKind::DeadlineReminder, true) => "违规内容尚未整改，截止时间将至",
+        (NoticeKind::DeadlineReminder, false) => "is not rectified yet; the deadline is near",
+        (NoticeKind::Enforced | NoticeKind::EnforcedHostSecurity, true) => "因违规已被处罚",
+        (NoticeKind::Enforced | NoticeKind::EnforcedHostSecurity, false) => {
+            "is penalised for a violation"
+        }
+        (NoticeKind::Resolved, true) => "违规告警已解除",
+        (NoticeKind::Resolved, false) => "violation alert closed",
+        (NoticeKind::Lifted, true) => "已解除封禁",
+        (NoticeKind::Lifted, false) => "is unblocked",
+        (NoticeKind::PartiallyLifted, true) => "部分处罚已解除",
+        (NoticeKind::PartiallyLifted, false) => "is partly unblocked",
+        (NoticeKind::UnblockFailed, true) => "自助解封失败，仍存在违规内容",
+        (NoticeKind::UnblockFailed, false) => "unblock failed: violating content remains",
+        (NoticeKind::UnblockRejected, true) => "人工解封申请被驳回",
+        (NoticeKind::UnblockRejected, false) => "manual unblock rejected",
+        (NoticeKind::UnblockQueued, true) => "人工解封申请已提交审核",
+        (NoticeKind::UnblockQueued, false) => "manual unblock request queued",
+        (NoticeKind::SelfUnblockStarted, true) => "正在复查自助解封申请",
+        (NoticeKind::SelfUnblockStarted, false) => "self-service unblock re-check started",
+    };
+    // The case id is long (and in the template's parameters); the console lists the case.
+    let _ = case_id;
+    if zh {
+        format!("您的资源{resource}{what}，详情请登录控制台查看。")
+    } else {
+        format!("Your resource {resource} {what}. Details in the console.")
+    }
+}
+
+/// The HTML part of a notice mail: the text's lines as paragraphs, escaped, with the console
+/// link (if any) as a link.
+pub fn html(lang: &str, title: &str, body: &str, link: Option<&str>) -> String {
+    fn esc(t: &str) -> String {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>\n<h1>{}</h1>\n",
+        esc(lang),
+        esc(title),
+        esc(title)
+    );
+    for line in body.lines().filter(|l| !l.trim().is_empty()) {
+        out.push_str(&format!("<p>{}</p>\n", esc(line.trim())));
+    }
+    if let Some(link) = link {
+        out.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>\n", esc(link)));
+    }
+    out.push_str("</body></html>\n");
+    out
 }
 
 #[cfg(test)]

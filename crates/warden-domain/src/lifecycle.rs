@@ -312,6 +312,8 @@ crate::codes! {
     pub enum NoticeKind: "notice kind" {
         /// LIFE-1: alerting, rectify before the deadline.
         Alerting = "case.alerting",
+        /// NOT-3: the deadline is near and the case is not rectified yet.
+        DeadlineReminder = "case.reminder",
         /// LIFE-2/LIFE-3: the penalty applies.
         Enforced = "case.enforced",
         /// HARM-1/PEN-5: access restricted for harmful behaviour; points to host-security checks.

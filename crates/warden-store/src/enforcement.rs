@@ -100,41 +100,38 @@ pub struct WebhookAttempt {
     pub at: i64,
 }
 
-impl WriteTx {
-    /// Logs a delivery attempt.
-    pub async fn record_webhook_attempt(&mut self, a: &WebhookAttempt) -> Result<()> {
-        sqlx::query("INSERT INTO webhook_attempts (id, msg_id, endpoint, attempt, status, error, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(a.id.as_str())
-            .bind(a.msg_id.as_str())
-            .bind(a.endpoint.as_str())
-            .bind(a.attempt)
-            .bind(a.status)
-            .bind(a.error.as_deref())
-            .bind(a.at)
-            .execute(self.conn())
-            .await?;
-        Ok(())
-    }
-}
-
 impl Store {
-    /// Delivery attempts, newest message first; optionally of one message.
+    /// Webhook delivery attempts (the outbound queue's, channel `webhook`), newest first;
+    /// optionally only those of the messages about `subject` (`change:<action id>:<op>`).
     pub async fn webhook_attempts(
         &self,
-        msg_id: Option<&str>,
+        subject: Option<&str>,
         limit: i64,
     ) -> Result<Vec<WebhookAttempt>> {
-        let rows = sqlx::query("SELECT * FROM webhook_attempts WHERE ($1 = '' OR msg_id = $1) ORDER BY id DESC LIMIT $2")
-            .bind(msg_id.unwrap_or(""))
-            .bind(page(limit))
-            .fetch_all(self.pool())
-            .await?;
+        let mut sql = String::from(
+            "SELECT a.id, a.attempt, a.status, a.error, a.at, o.id AS outbound_id, o.endpoint FROM outbound_attempts a JOIN outbound o ON o.id = a.outbound_id WHERE o.channel = 'webhook'",
+        );
+        if subject.is_some() {
+            sql.push_str(" AND o.subject = $2");
+        }
+        sql.push_str(" ORDER BY a.id DESC LIMIT $1");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(page(limit));
+        if let Some(subject) = subject {
+            q = q.bind(subject);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
+                let endpoint = s(r, "endpoint")?;
+                let id = s(r, "outbound_id")?;
+                let msg_id = id
+                    .strip_prefix(&format!("webhook:{endpoint}:"))
+                    .unwrap_or(&id)
+                    .to_string();
                 Ok(WebhookAttempt {
                     id: s(r, "id")?,
-                    msg_id: s(r, "msg_id")?,
-                    endpoint: s(r, "endpoint")?,
+                    msg_id,
+                    endpoint,
                     attempt: i(r, "attempt")?,
                     status: crate::oi(r, "status")?,
                     error: os(r, "error")?,

@@ -23,10 +23,15 @@ warden_domain::codes! {
         CaseDeadline = "case.deadline",
         /// A high-confidence detection confirms its case (INT-5).
         CaseConfirm = "case.confirm",
-        /// One webhook delivery of one enforcement change (ENF-1/ENF-2).
+        /// One webhook delivery of one enforcement change, as queued before the outbound queue
+        /// (still run: it becomes an outbound message).
         WebhookDeliver = "webhook.deliver",
         /// Cluster-wide reconciliation of enforcement deliveries (ENF-2).
         EnforceReconcile = "enforce.reconcile",
+        /// One attempt at one message of the outbound queue (NOT-1, NOT-2, ENF-2).
+        OutboundDeliver = "outbound.deliver",
+        /// NOT-3: the reminder before an alerting case's deadline.
+        CaseReminder = "case.reminder",
     }
 }
 

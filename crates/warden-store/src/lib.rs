@@ -21,6 +21,7 @@ pub mod enforcement;
 pub mod jobs;
 pub mod lifecycle;
 pub mod metrics;
+pub mod outbound;
 pub mod reports;
 pub mod resources;
 pub mod scan;
@@ -247,6 +248,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "console_indexes",
         sqlite: include_str!("../migrations/sqlite/0009_console_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0009_console_indexes.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "outbound",
+        sqlite: include_str!("../migrations/sqlite/0010_outbound.sql"),
+        postgres: include_str!("../migrations/postgres/0010_outbound.sql"),
     },
 ];
 

@@ -66,8 +66,8 @@ pub struct EndpointView {
 pub struct MessageView {
     /// The endpoint.
     pub endpoint: String,
-    /// The job's state (`dead`: re-drivable).
-    pub state: JobState,
+    /// Where the message stands (`dead`: re-drivable).
+    pub state: warden_store::outbound::OutboundState,
     /// Attempts so far.
     pub attempts: i64,
     /// The last failure.
@@ -634,71 +634,105 @@ impl App {
         c: &EnforcementChange,
         now: i64,
     ) -> AppResult<String> {
-        let job = warden_store::jobs::NewJob {
-            kind: JobKind::WebhookDeliver,
-            payload: serde_json::to_string(&DeliveryJob {
-                endpoint: endpoint.to_string(),
-                change: c.clone(),
-            })
-            .unwrap_or_default(),
-            run_at: now,
-            dedup_key: Some(delivery_key(endpoint, &message_id(c))),
-            max_attempts: self.settings.webhook_max_attempts,
-        };
-        Ok(tx
-            .enqueue(&job, &warden_store::new_id("job", now), now)
-            .await?)
+        let m = webhook_message(endpoint, c);
+        self.queue_outbound(tx, &m, self.settings.webhook_max_attempts, now)
+            .await
     }
 
-    /// Delivers one webhook message; every attempt is logged (ENF-2) and the delivery is
-    /// confirmed (2xx) or its failure recorded, `failed` after the last attempt.
-    pub(crate) async fn deliver_webhook(&self, job: &warden_store::jobs::Job) -> AppResult<()> {
-        let p: DeliveryJob = serde_json::from_str(&job.payload).map_err(|e| {
-            crate::error::AppError::Internal(format!("unreadable webhook job payload: {e}"))
-        })?;
-        let msg_id = message_id(&p.change);
-        let adapter = self.adapters.webhook(&p.endpoint);
-        let outcome: Result<u16, String> = match adapter {
+    /// One POST of a webhook message (the outbound queue's `webhook` channel).
+    pub(crate) async fn send_webhook_message(
+        &self,
+        m: &warden_store::outbound::Outbound,
+    ) -> crate::outbound::Attempted {
+        use crate::outbound::{Attempted, SendError};
+        let p: DeliveryJob = match serde_json::from_str(&m.payload) {
+            Ok(p) => p,
+            Err(e) => {
+                return Attempted {
+                    status: None,
+                    result: Err(SendError::permanent(format!("unreadable message: {e}"))),
+                };
+            }
+        };
+        let outcome: Result<u16, String> = match self.adapters.webhook(&p.endpoint) {
             None => Err(format!("endpoint {} is no longer configured", p.endpoint)),
             Some(w) => w.post(&p.change).await,
         };
-        let error = webhook::outcome_error(&outcome);
-        let now = self.now();
-        let name = adapter_name(&p.endpoint);
-        let mut tx = self.store.begin_write().await?;
-        tx.lock_chain().await?;
-        tx.record_webhook_attempt(&warden_store::enforcement::WebhookAttempt {
-            id: warden_store::new_id("wha", now),
-            msg_id: msg_id.clone(),
-            endpoint: p.endpoint.clone(),
-            attempt: job.attempts,
+        Attempted {
             status: outcome.as_ref().ok().map(|s| i64::from(*s)),
-            error: error.clone(),
-            at: now,
-        })
-        .await?;
-        let c = &p.change;
-        match &error {
+            result: match webhook::outcome_error(&outcome) {
+                None => Ok(()),
+                Some(e) => Err(SendError::transient(e)),
+            },
+        }
+    }
+
+    /// After an attempt at a webhook message: the adapter's delivery is confirmed, or its
+    /// failure recorded (`failed` once the message is dead), and the action settled (ENF-2).
+    pub(crate) async fn webhook_attempted(
+        &self,
+        tx: &mut warden_store::WriteTx,
+        m: &warden_store::outbound::Outbound,
+        error: Option<&str>,
+        dead: bool,
+    ) -> AppResult<()> {
+        let Ok(p) = serde_json::from_str::<DeliveryJob>(&m.payload) else {
+            return Ok(());
+        };
+        let (c, name, now) = (&p.change, adapter_name(&p.endpoint), self.now());
+        match error {
             None => {
                 tx.confirm_delivery(&c.action_id, &name, c.revision, now)
                     .await?;
             }
             Some(e) => {
-                let give_up = job.attempts >= job.max_attempts;
-                tx.fail_delivery(&c.action_id, &name, c.revision, e, give_up, now)
+                tx.fail_delivery(&c.action_id, &name, c.revision, e, dead, now)
                     .await?;
             }
         }
-        self.settle(&mut tx, std::slice::from_ref(&c.action_id))
-            .await?;
-        tx.commit().await?;
-        match error {
-            None => Ok(()),
-            Some(e) => Err(crate::error::AppError::Conflict(format!(
-                "webhook {}: {e}",
-                p.endpoint
-            ))),
+        self.settle(tx, std::slice::from_ref(&c.action_id)).await
+    }
+
+    /// A dead webhook message re-driven: its delivery waits for the adapter again (the action
+    /// is no longer `failed`).
+    pub(crate) async fn webhook_redriven(
+        &self,
+        tx: &mut warden_store::WriteTx,
+        m: &warden_store::outbound::Outbound,
+        now: i64,
+    ) -> AppResult<()> {
+        let Ok(p) = serde_json::from_str::<DeliveryJob>(&m.payload) else {
+            return Ok(());
+        };
+        let c = &p.change;
+        tx.expect_delivery(
+            &c.action_id,
+            &adapter_name(&p.endpoint),
+            c.op,
+            c.revision,
+            now,
+        )
+        .await?;
+        self.settle(tx, std::slice::from_ref(&c.action_id)).await
+    }
+
+    /// A `webhook.deliver` job queued before the outbound queue existed: it becomes the
+    /// outbound message it stands for, attempted now under the job's own count.
+    pub(crate) async fn deliver_legacy_webhook(
+        &self,
+        job: &warden_store::jobs::Job,
+    ) -> AppResult<()> {
+        let p: DeliveryJob = serde_json::from_str(&job.payload).map_err(|e| {
+            crate::error::AppError::Internal(format!("unreadable webhook job payload: {e}"))
+        })?;
+        let m = webhook_message(&p.endpoint, &p.change);
+        let mut tx = self.store.begin_write().await?;
+        if tx.get_outbound(&m.id).await?.is_none() {
+            tx.put_outbound(&m, self.now()).await?;
         }
+        tx.commit().await?;
+        self.attempt_outbound(&m.id, job.attempts, job.max_attempts)
+            .await
     }
 
     /// Makes sure one reconciliation job is armed (at start; it re-arms itself). Nodes that
@@ -749,7 +783,10 @@ impl App {
                 // A delivery whose job is still queued is its job's to finish.
                 if let Some(j) = self
                     .store
-                    .get_timer(&delivery_key(&endpoint, &message_id(&c)))
+                    .get_timer(&crate::outbound::job_key(&delivery_key(
+                        &endpoint,
+                        &message_id(&c),
+                    )))
                     .await?
                     && matches!(j.state, JobState::Pending | JobState::Running)
                 {
@@ -893,7 +930,8 @@ impl App {
             ],
             "read webhook deliveries",
         )?;
-        let attempts = self.store.webhook_attempts(msg_id, 500).await?;
+        let subject = msg_id.map(change_subject_of_message);
+        let attempts = self.store.webhook_attempts(subject.as_deref(), 500).await?;
         let endpoints = self
             .settings
             .webhooks
@@ -908,12 +946,13 @@ impl App {
         let mut messages = Vec::new();
         if let Some(m) = msg_id {
             for e in &self.settings.webhooks {
-                if let Some(j) = self.store.get_timer(&delivery_key(&e.name, m)).await? {
+                let key = delivery_key(&e.name, m);
+                if let Some(o) = self.store.get_outbound(&key).await? {
                     messages.push(MessageView {
                         endpoint: e.name.clone(),
-                        state: j.state,
-                        attempts: j.attempts,
-                        last_error: j.last_error,
+                        state: o.state,
+                        attempts: o.attempts,
+                        last_error: o.last_error,
                     });
                 }
             }
@@ -925,7 +964,7 @@ impl App {
         })
     }
 
-    /// Re-drives a dead delivery (same message id).
+    /// Re-drives a dead delivery (same message id): the outbound message of `endpoint`.
     pub async fn redrive_webhook(
         &self,
         who: &crate::auth::Principal,
@@ -940,47 +979,45 @@ impl App {
             "re-drive webhooks",
         )?;
         let key = delivery_key(endpoint, msg_id);
+        if self.store.get_outbound(&key).await?.is_none() {
+            return Err(crate::error::AppError::NotFound("webhook message"));
+        }
+        self.redrive_outbound(who, &key).await?;
         let job = self
             .store
-            .get_timer(&key)
+            .get_timer(&crate::outbound::job_key(&key))
             .await?
             .ok_or(crate::error::AppError::NotFound("webhook message"))?;
-        if job.state != JobState::Dead {
-            return Err(crate::error::AppError::Conflict(format!(
-                "the delivery is {}, not dead",
-                job.state
-            )));
-        }
-        let now = self.now();
-        let mut tx = self.store.begin_write().await?;
-        tx.lock_chain().await?;
-        // The delivery waits for its adapter again (its action is no longer `failed`).
-        if let Ok(p) = serde_json::from_str::<DeliveryJob>(&job.payload) {
-            let c = &p.change;
-            tx.expect_delivery(&c.action_id, &adapter_name(endpoint), c.op, c.revision, now)
-                .await?;
-            self.settle(&mut tx, std::slice::from_ref(&c.action_id))
-                .await?;
-        }
-        let new = warden_store::jobs::NewJob {
-            kind: JobKind::WebhookDeliver,
-            payload: job.payload,
-            run_at: now,
-            dedup_key: Some(key),
-            max_attempts: self.settings.webhook_max_attempts,
-        };
-        let id = tx
-            .enqueue(&new, &warden_store::new_id("job", now), now)
-            .await?;
-        let mut ev = self.event(who, "webhook.redrive", adapter_name(endpoint));
-        ev.details = serde_json::json!({ "msg_id": msg_id, "job_id": id });
-        tx.append_audit(ev).await?;
-        tx.commit().await?;
-        self.job_wakeup.notify_waiters();
         Ok(Redriven {
-            job_id: id,
+            job_id: job.id,
             msg_id: msg_id.to_string(),
         })
+    }
+}
+
+/// The outbound message of change `c` to webhook `endpoint`: its id is the delivery key, the
+/// same on every re-send and re-drive; its subject the change.
+fn webhook_message(endpoint: &str, c: &EnforcementChange) -> warden_store::outbound::NewOutbound {
+    warden_store::outbound::NewOutbound {
+        id: delivery_key(endpoint, &message_id(c)),
+        channel: warden_store::outbound::Channel::Webhook,
+        endpoint: endpoint.to_string(),
+        subject: format!("change:{}:{}", c.action_id, c.op),
+        account_id: c.account_id.clone(),
+        payload: serde_json::to_string(&DeliveryJob {
+            endpoint: endpoint.to_string(),
+            change: c.clone(),
+        })
+        .unwrap_or_default(),
+    }
+}
+
+/// The subject (`change:<action id>:<op>`) of the webhook message `msg_<action id>_<op>`.
+fn change_subject_of_message(msg_id: &str) -> String {
+    let rest = msg_id.strip_prefix("msg_").unwrap_or(msg_id);
+    match rest.rsplit_once('_') {
+        Some((action, op)) => format!("change:{action}:{op}"),
+        None => format!("change:{rest}"),
     }
 }
 

@@ -20,6 +20,8 @@ async fn metrics(State(app): State<App>) -> Response {
     text.push_str(&warden_app::metrics::Metrics::render_deliveries(
         &deliveries,
     ));
+    let outbound = app.store.outbound_counts().await.unwrap_or_default();
+    text.push_str(&warden_app::metrics::Metrics::render_outbound(&outbound));
     text.push_str(&format!(
         "# HELP warden_review_sla_breaches Open manual-unblock requests and tickets past their SLA due time (UNB-3, TKT-1).\n# TYPE warden_review_sla_breaches gauge\nwarden_review_sla_breaches {breaches}\n"
     ));
