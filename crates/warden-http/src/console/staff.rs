@@ -116,6 +116,7 @@ fn filter_of(q: &ListQuery) -> Result<CaseFilter, AppError> {
         unowned: q.unowned.is_some(),
         category,
         source,
+        confirmed: false,
     })
 }
 
