@@ -87,6 +87,21 @@ impl App {
         Ok(self.store.list_cases(&who.scope(), f, after, limit).await?)
     }
 
+    /// Cases newest first, before the last id of the previous page (the tenant's case list).
+    pub async fn list_cases_newest(
+        &self,
+        who: &Principal,
+        f: &CaseFilter,
+        before: &str,
+        limit: i64,
+    ) -> AppResult<Vec<Case>> {
+        who.require(CASE_READERS, "list cases")?;
+        Ok(self
+            .store
+            .list_cases_newest(&who.scope(), f, before, limit)
+            .await?)
+    }
+
     /// Cases by spread, most reported first (the triage queue's other order).
     pub async fn list_cases_by_spread(
         &self,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 
-use crate::{Engine, Result, Store, StoreError, WriteTx, i, os, page, s};
+use crate::{Conditions, Engine, Result, Store, StoreError, WriteTx, i, os, page, s};
 
 /// Least retention the law allows (AUD-3): 180 days.
 pub const MIN_RETENTION_DAYS: i64 = 180;
@@ -304,19 +304,20 @@ impl Store {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<AuditEvent>> {
-        let rows = sqlx::query(
-            "SELECT * FROM audit_events WHERE seq > $1 AND ($2 = '' OR action = $2) AND ($3 = '' OR subject = $3) AND ($4 = '' OR account_id = $4) AND ($6 = '' OR actor = $6) AND at >= $7 AND at < $8 ORDER BY seq LIMIT $5",
-        )
-        .bind(after_seq)
-        .bind(f.action.clone().unwrap_or_default())
-        .bind(f.subject.clone().unwrap_or_default())
-        .bind(f.account_id.clone().unwrap_or_default())
-        .bind(page(limit))
-        .bind(f.actor.clone().unwrap_or_default())
-        .bind(f.from.unwrap_or(i64::MIN))
-        .bind(f.to.unwrap_or(i64::MAX))
-        .fetch_all(self.pool())
-        .await?;
+        let conditions = Conditions::from(2)
+            .eq("action", f.action.as_deref())
+            .eq("subject", f.subject.as_deref())
+            .eq("account_id", f.account_id.as_deref())
+            .eq("actor", f.actor.as_deref())
+            .cmp("at", ">=", f.from)
+            .cmp("at", "<", f.to);
+        let sql = format!(
+            "SELECT * FROM audit_events WHERE seq > $1{} ORDER BY seq LIMIT {}",
+            conditions.sql(),
+            page(limit)
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after_seq);
+        let rows = conditions.bind(q).fetch_all(self.pool()).await?;
         rows.iter().map(row).collect()
     }
 

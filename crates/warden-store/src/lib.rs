@@ -671,6 +671,114 @@ pub(crate) fn scope_condition(scope: &Scope, column: &str, n: usize) -> (String,
     }
 }
 
+/// A value bound by [`Conditions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Bind {
+    /// A TEXT value.
+    Text(String),
+    /// An integer (times in ms).
+    Int(i64),
+}
+
+impl From<i64> for Bind {
+    fn from(v: i64) -> Bind {
+        Bind::Int(v)
+    }
+}
+
+impl From<&str> for Bind {
+    fn from(v: &str) -> Bind {
+        Bind::Text(v.to_string())
+    }
+}
+
+/// The optional conditions of a list or a count: ` AND ...` for each filter that is set, with
+/// its bind, numbered on from the statement's own placeholders. A filter that is not set adds
+/// nothing — never `($n = '' OR column = $n)`, whose column SQLite's planner cannot use (see
+/// [`scope_condition`] and `reports::case_conditions`); PostgreSQL's generic plans fare no
+/// better.
+#[derive(Debug)]
+pub(crate) struct Conditions {
+    sql: String,
+    binds: Vec<Bind>,
+    first: usize,
+}
+
+impl Conditions {
+    /// No conditions yet; the first bind will be `$first`.
+    pub(crate) fn from(first: usize) -> Conditions {
+        Conditions {
+            sql: String::new(),
+            binds: Vec::new(),
+            first,
+        }
+    }
+
+    fn next(&self) -> usize {
+        self.first + self.binds.len()
+    }
+
+    /// `column` is the scope's account, when the scope is limited to one ([`scope_condition`]).
+    pub(crate) fn scope(mut self, scope: &Scope, column: &str) -> Conditions {
+        let (sql, bind) = scope_condition(scope, column, self.next());
+        self.sql.push_str(&sql);
+        self.binds.extend(bind.map(Bind::Text));
+        self
+    }
+
+    /// `column = value`, when there is a value (blank is none).
+    pub(crate) fn eq(mut self, column: &str, value: Option<&str>) -> Conditions {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.sql
+                .push_str(&format!(" AND {column} = ${}", self.next()));
+            self.binds.push(Bind::Text(v.to_string()));
+        }
+        self
+    }
+
+    /// `column op value` (`op` one of `<`, `<=`, `>`, `>=`), when there is a value.
+    pub(crate) fn cmp(
+        mut self,
+        column: &str,
+        op: &'static str,
+        value: Option<impl Into<Bind>>,
+    ) -> Conditions {
+        if let Some(v) = value {
+            self.sql
+                .push_str(&format!(" AND {column} {op} ${}", self.next()));
+            self.binds.push(v.into());
+        }
+        self
+    }
+
+    /// A condition without binds (` AND ...`), when `on`.
+    pub(crate) fn when(mut self, on: bool, sql: &'static str) -> Conditions {
+        if on {
+            self.sql.push_str(sql);
+        }
+        self
+    }
+
+    /// The conditions, each starting with ` AND `; empty when no filter is set.
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// Binds the values to `q`, whose own placeholders come before `$first`.
+    pub(crate) fn bind<'q>(
+        self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        for b in self.binds {
+            q = match b {
+                Bind::Text(v) => q.bind(v),
+                Bind::Int(v) => q.bind(v),
+            };
+        }
+        q
+    }
+}
+
 /// Clamps a page size.
 pub(crate) fn page(limit: i64) -> i64 {
     limit.clamp(1, 500)

@@ -9,7 +9,8 @@ use warden_domain::lifecycle::State;
 use warden_domain::taxonomy::Category;
 
 use crate::{
-    KEYS_PER_QUERY, Result, Scope, Store, WriteTx, c, i, ob, oi, os, page, placeholders, s,
+    Conditions, KEYS_PER_QUERY, Result, Scope, Store, WriteTx, c, i, ob, oi, os, page,
+    placeholders, s,
 };
 
 /// A case row.
@@ -139,30 +140,14 @@ fn report_row(r: &AnyRow) -> Result<Report> {
 /// walks the whole table in id order (measured on 1,000,000 cases: four full scans for one
 /// tenant's dashboard, one for the triage count). Spelled out, the scope and the state use
 /// `cases_account_state` and `cases_state` on both engines.
-fn case_conditions(scope: &Scope, f: &CaseFilter, first: usize) -> (String, Vec<String>) {
-    let mut sql = String::new();
-    let mut binds: Vec<String> = Vec::new();
-    let mut bind = |sql: &mut String, column: &str, value: &str| {
-        binds.push(value.to_string());
-        sql.push_str(&format!(" AND {column} = ${}", first + binds.len() - 1));
-    };
-    let account = scope.sql_param();
-    if !account.is_empty() {
-        bind(&mut sql, "account_id", account);
-    }
-    if let Some(state) = f.state {
-        bind(&mut sql, "state", state.code());
-    }
-    if let Some(category) = f.category {
-        bind(&mut sql, "category", category.code());
-    }
-    if let Some(source) = f.source.as_deref().filter(|s| !s.is_empty()) {
-        bind(&mut sql, "source", source);
-    }
-    if f.unowned {
-        sql.push_str(" AND account_id IS NULL");
-    }
-    (sql, binds)
+fn case_conditions(scope: &Scope, f: &CaseFilter, first: usize) -> Conditions {
+    Conditions::from(first)
+        .scope(scope, "account_id")
+        .eq("state", f.state.map(State::code))
+        .eq("category", f.category.map(Category::code))
+        .eq("source", f.source.as_deref())
+        .when(f.unowned, " AND account_id IS NULL")
+        .when(f.confirmed, " AND state NOT IN ('reported', 'dismissed')")
 }
 
 /// Case filter for lists and counts.
@@ -176,6 +161,9 @@ pub struct CaseFilter {
     pub category: Option<Category>,
     /// Only this source (`public`, `detector`, `regulator`, `operator`).
     pub source: Option<String>,
+    /// Only cases confirmed in triage: not `reported` (it may be false) nor `dismissed` (it
+    /// was). What a tenant has heard of (LIFE-1).
+    pub confirmed: bool,
 }
 
 impl WriteTx {
@@ -410,16 +398,35 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> Result<Vec<Case>> {
-        let (conditions, binds) = case_conditions(scope, f, 2);
+        let conditions = case_conditions(scope, f, 2);
         let sql = format!(
-            "SELECT * FROM cases WHERE id > $1{conditions} ORDER BY id LIMIT {}",
+            "SELECT * FROM cases WHERE id > $1{} ORDER BY id LIMIT {}",
+            conditions.sql(),
             page(limit)
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after);
-        for b in binds {
-            q = q.bind(b);
-        }
-        let rows = q.fetch_all(self.pool()).await?;
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after);
+        let rows = conditions.bind(q).fetch_all(self.pool()).await?;
+        rows.iter().map(case_row).collect()
+    }
+
+    /// Cases newest first (ids follow creation) before `before`, the last id of the previous
+    /// page (empty for the first): keyset paging, never an offset.
+    pub async fn list_cases_newest(
+        &self,
+        scope: &Scope,
+        f: &CaseFilter,
+        before: &str,
+        limit: i64,
+    ) -> Result<Vec<Case>> {
+        let conditions =
+            case_conditions(scope, f, 1).cmp("id", "<", Some(before).filter(|b| !b.is_empty()));
+        let sql = format!(
+            "SELECT * FROM cases WHERE 1 = 1{} ORDER BY id DESC LIMIT {}",
+            conditions.sql(),
+            page(limit)
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let rows = conditions.bind(q).fetch_all(self.pool()).await?;
         rows.iter().map(case_row).collect()
     }
 
@@ -433,28 +440,26 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Case>> {
         let (count, id) = after.unwrap_or((i64::MAX, ""));
-        let (conditions, binds) = case_conditions(scope, f, 3);
+        let conditions = case_conditions(scope, f, 3);
         let sql = format!(
-            "SELECT * FROM cases WHERE (report_count < $1 OR (report_count = $1 AND id > $2)){conditions} ORDER BY report_count DESC, id LIMIT {}",
+            "SELECT * FROM cases WHERE (report_count < $1 OR (report_count = $1 AND id > $2)){} ORDER BY report_count DESC, id LIMIT {}",
+            conditions.sql(),
             page(limit)
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(count).bind(id);
-        for b in binds {
-            q = q.bind(b);
-        }
-        let rows = q.fetch_all(self.pool()).await?;
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(count).bind(id);
+        let rows = conditions.bind(q).fetch_all(self.pool()).await?;
         rows.iter().map(case_row).collect()
     }
 
     /// How many cases the scope may see under the filter.
     pub async fn count_cases(&self, scope: &Scope, f: &CaseFilter) -> Result<i64> {
-        let (conditions, binds) = case_conditions(scope, f, 1);
-        let sql = format!("SELECT COUNT(*) AS n FROM cases WHERE 1 = 1{conditions}");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = q.bind(b);
-        }
-        let r = q.fetch_one(self.pool()).await?;
+        let conditions = case_conditions(scope, f, 1);
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM cases WHERE 1 = 1{}",
+            conditions.sql()
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let r = conditions.bind(q).fetch_one(self.pool()).await?;
         i(&r, "n")
     }
 

@@ -8,7 +8,9 @@ use sqlx::any::AnyRow;
 use warden_domain::resource::{Identifier, IdentifierKind, MatchKey, Product, Target, ip_hex};
 
 use crate::reports::{Case, case_row};
-use crate::{KEYS_PER_QUERY, Result, Scope, Store, WriteTx, c, conflict_on_unique, i, page, s};
+use crate::{
+    Conditions, KEYS_PER_QUERY, Result, Scope, Store, WriteTx, c, conflict_on_unique, i, page, s,
+};
 
 /// A resource with its identifiers.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -379,15 +381,17 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> Result<Vec<Resource>> {
-        let rows = sqlx::query(
-            "SELECT * FROM resources WHERE id > $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR account_id = $3) ORDER BY id LIMIT $4",
-        )
-        .bind(after)
-        .bind(scope.sql_param())
-        .bind(account.unwrap_or(""))
-        .bind(page(limit))
-        .fetch_all(self.pool())
-        .await?;
+        // The scope's account and the one asked for: both, so another account's is empty.
+        let conditions = Conditions::from(2)
+            .scope(scope, "account_id")
+            .eq("account_id", account);
+        let sql = format!(
+            "SELECT * FROM resources WHERE id > $1{} ORDER BY id LIMIT {}",
+            conditions.sql(),
+            page(limit)
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after);
+        let rows = conditions.bind(q).fetch_all(self.pool()).await?;
         let mut out = rows.iter().map(base_row).collect::<Result<Vec<_>>>()?;
         self.fill_identifiers(&mut out).await?;
         Ok(out)

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 
 use warden_domain::lifecycle::{RequestState, TicketKind, TicketState, UnblockRoute};
 
-use crate::{Result, Scope, Store, WriteTx, c, i, oi, os, page, s};
+use crate::{Conditions, Result, Scope, Store, WriteTx, c, i, oi, os, page, s};
 
 /// An unblock request.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -297,14 +297,16 @@ impl Store {
         only_open: bool,
         limit: i64,
     ) -> Result<Vec<Ticket>> {
-        let rows = sqlx::query(
-            "SELECT * FROM tickets WHERE ($1 = '' OR account_id = $1) AND ($2 = 0 OR state = 'open') ORDER BY due_at, id LIMIT $3",
-        )
-        .bind(scope.sql_param())
-        .bind(i64::from(only_open))
-        .bind(page(limit))
-        .fetch_all(self.pool())
-        .await?;
+        let conditions = Conditions::from(1)
+            .scope(scope, "account_id")
+            .when(only_open, " AND state = 'open'");
+        let sql = format!(
+            "SELECT * FROM tickets WHERE 1 = 1{} ORDER BY due_at, id LIMIT {}",
+            conditions.sql(),
+            page(limit)
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let rows = conditions.bind(q).fetch_all(self.pool()).await?;
         rows.iter().map(ticket_row).collect()
     }
 

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 
 use warden_domain::identity::{Role, Scope};
 
-use crate::{Result, Store, WriteTx, c, i, oi, os, s};
+use crate::{Conditions, Result, Store, WriteTx, c, i, oi, os, s};
 
 /// A user row (without the password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -296,14 +296,17 @@ impl Store {
 
     /// Users within `scope`, by login, at most 1,000.
     pub async fn list_users(&self, scope: &Scope) -> Result<Vec<User>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            user_cols!(),
-            " FROM users u WHERE ($1 = '' OR u.account_id = $1) ORDER BY u.login LIMIT 1000"
-        ))
-        .bind(scope.sql_param())
-        .fetch_all(self.pool())
-        .await?;
+        let conditions = Conditions::from(1).scope(scope, "u.account_id");
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                user_cols!(),
+                " FROM users u WHERE 1 = 1{} ORDER BY u.login LIMIT 1000"
+            ),
+            conditions.sql()
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let rows = conditions.bind(q).fetch_all(self.pool()).await?;
         rows.iter().map(user_row).collect()
     }
 

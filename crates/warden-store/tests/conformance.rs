@@ -113,6 +113,7 @@ suite!(
     actions_are_applied_only_when_every_adapter_confirms,
     unknown_stored_codes_are_errors_naming_column_and_value,
     regression_audit_verify_reads_one_snapshot_under_concurrent_appends,
+    optional_filters_of_tickets_resources_audit_and_users_combine,
 );
 
 const NOW: i64 = 1_700_000_000_000;
@@ -548,9 +549,17 @@ async fn case_lists_and_counts_combine_every_filter(db: &Db) {
             "gambling",
             "regulator",
         ),
+        ("case_07", Some("acct_a"), "alerting", "gambling", "public"),
+        (
+            "case_08",
+            Some("acct_b"),
+            "lifted",
+            "porn_vulgar",
+            "detector",
+        ),
     ];
     let mut tx = s.begin_write().await.unwrap();
-    // Report counts 2, 3, 1, 2, 3, 1: the spread order differs from the id order.
+    // Report counts 2, 3, 1, 2, 3, 1, 2, 3: the spread order differs from the id order.
     let spread_of = |id: &str| -> i64 { (id[5..].parse::<i64>().unwrap() % 3) + 1 };
     for (id, acct, state, category, source) in rows {
         let mut c = case(id, id, acct, NOW);
@@ -572,12 +581,13 @@ async fn case_lists_and_counts_combine_every_filter(db: &Db) {
     for state in [None, Some("reported"), Some("enforced")] {
         for category in [None, Some("gambling")] {
             for source in [None, Some(""), Some("public")] {
-                for unowned in [false, true] {
+                for (unowned, confirmed) in [(false, false), (true, false), (false, true)] {
                     filters.push(CaseFilter {
                         state: state.map(code),
                         unowned,
                         category: category.map(code),
                         source: source.map(str::to_string),
+                        confirmed,
                     });
                 }
             }
@@ -600,6 +610,7 @@ async fn case_lists_and_counts_combine_every_filter(db: &Db) {
                             .as_deref()
                             .is_none_or(|x| x.is_empty() || x == *source)
                         && (!f.unowned || acct.is_none())
+                        && (!f.confirmed || !["reported", "dismissed"].contains(state))
                 })
                 .map(|r| r.0)
                 .collect();
@@ -638,6 +649,18 @@ async fn case_lists_and_counts_combine_every_filter(db: &Db) {
                 paged.extend(page.iter().map(|c| c.id.clone()));
             }
             assert_eq!(paged, by_spread, "by spread: {scope:?} {f:?}");
+            // Newest first, paged by the last id: every case once, none missing.
+            let mut newest: Vec<String> = Vec::new();
+            let mut before = String::new();
+            loop {
+                let page = s.list_cases_newest(scope, f, &before, 2).await.unwrap();
+                let Some(last) = page.last() else { break };
+                before = last.id.clone();
+                newest.extend(page.iter().map(|c| c.id.clone()));
+            }
+            let mut reversed = expected.clone();
+            reversed.reverse();
+            assert_eq!(newest, reversed, "newest first: {scope:?} {f:?}");
         }
     }
 }
@@ -1705,4 +1728,220 @@ async fn unknown_stored_codes_are_errors_naming_column_and_value(db: &Db) {
             .await
             .is_err()
     );
+}
+
+/// AUD-1, TKT-1, RES-1, §1 scope: the other lists' optional filters, each written out only when
+/// set (no `($n = '' OR column = $n)`), combine exactly as an in-memory filter of the same rows:
+/// the audit log by actor, action, subject, account and time range, paged by `seq`; tickets by
+/// scope and open state; resources by scope and account; users by scope.
+async fn optional_filters_of_tickets_resources_audit_and_users_combine(db: &Db) {
+    use warden_store::unblock::Ticket;
+    use warden_store::users::User;
+    let s = &db.store;
+    seed_resource(s, "acct_a", "res_a1", "cvm", &[]).await;
+    seed_resource(s, "acct_a", "res_a2", "cdn", &[]).await;
+    seed_resource(s, "acct_b", "res_b1", "cvm", &[]).await;
+    // Audit: (actor, action, account, at offset).
+    let events = [
+        ("usr_ada", "case.confirm", Some("acct_a"), 0),
+        ("usr_ada", "case.dismiss", Some("acct_b"), 10),
+        ("usr_olga", "case.confirm", Some("acct_a"), 20),
+        ("usr_ada", "case.confirm", None, 30),
+        ("usr_olga", "ticket.close", Some("acct_b"), 40),
+        ("usr_ada", "case.confirm", Some("acct_a"), 50),
+    ];
+    let mut tx = s.begin_write().await.unwrap();
+    for (n, (actor, action, account, at)) in events.iter().enumerate() {
+        let mut e = audit(action, n as i64 + 1);
+        e.actor = (*actor).into();
+        e.account_id = account.map(str::to_string);
+        e.at = NOW + at;
+        tx.append_audit(e).await.unwrap();
+    }
+    // Tickets: acct_a open and closed, acct_b open.
+    for (id, acct, state) in [
+        ("tkt_1", "acct_a", "open"),
+        ("tkt_2", "acct_a", "closed"),
+        ("tkt_3", "acct_b", "open"),
+    ] {
+        tx.insert_ticket(&Ticket {
+            id: id.into(),
+            account_id: acct.into(),
+            case_id: None,
+            kind: code("question"),
+            subject: format!("subject {id}"),
+            body: "body".into(),
+            state: code(state),
+            submitted_at: NOW,
+            due_at: Some(NOW + 7_200_000),
+            closed_at: None,
+            closed_by: None,
+            resolution: None,
+        })
+        .await
+        .unwrap();
+    }
+    for (id, login, acct) in [
+        ("usr_1", "alice", Some("acct_a")),
+        ("usr_2", "bob", Some("acct_b")),
+        ("usr_3", "carol", None),
+        ("usr_4", "dave", Some("acct_a")),
+    ] {
+        let u = User {
+            id: id.into(),
+            login: login.into(),
+            role: code(if acct.is_some() { "tenant" } else { "operator" }),
+            account_id: acct.map(str::to_string),
+            account_owner: false,
+            must_change_password: false,
+            failed_logins: 0,
+            locked_until: None,
+            created_by: "system".into(),
+            created_at: NOW,
+            password_changed_at: NOW,
+            disabled_at: None,
+        };
+        tx.insert_user(&u, "$argon2id$not-a-real-hash")
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    // The audit log: every combination of the filters, against the rows themselves.
+    let mut checked = 0;
+    for actor in [None, Some(""), Some("usr_ada"), Some("usr_nobody")] {
+        for action in [None, Some("case.confirm")] {
+            for account in [None, Some("acct_a")] {
+                for (from, to) in [
+                    (None, None),
+                    (Some(NOW + 10), None),
+                    (None, Some(NOW + 40)),
+                    (Some(NOW + 10), Some(NOW + 50)),
+                ] {
+                    let f = AuditFilter {
+                        actor: actor.map(str::to_string),
+                        action: action.map(str::to_string),
+                        account_id: account.map(str::to_string),
+                        from,
+                        to,
+                        ..Default::default()
+                    };
+                    let expected: Vec<i64> = events
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (a, act, acct, at))| {
+                            actor.is_none_or(|x| x.is_empty() || x == *a)
+                                && action.is_none_or(|x| x == *act)
+                                && account.is_none_or(|x| Some(x) == *acct)
+                                && from.is_none_or(|t| NOW + at >= t)
+                                && to.is_none_or(|t| NOW + at < t)
+                        })
+                        .map(|(n, _)| n as i64 + 1)
+                        .collect();
+                    let listed = s.list_audit(&f, 0, 100).await.unwrap();
+                    let seqs: Vec<i64> = listed.iter().map(|e| e.seq).collect();
+                    assert_eq!(seqs, expected, "{f:?}");
+                    // Paged one at a time by seq: the same events, in order.
+                    let mut paged = Vec::new();
+                    let mut after = 0;
+                    while let Some(e) = s.list_audit(&f, after, 1).await.unwrap().pop() {
+                        after = e.seq;
+                        paged.push(e.seq);
+                    }
+                    assert_eq!(paged, expected, "paged: {f:?}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 64);
+    // ada's confirmations of acct_a in [NOW + 10, NOW + 60): only the last one.
+    let f = AuditFilter {
+        actor: Some("usr_ada".into()),
+        action: Some("case.confirm".into()),
+        account_id: Some("acct_a".into()),
+        from: Some(NOW + 10),
+        to: Some(NOW + 60),
+        ..Default::default()
+    };
+    let hits = s.list_audit(&f, 0, 100).await.unwrap();
+    assert_eq!(
+        hits.iter()
+            .map(|e| (e.actor.as_str(), e.at))
+            .collect::<Vec<_>>(),
+        vec![("usr_ada", NOW + 50)]
+    );
+
+    let scopes = [
+        Scope::All,
+        Scope::Account("acct_a".into()),
+        Scope::Account("acct_b".into()),
+        Scope::Account(String::new()),
+        Scope::Nobody,
+    ];
+    let sees = |scope: &Scope, acct: Option<&str>| match scope {
+        Scope::All => true,
+        Scope::Account(a) => !a.is_empty() && acct == Some(a.as_str()),
+        Scope::Nobody => false,
+    };
+    let tickets = [
+        ("tkt_1", "acct_a", "open"),
+        ("tkt_2", "acct_a", "closed"),
+        ("tkt_3", "acct_b", "open"),
+    ];
+    let resources = [
+        ("res_a1", "acct_a"),
+        ("res_a2", "acct_a"),
+        ("res_b1", "acct_b"),
+    ];
+    for scope in &scopes {
+        // Tickets: one account's open tickets, or all of them.
+        for only_open in [false, true] {
+            let listed = s.list_tickets(scope, only_open, 10).await.unwrap();
+            let ids: Vec<&str> = listed.iter().map(|t| t.id.as_str()).collect();
+            let expected: Vec<&str> = tickets
+                .iter()
+                .filter(|(_, a, st)| sees(scope, Some(a)) && (!only_open || *st == "open"))
+                .map(|t| t.0)
+                .collect();
+            assert_eq!(ids, expected, "tickets {scope:?} open only: {only_open}");
+        }
+        // Resources: within the scope, of one account when asked (another's is empty).
+        for account in [None, Some(""), Some("acct_a"), Some("acct_b")] {
+            let listed = s.list_resources(scope, account, "", 10).await.unwrap();
+            let ids: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
+            let expected: Vec<&str> = resources
+                .iter()
+                .filter(|(_, a)| {
+                    sees(scope, Some(a)) && account.is_none_or(|x| x.is_empty() || x == *a)
+                })
+                .map(|r| r.0)
+                .collect();
+            assert_eq!(ids, expected, "resources {scope:?} account {account:?}");
+            if let Some(first) = expected.first() {
+                let rest = s.list_resources(scope, account, first, 10).await.unwrap();
+                let ids: Vec<&str> = rest.iter().map(|r| r.id.as_str()).collect();
+                assert_eq!(ids, expected[1..], "after {first}: {scope:?} {account:?}");
+            }
+        }
+        // Users: the scope's, by login.
+        let logins: Vec<String> = s
+            .list_users(scope)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.login)
+            .collect();
+        let expected: Vec<&str> = [
+            ("alice", Some("acct_a")),
+            ("bob", Some("acct_b")),
+            ("carol", None),
+            ("dave", Some("acct_a")),
+        ]
+        .iter()
+        .filter(|(_, a)| sees(scope, *a))
+        .map(|u| u.0)
+        .collect();
+        assert_eq!(logins, expected, "users {scope:?}");
+    }
 }

@@ -20,9 +20,7 @@ use warden_domain::time::civil_from_days;
 use warden_store::audit::{AuditFilter, Verification};
 use warden_store::enforcement::WebhookAttempt;
 
-use super::view::{
-    Chrome, DoneQuery, PAGE, describe, error_page, flash, redirect, render, urlencode,
-};
+use super::view::{Chrome, DoneQuery, PAGE, describe, error_page, flash, redirect, render};
 use super::{Access, FormData, OPERATORS, Page, Viewer};
 
 /// Who reads the audit log.
@@ -88,22 +86,14 @@ async fn filter_of(app: &App, v: &Viewer, q: &AuditQuery) -> Result<AuditFilter,
 }
 
 fn query_of(q: &AuditQuery) -> String {
-    [
-        ("actor", &q.actor),
-        ("subject", &q.subject),
-        ("action", &q.action),
-        ("account", &q.account),
-        ("from", &q.from),
-        ("to", &q.to),
-    ]
-    .iter()
-    .filter_map(|(k, v)| {
-        v.as_deref()
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| format!("{k}={}", urlencode(v)))
-    })
-    .collect::<Vec<_>>()
-    .join("&")
+    super::view::query_string(&[
+        ("actor", q.actor.as_deref()),
+        ("subject", q.subject.as_deref()),
+        ("action", q.action.as_deref()),
+        ("account", q.account.as_deref()),
+        ("from", q.from.as_deref()),
+        ("to", q.to.as_deref()),
+    ])
 }
 
 #[derive(Template)]
@@ -148,10 +138,7 @@ async fn audit_view(
         }
         Err(e) => return error_page(v.lang, &e, Some(v)),
     };
-    let more = (events.len() > PAGE as usize).then(|| {
-        events.truncate(PAGE as usize);
-        events.last().map_or(0, |e| e.seq)
-    });
+    let more = super::view::next_page(&mut events, PAGE, |e| e.seq);
     render(
         status,
         &Audit {

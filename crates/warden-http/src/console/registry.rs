@@ -69,13 +69,7 @@ async fn accounts_view(
 ) -> Response {
     match app.list_accounts(&v.principal(), &after, PAGE + 1).await {
         Ok(mut accounts) => {
-            let more = (accounts.len() > PAGE as usize).then(|| {
-                accounts.truncate(PAGE as usize);
-                accounts
-                    .last()
-                    .map(|a| a.account.id.clone())
-                    .unwrap_or_default()
-            });
+            let more = super::view::next_page(&mut accounts, PAGE, |a| a.account.id.clone());
             render(
                 status,
                 &Accounts {

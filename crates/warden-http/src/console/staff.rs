@@ -20,7 +20,8 @@ use warden_domain::taxonomy::{CATEGORIES, Category};
 use warden_store::reports::{Case, CaseFilter};
 
 use super::view::{
-    Chrome, DoneQuery, Opt, PAGE, describe, error_page, flash, redirect, render, urlencode,
+    Chrome, DoneQuery, Opt, PAGE, describe, error_page, flash, next_page, query_string, redirect,
+    render,
 };
 use super::{FormData, OPERATORS, Page, REVIEWERS, STAFF, Viewer};
 
@@ -116,23 +117,18 @@ fn filter_of(q: &ListQuery) -> Result<CaseFilter, AppError> {
         unowned: q.unowned.is_some(),
         category,
         source,
+        confirmed: false,
     })
 }
 
 fn query_of(q: &ListQuery) -> String {
-    let mut parts = Vec::new();
-    for (k, v) in [
-        ("category", &q.category),
-        ("source", &q.source),
-        ("state", &q.state),
-        ("unowned", &q.unowned),
-        ("sort", &q.sort),
-    ] {
-        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-            parts.push(format!("{k}={}", urlencode(v)));
-        }
-    }
-    parts.join("&")
+    query_string(&[
+        ("category", q.category.as_deref()),
+        ("source", q.source.as_deref()),
+        ("state", q.state.as_deref()),
+        ("unowned", q.unowned.as_deref()),
+        ("sort", q.sort.as_deref()),
+    ])
 }
 
 fn category_options(c: &Chrome, current: &str) -> Vec<Opt> {
@@ -186,18 +182,12 @@ async fn triage_view(
         Ok(x) => x,
         Err(e) => return error_page(v.lang, &e, Some(v)),
     };
-    let more = (cases.len() > PAGE as usize).then(|| {
-        cases.truncate(PAGE as usize);
-        cases
-            .last()
-            .map(|c| {
-                if spread {
-                    format!("{}:{}", c.report_count, c.id)
-                } else {
-                    c.id.clone()
-                }
-            })
-            .unwrap_or_default()
+    let more = next_page(&mut cases, PAGE, |c| {
+        if spread {
+            format!("{}:{}", c.report_count, c.id)
+        } else {
+            c.id.clone()
+        }
     });
     // Who is working on which case, for everyone to see.
     let items: Vec<String> = cases.iter().map(|c| format!("case:{}", c.id)).collect();
@@ -397,10 +387,7 @@ async fn cases(
         Ok(c) => c,
         Err(e) => return error_page(v.lang, &e, Some(&v)),
     };
-    let more = (cases.len() > PAGE as usize).then(|| {
-        cases.truncate(PAGE as usize);
-        cases.last().map(|c| c.id.clone()).unwrap_or_default()
-    });
+    let more = next_page(&mut cases, PAGE, |c| c.id.clone());
     let c = Chrome::new(&app, &v, "/staff/cases", "cases.title");
     render(
         StatusCode::OK,

@@ -1,5 +1,5 @@
-//! The tenant's pages (UI-1): the dashboard, a case with its unblock paths, the inbox, tickets
-//! and resources. Every read goes through the use cases with the signed-in user as principal, so
+//! The tenant's pages (UI-1): the dashboard, the list of every case, a case with its unblock
+//! paths, the inbox, tickets and resources. Every read goes through the use cases with the signed-in user as principal, so
 //! a foreign case id answers exactly like a missing one (404).
 
 use askama::Template;
@@ -19,12 +19,16 @@ use warden_store::lifecycle::Notice;
 use warden_store::reports::{Case, CaseFilter};
 use warden_store::resources::Resource;
 
-use super::view::{Chrome, DoneQuery, describe, error_page, flash, redirect, render};
+use super::view::{
+    Chrome, DoneQuery, Opt, PAGE, describe, error_page, flash, next_page, query_string, redirect,
+    render,
+};
 use super::{FormData, Page, TENANTS, Viewer};
 
 pub(super) fn pages() -> Vec<Page> {
     Vec::from([
         Page::get("/console", TENANTS, get(dashboard)),
+        Page::get("/console/cases", TENANTS, get(case_list)),
         Page::get("/console/cases/{id}", TENANTS, get(case_page)),
         Page::post("/console/cases/{id}/unblock", TENANTS, post(self_unblock)),
         Page::post(
@@ -55,12 +59,41 @@ struct CaseLine {
     deadline: Option<i64>,
 }
 
+/// The states of the cases a tenant has heard of (LIFE-1): what its case list filters by.
+const HEARD_OF: [CaseState; 6] = [
+    CaseState::Confirmed,
+    CaseState::Alerting,
+    CaseState::Enforced,
+    CaseState::UnblockRequested,
+    CaseState::Lifted,
+    CaseState::Resolved,
+];
+
+/// Lines with their countdowns, in one query for the whole page.
+async fn with_deadlines(
+    app: &App,
+    who: &warden_app::auth::Principal,
+    cases: Vec<Case>,
+) -> Result<Vec<CaseLine>, AppError> {
+    let ids: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
+    let deadlines = app.case_deadlines(who, &ids).await?;
+    Ok(cases
+        .into_iter()
+        .map(|case| CaseLine {
+            deadline: deadlines.get(&case.id).copied(),
+            case,
+        })
+        .collect())
+}
+
 #[derive(Template)]
 #[template(path = "tenant/dashboard.html")]
 struct Dashboard {
     c: Chrome,
     open: Vec<CaseLine>,
     blocked: Vec<CaseLine>,
+    /// Open states with more cases than the dashboard shows: (state, link words).
+    more: Vec<(&'static str, String)>,
     unread: i64,
     now: i64,
 }
@@ -73,30 +106,33 @@ async fn dashboard(
     let who = v.principal();
     // At most a page of each open state, in the order of every list (oldest first), and every
     // countdown in one query: the dashboard costs the same for a tenant with ten cases or ten
-    // thousand.
+    // thousand. A state with more links to the case list, which reaches them all.
+    let c = Chrome::new(&app, &v, "/console", "dashboard.title");
     let mut lines = Vec::new();
+    let mut more = Vec::new();
     for state in OPEN {
         let f = CaseFilter {
             state: Some(state),
             ..Default::default()
         };
-        match app.list_cases(&who, &f, "", super::view::PAGE).await {
-            Ok(cases) => lines.extend(cases),
+        match app.list_cases(&who, &f, "", PAGE + 1).await {
+            Ok(mut cases) => {
+                if next_page(&mut cases, PAGE, |_| ()).is_some() {
+                    let words = c.f(
+                        "dashboard.more",
+                        &[("state", &c.code("state", state.code()))],
+                    );
+                    more.push((state.code(), words));
+                }
+                lines.extend(cases);
+            }
             Err(e) => return error_page(v.lang, &e, Some(&v)),
         }
     }
-    let ids: Vec<String> = lines.iter().map(|c| c.id.clone()).collect();
-    let deadlines = match app.case_deadlines(&who, &ids).await {
-        Ok(d) => d,
+    let mut open = match with_deadlines(&app, &who, lines).await {
+        Ok(l) => l,
         Err(e) => return error_page(v.lang, &e, Some(&v)),
     };
-    let mut open: Vec<CaseLine> = lines
-        .into_iter()
-        .map(|case| CaseLine {
-            deadline: deadlines.get(&case.id).copied(),
-            case,
-        })
-        .collect();
     open.sort_by_key(|l| std::cmp::Reverse(l.case.last_report_at));
     let (blocked, open): (Vec<_>, Vec<_>) = open.into_iter().partition(|l| {
         matches!(
@@ -105,7 +141,7 @@ async fn dashboard(
         )
     });
     let unread = app.count_unread_notices(&who).await.unwrap_or(0);
-    let mut c = Chrome::new(&app, &v, "/console", "dashboard.title");
+    let mut c = c;
     c.flash = flash(v.lang, q.done.as_deref());
     render(
         StatusCode::OK,
@@ -113,7 +149,117 @@ async fn dashboard(
             c,
             open,
             blocked,
+            more,
             unread,
+            now: app.now(),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CaseListQuery {
+    state: Option<String>,
+    /// The cursor: the last (oldest) case of the previous page.
+    before: Option<String>,
+    /// Cases per page, 1 to [`PAGE`].
+    limit: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "tenant/cases.html")]
+struct CaseList {
+    c: Chrome,
+    cases: Vec<CaseLine>,
+    states: Vec<Opt>,
+    /// The next page's link, when there is one.
+    next: Option<String>,
+    /// The first page's link, on every later page.
+    first: Option<String>,
+    now: i64,
+}
+
+/// The case list's state and page size; a bad one is refused naming the parameter.
+fn case_list_params(
+    state: Option<&str>,
+    limit: Option<&str>,
+) -> Result<(Option<CaseState>, i64), AppError> {
+    let state = state
+        .map(CaseState::parse)
+        .transpose()
+        .map_err(AppError::Invalid)?;
+    let limit = match limit.filter(|l| !l.is_empty()) {
+        None => PAGE,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=PAGE).contains(l))
+            .ok_or_else(|| {
+                AppError::Invalid(warden_domain::resource::InvalidInput::new(
+                    "limit",
+                    "is not a whole number from 1 to 50",
+                ))
+            })?,
+    };
+    Ok((state, limit))
+}
+
+/// Every case of the tenant's account it has heard of (LIFE-1), newest first, by state, a page
+/// at a time: the next page's link carries the last case shown (keyset paging, never an
+/// offset), so a case confirmed meanwhile neither shifts nor repeats the pages.
+async fn case_list(
+    State(app): State<App>,
+    Extension(v): Extension<Viewer>,
+    Query(q): Query<CaseListQuery>,
+) -> Response {
+    let state = q.state.as_deref().filter(|s| !s.is_empty());
+    let (filter_state, limit) = match case_list_params(state, q.limit.as_deref()) {
+        Ok(x) => x,
+        Err(e) => return error_page(v.lang, &e, Some(&v)),
+    };
+    let f = CaseFilter {
+        state: filter_state,
+        confirmed: true,
+        ..Default::default()
+    };
+    let who = v.principal();
+    let before = q.before.as_deref().unwrap_or_default();
+    let mut cases = match app.list_cases_newest(&who, &f, before, limit + 1).await {
+        Ok(c) => c,
+        Err(e) => return error_page(v.lang, &e, Some(&v)),
+    };
+    let limit_param = q.limit.as_deref().filter(|_| limit != PAGE);
+    let next = next_page(&mut cases, limit, |k| {
+        let query = query_string(&[
+            ("state", state),
+            ("limit", limit_param),
+            ("before", Some(&k.id)),
+        ]);
+        format!("/console/cases?{query}")
+    });
+    let first = (!before.is_empty()).then(|| {
+        let query = query_string(&[("state", state), ("limit", limit_param)]);
+        if query.is_empty() {
+            "/console/cases".to_string()
+        } else {
+            format!("/console/cases?{query}")
+        }
+    });
+    let cases = match with_deadlines(&app, &who, cases).await {
+        Ok(l) => l,
+        Err(e) => return error_page(v.lang, &e, Some(&v)),
+    };
+    let c = Chrome::new(&app, &v, "/console/cases", "mycases.title");
+    render(
+        StatusCode::OK,
+        &CaseList {
+            states: Opt::list(
+                HEARD_OF.map(|s| (s.code().to_string(), c.code("state", s.code()))),
+                state.unwrap_or_default(),
+            ),
+            c,
+            cases,
+            next,
+            first,
             now: app.now(),
         },
     )
@@ -273,15 +419,9 @@ async fn inbox(
     Query(q): Query<PageQuery>,
 ) -> Response {
     let after = q.after.unwrap_or_default();
-    match app
-        .list_notices(&v.principal(), &after, super::view::PAGE + 1)
-        .await
-    {
+    match app.list_notices(&v.principal(), &after, PAGE + 1).await {
         Ok(mut notices) => {
-            let more = (notices.len() > super::view::PAGE as usize).then(|| {
-                notices.truncate(super::view::PAGE as usize);
-                notices.last().map(|n| n.id.clone()).unwrap_or_default()
-            });
+            let more = next_page(&mut notices, PAGE, |n| n.id.clone());
             let mut c = Chrome::new(&app, &v, "/console/inbox", "inbox.title");
             c.flash = flash(v.lang, q.done.as_deref());
             render(StatusCode::OK, &Inbox { c, notices, more })

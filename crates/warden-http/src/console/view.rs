@@ -98,6 +98,7 @@ impl Chrome {
         match viewer.role() {
             Some(Role::Tenant) => nav.extend([
                 ("/console", "nav.dashboard"),
+                ("/console/cases", "nav.cases"),
                 ("/console/inbox", "nav.inbox"),
                 ("/console/tickets", "nav.tickets"),
                 ("/console/resources", "nav.resources"),
@@ -551,3 +552,28 @@ pub fn refusal(v: &Viewer, e: &AppError) -> Result<(StatusCode, String), Box<Res
 
 /// Bounded page size of lists.
 pub const PAGE: i64 = 50;
+
+/// Keyset paging (never an offset): `items` were fetched with one more than `size`; cuts them
+/// to `size` and, when there was more, gives the key of the last one shown — the cursor of the
+/// next page's link.
+pub fn next_page<T, K>(items: &mut Vec<T>, size: i64, key: impl FnOnce(&T) -> K) -> Option<K> {
+    let size = usize::try_from(size).unwrap_or(0);
+    if items.len() <= size {
+        return None;
+    }
+    items.truncate(size);
+    items.last().map(key)
+}
+
+/// The query string of a list's filters (`k=v&...`, blank ones left out), for its next-page
+/// link and the links that keep the filters.
+pub fn query_string(pairs: &[(&str, Option<&str>)]) -> String {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            v.filter(|v| !v.trim().is_empty())
+                .map(|v| format!("{k}={}", urlencode(v)))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}

@@ -6,8 +6,13 @@
 //! exactly the answer a missing id gets, naming nothing of the other account; every page a
 //! tenant may open lists nothing of the other account, and an account owner manages only its
 //! own account's ordinary users; and every form posted without its CSRF token is refused (403)
-//! and changes nothing — while the same fields with the token do change something.
-//! SPEC: UI-1 (tenant and staff pages), §1 roles, AUD-4 (no other account's data).
+//! and changes nothing — while the same fields with the token do change something. The
+//! tenant's case list shows its own confirmed cases only, and its next-page links (keyset,
+//! never an offset) reach every one of them once.
+//! SPEC: UI-1 (tenant and staff pages), §1 roles, AUD-4 (no other account's data), LIFE-1
+//! (a tenant hears of a case once it is confirmed).
+
+use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use warden_domain::identity::Role;
@@ -26,6 +31,8 @@ both_engines!(
     every_page_and_form_lets_in_exactly_the_roles_of_its_entry,
     a_tenant_cannot_tell_another_accounts_ids_from_missing_ones,
     every_form_without_its_csrf_token_is_refused_and_changes_nothing,
+    the_tenant_case_list_shows_its_own_confirmed_cases_only,
+    following_the_case_lists_next_links_reaches_every_case_once,
 );
 
 const MISSING_NOTICE: &str = "ntc_000000000000_0000ffffffff";
@@ -730,4 +737,212 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
         last = now;
     }
     f.w.t.stop().await;
+}
+
+/// The case links of a console page (`/console/cases/{id}`), in order, and its next-page link.
+fn case_links(body: &str) -> (Vec<String>, Option<String>) {
+    let ids = body
+        .split("href=\"/console/cases/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|id| id.starts_with("case_"))
+        .map(str::to_string)
+        .collect();
+    let next = body
+        .split("id=\"next-page\" rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|href| href.replace("&amp;", "&").replace("&#38;", "&"));
+    (ids, next)
+}
+
+/// Follows the next-page links from `start`; every page's case links, page by page.
+async fn follow(c: &mut Client, start: &str) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut at = Some(start.to_string());
+    while let Some(path) = at {
+        let a = c.get(&path).await;
+        assert_eq!(a.status, 200, "GET {path}: {}", excerpt(&a.body));
+        assert!(!path.contains("offset"), "{path}");
+        let (ids, next) = case_links(&a.body);
+        pages.push(ids);
+        at = next;
+        assert!(
+            pages.len() < 100,
+            "the next links go round in circles: {path} {at:?}"
+        );
+    }
+    pages
+}
+
+/// LIFE-1, §1: tina's list is acme's cases past triage — not the one waiting in triage nor the
+/// dismissed one, none of globex's; gina's is globex's; a state filter keeps to its state; staff
+/// are refused (they have their own list).
+async fn the_tenant_case_list_shows_its_own_confirmed_cases_only(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    for (login, mine, theirs) in [("tina", &f.acme, &f.globex), ("gina", &f.globex, &f.acme)] {
+        let mut c = Client::new(&f.w.t.base, "en");
+        assert_eq!(c.sign_in(login, PASSWORD).await.status, 303);
+        let listed: BTreeSet<String> = follow(&mut c, "/console/cases?limit=2")
+            .await
+            .concat()
+            .into_iter()
+            .collect();
+        let expected: BTreeSet<String> = mine
+            .iter()
+            .filter(|(what, _)| !["reported", "dismissed"].contains(what))
+            .map(|(_, id)| id.clone())
+            .collect();
+        assert_eq!(listed, expected, "{login}'s case list");
+        for id in theirs.values().chain([&f.unowned]) {
+            assert!(!listed.contains(id), "{login} sees {id}");
+        }
+        // One state: only its cases.
+        let a = c.get("/console/cases?state=enforced").await;
+        let (ids, _) = case_links(&a.body);
+        for id in &ids {
+            assert_eq!(f.w.case(id).await["state"], "enforced", "{login}: {id}");
+        }
+        assert!(!ids.is_empty(), "{login} has enforced cases");
+        // A bad filter is refused naming it, in a page.
+        let a = c.get("/console/cases?limit=0").await;
+        assert_eq!(a.status, 422, "{}", excerpt(&a.body));
+        let a = c.get("/console/cases?state=no_such_state").await;
+        assert_eq!(a.status, 422, "{}", excerpt(&a.body));
+    }
+    for login in ["ada", "olga", "rita", "audrey"] {
+        let mut c = Client::new(&f.w.t.base, "en");
+        assert_eq!(c.sign_in(login, PASSWORD).await.status, 303);
+        assert_eq!(c.get("/console/cases").await.status, 403, "{login}");
+    }
+    f.w.t.stop().await;
+}
+
+/// UI-1 (issue "console", deliver 8: every list pages by keyset): a tenant with more cases than
+/// a page reaches every one by following the next links — none twice, none missing, newest
+/// first — at the default page size and at a small one, with a state filter too; the dashboard
+/// says when a state has more than it shows and links to them; another account's cases and
+/// those not yet confirmed never appear.
+async fn following_the_case_lists_next_links_reaches_every_case_once(engine: Engine) {
+    use warden_domain::lifecycle::State;
+    use warden_domain::taxonomy::Category;
+    use warden_store::reports::Case;
+    let Some(w) = crate::lifecycle::world(
+        engine,
+        crate::lifecycle::lifecycle(warden_domain::calendar::WorkCalendar::default()),
+    )
+    .await
+    else {
+        return;
+    };
+    let t = &w.t;
+    let (s, _) = t
+        .call(
+            "POST",
+            "/api/accounts",
+            Some(&t.admin),
+            Some(&json!({ "id": "globex", "name": "Globex" })),
+        )
+        .await;
+    assert_eq!(s, 201);
+    crate::console::person(t, "tina", Role::Tenant, Some("acme"), false).await;
+    // 52 enforced cases of acme (more than the dashboard's page of 50), one in each other state
+    // it hears of, two it does not; globex's enforced cases in between.
+    let mut states: Vec<(&str, &str)> = vec![("acme", "enforced"); 52];
+    for s in [
+        "confirmed",
+        "alerting",
+        "unblock_requested",
+        "lifted",
+        "resolved",
+    ] {
+        states.push(("acme", s));
+    }
+    states.extend([("acme", "reported"), ("acme", "dismissed")]);
+    states.extend([("globex", "enforced"); 4]);
+    let now = t.app.now();
+    let mut cases = Vec::new();
+    // Shuffled (37 is prime to 63), so that globex's cases and the hidden ones fall among
+    // acme's, across page boundaries. Ids follow creation: the order below is newest last.
+    let len = states.len();
+    let states: Vec<(&str, &str)> = (0..len).map(|n| states[n * 37 % len]).collect();
+    for (n, (account, state)) in states.iter().enumerate() {
+        let at = now;
+        let id = warden_store::new_id("case", at);
+        cases.push(Case {
+            id: id.clone(),
+            account_id: Some((*account).into()),
+            resource_id: None,
+            target: format!("http://{account}.example/page-{n}"),
+            category: Category::parse("gambling").unwrap(),
+            state: State::parse(state).unwrap(),
+            source: "public".into(),
+            correlation_key: format!("key-{id}"),
+            report_count: 1,
+            duplicate_count: 0,
+            views: 0,
+            state_reason: None,
+            opened_at: at,
+            last_report_at: at,
+            updated_at: at,
+        });
+    }
+    let mut tx = t.app.store.begin_write().await.unwrap();
+    tx.insert_cases(&cases).await.unwrap();
+    tx.commit().await.unwrap();
+    let heard_of = |c: &&Case| {
+        c.account_id.as_deref() == Some("acme")
+            && !matches!(c.state, State::Reported | State::Dismissed)
+    };
+    let mut newest_first: Vec<String> = cases
+        .iter()
+        .filter(heard_of)
+        .map(|c| c.id.clone())
+        .collect();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(newest_first.len(), 57);
+
+    let mut tina = Client::new(&t.base, "en");
+    assert_eq!(tina.sign_in("tina", PASSWORD).await.status, 303);
+    for (start, size) in [("/console/cases", 50), ("/console/cases?limit=7", 7)] {
+        let pages = follow(&mut tina, start).await;
+        assert_eq!(pages.len(), 57usize.div_ceil(size), "{start}: {pages:?}");
+        assert!(pages.iter().all(|p| p.len() <= size), "{start}");
+        let all = pages.concat();
+        let unique: BTreeSet<&String> = all.iter().collect();
+        assert_eq!(unique.len(), all.len(), "{start}: a case listed twice");
+        assert_eq!(all, newest_first, "{start}: every case, newest first");
+    }
+    // The dashboard shows 50 of the 52 enforced cases and links to all of them.
+    let dash = tina.get("/console").await;
+    assert_eq!(dash.status, 200);
+    assert!(dash.body.contains("href=\"/console/cases\""), "all cases");
+    let more = "href=\"/console/cases?state=enforced\"";
+    assert!(dash.body.contains(more), "no more link on the dashboard");
+    assert!(
+        !dash.body.contains("href=\"/console/cases?state=alerting\""),
+        "a more link for a state with one case"
+    );
+    let enforced: Vec<String> = follow(&mut tina, "/console/cases?state=enforced&limit=20")
+        .await
+        .concat();
+    let expected: Vec<String> = newest_first
+        .iter()
+        .filter(|id| {
+            cases
+                .iter()
+                .any(|c| &c.id == *id && c.state == State::Enforced)
+        })
+        .cloned()
+        .collect();
+    assert_eq!(expected.len(), 52);
+    assert_eq!(enforced, expected, "the enforced cases, each once");
+    // Each row opens the tenant's case page.
+    let a = tina
+        .get(&format!("/console/cases/{}", newest_first[56]))
+        .await;
+    assert_eq!(a.status, 200);
+    w.t.stop().await;
 }

@@ -552,6 +552,14 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
                 format!("/console/cases/{MISSING_CASE}"),
                 format!("/console/tickets?case={case}&done=ticket_filed"),
                 "/console/inbox?done=read".into(),
+                // The case list: a state, a small page with its next link, a later page, a
+                // state with no case, and bad filters.
+                "/console/cases?state=enforced".into(),
+                "/console/cases?limit=1".into(),
+                format!("/console/cases?limit=1&before={case}"),
+                "/console/cases?state=resolved".into(),
+                "/console/cases?state=no_such_state".into(),
+                "/console/cases?limit=0".into(),
                 "/staff".into(),
                 "/account/password?done=must_change".into(),
                 "/users?done=created".into(),
@@ -585,6 +593,7 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
                 "/staff/audit".into(),
                 "/users".into(),
                 "/console".into(),
+                "/console/cases".into(),
             ]);
         }
         Some(Role::Auditor) => out.extend([
