@@ -48,6 +48,106 @@ pub struct Config {
     pub enforcement: Enforcement,
     /// The browser console: sessions and sign-in limits.
     pub console: Console,
+    /// Notices beyond the inbox: e-mail, SMS, which kind goes where, reminders (NOT-1..3).
+    pub notices: Notices,
+}
+
+/// `[notices]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Notices {
+    /// The console's address as tenants reach it, for the links in mails
+    /// (`https://warden.provider.example`). Default: none (mails name the case, no link).
+    pub console_url: Option<String>,
+    /// NOT-3: the reminder goes out this many minutes before an alerting deadline; 0 turns
+    /// reminders off. Default 120.
+    pub reminder_before_minutes: i64,
+    /// Attempts of one e-mail or SMS (backoff 1 s, 2 s, 4 s... capped at an hour) before it is
+    /// dead and waits for an operator to re-drive it. Default 12 (about 70 minutes).
+    pub max_attempts: i64,
+    /// The right-hand side of Message-IDs. Default: the domain of `email.from`.
+    pub message_id_domain: Option<String>,
+    /// Per notice kind (`case.enforced`, `case.alerting`, ...), the channels besides the inbox
+    /// (`email`, `sms`). Kinds not named keep the default: e-mail.
+    pub channels: std::collections::BTreeMap<String, Vec<String>>,
+    /// SMTP (NOT-1); absent: no e-mail is sent.
+    pub email: Option<Email>,
+    /// The SMS gateway (NOT-1); absent: no SMS is sent.
+    pub sms: Option<Sms>,
+}
+
+impl Default for Notices {
+    fn default() -> Self {
+        Notices {
+            console_url: None,
+            reminder_before_minutes: 120,
+            max_attempts: 12,
+            message_id_domain: None,
+            channels: std::collections::BTreeMap::new(),
+            email: None,
+            sms: None,
+        }
+    }
+}
+
+/// `[notices.email]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Email {
+    /// The SMTP relay's host name or address.
+    pub host: String,
+    /// Its port. Default: 587 for `starttls`, 465 for `implicit`, 25 for `none`.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `starttls` (default), `implicit` (TLS from the first byte) or `none` (plain; loopback
+    /// relays only).
+    #[serde(default = "default_tls")]
+    pub tls: String,
+    /// SMTP AUTH user, if the relay wants one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// SMTP AUTH password (secret: `warden config` prints `***`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The From address, e.g. `Security <abuse@provider.example>`.
+    pub from: String,
+    /// Reply-To, if replies go elsewhere.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// How long one delivery may take. Default 30000.
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_ms: u64,
+    /// A PEM file of extra CA certificates to trust (a private relay's).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_tls() -> String {
+    "starttls".into()
+}
+
+fn default_smtp_timeout() -> u64 {
+    30_000
+}
+
+/// `[notices.sms]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sms {
+    /// The gateway's endpoint (`https://sms-gateway.provider.example/send`).
+    pub url: String,
+    /// The signing key, `whsec_` + base64 of at least 16 bytes (secret).
+    pub secret: String,
+    /// The sign name the gateway puts in 【】 (短信签名), if it wants one from us.
+    #[serde(default)]
+    pub sign_name: Option<String>,
+    /// How long one request may take. Default 10000.
+    #[serde(default = "default_sms_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_sms_timeout() -> u64 {
+    10_000
 }
 
 /// `[console]`
@@ -447,10 +547,68 @@ impl Config {
                 );
             }
         }
+        self.validate_notices()?;
         self.server
             .listen
             .parse::<std::net::SocketAddr>()
             .with_context(|| format!("server.listen {:?} is not host:port", self.server.listen))?;
+        Ok(())
+    }
+
+    fn validate_notices(&self) -> anyhow::Result<()> {
+        let n = &self.notices;
+        if n.reminder_before_minutes < 0 {
+            bail!("notices.reminder_before_minutes must be 0 (off) or more");
+        }
+        if n.max_attempts < 1 {
+            bail!("notices.max_attempts must be at least 1");
+        }
+        if let Some(url) = &n.console_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("notices.console_url must start with http:// or https://");
+        }
+        for (kind, channels) in &n.channels {
+            if <warden_domain::lifecycle::NoticeKind as warden_domain::code::Code>::from_code(kind)
+                .is_none()
+            {
+                bail!(
+                    "notices.channels: unknown notice kind {kind:?} (expected one of {})",
+                    <warden_domain::lifecycle::NoticeKind as warden_domain::code::Code>::expected()
+                );
+            }
+            for c in channels {
+                if !["email", "sms"].contains(&c.as_str()) {
+                    bail!(
+                        "notices.channels.{kind:?}: unknown channel {c:?} (expected email or sms; the inbox always has every notice)"
+                    );
+                }
+            }
+        }
+        if let Some(e) = &n.email {
+            if !["starttls", "implicit", "none"].contains(&e.tls.as_str()) {
+                bail!(
+                    "notices.email.tls must be \"starttls\", \"implicit\" or \"none\", not {:?}",
+                    e.tls
+                );
+            }
+            if e.timeout_ms < 1 {
+                bail!("notices.email.timeout_ms must be at least 1");
+            }
+            if e.username.is_some() != e.password.is_some() {
+                bail!("notices.email: username and password go together");
+            }
+        }
+        if let Some(s) = &n.sms {
+            if !(s.url.starts_with("http://") || s.url.starts_with("https://")) {
+                bail!("notices.sms.url must start with http:// or https://");
+            }
+            if warden_app::enforce::webhook_secret(&s.secret).is_none() {
+                bail!(
+                    "notices.sms.secret must be whsec_ followed by the base64 of at least 16 bytes"
+                );
+            }
+        }
         Ok(())
     }
 
@@ -474,6 +632,14 @@ impl Config {
         }
         for w in &mut c.webhooks {
             w.secret = "***".into();
+        }
+        if let Some(e) = &mut c.notices.email
+            && e.password.is_some()
+        {
+            e.password = Some("***".into());
+        }
+        if let Some(sms) = &mut c.notices.sms {
+            sms.secret = "***".into();
         }
         c.database.url = warden_store::redact_url(&self.database_url());
         Ok(toml::to_string_pretty(&c)?)

@@ -285,6 +285,79 @@ fn lifecycle_settings(cfg: &Config) -> anyhow::Result<warden_app::lifecycle::Lif
     })
 }
 
+/// Where notices go (NOT-1..3): the SMTP relay and SMS gateway as configured, each notice
+/// kind's channels, the reminder.
+fn notice_settings(
+    cfg: &Config,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<warden_app::outbound::NoticeSettings> {
+    use warden_app::outbound::{NoticeSettings, default_routes, sms};
+    use warden_domain::code::Code;
+    let n = &cfg.notices;
+    let mut routes = default_routes();
+    for (kind, channels) in &n.channels {
+        let kind = warden_domain::lifecycle::NoticeKind::from_code(kind)
+            .ok_or_else(|| anyhow::anyhow!("notices.channels: unknown notice kind {kind:?}"))?;
+        let channels = channels
+            .iter()
+            .map(|c| {
+                warden_store::outbound::Channel::from_code(c)
+                    .ok_or_else(|| anyhow::anyhow!("notices.channels: unknown channel {c:?}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        routes.insert(kind, channels);
+    }
+    let email = match &n.email {
+        Some(e) => Some(Arc::new(email_transport(e)?)),
+        None => None,
+    };
+    let sms = match &n.sms {
+        Some(s) => Some(Arc::new(
+            sms::SmsGateway::new(
+                sms::SmsSettings {
+                    url: s.url.clone(),
+                    secret: warden_app::enforce::webhook_secret(&s.secret).unwrap_or_default(),
+                    timeout: Duration::from_millis(s.timeout_ms.max(1)),
+                    sign_name: s.sign_name.clone(),
+                },
+                clock.clone(),
+            )
+            .map_err(|e| anyhow::anyhow!("notices.sms: {e}"))?,
+        )),
+        None => None,
+    };
+    let from_domain = n
+        .email
+        .as_ref()
+        .and_then(|e| {
+            e.from
+                .rsplit_once('@')
+                .map(|(_, d)| d.trim_end_matches('>').trim().to_string())
+        })
+        .filter(|d| !d.is_empty());
+    Ok(NoticeSettings {
+        email,
+        sms,
+        routes,
+        reminder_before_ms: n.reminder_before_minutes.saturating_mul(60_000),
+        console_url: n.console_url.clone(),
+        message_id_domain: n
+            .message_id_domain
+            .clone()
+            .or(from_domain)
+            .unwrap_or_else(|| "warden.invalid".into()),
+        max_attempts: n.max_attempts,
+    })
+}
+
+/// The SMTP relay of `[notices.email]`.
+fn email_transport(
+    e: &crate::config::Email,
+) -> anyhow::Result<warden_app::outbound::email::SmtpTransport> {
+    let _ = e;
+    Ok(warden_app::outbound::email::SmtpTransport)
+}
+
 /// The limits and allow-list of report-driven fetches (DET-2).
 fn fetch_policy(cfg: &Config) -> FetchPolicy {
     FetchPolicy {
@@ -306,14 +379,11 @@ async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
     let store = open_store(cfg, database).await?;
     let sealer = load_sealer(cfg)?;
     let lifecycle = lifecycle_settings(cfg)?;
-    Ok(wire(
-        store,
-        Arc::new(SystemClock),
-        sealer,
-        settings(cfg),
-        fetch_policy(cfg),
-    )
-    .with_lifecycle(lifecycle))
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let notices = notice_settings(cfg, &clock)?;
+    Ok(wire(store, clock, sealer, settings(cfg), fetch_policy(cfg))
+        .with_lifecycle(lifecycle)
+        .with_notices(notices))
 }
 
 /// Wires an app: builds its concrete parts — the enforcement adapters over a fresh decision

@@ -171,9 +171,8 @@ pub struct OutboundView {
 pub struct OutboundPage {
     /// Newest first.
     pub items: Vec<Outbound>,
-    /// Pass as `before` for the next page; absent on the last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_before: Option<i64>,
+    /// Pass as `after` for the next (older) page; `null` on the last.
+    pub next_after: Option<String>,
 }
 
 /// What one attempt came to: the endpoint's status code when it answered, and the outcome.
@@ -243,7 +242,7 @@ impl App {
             Err(e) if e.permanent || last => OutboundState::Dead,
             Err(_) => OutboundState::Pending,
         };
-        let error = attempted.result.as_ref().err().map(ToString::to_string);
+        let error = attempted.result.as_ref().err().map(|e| e.message.clone());
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
         tx.record_outbound_attempt(
@@ -380,7 +379,8 @@ impl App {
         String::from_utf8(plain).map_err(|_| SendError::permanent("the sealed contact is not text"))
     }
 
-    /// Messages, newest first (operators): filter by channel, state and subject; `before` pages.
+    /// Messages, newest first (operators): filter by channel, state and subject; the filter's
+    /// `before` pages.
     pub async fn list_outbound(
         &self,
         who: &Principal,
@@ -390,13 +390,13 @@ impl App {
         who.require(OPERATORS, "read the outbound queue")?;
         let limit = limit.clamp(1, 500);
         let mut items = self.store.list_outbound(filter, limit + 1).await?;
-        let next_before = if items.len() as i64 > limit {
+        let next_after = if items.len() as i64 > limit {
             items.truncate(limit as usize);
-            items.last().map(|m| m.seq)
+            items.last().map(|m| m.seq.to_string())
         } else {
             None
         };
-        Ok(OutboundPage { items, next_before })
+        Ok(OutboundPage { items, next_after })
     }
 
     /// One message with its attempts (operators).

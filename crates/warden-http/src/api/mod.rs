@@ -13,6 +13,7 @@ mod enforcement;
 mod intake;
 mod lifecycle;
 mod ops;
+mod outbound;
 mod registry;
 mod scan;
 mod tickets;
@@ -30,6 +31,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         lifecycle::endpoints(),
         tickets::endpoints(),
         enforcement::endpoints(),
+        outbound::endpoints(),
         scan::endpoints(),
         registry::endpoints(),
         audit::endpoints(),

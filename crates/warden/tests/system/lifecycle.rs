@@ -16,7 +16,7 @@ use warden_domain::calendar::WorkCalendar;
 use warden_domain::time::Timestamp;
 
 use crate::both_engines;
-use crate::support::{Engine, T0, TestApp, spawn_app_with};
+use crate::support::{Engine, T0, TestApp};
 
 both_engines!(
     a_alerting_deadline_enforced_self_unblock,
@@ -79,7 +79,23 @@ pub(crate) async fn world_with(
     settings: Settings,
     l: LifecycleSettings,
 ) -> Option<World> {
-    let t = spawn_app_with(engine, settings, l, true).await?;
+    world_notifying(
+        engine,
+        settings,
+        l,
+        warden_app::outbound::NoticeSettings::default(),
+    )
+    .await
+}
+
+/// As [`world_with`], sending notices as `notices` says (NOT-1).
+pub(crate) async fn world_notifying(
+    engine: Engine,
+    settings: Settings,
+    l: LifecycleSettings,
+    notices: warden_app::outbound::NoticeSettings,
+) -> Option<World> {
+    let t = crate::support::spawn_app_notifying(engine, settings, l, notices, true).await?;
     let (base, page) = page_server().await;
     let (s, _) = t
         .call(

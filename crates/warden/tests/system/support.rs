@@ -62,8 +62,26 @@ pub async fn spawn_app(engine: Engine, settings: Settings) -> Option<TestApp> {
 /// tests' own web server), and optionally the job worker running on the manual clock.
 pub async fn spawn_app_with(
     engine: Engine,
+    settings: Settings,
+    lifecycle: warden_app::lifecycle::LifecycleSettings,
+    worker: bool,
+) -> Option<TestApp> {
+    spawn_app_notifying(
+        engine,
+        settings,
+        lifecycle,
+        warden_app::outbound::NoticeSettings::default(),
+        worker,
+    )
+    .await
+}
+
+/// As [`spawn_app_with`], sending notices as `notices` says (NOT-1).
+pub async fn spawn_app_notifying(
+    engine: Engine,
     mut settings: Settings,
     lifecycle: warden_app::lifecycle::LifecycleSettings,
+    notices: warden_app::outbound::NoticeSettings,
     worker: bool,
 ) -> Option<TestApp> {
     let _ = tracing_subscriber::fmt()
@@ -94,6 +112,7 @@ pub async fn spawn_app_with(
     };
     let app = App::for_tests(store, clock.clone(), Sealer::from_key(&[3; 32]), settings)
         .with_lifecycle(lifecycle)
+        .with_notices(notices)
         .with_scanning_rechecker(policy);
     let admin = app
         .create_token(&Principal::System, "admin", None, "test admin")
