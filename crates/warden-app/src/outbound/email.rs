@@ -218,10 +218,7 @@ impl SmtpTransport {
         if let Some(name) = &settings.hello_name {
             let name = name.trim();
             if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(format!(
-                    "smtp hello_name {:?} is not a host name",
-                    settings.hello_name
-                ));
+                return Err(format!("smtp hello_name {name:?} is not a host name"));
             }
             builder = builder.hello_name(ClientId::Domain(name.to_owned()));
         }
@@ -486,6 +483,7 @@ fn redact(text: &str, mail: &Mail) -> String {
             out = replace_ignore_case(&out, needle, "<recipient>");
         }
     }
+    out = out.replace("<<recipient>>", "<recipient>");
     let words: Vec<String> = out
         .split_whitespace()
         .map(|w| {
