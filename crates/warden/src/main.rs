@@ -308,7 +308,7 @@ fn notice_settings(
         routes.insert(kind, channels);
     }
     let email = match &n.email {
-        Some(e) => Some(Arc::new(email_transport(e)?)),
+        Some(e) => Some(Arc::new(email_transport(e, clock)?)),
         None => None,
     };
     let sms = match &n.sms {
@@ -353,9 +353,35 @@ fn notice_settings(
 /// The SMTP relay of `[notices.email]`.
 fn email_transport(
     e: &crate::config::Email,
+    clock: &Arc<dyn Clock>,
 ) -> anyhow::Result<warden_app::outbound::email::SmtpTransport> {
-    let _ = e;
-    Ok(warden_app::outbound::email::SmtpTransport)
+    use warden_app::outbound::email::{SmtpSettings, SmtpTls, SmtpTransport};
+    let tls = match e.tls.as_str() {
+        "implicit" => SmtpTls::Implicit,
+        "none" => SmtpTls::None,
+        _ => SmtpTls::StartTls,
+    };
+    let extra_root_certs_pem = match &e.ca_file {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+            format!("notices.email.ca_file: cannot read {}", path.display())
+        })?),
+        None => None,
+    };
+    let settings = SmtpSettings {
+        host: e.host.clone(),
+        port: e.port.unwrap_or_else(|| tls.default_port()),
+        tls,
+        username: e.username.clone(),
+        password: e.password.clone(),
+        from: e.from.clone(),
+        reply_to: e.reply_to.clone(),
+        timeout: Duration::from_millis(e.timeout_ms.max(1)),
+        hello_name: None,
+        extra_root_certs_pem,
+    };
+    Ok(SmtpTransport::new(settings)
+        .map_err(|err| anyhow::anyhow!("notices.email: {err}"))?
+        .with_clock(clock.clone()))
 }
 
 /// The limits and allow-list of report-driven fetches (DET-2).
