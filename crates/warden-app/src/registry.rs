@@ -90,25 +90,57 @@ pub struct IdentifierInput {
 }
 
 /// An identifier's value depends on its kind: one schema per kind, its value in the format of
-/// that kind (documented in `docs/api.md`; `public_ip` refuses loopback, private, link-local and
-/// metadata addresses).
+/// that kind, described as `docs/api.md` does (`Identifier::parse` is what accepts it).
 fn identifier_schema(schema: &mut schemars::Schema) {
     let kinds = [
-        ("public_ip", "public-ip-or-cidr"),
-        ("internal_ip", "ip-or-cidr"),
-        ("domain", "domain"),
-        ("url_prefix", "url-prefix"),
-        ("bucket_key", "bucket-key"),
-        ("vod_id", "service-id"),
-        ("apigw_service", "service-id"),
+        (
+            "public_ip",
+            "public-ip-or-cidr",
+            "A public IP address or CIDR block (at most an IPv4 /8 or an IPv6 /32); loopback, \
+             private, link-local, metadata and other special-purpose addresses are refused.",
+        ),
+        (
+            "internal_ip",
+            "ip-or-cidr",
+            "An IP address or CIDR block (a VPC address; never used for owner lookup).",
+        ),
+        (
+            "domain",
+            "domain",
+            "A domain name of two labels or more (Unicode is stored as punycode); covers its \
+             subdomains.",
+        ),
+        (
+            "url_prefix",
+            "url-prefix",
+            "An http(s) URL, or host[:port][/path] without a scheme (http assumed) whose host \
+             is a domain name of two labels or more or an IP address (IPv6 in brackets), such \
+             as example.com/shop; stored as host[:port]/path. A value with another scheme or \
+             without such a host is refused.",
+        ),
+        (
+            "bucket_key",
+            "bucket-key",
+            "A bucket name or bucket/key prefix (optionally cos://), without whitespace.",
+        ),
+        (
+            "vod_id",
+            "service-id",
+            "A VOD file id: letters, digits and - _ . :",
+        ),
+        (
+            "apigw_service",
+            "service-id",
+            "An API-gateway service id: letters, digits and - _ . :",
+        ),
     ];
     let one_of: Vec<serde_json::Value> = kinds
         .iter()
-        .map(|(kind, format)| {
+        .map(|(kind, format, description)| {
             serde_json::json!({
                 "properties": {
                     "kind": { "const": kind },
-                    "value": { "type": "string", "format": format },
+                    "value": { "type": "string", "format": format, "description": description },
                 }
             })
         })

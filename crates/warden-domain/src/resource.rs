@@ -238,13 +238,7 @@ impl Identifier {
                 }
                 Err(e) => return Err(InvalidInput::new("value", e.reason())),
             },
-            IdentifierKind::UrlPrefix => {
-                let url = parse_url(value).or_else(|| parse_url(&format!("http://{value}")));
-                let url = url.ok_or_else(|| {
-                    InvalidInput::new("value", "is not a URL prefix such as example.com/shop")
-                })?;
-                url.prefix_key()
-            }
+            IdentifierKind::UrlPrefix => url_prefix(value)?,
             IdentifierKind::BucketKey => {
                 let v = value
                     .strip_prefix("cos://")
@@ -508,6 +502,40 @@ fn bare_host(value: &str) -> Result<BareHost, NotAHost> {
         Ok((name, None)) if name.contains('.') && is_dns_name(&name) => Ok(BareHost::Name(name)),
         _ => Err(NotAHost::Name),
     }
+}
+
+/// The value of a `url_prefix` identifier: an http(s) URL, or `host[:port][/path]` without a
+/// scheme (http assumed) whose host is written as a bare target's is, a DNS name of two labels
+/// or more or an IP address (so `a`, `0`, `1.2.3`, `/shop` or `ftp://x.example/` are refused,
+/// never read as some other host).
+fn url_prefix(value: &str) -> Result<String, InvalidInput> {
+    let bad = || InvalidInput::new("value", "is not a URL prefix such as example.com/shop");
+    if value.contains("://") {
+        return parse_url(value).map(|u| u.prefix_key()).ok_or_else(bad);
+    }
+    let authority = value.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        // `host:port` (an IPv6 literal has its colons inside brackets).
+        Some((host, port))
+            if !host.is_empty()
+                && (!host.contains(':') || host.ends_with(']'))
+                && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            host
+        }
+        _ => authority,
+    };
+    if host.contains(':') && !host.starts_with('[') {
+        return Err(bad()); // a bare IPv6 address needs brackets before a port or path
+    }
+    match bare_host(host) {
+        Ok(_) => {}
+        Err(e @ NotAHost::Ipv4(_)) => return Err(InvalidInput::new("value", e.reason())),
+        Err(NotAHost::Name) => return Err(bad()),
+    }
+    parse_url(&format!("http://{value}"))
+        .map(|u| u.prefix_key())
+        .ok_or_else(bad)
 }
 
 /// Letters, digits, `-` and `_` in each label, no label starting or ending with `-`: what

@@ -91,6 +91,43 @@ fn the_url_target_is_the_canonical_url() {
     }
 }
 
+/// RES-2: a `url_prefix` without a scheme is `host[:port][/path]` whose host is written as a
+/// bare target's (a DNS name of two labels or more, or an IP address); anything else is refused,
+/// not read as some other host. The contract check's negative data found `例子` stored as
+/// `xn--fsqu00a/`; `ftp://x.example/` was stored as `ftp//x.example` and `/shop` as `shop/`.
+#[test]
+fn regression_url_prefix_without_scheme_needs_a_host() {
+    let id =
+        |v: &str| Identifier::parse(IdentifierKind::UrlPrefix, v).map(|i| i.value().to_string());
+    for v in [
+        "例子",
+        "ĳ",
+        "xn--abc",
+        "a",
+        "localhost/app",
+        "0",
+        "1.2.3/x",
+        "/shop",
+        "_/",
+        "ftp://x.example/",
+        "mailto:x@y.example",
+        "ops@x.example/shop",
+        "x.example/ a",
+        ":8080/x",
+        "2001:db8::1/x",
+    ] {
+        let err = id(v).expect_err(v);
+        assert_eq!(err.field, "value", "{v}");
+    }
+    assert_eq!(id("example.com/shop").unwrap(), "example.com/shop");
+    assert_eq!(id("例子.测试/").unwrap(), "xn--fsqu00a.xn--0zwm56d/");
+    assert_eq!(id("shop.example:8080").unwrap(), "shop.example:8080/");
+    assert_eq!(id("203.0.113.5:8080/a").unwrap(), "203.0.113.5:8080/a");
+    assert_eq!(id("[2001:db8::1]/x").unwrap(), "[2001:db8::1]/x");
+    // With a scheme, a URL as a report may name it.
+    assert_eq!(id("http://localhost/app").unwrap(), "localhost/app");
+}
+
 /// RES-2: a non-default port is part of a `url_prefix` identifier and of the keys a URL looks
 /// up; the default port is no port.
 #[test]

@@ -407,3 +407,116 @@ async fn regression_a_ticket_naming_a_missing_case_was_an_invalid_field() {
     assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
     t.stop().await;
 }
+
+/// RES-2: a `url_prefix` without a scheme whose host is no domain name of two labels or more
+/// and no IP address (`例子`, found by the check's negative data) was stored as `xn--fsqu00a/`
+/// (http:// put in front of anything), while the document's `url-prefix` format did not say what
+/// it accepts. Create, update and import refuse it now, naming the identifier, and the served
+/// document describes the format.
+#[tokio::test]
+async fn regression_a_url_prefix_without_scheme_or_host_was_stored() {
+    let Some(t) = app().await else {
+        return;
+    };
+    let (s, _) = t
+        .call(
+            "POST",
+            "/api/accounts",
+            Some(&t.admin),
+            Some(&json!({ "id": "acme", "name": "Acme" })),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let create = |value: &str| {
+        json!({ "id": "web", "account_id": "acme", "product": "cvm",
+            "identifiers": [{ "kind": "url_prefix", "value": value }] })
+    };
+    let refused = |s: u16, b: &Value| {
+        assert_eq!(
+            (s, b["code"].as_str(), b["details"]["field"].as_str()),
+            (422, Some("invalid_field"), Some("identifiers[0].value")),
+            "{b}"
+        );
+    };
+    for value in ["例子", "xn--fsqu00a", "/shop", "ftp://acme.example/"] {
+        let (s, b) = t
+            .call(
+                "POST",
+                "/api/resources",
+                Some(&t.admin),
+                Some(&create(value)),
+            )
+            .await;
+        refused(s, &b);
+    }
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/resources",
+            Some(&t.admin),
+            Some(&create("acme.example/shop")),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["identifiers"][0]["value"], "acme.example/shop", "{b}");
+    let (s, b) = t
+        .call(
+            "PATCH",
+            "/api/resources/web",
+            Some(&t.admin),
+            Some(&json!({ "identifiers": [{ "kind": "url_prefix", "value": "例子" }] })),
+        )
+        .await;
+    refused(s, &b);
+    let (_, b) = t
+        .call("GET", "/api/resources/web", Some(&t.admin), None)
+        .await;
+    assert_eq!(b["identifiers"][0]["value"], "acme.example/shop", "{b}");
+    let line = json!({ "account_id": "acme", "product": "cvm",
+        "identifiers": [{ "kind": "url_prefix", "value": "例子" }] });
+    let (s, b) = t
+        .post_raw(
+            "/api/resources/import",
+            Some(&t.admin),
+            format!("{line}\n").into_bytes(),
+        )
+        .await;
+    assert_eq!((s, b["code"].as_str()), (422, Some("invalid_field")), "{b}");
+    assert_eq!(
+        b["details"]["lines"][0]["field"], "identifiers[0].value",
+        "{b}"
+    );
+
+    // The document says what the format accepts.
+    let (s, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    assert_eq!(s, 200);
+    let mut found = Vec::new();
+    let mut stack = vec![&doc];
+    while let Some(node) = stack.pop() {
+        match node {
+            Value::Object(o) => {
+                if node["properties"]["kind"]["const"] == "url_prefix" {
+                    found.push(node["properties"]["value"].clone());
+                }
+                stack.extend(o.values());
+            }
+            Value::Array(a) => stack.extend(a),
+            _ => {}
+        }
+    }
+    assert!(
+        !found.is_empty(),
+        "no url_prefix identifier in the document"
+    );
+    for value in found {
+        assert_eq!(value["format"], "url-prefix", "{value}");
+        let description = value["description"].as_str().unwrap_or_default();
+        assert!(
+            description.contains("without a scheme")
+                && description.contains("two labels or more")
+                && description.contains("IP address"),
+            "{value}"
+        );
+    }
+    t.stop().await;
+}
