@@ -881,58 +881,87 @@ impl App {
     }
 
     /// The deadline timer fired (LIFE-2): re-check, then enforce or resolve.
-    /// NOT-3: the reminder before an alerting case's deadline. A case that left alerting
-    /// cancelled it; one that fires anyway (a stale timer) finds the case moved on and says
-    /// nothing.
+    /// NOT-3: the reminder before an alerting case's deadline. The violating URL is re-checked
+    /// first: a case already rectified is resolved then and there (LIFE-1, its deadline
+    /// cancelled), and gets the resolved notice, not a reminder; one still violating (or that
+    /// cannot be checked) gets the reminder. A case that left alerting cancelled the timer; one
+    /// that fires anyway (a stale timer) finds the case moved on and says nothing.
     pub(crate) async fn reminder_fired(&self, case_id: &str) -> AppResult<()> {
+        let Some((target, marks, category)) = self.alerting_target(case_id).await? else {
+            return Ok(());
+        };
+        let verdict = self.recheck_target(&target, &marks, category.code()).await;
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
-        let l = match self.load(&mut tx, case_id, None).await {
+        let mut l = match self.load(&mut tx, case_id, None).await {
             Ok(l) => l,
             Err(AppError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         };
-        if l.case.state != State::Alerting {
+        if l.facts.state != State::Alerting {
             return Ok(());
         }
-        self.notify(
-            &mut tx,
-            &l,
-            NoticeKind::DeadlineReminder,
-            State::Alerting,
-            None,
-        )
-        .await?;
-        let mut ev = self.event(
-            &Principal::System,
-            "case.reminder",
-            format!("case:{}", l.case.id),
-        );
-        ev.account_id = l.case.account_id.clone();
-        ev.details = serde_json::json!({ "deadline": l.life.deadline_at.map(|d| Timestamp(d).to_rfc3339()) });
-        tx.append_audit(ev).await?;
+        if matches!(verdict, Verdict::Clean { .. }) {
+            let extra = serde_json::json!({ "recheck": verdict, "at": "reminder" });
+            self.act(
+                &mut tx,
+                &Principal::System,
+                &mut l,
+                &Command::Rectified,
+                "rectified",
+                extra,
+            )
+            .await?;
+        } else {
+            self.notify(
+                &mut tx,
+                &l,
+                NoticeKind::DeadlineReminder,
+                State::Alerting,
+                None,
+            )
+            .await?;
+            let mut ev = self.event(
+                &Principal::System,
+                "case.reminder",
+                format!("case:{}", l.case.id),
+            );
+            ev.account_id = l.case.account_id.clone();
+            ev.details = serde_json::json!({ "deadline": l.life.deadline_at.map(|d| Timestamp(d).to_rfc3339()), "recheck": verdict });
+            tx.append_audit(ev).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
+    /// The target, markers and category of a case that is alerting; `None` for any other (a
+    /// stale timer).
+    async fn alerting_target(
+        &self,
+        case_id: &str,
+    ) -> AppResult<Option<(String, Vec<String>, Category)>> {
+        let Some(case) = self
+            .store
+            .get_case(&warden_store::Scope::All, case_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if case.state != State::Alerting {
+            return Ok(None);
+        }
+        let life = self
+            .store
+            .get_case_lifecycle(&warden_store::Scope::All, case_id)
+            .await?
+            .unwrap_or_default();
+        Ok(Some((case.target, markers(&life), case.category)))
+    }
+
     pub(crate) async fn deadline_fired(&self, case_id: &str) -> AppResult<()> {
-        let (target, markers, category) = {
-            let Some(case) = self
-                .store
-                .get_case(&warden_store::Scope::All, case_id)
-                .await?
-            else {
-                return Ok(());
-            };
-            if case.state != State::Alerting {
-                return Ok(()); // stale timer: the case moved on and cancelled it
-            }
-            let life = self
-                .store
-                .get_case_lifecycle(&warden_store::Scope::All, case_id)
-                .await?
-                .unwrap_or_default();
-            (case.target, markers(&life), case.category)
+        // A stale timer (the case moved on and cancelled it) finds nothing to do.
+        let Some((target, markers, category)) = self.alerting_target(case_id).await? else {
+            return Ok(());
         };
         let verdict = self
             .recheck_target(&target, &markers, category.code())

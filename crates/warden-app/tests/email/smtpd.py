@@ -34,6 +34,9 @@ def write(path, data):
     os.rename(path + ".tmp", path)
 
 
+STARTED = time.time_ns()
+
+
 class Handler:
     def __init__(self):
         self.n = 0
@@ -78,7 +81,9 @@ class Handler:
             "parts": parts,
             "defects": [repr(d) for d in msg.defects],
         }
-        base = os.path.join(a.dir, "%03d" % self.n)
+        # Named by this server's start and its count, so that a server restarted on the same
+        # directory adds to what an earlier one stored (names sort in arrival order).
+        base = os.path.join(a.dir, "%020d-%03d" % (STARTED, self.n))
         write(base + ".eml", raw)
         write(base + ".json", json.dumps(info, ensure_ascii=False).encode("utf-8"))
         return "250 Message accepted for delivery"

@@ -358,6 +358,8 @@ mod tests {
             "case.unblock_reject",
             "case.lift_by_ticket",
             "case.owner_matched",
+            "case.rectified",
+            "case.reminder",
             "personal_data.read",
         ];
         // The refusals a console form can meet (the lifecycle's rules and sign-in's).

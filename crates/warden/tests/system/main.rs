@@ -21,6 +21,7 @@ mod enforcement;
 mod intake;
 mod isolation;
 mod lifecycle;
+mod notices;
 mod process;
 mod regress_contract;
 mod regress_intake;
