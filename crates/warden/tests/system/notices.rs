@@ -655,7 +655,7 @@ async fn sms_and_reminders_follow_the_notices() {
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let got = &gateway.lock().unwrap().received;
+    let got = gateway.lock().unwrap().received.clone();
     let ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
     let want: Vec<String> = notices.iter().map(|(id, _)| format!("sms:{id}")).collect();
     assert_eq!(ids, want);
