@@ -6,6 +6,7 @@ READY once it listens; runs until killed.
 """
 
 import argparse
+import asyncio
 import email
 import email.policy
 import json
@@ -25,6 +26,7 @@ p.add_argument("--key")
 p.add_argument("--user")
 p.add_argument("--password")
 p.add_argument("--rcpt-reply", help="answer every RCPT with this reply; {addr} is the address")
+p.add_argument("--data-delay-ms", type=int, default=0, help="wait this long before answering DATA")
 a = p.parse_args()
 
 
@@ -48,6 +50,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if a.data_delay_ms:
+            await asyncio.sleep(a.data_delay_ms / 1000)
         self.n += 1
         raw = envelope.original_content
         msg = email.message_from_bytes(raw, policy=email.policy.default)

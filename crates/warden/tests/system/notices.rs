@@ -62,6 +62,8 @@ struct Smtpd {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Extra arguments of the script (`--data-delay-ms 150`).
+    args: Vec<String>,
 }
 
 impl Smtpd {
@@ -81,6 +83,7 @@ impl Smtpd {
             port,
             dir,
             child: None,
+            args: Vec::new(),
         })
     }
 
@@ -91,6 +94,7 @@ impl Smtpd {
             .args(["--port", &self.port.to_string()])
             .arg("--dir")
             .arg(self.dir.path().join("mail"))
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -669,4 +673,127 @@ async fn sms_and_reminders_follow_the_notices() {
         "{enforced}"
     );
     w.t.stop().await;
+}
+
+/// NOT-2, OPS: `kill -9` of a real `warden serve` while mails are in flight (the server takes
+/// 150 ms per mail): after the restart every notice is delivered, and the receiver, keeping
+/// Message-IDs, has each exactly once (a mail the server took just before the kill, and Warden
+/// had not recorded yet, comes again under the same Message-ID).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_with_mails_in_flight_loses_none() {
+    use crate::support::{http, spawn_warden};
+    let Some(mut smtp) = Smtpd::new() else {
+        return;
+    };
+    smtp.args = vec!["--data-delay-ms".into(), "150".into()];
+    smtp.start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[notices]\nconsole_url = \"https://console.provider.example\"\nmessage_id_domain = \"provider.example\"\n\n[notices.email]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"Security <abuse@provider.example>\"\n",
+            smtp.port
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let env = [
+        ("WARDEN_CONFIG", config.as_str()),
+        ("WARDEN_JOBS__POLL_INTERVAL_MS", "50"),
+        // A killed node's leases run out quickly, so the restarted one takes its jobs over.
+        ("WARDEN_JOBS__LEASE_SECS", "2"),
+    ];
+    let mut p = spawn_warden(dir.path(), &env, &[]);
+    let admin = p.admin.clone().unwrap();
+    let (s, b) = http(
+        &p.base,
+        "POST",
+        "/api/accounts",
+        Some(&admin),
+        Some(&json!({ "id": "acme", "name": "Acme", "email": "ops@acme.example", "lang": "en" })),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = http(&p.base, "POST", "/api/resources", Some(&admin), Some(&json!({ "id": "web-1", "account_id": "acme", "product": "cvm", "identifiers": [{ "kind": "domain", "value": "shop.example" }] }))).await;
+    assert_eq!(s, 201, "{b}");
+    // Twelve serious cases, enforced at once: twelve notices, twelve mails queued.
+    for n in 0..12 {
+        let (s, r) = http(&p.base, "POST", "/api/reports", Some(&admin), Some(&json!({ "target": format!("http://shop.example/casino/{n}"), "category": "gambling" }))).await;
+        assert_eq!(s, 201, "{r}");
+        let case = r["case_id"].as_str().unwrap().to_string();
+        let (s, c) = http(
+            &p.base,
+            "POST",
+            &format!("/api/cases/{case}/confirm"),
+            Some(&admin),
+            Some(&json!({})),
+        )
+        .await;
+        assert_eq!((s, c["state"].as_str()), (200, Some("enforced")), "{c}");
+    }
+    // Some mails are through, the rest queued or on the wire: kill -9.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while smtp.message_ids().is_empty() {
+        assert!(Instant::now() < deadline, "no mail arrived before the kill");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    p.kill9();
+    let before = smtp.message_ids().len();
+    assert!(
+        before < 12,
+        "all {before} mails were through before the kill: nothing was in flight"
+    );
+    let p = spawn_warden(dir.path(), &env, &[]);
+    let (s, notices) = http(&p.base, "GET", "/api/notices?limit=100", Some(&admin), None).await;
+    assert_eq!(s, 200, "{notices}");
+    let want: std::collections::BTreeSet<String> = notices["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| format!("<{}.email@provider.example>", n["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(want.len(), 12);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got: std::collections::BTreeSet<String> = smtp.message_ids().into_iter().collect();
+        if got == want {
+            break;
+        }
+        assert!(
+            got.is_subset(&want),
+            "a mail no notice stands for: {:?}",
+            got.difference(&want).collect::<Vec<_>>()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "after the restart {} of 12 notices were mailed",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let all = smtp.message_ids();
+    println!(
+        "{before} of 12 mails before kill -9; {} received in all, {} repeated under the same Message-ID",
+        all.len(),
+        all.len() - want.len()
+    );
+    // Each repeat is one taken just before the kill: at most the one on the wire then.
+    assert!(all.len() - want.len() <= 1, "repeats: {all:?}");
+    let (_, q) = http(
+        &p.base,
+        "GET",
+        "/api/outbound?channel=email",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(
+        q["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["state"] == "sent"),
+        "{q}"
+    );
 }
