@@ -384,6 +384,16 @@ impl Store {
         i(&r, "n")
     }
 
+    /// A case's notices, oldest first (at most `limit`).
+    pub async fn notices_of_case(&self, case_id: &str, limit: i64) -> Result<Vec<Notice>> {
+        let rows = sqlx::query("SELECT * FROM notices WHERE case_id = $1 ORDER BY id LIMIT $2")
+            .bind(case_id)
+            .bind(page(limit))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(notice_row).collect()
+    }
+
     /// Inbox notices in id order after `after`, as the scope may see them.
     pub async fn list_notices(
         &self,

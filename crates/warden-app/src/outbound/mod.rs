@@ -529,3 +529,44 @@ impl App {
         Ok(())
     }
 }
+
+/// A notice with its messages, one per channel it went to (staff).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct NoticeDeliveries {
+    /// The inbox notice.
+    pub notice: warden_store::lifecycle::Notice,
+    /// Its e-mail and SMS messages with their state; empty where it went to the inbox only.
+    pub messages: Vec<Outbound>,
+}
+
+impl App {
+    /// The notices of a case, oldest first, each with where its messages stand (staff: the
+    /// case page shows whether the tenant was told, and how).
+    pub async fn case_notices(
+        &self,
+        who: &Principal,
+        case_id: &str,
+    ) -> AppResult<Vec<NoticeDeliveries>> {
+        who.require(
+            &[Role::Admin, Role::Operator, Role::Reviewer],
+            "read the deliveries of notices",
+        )?;
+        let case = self.get_case(who, case_id).await?;
+        let notices = self.store.notices_of_case(&case.id, 200).await?;
+        let subjects: Vec<String> = notices.iter().map(|n| format!("notice:{}", n.id)).collect();
+        let mut messages = self.store.outbound_about(&subjects).await?;
+        Ok(notices
+            .into_iter()
+            .map(|notice| {
+                let subject = format!("notice:{}", notice.id);
+                let (mine, rest): (Vec<Outbound>, Vec<Outbound>) =
+                    messages.drain(..).partition(|m| m.subject == subject);
+                messages = rest;
+                NoticeDeliveries {
+                    notice,
+                    messages: mine,
+                }
+            })
+            .collect())
+    }
+}

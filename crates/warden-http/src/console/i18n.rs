@@ -320,11 +320,12 @@ mod tests {
     fn every_code_a_page_shows_has_words_in_both_catalogues() {
         use warden_domain::delivery::{ChangeOp, DeliveryState};
         use warden_domain::lifecycle::{
-            ActionState, RequestState, State, TicketKind, TicketState, UnblockRoute,
+            ActionState, NoticeKind, RequestState, State, TicketKind, TicketState, UnblockRoute,
         };
         use warden_domain::report::Source;
         use warden_domain::resource::Product;
         use warden_domain::taxonomy::Level;
+        use warden_store::outbound::{Channel, OutboundState};
 
         fn codes<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> Vec<String> {
             all.iter().map(|x| code(*x).to_string()).collect()
@@ -390,6 +391,12 @@ mod tests {
             ("product", codes(&Product::ALL, Product::code)),
             ("delivery", codes(DeliveryState::ALL, DeliveryState::code)),
             ("change_op", codes(ChangeOp::ALL, ChangeOp::code)),
+            ("channel", codes(Channel::ALL, Channel::code)),
+            (
+                "outbound_state",
+                codes(OutboundState::ALL, OutboundState::code),
+            ),
+            ("notice_kind", codes(NoticeKind::ALL, NoticeKind::code)),
             (
                 "source",
                 sources.iter().map(|s| source(*s).to_string()).collect(),

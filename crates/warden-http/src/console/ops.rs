@@ -18,7 +18,7 @@ use warden_domain::identity::Role;
 use warden_domain::taxonomy::CATEGORIES;
 use warden_domain::time::civil_from_days;
 use warden_store::audit::{AuditFilter, Verification};
-use warden_store::enforcement::WebhookAttempt;
+use warden_store::outbound::{Outbound, OutboundFilter, OutboundState};
 
 use super::view::{Chrome, DoneQuery, PAGE, describe, error_page, flash, redirect, render};
 use super::{Access, FormData, OPERATORS, Page, Viewer};
@@ -383,7 +383,10 @@ async fn policy(State(app): State<App>, Extension(v): Extension<Viewer>) -> Resp
 struct Deliveries {
     c: Chrome,
     open: OpenDeliveries,
-    failed: Vec<WebhookAttempt>,
+    /// Outbound messages out of attempts or refused for good: re-drivable.
+    dead: Vec<Outbound>,
+    /// Messages that failed and wait for their next attempt.
+    retrying: Vec<Outbound>,
 }
 
 async fn deliveries(
@@ -400,25 +403,31 @@ async fn deliveries_view(app: &App, v: &Viewer, c: Chrome, status: StatusCode) -
     let who = v.principal();
     let loaded = async {
         let open = app.open_deliveries(&who, false).await?;
-        let log = app.webhook_log(&who, None).await?;
-        Ok::<_, AppError>((open, log))
+        let of = |state| OutboundFilter {
+            state: Some(state),
+            ..OutboundFilter::default()
+        };
+        let dead = app
+            .list_outbound(&who, &of(OutboundState::Dead), 100)
+            .await?;
+        let pending = app
+            .list_outbound(&who, &of(OutboundState::Pending), 100)
+            .await?;
+        Ok::<_, AppError>((open, dead.items, pending.items))
     }
     .await;
     match loaded {
-        Ok((open, log)) => {
-            // The newest failed attempt of each (message, endpoint): what an operator re-drives.
-            let mut failed: Vec<WebhookAttempt> = Vec::new();
-            for a in log.attempts {
-                let ok = a.status.is_some_and(|s| (200..300).contains(&s));
-                if !ok
-                    && !failed
-                        .iter()
-                        .any(|f| f.msg_id == a.msg_id && f.endpoint == a.endpoint)
-                {
-                    failed.push(a);
-                }
-            }
-            render(status, &Deliveries { c, open, failed })
+        Ok((open, dead, pending)) => {
+            let retrying = pending.into_iter().filter(|m| m.attempts > 0).collect();
+            render(
+                status,
+                &Deliveries {
+                    c,
+                    open,
+                    dead,
+                    retrying,
+                },
+            )
         }
         Err(e) => error_page(v.lang, &e, Some(v)),
     }
@@ -429,9 +438,8 @@ async fn redrive(
     Extension(v): Extension<Viewer>,
     Extension(form): Extension<FormData>,
 ) -> Response {
-    let msg = form.get("msg_id").unwrap_or_default();
-    let endpoint = form.get("endpoint").unwrap_or_default();
-    match app.redrive_webhook(&v.principal(), &msg, &endpoint).await {
+    let id = form.get("id").unwrap_or_default();
+    match app.redrive_outbound(&v.principal(), &id).await {
         Ok(_) => redirect("/staff/deliveries?done=redriven"),
         Err(e) => {
             let (status, text) = describe(v.lang, &e);

@@ -417,6 +417,8 @@ struct StaffCase {
     legal_refs: &'static [&'static str],
     notes: Vec<NoteView>,
     claim: Option<ClaimView>,
+    /// The case's notices and where their e-mails and texts stand (NOT-1, NOT-2).
+    told: Vec<warden_app::outbound::NoticeDeliveries>,
 }
 
 async fn case_page(
@@ -442,18 +444,20 @@ async fn case_view(app: &App, v: &Viewer, id: &str, c: Chrome, status: StatusCod
             history,
         } = data;
         let notes = app.notes(&who, id).await?;
+        let told = app.case_notices(&who, id).await?;
         let claim = app
             .claims(&who, &[format!("case:{}", case.id)])
             .await?
             .into_iter()
             .next();
-        Ok::<_, AppError>((case, pen, reports, history, state_why, notes, claim))
+        Ok::<_, AppError>((case, pen, reports, history, state_why, notes, claim, told))
     }
     .await;
     match loaded {
-        Ok((case, pen, reports, history, state_why, notes, claim)) => render(
+        Ok((case, pen, reports, history, state_why, notes, claim, told)) => render(
             status,
             &StaffCase {
+                told,
                 state_why,
                 notes,
                 claim,

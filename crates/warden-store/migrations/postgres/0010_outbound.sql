@@ -36,3 +36,6 @@ CREATE INDEX outbound_attempts_msg ON outbound_attempts(outbound_id, id);
 INSERT INTO outbound_attempts (id, outbound_id, attempt, status, error, at)
     SELECT id, 'webhook:' || endpoint || ':' || msg_id, attempt, status, error, at FROM webhook_attempts;
 DROP TABLE webhook_attempts;
+
+-- The notices of a case, for the staff case page (each with its messages per channel).
+CREATE INDEX notices_case ON notices(case_id, id);

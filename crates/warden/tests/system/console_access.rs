@@ -485,6 +485,7 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
     let request_item = format!("unblock:{}", f.request);
     let import_line = r#"{"account_id": "acme", "product": "cvm", "name": "web-2", "identifiers": [{"kind": "public_ip", "value": "192.0.2.78"}]}"#.to_string();
     let (msg, endpoint) = f.dead_webhook.clone();
+    let dead_id = format!("webhook:{endpoint}:{msg}");
     let mut covered = std::collections::BTreeSet::new();
     let forms: Vec<Form> = vec![
         (
@@ -647,7 +648,7 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
             Some("olga"),
             "/staff/deliveries/redrive",
             "/staff/deliveries/redrive".into(),
-            vec![("msg_id", msg.as_str()), ("endpoint", endpoint.as_str())],
+            vec![("id", dead_id.as_str())],
         ),
         // Verifying the chain changes nothing either way: the 403 and no cookie are the test.
         (

@@ -764,7 +764,7 @@ async fn refused_forms(
                 "a re-drive of a missing message",
                 "/staff/deliveries".into(),
                 "/staff/deliveries/redrive".into(),
-                vec![("msg_id", "msg_missing"), ("endpoint", "gone")],
+                vec![("id", "webhook:gone:msg_missing")],
             ),
             (
                 "a reassignment to nobody",

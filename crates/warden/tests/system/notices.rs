@@ -494,16 +494,39 @@ async fn mail_outlives_an_smtp_outage_and_a_dead_letter_is_redriven() {
         )
         .await;
     assert_eq!(s, 409, "{b}");
+    // An operator sees it in the console — on the case page (what the tenant was told, and
+    // how) and among the dead messages — and re-drives it there once the server is back.
+    crate::console::user(&w.t, "olga", warden_domain::identity::Role::Operator, None).await;
+    let mut olga = crate::console::Client::new(&w.t.base, "en");
+    olga.sign_in("olga", crate::console::PASSWORD).await;
+    let page = olga.get(&format!("/staff/cases/{case}")).await;
+    assert_eq!(page.status, 200);
+    let told = &page.body[page.body.find("id=\"told\"").expect("the notices table")..];
+    assert!(
+        told.contains(&format!("data-notice=\"{enforced}\""))
+            && told.contains("data-channel=\"email\" data-state=\"dead\""),
+        "{told}"
+    );
+    let list = olga.get("/staff/deliveries").await;
+    assert!(
+        list.body.contains(&format!("data-id=\"{dead}\"")),
+        "{}",
+        list.body
+    );
     smtp.start();
-    let (s, b) =
-        w.t.call(
-            "POST",
-            &format!("/api/outbound/{dead}/redrive"),
-            Some(&w.op),
-            None,
+    let done = olga
+        .post(
+            "/staff/deliveries",
+            "/staff/deliveries/redrive",
+            &[("id", dead.as_str())],
         )
         .await;
-    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (done.status, done.location.as_str()),
+        (303, "/staff/deliveries?done=redriven"),
+        "{}",
+        done.body
+    );
     until("the re-driven mail arrived", &w, 0, async || {
         message(&w, &dead).await["state"] == "sent"
     })
