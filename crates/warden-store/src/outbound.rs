@@ -300,6 +300,18 @@ impl Store {
         rows.iter().map(attempt_row).collect()
     }
 
+    /// Messages `pending` whose delivery job is gone or finished (its handler kept failing
+    /// outside the send, say, until the job was dead): reconciliation queues them again.
+    pub async fn orphaned_outbound(&self, limit: i64) -> Result<Vec<Outbound>> {
+        let rows = sqlx::query(
+            "SELECT o.* FROM outbound o WHERE o.state = 'pending' AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.dedup_key = 'out:' || o.id AND j.state IN ('pending', 'running')) ORDER BY o.seq LIMIT $1",
+        )
+        .bind(page(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
     /// Messages not sent, by channel and state (the metrics' gauge).
     pub async fn outbound_counts(&self) -> Result<Vec<(Channel, OutboundState, i64)>> {
         let rows = sqlx::query(

@@ -25,6 +25,9 @@ pub struct Reconciliation {
     pub added: Vec<Resent>,
     /// Actions whose deliveries to adapters no longer configured were retired.
     pub retired: Vec<String>,
+    /// Outbound messages (e-mail, SMS, webhook) still pending whose delivery job was gone,
+    /// queued again (their ids).
+    pub requeued: Vec<String>,
 }
 
 /// One delivery a reconciliation sent.
@@ -814,19 +817,44 @@ impl App {
                 });
             }
         }
+        // Outbound messages still pending whose job is gone (e-mail, SMS and webhooks alike).
+        let mut requeued = Vec::new();
+        for m in self.store.orphaned_outbound(500).await? {
+            let mut tx = self.store.begin_write().await?;
+            let new = warden_store::outbound::NewOutbound {
+                id: m.id.clone(),
+                channel: m.channel,
+                endpoint: m.endpoint.clone(),
+                subject: m.subject.clone(),
+                account_id: m.account_id.clone(),
+                payload: m.payload.clone(),
+            };
+            self.queue_outbound(&mut tx, &new, self.max_attempts(m.channel), now)
+                .await?;
+            tx.commit().await?;
+            requeued.push(m.id);
+        }
         let summary = Reconciliation {
             resent,
             added,
             retired,
+            requeued,
         };
-        let (resent, added, retired) = (
+        let (resent, added, retired, requeued) = (
             summary.resent.len(),
             summary.added.len(),
             summary.retired.len(),
+            summary.requeued.len(),
         );
         let mut tx = self.store.begin_write().await?;
-        if resent + added + retired > 0 {
-            tracing::warn!(resent, added, retired, "reconciliation re-sent deliveries");
+        if resent + added + retired + requeued > 0 {
+            tracing::warn!(
+                resent,
+                added,
+                retired,
+                requeued,
+                "reconciliation re-sent deliveries"
+            );
             let mut ev = self.event(
                 &crate::auth::Principal::System,
                 "enforcement.reconcile",
@@ -836,7 +864,7 @@ impl App {
             tx.append_audit(ev).await?;
         }
         tx.commit().await?;
-        if resent + added > 0 {
+        if resent + added + requeued > 0 {
             self.job_wakeup.notify_waiters();
         }
         Ok(summary)

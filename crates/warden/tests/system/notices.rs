@@ -820,3 +820,81 @@ async fn kill9_with_mails_in_flight_loses_none() {
         "{q}"
     );
 }
+
+/// NOT-2: a message still pending whose delivery job was lost (here deleted, as if its job had
+/// died of a fault outside the send) is queued again by reconciliation and delivered once. And
+/// AUD-4: the queue keeps no recipient — neither the address nor the phone is in its rows or its
+/// attempts' errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_requeues_a_message_whose_job_was_lost() {
+    use sqlx::Row as _;
+    let Some(mut smtp) = Smtpd::new() else {
+        return;
+    };
+    let notices = NoticeSettings {
+        reminder_before_ms: 0,
+        ..notice_settings(smtp.port, 3)
+    };
+    let Some(w) = world(Engine::Sqlite, notices, "en").await else {
+        return;
+    };
+    let case = w.report("porn_vulgar").await;
+    let (s, _) = w.confirm(&case, json!({ "markers": ["porn"] })).await;
+    assert_eq!(s, 200);
+    let (notice, _) = inbox(&w).await.remove(0);
+    let mail = format!("email:{notice}");
+    until("the first attempt failed", &w, 0, async || {
+        message(&w, &mail).await["attempts"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    })
+    .await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&w.t.db_url)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM jobs WHERE dedup_key = $1")
+        .bind(format!("out:{mail}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    smtp.start();
+    w.t.clock.advance(60_000);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        message(&w, &mail).await["state"],
+        "pending",
+        "nothing runs it"
+    );
+    let (s, r) =
+        w.t.call("POST", "/api/enforcement/reconcile", Some(&w.op), None)
+            .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["requeued"], json!([mail]), "{r}");
+    until("the requeued mail arrived", &w, 0, async || {
+        message(&w, &mail).await["state"] == "sent"
+    })
+    .await;
+    assert_eq!(
+        smtp.message_ids(),
+        [format!("<{notice}.email@provider.example>")]
+    );
+    for sql in [
+        "SELECT payload AS v FROM outbound",
+        "SELECT COALESCE(last_error, '') AS v FROM outbound",
+        "SELECT COALESCE(error, '') AS v FROM outbound_attempts",
+    ] {
+        for row in sqlx::query(sql).fetch_all(&pool).await.unwrap() {
+            let v: String = row.try_get("v").unwrap();
+            assert!(
+                !v.contains("ops@acme.example") && !v.contains("13800000000"),
+                "{sql}: {v}"
+            );
+        }
+    }
+    w.t.stop().await;
+}
