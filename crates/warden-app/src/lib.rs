@@ -35,6 +35,7 @@ pub mod clock;
 pub mod crypto;
 pub mod enforce;
 pub mod error;
+pub mod i18n;
 pub mod intake;
 pub mod jobs;
 pub mod lifecycle;
