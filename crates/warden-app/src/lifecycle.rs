@@ -631,9 +631,7 @@ impl App {
             | NoticeKind::UnblockRejected
             | NoticeKind::PartiallyLifted => (true, false),
             NoticeKind::Alerting | NoticeKind::DeadlineReminder => (false, true),
-            NoticeKind::Resolved | NoticeKind::Lifted | NoticeKind::UnblockQueued => {
-                (false, false)
-            }
+            NoticeKind::Resolved | NoticeKind::Lifted | NoticeKind::UnblockQueued => (false, false),
             // The acknowledgement of the tenant's own request: its status is on the request.
             NoticeKind::SelfUnblockStarted => return Ok(()),
         };
@@ -694,7 +692,8 @@ impl App {
         };
         tx.insert_notice(&n).await?;
         // NOT-1/NOT-2: the inbox has it; e-mail and SMS go out from the same transaction.
-        self.send_notice(tx, &n, &rendered, resource_name, now).await
+        self.send_notice(tx, &n, &rendered, resource_name, now)
+            .await
     }
 
     /// Confirms a reported case: grade it (GRD-1..3), plan the matrix's actions (PEN-1) and let

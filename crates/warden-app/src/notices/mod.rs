@@ -199,9 +199,8 @@ impl NoticeTemplates {
                 .map_err(|e| format!("notice templates: cannot read {}: {e}", dir.display()))?;
             let mut paths = Vec::new();
             for entry in entries.take(1000) {
-                let entry = entry.map_err(|e| {
-                    format!("notice templates: cannot read {}: {e}", dir.display())
-                })?;
+                let entry = entry
+                    .map_err(|e| format!("notice templates: cannot read {}: {e}", dir.display()))?;
                 paths.push(entry.path());
             }
             paths.sort();
@@ -520,13 +519,9 @@ fn context<'a>(kind: NoticeKind, lang: Lang, f: &NoticeFacts<'a>) -> Context<'a>
         note: f.note,
         advice: advice(f.unblock.as_ref(), lang, f.product == "cdn"),
         maybe_compromised: f.maybe_compromised,
-        console_link: f.console_url.map(|u| {
-            format!(
-                "{}/console/cases/{}",
-                u.trim_end_matches('/'),
-                f.case_id
-            )
-        }),
+        console_link: f
+            .console_url
+            .map(|u| format!("{}/console/cases/{}", u.trim_end_matches('/'), f.case_id)),
     }
 }
 
@@ -674,7 +669,12 @@ fn trial_facts() -> Vec<NoticeFacts<'static>> {
     const ACTIONS: &[Action] = &[Action::BlockUrl, Action::IsolateAccount];
     fn links() -> &'static [String] {
         static L: OnceLock<Vec<String>> = OnceLock::new();
-        L.get_or_init(|| vec!["https://shop.example/a".into(), "https://shop.example/b".into()])
+        L.get_or_init(|| {
+            vec![
+                "https://shop.example/a".into(),
+                "https://shop.example/b".into(),
+            ]
+        })
     }
     let full = NoticeFacts {
         case_id: "case_trial",

@@ -328,7 +328,11 @@ fn the_data_directory_overrides_a_template_and_a_broken_one_is_refused() {
     assert_eq!(n.html, builtin.html.replace(&builtin.title, &n.title));
     // The other language uses the same file with its own words.
     let zh = ours.render(NoticeKind::Alerting, Lang::Zh, &f).unwrap();
-    assert!(zh.title.starts_with("ACME Cloud: 【违规告警】"), "{}", zh.title);
+    assert!(
+        zh.title.starts_with("ACME Cloud: 【违规告警】"),
+        "{}",
+        zh.title
+    );
 
     // A partial is a template too.
     std::fs::write(
@@ -340,14 +344,22 @@ fn the_data_directory_overrides_a_template_and_a_broken_one_is_refused() {
         .unwrap()
         .render(NoticeKind::Alerting, Lang::En, &f)
         .unwrap();
-    assert!(n.text.starts_with("Case: case_1\nRemove the violating"), "{}", n.text);
+    assert!(
+        n.text.starts_with("Case: case_1\nRemove the violating"),
+        "{}",
+        n.text
+    );
     std::fs::remove_file(dir.join("_layout.txt")).unwrap();
 
     for (source, line, says) in [
         ("first line\n{% if %}\n", "line 2", "syntax error"),
         ("{{ t(\"notify.no_such_key\") }}\n", "line 1", "no_such_key"),
         ("\n\n{{ resource_nmae }}\n", "line 3", "undefined"),
-        ("{% extends \"_no_layout.txt\" %}\n", "line 1", "_no_layout.txt"),
+        (
+            "{% extends \"_no_layout.txt\" %}\n",
+            "line 1",
+            "_no_layout.txt",
+        ),
     ] {
         std::fs::write(&file, source).unwrap();
         let e = NoticeTemplates::load(Some(data.path())).unwrap_err();
@@ -373,7 +385,13 @@ fn the_data_directory_overrides_a_template_and_a_broken_one_is_refused() {
 #[test]
 fn the_built_in_templates_load_and_times_name_their_zone() {
     assert!(NoticeTemplates::builtin().broken.is_none());
-    assert!(NoticeTemplates::load(None).unwrap().overridden().next().is_none());
+    assert!(
+        NoticeTemplates::load(None)
+            .unwrap()
+            .overridden()
+            .next()
+            .is_none()
+    );
     let t = Timestamp::parse_rfc3339("2026-01-09T09:30:00Z").unwrap();
     assert_eq!(local_time(t, 480), "2026-01-09 17:30 (UTC+08:00)");
     assert_eq!(local_time(t, -330), "2026-01-09 04:00 (UTC-05:30)");
