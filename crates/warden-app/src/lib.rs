@@ -25,7 +25,7 @@
 //! - [`work`]: claims on queue items and staff-only notes (working together).
 //!
 //! Below them, parts that know nothing of [`App`] or [`Settings`]: [`recheck`] (fetching),
-//! [`page`], [`notices`] (templates), [`metrics`], [`crypto`], [`clock`], [`error`]. The
+//! [`page`], [`notices`] (templates), [`i18n`] (the catalogue), [`metrics`], [`crypto`], [`clock`], [`error`]. The
 //! concrete adapters, scanner and re-checker are built by the binary and handed over as
 //! [`Parts`].
 
@@ -35,6 +35,7 @@ pub mod clock;
 pub mod crypto;
 pub mod enforce;
 pub mod error;
+pub mod i18n;
 pub mod intake;
 pub mod jobs;
 pub mod lifecycle;
@@ -169,6 +170,8 @@ pub struct App {
     pub adapters: Arc<enforce::Adapters>,
     /// Where notices go besides the inbox (NOT-1, NOT-3).
     pub notices: Arc<outbound::NoticeSettings>,
+    /// What notices say: the built-in templates, or the provider's overrides (NOT-1).
+    pub notice_templates: Arc<notices::NoticeTemplates>,
 }
 
 impl Settings {
@@ -228,6 +231,7 @@ impl App {
             index: parts.index,
             adapters: Arc::new(parts.adapters),
             notices: Arc::new(outbound::NoticeSettings::default()),
+            notice_templates: notices::NoticeTemplates::builtin(),
             store,
         }
     }
@@ -278,6 +282,13 @@ impl App {
     /// The same app sending notices as `n` says (NOT-1, NOT-3).
     pub fn with_notices(mut self, n: outbound::NoticeSettings) -> App {
         self.notices = Arc::new(n);
+        self
+    }
+
+    /// The same app writing notices from `t` (the built-ins with the data directory's
+    /// overrides, NOT-1).
+    pub fn with_notice_templates(mut self, t: Arc<notices::NoticeTemplates>) -> App {
+        self.notice_templates = t;
         self
     }
 

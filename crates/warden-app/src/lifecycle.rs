@@ -28,7 +28,8 @@ use warden_store::unblock::UnblockRequest;
 
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::notices::{NoticeFacts, Template, render};
+use crate::i18n::Lang;
+use crate::notices::NoticeFacts;
 use crate::recheck::Verdict;
 use crate::{App, digest};
 
@@ -607,8 +608,10 @@ impl App {
         Ok(())
     }
 
-    /// Stores the tenant's inbox notice for `template` on the case as it stands after the
-    /// decision (`next`): the unblock advice follows the case's eligibility then (UNB-1, UNB-4).
+    /// Stores the tenant's inbox notice of `kind` on the case as it stands after the decision
+    /// (`next`): the unblock advice follows the case's eligibility then (UNB-1, UNB-4). The
+    /// notice is rendered once, from the templates, in the account's language; the inbox keeps
+    /// its title and text, and its e-mail and SMS go out from the same transaction (NOT-2).
     async fn notify(
         &self,
         tx: &mut WriteTx,
@@ -620,23 +623,22 @@ impl App {
         let Some(account) = l.case.account_id.clone() else {
             return Ok(());
         };
-        let lang = tx
-            .account_lang(&account)
-            .await?
-            .unwrap_or_else(|| "zh-CN".into());
-        let t = match kind {
-            NoticeKind::Alerting => Template::Alerting,
-            NoticeKind::DeadlineReminder => Template::Reminder,
-            NoticeKind::Resolved => Template::Resolved,
-            NoticeKind::Lifted => Template::Lifted,
-            NoticeKind::PartiallyLifted => Template::PartiallyLifted,
-            NoticeKind::UnblockFailed => Template::UnblockFailed,
-            NoticeKind::UnblockRejected => Template::UnblockRejected,
-            NoticeKind::UnblockQueued => Template::UnblockQueued,
-            NoticeKind::Enforced | NoticeKind::EnforcedHostSecurity => Template::Enforced,
+        // Which notices advise on unblocking, and which name the deadline.
+        let (advises, dated) = match kind {
+            NoticeKind::Enforced
+            | NoticeKind::EnforcedHostSecurity
+            | NoticeKind::UnblockFailed
+            | NoticeKind::UnblockRejected
+            | NoticeKind::PartiallyLifted => (true, false),
+            NoticeKind::Alerting | NoticeKind::DeadlineReminder => (false, true),
+            NoticeKind::Resolved | NoticeKind::Lifted | NoticeKind::UnblockQueued => (false, false),
             // The acknowledgement of the tenant's own request: its status is on the request.
             NoticeKind::SelfUnblockStarted => return Ok(()),
         };
+        let lang = tx
+            .account_lang(&account)
+            .await?
+            .map_or(Lang::Zh, |l| Lang::from_tag(&l).unwrap_or(Lang::En));
         let resource = match &l.case.resource_id {
             Some(id) => tx.get_resource(id).await?,
             None => None,
@@ -648,59 +650,50 @@ impl App {
             .filter(|a| a.desired != Desired::Lifted)
             .map(|a| a.action)
             .collect();
-        let unblock = match t {
-            Template::Enforced
-            | Template::UnblockFailed
-            | Template::UnblockRejected
-            | Template::PartiallyLifted => {
-                // The decision closed any open request; the actions are as just recorded.
-                let mut after = l.facts.clone();
-                after.state = next;
-                after.open_unblock_request = None;
-                after.actions = records(&l.actions);
-                Some(unblock_eligibility(&after, &self.lifecycle.policy))
-            }
-            Template::Alerting
-            | Template::Reminder
-            | Template::Resolved
-            | Template::Lifted
-            | Template::UnblockQueued => None,
-        };
+        let unblock = advises.then(|| {
+            // The decision closed any open request; the actions are as just recorded.
+            let mut after = l.facts.clone();
+            after.state = next;
+            after.open_unblock_request = None;
+            after.actions = records(&l.actions);
+            unblock_eligibility(&after, &self.lifecycle.policy)
+        });
+        let resource_name = resource.as_ref().map_or("-", |r| r.name.as_str());
         let facts = NoticeFacts {
             case_id: &l.case.id,
-            resource_name: resource.as_ref().map_or("-", |r| r.name.as_str()),
+            resource_name,
             resource_id: l.case.resource_id.as_deref().unwrap_or("-"),
             product: l.life.product.map_or("-", Product::code),
             links: &links,
             category: l.case.category,
             actions: &actions,
-            deadline: l
-                .life
-                .deadline_at
-                .map(Timestamp)
-                .filter(|_| matches!(t, Template::Alerting | Template::Reminder)),
+            deadline: l.life.deadline_at.map(Timestamp).filter(|_| dated),
             note,
             unblock,
             maybe_compromised: kind == NoticeKind::EnforcedHostSecurity,
             utc_offset_minutes: self.lifecycle.calendar.utc_offset_minutes(),
+            console_url: self.notices.console_url.as_deref(),
         };
-        let (title, body) = render(t, &lang, &facts);
+        let rendered = self
+            .notice_templates
+            .render(kind, lang, &facts)
+            .map_err(|e| AppError::Internal(format!("rendering notice {}: {e}", kind.code())))?;
         let now = self.now();
         let n = Notice {
             id: warden_store::new_id("ntc", now),
             account_id: account,
             case_id: Some(l.case.id.clone()),
             template: kind,
-            lang,
-            title,
-            body,
+            lang: lang.tag().to_string(),
+            title: rendered.title.clone(),
+            body: rendered.text.clone(),
             created_at: now,
             read_at: None,
         };
         tx.insert_notice(&n).await?;
         // NOT-1/NOT-2: the inbox has it; e-mail and SMS go out from the same transaction.
-        let resource_name = resource.as_ref().map_or("-", |r| r.name.as_str());
-        self.send_notice(tx, &n, resource_name, now).await
+        self.send_notice(tx, &n, &rendered, resource_name, now)
+            .await
     }
 
     /// Confirms a reported case: grade it (GRD-1..3), plan the matrix's actions (PEN-1) and let

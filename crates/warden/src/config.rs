@@ -303,8 +303,9 @@ impl Default for Recheck {
 pub struct Server {
     /// Address to listen on. Default `127.0.0.1:8080`.
     pub listen: String,
-    /// Directory for the SQLite database and the generated key (created 0700, its files 0600).
-    /// Default `./warden-data`.
+    /// Directory for the SQLite database and the generated key (created 0700, its files 0600);
+    /// files in its `templates/notices/` replace the built-in notice templates of the same name
+    /// (NOT-1). Default `./warden-data`.
     pub data_dir: PathBuf,
     /// Seconds to let in-flight requests and jobs finish on SIGTERM/SIGINT. Default 30.
     pub shutdown_grace_secs: u64,

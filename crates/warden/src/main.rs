@@ -15,6 +15,7 @@ use warden_app::auth::Principal;
 use warden_app::clock::{Clock, SystemClock};
 use warden_app::crypto::Sealer;
 use warden_app::enforce::Adapters;
+use warden_app::notices::NoticeTemplates;
 use warden_app::recheck::FetchPolicy;
 use warden_app::scan::{ScanRechecker, ScanService};
 use warden_app::{App, Parts, Settings};
@@ -408,9 +409,23 @@ async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
     let lifecycle = lifecycle_settings(cfg)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let notices = notice_settings(cfg, &clock)?;
+    let templates = notice_templates(cfg)?;
     Ok(wire(store, clock, sealer, settings(cfg), fetch_policy(cfg))
         .with_lifecycle(lifecycle)
-        .with_notices(notices))
+        .with_notices(notices)
+        .with_notice_templates(templates))
+}
+
+/// The notice templates: the built-in ones, each replaced by a file of its name in
+/// `<data_dir>/templates/notices/` (NOT-1). A broken file stops the start, naming it and the
+/// line.
+fn notice_templates(cfg: &Config) -> anyhow::Result<Arc<NoticeTemplates>> {
+    let templates =
+        NoticeTemplates::load(Some(&cfg.server.data_dir)).map_err(anyhow::Error::msg)?;
+    for (name, file) in templates.overridden() {
+        tracing::info!(template = name, file = %file.display(), "notice template overridden");
+    }
+    Ok(Arc::new(templates))
 }
 
 /// Wires an app: builds its concrete parts — the enforcement adapters over a fresh decision

@@ -469,11 +469,14 @@ enum Contact {
 
 impl App {
     /// Fans a notice just stored in the inbox out to the channels its kind goes to (NOT-1), in
-    /// the same transaction: if the notice is kept, so are its messages (NOT-2).
+    /// the same transaction: if the notice is kept, so are its messages (NOT-2). `rendered` is
+    /// the notice as the templates wrote it: the mail's subject, text and HTML parts and the
+    /// SMS text, so every retry sends the same words.
     pub(crate) async fn send_notice(
         &self,
         tx: &mut warden_store::WriteTx,
         n: &warden_store::lifecycle::Notice,
+        rendered: &crate::notices::RenderedNotice,
         resource_name: &str,
         now: i64,
     ) -> AppResult<()> {
@@ -482,31 +485,19 @@ impl App {
             return Ok(());
         }
         let case = n.case_id.as_deref().unwrap_or("-");
-        let link = self
-            .notices
-            .console_url
-            .as_deref()
-            .map(|u| format!("{}/console/cases/{case}", u.trim_end_matches('/')));
-        let zh = n.lang.eq_ignore_ascii_case("zh-CN");
-        let mut text = n.body.clone();
-        if let Some(link) = &link {
-            text.push_str(if zh { "控制台：" } else { "Console: " });
-            text.push_str(link);
-            text.push('\n');
-        }
         let msg = NoticeMessage {
             notice_id: n.id.clone(),
             kind: n.template,
             lang: n.lang.clone(),
-            subject: n.title.clone(),
-            html: crate::notices::html(&n.lang, &n.title, &n.body, link.as_deref()),
-            text,
+            subject: rendered.title.clone(),
+            text: rendered.text.clone(),
+            html: rendered.html.clone(),
             sms_template: n.template.code().replace('.', "_"),
             sms_params: BTreeMap::from([
                 ("resource".to_string(), resource_name.to_string()),
                 ("case".to_string(), case.to_string()),
             ]),
-            sms_text: crate::notices::sms_text(n.template, &n.lang, resource_name, case),
+            sms_text: rendered.sms.clone(),
         };
         let payload = serde_json::to_string(&msg).unwrap_or_default();
         for channel in channels {

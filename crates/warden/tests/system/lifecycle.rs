@@ -291,7 +291,7 @@ async fn a_alerting_deadline_enforced_self_unblock(engine: Engine) {
         w.url.as_str(),
         "色情低俗",
         "阻断URL",
-        "2026-01-05 10:00+08:00",
+        "2026-01-05 10:00 (UTC+08:00)",
     ] {
         assert!(
             alert["body"].as_str().unwrap().contains(part),
