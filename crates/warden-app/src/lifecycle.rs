@@ -612,7 +612,7 @@ impl App {
     /// (`next`): the unblock advice follows the case's eligibility then (UNB-1, UNB-4). The
     /// notice is rendered once, from the templates, in the account's language; the inbox keeps
     /// its title and text, and its e-mail and SMS go out from the same transaction (NOT-2).
-    async fn notify(
+    pub(crate) async fn notify(
         &self,
         tx: &mut WriteTx,
         l: &Loaded,
@@ -629,7 +629,8 @@ impl App {
             | NoticeKind::EnforcedHostSecurity
             | NoticeKind::UnblockFailed
             | NoticeKind::UnblockRejected
-            | NoticeKind::PartiallyLifted => (true, false),
+            | NoticeKind::PartiallyLifted
+            | NoticeKind::TicketAnswered => (true, false),
             NoticeKind::Alerting | NoticeKind::DeadlineReminder => (false, true),
             NoticeKind::Resolved | NoticeKind::Lifted | NoticeKind::UnblockQueued => (false, false),
             // The acknowledgement of the tenant's own request: its status is on the request.

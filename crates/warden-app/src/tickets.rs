@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use warden_domain::code::Code;
 use warden_domain::identity::Role;
-use warden_domain::lifecycle::{Command, TicketKind, TicketState, decide};
+use warden_domain::lifecycle::{Command, NoticeKind, TicketKind, TicketState, decide};
 use warden_domain::resource::InvalidInput;
 use warden_domain::time::Timestamp;
 use warden_store::unblock::Ticket;
@@ -184,8 +184,21 @@ impl App {
                     decision: &d,
                     planned: &[],
                     extra: serde_json::json!({ "ticket_id": id }),
-                    note: None,
+                    // The lifted notice carries the answer.
+                    note: Some(&resolution),
                 },
+            )
+            .await?;
+        } else if let Some(case_id) = &t.case_id {
+            // TKT-1: the tenant is told the answer, by the channels of `ticket.answered`.
+            let l = self.load(&mut tx, case_id, None).await?;
+            let state = l.facts.state;
+            self.notify(
+                &mut tx,
+                &l,
+                NoticeKind::TicketAnswered,
+                state,
+                Some(&resolution),
             )
             .await?;
         }

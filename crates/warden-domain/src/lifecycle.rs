@@ -333,6 +333,9 @@ crate::codes! {
         Lifted = "case.lifted",
         /// Some actions lifted; the no_unblock ones stay.
         PartiallyLifted = "case.partially_lifted",
+        /// TKT-1: a reviewer answered the tenant's ticket on the case (without lifting: a lift
+        /// is told by the lifted notice, with the answer).
+        TicketAnswered = "ticket.answered",
     }
 }
 

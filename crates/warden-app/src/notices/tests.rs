@@ -141,6 +141,17 @@ fn snapshot_facts<'a>(kind: NoticeKind, links: &'a [String]) -> NoticeFacts<'a> 
             })),
             ..base
         },
+        NoticeKind::TicketAnswered => NoticeFacts {
+            note: Some("解封需先完成整改复查 / the unblock needs a clean re-check first"),
+            unblock: Some(Err(Refusal::LevelNotUnblockable {
+                level: Some(Level::Serious),
+                ticket: TicketLift {
+                    liftable: vec![Action::BlockUrl],
+                    locked: vec![],
+                },
+            })),
+            ..base
+        },
         NoticeKind::UnblockRejected => NoticeFacts {
             note: Some("首页仍有违规图片 / the home page still shows the images"),
             unblock: Some(Err(Refusal::ViolationLimit {
