@@ -898,3 +898,98 @@ async fn reconciliation_requeues_a_message_whose_job_was_lost() {
     }
     w.t.stop().await;
 }
+
+/// TKT-1, NOT-1: a reviewer's answer to a ticket reaches the tenant: closed without a lift, a
+/// `ticket.answered` notice (inbox and mail) carries the answer; closed with a lift, the lifted
+/// notice carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_answer_reaches_the_tenant() {
+    let Some(mut smtp) = Smtpd::new() else {
+        return;
+    };
+    smtp.start();
+    let notices = NoticeSettings {
+        reminder_before_ms: 0,
+        ..notice_settings(smtp.port, 3)
+    };
+    let Some(w) = world(Engine::Sqlite, notices, "en").await else {
+        return;
+    };
+    // A general case enforced at its deadline: its block_url can be lifted on a ticket.
+    let case = w.report("porn_vulgar").await;
+    let (s, c) = w.confirm(&case, json!({ "markers": ["porn"] })).await;
+    assert_eq!((s, c["state"].as_str()), (200, Some("alerting")), "{c}");
+    w.t.clock.advance(GRACE_MS + 1000);
+    w.wait_state(&case, "enforced").await;
+    let ticket = async || {
+        let (s, t) = w
+            .t
+            .call(
+                "POST",
+                "/api/tickets",
+                Some(&w.tenant),
+                Some(&json!({ "kind": "unblock", "case_id": case, "subject": "Please unblock", "body": "The page is fixed." })),
+            )
+            .await;
+        assert_eq!(s, 201, "{t}");
+        t["id"].as_str().unwrap().to_string()
+    };
+    let close = async |id: &str, resolution: &str, lift: bool| {
+        let (s, b) =
+            w.t.call(
+                "POST",
+                &format!("/api/tickets/{id}/close"),
+                Some(&w.reviewer),
+                Some(&json!({ "resolution": resolution, "lift": lift })),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    };
+    let first = ticket().await;
+    close(&first, "The casino banner is still on /offer.", false).await;
+    let second = ticket().await;
+    close(&second, "Checked by hand: clean now.", true).await;
+    w.wait_state(&case, "lifted").await;
+    let notices = mails_match_inbox(&w, &smtp).await;
+    let kinds: Vec<&str> = notices.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "case.alerting",
+            "case.enforced",
+            "ticket.answered",
+            "case.lifted"
+        ]
+    );
+    let received = smtp.received()[1..].to_vec();
+    let text = |i: usize| {
+        received[i].1["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["content_type"] == "text/plain")
+            .unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        received[1].1["subject"]
+            .as_str()
+            .unwrap()
+            .contains("[Ticket answered]"),
+        "{}",
+        received[1].1
+    );
+    assert!(
+        text(1).contains("The casino banner is still on /offer."),
+        "{}",
+        text(1)
+    );
+    assert!(
+        text(2).contains("Checked by hand: clean now."),
+        "{}",
+        text(2)
+    );
+    w.t.stop().await;
+}
