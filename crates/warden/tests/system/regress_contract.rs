@@ -520,3 +520,133 @@ async fn regression_a_url_prefix_without_scheme_or_host_was_stored() {
     }
     t.stop().await;
 }
+
+/// Account `acme` owning `acme.example`, and a reported gambling case on
+/// `http://acme.example/casino`; returns an operator token and the case id.
+async fn reported_casino(t: &TestApp) -> (String, String) {
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/accounts",
+            Some(&t.admin),
+            Some(&json!({ "id": "acme", "name": "Acme" })),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/resources",
+            Some(&t.admin),
+            Some(
+                &json!({ "id": "web", "account_id": "acme", "product": "cvm",
+                "identifiers": [{ "kind": "domain", "value": "acme.example" }] }),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let op = t.token("operator", None).await;
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/reports",
+            Some(&op),
+            Some(&json!({ "target": "http://acme.example/casino", "category": "gambling" })),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let case = b["case_id"].as_str().unwrap().to_string();
+    (op, case)
+}
+
+/// The refusal a user sees: 422 `invalid_field` naming `field`.
+fn assert_refused(s: u16, b: &Value, field: &str) {
+    assert_eq!(
+        (s, b["code"].as_str(), b["details"]["field"].as_str()),
+        (422, Some("invalid_field"), Some(field)),
+        "{b}"
+    );
+}
+
+/// INT-4: a batch item that was a JSON array (`[null, null]`) was read as a report — serde
+/// reads an array as a struct's fields in order — while the document said every item is a
+/// report object; an item of another type (`5`) refused the whole batch. Items are now read one
+/// by one: anything that is not a report is listed in the 207 answer naming `reports[i]` (or
+/// `reports[i].<field>`), the rest is stored, and the document says an item may be any value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_batch_item_that_was_no_object_was_read_as_a_report() {
+    let Some(t) = app().await else { return };
+    let op = t.token("operator", None).await;
+    let good = json!({ "target": "http://shop.example/x", "category": "gambling" });
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/reports/batch",
+            Some(&op),
+            Some(&json!({ "reports": [
+                [null, null],
+                5,
+                { "target": "http://shop.example/y", "category": "gambling", "description": "d".repeat(8001) },
+                { "target": "http://shop.example/z", "category": "gambling", "confidence": "high" },
+                { "target": "http://shop.example/w", "category": "gambling", "colour": "red" },
+                good,
+            ] })),
+        )
+        .await;
+    assert_eq!(s, 207, "{b}");
+    assert_eq!(
+        (b["accepted"].as_u64(), b["rejected"].as_u64()),
+        (Some(1), Some(5)),
+        "{b}"
+    );
+    let fields: Vec<&str> = b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["error"]["field"].as_str().unwrap_or("stored"))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "reports[0]",
+            "reports[1]",
+            "reports[2].description",
+            "reports[3].confidence",
+            "reports[4].colour",
+            "stored"
+        ],
+        "{b}"
+    );
+    assert!(
+        b["items"][0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JSON object"),
+        "{b}"
+    );
+    // The batch itself is still checked as a whole.
+    for (body, field) in [
+        (json!({ "reports": [] }), "reports"),
+        (json!({ "reports": "x" }), "reports"),
+        (json!({}), "reports"),
+    ] {
+        let (s, b) = t
+            .call("POST", "/api/reports/batch", Some(&op), Some(&body))
+            .await;
+        assert_refused(s, &b, field);
+    }
+    // The document: an item is any JSON value, checked on its own.
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let reports = &doc["components"]["schemas"]["BatchBody"]["properties"]["reports"];
+    assert_eq!(
+        (reports["minItems"].as_u64(), reports["maxItems"].as_u64()),
+        (Some(1), Some(1000)),
+        "{reports}"
+    );
+    let items = reports["items"].as_object().unwrap();
+    assert!(
+        !items.contains_key("type") && !items.contains_key("$ref"),
+        "{reports}"
+    );
+    t.stop().await;
+}
