@@ -650,3 +650,56 @@ async fn regression_a_batch_item_that_was_no_object_was_read_as_a_report() {
     );
     t.stop().await;
 }
+
+/// GRD-3: `POST /api/cases/{id}/confirm` with `{"level_reason": "\f"}` was accepted although
+/// the document asks for a non-space character: a reason given without `level` was not checked
+/// at all, and blank meant Rust's white space only. Now a given `level_reason` is checked, with
+/// `level` or without, and form feeds, vertical tabs, U+3000 and U+FEFF are blank too; a `null`
+/// level is one left out, as the document now says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_blank_level_reason_was_accepted() {
+    let Some(t) = app().await else { return };
+    let (op, case) = reported_casino(&t).await;
+    let path = format!("/api/cases/{case}/confirm");
+    for blank in ["\u{c}", "\u{b}", "\u{3000}", " \u{a0}\u{2029} ", "\u{feff}"] {
+        for body in [
+            json!({ "level_reason": blank }),
+            json!({ "level": "general", "level_reason": blank }),
+        ] {
+            let (s, b) = t.call("POST", &path, Some(&op), Some(&body)).await;
+            assert_refused(s, &b, "level_reason");
+        }
+    }
+    let (s, b) = t
+        .call(
+            "POST",
+            &path,
+            Some(&op),
+            Some(&json!({ "level_reason": "x".repeat(2001) })),
+        )
+        .await;
+    assert_refused(s, &b, "level_reason");
+    let (s, b) = t
+        .call(
+            "POST",
+            &path,
+            Some(&op),
+            Some(&json!({ "reason": "r".repeat(2001) })),
+        )
+        .await;
+    assert_refused(s, &b, "reason");
+    let (_, b) = t
+        .call("GET", &format!("/api/cases/{case}"), Some(&op), None)
+        .await;
+    assert_eq!(b["state"], "reported", "nothing was confirmed: {b}");
+    let (s, b) = t
+        .call(
+            "POST",
+            &path,
+            Some(&op),
+            Some(&json!({ "level": null, "level_reason": "\u{3000}seen\u{3000}" })),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    t.stop().await;
+}
