@@ -864,9 +864,9 @@ impl App {
         who.require(&[Role::Admin, Role::Operator], "enforce penalties")?;
         let reason = input
             .reason
-            .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty());
-        let reason = reason.ok_or_else(|| InvalidInput::new("reason", "is required"))?;
+            .ok_or_else(|| InvalidInput::new("reason", "is required"))?;
+        check_text("reason", &reason, true)?;
+        let reason = warden_domain::text::trim(&reason).to_string();
         let codes = input.actions.unwrap_or_default();
         if codes.is_empty() || codes.len() > 16 {
             return Err(InvalidInput::new("actions", "name 1 to 16 actions").into());

@@ -703,3 +703,19 @@ async fn regression_a_blank_level_reason_was_accepted() {
     assert_eq!(s, 200, "{b}");
     t.stop().await;
 }
+
+/// HARM-1: `POST /api/cases/{id}/enforce` took a `reason` of any length, although the document
+/// says 2000 characters at most. Now refused above 2000 characters, counted as JSON Schema
+/// counts them (code points, not bytes: 2000 `é` are fine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_an_enforce_reason_longer_than_documented_was_accepted() {
+    let Some(t) = app().await else { return };
+    let (op, case) = reported_casino(&t).await;
+    for (reason, field) in [("é".repeat(2001), "reason"), ("\u{c}".into(), "reason")] {
+        let (s, b) = enforce(&t, &op, &case, "block_url", &reason).await;
+        assert_refused(s, &b, field);
+    }
+    let (s, b) = enforce(&t, &op, &case, "block_url", &"é".repeat(2000)).await;
+    assert_eq!(s, 200, "{b}");
+    t.stop().await;
+}
