@@ -719,3 +719,77 @@ async fn regression_an_enforce_reason_longer_than_documented_was_accepted() {
     assert_eq!(s, 200, "{b}");
     t.stop().await;
 }
+
+/// DET-1: a lexicon `term` or `near` with a control character (U+0014, U+008C) was refused
+/// while the document's pattern (`\S`) allowed it. The document's pattern for an added term now
+/// excludes control characters (Cc) exactly as the server does. A removal names the term as the
+/// lexicon holds it (a bad one an older release let in can be taken out): its `term` keeps `\S`,
+/// and one the lexicon does not hold is 404; its `near` is checked as on adding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_lexicon_term_with_control_characters_was_documented_as_valid() {
+    let Some(t) = app().await else { return };
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/lexicon/terms",
+            Some(&t.admin),
+            Some(&json!({ "category": "gambling", "term": "wheel" })),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    for (path, body, field) in [
+        (
+            "/api/lexicon/terms",
+            json!({ "category": "gambling", "term": "lucky\u{14}wheel" }),
+            "term",
+        ),
+        (
+            "/api/lexicon/terms",
+            json!({ "category": "gambling", "term": "\u{8c}wheel" }),
+            "term",
+        ),
+        (
+            "/api/lexicon/terms",
+            json!({ "category": "gambling", "term": "wheel", "near": "bet\u{7f}" }),
+            "near",
+        ),
+        (
+            "/api/lexicon/terms/remove",
+            json!({ "category": "gambling", "term": "wheel", "near": "bet\u{8c}" }),
+            "near",
+        ),
+    ] {
+        let (s, b) = t.call("POST", path, Some(&t.admin), Some(&body)).await;
+        assert_refused(s, &b, field);
+        assert!(
+            b["details"]["reason"].as_str().unwrap().contains("control"),
+            "{b}"
+        );
+    }
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/lexicon/terms/remove",
+            Some(&t.admin),
+            Some(&json!({ "category": "gambling", "term": "lucky\u{14}wheel" })),
+        )
+        .await;
+    assert_eq!((s, b["code"].as_str()), (404, Some("not_found")), "{b}");
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let added = &doc["components"]["schemas"]["TermInput"]["properties"];
+    for field in ["term", "near"] {
+        let pattern = added[field]["pattern"].as_str().unwrap();
+        assert!(
+            pattern.starts_with(r"^[^\x00-\x1f\x7f-\x9f]*") && pattern.ends_with('$'),
+            "{field}: {pattern}"
+        );
+    }
+    let removed = &doc["paths"]["/api/lexicon/terms/remove"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["properties"];
+    assert_eq!(removed["term"]["pattern"], r"\S", "{removed}");
+    assert_eq!(
+        removed["near"]["pattern"], added["near"]["pattern"],
+        "{removed}"
+    );
+    t.stop().await;
+}
