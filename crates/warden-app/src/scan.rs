@@ -146,18 +146,20 @@ fn effective(builtin: &Lexicon, changes: &[TermRow], version: i64) -> Lexicon {
 /// Body of `POST /api/scan`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-// Exactly one of `text` and `url`.
+// Exactly one of `text` and `url`; a `null` one is left out.
 #[schemars(extend("oneOf" = [
-    { "required": ["text"], "properties": { "text": { "type": "string" } }, "not": { "required": ["url"] } },
-    { "required": ["url"], "properties": { "url": { "type": "string" } }, "not": { "required": ["text"] } },
+    { "required": ["text"], "properties": { "text": { "type": "string" }, "url": { "type": "null" } } },
+    { "required": ["url"], "properties": { "url": { "type": "string" }, "text": { "type": "null" } } },
 ]))]
 pub struct ScanInput {
     /// Text to scan (at most 4 MiB).
     #[serde(default)]
     pub text: Option<String>,
-    /// Or an http(s) URL to fetch and scan (never an internal address).
+    /// Or a public http(s) URL to fetch and scan (DET-2, format `scan-url`): internal,
+    /// loopback, link-local and documentation addresses are refused (422 naming `url`), also
+    /// when a name resolves to one; a page that cannot be fetched is 502 `fetch_failed`.
     #[serde(default)]
-    #[schemars(extend("format" = "http-url"))]
+    #[schemars(extend("format" = "scan-url"))]
     pub url: Option<String>,
 }
 

@@ -793,3 +793,43 @@ async fn regression_a_lexicon_term_with_control_characters_was_documented_as_val
     );
     t.stop().await;
 }
+
+/// DET-2: the scan body's `url` had the format `http-url`, which documentation addresses
+/// (`https://203.0.113.235`) satisfy, while the scanner refuses every non-public address (422).
+/// It has a format of its own now, `scan-url`, whose description says which addresses are
+/// refused; a name that does not resolve is the far end's failure (502).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_documentation_address_was_a_valid_scan_url() {
+    let Some(t) = app().await else { return };
+    let det = t.token("detector", None).await;
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/scan",
+            Some(&det),
+            Some(&json!({ "url": "https://203.0.113.235" })),
+        )
+        .await;
+    assert_refused(s, &b, "url");
+    assert!(
+        b["message"].as_str().unwrap().contains("documentation"),
+        "{b}"
+    );
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/scan",
+            Some(&det),
+            Some(&json!({ "url": "http://nowhere.invalid/page" })),
+        )
+        .await;
+    assert_eq!((s, b["code"].as_str()), (502, Some("fetch_failed")), "{b}");
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let url = &doc["components"]["schemas"]["ScanInput"]["properties"]["url"];
+    assert_eq!(url["format"], "scan-url", "{url}");
+    let description = url["description"].as_str().unwrap();
+    for word in ["public", "loopback", "link-local", "documentation"] {
+        assert!(description.contains(word), "{word}: {url}");
+    }
+    t.stop().await;
+}
