@@ -833,3 +833,53 @@ async fn regression_a_documentation_address_was_a_valid_scan_url() {
     }
     t.stop().await;
 }
+
+/// ENF-1: `GET /api/decision?host=` with control characters or code points no name has
+/// (`%19` and private-use or unassigned ones) answered `{"blocked": false}`: the canonicaliser
+/// trimmed the control character and punycoded the rest. Refused now with 422 naming `host`
+/// (and `url`, for a URL with a control character); an IDN in Unicode still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_decision_on_an_unreadable_host_answered_not_blocked() {
+    let Some(t) = app().await else { return };
+    blocked_casino(&t).await;
+    let edge = t.token("edge", None).await;
+    for (param, bad) in [
+        ("host", "\u{19}acme.example"),
+        ("host", "acme.example\u{85}"),
+        ("host", "\u{19}\u{b199b}\u{ba}\u{e2}\u{fe}M\u{10dea7}"),
+        ("host", "\u{e000}.example"),
+        ("host", "a\u{3000}b.example"),
+        ("url", "\u{19}http://acme.example/casino"),
+    ] {
+        let (s, b) = t
+            .call(
+                "GET",
+                &format!("/api/decision?{param}={}", enc(bad)),
+                Some(&edge),
+                None,
+            )
+            .await;
+        assert_refused(s, &b, param);
+    }
+    for idn in ["例子.测试", "Bücher.example", "xn--bcher-kva.example"] {
+        let (s, b) = t
+            .call(
+                "GET",
+                &format!("/api/decision?host={}", enc(idn)),
+                Some(&edge),
+                None,
+            )
+            .await;
+        assert_eq!((s, &b["blocked"]), (200, &json!(false)), "{idn}: {b}");
+    }
+    let (s, b) = t
+        .call(
+            "GET",
+            &format!("/api/decision?url={}", enc("http://ACME.example/casino")),
+            Some(&edge),
+            None,
+        )
+        .await;
+    assert_eq!((s, &b["blocked"]), (200, &json!(true)), "{b}");
+    t.stop().await;
+}
