@@ -883,3 +883,47 @@ async fn regression_decision_on_an_unreadable_host_answered_not_blocked() {
     assert_eq!((s, &b["blocked"]), (200, &json!(true)), "{b}");
     t.stop().await;
 }
+
+/// INT-1: the document's rule "regulator only with a regulator notice" refused a report with
+/// `"regulator": null` (or `"source": null`), which the server reads as left out and stores.
+/// The document now says so; a regulator notice without its `regulator` is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_null_regulator_was_documented_as_invalid() {
+    let Some(t) = app().await else { return };
+    let op = t.token("operator", None).await;
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/reports",
+            Some(&op),
+            Some(
+                &json!({ "target": "http://shop.example/x", "category": "gambling",
+                "source": null, "regulator": null }),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/reports",
+            Some(&op),
+            Some(
+                &json!({ "target": "http://shop.example/x", "category": "gambling",
+                "source": "regulator", "regulator": null }),
+            ),
+        )
+        .await;
+    assert_refused(s, &b, "regulator");
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let any_of = doc["components"]["schemas"]["ReportRequest"]["anyOf"]
+        .as_array()
+        .unwrap();
+    assert!(
+        any_of
+            .iter()
+            .any(|alt| alt["properties"]["regulator"]["type"] == "null"),
+        "{any_of:?}"
+    );
+    t.stop().await;
+}
