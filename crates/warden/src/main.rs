@@ -361,12 +361,13 @@ fn email_transport(
         "none" => SmtpTls::None,
         _ => SmtpTls::StartTls,
     };
-    let extra_root_certs_pem = match &e.ca_file {
-        Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
-            format!("notices.email.ca_file: cannot read {}", path.display())
-        })?),
-        None => None,
-    };
+    let extra_root_certs_pem =
+        match &e.ca_file {
+            Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                format!("notices.email.ca_file: cannot read {}", path.display())
+            })?),
+            None => None,
+        };
     let settings = SmtpSettings {
         host: e.host.clone(),
         port: e.port.unwrap_or_else(|| tls.default_port()),
