@@ -11,7 +11,7 @@
    is capped at 1 s, so one valid request cannot spend a role's time budget or hit the request
    timeout. Only a valid integer above the cap is lowered (to another valid value); invalid
    values are sent as generated.
-4. Warden's own string formats (http-url, host, target, the identifier kinds, the X-ARF fields):
+4. Warden's own string formats (http-url, scan-url, host, target, the identifier kinds, the X-ARF fields):
    a strategy for each, so that schema-valid requests carry values of that grammar.
 5. One AST parse at a time, around a CPython 3.11 race between schemathesis' worker threads.
 """
@@ -111,11 +111,26 @@ _url = st.builds(
     st.sampled_from(["", ":8080", ":443"]),
     _path,
 )
+# What POST /api/scan fetches: a public URL. Documentation addresses are refused by the
+# scanner (422, DET-2), so only names: .example and .test never resolve (RFC 2606, and in the
+# check's namespace nothing does), which gives the documented 502 fetch_failed.
+_scan_url = st.builds(
+    lambda scheme, host, port, path: f"{scheme}://{host}{port}{path}",
+    st.sampled_from(["http", "https"]),
+    st.builds(
+        lambda labels, tld: ".".join([*labels, tld]),
+        st.lists(_label, min_size=1, max_size=3),
+        st.sampled_from(["example", "test"]),
+    ),
+    st.sampled_from(["", ":8080", ":443"]),
+    _path,
+)
 _cidr4 = st.builds(lambda ip, bits: f"{ip}/{bits}", _ipv4.map(lambda a: a.rsplit(".", 1)[0] + ".0"), st.sampled_from([24, 28, 32]))
 _service_id = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,30}\Z")
 
 FORMATS = {
     "http-url": _url,
+    "scan-url": _scan_url,
     "host": st.one_of(_domain, _ipv4),
     "authority": st.builds(lambda h, p: f"{h}{p}", _host, st.sampled_from(["", ":8080"])),
     "ip-address": _ip,

@@ -192,11 +192,13 @@ impl App {
     }
 
     /// Stores a batch: every valid item in one transaction; invalid items are listed and none of
-    /// them is stored.
+    /// them is stored. Items are read one by one at the boundary: an item that could not be read
+    /// as a report at all comes as its error (the field relative to the item, empty for the
+    /// whole item) and is listed like an invalid one, as `reports[i]` or `reports[i].field`.
     pub async fn submit_batch(
         &self,
         who: &Principal,
-        reqs: Vec<ReportRequest>,
+        reqs: Vec<Result<ReportRequest, InvalidInput>>,
     ) -> AppResult<BatchReceipt> {
         who.require(
             &[Role::Detector, Role::Operator, Role::Admin],
@@ -212,13 +214,17 @@ impl App {
         let mut items = Vec::with_capacity(reqs.len());
         let mut valid = Vec::with_capacity(reqs.len());
         for (index, req) in reqs.into_iter().enumerate() {
-            let checked = self
-                .source_for(who, req.source.as_deref())
-                .and_then(|s| Ok((s, req.validate()?)));
+            let checked = req.map_err(AppError::from).and_then(|req| {
+                self.source_for(who, req.source.as_deref())
+                    .and_then(|s| Ok((s, req.validate()?)))
+            });
             match checked {
                 Ok(v) => valid.push((index, v)),
                 Err(e) => {
                     let (field, message) = match &e {
+                        AppError::Invalid(i) if i.field.is_empty() => {
+                            (format!("reports[{index}]"), i.reason.clone())
+                        }
                         AppError::Invalid(i) => {
                             (format!("reports[{index}].{}", i.field), i.reason.clone())
                         }

@@ -80,23 +80,44 @@ impl From<LifecycleError> for AppError {
     }
 }
 
+/// Most characters of an operator's free-text reason (confirm, enforce, level override).
+pub const MAX_REASON_CHARS: usize = 2000;
+
+/// An operator's reason as the API document describes it: at most [`MAX_REASON_CHARS`]
+/// characters counted as sent (code points, as JSON Schema's maxLength counts) and, when
+/// `required`, a non-space character ([`warden_domain::text::is_blank`]).
+fn check_text(field: &str, text: &str, required: bool) -> Result<(), InvalidInput> {
+    if required && warden_domain::text::is_blank(text) {
+        return Err(InvalidInput::new(field, "must have a non-space character"));
+    }
+    if text.chars().count() > MAX_REASON_CHARS {
+        return Err(InvalidInput::new(
+            field,
+            format!("is longer than {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// Body of `POST /api/cases/{id}/confirm`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-// An overridden level comes with its reason (GRD-3).
+// An overridden level comes with its reason (GRD-3). A `null` level is one left out.
 #[schemars(extend("anyOf" = [
-    { "not": { "required": ["level"] } },
+    { "properties": { "level": { "type": "null" } } },
     { "required": ["level", "level_reason"], "properties": { "level": { "type": "string" }, "level_reason": { "type": "string" } } },
 ]))]
 pub struct ConfirmInput {
-    /// Why (optional).
+    /// Why (optional), at most 2000 characters.
     #[serde(default)]
+    #[schemars(length(max = 2000))]
     pub reason: Option<String>,
     /// GRD-3: override the computed level (needs `level_reason`).
     #[serde(default)]
     #[schemars(with = "Option<Level>")]
     pub level: Option<String>,
-    /// GRD-3: why the override (required with `level`), 1 to 2000 characters.
+    /// GRD-3: why the override (required with `level`), 1 to 2000 characters with a non-space
+    /// one; checked whenever it is given, with `level` or without.
     #[serde(default)]
     #[schemars(length(min = 1, max = 2000), pattern(r"\S"))]
     pub level_reason: Option<String>,
@@ -706,11 +727,19 @@ impl App {
         input: ConfirmInput,
     ) -> AppResult<Case> {
         who.require(&[Role::Admin, Role::Operator], "confirm cases")?;
+        if let Some(r) = &input.reason {
+            check_text("reason", r, false)?;
+        }
+        // Checked when given even without `level`: the document promises a non-space character
+        // and 2000 at most, so a blank or oversized one is refused, not silently dropped.
+        if let Some(r) = &input.level_reason {
+            check_text("level_reason", r, true)?;
+        }
         let markers_in = input.markers.clone().unwrap_or_default();
         if markers_in.len() > 50
             || markers_in
                 .iter()
-                .any(|m| m.trim().is_empty() || m.chars().count() > 200)
+                .any(|m| warden_domain::text::is_blank(m) || m.chars().count() > 200)
         {
             return Err(InvalidInput::new(
                 "markers",
@@ -829,9 +858,9 @@ impl App {
         who.require(&[Role::Admin, Role::Operator], "enforce penalties")?;
         let reason = input
             .reason
-            .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty());
-        let reason = reason.ok_or_else(|| InvalidInput::new("reason", "is required"))?;
+            .ok_or_else(|| InvalidInput::new("reason", "is required"))?;
+        check_text("reason", &reason, true)?;
+        let reason = warden_domain::text::trim(&reason).to_string();
         let codes = input.actions.unwrap_or_default();
         if codes.is_empty() || codes.len() > 16 {
             return Err(InvalidInput::new("actions", "name 1 to 16 actions").into());

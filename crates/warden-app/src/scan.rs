@@ -99,7 +99,7 @@ async fn build(lexicon: Lexicon) -> Result<Scanner, String> {
 
 /// Why a term or context term cannot be a lexicon term; `None` when it can.
 fn term_problem(term: &str) -> Option<&'static str> {
-    if term.trim().is_empty() || term.chars().count() > warden_scan::MAX_TERM_CHARS {
+    if warden_domain::text::is_blank(term) || term.chars().count() > warden_scan::MAX_TERM_CHARS {
         Some("must be 1 to 64 characters")
     } else if warden_scan::normalise_term(term).is_empty() {
         Some(
@@ -107,6 +107,7 @@ fn term_problem(term: &str) -> Option<&'static str> {
              or invisible characters, which scanning ignores, so it cannot match anything",
         )
     } else if term.chars().any(char::is_control) {
+        // The document's pattern excludes the same characters (Cc: C0, DEL and C1).
         Some("must not contain control characters")
     } else {
         None
@@ -145,18 +146,20 @@ fn effective(builtin: &Lexicon, changes: &[TermRow], version: i64) -> Lexicon {
 /// Body of `POST /api/scan`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-// Exactly one of `text` and `url`.
+// Exactly one of `text` and `url`; a `null` one is left out.
 #[schemars(extend("oneOf" = [
-    { "required": ["text"], "properties": { "text": { "type": "string" } }, "not": { "required": ["url"] } },
-    { "required": ["url"], "properties": { "url": { "type": "string" } }, "not": { "required": ["text"] } },
+    { "required": ["text"], "properties": { "text": { "type": "string" }, "url": { "type": "null" } } },
+    { "required": ["url"], "properties": { "url": { "type": "string" }, "text": { "type": "null" } } },
 ]))]
 pub struct ScanInput {
     /// Text to scan (at most 4 MiB).
     #[serde(default)]
     pub text: Option<String>,
-    /// Or an http(s) URL to fetch and scan (never an internal address).
+    /// Or a public http(s) URL to fetch and scan (DET-2, format `scan-url`): internal,
+    /// loopback, link-local and documentation addresses are refused (422 naming `url`), also
+    /// when a name resolves to one; a page that cannot be fetched is 502 `fetch_failed`.
     #[serde(default)]
-    #[schemars(extend("format" = "http-url"))]
+    #[schemars(extend("format" = "scan-url"))]
     pub url: Option<String>,
 }
 
@@ -167,16 +170,22 @@ pub struct TermInput {
     /// Category code (content categories).
     #[schemars(required, with = "warden_domain::taxonomy::ContentCategory")]
     pub category: Option<String>,
-    /// The term, 1 to 64 characters.
-    #[schemars(required, length(min = 1, max = 64), pattern(r"\S"))]
+    /// The term, 1 to 64 characters: no control characters, some non-space one, and something
+    /// left once normalised (a letter or digit: a term of only punctuation, symbols or emoji
+    /// cannot match, since scanning ignores them, and is refused).
+    #[schemars(
+        required,
+        length(min = 1, max = 64),
+        pattern(crate::registry::NAME_PATTERN)
+    )]
     pub term: Option<String>,
     /// Weight, 0.01 to 100 (default 1).
     #[serde(default)]
     #[schemars(range(min = 0.01, max = 100.0))]
     pub weight: Option<f32>,
-    /// Counts only with this term nearby (1 to 64 characters)...
+    /// Counts only with this term nearby (1 to 64 characters, read as `term` is)...
     #[serde(default)]
-    #[schemars(length(min = 1, max = 64), pattern(r"\S"))]
+    #[schemars(length(min = 1, max = 64), pattern(crate::registry::NAME_PATTERN))]
     pub near: Option<String>,
     /// ...within this many characters, 1 to 1000 (default 20).
     #[serde(default)]
@@ -295,10 +304,12 @@ impl App {
             .category
             .ok_or_else(|| InvalidInput::new("category", "is required"))?;
         content_category(&category)?;
+        // Counted as sent (the document's maxLength), then trimmed of what its `\S` calls space.
         let term = input
             .term
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty() && t.chars().count() <= 64);
+            .filter(|t| t.chars().count() <= warden_scan::MAX_TERM_CHARS)
+            .map(|t| warden_domain::text::trim(&t).to_string())
+            .filter(|t| !t.is_empty());
         let term = term.ok_or_else(|| InvalidInput::new("term", "must be 1 to 64 characters"))?;
         let (_, mut changes) = self.store.lexicon_terms().await?;
         if remove {

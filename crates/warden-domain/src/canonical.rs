@@ -16,7 +16,9 @@
 //! - the scheme's default port is dropped (`:443` on https, `:80` on http, zero-padded too);
 //!   any other port is kept: `http://h:8080/` is another site than `http://h/`;
 //! - a trailing dot on the host is dropped; `。．｡` count as dots; IDN labels become punycode
-//!   (`xn--`); percent-escapes in the host are decoded first;
+//!   (`xn--`); percent-escapes in the host are decoded first; a non-ASCII character no domain
+//!   name has (control, format, private-use, unassigned, separator; the joiners excepted) makes
+//!   the host invalid, never a name of its own;
 //! - a host whose last label is a number is an IPv4 address in any legacy form browsers accept
 //!   (`2130706433`, `0x7f.1`, `0177.0.0.1`) or is invalid (`999.1.1.1`) — never a name;
 //! - an IPv4-mapped IPv6 literal (`[::ffff:192.0.2.55]`) is written as its IPv4 address;
@@ -392,6 +394,12 @@ fn push_host(raw: &str, out: &mut String) -> Result<Option<IpAddr>, Error> {
             out.push('.');
         }
         let label_start = out.len();
+        if label.chars().any(|c| !c.is_ascii() && !is_idn_char(c)) {
+            return Err(Error::InvalidHost(
+                truncate(raw),
+                "a character no domain name has (a control, format, private-use, unassigned or space character)",
+            ));
+        }
         if label.is_ascii() {
             out.extend(label.chars().map(|c| c.to_ascii_lowercase()));
         } else {
@@ -415,6 +423,24 @@ fn push_host(raw: &str, out: &mut String) -> Result<Option<IpAddr>, Error> {
         ));
     }
     Ok(None)
+}
+
+/// Whether a non-ASCII character may be in an internationalised host name: letters, marks,
+/// numbers, punctuation and symbols, and the joiners ZWNJ/ZWJ (IDNA's CONTEXTJ). Controls,
+/// format characters, surrogates, private-use and unassigned code points and separators make
+/// no name anyone can register or type: such a "host" is unreadable, not a host that is not
+/// blocked.
+fn is_idn_char(c: char) -> bool {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    match c.general_category_group() {
+        GeneralCategoryGroup::Letter
+        | GeneralCategoryGroup::Mark
+        | GeneralCategoryGroup::Number
+        | GeneralCategoryGroup::Punctuation
+        | GeneralCategoryGroup::Symbol => true,
+        GeneralCategoryGroup::Separator => false,
+        GeneralCategoryGroup::Other => matches!(c, '\u{200c}' | '\u{200d}'),
+    }
 }
 
 fn is_forbidden_host_char(c: char) -> bool {

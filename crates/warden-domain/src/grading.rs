@@ -289,19 +289,21 @@ pub fn grade(facts: &GradingFacts, rules: &GradingRules) -> Grade {
 /// is kept as an `operator_override` reason after the computed ones. Overriding to the same level
 /// is allowed (it records that an operator confirmed it). The caller audits the change.
 pub fn override_level(grade: &Grade, to: Level, reason: &str) -> Result<Grade, InvalidInput> {
-    let reason = reason.trim();
-    if reason.is_empty() {
+    // Blank as the API document's `\S` reads it, `\f` and U+3000 among them.
+    if crate::text::is_blank(reason) {
         return Err(InvalidInput::new(
             "reason",
             "is required when overriding a level",
         ));
     }
+    // Counted as sent, as the document's maxLength counts (code points, spaces included).
     if reason.chars().count() > MAX_OVERRIDE_REASON_CHARS {
         return Err(InvalidInput::new(
             "reason",
             format!("is longer than {MAX_OVERRIDE_REASON_CHARS} characters"),
         ));
     }
+    let reason = crate::text::trim(reason);
     let mut reasons = grade.reasons.clone();
     reasons.push(Reason {
         code: "operator_override",
@@ -484,6 +486,12 @@ mod tests {
             override_level(&g, Level::General, "  ").unwrap_err().field,
             "reason"
         );
+        for blank in ["\u{c}", "\u{b}", "\u{3000}", "\u{feff}", " \u{a0}\u{2029}"] {
+            assert!(
+                override_level(&g, Level::General, blank).is_err(),
+                "{blank:?}"
+            );
+        }
         let long = "x".repeat(MAX_OVERRIDE_REASON_CHARS + 1);
         assert!(override_level(&g, Level::General, &long).is_err());
         let o = override_level(&g, Level::General, "licensed lottery reseller").unwrap();

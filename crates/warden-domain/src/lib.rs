@@ -17,6 +17,7 @@ pub mod penalty;
 pub mod report;
 pub mod resource;
 pub mod taxonomy;
+pub mod text;
 pub mod time;
 pub mod why;
 pub mod xarf;

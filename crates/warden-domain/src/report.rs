@@ -64,10 +64,11 @@ impl Source {
 /// [`ValidReport`] of it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-// A regulator notice comes with `regulator`, and `regulator` only with one (INT-1).
+// A regulator notice comes with `regulator`, and `regulator` only with one (INT-1). A `null`
+// is a field left out (`source` then defaults to `operator`).
 #[schemars(extend("anyOf" = [
     { "required": ["source", "regulator"], "properties": { "source": { "const": "regulator" }, "regulator": { "type": "object" } } },
-    { "not": { "required": ["regulator"] }, "properties": { "source": { "const": "operator" } } },
+    { "properties": { "source": { "enum": ["operator", null] }, "regulator": { "type": "null" } } },
 ]))]
 pub struct ReportRequest {
     /// URL, domain, IP, `cos://bucket/key`, `vod:<id>` or `apigw:<id>` (at most 2048 bytes).

@@ -321,3 +321,36 @@ proptest! {
         prop_assert_eq!(canonical(&variant), canonical(&base), "{} vs {}", variant, base);
     }
 }
+
+/// ENF-1 / INT-4: a host of code points no domain name has (private-use, unassigned, format,
+/// separators) was punycoded into a "name" that matched nothing, so a decision on it said "not
+/// blocked" and a report on it opened a case. Refused now, in every place that reads a host;
+/// internationalised names, joiners included, are still read.
+#[test]
+fn regression_hosts_of_code_points_no_name_has_were_punycoded() {
+    use warden_domain::canonical::normalise_host;
+    for bad in [
+        "\u{b199b}\u{ba}\u{e2}\u{fe}M\u{10dea7}",
+        "\u{e000}.example",
+        "a\u{3000}b.example",
+        "a\u{2028}b.example",
+        "shop\u{ad}.example",
+        "a\u{85}b.example",
+    ] {
+        assert!(normalise_host(bad).is_err(), "{bad:?}");
+        assert!(normalise_url(&format!("http://{bad}/")).is_err(), "{bad:?}");
+        assert!(
+            Target::parse(&format!("http://{bad}/x")).is_err(),
+            "{bad:?}"
+        );
+    }
+    for (idn, canonical) in [
+        ("例子.测试", "xn--fsqu00a.xn--0zwm56d"),
+        ("Bücher.example", "xn--bcher-kva.example"),
+        ("例子。测试", "xn--fsqu00a.xn--0zwm56d"),
+    ] {
+        assert_eq!(normalise_host(idn).unwrap().0, canonical, "{idn}");
+    }
+    // ශ්‍රී: the joiner is part of the name.
+    assert!(normalise_host("\u{dc1}\u{dca}\u{200d}\u{dbb}\u{dd3}.example").is_ok());
+}

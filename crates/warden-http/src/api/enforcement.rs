@@ -77,6 +77,20 @@ pub(crate) async fn enforcement_check(
     }
 }
 
+/// A `?url=` or `?host=` with a control character is refused, naming the parameter: the
+/// canonicaliser would drop leading and trailing ones as a browser's address bar does, but a
+/// query parameter is no address bar, and an answer "not blocked" for what was not read is
+/// taken for "checked and clean".
+fn readable(field: &str, value: &str) -> ApiResult<()> {
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
 /// 422 for a URL or host the decision index cannot normalise, naming where it came from.
 fn unparsable(field: &str, e: &impl std::fmt::Display) -> ApiError {
     ApiError::invalid(field, e.to_string())
@@ -157,11 +171,13 @@ pub(crate) async fn notice_page(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
 struct DecisionQuery {
-    /// An http or https URL.
+    /// An http or https URL (no control characters).
     #[serde(default)]
     #[schemars(extend("format" = "http-url"))]
     url: Option<String>,
-    /// A host name or IP address.
+    /// A host name or IP address; an internationalised name in Unicode or as `xn--` labels.
+    /// Refused (422 naming `host`) when it is none: control characters, or characters no
+    /// domain name has (format, private-use, unassigned, spaces).
     #[serde(default)]
     #[schemars(extend("format" = "host"))]
     host: Option<String>,
@@ -186,8 +202,14 @@ async fn decision(
     )
     .map_err(ApiError::from)?;
     let b = match (q.url, q.host, q.ip) {
-        (Some(u), None, None) => app.check_url(&u).map_err(|e| unparsable("url", &e))?,
-        (None, Some(h), None) => app.check_host(&h).map_err(|e| unparsable("host", &e))?,
+        (Some(u), None, None) => {
+            readable("url", &u)?;
+            app.check_url(&u).map_err(|e| unparsable("url", &e))?
+        }
+        (None, Some(h), None) => {
+            readable("host", &h)?;
+            app.check_host(&h).map_err(|e| unparsable("host", &e))?
+        }
         (None, None, Some(ip)) => {
             let ip = ip.parse().map_err(|_| {
                 ApiError::new(

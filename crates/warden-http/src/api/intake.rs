@@ -14,9 +14,26 @@ async fn submit_report(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchBody {
-    /// 1 to `intake.max_batch` reports (default 1000).
-    #[schemars(length(min = 1, max = 1000))]
-    reports: Vec<ReportRequest>,
+    /// 1 to `intake.max_batch` reports (default 1000), each a `ReportRequest` as
+    /// `POST /api/reports` takes it. Each item is read and validated on its own (INT-4): one
+    /// that is no valid report — not a JSON object, a field missing, unknown or of the wrong
+    /// type, a value out of range — is listed in the 207 answer's `items` with its error
+    /// (`field` `reports[i]` or `reports[i].<field>`), and the others are stored. Hence any
+    /// JSON value is accepted here as an item.
+    #[schemars(schema_with = "batch_items")]
+    reports: Vec<serde_json::Value>,
+}
+
+/// The batch's items: any JSON value, each checked as a `ReportRequest` on its own.
+fn batch_items(_: &mut SchemaGenerator) -> Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {
+            "description": "A report, as `#/components/schemas/ReportRequest`; an item that is not one is refused on its own, in the 207 answer."
+        }
+    })
 }
 
 async fn submit_batch(
@@ -24,7 +41,8 @@ async fn submit_batch(
     Extension(who): Extension<Principal>,
     JsonBody(body): JsonBody<BatchBody>,
 ) -> ApiResult<Response> {
-    let r = app.submit_batch(&who, body.reports).await?;
+    let reports = body.reports.into_iter().map(parse_item).collect();
+    let r = app.submit_batch(&who, reports).await?;
     let status = if r.rejected == 0 {
         StatusCode::CREATED
     } else {

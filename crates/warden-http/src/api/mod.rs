@@ -80,7 +80,7 @@ pub(crate) mod prelude {
     pub(crate) use super::views::*;
     pub(crate) use super::{
         CasesQuery, CountQuery, JsonBody, PageQuery, Q, ResourcesQuery, case_filter, count_filter,
-        page_size, parse_json,
+        page_size, parse_item, parse_json,
     };
     pub(crate) use crate::routes::{
         ADMINS, ANYONE, AUDITORS, BATCHERS, EDGES, Endpoint, OPERATORS, READERS, REPORTERS,
@@ -273,10 +273,38 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
 /// missing or an unknown one is 422 naming the field by its path (`identifiers[0].kind`).
 fn body_error(err: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let inner = err.inner();
-    let msg = inner.to_string();
     if !inner.is_data() {
-        return ApiError::malformed(msg);
+        return ApiError::malformed(inner.to_string());
     }
+    let (field, reason) = field_error(err);
+    ApiError::invalid(if field.is_empty() { "body" } else { &field }, reason)
+}
+
+/// One item of a JSON array read on its own (a batch's reports): the item as a `T`, or the
+/// problem with it, the field named relative to the item (empty: the item as a whole). An item
+/// must be a JSON object; serde would read an array as a struct's fields in order.
+pub(crate) fn parse_item<T: DeserializeOwned>(
+    mut item: serde_json::Value,
+) -> Result<T, warden_domain::resource::InvalidInput> {
+    use warden_domain::resource::InvalidInput;
+    if !item.is_object() {
+        return Err(InvalidInput::new(
+            "",
+            "must be a JSON object (a report), not an array or a bare value",
+        ));
+    }
+    integral_floats_to_integers(&mut item);
+    serde_path_to_error::deserialize(item).map_err(|e| {
+        let (field, reason) = field_error(&e);
+        InvalidInput::new(field, reason)
+    })
+}
+
+/// The field (by its path; empty for the value as a whole) and the reason of a data error.
+fn field_error<E: serde::de::Error + std::fmt::Display>(
+    err: &serde_path_to_error::Error<E>,
+) -> (String, String) {
+    let msg = err.inner().to_string();
     let path = err.path().to_string();
     // serde names a missing or unknown field in its message, one level below the path.
     let named = ["unknown field `", "missing field `"]
@@ -287,11 +315,12 @@ fn body_error(err: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let field = match (named, path.as_str()) {
         (Some(f), "." | "") => f,
         (Some(f), p) if !msg.starts_with("unknown field") => format!("{p}.{f}"),
-        (_, "." | "") => "body".to_string(),
+        (_, "." | "") => String::new(),
         (_, p) => p.to_string(),
     };
     // The position serde adds ("at line 1 column 12") means nothing to the caller of a field.
-    ApiError::invalid(&field, msg.split(" at line ").next().unwrap_or(&msg))
+    let reason = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    (field, reason)
 }
 
 /// Rewrites every float with no fractional part (within ±2^53) as an integer; whether any was.

@@ -42,6 +42,28 @@ async fn remove_term(
     Ok(Json(app.put_term(&who, input, true).await?))
 }
 
+/// The body of a removal: a lexicon change, except that `term` is the term as the lexicon
+/// holds it. A removal never needs the term to be valid, so that a bad term an older release
+/// let in (control characters and all) can always be taken out; one the lexicon does not hold
+/// is 404.
+fn removal_schema(g: &mut SchemaGenerator) -> Schema {
+    let mut s = <TermInput as schemars::JsonSchema>::json_schema(g);
+    if let Some(term) = s
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("term"))
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        term.insert("pattern".into(), r"\S".into());
+        term.insert(
+            "description".into(),
+            "The term as the lexicon holds it, 1 to 64 characters (a term an older release let \
+             in can be removed whatever it holds; one the lexicon does not hold is 404)."
+                .into(),
+        );
+    }
+    s
+}
+
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
     Vec::from([
@@ -106,7 +128,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "Remove a term (built-in or added); the next scan no longer finds it.",
                 "DET-1",
             )
-            .json_body(schema::<TermInput>)
+            .json_body(removal_schema)
             .replies(const {
                 &[
                     json(200, schema::<TermChange>, "The new version."),
