@@ -981,6 +981,25 @@ async fn a_ticket_answer_reaches_the_tenant() {
         "{}",
         received[1].1
     );
+    // The English mail as the tenant's mail program gets it.
+    let m = &received[1].1;
+    assert_eq!(m["content_language"], "en");
+    assert!(received[1].0.contains("Message-ID: <"), "{}", received[1].0);
+    let link = format!("https://console.provider.example/console/cases/{case}");
+    for needle in [
+        w.url.as_str(),
+        "web-1",
+        "Pornographic",
+        "URL blocked",
+        "Legal basis",
+        &link,
+    ] {
+        assert!(
+            text(1).contains(needle),
+            "the text part lacks {needle}: {}",
+            text(1)
+        );
+    }
     assert!(
         text(1).contains("The casino banner is still on /offer."),
         "{}",
