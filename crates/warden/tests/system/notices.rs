@@ -394,30 +394,29 @@ async fn mail_follows_the_lifecycle_in_order(engine: Engine) {
     w.t.stop().await;
 }
 
-/// NOT-2: the SMTP server is down for a while: the mail is retried and arrives once when the
-/// server is back; a mail whose attempts all fail is dead, visible to operators and in the
-/// metrics, re-driven once the server is up, and then arrives once. The inbox had both notices
-/// all along.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mail_outlives_an_smtp_outage_and_a_dead_letter_is_redriven() {
-    let Some(mut smtp) = Smtpd::new() else {
-        return;
-    };
-    // No reminder here: the two notices are the alerting and the enforced one.
+/// A case just alerting while the SMTP server is down: its notice in the inbox, the mail's
+/// first attempt failed. (No reminders: the alerting and any later notice are all there is.)
+struct Down {
+    smtp: Smtpd,
+    w: World,
+    case: String,
+    notice: String,
+    mail: String,
+}
+
+async fn alerting_while_smtp_is_down() -> Option<Down> {
+    let smtp = Smtpd::new()?;
     let notices = NoticeSettings {
         reminder_before_ms: 0,
         ..notice_settings(smtp.port, 3)
     };
-    let Some(w) = world(Engine::Sqlite, notices, "en").await else {
-        return;
-    };
-    // Down: the alerting notice is in the inbox, its mail fails and waits for a retry.
+    let w = world(Engine::Sqlite, notices, "en").await?;
     let case = w.report("porn_vulgar").await;
     let (s, _) = w.confirm(&case, json!({ "markers": ["porn"] })).await;
     assert_eq!(s, 200);
-    let (alerting, kind) = inbox(&w).await.remove(0);
+    let (notice, kind) = inbox(&w).await.remove(0);
     assert_eq!(kind, "case.alerting");
-    let mail = format!("email:{alerting}");
+    let mail = format!("email:{notice}");
     until("the first attempt failed", &w, 0, async || {
         message(&w, &mail).await["attempts"]
             .as_array()
@@ -426,6 +425,32 @@ async fn mail_outlives_an_smtp_outage_and_a_dead_letter_is_redriven() {
             == 1
     })
     .await;
+    Some(Down {
+        smtp,
+        w,
+        case,
+        notice,
+        mail,
+    })
+}
+
+/// NOT-2: the SMTP server is down for a while: the mail is retried and arrives once when the
+/// server is back; a mail whose attempts all fail is dead, visible to operators and in the
+/// metrics, re-driven once the server is up, and then arrives once. The inbox had both notices
+/// all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_outlives_an_smtp_outage_and_a_dead_letter_is_redriven() {
+    // Down: the alerting notice is in the inbox, its mail fails and waits for a retry.
+    let Some(Down {
+        mut smtp,
+        w,
+        case,
+        notice: alerting,
+        mail,
+    }) = alerting_while_smtp_is_down().await
+    else {
+        return;
+    };
     let m = message(&w, &mail).await;
     assert_eq!(m["state"], "pending", "{m}");
     assert!(m["last_error"].is_string(), "the failure is on record: {m}");
@@ -828,29 +853,16 @@ async fn kill9_with_mails_in_flight_loses_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_requeues_a_message_whose_job_was_lost() {
     use sqlx::Row as _;
-    let Some(mut smtp) = Smtpd::new() else {
+    let Some(Down {
+        mut smtp,
+        w,
+        case: _,
+        notice,
+        mail,
+    }) = alerting_while_smtp_is_down().await
+    else {
         return;
     };
-    let notices = NoticeSettings {
-        reminder_before_ms: 0,
-        ..notice_settings(smtp.port, 3)
-    };
-    let Some(w) = world(Engine::Sqlite, notices, "en").await else {
-        return;
-    };
-    let case = w.report("porn_vulgar").await;
-    let (s, _) = w.confirm(&case, json!({ "markers": ["porn"] })).await;
-    assert_eq!(s, 200);
-    let (notice, _) = inbox(&w).await.remove(0);
-    let mail = format!("email:{notice}");
-    until("the first attempt failed", &w, 0, async || {
-        message(&w, &mail).await["attempts"]
-            .as_array()
-            .unwrap()
-            .len()
-            == 1
-    })
-    .await;
     sqlx::any::install_default_drivers();
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
