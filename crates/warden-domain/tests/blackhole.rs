@@ -1,6 +1,13 @@
 //! The blackhole ladder and state machine (DDOS-1, DDOS-3, DDOS-4, DDOS-5): scenarios, and a
 //! property test of its invariants over random command sequences.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::net::IpAddr;
 
 use proptest::prelude::*;
