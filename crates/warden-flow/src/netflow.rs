@@ -174,7 +174,7 @@ fn v9_options_templates(ctx: &mut Ctx<'_>, header: &Header, mut set: Reader<'_>)
         let id = set.u16()?;
         let scope_len = usize::from(set.u16()?);
         let option_len = usize::from(set.u16()?);
-        if scope_len % 4 != 0 || option_len % 4 != 0 {
+        if !scope_len.is_multiple_of(4) || !option_len.is_multiple_of(4) {
             return Err(Malformed::Garbage);
         }
         let scope = scope_len / 4;
