@@ -1,0 +1,276 @@
+//! Per-destination-IP inbound rates (DDOS-2): what the blackhole decision compares with an IP's
+//! protection capacity. Each tracked IP costs a fixed, small state — two window counters (the
+//! sliding-window estimate rate limiters use: the previous window weighted by how much of it still
+//! overlaps the last `window` seconds, plus the current one), its last-seen time and two
+//! space-saving top-k tables (protocols, source IPs) halved at every window so they follow the
+//! current attack. No per-second history is kept, so the state does not grow with the window.
+//! The number of tracked IPs is bounded: a new IP at the bound evicts the least recently seen
+//! sixteenth of the table at once, which keeps eviction amortised O(1) per new IP.
+//!
+//! Time is the caller's: `now_ms` is when the traffic was observed (for flow exports, when the
+//! record arrived). An IP that stops appearing is *unknown*, not quiet (DDOS-4: traffic to a
+//! blackholed IP is often invisible): [`IpSnapshot::last_seen_ms`] says how old the data is.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+
+use crate::record::FlowRecord;
+
+/// Entries in each per-IP top-k table.
+pub const TOP_K: usize = 3;
+
+/// The aggregator's bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AggregatorConfig {
+    /// The averaging window in seconds (default 10; at least 1).
+    pub window_secs: u32,
+    /// Destination IPs tracked at most (default 100 000).
+    pub max_ips: usize,
+}
+
+impl Default for AggregatorConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 10,
+            max_ips: 100_000,
+        }
+    }
+}
+
+/// An inbound rate averaged over the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rate {
+    /// Bits per second.
+    pub bps: u64,
+    /// Packets per second.
+    pub pps: u64,
+}
+
+/// What is known about one destination IP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpSnapshot {
+    /// The rate over the window ending at the `now_ms` asked about.
+    pub rate: Rate,
+    /// When traffic to the IP was last observed.
+    pub last_seen_ms: i64,
+    /// Up to [`TOP_K`] protocols by recent bytes, largest first (counts are estimates).
+    pub top_protocols: Vec<(u8, u64)>,
+    /// Up to [`TOP_K`] source IPs by recent bytes, largest first (counts are estimates).
+    pub top_sources: Vec<(IpAddr, u64)>,
+}
+
+/// A space-saving top-k table (Metwally et al.): exact while it has free slots, afterwards an
+/// item new to the table replaces the smallest and inherits its count, so a heavy hitter is
+/// never missed and counts overestimate by at most the smallest count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct TopK<T: Copy + PartialEq> {
+    items: [T; TOP_K],
+    counts: [u64; TOP_K],
+}
+
+impl<T: Copy + PartialEq> TopK<T> {
+    fn add(&mut self, item: T, weight: u64) {
+        let slots = self.items.iter_mut().zip(self.counts.iter_mut());
+        let mut smallest: Option<(&mut T, &mut u64)> = None;
+        for (slot, count) in slots {
+            if *count > 0 && *slot == item {
+                *count = count.saturating_add(weight);
+                return;
+            }
+            if smallest.as_ref().is_none_or(|(_, c)| *count < **c) {
+                smallest = Some((slot, count));
+            }
+        }
+        if let Some((slot, count)) = smallest {
+            *slot = item;
+            *count = count.saturating_add(weight);
+        }
+    }
+
+    fn decay(&mut self, windows: i64) {
+        for count in &mut self.counts {
+            *count = if windows >= 64 { 0 } else { *count >> windows };
+        }
+    }
+
+    fn sorted(&self) -> Vec<(T, u64)> {
+        let mut v: Vec<(T, u64)> = self
+            .items
+            .iter()
+            .copied()
+            .zip(self.counts.iter().copied())
+            .filter(|(_, c)| *c > 0)
+            .collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e.1));
+        v
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct IpState {
+    /// The current window's number (`now_ms / window_ms`).
+    window: i64,
+    cur_bytes: u64,
+    cur_packets: u64,
+    prev_bytes: u64,
+    prev_packets: u64,
+    last_seen_ms: i64,
+    protocols: TopK<u8>,
+    /// Sources as 16 bytes (IPv4 mapped), half the size of `IpAddr` with its padding.
+    sources: TopK<[u8; 16]>,
+}
+
+impl IpState {
+    fn new(window: i64, now_ms: i64) -> Self {
+        Self {
+            window,
+            cur_bytes: 0,
+            cur_packets: 0,
+            prev_bytes: 0,
+            prev_packets: 0,
+            last_seen_ms: now_ms,
+            protocols: TopK::default(),
+            sources: TopK::default(),
+        }
+    }
+
+    /// Moves the windows forward to `window`; never backwards (late data counts as current).
+    fn roll(&mut self, window: i64) {
+        let gap = window.saturating_sub(self.window);
+        if gap <= 0 {
+            return;
+        }
+        if gap == 1 {
+            self.prev_bytes = self.cur_bytes;
+            self.prev_packets = self.cur_packets;
+        } else {
+            self.prev_bytes = 0;
+            self.prev_packets = 0;
+        }
+        self.cur_bytes = 0;
+        self.cur_packets = 0;
+        self.window = window;
+        self.protocols.decay(gap);
+        self.sources.decay(gap);
+    }
+}
+
+/// Per-destination inbound rates from flow records; see the module documentation.
+#[derive(Debug)]
+pub struct Aggregator {
+    window_ms: i64,
+    max_ips: usize,
+    ips: HashMap<IpAddr, IpState>,
+    evicted: u64,
+}
+
+/// The bytes one tracked IP costs in the table: key, state and the table's control byte (the
+/// table's spare capacity comes on top).
+pub const BYTES_PER_TRACKED_IP: usize = std::mem::size_of::<(IpAddr, IpState)>() + 1;
+
+impl Aggregator {
+    /// An empty aggregator.
+    pub fn new(config: AggregatorConfig) -> Self {
+        Self {
+            window_ms: i64::from(config.window_secs.max(1)) * 1000,
+            max_ips: config.max_ips.max(1),
+            ips: HashMap::new(),
+            evicted: 0,
+        }
+    }
+
+    /// IPs currently tracked.
+    pub fn tracked(&self) -> usize {
+        self.ips.len()
+    }
+
+    /// IPs evicted to honour `max_ips`.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Counts one record's bytes and packets towards its destination at `now_ms`.
+    pub fn observe(&mut self, record: &FlowRecord, now_ms: i64) {
+        let window = now_ms.div_euclid(self.window_ms);
+        if !self.ips.contains_key(&record.dst) && self.ips.len() >= self.max_ips {
+            self.evict();
+        }
+        let state = self
+            .ips
+            .entry(record.dst)
+            .or_insert_with(|| IpState::new(window, now_ms));
+        state.roll(window);
+        state.cur_bytes = state.cur_bytes.saturating_add(record.bytes);
+        state.cur_packets = state.cur_packets.saturating_add(record.packets);
+        state.last_seen_ms = state.last_seen_ms.max(now_ms);
+        state.protocols.add(record.protocol, record.bytes);
+        state.sources.add(mapped(record.src), record.bytes);
+    }
+
+    /// Evicts the least recently seen sixteenth of the table (at least one IP).
+    fn evict(&mut self) {
+        let mut seen: Vec<i64> = self.ips.values().map(|s| s.last_seen_ms).collect();
+        if seen.is_empty() {
+            return;
+        }
+        let n = (seen.len() / 16).max(1);
+        let cutoff = *seen.select_nth_unstable(n - 1).1;
+        let before = self.ips.len();
+        self.ips.retain(|_, s| s.last_seen_ms > cutoff);
+        self.evicted += (before - self.ips.len()) as u64;
+    }
+
+    /// The rate to `ip` over the window ending at `now_ms`; `None` if it is not tracked.
+    pub fn rate(&self, ip: IpAddr, now_ms: i64) -> Option<Rate> {
+        self.ips.get(&ip).map(|s| self.rate_of(s, now_ms))
+    }
+
+    fn rate_of(&self, s: &IpState, now_ms: i64) -> Rate {
+        let mut s = s.clone();
+        s.roll(now_ms.div_euclid(self.window_ms));
+        // How much of the previous window still lies within the last `window_ms`.
+        let into = now_ms.rem_euclid(self.window_ms);
+        let overlap = u128::try_from(self.window_ms - into).unwrap_or(0);
+        let w = u128::try_from(self.window_ms).unwrap_or(1).max(1);
+        let estimate =
+            |prev: u64, cur: u64| -> u128 { u128::from(prev) * overlap / w + u128::from(cur) };
+        let per_sec = |n: u128| u64::try_from(n * 1000 / w).unwrap_or(u64::MAX);
+        Rate {
+            bps: per_sec(estimate(s.prev_bytes, s.cur_bytes) * 8),
+            pps: per_sec(estimate(s.prev_packets, s.cur_packets)),
+        }
+    }
+
+    /// Everything known about `ip` at `now_ms`; `None` if it is not tracked.
+    pub fn snapshot(&self, ip: IpAddr, now_ms: i64) -> Option<IpSnapshot> {
+        let s = self.ips.get(&ip)?;
+        let mut rolled = s.clone();
+        rolled.roll(now_ms.div_euclid(self.window_ms));
+        Some(IpSnapshot {
+            rate: self.rate_of(s, now_ms),
+            last_seen_ms: s.last_seen_ms,
+            top_protocols: rolled.protocols.sorted(),
+            top_sources: rolled
+                .sources
+                .sorted()
+                .into_iter()
+                .map(|(ip, c)| (Ipv6Addr::from(ip).to_canonical(), c))
+                .collect(),
+        })
+    }
+
+    /// Every tracked IP with its rate at `now_ms` (in no particular order): the detector's
+    /// per-tick scan against each IP's capacity.
+    pub fn rates(&self, now_ms: i64) -> impl Iterator<Item = (IpAddr, Rate)> + '_ {
+        self.ips
+            .iter()
+            .map(move |(ip, s)| (*ip, self.rate_of(s, now_ms)))
+    }
+}
+
+fn mapped(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}

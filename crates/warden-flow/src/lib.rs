@@ -1,0 +1,32 @@
+//! Warden's flow collector core (SPEC §10 DDOS-2): it owns decoding flow exports — NetFlow v5,
+//! NetFlow v9 (RFC 3954), IPFIX (RFC 7011) and sFlow v5 — into [`FlowRecord`]s, and aggregating
+//! them into per-destination-IP inbound rates with the top protocols and sources of each, and
+//! nothing else: no sockets, no clock, no async. The binary's receive loop hands each datagram
+//! with its source address and arrival time to [`Collector::ingest`], and each record to
+//! [`Aggregator::observe`]; the detector asks [`Aggregator::rates`]. Keeping it pure lets the
+//! tests build packets byte by byte and replay time exactly.
+//!
+//! The collector faces the network, so everything at intake is bounded (STYLE §6): only exporters
+//! on the allow-list are parsed at all; datagram size, template count per exporter and overall,
+//! fields per template, records per datagram, remembered sampling intervals and tracked IPs all
+//! have a configured ceiling; no length read from a packet sizes an allocation before it is
+//! checked against a bound and the bytes actually present; every loop consumes input. What does
+//! not fit is dropped and counted in [`Counters`], never a panic. The decoders are our own rather
+//! than a general parser's: the cache bounds, the counted reasons and the sampling semantics
+//! (bytes and packets scaled by the interval from the record, the options data or the sFlow
+//! sample) are the point, and the formats need only a few fields each.
+
+mod aggregate;
+mod collector;
+mod counters;
+mod netflow;
+mod reader;
+mod record;
+mod sflow;
+mod template;
+
+pub use aggregate::{Aggregator, AggregatorConfig, BYTES_PER_TRACKED_IP, IpSnapshot, Rate, TOP_K};
+pub use collector::{Collector, CollectorConfig};
+pub use counters::Counters;
+pub use ipnet::IpNet;
+pub use record::{FlowFormat, FlowRecord};
