@@ -59,18 +59,22 @@ pub enum Action {
     ForbidNewService,
     /// 隔离和清退: isolate and clear the account (PEN-2); the month's fee is not refunded.
     IsolateAccount,
+    /// 黑洞: the IP is null-routed at the border (DDOS-3, DDOS-7) — protection of the network
+    /// from a DDoS attack on it, not a penalty: never in the penalty matrix; a blackhole starts
+    /// and ends by the blackhole rules, and the BGP export (ExaBGP) enforces it.
+    Blackhole,
 }
 
 /// An action code that is not one of [`Action::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown penalty action {0:?}; expected one of block_url, block_network, shutdown_machine, freeze_account, domain_offline, stop_service, shield_content, delete_file, freeze_bucket, lock_records, suspend_resolution, forbid_transfer, stop_single_service, forbid_new_service, isolate_account"
+    "unknown penalty action {0:?}; expected one of block_url, block_network, shutdown_machine, freeze_account, domain_offline, stop_service, shield_content, delete_file, freeze_bucket, lock_records, suspend_resolution, forbid_transfer, stop_single_service, forbid_new_service, isolate_account, blackhole"
 )]
 pub struct UnknownAction(pub String);
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::BlockUrl,
         Action::BlockNetwork,
         Action::ShutdownMachine,
@@ -86,6 +90,7 @@ impl Action {
         Action::StopSingleService,
         Action::ForbidNewService,
         Action::IsolateAccount,
+        Action::Blackhole,
     ];
 
     /// The stable snake_case code.
@@ -106,6 +111,7 @@ impl Action {
             Action::StopSingleService => "stop_single_service",
             Action::ForbidNewService => "forbid_new_service",
             Action::IsolateAccount => "isolate_account",
+            Action::Blackhole => "blackhole",
         }
     }
 
@@ -127,6 +133,7 @@ impl Action {
             Action::StopSingleService => "单服务停用",
             Action::ForbidNewService => "不允许新建服务",
             Action::IsolateAccount => "隔离和清退",
+            Action::Blackhole => "黑洞（IP 流量被丢弃）",
         }
     }
 
@@ -148,6 +155,7 @@ impl Action {
             Action::StopSingleService => "API service stopped",
             Action::ForbidNewService => "new services forbidden",
             Action::IsolateAccount => "account isolated and cleared",
+            Action::Blackhole => "blackholed (traffic to the IP dropped)",
         }
     }
 
@@ -177,7 +185,8 @@ impl Action {
             | Action::ForbidTransfer
             | Action::StopSingleService
             | Action::ForbidNewService
-            | Action::IsolateAccount => false,
+            | Action::IsolateAccount
+            | Action::Blackhole => false,
         }
     }
 
@@ -350,6 +359,12 @@ impl PenaltyMatrix {
                         return Err(MatrixError {
                             cell: name,
                             reason: format!("names {action} twice"),
+                        });
+                    }
+                    if *action == Action::Blackhole {
+                        return Err(MatrixError {
+                            cell: name,
+                            reason: "names blackhole, which is no penalty: blackholes follow the DDoS rules (DDOS-3)".into(),
                         });
                     }
                     seen.push(*action);

@@ -152,6 +152,9 @@ pub fn rule_for(c: &EnforcementChange) -> Option<Rule> {
         // Account-level actions: carried out on the provider's side (billing, IAM), through
         // a webhook; nothing an edge can check.
         Action::FreezeAccount | Action::IsolateAccount | Action::ForbidTransfer => return None,
+        // A blackholed IP's traffic is dropped at the border (BGP, DDOS-7): it never reaches an
+        // edge that could check it.
+        Action::Blackhole => return None,
     };
     Some(Rule {
         id: c.action_id.clone(),
