@@ -189,3 +189,37 @@ async fn gbk_and_big5_pages_are_decoded() {
         Verdict::Violating { .. }
     ));
 }
+
+/// DET-2: an https page is fetched over TLS (most violating pages are https): the client opens
+/// with a TLS handshake to the pinned address; a server that is not one fails the fetch.
+#[tokio::test]
+async fn https_pages_are_fetched_over_tls() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let first = tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut head = [0u8; 3];
+        s.read_exact(&mut head).await.unwrap();
+        // Not a TLS server after all: an alert-free close makes the handshake fail.
+        let _ = s.shutdown().await;
+        head
+    });
+    let e = fetch(
+        &format!("https://127.0.0.1:{port}/page"),
+        &allow_localhost(),
+    )
+    .await
+    .unwrap_err();
+    let head = tokio::time::timeout(Duration::from_secs(5), first)
+        .await
+        .expect("the fetch connected to the https server")
+        .unwrap();
+    assert_eq!(
+        (head[0], head[1]),
+        (0x16, 0x03),
+        "a TLS handshake record (ClientHello) opens the connection"
+    );
+    let text = e.to_string();
+    assert!(!text.contains("scheme"), "{text}");
+}
