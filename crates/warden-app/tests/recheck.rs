@@ -223,3 +223,93 @@ async fn https_pages_are_fetched_over_tls() {
     let text = e.to_string();
     assert!(!text.contains("scheme"), "{text}");
 }
+
+/// DET-2/DET-3: a real https page (TLS with a certificate a trusted authority signed) is
+/// re-checked like a plain one; the same page under an authority the policy does not trust is
+/// refused, and that is an unknown verdict, never "clean".
+#[tokio::test]
+async fn https_pages_are_rechecked_and_untrusted_certificates_refused() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = l.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = [0u8; 4096];
+                let _ = tls.read(&mut buf).await;
+                let body = "<html><body>在线 赌场 Online CASINO</body></html>";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    let url = format!("https://127.0.0.1:{port}/page");
+    let trusting = FetchPolicy {
+        extra_roots_pem: vec![ca_cert.pem()],
+        ..allow_localhost()
+    };
+    let f = fetch(&url, &trusting).await.unwrap();
+    assert!(f.text.contains("CASINO"), "{}", f.text);
+    let checker = HttpRechecker {
+        policy: trusting.clone(),
+    };
+    assert!(
+        matches!(
+            checker.recheck(&url, &["casino".into()], "gambling").await,
+            Verdict::Violating { .. }
+        ),
+        "the https page still violates"
+    );
+    // The system's roots alone do not know the test's authority.
+    assert!(fetch(&url, &allow_localhost()).await.is_err());
+    let untrusted = HttpRechecker {
+        policy: allow_localhost(),
+    };
+    assert!(
+        matches!(
+            untrusted
+                .recheck(&url, &["casino".into()], "gambling")
+                .await,
+            Verdict::Unknown { .. }
+        ),
+        "an untrusted certificate is no clean verdict"
+    );
+}

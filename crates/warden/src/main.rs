@@ -398,6 +398,7 @@ fn fetch_policy(cfg: &Config) -> FetchPolicy {
             .iter()
             .filter_map(|n| n.parse().ok())
             .collect(),
+        extra_roots_pem: Vec::new(),
     }
 }
 
