@@ -297,8 +297,8 @@ fn pmacct_sfprobe_sflow_v5_decodes_to_the_captured_packets() {
         "{records:?}"
     );
     // One record per sampled packet; summed per flow they are the capture's flows.
-    let mut summed: std::collections::BTreeMap<(IpAddr, IpAddr, u16, u16, u8), (u64, u64)> =
-        std::collections::BTreeMap::new();
+    type Key = (IpAddr, IpAddr, u16, u16, u8);
+    let mut summed: std::collections::BTreeMap<Key, (u64, u64)> = std::collections::BTreeMap::new();
     for r in &records {
         let e = summed
             .entry((r.src, r.dst, r.src_port, r.dst_port, r.protocol))
