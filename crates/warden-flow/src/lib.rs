@@ -19,6 +19,7 @@
 mod aggregate;
 mod collector;
 mod counters;
+pub mod fuzz;
 mod netflow;
 mod reader;
 mod record;

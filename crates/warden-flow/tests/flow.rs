@@ -892,3 +892,22 @@ fn a_tracked_ip_costs_at_most_200_bytes_in_the_table() {
     eprintln!("bytes per tracked IP: {BYTES_PER_TRACKED_IP}");
     const { assert!(BYTES_PER_TRACKED_IP <= 200) };
 }
+
+/// DDOS-2: the short in-suite run of the dedicated fuzzer (`warden fuzz flows` runs a million
+/// or more): mutations of the real exporters' datagrams never panic, every packet is accounted
+/// for, the bounds hold, and the unmutated ones among them still decode.
+#[test]
+fn the_fuzzer_over_the_real_exporters_corpus_finds_no_panic() {
+    let corpus: Vec<&[u8]> = warden_flow::fuzz::CORPUS.iter().map(|(_, b)| *b).collect();
+    assert_eq!(corpus.len(), 4, "netflow5, netflow9, ipfix, sflow5");
+    let report = warden_flow::fuzz::run(&corpus, 20_000, 7, |_, _| {});
+    assert_eq!(report.counters.packets_received, 20_000);
+    assert!(accounted(&report.counters), "{:?}", report.counters);
+    assert!(report.records > 0, "nothing decoded: {report:?}");
+    assert!(report.templates <= CollectorConfig::default().max_templates_per_exporter);
+    // Deterministic: the same seed, the same run.
+    assert_eq!(
+        warden_flow::fuzz::run(&corpus, 2_000, 7, |_, _| {}),
+        warden_flow::fuzz::run(&corpus, 2_000, 7, |_, _| {})
+    );
+}

@@ -4,6 +4,7 @@
 mod bench;
 mod config;
 mod demo;
+mod fuzz;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,6 +81,18 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Bounded fuzz runs on stable Rust: exit 1 and print the packet that made a decoder panic.
+    Fuzz {
+        #[command(subcommand)]
+        command: FuzzCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FuzzCommand {
+    /// The flow decoders (DDOS-2): mutations of real exporters' NetFlow v5/v9, IPFIX and sFlow
+    /// v5 datagrams, fed to one collector with the production bounds.
+    Flows(fuzz::FlowsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -685,6 +698,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench {
             command: BenchCommand::Console(args),
         } => bench::console(args).await.map(|()| 0),
+        Command::Fuzz {
+            command: FuzzCommand::Flows(args),
+        } => Ok(fuzz::flows(&args)),
     }
 }
 
