@@ -99,6 +99,9 @@ pub struct Settings {
     pub rpz_reload: Vec<Vec<String>>,
     /// ENF-2: how long one webhook POST may take.
     pub webhook_timeout_ms: u64,
+    /// DDOS-7: the ExaBGP bridges, by name (each an `exabgp:<name>` adapter that confirms
+    /// blackholes through the API).
+    pub exabgp: Vec<String>,
     /// ENF-2: how long one RPZ reload command may take.
     pub rpz_reload_timeout_ms: u64,
     /// ENF-2: how often what each adapter should hold is compared with what it confirmed.
@@ -129,6 +132,7 @@ impl Default for Settings {
             rpz_file: None,
             rpz_reload: Vec::new(),
             webhook_timeout_ms: 10_000,
+            exabgp: Vec::new(),
             rpz_reload_timeout_ms: 10_000,
             reconcile_ms: 60_000,
             sessions: people::SessionSettings::default(),
@@ -185,6 +189,7 @@ impl Settings {
                 reload: self.rpz_reload.clone(),
                 timeout: std::time::Duration::from_millis(self.rpz_reload_timeout_ms),
             }),
+            exabgp: self.exabgp.clone(),
         }
     }
 }

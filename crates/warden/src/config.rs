@@ -44,6 +44,9 @@ pub struct Config {
     pub scan: Scan,
     /// Webhook endpoints for applies and lifts (ENF-1): `[[webhooks]]` tables.
     pub webhooks: Vec<Webhook>,
+    /// ExaBGP bridges that export blackholes to BGP (DDOS-7): `[[exabgp]]` tables, one per
+    /// `warden exabgp-bridge` (docs/operations.md, "BGP blackholes").
+    pub exabgp: Vec<Exabgp>,
     /// The enforcement plane's file outputs.
     pub enforcement: Enforcement,
     /// The browser console: sessions and sign-in limits.
@@ -243,6 +246,16 @@ pub struct Webhook {
     /// Only these products, by code (empty: every product).
     #[serde(default)]
     pub products: Vec<warden_domain::resource::Product>,
+}
+
+/// `[[exabgp]]`: one border that enforces blackholes through an ExaBGP bridge. Its adapter
+/// (`exabgp:<name>`) must confirm every blackhole before it counts as applied.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exabgp {
+    /// The bridge's name, as `warden exabgp-bridge --adapter <name>` gives it (a-z, 0-9, `-`,
+    /// `_`).
+    pub name: String,
 }
 
 /// `[scan]`
@@ -528,6 +541,18 @@ impl Config {
             );
         }
         let mut names = std::collections::HashSet::new();
+        for (n, x) in self.exabgp.iter().enumerate() {
+            let ok = !x.name.is_empty()
+                && x.name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            if !ok || self.exabgp.iter().filter(|o| o.name == x.name).count() > 1 {
+                bail!(
+                    "exabgp[{n}].name {:?} must be non-empty, unique and only a-z, 0-9, - and _",
+                    x.name
+                );
+            }
+        }
         for (n, w) in self.webhooks.iter().enumerate() {
             if w.name.trim().is_empty() || !names.insert(w.name.as_str()) {
                 bail!(

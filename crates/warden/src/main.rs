@@ -4,6 +4,7 @@
 mod bench;
 mod config;
 mod demo;
+mod exabgp_bridge;
 mod fuzz;
 
 use std::path::PathBuf;
@@ -76,6 +77,10 @@ enum Command {
     /// Fill a fresh data directory with demo data (tenants, resources, cases in every state,
     /// tickets, notices), print the console logins, and serve it over plain HTTP.
     Demo(demo::DemoArgs),
+    /// The process ExaBGP runs to export blackholes to BGP (DDOS-7): follows the change feed,
+    /// writes ExaBGP `announce`/`withdraw` commands on standard output, confirms what ExaBGP
+    /// acknowledged. Token from WARDEN_BRIDGE_TOKEN or --token-file.
+    ExabgpBridge(exabgp_bridge::BridgeArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -505,6 +510,7 @@ fn settings(cfg: &Config) -> Settings {
         rpz_file: cfg.enforcement.rpz_file.clone(),
         rpz_reload: cfg.enforcement.rpz_reload.clone(),
         webhook_timeout_ms: cfg.enforcement.webhook_timeout_ms,
+        exabgp: cfg.exabgp.iter().map(|x| x.name.clone()).collect(),
         rpz_reload_timeout_ms: cfg.enforcement.rpz_reload_timeout_ms,
         reconcile_ms: cfg.enforcement.reconcile_interval_secs.saturating_mul(1000),
         sessions: warden_app::people::SessionSettings {
@@ -520,8 +526,13 @@ fn settings(cfg: &Config) -> Settings {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
+    // The bridge runs under ExaBGP, beside no Warden configuration: it needs none.
+    if let Command::ExabgpBridge(args) = cli.command {
+        return exabgp_bridge::run(args).await;
+    }
     let cfg = load_config(&cli)?;
     match cli.command {
+        Command::ExabgpBridge(_) => Ok(0),
         Command::Config => {
             print!("{}", cfg.redacted_toml()?);
             Ok(0)

@@ -30,6 +30,10 @@ pub enum Mode {
     /// Each change is a durable job, retried with backoff until the point confirms (the point
     /// is remote and shared: a webhook receiver).
     Queue,
+    /// The point pulls the change feed itself and confirms through the API
+    /// (`POST /api/enforcement/confirm`): nothing pushes to it, its deliveries wait for its
+    /// confirmation (the ExaBGP bridge, DDOS-7).
+    Pull,
 }
 
 /// Why an adapter could not make its point hold a change.

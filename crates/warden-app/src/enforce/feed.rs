@@ -61,3 +61,60 @@ impl App {
         Ok(Snapshot { revision, items })
     }
 }
+
+/// What a pulling point's confirmation settled (ENF-2).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Confirmed {
+    /// The adapter (`exabgp:<name>`).
+    pub adapter: String,
+    /// The revision it holds the log up to.
+    pub revision: i64,
+    /// The actions whose deliveries this confirmation closed.
+    pub confirmed: Vec<String>,
+}
+
+impl App {
+    /// A point that pulls the feed itself (the ExaBGP bridge, [`super::Mode::Pull`]) holds
+    /// every change of its adapter up to `revision`: its deliveries are confirmed and the
+    /// actions settled, as the follower does for a local point (ENF-2, PEN-3). Idempotent: a
+    /// repeated confirmation closes nothing new. Audited when it closes something.
+    pub async fn confirm_pulled(
+        &self,
+        who: &Principal,
+        adapter: &str,
+        revision: i64,
+    ) -> AppResult<Confirmed> {
+        who.require(
+            &[Role::Admin, Role::Operator, Role::Edge],
+            "confirm enforcement deliveries",
+        )?;
+        if revision < 0 {
+            return Err(warden_domain::resource::InvalidInput::new(
+                "revision",
+                "must be a revision of the change feed (0 or more)",
+            )
+            .into());
+        }
+        if self.adapters.pulled(adapter).is_none() {
+            return Err(crate::error::AppError::NotFound("pulling adapter"));
+        }
+        let mut tx = self.store.begin_write().await?;
+        // Chain first, the lock order of every lifecycle change (see `confirm_follower`).
+        tx.lock_chain().await?;
+        let ids = tx
+            .confirm_deliveries_up_to(adapter, revision, self.now())
+            .await?;
+        if !ids.is_empty() {
+            self.settle(&mut tx, &ids).await?;
+            let mut ev = self.event(who, "enforcement.confirm", format!("adapter:{adapter}"));
+            ev.details = serde_json::json!({ "revision": revision, "actions": ids });
+            tx.append_audit(ev).await?;
+        }
+        tx.commit().await?;
+        Ok(Confirmed {
+            adapter: adapter.to_string(),
+            revision,
+            confirmed: ids,
+        })
+    }
+}

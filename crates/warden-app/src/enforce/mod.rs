@@ -167,13 +167,18 @@ pub fn rule_for(c: &EnforcementChange) -> Option<Rule> {
 
 mod adapter;
 mod decision;
+mod exabgp;
 mod feed;
 mod rpz;
 mod webhook;
 
 pub use adapter::{Adapter, AdapterError, Mode, PushFuture, lift_of};
 pub use decision::IndexAdapter;
-pub use feed::{ChangeFeed, Snapshot};
+pub use exabgp::{
+    ExabgpAdapter, RouteAttributes, announce_line, blackhole_prefix, exabgp_adapter_name,
+    valid_community, withdraw_line,
+};
+pub use feed::{ChangeFeed, Confirmed, Snapshot};
 pub use rpz::{RpzAdapter, RpzConfig, render_zone};
 pub use webhook::{
     WebhookAdapter, WebhookEndpoint, adapter_name, delivery_key, message_body, message_id,
@@ -190,6 +195,8 @@ pub struct AdaptersConfig {
     pub webhook_timeout: Duration,
     /// The zone file, its reload commands and their timeout; `None`: no RPZ adapter.
     pub rpz: Option<RpzConfig>,
+    /// The ExaBGP bridges (DDOS-7), by name: one pulled adapter each.
+    pub exabgp: Vec<String>,
 }
 
 /// The configured adapters (ENF-2): the decision index always, the RPZ file when
@@ -234,12 +241,22 @@ impl Adapters {
         for w in &webhooks {
             all.push(w.clone());
         }
+        for name in &config.exabgp {
+            all.push(Arc::new(ExabgpAdapter::new(name)));
+        }
         Adapters { all, webhooks }
     }
 
     /// Their names.
     pub fn names(&self) -> Vec<String> {
         self.all.iter().map(|a| a.name().to_string()).collect()
+    }
+
+    /// A configured adapter that pulls the feed and confirms through the API, by its name.
+    pub fn pulled(&self, name: &str) -> Option<&Arc<dyn Adapter>> {
+        self.all
+            .iter()
+            .find(|a| a.mode() == Mode::Pull && a.name() == name)
     }
 
     /// The webhook adapter of an endpoint.

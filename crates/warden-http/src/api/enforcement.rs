@@ -363,6 +363,25 @@ async fn enforcement_snapshot(
     Ok(Json(app.enforcement_snapshot(&who).await?))
 }
 
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ConfirmBody {
+    /// The pulling adapter, as named in delivery records (`exabgp:<name>`).
+    adapter: String,
+    /// The feed revision up to which the point holds every change.
+    revision: i64,
+}
+
+async fn enforcement_confirm(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    JsonBody(b): JsonBody<ConfirmBody>,
+) -> ApiResult<Json<Confirmed>> {
+    Ok(Json(
+        app.confirm_pulled(&who, &b.adapter, b.revision).await?,
+    ))
+}
+
 /// The endpoints of this area.
 pub(super) fn endpoints() -> Vec<Endpoint> {
     Vec::from([
@@ -550,6 +569,23 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 ]
             }),
             get(enforcement_snapshot),
+        ),
+        Endpoint::new(
+            route(
+                "POST",
+                "/api/enforcement/confirm",
+                EDGES,
+                "enforcement",
+                "A point that pulls the feed itself (the ExaBGP bridge) holds every change of its adapter up to a revision: its deliveries are confirmed and the actions settled (applied or lifted once every point confirmed).",
+                "ENF-2, PEN-3, DDOS-7",
+            )
+            .json_body(schema::<ConfirmBody>)
+            .replies(const {
+                &[
+                    json(200, schema::<Confirmed>, "What the confirmation closed."),
+                ]
+            }),
+            post(enforcement_confirm),
         ),
     ])
 }

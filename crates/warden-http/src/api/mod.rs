@@ -55,7 +55,7 @@ pub(crate) mod prelude {
     pub(crate) use warden_app::App;
     pub(crate) use warden_app::auth::{IssuedToken, Principal};
     pub(crate) use warden_app::enforce::{
-        ChangeFeed, OpenDeliveries, Reconciliation, Redriven, Snapshot, WebhookLog,
+        ChangeFeed, Confirmed, OpenDeliveries, Reconciliation, Redriven, Snapshot, WebhookLog,
     };
     pub(crate) use warden_app::intake::{BatchReceipt, Receipt};
     pub(crate) use warden_app::jobs::PingInput;

@@ -11,6 +11,7 @@
 mod support;
 
 mod adapters;
+mod bgp;
 mod browser;
 mod console;
 mod console_access;

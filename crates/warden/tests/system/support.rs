@@ -257,10 +257,20 @@ pub fn warden_command(cwd: &Path, envs: &[(&str, &str)]) -> Command {
 /// Starts `warden serve --listen 127.0.0.1:0` in `cwd` with only `envs` as Warden settings, and
 /// waits until it listens.
 pub fn spawn_warden(cwd: &Path, envs: &[(&str, &str)], extra_args: &[&str]) -> Proc {
+    spawn_warden_on("127.0.0.1:0", cwd, envs, extra_args)
+}
+
+/// [`spawn_warden`] on a fixed address (a restart that clients must find again).
+pub fn spawn_warden_on(
+    listen: &str,
+    cwd: &Path,
+    envs: &[(&str, &str)],
+    extra_args: &[&str],
+) -> Proc {
     let mut cmd = warden_command(cwd, envs);
     cmd.arg("serve")
         .arg("--listen")
-        .arg("127.0.0.1:0")
+        .arg(listen)
         .args(extra_args);
     let mut child = cmd
         .stdout(Stdio::piped())
