@@ -440,6 +440,8 @@ impl App {
     /// record, the change log, timers, notices and audit, in `tx`. Returns the decision and the
     /// blackhole as stored (`None`: nothing to store, e.g. an attack within capacity of an IP
     /// never blackholed).
+    // The IP, its blackhole, its facts, the command and its evidence are all one step's.
+    #[allow(clippy::too_many_arguments)]
     async fn blackhole_step(
         &self,
         tx: &mut WriteTx,
