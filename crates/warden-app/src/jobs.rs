@@ -237,6 +237,18 @@ impl App {
                 self.reminder_fired(&case_id).await?;
                 tx = self.store.begin_write().await?;
             }
+            JobKind::BlackholeEnd => {
+                drop(tx);
+                let payload: serde_json::Value =
+                    serde_json::from_str(&job.payload).unwrap_or_default();
+                let id = payload
+                    .get("blackhole_id")
+                    .and_then(|c| c.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                self.blackhole_timer_fired(&id).await?;
+                tx = self.store.begin_write().await?;
+            }
             JobKind::EnforceReconcile => {
                 drop(tx);
                 self.reconcile().await?;

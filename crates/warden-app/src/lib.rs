@@ -13,6 +13,8 @@
 //! - [`lifecycle`]: confirm and grade, direct enforcement, deadlines, self-service, manual and
 //!   reviewed unblock, the reviewer queue, penalties of a case; the shared machinery every
 //!   lifecycle change goes through (load, decide, apply, notify, record actions, SLA clock).
+//! - [`ddos`]: telemetry, detection, blackholes (their timer, release by upgrade, self-service
+//!   and operator), IP protection and traffic (DDOS-1..6).
 //! - [`tickets`]: filing, listing and closing tickets (TKT-1, HARM-2).
 //! - [`enforce`]: the enforcement plane: the decision index, the adapters and their
 //!   deliveries, reconciliation, the webhook log, the change feed and snapshot.
@@ -33,6 +35,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod crypto;
+pub mod ddos;
 pub mod enforce;
 pub mod error;
 pub mod i18n;
@@ -176,6 +179,8 @@ pub struct App {
     pub notices: Arc<outbound::NoticeSettings>,
     /// What notices say: the built-in templates, or the provider's overrides (NOT-1).
     pub notice_templates: Arc<notices::NoticeTemplates>,
+    /// DDoS protection, the blackhole ladder and detection (DDOS-1..5).
+    pub ddos: Arc<ddos::DdosSettings>,
 }
 
 impl Settings {
@@ -237,6 +242,7 @@ impl App {
             adapters: Arc::new(parts.adapters),
             notices: Arc::new(outbound::NoticeSettings::default()),
             notice_templates: notices::NoticeTemplates::builtin(),
+            ddos: Arc::new(ddos::DdosSettings::default()),
             store,
         }
     }
@@ -294,6 +300,12 @@ impl App {
     /// overrides, NOT-1).
     pub fn with_notice_templates(mut self, t: Arc<notices::NoticeTemplates>) -> App {
         self.notice_templates = t;
+        self
+    }
+
+    /// The same app with other DDoS settings (DDOS-1..5).
+    pub fn with_ddos(mut self, d: ddos::DdosSettings) -> App {
+        self.ddos = Arc::new(d);
         self
     }
 

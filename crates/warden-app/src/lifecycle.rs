@@ -656,6 +656,10 @@ impl App {
             NoticeKind::Resolved | NoticeKind::Lifted | NoticeKind::UnblockQueued => (false, false),
             // The acknowledgement of the tenant's own request: its status is on the request.
             NoticeKind::SelfUnblockStarted => return Ok(()),
+            // Blackhole notices are written by the DDoS use cases (crate::ddos), never here.
+            NoticeKind::BlackholeStarted
+            | NoticeKind::BlackholeExtended
+            | NoticeKind::BlackholeReleased => return Ok(()),
         };
         let lang = tx
             .account_lang(&account)

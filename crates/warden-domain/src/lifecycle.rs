@@ -336,6 +336,13 @@ crate::codes! {
         /// TKT-1: a reviewer answered the tenant's ticket on the case (without lifting: a lift
         /// is told by the lifted notice, with the answer).
         TicketAnswered = "ticket.answered",
+        /// DDOS-3: the IP was blackholed, with the planned end (written by the blackhole use
+        /// cases, never by the case lifecycle).
+        BlackholeStarted = "blackhole.started",
+        /// DDOS-4: the attack goes on or is unknown at the planned end: a new planned end.
+        BlackholeExtended = "blackhole.extended",
+        /// DDOS-4/5: the blackhole was released.
+        BlackholeReleased = "blackhole.released",
     }
 }
 

@@ -97,6 +97,16 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "UNB-6: an unblock request is already open for this case.",
     ),
     (
+        "self_release_quota_used",
+        409,
+        "DDOS-5: the self-service early releases of this month are used up; the message names the reset time.",
+    ),
+    (
+        "upgrade_short_of_peak",
+        409,
+        "DDOS-5: the new protection capacity is short of the attack's peak.",
+    ),
+    (
         "request_cannot_be_withdrawn",
         409,
         "UNB-3: an unblock request cannot be withdrawn; it will be decided.",
@@ -293,7 +303,12 @@ mod tests {
             Refusal::RequestAlreadyOpen,
         ];
         let mut codes: Vec<&str> = refusals.iter().map(Refusal::code).collect();
-        codes.extend(["request_cannot_be_withdrawn", "self_service_first"]);
+        codes.extend([
+            "request_cannot_be_withdrawn",
+            "self_service_first",
+            "self_release_quota_used",
+            "upgrade_short_of_peak",
+        ]);
         for code in codes {
             let s = status_of(code);
             assert!(

@@ -44,6 +44,8 @@ pub const EDGES: Access = &["admin", "operator", "edge"];
 pub const SCANNERS: Access = &["admin", "operator", "detector"];
 /// Tenants (their own cases only).
 pub const TENANTS: Access = &["tenant"];
+/// Tenants for their own IPs and blackholes, operators for any (DDOS-5).
+pub const PROTECTORS: Access = &["admin", "operator", "tenant"];
 /// Who sees the review queues.
 pub const REVIEWERS: Access = &["admin", "operator", "reviewer"];
 /// Who decides reviews.

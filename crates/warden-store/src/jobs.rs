@@ -32,6 +32,8 @@ warden_domain::codes! {
         OutboundDeliver = "outbound.deliver",
         /// NOT-3: the reminder before an alerting case's deadline.
         CaseReminder = "case.reminder",
+        /// DDOS-4: a blackhole's planned end.
+        BlackholeEnd = "blackhole.end",
     }
 }
 

@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod claims;
+pub mod ddos;
 pub mod enforcement;
 pub mod jobs;
 pub mod lifecycle;
@@ -254,6 +255,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbound",
         sqlite: include_str!("../migrations/sqlite/0010_outbound.sql"),
         postgres: include_str!("../migrations/postgres/0010_outbound.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "ddos",
+        sqlite: include_str!("../migrations/sqlite/0011_ddos.sql"),
+        postgres: include_str!("../migrations/postgres/0011_ddos.sql"),
     },
 ];
 

@@ -243,7 +243,8 @@ impl WriteTx {
     }
 
     /// Violations of an account since `since` (GRD-2, UNB-4): its cases that were confirmed,
-    /// excluding `except`.
+    /// excluding `except`. A blackhole's case (correlation key `blackhole:<id>`) records that the
+    /// tenant was attacked: no violation of its own (DDOS-3).
     pub async fn count_account_violations(
         &mut self,
         account_id: &str,
@@ -251,7 +252,7 @@ impl WriteTx {
         except: &str,
     ) -> Result<i64> {
         let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM cases WHERE account_id = $1 AND opened_at >= $2 AND id <> $3 AND state NOT IN ('reported', 'dismissed')",
+            "SELECT COUNT(*) AS n FROM cases WHERE account_id = $1 AND opened_at >= $2 AND id <> $3 AND state NOT IN ('reported', 'dismissed') AND correlation_key NOT LIKE 'blackhole:%'",
         )
         .bind(account_id)
         .bind(since)

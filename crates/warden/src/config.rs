@@ -53,6 +53,49 @@ pub struct Config {
     pub console: Console,
     /// Notices beyond the inbox: e-mail, SMS, which kind goes where, reminders (NOT-1..3).
     pub notices: Notices,
+    /// DDoS protection and blackholes (DDOS-1..5).
+    pub ddos: Ddos,
+}
+
+/// `[ddos]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ddos {
+    /// DDOS-1: `[ddos.protection]` `basic_bps` (default 2000000000 = 2 Gbps), `regions`
+    /// and `ips` tables of per-region and per-IP basic capacities (bps).
+    pub protection: warden_domain::blackhole::ProtectionPolicy,
+    /// DDOS-3..5: `[ddos.blackhole]` `steps_minutes` (default [120, 240, 480, 720, 1440]),
+    /// `size_multiples` (default [4, 10]), `utc_offset_minutes` (default 480) and
+    /// `self_service_per_month` (default 3).
+    pub blackhole: warden_domain::blackhole::BlackholePolicy,
+    /// DDOS-2/3: detection averages an IP's inbound bps over this many seconds (10..=3600).
+    /// Default 60.
+    pub window_seconds: u32,
+}
+
+impl Default for Ddos {
+    fn default() -> Self {
+        let d = warden_app::ddos::DdosSettings::default();
+        Ddos {
+            protection: d.protection,
+            blackhole: d.blackhole,
+            window_seconds: d.window_seconds,
+        }
+    }
+}
+
+impl Ddos {
+    /// The app's settings, checked; the error names the field (`ddos.blackhole.steps_minutes[2]`).
+    pub fn settings(&self) -> anyhow::Result<warden_app::ddos::DdosSettings> {
+        let s = warden_app::ddos::DdosSettings {
+            protection: self.protection.clone(),
+            blackhole: self.blackhole.clone(),
+            window_seconds: self.window_seconds,
+        };
+        s.validate()
+            .map_err(|e| anyhow::anyhow!("ddos.{}: {}", e.field, e.reason))?;
+        Ok(s)
+    }
 }
 
 /// `[notices]`
@@ -508,6 +551,7 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        self.ddos.settings()?;
         if self.audit.retention_days < warden_store::audit::MIN_RETENTION_DAYS {
             bail!(
                 "audit.retention_days = {} is below the legal minimum of 180 days (AUD-3)",

@@ -432,7 +432,8 @@ async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
     Ok(wire(store, clock, sealer, settings(cfg), fetch_policy(cfg))
         .with_lifecycle(lifecycle)
         .with_notices(notices)
-        .with_notice_templates(templates))
+        .with_notice_templates(templates)
+        .with_ddos(cfg.ddos.settings()?))
 }
 
 /// The notice templates: the built-in ones, each replaced by a file of its name in

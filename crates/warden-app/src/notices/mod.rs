@@ -152,6 +152,18 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "unblock.queued.txt",
     "unblock.queued.html",
     "unblock.queued.sms",
+    "blackhole.started.subject",
+    "blackhole.started.txt",
+    "blackhole.started.html",
+    "blackhole.started.sms",
+    "blackhole.extended.subject",
+    "blackhole.extended.txt",
+    "blackhole.extended.html",
+    "blackhole.extended.sms",
+    "blackhole.released.subject",
+    "blackhole.released.txt",
+    "blackhole.released.html",
+    "blackhole.released.sms",
 ];
 
 /// The notice templates: the built-in ones with the provider's overrides, compiled. Cheap to

@@ -179,7 +179,26 @@ fn snapshot_facts<'a>(kind: NoticeKind, links: &'a [String]) -> NoticeFacts<'a> 
             ..base
         },
         NoticeKind::UnblockQueued | NoticeKind::SelfUnblockStarted => base,
+        NoticeKind::BlackholeStarted | NoticeKind::BlackholeExtended => NoticeFacts {
+            links: blackholed_ip(),
+            product: "cvm",
+            actions: &[Action::Blackhole],
+            deadline: Some(Timestamp::parse_rfc3339("2026-01-05T03:00:00Z").unwrap()),
+            ..base
+        },
+        NoticeKind::BlackholeReleased => NoticeFacts {
+            links: blackholed_ip(),
+            product: "cvm",
+            actions: &[],
+            ..base
+        },
     }
+}
+
+/// The IP of the blackhole snapshots (a documentation address).
+fn blackholed_ip() -> &'static [String] {
+    static IP: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    IP.get_or_init(|| vec!["203.0.113.5".to_string()])
 }
 
 /// Every kind in both languages, every part: the notice as the tenant gets it. Checked by

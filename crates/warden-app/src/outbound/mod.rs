@@ -106,11 +106,19 @@ impl Default for NoticeSettings {
 }
 
 /// The seeds' channels: violation notices go to the inbox and by e-mail ("发至…站内信箱及您的
-/// 邮箱"). (Blackhole notices, to come, add SMS: "以短信、邮件、站内信方式".)
+/// 邮箱"); blackhole notices also by SMS ("以短信、邮件、站内信方式", DDOS-3).
 pub fn default_routes() -> BTreeMap<NoticeKind, Vec<Channel>> {
     NoticeKind::ALL
         .iter()
-        .map(|k| (*k, vec![Channel::Email]))
+        .map(|k| {
+            let channels = match k {
+                NoticeKind::BlackholeStarted
+                | NoticeKind::BlackholeExtended
+                | NoticeKind::BlackholeReleased => vec![Channel::Sms, Channel::Email],
+                _ => vec![Channel::Email],
+            };
+            (*k, channels)
+        })
         .collect()
 }
 

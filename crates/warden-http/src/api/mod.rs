@@ -9,6 +9,7 @@
 mod audit;
 mod auth;
 mod cases;
+mod ddos;
 mod enforcement;
 mod intake;
 mod lifecycle;
@@ -31,6 +32,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         lifecycle::endpoints(),
         tickets::endpoints(),
         enforcement::endpoints(),
+        ddos::endpoints(),
         outbound::endpoints(),
         scan::endpoints(),
         registry::endpoints(),
@@ -83,9 +85,9 @@ pub(crate) mod prelude {
         page_size, parse_item, parse_json,
     };
     pub(crate) use crate::routes::{
-        ADMINS, ANYONE, AUDITORS, BATCHERS, EDGES, Endpoint, OPERATORS, READERS, REPORTERS,
-        REVIEW_DECIDERS, REVIEWERS, SCANNERS, TENANTS, TOKEN, empty, json, route, schema, shaped,
-        text,
+        ADMINS, ANYONE, AUDITORS, BATCHERS, EDGES, Endpoint, OPERATORS, PROTECTORS, READERS,
+        REPORTERS, REVIEW_DECIDERS, REVIEWERS, SCANNERS, TENANTS, TOKEN, empty, json, route,
+        schema, shaped, text,
     };
     pub(crate) use crate::{ApiError, ApiResult, MAX_BULK_BODY};
     pub(crate) use schemars::{Schema, SchemaGenerator};

@@ -17,6 +17,7 @@ mod console;
 mod console_access;
 mod console_pages;
 mod console_story;
+mod ddos;
 mod demo;
 mod enforcement;
 mod intake;

@@ -1,0 +1,469 @@
+//! DDoS protection, traffic and blackholes (issue 12; DDOS-1..6).
+//!
+//! An IP's protection is a row only once it is not basic; its traffic is kept as 1-minute
+//! aggregates (the 1 s samples are folded in as they arrive); each blackhole is one row holding
+//! the domain's [`BlackholeFacts`] as JSON beside the columns queries filter on (ip, account,
+//! state, planned end). The latest blackhole of an IP carries the ladder's bookkeeping into the
+//! next one. Self-service release attempts are per account. Nothing here is purged (AUD-3).
+//!
+//! Tenant reads take a [`Scope`] and add the account condition to their SQL.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use warden_domain::blackhole::{BlackholeFacts, Protection, SelfServiceRelease, State};
+use warden_domain::time::Timestamp;
+
+use crate::{Result, Scope, Store, StoreError, WriteTx, c, i, oi, s, scope_condition};
+
+/// A blackhole as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlackholeRow {
+    /// Id (`bh_...`).
+    pub id: String,
+    /// The IP, as text.
+    pub ip: String,
+    /// The IP's account.
+    pub account_id: String,
+    /// The resource whose public IP it is.
+    pub resource_id: String,
+    /// The case that carries its enforcement action (tenant-visible).
+    pub case_id: String,
+    /// The `blackhole` action record.
+    pub action_id: String,
+    /// Where it stands.
+    pub state: State,
+    /// Started, ms.
+    pub started_at: i64,
+    /// Planned end while active, ms.
+    pub planned_end: Option<i64>,
+    /// Released, ms.
+    pub ended_at: Option<i64>,
+    /// The latest decision's reason.
+    pub reason: String,
+    /// The domain's facts.
+    pub facts: BlackholeFacts,
+    /// Last change, ms.
+    pub updated_at: i64,
+}
+
+fn blackhole_row(r: &AnyRow) -> Result<BlackholeRow> {
+    let facts: String = s(r, "facts")?;
+    Ok(BlackholeRow {
+        id: s(r, "id")?,
+        ip: s(r, "ip")?,
+        account_id: s(r, "account_id")?,
+        resource_id: s(r, "resource_id")?,
+        case_id: s(r, "case_id")?,
+        action_id: s(r, "action_id")?,
+        state: c(r, "blackholes", "state")?,
+        started_at: i(r, "started_at")?,
+        planned_end: oi(r, "planned_end")?,
+        ended_at: oi(r, "ended_at")?,
+        reason: s(r, "reason")?,
+        facts: serde_json::from_str(&facts)
+            .map_err(|e| StoreError::Corrupt(format!("blackholes.facts: {e}")))?,
+        updated_at: i(r, "updated_at")?,
+    })
+}
+
+/// One change of an IP's protection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ProtectionChange {
+    /// The protection from then on.
+    pub protection: Protection,
+    /// Who changed it (actor id).
+    pub actor: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// One minute of an IP's traffic (DDOS-6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct TrafficMinute {
+    /// The minute's start.
+    pub minute: Timestamp,
+    /// Samples folded in.
+    pub samples: i64,
+    /// Highest inbound bps.
+    pub in_bps_max: i64,
+    /// Average inbound bps.
+    pub in_bps_avg: i64,
+    /// Highest inbound pps.
+    pub in_pps_max: i64,
+    /// Average inbound pps.
+    pub in_pps_avg: i64,
+    /// Highest outbound bps, where reported.
+    pub out_bps_max: Option<i64>,
+    /// Highest outbound pps, where reported.
+    pub out_pps_max: Option<i64>,
+}
+
+fn minute_row(r: &AnyRow) -> Result<TrafficMinute> {
+    let n = i(r, "samples")?.max(1);
+    Ok(TrafficMinute {
+        minute: Timestamp(i(r, "minute")?),
+        samples: i(r, "samples")?,
+        in_bps_max: i(r, "in_bps_max")?,
+        in_bps_avg: i(r, "in_bps_sum")? / n,
+        in_pps_max: i(r, "in_pps_max")?,
+        in_pps_avg: i(r, "in_pps_sum")? / n,
+        out_bps_max: oi(r, "out_bps_max")?,
+        out_pps_max: oi(r, "out_pps_max")?,
+    })
+}
+
+/// One 1 s sample, to fold into its minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// When, ms.
+    pub at: i64,
+    /// Inbound bps.
+    pub in_bps: i64,
+    /// Inbound pps.
+    pub in_pps: i64,
+    /// Outbound bps.
+    pub out_bps: Option<i64>,
+    /// Outbound pps.
+    pub out_pps: Option<i64>,
+}
+
+/// An attack against an IP (DDOS-3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttackEvent {
+    /// Id (`atk_...`).
+    pub id: String,
+    /// The IP.
+    pub ip: String,
+    /// Its account.
+    pub account_id: String,
+    /// Its resource.
+    pub resource_id: String,
+    /// The blackhole it started.
+    pub blackhole_id: Option<String>,
+    /// Seen first, ms.
+    pub started_at: i64,
+    /// Peak inbound bps.
+    pub peak_bps: i64,
+    /// Peak inbound pps.
+    pub peak_pps: i64,
+    /// What the detection saw (JSON).
+    pub evidence: String,
+}
+
+fn protection_of(kind: &str, capacity: Option<i64>, table: &str) -> Result<Protection> {
+    match (kind, capacity) {
+        ("basic", _) => Ok(Protection::Basic),
+        ("high_defense", Some(c)) => Ok(Protection::HighDefense {
+            capacity_bps: u64::try_from(c).unwrap_or(0),
+        }),
+        (other, _) => Err(StoreError::Corrupt(format!(
+            "{table}.kind holds {other:?}, not basic or high_defense with a capacity"
+        ))),
+    }
+}
+
+fn protection_columns(p: Protection) -> (&'static str, Option<i64>) {
+    match p {
+        Protection::Basic => ("basic", None),
+        Protection::HighDefense { capacity_bps } => (
+            "high_defense",
+            Some(i64::try_from(capacity_bps).unwrap_or(i64::MAX)),
+        ),
+    }
+}
+
+fn facts_json(f: &BlackholeFacts) -> Result<String> {
+    serde_json::to_string(f).map_err(|e| StoreError::Corrupt(format!("blackhole facts: {e}")))
+}
+
+impl WriteTx {
+    /// The protection of `ip` (basic without a row).
+    pub async fn ip_protection(&mut self, ip: &str) -> Result<Protection> {
+        let r = sqlx::query("SELECT kind, capacity_bps FROM ip_protection WHERE ip = $1")
+            .bind(ip)
+            .fetch_optional(self.conn())
+            .await?;
+        match r {
+            Some(r) => protection_of(&s(&r, "kind")?, oi(&r, "capacity_bps")?, "ip_protection"),
+            None => Ok(Protection::Basic),
+        }
+    }
+
+    /// Sets the protection of `ip` and records the change.
+    pub async fn set_ip_protection(
+        &mut self,
+        ip: &str,
+        account_id: &str,
+        p: Protection,
+        actor: &str,
+        now: i64,
+    ) -> Result<()> {
+        let (kind, cap) = protection_columns(p);
+        sqlx::query(
+            "INSERT INTO ip_protection (ip, account_id, kind, capacity_bps, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ip) DO UPDATE SET account_id = excluded.account_id, kind = excluded.kind, capacity_bps = excluded.capacity_bps, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        )
+        .bind(ip)
+        .bind(account_id)
+        .bind(kind)
+        .bind(cap)
+        .bind(now)
+        .bind(actor)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "INSERT INTO ip_protection_history (id, ip, account_id, kind, capacity_bps, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(crate::new_id("prt", now))
+        .bind(ip)
+        .bind(account_id)
+        .bind(kind)
+        .bind(cap)
+        .bind(actor)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Folds samples of `ip` into their minutes.
+    pub async fn add_traffic(
+        &mut self,
+        ip: &str,
+        account_id: &str,
+        samples: &[Sample],
+    ) -> Result<()> {
+        for x in samples {
+            let minute = x.at.div_euclid(60_000) * 60_000;
+            sqlx::query(
+                "INSERT INTO traffic_minutes (ip, minute, account_id, samples, in_bps_max, in_bps_sum, in_pps_max, in_pps_sum, out_bps_max, out_pps_max) VALUES ($1, $2, $3, 1, $4, $4, $5, $5, $6, $7) ON CONFLICT (ip, minute) DO UPDATE SET samples = traffic_minutes.samples + 1, in_bps_max = CASE WHEN excluded.in_bps_max > traffic_minutes.in_bps_max THEN excluded.in_bps_max ELSE traffic_minutes.in_bps_max END, in_bps_sum = traffic_minutes.in_bps_sum + excluded.in_bps_sum, in_pps_max = CASE WHEN excluded.in_pps_max > traffic_minutes.in_pps_max THEN excluded.in_pps_max ELSE traffic_minutes.in_pps_max END, in_pps_sum = traffic_minutes.in_pps_sum + excluded.in_pps_sum, out_bps_max = CASE WHEN traffic_minutes.out_bps_max IS NULL OR excluded.out_bps_max > traffic_minutes.out_bps_max THEN COALESCE(excluded.out_bps_max, traffic_minutes.out_bps_max) ELSE traffic_minutes.out_bps_max END, out_pps_max = CASE WHEN traffic_minutes.out_pps_max IS NULL OR excluded.out_pps_max > traffic_minutes.out_pps_max THEN COALESCE(excluded.out_pps_max, traffic_minutes.out_pps_max) ELSE traffic_minutes.out_pps_max END",
+            )
+            .bind(ip)
+            .bind(minute)
+            .bind(account_id)
+            .bind(x.in_bps)
+            .bind(x.in_pps)
+            .bind(x.out_bps)
+            .bind(x.out_pps)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The minutes of `ip` starting at or after `since`, oldest first.
+    pub async fn traffic_since(&mut self, ip: &str, since: i64) -> Result<Vec<TrafficMinute>> {
+        let rows = sqlx::query(
+            "SELECT * FROM traffic_minutes WHERE ip = $1 AND minute >= $2 ORDER BY minute LIMIT 1500",
+        )
+        .bind(ip)
+        .bind(since)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(minute_row).collect()
+    }
+
+    /// The latest blackhole of `ip`, if it ever had one.
+    pub async fn latest_blackhole(&mut self, ip: &str) -> Result<Option<BlackholeRow>> {
+        let r = sqlx::query(
+            "SELECT * FROM blackholes WHERE ip = $1 ORDER BY started_at DESC, id DESC LIMIT 1",
+        )
+        .bind(ip)
+        .fetch_optional(self.conn())
+        .await?;
+        r.as_ref().map(blackhole_row).transpose()
+    }
+
+    /// A blackhole by id.
+    pub async fn get_blackhole(&mut self, id: &str) -> Result<Option<BlackholeRow>> {
+        let r = sqlx::query("SELECT * FROM blackholes WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+        r.as_ref().map(blackhole_row).transpose()
+    }
+
+    /// Stores a new blackhole.
+    pub async fn insert_blackhole(&mut self, b: &BlackholeRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO blackholes (id, ip, account_id, resource_id, case_id, action_id, state, started_at, planned_end, ended_at, reason, facts, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&b.id)
+        .bind(&b.ip)
+        .bind(&b.account_id)
+        .bind(&b.resource_id)
+        .bind(&b.case_id)
+        .bind(&b.action_id)
+        .bind(b.state.code())
+        .bind(b.started_at)
+        .bind(b.planned_end)
+        .bind(b.ended_at)
+        .bind(&b.reason)
+        .bind(facts_json(&b.facts)?)
+        .bind(b.updated_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Stores a blackhole's new state, planned end, end, reason and facts.
+    pub async fn update_blackhole(&mut self, b: &BlackholeRow) -> Result<()> {
+        sqlx::query(
+            "UPDATE blackholes SET state = $1, planned_end = $2, ended_at = $3, reason = $4, facts = $5, updated_at = $6 WHERE id = $7",
+        )
+        .bind(b.state.code())
+        .bind(b.planned_end)
+        .bind(b.ended_at)
+        .bind(&b.reason)
+        .bind(facts_json(&b.facts)?)
+        .bind(b.updated_at)
+        .bind(&b.id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Records an attack.
+    pub async fn insert_attack(&mut self, a: &AttackEvent) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO attack_events (id, ip, account_id, resource_id, blackhole_id, started_at, ended_at, peak_bps, peak_pps, evidence) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9)",
+        )
+        .bind(&a.id)
+        .bind(&a.ip)
+        .bind(&a.account_id)
+        .bind(&a.resource_id)
+        .bind(&a.blackhole_id)
+        .bind(a.started_at)
+        .bind(a.peak_bps)
+        .bind(a.peak_pps)
+        .bind(&a.evidence)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Ends the attack that started blackhole `id`, with its final peaks.
+    pub async fn end_attack(
+        &mut self,
+        blackhole_id: &str,
+        peak_bps: i64,
+        peak_pps: i64,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE attack_events SET ended_at = $1, peak_bps = $2, peak_pps = $3 WHERE blackhole_id = $4 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(peak_bps)
+        .bind(peak_pps)
+        .bind(blackhole_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The account's self-service release attempts since `since`, oldest first.
+    pub async fn account_releases(
+        &mut self,
+        account_id: &str,
+        since: i64,
+    ) -> Result<Vec<SelfServiceRelease>> {
+        let rows = sqlx::query(
+            "SELECT at, succeeded FROM blackhole_releases WHERE account_id = $1 AND at >= $2 ORDER BY at, id LIMIT 256",
+        )
+        .bind(account_id)
+        .bind(since)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SelfServiceRelease {
+                    at: Timestamp(i(r, "at")?),
+                    succeeded: i(r, "succeeded")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a self-service release attempt.
+    pub async fn insert_release_attempt(
+        &mut self,
+        account_id: &str,
+        blackhole_id: &str,
+        at: i64,
+        succeeded: bool,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO blackhole_releases (id, account_id, blackhole_id, at, succeeded) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(crate::new_id("rel", at))
+        .bind(account_id)
+        .bind(blackhole_id)
+        .bind(at)
+        .bind(i64::from(succeeded))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Blackholes in `scope`, newest first; `active_only` keeps the active ones.
+    pub async fn list_blackholes(
+        &self,
+        scope: &Scope,
+        active_only: bool,
+        limit: i64,
+    ) -> Result<Vec<BlackholeRow>> {
+        let (cond, account) = scope_condition(scope, "account_id", 1);
+        let state = if active_only {
+            " AND state = 'active'"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT * FROM blackholes WHERE 1 = 1{cond}{state} ORDER BY started_at DESC, id DESC LIMIT {}",
+            crate::page(limit)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(a) = account {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter().map(blackhole_row).collect()
+    }
+
+    /// The protection history of `ip`, oldest first.
+    pub async fn protection_history(&self, ip: &str) -> Result<Vec<ProtectionChange>> {
+        let rows = sqlx::query(
+            "SELECT kind, capacity_bps, actor, at FROM ip_protection_history WHERE ip = $1 ORDER BY at, id LIMIT 1000",
+        )
+        .bind(ip)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProtectionChange {
+                    protection: protection_of(
+                        &s(r, "kind")?,
+                        oi(r, "capacity_bps")?,
+                        "ip_protection_history",
+                    )?,
+                    actor: s(r, "actor")?,
+                    at: Timestamp(i(r, "at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// The minutes of `ip` starting at or after `since`, oldest first.
+    pub async fn traffic_of(&self, ip: &str, since: i64) -> Result<Vec<TrafficMinute>> {
+        let rows = sqlx::query(
+            "SELECT * FROM traffic_minutes WHERE ip = $1 AND minute >= $2 ORDER BY minute LIMIT 1500",
+        )
+        .bind(ip)
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(minute_row).collect()
+    }
+}
