@@ -479,8 +479,12 @@ impl App {
                     self.blackhole_change(tx, b, ChangeOp::Apply, now).await?;
                 }
                 Effect::Withdraw { .. } => {
-                    tx.set_action_desired(&b.action_id, Desired::Lifted, now)
-                        .await?;
+                    if !tx.lift_blackhole_action(&b.action_id, now).await? {
+                        return Err(AppError::Internal(format!(
+                            "blackhole {}: its action record {} is missing",
+                            b.id, b.action_id
+                        )));
+                    }
                     self.blackhole_change(tx, b, ChangeOp::Lift, now).await?;
                     tx.set_case_state(
                         &b.case_id,

@@ -35,7 +35,7 @@ crate::codes! {
 }
 
 /// The error an action carries when no configured adapter enforces it.
-pub const NO_ADAPTER: &str = "no enforcement point is configured for this action: configure a webhook for it (webhooks.endpoints) or apply it by hand";
+pub const NO_ADAPTER: &str = "no enforcement point is configured for this action: configure one that enforces it ([[webhooks]] with its action code; [[exabgp]] for blackhole) or apply it by hand";
 
 /// One adapter's delivery of an action, as [`settle`] needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]

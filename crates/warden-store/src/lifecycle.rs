@@ -242,6 +242,21 @@ impl WriteTx {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Lifts a blackhole record (DDOS-4/5). Blackhole records are `no_unblock`, so that no case
+    /// route (self-service, manual, ticket) can lift them and [`WriteTx::set_action_desired`]
+    /// refuses to; only the blackhole's own release may, through this. False when `id` is no
+    /// blackhole record.
+    pub async fn lift_blackhole_action(&mut self, id: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE case_actions SET desired = 'lifted', updated_at = $1 WHERE id = $2 AND action = 'blackhole'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Violations of an account since `since` (GRD-2, UNB-4): its cases that were confirmed,
     /// excluding `except`. A blackhole's case (correlation key `blackhole:<id>`) records that the
     /// tenant was attacked: no violation of its own (DDOS-3).

@@ -262,6 +262,25 @@ async fn blackhole_story(engine: Engine) {
         )
         .await;
     assert!(ch.to_string().contains("\"lift\""), "{ch}");
+    // The record is lifted too, not only the change logged: nothing holds it in force any more
+    // (reconciliation would otherwise send it again).
+    let case = now["case_id"].as_str().unwrap();
+    let (s, pen) = t
+        .call(
+            "GET",
+            &format!("/api/cases/{case}/penalties"),
+            Some(&t.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{pen}");
+    let blackhole = pen["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "blackhole")
+        .unwrap_or_else(|| panic!("no blackhole record: {pen}"));
+    assert_eq!(blackhole["desired"], "lifted", "{pen}");
 
     // Self-service: a failed attempt (attack on) does not count; three succeed; the fourth is
     // refused naming the reset time.
