@@ -881,6 +881,20 @@ impl App {
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
         let mut l = self.load(&mut tx, case_id, None).await?;
+        // DDOS-7: a blackhole null-routes an IP; a case whose target is no bare IP has none to
+        // route (the BGP export would hold nothing while the action read as applied).
+        if let Some(i) = actions.iter().position(|p| p.action == Action::Blackhole)
+            && crate::enforce::blackhole_prefix(&l.case.target).is_none()
+        {
+            return Err(InvalidInput::new(
+                format!("actions[{i}]"),
+                format!(
+                    "blackhole needs a case whose target is an IP address; this case's target is {}",
+                    l.case.target
+                ),
+            )
+            .into());
+        }
         let d = decide(
             &l.facts,
             &Command::Enforce {

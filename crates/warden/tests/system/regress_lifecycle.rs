@@ -20,6 +20,7 @@ both_engines!(
     regression_notices_name_resource_and_action_in_words_and_advise_what_applies,
     regression_notice_page_of_a_case_that_blocks_nothing_is_the_unknown_case_page,
     regression_api_walkthrough_first_offence_is_a_general_category,
+    regression_a_blackhole_on_a_url_case_read_as_applied_with_no_route,
 );
 
 fn fresh() -> warden_app::lifecycle::LifecycleSettings {
@@ -807,5 +808,35 @@ async fn regression_api_walkthrough_first_offence_is_a_general_category(engine: 
     let case = w.report(&category).await;
     let (s, c) = w.confirm(&case, json!({})).await;
     assert_eq!((s, c["state"].as_str()), (200, Some("alerting")), "{c}");
+    w.t.stop().await;
+}
+
+/// Regression (DDOS-7): an operator's `blackhole` on a case whose target is a URL was accepted,
+/// and the BGP export, having no IP to route, held nothing while the action read as applied. A
+/// blackhole needs an IP: refused naming the action, nothing changed.
+async fn regression_a_blackhole_on_a_url_case_read_as_applied_with_no_route(engine: Engine) {
+    let Some(w) = world(engine, lifecycle(WorkCalendar::default())).await else {
+        return;
+    };
+    let case = w.report("porn_vulgar").await;
+    let before = w.case(&case).await;
+    let (s, e) = w
+        .post(
+            &format!("/api/cases/{case}/enforce"),
+            &w.op,
+            json!({ "actions": ["block_url", "blackhole"], "reason": "flood" }),
+        )
+        .await;
+    assert_eq!(
+        (s, e["details"]["field"].as_str()),
+        (422, Some("actions[1]")),
+        "{e}"
+    );
+    assert!(e["message"].as_str().unwrap().contains("IP address"), "{e}");
+    assert_eq!(
+        w.case(&case).await["state"],
+        before["state"],
+        "nothing changed"
+    );
     w.t.stop().await;
 }
