@@ -133,7 +133,8 @@ pub struct SampleInput {
     /// The public IP.
     #[schemars(with = "IpText")]
     pub ip: IpAddr,
-    /// When the second ended.
+    /// When the second ended: RFC 3339 text (a number is refused, 422 naming the field).
+    #[serde(deserialize_with = "warden_domain::time::rfc3339_text")]
     #[schemars(with = "Timestamp")]
     pub at: Timestamp,
     /// Inbound bits per second, at most 10^15.

@@ -927,3 +927,45 @@ async fn regression_a_null_regulator_was_documented_as_invalid() {
     );
     t.stop().await;
 }
+
+/// DDOS-2: a telemetry sample whose `at` was the integer `0` was read as milliseconds (and
+/// counted as stale, 200), while the document says `at` is an RFC 3339 date-time string, the
+/// one time format of the API. A number is now refused, 422 naming `samples[i].at`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_telemetry_time_that_was_a_number_was_accepted() {
+    let Some(t) = app().await else { return };
+    let det = t.token("detector", None).await;
+    let sample = |at: Value| json!({ "samples": [{ "ip": "192.0.2.99", "at": at, "in_bps": 0, "in_pps": 0 }] });
+    for at in [
+        json!(0),
+        json!(1_767_574_800_000_i64),
+        json!(" 2026-01-05T01:00:00Z"),
+    ] {
+        let (s, b) = t
+            .call("POST", "/api/telemetry", Some(&det), Some(&sample(at)))
+            .await;
+        assert_refused(s, &b, "samples[0].at");
+    }
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/telemetry",
+            Some(&det),
+            Some(&sample(json!("2026-01-05T01:00:00.000Z"))),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["unknown_ip"].as_u64().unwrap() + b["stale"].as_u64().unwrap(),
+        1,
+        "{b}"
+    );
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let at = &doc["components"]["schemas"]["SampleInput"]["properties"]["at"];
+    assert_eq!(
+        (&at["type"], &at["format"]),
+        (&json!("string"), &json!("date-time")),
+        "{at}"
+    );
+    t.stop().await;
+}
