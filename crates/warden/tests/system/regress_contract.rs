@@ -969,3 +969,53 @@ async fn regression_a_telemetry_time_that_was_a_number_was_accepted() {
     );
     t.stop().await;
 }
+
+/// DDOS-1/6: `GET /api/ips/{ip}/protection` and `/traffic` documented `ip` as any string, and
+/// answered `0` with a 422 the document did not list. The parameter is now an `ip-address`, and
+/// every route with such a parameter documents the 422 naming it (and the 404 of an address
+/// that is no resource's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_an_ip_path_parameter_was_any_string_and_its_422_undocumented() {
+    let Some(t) = app().await else { return };
+    for (method, path, body) in [
+        ("GET", "/api/ips/0/protection", None),
+        ("GET", "/api/ips/0/traffic", None),
+        (
+            "PUT",
+            "/api/ips/0/protection",
+            Some(json!({ "protection": { "kind": "basic" } })),
+        ),
+    ] {
+        let (s, b) = t.call(method, path, Some(&t.admin), body.as_ref()).await;
+        assert_refused(s, &b, "ip");
+    }
+    let (s, b) = t
+        .call("GET", "/api/ips/2001:db8::1/traffic", Some(&t.admin), None)
+        .await;
+    assert_eq!((s, b["code"].as_str()), (404, Some("not_found")), "{b}");
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    for (path, method) in [
+        ("/api/ips/{ip}/protection", "get"),
+        ("/api/ips/{ip}/protection", "put"),
+        ("/api/ips/{ip}/traffic", "get"),
+    ] {
+        let op = &doc["paths"][path][method];
+        let ip = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "ip")
+            .unwrap();
+        assert_eq!(
+            ip["schema"]["format"], "ip-address",
+            "{method} {path}: {ip}"
+        );
+        for status in ["404", "422"] {
+            assert!(
+                op["responses"].get(status).is_some(),
+                "{method} {path}: no {status}"
+            );
+        }
+    }
+    t.stop().await;
+}
