@@ -1019,3 +1019,35 @@ async fn regression_an_ip_path_parameter_was_any_string_and_its_422_undocumented
     }
     t.stop().await;
 }
+
+/// DDOS-1: a high-defense `capacity_bps` of 0 was documented as valid (`minimum: 0`, no
+/// maximum) and refused by the server, which takes 1 to 10^15. The document now says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_zero_protection_capacity_was_documented_as_valid() {
+    let Some(t) = app().await else { return };
+    for capacity in [0_u64, 1_000_000_000_000_001] {
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/ips/192.0.2.1/protection",
+                Some(&t.admin),
+                Some(
+                    &json!({ "protection": { "kind": "high_defense", "capacity_bps": capacity } }),
+                ),
+            )
+            .await;
+        assert_refused(s, &b, "protection.capacity_bps");
+    }
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let high = doc["components"]["schemas"]["Protection"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["properties"]["kind"]["const"] == "high_defense")
+        .unwrap()
+        .clone();
+    let capacity = &high["properties"]["capacity_bps"];
+    assert_eq!(capacity["minimum"], 1, "{capacity}");
+    assert_eq!(capacity["maximum"], 1_000_000_000_000_000_u64, "{capacity}");
+    t.stop().await;
+}
