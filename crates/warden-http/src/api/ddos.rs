@@ -163,7 +163,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "/api/blackholes/{id}/release",
                 PROTECTORS,
                 "ddos",
-                "Release a blackhole early: a tenant's self-service release within the monthly quota (no `reason`; a failed attempt does not use it, a used-up quota is refused naming the reset time), or staff's release with a `reason`.",
+                "Release a blackhole early: a tenant's self-service release within the monthly quota (no `reason`; a failed attempt does not use it, a used-up quota is refused naming the reset time), or staff's release with a `reason`. A tenant giving a `reason`, or staff giving none, is refused with 403 (that release is the other role's).",
                 "DDOS-5",
             )
             .json_body(schema::<ReleaseInput>)

@@ -316,7 +316,7 @@ async fn blackhole_story(engine: Engine) {
             // An operator releases it, with a reason.
             let op = t.token("operator", None).await;
             let (s, b) = t.call("POST", &path, Some(&op), Some(&json!({}))).await;
-            assert_eq!(s, 422, "{b}");
+            assert_eq!(s, 403, "{b}");
             let (s, b) = t
                 .call(
                     "POST",

@@ -1051,3 +1051,52 @@ async fn regression_a_zero_protection_capacity_was_documented_as_valid() {
     assert_eq!(capacity["maximum"], 1_000_000_000_000_000_u64, "{capacity}");
     t.stop().await;
 }
+
+/// DDOS-5: the release body's `reason` is staff's and only staff's, a rule one schema cannot
+/// write per role: staff's `{}` and a tenant's `{"reason": ...}` were schema-valid requests
+/// answered 422. The body says which release it is (none: the tenant's self-service one; a
+/// reason: staff's), and the other role is refused as one that may not do it, 403, as the
+/// document describes; what the role may send is looked up as before (404 for no blackhole).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_release_reason_was_refused_as_invalid_for_the_wrong_role() {
+    let Some(t) = app().await else { return };
+    let (s, _) = t
+        .call(
+            "POST",
+            "/api/accounts",
+            Some(&t.admin),
+            Some(&json!({ "id": "acme", "name": "Acme" })),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let tenant = t.token("tenant", Some("acme")).await;
+    let op = t.token("operator", None).await;
+    let path = "/api/blackholes/bh_missing/release";
+    let with_reason = json!({ "reason": "the attack is over" });
+    for (who, body, status) in [
+        (&tenant, json!({ "reason": "0" }), 403),
+        (&tenant, json!({}), 404),
+        (&op, json!({}), 403),
+        (&op, json!({ "reason": null }), 403),
+        (&op, with_reason.clone(), 404),
+        (&t.admin, json!({}), 403),
+        (&t.admin, with_reason, 404),
+    ] {
+        let (s, b) = t.call("POST", path, Some(who), Some(&body)).await;
+        let code = if status == 403 {
+            "forbidden"
+        } else {
+            "not_found"
+        };
+        assert_eq!((s, b["code"].as_str()), (status, Some(code)), "{body}: {b}");
+    }
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let op = &doc["paths"]["/api/blackholes/{id}/release"]["post"];
+    assert!(op["responses"].get("403").is_some(), "{op}");
+    let reason = &doc["components"]["schemas"]["ReleaseInput"]["properties"]["reason"];
+    assert!(
+        reason["description"].as_str().unwrap().contains("403"),
+        "{reason}"
+    );
+    t.stop().await;
+}
