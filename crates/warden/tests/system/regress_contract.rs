@@ -1100,3 +1100,25 @@ async fn regression_a_release_reason_was_refused_as_invalid_for_the_wrong_role()
     );
     t.stop().await;
 }
+
+/// ENF-2: `POST /api/enforcement/confirm` documented `revision` as any integer and refused a
+/// negative one with 422. The document now says 0 to 2^63-1, what the server takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_negative_confirmed_revision_was_documented_as_valid() {
+    let Some(t) = app().await else { return };
+    let edge = t.token("edge", None).await;
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/enforcement/confirm",
+            Some(&edge),
+            Some(&json!({ "revision": -3_712_413_608_i64, "adapter": "exabgp:border" })),
+        )
+        .await;
+    assert_refused(s, &b, "revision");
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let revision = &doc["components"]["schemas"]["ConfirmBody"]["properties"]["revision"];
+    assert_eq!(revision["minimum"], 0, "{revision}");
+    assert_eq!(revision["maximum"], i64::MAX, "{revision}");
+    t.stop().await;
+}
