@@ -373,7 +373,7 @@ fn parameters(route: &Route, g: &mut SchemaGenerator) -> Vec<Value> {
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| {
             let name = name.trim_start_matches('*');
-            match typed["properties"].get(name) {
+            match typed.get("properties").and_then(|p| p.get(name)) {
                 Some(p) => {
                     let mut p = p.clone();
                     let description = p
