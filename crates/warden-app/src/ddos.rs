@@ -133,7 +133,8 @@ pub struct SampleInput {
     /// The public IP.
     #[schemars(with = "IpText")]
     pub ip: IpAddr,
-    /// When the second ended.
+    /// When the second ended: RFC 3339 text (a number is refused, 422 naming the field).
+    #[serde(deserialize_with = "warden_domain::time::rfc3339_text")]
     #[schemars(with = "Timestamp")]
     pub at: Timestamp,
     /// Inbound bits per second, at most 10^15.
@@ -297,8 +298,10 @@ pub struct BlackholeQuery {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseInput {
-    /// Staff: why (required), 1 to 2000 characters. Tenants leave it out (a self-service
-    /// early release within the monthly quota).
+    /// Which release it is. Staff: why, 1 to 2000 characters with a non-space one (staff
+    /// without a `reason` are refused with 403: a release without one is a tenant's
+    /// self-service release). Tenants leave it out: a self-service early release within the
+    /// monthly quota (a tenant giving a `reason` is refused with 403).
     #[serde(default)]
     #[schemars(length(min = 1, max = 2000), pattern(r"\S"))]
     pub reason: Option<String>,
@@ -1102,21 +1105,23 @@ impl App {
             "release blackholes",
         )?;
         let scope = who.scope();
-        let cmd = match scope.account() {
-            Some(_) => {
-                if input.reason.is_some() {
-                    return Err(InvalidInput::new(
-                        "reason",
-                        "is for staff; a tenant's release is the self-service one",
-                    )
-                    .into());
-                }
-                Command::SelfServiceEarlyRelease
+        // The body says which release it is: without `reason` the tenant's self-service one
+        // (its quota), with one staff's. Each is one role's, so the other role is refused as
+        // a role that may not do it (403, as for any field a role may not set), never as
+        // invalid input: the document cannot make `reason` required for one role only.
+        let cmd = match (scope.account(), input.reason) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::Forbidden(
+                    "give a release `reason` (staff only: a tenant's release is the self-service one; leave `reason` out)",
+                ));
             }
-            None => {
-                let reason = input
-                    .reason
-                    .ok_or_else(|| InvalidInput::new("reason", "is required"))?;
+            (Some(_), None) => Command::SelfServiceEarlyRelease,
+            (None, None) => {
+                return Err(AppError::Forbidden(
+                    "make a self-service release (a tenant's, within its quota): staff give a `reason`",
+                ));
+            }
+            (None, Some(reason)) => {
                 if warden_domain::text::is_blank(&reason) || reason.chars().count() > 2000 {
                     return Err(InvalidInput::new(
                         "reason",

@@ -61,7 +61,8 @@ pub enum Protection {
     Basic,
     /// 高防: a high-defense package the tenant enabled, with its capacity.
     HighDefense {
-        /// The package's capacity, bps.
+        /// The package's capacity, bps: 1 to 10^15 (1 Pbps).
+        #[schemars(range(min = 1, max = 1_000_000_000_000_000_u64))]
         capacity_bps: u64,
     },
 }

@@ -42,6 +42,33 @@ impl schemars::JsonSchema for Timestamp {
     }
 }
 
+/// `#[serde(deserialize_with = "warden_domain::time::rfc3339_text")]` for a time a client sends
+/// (a request body): RFC 3339 text only, as the API document's `format: date-time` says, with
+/// `T` between date and time and nothing around it. Integer milliseconds, which
+/// [`Timestamp`]'s own reader takes for stored data, are refused as the wrong type.
+pub fn rfc3339_text<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = Timestamp;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an RFC 3339 date-time string (e.g. \"2024-01-05T15:27:52Z\")")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
+            let strict = v.trim() == v
+                && v.as_bytes()
+                    .get(10)
+                    .is_some_and(|c| *c == b'T' || *c == b't');
+            if !strict {
+                return Err(E::custom(TimeParseError(v.chars().take(64).collect())));
+            }
+            Timestamp::parse_rfc3339(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(Text)
+}
+
 /// `#[serde(with = "warden_domain::time::rfc3339")]` for a stored `i64` of milliseconds: shown
 /// as RFC 3339, read from RFC 3339 or milliseconds.
 pub mod rfc3339 {

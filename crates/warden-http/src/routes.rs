@@ -158,6 +158,10 @@ pub struct Route {
     pub tag: &'static str,
     /// SPEC ids it serves.
     pub spec: &'static str,
+    /// Path parameters with a grammar of their own: an object schema whose properties are
+    /// some of the path's parameters (the rest are any non-empty string). A value outside its
+    /// grammar is answered 422 naming the parameter.
+    pub path_params: Option<SchemaFn>,
     /// Query parameters: an object schema whose properties are the parameters.
     pub query: Option<SchemaFn>,
     /// Request headers it reads: an object schema whose properties are the headers.
@@ -187,6 +191,7 @@ pub const fn route(
         summary,
         tag,
         spec,
+        path_params: None,
         query: None,
         headers: None,
         fetches: false,
@@ -196,6 +201,12 @@ pub const fn route(
 }
 
 impl Route {
+    /// The schemas of its path parameters that have a grammar (an IP address).
+    pub const fn path_params(mut self, schema: SchemaFn) -> Route {
+        self.path_params = Some(schema);
+        self
+    }
+
     /// Its query parameters.
     pub const fn query(mut self, schema: SchemaFn) -> Route {
         self.query = Some(schema);
@@ -310,7 +321,7 @@ fn error_statuses(route: &Route) -> Vec<u16> {
             s.push(422);
         }
     }
-    if route.query.is_some() || route.headers.is_some() {
+    if route.query.is_some() || route.headers.is_some() || route.path_params.is_some() {
         s.push(422);
     }
     if route.method != "GET" {
@@ -352,13 +363,29 @@ fn reason(status: u16) -> &'static str {
 /// an object in `form` style exploded into its properties, since a constraint across separate
 /// parameters cannot be written in OpenAPI.
 fn parameters(route: &Route, g: &mut SchemaGenerator) -> Vec<Value> {
+    let typed = route
+        .path_params
+        .map(|p| resolve(p(g).as_value(), g))
+        .unwrap_or(Value::Null);
     let mut params: Vec<Value> = route
         .path
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| {
             let name = name.trim_start_matches('*');
-            json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } })
+            match typed.get("properties").and_then(|p| p.get(name)) {
+                Some(p) => {
+                    let mut p = p.clone();
+                    let description = p
+                        .as_object_mut()
+                        .and_then(|o| o.remove("description"))
+                        .unwrap_or(Value::Null);
+                    json!({ "name": name, "in": "path", "required": true, "description": description, "schema": p })
+                }
+                None => {
+                    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } })
+                }
+            }
         })
         .collect();
     if let Some(q) = route.query {

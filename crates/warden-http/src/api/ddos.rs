@@ -8,6 +8,16 @@ use warden_app::ddos::{
 
 use super::prelude::*;
 
+/// The path of `/api/ips/{ip}/...`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct IpPath {
+    /// An IPv4 or IPv6 address (`203.0.113.10`, `2001:db8::1`); anything else is 422 naming
+    /// `ip`, and an address that is no public IP of a resource (the caller's, for a tenant) is
+    /// 404.
+    #[schemars(length(min = 1), extend("format" = "ip-address"))]
+    ip: String,
+}
+
 async fn ingest(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
@@ -19,7 +29,7 @@ async fn ingest(
 async fn get_protection(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-    Path(ip): Path<String>,
+    Path(IpPath { ip }): Path<IpPath>,
 ) -> ApiResult<Json<ProtectionView>> {
     Ok(Json(app.ip_protection(&who, &ip).await?))
 }
@@ -27,7 +37,7 @@ async fn get_protection(
 async fn put_protection(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-    Path(ip): Path<String>,
+    Path(IpPath { ip }): Path<IpPath>,
     JsonBody(input): JsonBody<ProtectionInput>,
 ) -> ApiResult<Json<ProtectionResult>> {
     Ok(Json(app.set_protection(&who, &ip, input).await?))
@@ -36,7 +46,7 @@ async fn put_protection(
 async fn traffic(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-    Path(ip): Path<String>,
+    Path(IpPath { ip }): Path<IpPath>,
 ) -> ApiResult<Json<TrafficView>> {
     Ok(Json(app.ip_traffic(&who, &ip).await?))
 }
@@ -87,6 +97,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "An IP's DDoS protection, capacity, history of changes and active blackhole (a tenant: its own IPs).",
                 "DDOS-1",
             )
+            .path_params(schema::<IpPath>)
             .replies(const {
                 &[
                     json(200, schema::<ProtectionView>, "The protection."),
@@ -103,6 +114,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "Enable or change an IP's protection (high_defense with capacity_bps, or basic). A capacity covering an active blackhole's peak releases it at once; one short of it is kept and the answer names the shortfall.",
                 "DDOS-1, DDOS-5",
             )
+            .path_params(schema::<IpPath>)
             .json_body(schema::<ProtectionInput>)
             .replies(const {
                 &[
@@ -120,6 +132,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "An IP's traffic of the last 24 hours as 1-minute aggregates (a tenant: its own IPs).",
                 "DDOS-6",
             )
+            .path_params(schema::<IpPath>)
             .replies(const {
                 &[
                     json(200, schema::<TrafficView>, "The minutes, oldest first."),
@@ -150,7 +163,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "/api/blackholes/{id}/release",
                 PROTECTORS,
                 "ddos",
-                "Release a blackhole early: a tenant's self-service release within the monthly quota (no `reason`; a failed attempt does not use it, a used-up quota is refused naming the reset time), or staff's release with a `reason`.",
+                "Release a blackhole early: a tenant's self-service release within the monthly quota (no `reason`; a failed attempt does not use it, a used-up quota is refused naming the reset time), or staff's release with a `reason`. A tenant giving a `reason`, or staff giving none, is refused with 403 (that release is the other role's).",
                 "DDOS-5",
             )
             .json_body(schema::<ReleaseInput>)

@@ -368,7 +368,8 @@ async fn enforcement_snapshot(
 struct ConfirmBody {
     /// The pulling adapter, as named in delivery records (`exabgp:<name>`).
     adapter: String,
-    /// The feed revision up to which the point holds every change.
+    /// The feed revision up to which the point holds every change: 0 or more.
+    #[schemars(range(min = 0, max = i64::MAX))]
     revision: i64,
 }
 

@@ -45,7 +45,7 @@ async fn setup(t: &TestApp) -> (String, String, String) {
 async fn samples(t: &TestApp, det: &str, bps: u64) -> Value {
     let now = t.clock.now().millis();
     let s: Vec<Value> = (0..5)
-        .map(|i| json!({ "ip": IP, "at": now - i * 1000, "in_bps": bps, "in_pps": bps / 1000 }))
+        .map(|i| json!({ "ip": IP, "at": at(now - i * 1000), "in_bps": bps, "in_pps": bps / 1000 }))
         .collect();
     let (st, b) = t
         .call(
@@ -57,6 +57,11 @@ async fn samples(t: &TestApp, det: &str, bps: u64) -> Value {
         .await;
     assert_eq!(st, 200, "{b}");
     b
+}
+
+/// A sample's time as the API takes it: RFC 3339 text.
+fn at(ms: i64) -> String {
+    warden_domain::time::Timestamp(ms).to_rfc3339()
 }
 
 async fn active(t: &TestApp, tenant: &str) -> Vec<Value> {
@@ -117,7 +122,7 @@ async fn blackhole_story(engine: Engine) {
             "POST",
             "/api/telemetry",
             Some(&det),
-            Some(&json!({ "samples": [{ "ip": "nope", "at": T0, "in_bps": 1, "in_pps": 1 }] })),
+            Some(&json!({ "samples": [{ "ip": "nope", "at": at(T0), "in_bps": 1, "in_pps": 1 }] })),
         )
         .await;
     assert_eq!(s, 422, "{b}");
@@ -137,7 +142,7 @@ async fn blackhole_story(engine: Engine) {
             "/api/telemetry",
             Some(&det),
             Some(
-                &json!({ "samples": [{ "ip": "192.0.2.99", "at": T0, "in_bps": 1, "in_pps": 1 }] }),
+                &json!({ "samples": [{ "ip": "192.0.2.99", "at": at(T0), "in_bps": 1, "in_pps": 1 }] }),
             ),
         )
         .await;
@@ -311,7 +316,7 @@ async fn blackhole_story(engine: Engine) {
             // An operator releases it, with a reason.
             let op = t.token("operator", None).await;
             let (s, b) = t.call("POST", &path, Some(&op), Some(&json!({}))).await;
-            assert_eq!(s, 422, "{b}");
+            assert_eq!(s, 403, "{b}");
             let (s, b) = t
                 .call(
                     "POST",

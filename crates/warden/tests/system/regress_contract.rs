@@ -927,3 +927,198 @@ async fn regression_a_null_regulator_was_documented_as_invalid() {
     );
     t.stop().await;
 }
+
+/// DDOS-2: a telemetry sample whose `at` was the integer `0` was read as milliseconds (and
+/// counted as stale, 200), while the document says `at` is an RFC 3339 date-time string, the
+/// one time format of the API. A number is now refused, 422 naming `samples[i].at`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_telemetry_time_that_was_a_number_was_accepted() {
+    let Some(t) = app().await else { return };
+    let det = t.token("detector", None).await;
+    let sample = |at: Value| json!({ "samples": [{ "ip": "192.0.2.99", "at": at, "in_bps": 0, "in_pps": 0 }] });
+    for at in [
+        json!(0),
+        json!(1_767_574_800_000_i64),
+        json!(" 2026-01-05T01:00:00Z"),
+    ] {
+        let (s, b) = t
+            .call("POST", "/api/telemetry", Some(&det), Some(&sample(at)))
+            .await;
+        assert_refused(s, &b, "samples[0].at");
+    }
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/telemetry",
+            Some(&det),
+            Some(&sample(json!("2026-01-05T01:00:00.000Z"))),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["unknown_ip"].as_u64().unwrap() + b["stale"].as_u64().unwrap(),
+        1,
+        "{b}"
+    );
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let at = &doc["components"]["schemas"]["SampleInput"]["properties"]["at"];
+    assert_eq!(
+        (&at["type"], &at["format"]),
+        (&json!("string"), &json!("date-time")),
+        "{at}"
+    );
+    t.stop().await;
+}
+
+/// DDOS-1/6: `GET /api/ips/{ip}/protection` and `/traffic` documented `ip` as any string, and
+/// answered `0` with a 422 the document did not list. The parameter is now an `ip-address`, and
+/// every route with such a parameter documents the 422 naming it (and the 404 of an address
+/// that is no resource's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_an_ip_path_parameter_was_any_string_and_its_422_undocumented() {
+    let Some(t) = app().await else { return };
+    for (method, path, body) in [
+        ("GET", "/api/ips/0/protection", None),
+        ("GET", "/api/ips/0/traffic", None),
+        (
+            "PUT",
+            "/api/ips/0/protection",
+            Some(json!({ "protection": { "kind": "basic" } })),
+        ),
+    ] {
+        let (s, b) = t.call(method, path, Some(&t.admin), body.as_ref()).await;
+        assert_refused(s, &b, "ip");
+    }
+    let (s, b) = t
+        .call("GET", "/api/ips/2001:db8::1/traffic", Some(&t.admin), None)
+        .await;
+    assert_eq!((s, b["code"].as_str()), (404, Some("not_found")), "{b}");
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    for (path, method) in [
+        ("/api/ips/{ip}/protection", "get"),
+        ("/api/ips/{ip}/protection", "put"),
+        ("/api/ips/{ip}/traffic", "get"),
+    ] {
+        let op = &doc["paths"][path][method];
+        let ip = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "ip")
+            .unwrap();
+        assert_eq!(
+            ip["schema"]["format"], "ip-address",
+            "{method} {path}: {ip}"
+        );
+        for status in ["404", "422"] {
+            assert!(
+                op["responses"].get(status).is_some(),
+                "{method} {path}: no {status}"
+            );
+        }
+    }
+    t.stop().await;
+}
+
+/// DDOS-1: a high-defense `capacity_bps` of 0 was documented as valid (`minimum: 0`, no
+/// maximum) and refused by the server, which takes 1 to 10^15. The document now says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_zero_protection_capacity_was_documented_as_valid() {
+    let Some(t) = app().await else { return };
+    for capacity in [0_u64, 1_000_000_000_000_001] {
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/ips/192.0.2.1/protection",
+                Some(&t.admin),
+                Some(
+                    &json!({ "protection": { "kind": "high_defense", "capacity_bps": capacity } }),
+                ),
+            )
+            .await;
+        assert_refused(s, &b, "protection.capacity_bps");
+    }
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let high = doc["components"]["schemas"]["Protection"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["properties"]["kind"]["const"] == "high_defense")
+        .unwrap()
+        .clone();
+    let capacity = &high["properties"]["capacity_bps"];
+    assert_eq!(capacity["minimum"], 1, "{capacity}");
+    assert_eq!(capacity["maximum"], 1_000_000_000_000_000_u64, "{capacity}");
+    t.stop().await;
+}
+
+/// DDOS-5: the release body's `reason` is staff's and only staff's, a rule one schema cannot
+/// write per role: staff's `{}` and a tenant's `{"reason": ...}` were schema-valid requests
+/// answered 422. The body says which release it is (none: the tenant's self-service one; a
+/// reason: staff's), and the other role is refused as one that may not do it, 403, as the
+/// document describes; what the role may send is looked up as before (404 for no blackhole).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_release_reason_was_refused_as_invalid_for_the_wrong_role() {
+    let Some(t) = app().await else { return };
+    let (s, _) = t
+        .call(
+            "POST",
+            "/api/accounts",
+            Some(&t.admin),
+            Some(&json!({ "id": "acme", "name": "Acme" })),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let tenant = t.token("tenant", Some("acme")).await;
+    let op = t.token("operator", None).await;
+    let path = "/api/blackholes/bh_missing/release";
+    let with_reason = json!({ "reason": "the attack is over" });
+    for (who, body, status) in [
+        (&tenant, json!({ "reason": "0" }), 403),
+        (&tenant, json!({}), 404),
+        (&op, json!({}), 403),
+        (&op, json!({ "reason": null }), 403),
+        (&op, with_reason.clone(), 404),
+        (&t.admin, json!({}), 403),
+        (&t.admin, with_reason, 404),
+    ] {
+        let (s, b) = t.call("POST", path, Some(who), Some(&body)).await;
+        let code = if status == 403 {
+            "forbidden"
+        } else {
+            "not_found"
+        };
+        assert_eq!((s, b["code"].as_str()), (status, Some(code)), "{body}: {b}");
+    }
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let op = &doc["paths"]["/api/blackholes/{id}/release"]["post"];
+    assert!(op["responses"].get("403").is_some(), "{op}");
+    let reason = &doc["components"]["schemas"]["ReleaseInput"]["properties"]["reason"];
+    assert!(
+        reason["description"].as_str().unwrap().contains("403"),
+        "{reason}"
+    );
+    t.stop().await;
+}
+
+/// ENF-2: `POST /api/enforcement/confirm` documented `revision` as any integer and refused a
+/// negative one with 422. The document now says 0 to 2^63-1, what the server takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_negative_confirmed_revision_was_documented_as_valid() {
+    let Some(t) = app().await else { return };
+    let edge = t.token("edge", None).await;
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/enforcement/confirm",
+            Some(&edge),
+            Some(&json!({ "revision": -3_712_413_608_i64, "adapter": "exabgp:border" })),
+        )
+        .await;
+    assert_refused(s, &b, "revision");
+    let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;
+    let revision = &doc["components"]["schemas"]["ConfirmBody"]["properties"]["revision"];
+    assert_eq!(revision["minimum"], 0, "{revision}");
+    assert_eq!(revision["maximum"], i64::MAX, "{revision}");
+    t.stop().await;
+}
