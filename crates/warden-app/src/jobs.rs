@@ -201,13 +201,7 @@ impl App {
             // (a case that moved on ignores them), so completing the job afterwards is safe.
             JobKind::CaseDeadline | JobKind::CaseConfirm => {
                 drop(tx);
-                let payload: serde_json::Value =
-                    serde_json::from_str(&job.payload).unwrap_or_default();
-                let case_id = payload
-                    .get("case_id")
-                    .and_then(|c| c.as_str())
-                    .unwrap_or_default()
-                    .to_string();
+                let case_id = payload_text(job, "case_id");
                 if job.kind == JobKind::CaseDeadline {
                     self.deadline_fired(&case_id).await?;
                 } else {
@@ -227,26 +221,13 @@ impl App {
             }
             JobKind::CaseReminder => {
                 drop(tx);
-                let payload: serde_json::Value =
-                    serde_json::from_str(&job.payload).unwrap_or_default();
-                let case_id = payload
-                    .get("case_id")
-                    .and_then(|c| c.as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                self.reminder_fired(&case_id).await?;
+                self.reminder_fired(&payload_text(job, "case_id")).await?;
                 tx = self.store.begin_write().await?;
             }
             JobKind::BlackholeEnd => {
                 drop(tx);
-                let payload: serde_json::Value =
-                    serde_json::from_str(&job.payload).unwrap_or_default();
-                let id = payload
-                    .get("blackhole_id")
-                    .and_then(|c| c.as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                self.blackhole_timer_fired(&id).await?;
+                self.blackhole_timer_fired(&payload_text(job, "blackhole_id"))
+                    .await?;
                 tx = self.store.begin_write().await?;
             }
             JobKind::EnforceReconcile => {
@@ -269,4 +250,13 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// A text field of a job's JSON payload (`case_id`, `blackhole_id`); empty when absent, which
+/// the handlers treat as a subject that no longer exists.
+fn payload_text(job: &Job, field: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(&job.payload)
+        .ok()
+        .and_then(|p| p.get(field).and_then(|v| v.as_str()).map(str::to_string))
+        .unwrap_or_default()
 }

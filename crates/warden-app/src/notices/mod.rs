@@ -104,6 +104,8 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "_layout.html",
     "_advice.txt",
     "_advice.html",
+    "_blackhole.txt",
+    "_blackhole.html",
     "case.alerting.subject",
     "case.alerting.txt",
     "case.alerting.html",
