@@ -882,18 +882,15 @@ impl App {
         tx.lock_chain().await?;
         let mut l = self.load(&mut tx, case_id, None).await?;
         // DDOS-7: a blackhole null-routes an IP; a case whose target is no bare IP has none to
-        // route (the BGP export would hold nothing while the action read as applied).
-        if let Some(i) = actions.iter().position(|p| p.action == Action::Blackhole)
+        // route (the BGP export would hold nothing while the action read as applied). The body
+        // is valid; this case is the wrong one for it: a conflict, like the lifecycle's refusals.
+        if actions.iter().any(|p| p.action == Action::Blackhole)
             && crate::enforce::blackhole_prefix(&l.case.target).is_none()
         {
-            return Err(InvalidInput::new(
-                format!("actions[{i}]"),
-                format!(
-                    "blackhole needs a case whose target is an IP address; this case's target is {}",
-                    l.case.target
-                ),
-            )
-            .into());
+            return Err(AppError::Conflict(format!(
+                "blackhole needs a case whose target is an IP address; this case's target is {}",
+                l.case.target
+            )));
         }
         let d = decide(
             &l.facts,
