@@ -364,14 +364,6 @@ fn timer_key(id: &str) -> String {
     format!("blackhole:{id}")
 }
 
-fn lifecycle_kind(k: blackhole::NoticeKind) -> NoticeKind {
-    match k {
-        blackhole::NoticeKind::Started => NoticeKind::BlackholeStarted,
-        blackhole::NoticeKind::Extended => NoticeKind::BlackholeExtended,
-        blackhole::NoticeKind::Released => NoticeKind::BlackholeReleased,
-    }
-}
-
 impl App {
     fn ddos_now(&self) -> Timestamp {
         Timestamp(self.now())
@@ -515,8 +507,7 @@ impl App {
                     tx.cancel_timer(&timer_key(&b.id)).await?;
                 }
                 Effect::Notify { kind } => {
-                    self.blackhole_notice(tx, ctx, b, lifecycle_kind(*kind))
-                        .await?;
+                    self.blackhole_notice(tx, ctx, b, *kind).await?;
                 }
                 Effect::Audit { event } => {
                     let mut ev = self.event(who, event.code(), format!("blackhole:{}", b.id));

@@ -31,6 +31,9 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+/// The notices a blackhole asks for (DDOS-3: SMS, e-mail and inbox): the notice kinds
+/// `blackhole.started`, `blackhole.extended` and `blackhole.released` of the one notice vocabulary.
+pub use crate::lifecycle::NoticeKind;
 use crate::resource::InvalidInput;
 use crate::time::{Timestamp, civil_from_days, days_from_civil};
 use crate::why::Why;
@@ -399,19 +402,6 @@ crate::codes! {
     }
 }
 
-crate::codes! {
-    /// The notices a blackhole asks for (DDOS-3: SMS, e-mail and inbox); the code is the stored
-    /// template name.
-    pub enum NoticeKind: "blackhole notice kind" {
-        /// The IP was blackholed, with the planned end.
-        Started = "blackhole.started",
-        /// The planned end came and the attack goes on or is unknown: a new planned end.
-        Extended = "blackhole.extended",
-        /// The blackhole was released.
-        Released = "blackhole.released",
-    }
-}
-
 /// The latest that is known about an IP's inbound traffic (DDOS-2/4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -771,7 +761,7 @@ pub fn decide(
                     },
                     Effect::ArmTimer { at: end },
                     Effect::Notify {
-                        kind: NoticeKind::Started,
+                        kind: NoticeKind::BlackholeStarted,
                     },
                     Effect::Audit {
                         event: AuditEvent::Started,
@@ -861,7 +851,7 @@ pub fn decide(
                 effects: vec![
                     Effect::ArmTimer { at: end },
                     Effect::Notify {
-                        kind: NoticeKind::Extended,
+                        kind: NoticeKind::BlackholeExtended,
                     },
                     Effect::Audit {
                         event: AuditEvent::Extended,
@@ -1021,7 +1011,7 @@ fn release(mut next: BlackholeFacts, cancel_timer: bool, reason: String, why: Wh
         effects.push(Effect::CancelTimer);
     }
     effects.push(Effect::Notify {
-        kind: NoticeKind::Released,
+        kind: NoticeKind::BlackholeReleased,
     });
     effects.push(Effect::Audit {
         event: AuditEvent::Released,

@@ -111,7 +111,7 @@ fn ddos3_first_blackhole_of_the_day_is_two_hours() {
                 at: now.plus_millis(2 * HOUR)
             },
             Effect::Notify {
-                kind: NoticeKind::Started
+                kind: NoticeKind::BlackholeStarted
             },
             Effect::Audit {
                 event: warden_domain::blackhole::AuditEvent::Started
@@ -287,7 +287,7 @@ fn ddos4_lifts_at_the_planned_end_only_when_the_attack_is_over() {
     assert_eq!(d.next.planned_end, Some(end.plus_millis(4 * HOUR)));
     assert_eq!(d.next.extensions, 1);
     assert!(d.effects.contains(&Effect::Notify {
-        kind: NoticeKind::Extended
+        kind: NoticeKind::BlackholeExtended
     }));
     assert_eq!(d.next.peak_bps, 5 * GBPS, "the peak follows the reports");
     // The ladder stops at its last step: never more than 24 h in one step.
