@@ -162,6 +162,27 @@ pub struct TelemetryInput {
     pub samples: Vec<SampleInput>,
 }
 
+/// One local IP's rates from a node's flow collector, averaged over its window (DDOS-2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRate {
+    /// The IP (a destination for inbound traffic, a source for outbound).
+    pub ip: IpAddr,
+    /// Inbound bits per second.
+    pub in_bps: u64,
+    /// Inbound packets per second.
+    pub in_pps: u64,
+    /// Outbound bits per second.
+    pub out_bps: u64,
+    /// Outbound packets per second.
+    pub out_pps: u64,
+    /// Distinct hosts the IP sent to in the window (an estimate; scans, HARM-1).
+    pub out_peers: u64,
+    /// The largest inbound protocols by bytes (IANA numbers), largest first.
+    pub top_protocols: Vec<(u8, u64)>,
+    /// The largest inbound sources by bytes, largest first.
+    pub top_sources: Vec<(IpAddr, u64)>,
+}
+
 /// What a telemetry batch did.
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct TelemetryReceipt {
@@ -755,8 +776,39 @@ impl App {
         }
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
-        for (ip, samples) in by_ip {
-            let Some(ctx) = self.ip_context(&mut tx, ip, &Scope::All).await? else {
+        let batch = by_ip
+            .into_iter()
+            .map(|(ip, samples)| (ip, samples, serde_json::json!({ "detector": who.actor() })))
+            .collect();
+        self.judge_samples(&mut tx, who, "api", batch, &mut receipt)
+            .await?;
+        let mut ev = self.event(who, "telemetry.ingest", "telemetry".into());
+        ev.details = serde_json::json!({
+            "accepted": receipt.accepted,
+            "unknown_ip": receipt.unknown_ip,
+            "stale": receipt.stale,
+            "blackholed": receipt.blackholed,
+        });
+        tx.append_audit(ev).await?;
+        tx.commit().await?;
+        self.job_wakeup.notify_waiters();
+        Ok(receipt)
+    }
+
+    /// Stores each IP's samples in its minutes and judges the IP on its window: an attack above
+    /// capacity starts a blackhole, and while one holds every batch is a traffic report.
+    /// `evidence` of each IP is merged into the decision's evidence (who saw it, top talkers).
+    async fn judge_samples(
+        &self,
+        tx: &mut WriteTx,
+        who: &Principal,
+        source: &str,
+        batch: Vec<(IpAddr, Vec<Sample>, serde_json::Value)>,
+        receipt: &mut TelemetryReceipt,
+    ) -> AppResult<()> {
+        let now = self.now();
+        for (ip, samples, extra) in batch {
+            let Some(ctx) = self.ip_context(tx, ip, &Scope::All).await? else {
                 receipt.unknown_ip += samples.len();
                 if receipt.unknown_ips.len() < 100 {
                     receipt.unknown_ips.push(ip.to_string());
@@ -764,21 +816,23 @@ impl App {
                 continue;
             };
             receipt.accepted += samples.len();
-            tx.add_traffic(&ctx.text, &ctx.resource.account_id, &samples)
+            tx.add_traffic(&ctx.text, &ctx.resource.account_id, source, &samples)
                 .await?;
-            let window = self.window_rate(&mut tx, &ctx.text, now).await?;
+            let window = self.window_rate(tx, &ctx.text, now).await?;
             let Some((avg_bps, peak_bps, peak_pps)) = window else {
                 continue;
             };
-            let (row, facts) = self.ip_facts(&mut tx, &ctx).await?;
-            let evidence = serde_json::json!({
+            let (row, facts) = self.ip_facts(tx, &ctx).await?;
+            let mut evidence = serde_json::json!({
                 "window_seconds": self.ddos.window_seconds,
                 "avg_bps": avg_bps,
                 "peak_bps": peak_bps,
                 "peak_pps": peak_pps,
                 "capacity_bps": ctx.capacity,
-                "detector": who.actor(),
             });
+            if let (Some(e), serde_json::Value::Object(x)) = (evidence.as_object_mut(), extra) {
+                e.extend(x);
+            }
             let cmd = if facts.state == State::Active {
                 Command::TrafficReport {
                     observed: Some(avg_bps),
@@ -789,7 +843,7 @@ impl App {
                 continue;
             };
             let (d, b) = self
-                .blackhole_step(&mut tx, who, &ctx, row, &facts, &cmd, evidence)
+                .blackhole_step(tx, who, &ctx, row, &facts, &cmd, evidence)
                 .await?;
             if facts.state != State::Active
                 && d.next.state == State::Active
@@ -798,14 +852,51 @@ impl App {
                 receipt.blackholed.push(b.id);
             }
         }
-        let mut ev = self.event(who, "telemetry.ingest", "telemetry".into());
-        ev.details = serde_json::json!({
-            "accepted": receipt.accepted,
-            "unknown_ip": receipt.unknown_ip,
-            "stale": receipt.stale,
-            "blackholed": receipt.blackholed,
-        });
-        tx.append_audit(ev).await?;
+        Ok(())
+    }
+
+    /// DDOS-2: one tick of this node's flow collector — each local IP's rates over the
+    /// collector's window, as seen at `at`. Stored and judged as a detector's samples, with the
+    /// top protocols and sources as evidence. `node` names the collecting node (several nodes'
+    /// partial views of one IP add up).
+    pub async fn ingest_flow_rates(
+        &self,
+        node: &str,
+        at: Timestamp,
+        rates: &[FlowRate],
+    ) -> AppResult<TelemetryReceipt> {
+        let mut receipt = TelemetryReceipt::default();
+        if rates.is_empty() {
+            return Ok(receipt);
+        }
+        let who = Principal::System;
+        let batch = rates
+            .iter()
+            .map(|r| {
+                let sample = Sample {
+                    at: at.millis(),
+                    in_bps: i64_of(r.in_bps),
+                    in_pps: i64_of(r.in_pps),
+                    out_bps: Some(i64_of(r.out_bps)),
+                    out_pps: Some(i64_of(r.out_pps)),
+                };
+                let evidence = serde_json::json!({
+                    "collector": node,
+                    "top_protocols": r.top_protocols.iter()
+                        .map(|(p, b)| serde_json::json!({ "protocol": p, "bytes": b }))
+                        .collect::<Vec<_>>(),
+                    "top_sources": r.top_sources.iter()
+                        .map(|(ip, b)| serde_json::json!({ "ip": ip.to_string(), "bytes": b }))
+                        .collect::<Vec<_>>(),
+                });
+                (r.ip, vec![sample], evidence)
+            })
+            .collect();
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_chain().await?;
+        let source = format!("flow:{node}");
+        self.judge_samples(&mut tx, &who, &source, batch, &mut receipt)
+            .await?;
         tx.commit().await?;
         self.job_wakeup.notify_waiters();
         Ok(receipt)

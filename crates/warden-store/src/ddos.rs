@@ -112,6 +112,71 @@ fn minute_row(r: &AnyRow) -> Result<TrafficMinute> {
     })
 }
 
+/// The minutes of one IP from its rows per source (ordered by minute): a detector's view
+/// (`api`) is whole, the flow nodes' views (`flow:<node>`) are parts that add up, so a minute is
+/// the larger of the detectors' and the nodes' sum, field by field. At most 1500 minutes.
+fn merge_sources(rows: &[AnyRow]) -> Result<Vec<TrafficMinute>> {
+    fn add(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
+            (a, b) => a.or(b),
+        }
+    }
+    fn max(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+    fn combine(api: Option<TrafficMinute>, flows: Option<TrafficMinute>) -> Option<TrafficMinute> {
+        match (api, flows) {
+            (Some(a), Some(f)) => Some(TrafficMinute {
+                minute: a.minute,
+                samples: a.samples.max(f.samples),
+                in_bps_max: a.in_bps_max.max(f.in_bps_max),
+                in_bps_avg: a.in_bps_avg.max(f.in_bps_avg),
+                in_pps_max: a.in_pps_max.max(f.in_pps_max),
+                in_pps_avg: a.in_pps_avg.max(f.in_pps_avg),
+                out_bps_max: max(a.out_bps_max, f.out_bps_max),
+                out_pps_max: max(a.out_pps_max, f.out_pps_max),
+            }),
+            (a, f) => a.or(f),
+        }
+    }
+    let mut out: Vec<TrafficMinute> = Vec::new();
+    let mut api: Option<TrafficMinute> = None;
+    let mut flows: Option<TrafficMinute> = None;
+    for r in rows {
+        let m = minute_row(r)?;
+        let current = api.as_ref().or(flows.as_ref()).map(|x| x.minute);
+        if current.is_some_and(|c| c != m.minute) {
+            out.extend(combine(api.take(), flows.take()));
+            if out.len() >= 1500 {
+                return Ok(out);
+            }
+        }
+        if s(r, "source")? == "api" {
+            api = Some(m);
+        } else {
+            flows = Some(match flows.take() {
+                None => m,
+                Some(f) => TrafficMinute {
+                    minute: f.minute,
+                    samples: f.samples.max(m.samples),
+                    in_bps_max: f.in_bps_max.saturating_add(m.in_bps_max),
+                    in_bps_avg: f.in_bps_avg.saturating_add(m.in_bps_avg),
+                    in_pps_max: f.in_pps_max.saturating_add(m.in_pps_max),
+                    in_pps_avg: f.in_pps_avg.saturating_add(m.in_pps_avg),
+                    out_bps_max: add(f.out_bps_max, m.out_bps_max),
+                    out_pps_max: add(f.out_pps_max, m.out_pps_max),
+                },
+            });
+        }
+    }
+    out.extend(combine(api, flows));
+    Ok(out)
+}
+
 /// One 1 s sample, to fold into its minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
@@ -225,17 +290,18 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Folds samples of `ip` into their minutes.
+    /// Folds samples of `ip` seen by `source` (`api`, `flow:<node>`) into their minutes.
     pub async fn add_traffic(
         &mut self,
         ip: &str,
         account_id: &str,
+        source: &str,
         samples: &[Sample],
     ) -> Result<()> {
         for x in samples {
             let minute = x.at.div_euclid(60_000) * 60_000;
             sqlx::query(
-                "INSERT INTO traffic_minutes (ip, minute, account_id, samples, in_bps_max, in_bps_sum, in_pps_max, in_pps_sum, out_bps_max, out_pps_max) VALUES ($1, $2, $3, 1, $4, $4, $5, $5, $6, $7) ON CONFLICT (ip, minute) DO UPDATE SET samples = traffic_minutes.samples + 1, in_bps_max = CASE WHEN excluded.in_bps_max > traffic_minutes.in_bps_max THEN excluded.in_bps_max ELSE traffic_minutes.in_bps_max END, in_bps_sum = traffic_minutes.in_bps_sum + excluded.in_bps_sum, in_pps_max = CASE WHEN excluded.in_pps_max > traffic_minutes.in_pps_max THEN excluded.in_pps_max ELSE traffic_minutes.in_pps_max END, in_pps_sum = traffic_minutes.in_pps_sum + excluded.in_pps_sum, out_bps_max = CASE WHEN traffic_minutes.out_bps_max IS NULL OR excluded.out_bps_max > traffic_minutes.out_bps_max THEN COALESCE(excluded.out_bps_max, traffic_minutes.out_bps_max) ELSE traffic_minutes.out_bps_max END, out_pps_max = CASE WHEN traffic_minutes.out_pps_max IS NULL OR excluded.out_pps_max > traffic_minutes.out_pps_max THEN COALESCE(excluded.out_pps_max, traffic_minutes.out_pps_max) ELSE traffic_minutes.out_pps_max END",
+                "INSERT INTO traffic_minutes (ip, minute, source, account_id, samples, in_bps_max, in_bps_sum, in_pps_max, in_pps_sum, out_bps_max, out_pps_max) VALUES ($1, $2, $8, $3, 1, $4, $4, $5, $5, $6, $7) ON CONFLICT (ip, minute, source) DO UPDATE SET samples = traffic_minutes.samples + 1, in_bps_max = CASE WHEN excluded.in_bps_max > traffic_minutes.in_bps_max THEN excluded.in_bps_max ELSE traffic_minutes.in_bps_max END, in_bps_sum = traffic_minutes.in_bps_sum + excluded.in_bps_sum, in_pps_max = CASE WHEN excluded.in_pps_max > traffic_minutes.in_pps_max THEN excluded.in_pps_max ELSE traffic_minutes.in_pps_max END, in_pps_sum = traffic_minutes.in_pps_sum + excluded.in_pps_sum, out_bps_max = CASE WHEN traffic_minutes.out_bps_max IS NULL OR excluded.out_bps_max > traffic_minutes.out_bps_max THEN COALESCE(excluded.out_bps_max, traffic_minutes.out_bps_max) ELSE traffic_minutes.out_bps_max END, out_pps_max = CASE WHEN traffic_minutes.out_pps_max IS NULL OR excluded.out_pps_max > traffic_minutes.out_pps_max THEN COALESCE(excluded.out_pps_max, traffic_minutes.out_pps_max) ELSE traffic_minutes.out_pps_max END",
             )
             .bind(ip)
             .bind(minute)
@@ -244,6 +310,7 @@ impl WriteTx {
             .bind(x.in_pps)
             .bind(x.out_bps)
             .bind(x.out_pps)
+            .bind(source)
             .execute(self.conn())
             .await?;
         }
@@ -253,13 +320,13 @@ impl WriteTx {
     /// The minutes of `ip` starting at or after `since`, oldest first.
     pub async fn traffic_since(&mut self, ip: &str, since: i64) -> Result<Vec<TrafficMinute>> {
         let rows = sqlx::query(
-            "SELECT * FROM traffic_minutes WHERE ip = $1 AND minute >= $2 ORDER BY minute LIMIT 1500",
+            "SELECT * FROM traffic_minutes WHERE ip = $1 AND minute >= $2 ORDER BY minute, source LIMIT 15000",
         )
         .bind(ip)
         .bind(since)
         .fetch_all(self.conn())
         .await?;
-        rows.iter().map(minute_row).collect()
+        merge_sources(&rows)
     }
 
     /// The latest blackhole of `ip`, if it ever had one.
@@ -458,12 +525,12 @@ impl Store {
     /// The minutes of `ip` starting at or after `since`, oldest first.
     pub async fn traffic_of(&self, ip: &str, since: i64) -> Result<Vec<TrafficMinute>> {
         let rows = sqlx::query(
-            "SELECT * FROM traffic_minutes WHERE ip = $1 AND minute >= $2 ORDER BY minute LIMIT 1500",
+            "SELECT * FROM traffic_minutes WHERE ip = $1 AND minute >= $2 ORDER BY minute, source LIMIT 15000",
         )
         .bind(ip)
         .bind(since)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(minute_row).collect()
+        merge_sources(&rows)
     }
 }

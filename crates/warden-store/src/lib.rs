@@ -262,6 +262,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_ddos.sql"),
         postgres: include_str!("../migrations/postgres/0011_ddos.sql"),
     },
+    Migration {
+        version: 12,
+        name: "traffic_sources",
+        sqlite: include_str!("../migrations/sqlite/0012_traffic_sources.sql"),
+        postgres: include_str!("../migrations/postgres/0012_traffic_sources.sql"),
+    },
 ];
 
 /// The file of an `sqlite:` URL (`None` for other engines and in-memory databases).
