@@ -47,6 +47,7 @@ use warden_store::reports::Case;
 use warden_store::resources::Resource;
 
 use crate::auth::Principal;
+use crate::ddos_rules::{Direction, IsolationFinding};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
 use crate::notices::NoticeFacts;
@@ -73,6 +74,10 @@ pub struct DdosSettings {
     pub blackhole: BlackholePolicy,
     /// DDOS-2/3: the averaging window of detection, seconds (10..=3600). Default 60.
     pub window_seconds: u32,
+    /// HARM-1: outbound floods and scans.
+    pub harm: crate::ddos_rules::HarmSettings,
+    /// PEN-2: attacks that harm a shared uplink's other tenants.
+    pub isolation: crate::ddos_rules::IsolationSettings,
 }
 
 impl Default for DdosSettings {
@@ -81,6 +86,8 @@ impl Default for DdosSettings {
             protection: ProtectionPolicy::default(),
             blackhole: BlackholePolicy::default(),
             window_seconds: 60,
+            harm: Default::default(),
+            isolation: Default::default(),
         }
     }
 }
@@ -97,6 +104,12 @@ impl DdosSettings {
         if !(10..=3600).contains(&self.window_seconds) {
             return Err(InvalidInput::new("window_seconds", "must be 10 to 3600"));
         }
+        self.harm
+            .validate()
+            .map_err(|e| InvalidInput::new(format!("harm.{}", e.field), e.reason))?;
+        self.isolation
+            .validate()
+            .map_err(|e| InvalidInput::new(format!("isolation.{}", e.field), e.reason))?;
         Ok(())
     }
 
@@ -196,6 +209,12 @@ pub struct TelemetryReceipt {
     pub stale: usize,
     /// Blackholes this batch started (ids).
     pub blackholed: Vec<String>,
+    /// IPs whose traffic above capacity stayed inside an approved stress-test plan (ASMT-2):
+    /// no attack.
+    pub within_plan: Vec<String>,
+    /// What the HARM-1 and PEN-2 rules opened.
+    #[serde(flatten)]
+    pub rules: crate::ddos_rules::RuleOutcome,
 }
 
 /// Body of `PUT /api/ips/{ip}/protection`.
@@ -780,7 +799,8 @@ impl App {
             .into_iter()
             .map(|(ip, samples)| (ip, samples, serde_json::json!({ "detector": who.actor() })))
             .collect();
-        self.judge_samples(&mut tx, who, "api", batch, &mut receipt)
+        let isolation = self
+            .judge_samples(&mut tx, who, "api", batch, &mut receipt)
             .await?;
         let mut ev = self.event(who, "telemetry.ingest", "telemetry".into());
         ev.details = serde_json::json!({
@@ -792,6 +812,7 @@ impl App {
         tx.append_audit(ev).await?;
         tx.commit().await?;
         self.job_wakeup.notify_waiters();
+        self.isolation_rules(isolation, &mut receipt.rules).await?;
         Ok(receipt)
     }
 
@@ -805,8 +826,9 @@ impl App {
         source: &str,
         batch: Vec<(IpAddr, Vec<Sample>, serde_json::Value)>,
         receipt: &mut TelemetryReceipt,
-    ) -> AppResult<()> {
+    ) -> AppResult<Vec<IsolationFinding>> {
         let now = self.now();
+        let mut isolation = Vec::new();
         for (ip, samples, extra) in batch {
             let Some(ctx) = self.ip_context(tx, ip, &Scope::All).await? else {
                 receipt.unknown_ip += samples.len();
@@ -838,10 +860,26 @@ impl App {
                     observed: Some(avg_bps),
                 }
             } else if avg_bps > ctx.capacity {
+                if let Some(plan) = self
+                    .within_stress_plan(ip, Direction::Inbound, Timestamp(now), peak_bps, peak_pps)
+                    .await?
+                {
+                    tracing::info!(%ip, plan, avg_bps, "traffic above capacity inside an approved stress test");
+                    receipt.within_plan.push(ctx.text.clone());
+                    continue;
+                }
                 Command::AttackDetected { peak_bps, peak_pps }
             } else {
                 continue;
             };
+            if let Some(u) = self.ddos.isolation.harmed(ip, avg_bps) {
+                isolation.push(IsolationFinding {
+                    ip,
+                    uplink: u.name.clone(),
+                    threshold_bps: u.threshold_bps,
+                    observed_bps: avg_bps,
+                });
+            }
             let (d, b) = self
                 .blackhole_step(tx, who, &ctx, row, &facts, &cmd, evidence)
                 .await?;
@@ -852,17 +890,20 @@ impl App {
                 receipt.blackholed.push(b.id);
             }
         }
-        Ok(())
+        Ok(isolation)
     }
 
     /// DDOS-2: one tick of this node's flow collector — each local IP's rates over the
     /// collector's window, as seen at `at`. Stored and judged as a detector's samples, with the
     /// top protocols and sources as evidence. `node` names the collecting node (several nodes'
-    /// partial views of one IP add up).
+    /// partial views of one IP add up); `window_secs` is the collector's averaging window.
+    /// Then the rules beside the blackhole run: PEN-2 on the attacked IPs, HARM-1 on the
+    /// outbound rates (see [`crate::ddos_rules`]).
     pub async fn ingest_flow_rates(
         &self,
         node: &str,
         at: Timestamp,
+        window_secs: u32,
         rates: &[FlowRate],
     ) -> AppResult<TelemetryReceipt> {
         let mut receipt = TelemetryReceipt::default();
@@ -895,10 +936,14 @@ impl App {
         let mut tx = self.store.begin_write().await?;
         tx.lock_chain().await?;
         let source = format!("flow:{node}");
-        self.judge_samples(&mut tx, &who, &source, batch, &mut receipt)
+        let isolation = self
+            .judge_samples(&mut tx, &who, &source, batch, &mut receipt)
             .await?;
         tx.commit().await?;
         self.job_wakeup.notify_waiters();
+        self.isolation_rules(isolation, &mut receipt.rules).await?;
+        self.harm_rules(at, window_secs, rates, &mut receipt.rules)
+            .await?;
         Ok(receipt)
     }
 

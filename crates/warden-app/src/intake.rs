@@ -319,7 +319,7 @@ impl App {
         Ok(receipt)
     }
 
-    async fn store_report(
+    pub(crate) async fn store_report(
         &self,
         tx: &mut WriteTx,
         who: &Principal,

@@ -36,6 +36,7 @@ pub mod auth;
 pub mod clock;
 pub mod crypto;
 pub mod ddos;
+pub mod ddos_rules;
 pub mod enforce;
 pub mod error;
 pub mod i18n;
@@ -181,6 +182,10 @@ pub struct App {
     pub notice_templates: Arc<notices::NoticeTemplates>,
     /// DDoS protection, the blackhole ladder and detection (DDOS-1..5).
     pub ddos: Arc<ddos::DdosSettings>,
+    /// Approved stress-test plans (ASMT-2): traffic inside one is no attack.
+    pub stress_plans: Arc<dyn ddos_rules::StressPlans>,
+    /// What the HARM-1 and PEN-2 rules reported lately (one report per period).
+    pub rule_memory: Arc<ddos_rules::RuleMemory>,
 }
 
 impl Settings {
@@ -243,6 +248,8 @@ impl App {
             notices: Arc::new(outbound::NoticeSettings::default()),
             notice_templates: notices::NoticeTemplates::builtin(),
             ddos: Arc::new(ddos::DdosSettings::default()),
+            stress_plans: Arc::new(ddos_rules::NoStressPlans),
+            rule_memory: Arc::new(ddos_rules::RuleMemory::default()),
             store,
         }
     }
@@ -306,6 +313,12 @@ impl App {
     /// The same app with other DDoS settings (DDOS-1..5).
     pub fn with_ddos(mut self, d: ddos::DdosSettings) -> App {
         self.ddos = Arc::new(d);
+        self
+    }
+
+    /// The same app reading approved stress-test plans from `p` (ASMT-2).
+    pub fn with_stress_plans(mut self, p: Arc<dyn ddos_rules::StressPlans>) -> App {
+        self.stress_plans = p;
         self
     }
 

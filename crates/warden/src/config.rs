@@ -71,6 +71,16 @@ pub struct Ddos {
     /// DDOS-2/3: detection averages an IP's inbound bps over this many seconds (10..=3600).
     /// Default 60.
     pub window_seconds: u32,
+    /// HARM-1: `[ddos.harm]` `flood_bps` (default 1000000000), `flood_pps` (500000),
+    /// `scan_peers` (1000 distinct hosts within the flow collector's window), `flood_action`
+    /// and `scan_action` (`restrict` = open the case and `block_network` at once, `report` =
+    /// open the case for an operator; defaults `restrict` and `report`), `repeat_minutes`
+    /// (one report per IP and kind per period, default 30).
+    pub harm: warden_app::ddos_rules::HarmSettings,
+    /// PEN-2: `[ddos.isolation]` `auto_isolate` (default false) and `[[ddos.isolation.uplinks]]`
+    /// with `name`, `prefixes` and `threshold_bps`: an attack whose traffic alone reaches an
+    /// uplink's threshold harms its other tenants.
+    pub isolation: warden_app::ddos_rules::IsolationSettings,
 }
 
 impl Default for Ddos {
@@ -80,6 +90,8 @@ impl Default for Ddos {
             protection: d.protection,
             blackhole: d.blackhole,
             window_seconds: d.window_seconds,
+            harm: d.harm,
+            isolation: d.isolation,
         }
     }
 }
@@ -91,6 +103,8 @@ impl Ddos {
             protection: self.protection.clone(),
             blackhole: self.blackhole.clone(),
             window_seconds: self.window_seconds,
+            harm: self.harm.clone(),
+            isolation: self.isolation.clone(),
         };
         s.validate()
             .map_err(|e| anyhow::anyhow!("ddos.{}: {}", e.field, e.reason))?;

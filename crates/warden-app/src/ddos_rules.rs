@@ -1,0 +1,584 @@
+//! The rules beside the blackhole (issue 12):
+//!
+//! - **HARM-1**: outbound floods and scans from a tenant's IP, seen by the flow collector, open
+//!   a harmful-behaviour case (`ddos_attack` for a flood, `scanning` for a scan) with the rates
+//!   as evidence; a flood also restricts the machine at once (`block_network`) unless the
+//!   provider configured `report` only. One report per IP and kind per `repeat_minutes`, so a
+//!   flood lasting an hour is one case with a few reports, not 3600.
+//! - **PEN-2**: an attack on one tenant's IP that harms other tenants — its traffic alone fills a
+//!   configured shared uplink above the uplink's threshold — opens a `ddos_victim_impact` case
+//!   that "impacts other tenants"; with `auto_isolate` it is confirmed at once with wide impact,
+//!   which grades it especially serious and isolates the account (billing counted to the
+//!   isolation day, as the lifecycle records it). Without `auto_isolate` it waits in triage for
+//!   an operator, who may isolate.
+//! - **ASMT-2**: the hook for approved stress tests. Traffic to or from an IP inside an approved
+//!   plan's window and within its peak is not an attack against or by the tenant; traffic
+//!   outside the plan is. [`StressPlans`] is what the assessments workflow implements; until
+//!   then Warden has [`NoStressPlans`] (nothing approved) and [`HeldStressPlans`] (plans held
+//!   in memory).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use warden_domain::report::{ReportRequest, Source};
+use warden_domain::resource::InvalidInput;
+use warden_domain::taxonomy::Category;
+use warden_domain::time::Timestamp;
+
+use crate::App;
+use crate::auth::Principal;
+use crate::ddos::FlowRate;
+use crate::error::{AppError, AppResult};
+use crate::lifecycle::{ConfirmInput, EnforceInput};
+
+/// Which way traffic goes, seen from the tenant's IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// To the IP (a stress test against the tenant's own resource).
+    Inbound,
+    /// From the IP (a stress test the tenant runs from it).
+    Outbound,
+}
+
+/// An approved stress-test window of one IP (ASMT-2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovedWindow {
+    /// The approved plan.
+    pub plan_id: String,
+    /// Which way the test traffic goes.
+    pub direction: Direction,
+    /// The window's start.
+    pub from: Timestamp,
+    /// The window's end (exclusive).
+    pub until: Timestamp,
+    /// The plan's peak, bps.
+    pub peak_bps: u64,
+    /// The plan's peak, pps.
+    pub peak_pps: u64,
+}
+
+impl ApprovedWindow {
+    /// Whether traffic of `bps`/`pps` going `direction` at `at` stays inside the plan.
+    pub fn covers(&self, direction: Direction, at: Timestamp, bps: u64, pps: u64) -> bool {
+        self.direction == direction
+            && self.from.millis() <= at.millis()
+            && at.millis() < self.until.millis()
+            && bps <= self.peak_bps
+            && pps <= self.peak_pps
+    }
+}
+
+/// A boxed future of the hook.
+pub type PlansFuture<'a> =
+    Pin<Box<dyn Future<Output = AppResult<Vec<ApprovedWindow>>> + Send + 'a>>;
+
+/// Where approved stress-test plans come from (ASMT-2; the assessments workflow fills it).
+pub trait StressPlans: Send + Sync + std::fmt::Debug {
+    /// The approved windows of `ip` that include `at`.
+    fn windows(&self, ip: IpAddr, at: Timestamp) -> PlansFuture<'_>;
+}
+
+/// No plan is approved: every attack counts.
+#[derive(Debug, Default)]
+pub struct NoStressPlans;
+
+impl StressPlans for NoStressPlans {
+    fn windows(&self, _: IpAddr, _: Timestamp) -> PlansFuture<'_> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+/// Plans held in memory, by IP.
+#[derive(Debug, Default)]
+pub struct HeldStressPlans {
+    plans: Mutex<Vec<(IpAddr, ApprovedWindow)>>,
+}
+
+impl HeldStressPlans {
+    /// Approves `window` for `ip`.
+    pub fn approve(&self, ip: IpAddr, window: ApprovedWindow) {
+        self.plans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((ip, window));
+    }
+}
+
+impl StressPlans for HeldStressPlans {
+    fn windows(&self, ip: IpAddr, at: Timestamp) -> PlansFuture<'_> {
+        let found = self
+            .plans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(p, w)| {
+                *p == ip && w.from.millis() <= at.millis() && at.millis() < w.until.millis()
+            })
+            .map(|(_, w)| w.clone())
+            .collect();
+        Box::pin(async move { Ok(found) })
+    }
+}
+
+/// What a harmful-behaviour detection does (HARM-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HarmAction {
+    /// Open the case for an operator (triage).
+    Report,
+    /// Open the case and restrict the machine at once (`block_network`).
+    Restrict,
+}
+
+/// `[ddos.harm]`: when outbound traffic from a tenant IP is harmful (HARM-1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HarmSettings {
+    /// An outbound flood: at least this many bps from one IP (default 1 Gbps).
+    pub flood_bps: u64,
+    /// An outbound flood: or at least this many pps (default 500 000).
+    pub flood_pps: u64,
+    /// A scan: at least this many distinct hosts contacted within the collector's window
+    /// (default 1000).
+    pub scan_peers: u64,
+    /// What a flood does (default `restrict`).
+    pub flood_action: HarmAction,
+    /// What a scan does (default `report`).
+    pub scan_action: HarmAction,
+    /// At most one report per IP and kind per this many minutes (1..=1440, default 30).
+    pub repeat_minutes: u32,
+}
+
+impl Default for HarmSettings {
+    fn default() -> Self {
+        HarmSettings {
+            flood_bps: 1_000_000_000,
+            flood_pps: 500_000,
+            scan_peers: 1000,
+            flood_action: HarmAction::Restrict,
+            scan_action: HarmAction::Report,
+            repeat_minutes: 30,
+        }
+    }
+}
+
+/// A shared uplink (PEN-2): the prefixes behind it and the level that harms its other tenants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Uplink {
+    /// Its name, as operators know it.
+    pub name: String,
+    /// The prefixes it carries.
+    pub prefixes: Vec<IpNet>,
+    /// An attack whose traffic alone reaches this many bps harms the uplink's other tenants.
+    pub threshold_bps: u64,
+}
+
+/// `[ddos.isolation]` (PEN-2).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IsolationSettings {
+    /// The shared uplinks; none (the default) = the rule never fires.
+    pub uplinks: Vec<Uplink>,
+    /// Confirm the case at once with wide impact, which isolates the account (default false:
+    /// the case waits for an operator).
+    pub auto_isolate: bool,
+}
+
+impl HarmSettings {
+    /// Checks the configuration; the error names the field.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        for (name, v) in [
+            ("flood_bps", self.flood_bps),
+            ("flood_pps", self.flood_pps),
+            ("scan_peers", self.scan_peers),
+        ] {
+            if v == 0 {
+                return Err(InvalidInput::new(name, "must be above 0"));
+            }
+        }
+        if !(1..=1440).contains(&self.repeat_minutes) {
+            return Err(InvalidInput::new("repeat_minutes", "must be 1 to 1440"));
+        }
+        Ok(())
+    }
+}
+
+impl IsolationSettings {
+    /// Checks the configuration; the error names the field.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        for (i, u) in self.uplinks.iter().enumerate() {
+            if warden_domain::text::is_blank(&u.name) {
+                return Err(InvalidInput::new(format!("uplinks[{i}].name"), "is empty"));
+            }
+            if u.prefixes.is_empty() {
+                return Err(InvalidInput::new(
+                    format!("uplinks[{i}].prefixes"),
+                    "must name at least one prefix",
+                ));
+            }
+            if u.threshold_bps == 0 {
+                return Err(InvalidInput::new(
+                    format!("uplinks[{i}].threshold_bps"),
+                    "must be above 0",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The first uplink carrying `ip` whose threshold `bps` reaches.
+    pub fn harmed(&self, ip: IpAddr, bps: u64) -> Option<&Uplink> {
+        self.uplinks
+            .iter()
+            .find(|u| bps >= u.threshold_bps && u.prefixes.iter().any(|p| p.contains(&ip)))
+    }
+}
+
+/// A harmful-behaviour finding of one IP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HarmFinding {
+    pub ip: IpAddr,
+    pub category: Category,
+    pub action: HarmAction,
+    pub description: String,
+    pub evidence: serde_json::Value,
+}
+
+/// HARM-1: what one tick's outbound rates of one IP show, if anything harmful.
+pub(crate) fn harm_of(h: &HarmSettings, r: &FlowRate, window_secs: u32) -> Vec<HarmFinding> {
+    let mut out = Vec::new();
+    let evidence = serde_json::json!({
+        "out_bps": r.out_bps,
+        "out_pps": r.out_pps,
+        "out_peers": r.out_peers,
+        "window_seconds": window_secs,
+    });
+    if r.out_bps >= h.flood_bps || r.out_pps >= h.flood_pps {
+        out.push(HarmFinding {
+            ip: r.ip,
+            category: Category::DdosAttack,
+            action: h.flood_action,
+            description: format!(
+                "HARM-1: outbound flood from {}: {} bps, {} pps (threshold {} bps or {} pps)",
+                r.ip, r.out_bps, r.out_pps, h.flood_bps, h.flood_pps
+            ),
+            evidence: evidence.clone(),
+        });
+    }
+    if r.out_peers >= h.scan_peers {
+        out.push(HarmFinding {
+            ip: r.ip,
+            category: Category::Scanning,
+            action: h.scan_action,
+            description: format!(
+                "HARM-1: {} contacted about {} distinct hosts within {} s (threshold {})",
+                r.ip, r.out_peers, window_secs, h.scan_peers
+            ),
+            evidence,
+        });
+    }
+    out
+}
+
+/// The PEN-2 finding of an attacked IP: which uplink it harms, at what rate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IsolationFinding {
+    pub ip: IpAddr,
+    pub uplink: String,
+    pub threshold_bps: u64,
+    pub observed_bps: u64,
+}
+
+/// What the rules opened or did after a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct RuleOutcome {
+    /// Harmful-behaviour cases reported (HARM-1), ids.
+    pub harm_cases: Vec<String>,
+    /// Cases of attacks that harmed other tenants (PEN-2), ids.
+    pub isolation_cases: Vec<String>,
+}
+
+/// When each (IP, category) was last reported by these rules, ms: one report per
+/// `repeat_minutes`.
+#[derive(Debug, Default)]
+pub struct RuleMemory {
+    last: Mutex<HashMap<(IpAddr, Category), i64>>,
+}
+
+impl RuleMemory {
+    /// Whether (ip, category) may be reported at `now`; if so, notes it.
+    fn take(&self, ip: IpAddr, category: Category, now: i64, every_ms: i64) -> bool {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.len() > 100_000 {
+            last.retain(|_, at| *at > now - every_ms);
+        }
+        match last.get(&(ip, category)) {
+            Some(at) if *at > now - every_ms => false,
+            _ => {
+                last.insert((ip, category), now);
+                true
+            }
+        }
+    }
+}
+
+impl App {
+    /// Whether traffic of `ip` going `direction` at `at` stays inside an approved stress-test
+    /// plan (ASMT-2); the plan's id if so.
+    pub(crate) async fn within_stress_plan(
+        &self,
+        ip: IpAddr,
+        direction: Direction,
+        at: Timestamp,
+        bps: u64,
+        pps: u64,
+    ) -> AppResult<Option<String>> {
+        let windows = self.stress_plans.windows(ip, at).await?;
+        Ok(windows
+            .into_iter()
+            .find(|w| w.covers(direction, at, bps, pps))
+            .map(|w| w.plan_id))
+    }
+
+    /// A report of the system's own detection, as a detector's (source `detector`), in its own
+    /// transaction; the case id it joined or opened.
+    async fn rule_report(
+        &self,
+        ip: IpAddr,
+        category: Category,
+        description: String,
+        evidence: &serde_json::Value,
+    ) -> AppResult<Option<String>> {
+        let req = ReportRequest {
+            target: Some(ip.to_string()),
+            category: Some(category.code().to_string()),
+            description: Some(description),
+            evidence: Some(evidence.to_string()),
+            confidence: Some(1.0),
+            ..Default::default()
+        };
+        let valid = req.validate()?;
+        let mut tx = self.store.begin_write().await?;
+        let receipt = self
+            .store_report(
+                &mut tx,
+                &Principal::System,
+                Source::Detector,
+                crate::intake::Format::Json,
+                valid,
+                None,
+            )
+            .await?;
+        tx.commit().await?;
+        self.metrics.inc_accepted(1);
+        Ok(receipt.case_id.filter(|_| receipt.owned == Some(true)))
+    }
+
+    /// HARM-1 for one tick of flow rates: a case per harmful IP and kind (at most one report per
+    /// `repeat_minutes`), restricted at once where configured. Traffic inside an approved
+    /// stress-test plan is not harmful.
+    pub(crate) async fn harm_rules(
+        &self,
+        at: Timestamp,
+        window_secs: u32,
+        rates: &[FlowRate],
+        outcome: &mut RuleOutcome,
+    ) -> AppResult<()> {
+        let every_ms = i64::from(self.ddos.harm.repeat_minutes) * 60_000;
+        for r in rates {
+            for f in harm_of(&self.ddos.harm, r, window_secs) {
+                if let Some(plan) = self
+                    .within_stress_plan(f.ip, Direction::Outbound, at, r.out_bps, r.out_pps)
+                    .await?
+                {
+                    tracing::debug!(ip = %f.ip, plan, "outbound traffic inside an approved stress test");
+                    continue;
+                }
+                if !self
+                    .rule_memory
+                    .take(f.ip, f.category, self.now(), every_ms)
+                {
+                    continue;
+                }
+                let Some(case_id) = self
+                    .rule_report(f.ip, f.category, f.description.clone(), &f.evidence)
+                    .await?
+                else {
+                    // No resource owns the IP: the report waits in triage as unowned.
+                    continue;
+                };
+                if f.action == HarmAction::Restrict {
+                    let input = EnforceInput {
+                        actions: Some(vec!["block_network".into()]),
+                        no_unblock: false,
+                        reason: Some(f.description.clone()),
+                    };
+                    match self.enforce_case(&Principal::System, &case_id, input).await {
+                        // Already restricted (a report that joined the case), or moved on.
+                        Ok(_) | Err(AppError::Conflict(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                outcome.harm_cases.push(case_id);
+            }
+        }
+        Ok(())
+    }
+
+    /// PEN-2 for attacked IPs whose traffic harms a shared uplink: a `ddos_victim_impact` case
+    /// that impacts other tenants; confirmed with wide impact (isolation) when configured.
+    pub(crate) async fn isolation_rules(
+        &self,
+        found: Vec<IsolationFinding>,
+        outcome: &mut RuleOutcome,
+    ) -> AppResult<()> {
+        let every_ms = i64::from(self.ddos.harm.repeat_minutes) * 60_000;
+        for f in found {
+            if !self
+                .rule_memory
+                .take(f.ip, Category::DdosVictimImpact, self.now(), every_ms)
+            {
+                continue;
+            }
+            let description = format!(
+                "PEN-2: the attack on {} ({} bps) reaches shared uplink {}'s threshold ({} bps) and harms its other tenants",
+                f.ip, f.observed_bps, f.uplink, f.threshold_bps
+            );
+            let evidence = serde_json::json!({
+                "rule": "PEN-2",
+                "uplink": f.uplink,
+                "threshold_bps": f.threshold_bps,
+                "observed_bps": f.observed_bps,
+            });
+            let Some(case_id) = self
+                .rule_report(
+                    f.ip,
+                    Category::DdosVictimImpact,
+                    description.clone(),
+                    &evidence,
+                )
+                .await?
+            else {
+                continue;
+            };
+            if self.ddos.isolation.auto_isolate {
+                let input = ConfirmInput {
+                    reason: Some(description),
+                    impacts_other_tenants: Some(true),
+                    wide_impact: Some(true),
+                    ..Default::default()
+                };
+                match self.confirm_case(&Principal::System, &case_id, input).await {
+                    Ok(_) | Err(AppError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            outcome.isolation_cases.push(case_id);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate(out_bps: u64, out_pps: u64, out_peers: u64) -> FlowRate {
+        FlowRate {
+            ip: "203.0.113.9".parse().unwrap(),
+            in_bps: 0,
+            in_pps: 0,
+            out_bps,
+            out_pps,
+            out_peers,
+            top_protocols: vec![],
+            top_sources: vec![],
+        }
+    }
+
+    /// HARM-1: a flood by bps or by pps, a scan by peers; quiet traffic is nothing.
+    #[test]
+    fn harm_thresholds() {
+        let h = HarmSettings::default();
+        assert!(harm_of(&h, &rate(999_999_999, 499_999, 999), 10).is_empty());
+        let f = harm_of(&h, &rate(1_000_000_000, 0, 0), 10);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].category, Category::DdosAttack);
+        assert_eq!(f[0].action, HarmAction::Restrict);
+        assert_eq!(
+            harm_of(&h, &rate(0, 500_000, 0), 10)[0].category,
+            Category::DdosAttack
+        );
+        let s = harm_of(&h, &rate(0, 0, 1000), 10);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].category, Category::Scanning);
+        assert_eq!(s[0].action, HarmAction::Report);
+        assert!(
+            s[0].description.contains("1000 distinct hosts"),
+            "{}",
+            s[0].description
+        );
+        assert_eq!(harm_of(&h, &rate(2_000_000_000, 0, 5000), 10).len(), 2);
+    }
+
+    /// ASMT-2: a window covers its direction, its time (end exclusive) and its peaks only.
+    #[test]
+    fn stress_window_covers_only_the_plan() {
+        let w = ApprovedWindow {
+            plan_id: "plan_1".into(),
+            direction: Direction::Inbound,
+            from: Timestamp(1000),
+            until: Timestamp(2000),
+            peak_bps: 5_000,
+            peak_pps: 50,
+        };
+        assert!(w.covers(Direction::Inbound, Timestamp(1000), 5_000, 50));
+        assert!(!w.covers(Direction::Outbound, Timestamp(1000), 5_000, 50));
+        assert!(!w.covers(Direction::Inbound, Timestamp(2000), 1, 1));
+        assert!(!w.covers(Direction::Inbound, Timestamp(999), 1, 1));
+        assert!(!w.covers(Direction::Inbound, Timestamp(1500), 5_001, 1));
+        assert!(!w.covers(Direction::Inbound, Timestamp(1500), 1, 51));
+    }
+
+    /// PEN-2: the uplink rule fires only for its prefixes and at its threshold.
+    #[test]
+    fn uplink_rule() {
+        let s = IsolationSettings {
+            uplinks: vec![Uplink {
+                name: "bj-1".into(),
+                prefixes: vec!["203.0.113.0/24".parse().unwrap()],
+                threshold_bps: 10_000,
+            }],
+            auto_isolate: false,
+        };
+        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        assert!(s.harmed(ip, 9_999).is_none());
+        assert_eq!(s.harmed(ip, 10_000).map(|u| u.name.as_str()), Some("bj-1"));
+        assert!(s.harmed("198.51.100.7".parse().unwrap(), 1 << 40).is_none());
+        assert!(s.validate().is_ok());
+        let mut bad = s.clone();
+        bad.uplinks[0].prefixes.clear();
+        assert_eq!(bad.validate().unwrap_err().field, "uplinks[0].prefixes");
+    }
+
+    /// One report per IP and kind per period; other IPs and kinds are separate.
+    #[test]
+    fn memory_limits_repeats() {
+        let m = RuleMemory::default();
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        assert!(m.take(ip, Category::Scanning, 0, 1000));
+        assert!(!m.take(ip, Category::Scanning, 999, 1000));
+        assert!(m.take(ip, Category::DdosAttack, 999, 1000));
+        assert!(m.take(ip, Category::Scanning, 1000, 1000));
+    }
+}
