@@ -121,6 +121,7 @@ struct World {
     operator: String,
     tenant: String,
     reviewer: String,
+    detector: String,
 }
 
 impl World {
@@ -171,6 +172,50 @@ impl World {
         )
         .await;
         p["actions"][0]["state"].clone()
+    }
+
+    /// DDOS-2/3: a detector's samples above the basic capacity (2 Gbps) blackhole `ip`;
+    /// returns the blackhole's id.
+    async fn attack(&self, ip: &str) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let samples: Vec<Value> = (0..5)
+            .map(|i| {
+                json!({
+                    "ip": ip,
+                    "at": warden_domain::time::Timestamp(now - i * 1000).to_rfc3339(),
+                    "in_bps": 9_000_000_000_u64,
+                    "in_pps": 1_500_000,
+                })
+            })
+            .collect();
+        let (s, b) = http(
+            &self.base,
+            "POST",
+            "/api/telemetry",
+            Some(&self.detector),
+            Some(&json!({ "samples": samples })),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["blackholed"].as_array().map(Vec::len), Some(1), "{b}");
+        b["blackholed"][0].as_str().unwrap().to_string()
+    }
+
+    /// An operator releases a blackhole (DDOS-5).
+    async fn release(&self, id: &str) {
+        let (s, b) = http(
+            &self.base,
+            "POST",
+            &format!("/api/blackholes/{id}/release"),
+            Some(&self.operator),
+            Some(&json!({ "reason": "the upstream scrubbing centre took the attack" })),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["released"], true, "{b}");
     }
 
     /// The tenant files an unblock ticket, a reviewer closes it with a lift.
@@ -242,6 +287,7 @@ async fn blackholes_reach_a_real_bird_peer_through_exabgp() {
         operator: String::new(),
         tenant: String::new(),
         reviewer: String::new(),
+        detector: String::new(),
     };
     let (s, b) = http(
         &base,
@@ -257,6 +303,8 @@ async fn blackholes_reach_a_real_bird_peer_through_exabgp() {
         { "kind": "public_ip", "value": "203.0.113.8" },
         { "kind": "public_ip", "value": "2001:db8::7" },
         { "kind": "public_ip", "value": "2001:db8::8" },
+        { "kind": "public_ip", "value": "203.0.113.9" },
+        { "kind": "public_ip", "value": "203.0.113.10" },
     ]);
     let (s, b) = http(
         &base,
@@ -270,6 +318,7 @@ async fn blackholes_reach_a_real_bird_peer_through_exabgp() {
     w.operator = w.token("operator", None).await;
     w.tenant = w.token("tenant", Some("acme")).await;
     w.reviewer = w.token("reviewer", None).await;
+    w.detector = w.token("detector", None).await;
     let token_file = d.join("edge.token");
     std::fs::write(&token_file, w.token("edge", None).await).unwrap();
 
@@ -324,6 +373,25 @@ async fn blackholes_reach_a_real_bird_peer_through_exabgp() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // Telemetry above capacity: the blackhole starts with the detection and its /32 reaches BIRD
+    // with the BLACKHOLE community (the bench measures this latency; here it is printed); an
+    // operator's release withdraws it.
+    let t = Instant::now();
+    let bh = w.attack("203.0.113.9").await;
+    let latency = wait("203.0.113.9/32 in BIRD after detection", 10, || {
+        blackholed(birdc, &sock, "203.0.113.9/32")
+    })
+    .await;
+    eprintln!(
+        "detection of 203.0.113.9 → /32 in BIRD in {latency:?} ({:?} with the telemetry request)",
+        t.elapsed()
+    );
+    w.release(&bh).await;
+    wait("203.0.113.9/32 withdrawn after the release", 10, || {
+        absent(birdc, &sock, "203.0.113.9/32")
+    })
+    .await;
+
     // IPv6: a /128, same communities; a lift withdraws it.
     let t = Instant::now();
     let v6 = w.blackhole("2001:db8::7").await;
@@ -353,9 +421,15 @@ async fn blackholes_reach_a_real_bird_peer_through_exabgp() {
 
     // kill -9 Warden: the route stays (losing Warden withdraws nothing), and after a restart on
     // the same data the bridge re-reads the snapshot: still right, and new changes arrive.
+    let detected = w.attack("203.0.113.10").await;
+    wait("203.0.113.10/32 in BIRD", 10, || {
+        blackholed(birdc, &sock, "203.0.113.10/32")
+    })
+    .await;
     warden.kill9();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(blackholed(birdc, &sock, "203.0.113.7/32"));
+    assert!(blackholed(birdc, &sock, "203.0.113.10/32"));
     let mut warden = spawn_warden_on(&listen, d, &envs, &[]);
     let v4b = w.blackhole("203.0.113.8").await;
     let t = Instant::now();
@@ -370,6 +444,15 @@ async fn blackholes_reach_a_real_bird_peer_through_exabgp() {
     w.lift(&v4).await;
     wait("203.0.113.7/32 withdrawn after the restart", 10, || {
         absent(birdc, &sock, "203.0.113.7/32")
+    })
+    .await;
+    assert!(
+        blackholed(birdc, &sock, "203.0.113.10/32"),
+        "the detected blackhole survived the crash"
+    );
+    w.release(&detected).await;
+    wait("203.0.113.10/32 withdrawn after the restart", 10, || {
+        absent(birdc, &sock, "203.0.113.10/32")
     })
     .await;
     assert!(absent(birdc, &sock, "2001:db8::7/128"), "nothing stranded");
