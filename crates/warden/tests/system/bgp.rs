@@ -3,6 +3,8 @@
 //! blackhole reaches BIRD as a host route with the RFC 7999 BLACKHOLE community and no-export,
 //! the action is `applied` once the bridge confirmed it, a lift withdraws it, and after Warden
 //! is killed with -9 and restarted (and the bridge itself killed) BIRD's table is right again.
+//! The same holds for a blackhole a detector's telemetry starts (DDOS-2/3) and an operator
+//! releases (DDOS-5).
 //! 203.0.113.0/24 and 2001:db8::/32 are route data only; sessions are 127.0.0.1 ↔ 127.0.0.2.
 
 use std::path::Path;
@@ -177,10 +179,8 @@ impl World {
     /// DDOS-2/3: a detector's samples above the basic capacity (2 Gbps) blackhole `ip`;
     /// returns the blackhole's id.
     async fn attack(&self, ip: &str) -> String {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
+        // The spawned Warden runs on the system clock; so do its samples.
+        let now = warden_app::clock::Clock::now(&warden_app::clock::SystemClock).millis();
         let samples: Vec<Value> = (0..5)
             .map(|i| {
                 json!({
