@@ -6,6 +6,7 @@
 //! `now` as a [`time::Timestamp`]. Invalid values are rejected at the boundary by `parse`
 //! constructors, so the rest of Warden handles only valid ones.
 
+pub mod assessment;
 pub mod blackhole;
 pub mod calendar;
 pub mod canonical;
