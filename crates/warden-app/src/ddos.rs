@@ -47,11 +47,12 @@ use warden_store::reports::Case;
 use warden_store::resources::Resource;
 
 use crate::auth::Principal;
-use crate::ddos_rules::{Direction, IsolationFinding};
+use crate::ddos_rules::{Direction, IsolationFinding, PlanVerdict, exceeded_words};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
 use crate::notices::NoticeFacts;
 use crate::{App, digest};
+use warden_domain::assessment::Observed;
 
 /// The highest rate a sample may carry (1 Pbps, 10^15 pps): beyond any link.
 pub const MAX_RATE: u64 = 1_000_000_000_000_000;
@@ -394,6 +395,18 @@ struct IpContext {
     resource: Resource,
     protection: Protection,
     capacity: u64,
+}
+
+/// The top sources a flow collector put in a decision's evidence.
+fn top_sources(evidence: &serde_json::Value) -> Vec<IpAddr> {
+    evidence["top_sources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s["ip"].as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn i64_of(v: u64) -> i64 {
@@ -860,13 +873,28 @@ impl App {
                     observed: Some(avg_bps),
                 }
             } else if avg_bps > ctx.capacity {
-                if let Some(plan) = self
-                    .within_stress_plan(ip, Direction::Inbound, Timestamp(now), peak_bps, peak_pps)
+                let observed = Observed {
+                    at: Timestamp(now),
+                    bps: avg_bps,
+                    pps: peak_pps,
+                    sources: top_sources(&evidence),
+                };
+                match self
+                    .stress_verdict(ip, Direction::Inbound, &observed)
                     .await?
                 {
-                    tracing::info!(%ip, plan, avg_bps, "traffic above capacity inside an approved stress test");
-                    receipt.within_plan.push(ctx.text.clone());
-                    continue;
+                    PlanVerdict::NoPlan => {}
+                    PlanVerdict::Inside { plan_id } => {
+                        tracing::info!(%ip, plan_id, avg_bps, "traffic above capacity inside an approved stress test");
+                        receipt.within_plan.push(ctx.text.clone());
+                        continue;
+                    }
+                    v @ PlanVerdict::Exceeded { .. } => {
+                        if let Some(e) = evidence.as_object_mut() {
+                            e.insert("stress_plan".into(), serde_json::json!(v));
+                            e.insert("stress_plan_words".into(), exceeded_words(&v).into());
+                        }
+                    }
                 }
                 Command::AttackDetected { peak_bps, peak_pps }
             } else {

@@ -25,6 +25,7 @@ use std::sync::Mutex;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+use warden_domain::assessment::{self, AssessmentTarget, Exceeded, Observed, Plan};
 use warden_domain::report::{ReportRequest, Source};
 use warden_domain::resource::InvalidInput;
 use warden_domain::taxonomy::Category;
@@ -40,87 +41,142 @@ use crate::lifecycle::{ConfirmInput, EnforceInput};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
-    /// To the IP (a stress test against the tenant's own resource).
+    /// To the IP: it is one of a plan's targets.
     Inbound,
-    /// From the IP (a stress test the tenant runs from it).
+    /// From the IP: it is one of a plan's sources (the tenant's own load generator).
     Outbound,
 }
 
-/// An approved stress-test window of one IP (ASMT-2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApprovedWindow {
-    /// The approved plan.
-    pub plan_id: String,
-    /// Which way the test traffic goes.
-    pub direction: Direction,
-    /// The window's start.
-    pub from: Timestamp,
-    /// The window's end (exclusive).
-    pub until: Timestamp,
-    /// The plan's peak, bps.
-    pub peak_bps: u64,
-    /// The plan's peak, pps.
-    pub peak_pps: u64,
+/// An approved (or declared) stress-test plan in force, as the DDoS plane checks it (ASMT-2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StressPlanRecord {
+    /// The assessment's id.
+    pub id: String,
+    /// Its targets.
+    pub targets: Vec<AssessmentTarget>,
+    /// Its declared sources.
+    pub sources: Vec<IpNet>,
+    /// Its window's start.
+    pub window_start: Timestamp,
+    /// Its window's end (exclusive).
+    pub window_end: Timestamp,
+    /// Its plan: the peaks.
+    pub plan: Plan,
 }
 
-impl ApprovedWindow {
-    /// Whether traffic of `bps`/`pps` going `direction` at `at` stays inside the plan.
-    pub fn covers(&self, direction: Direction, at: Timestamp, bps: u64, pps: u64) -> bool {
-        self.direction == direction
-            && self.from.millis() <= at.millis()
-            && at.millis() < self.until.millis()
-            && bps <= self.peak_bps
-            && pps <= self.peak_pps
+impl StressPlanRecord {
+    /// Which way `ip` takes part in the plan, if at all.
+    pub fn direction_of(&self, ip: IpAddr) -> Option<Direction> {
+        if self.targets.iter().any(|t| t.contains_ip(ip)) {
+            Some(Direction::Inbound)
+        } else if self.sources.iter().any(|n| n.contains(&ip)) {
+            Some(Direction::Outbound)
+        } else {
+            None
+        }
     }
+
+    /// Whether traffic of `ip` going `direction` stays inside the plan; `None` when the plan
+    /// does not concern the IP that way. Outbound traffic is the plan's own source: only the
+    /// window and the peaks apply.
+    pub fn verdict(
+        &self,
+        ip: IpAddr,
+        direction: Direction,
+        o: &Observed,
+    ) -> Option<Result<(), Exceeded>> {
+        if self.direction_of(ip) != Some(direction) {
+            return None;
+        }
+        let any_source = [IpNet::from(ip)];
+        let sources: &[IpNet] = match direction {
+            Direction::Inbound => &self.sources,
+            Direction::Outbound => &any_source,
+        };
+        let o = match direction {
+            Direction::Inbound => o.clone(),
+            Direction::Outbound => Observed {
+                sources: vec![],
+                ..o.clone()
+            },
+        };
+        Some(assessment::within_plan(
+            self.window_start,
+            self.window_end,
+            sources,
+            &self.plan,
+            &o,
+        ))
+    }
+}
+
+/// What the plans in force say of some traffic (ASMT-2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "verdict")]
+pub enum PlanVerdict {
+    /// No plan concerns the IP: an attack is an attack.
+    NoPlan,
+    /// Inside this plan: no attack.
+    Inside {
+        /// The assessment.
+        plan_id: String,
+    },
+    /// A plan concerns the IP, and the traffic went beyond it: an attack, and the case says
+    /// which limit was exceeded.
+    Exceeded {
+        /// The assessment.
+        plan_id: String,
+        /// The limit.
+        exceeded: Exceeded,
+    },
 }
 
 /// A boxed future of the hook.
 pub type PlansFuture<'a> =
-    Pin<Box<dyn Future<Output = AppResult<Vec<ApprovedWindow>>> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = AppResult<Vec<StressPlanRecord>>> + Send + 'a>>;
 
-/// Where approved stress-test plans come from (ASMT-2; the assessments workflow fills it).
+/// Where the stress-test plans in force come from (ASMT-2; the assessments workflow).
 pub trait StressPlans: Send + Sync + std::fmt::Debug {
-    /// The approved windows of `ip` that include `at`.
-    fn windows(&self, ip: IpAddr, at: Timestamp) -> PlansFuture<'_>;
+    /// The plans in force (approved, not ended or stopped) that name `ip` as a target or a
+    /// source.
+    fn plans_for(&self, ip: IpAddr) -> PlansFuture<'_>;
 }
 
-/// No plan is approved: every attack counts.
+/// No plan is in force: every attack counts.
 #[derive(Debug, Default)]
 pub struct NoStressPlans;
 
 impl StressPlans for NoStressPlans {
-    fn windows(&self, _: IpAddr, _: Timestamp) -> PlansFuture<'_> {
+    fn plans_for(&self, _: IpAddr) -> PlansFuture<'_> {
         Box::pin(async { Ok(Vec::new()) })
     }
 }
 
-/// Plans held in memory, by IP.
+/// Plans held in memory.
 #[derive(Debug, Default)]
 pub struct HeldStressPlans {
-    plans: Mutex<Vec<(IpAddr, ApprovedWindow)>>,
+    plans: Mutex<Vec<StressPlanRecord>>,
 }
 
 impl HeldStressPlans {
-    /// Approves `window` for `ip`.
-    pub fn approve(&self, ip: IpAddr, window: ApprovedWindow) {
+    /// Puts `plan` in force.
+    pub fn approve(&self, plan: StressPlanRecord) {
         self.plans
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((ip, window));
+            .push(plan);
     }
 }
 
 impl StressPlans for HeldStressPlans {
-    fn windows(&self, ip: IpAddr, at: Timestamp) -> PlansFuture<'_> {
+    fn plans_for(&self, ip: IpAddr) -> PlansFuture<'_> {
         let found = self
             .plans
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
-            .filter(|(p, w)| {
-                *p == ip && w.from.millis() <= at.millis() && at.millis() < w.until.millis()
-            })
-            .map(|(_, w)| w.clone())
+            .filter(|p| p.direction_of(ip).is_some())
+            .cloned()
             .collect();
         Box::pin(async move { Ok(found) })
     }
@@ -287,6 +343,26 @@ pub(crate) fn harm_of(h: &HarmSettings, r: &FlowRate, window_secs: u32) -> Vec<H
     out
 }
 
+/// ASMT-2 in words: which plan and which limit.
+pub(crate) fn exceeded_words(v: &PlanVerdict) -> String {
+    let PlanVerdict::Exceeded { plan_id, exceeded } = v else {
+        return String::new();
+    };
+    let limit = match exceeded {
+        Exceeded::Window => "outside its window".to_string(),
+        Exceeded::PeakBps {
+            peak_bps,
+            observed_bps,
+        } => format!("{observed_bps} bps above its peak of {peak_bps} bps"),
+        Exceeded::PeakPps {
+            peak_pps,
+            observed_pps,
+        } => format!("{observed_pps} pps above its peak of {peak_pps} pps"),
+        Exceeded::Source { source } => format!("from {source}, a source it did not declare"),
+    };
+    format!("ASMT-2: stress-test plan {plan_id} exists; this traffic went beyond it: {limit}")
+}
+
 /// The PEN-2 finding of an attacked IP: which uplink it harms, at what rate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct IsolationFinding {
@@ -333,21 +409,28 @@ impl RuleMemory {
 }
 
 impl App {
-    /// Whether traffic of `ip` going `direction` at `at` stays inside an approved stress-test
-    /// plan (ASMT-2); the plan's id if so.
-    pub(crate) async fn within_stress_plan(
+    /// What the stress-test plans in force say of traffic of `ip` going `direction` (ASMT-2):
+    /// inside one of them, beyond one (which limit), or no plan.
+    pub(crate) async fn stress_verdict(
         &self,
         ip: IpAddr,
         direction: Direction,
-        at: Timestamp,
-        bps: u64,
-        pps: u64,
-    ) -> AppResult<Option<String>> {
-        let windows = self.stress_plans.windows(ip, at).await?;
-        Ok(windows
-            .into_iter()
-            .find(|w| w.covers(direction, at, bps, pps))
-            .map(|w| w.plan_id))
+        o: &Observed,
+    ) -> AppResult<PlanVerdict> {
+        let mut verdict = PlanVerdict::NoPlan;
+        for p in self.stress_plans.plans_for(ip).await? {
+            match p.verdict(ip, direction, o) {
+                Some(Ok(())) => return Ok(PlanVerdict::Inside { plan_id: p.id }),
+                Some(Err(exceeded)) if verdict == PlanVerdict::NoPlan => {
+                    verdict = PlanVerdict::Exceeded {
+                        plan_id: p.id,
+                        exceeded,
+                    };
+                }
+                _ => {}
+            }
+        }
+        Ok(verdict)
     }
 
     /// A report of the system's own detection, as a detector's (source `detector`), in its own
@@ -396,13 +479,29 @@ impl App {
     ) -> AppResult<()> {
         let every_ms = i64::from(self.ddos.harm.repeat_minutes) * 60_000;
         for r in rates {
-            for f in harm_of(&self.ddos.harm, r, window_secs) {
-                if let Some(plan) = self
-                    .within_stress_plan(f.ip, Direction::Outbound, at, r.out_bps, r.out_pps)
+            for mut f in harm_of(&self.ddos.harm, r, window_secs) {
+                let observed = Observed {
+                    at,
+                    bps: r.out_bps,
+                    pps: r.out_pps,
+                    sources: vec![],
+                };
+                match self
+                    .stress_verdict(f.ip, Direction::Outbound, &observed)
                     .await?
                 {
-                    tracing::debug!(ip = %f.ip, plan, "outbound traffic inside an approved stress test");
-                    continue;
+                    PlanVerdict::NoPlan => {}
+                    PlanVerdict::Inside { plan_id } => {
+                        tracing::debug!(ip = %f.ip, plan_id, "outbound traffic inside an approved stress test");
+                        continue;
+                    }
+                    v @ PlanVerdict::Exceeded { .. } => {
+                        f.description
+                            .push_str(&format!(" — {}", exceeded_words(&v)));
+                        if let Some(e) = f.evidence.as_object_mut() {
+                            e.insert("stress_plan".into(), serde_json::json!(v));
+                        }
+                    }
                 }
                 if !self
                     .rule_memory
@@ -531,23 +630,53 @@ mod tests {
         assert_eq!(harm_of(&h, &rate(2_000_000_000, 0, 5000), 10).len(), 2);
     }
 
-    /// ASMT-2: a window covers its direction, its time (end exclusive) and its peaks only.
+    /// ASMT-2: a plan concerns its targets inbound and its sources outbound; outbound traffic
+    /// is judged by window and peaks only.
     #[test]
-    fn stress_window_covers_only_the_plan() {
-        let w = ApprovedWindow {
-            plan_id: "plan_1".into(),
-            direction: Direction::Inbound,
-            from: Timestamp(1000),
-            until: Timestamp(2000),
-            peak_bps: 5_000,
-            peak_pps: 50,
+    fn plan_directions() {
+        let p = StressPlanRecord {
+            id: "asm_1".into(),
+            targets: vec![AssessmentTarget::parse("203.0.113.8/30").unwrap()],
+            sources: vec!["198.51.100.0/28".parse().unwrap()],
+            window_start: Timestamp(1000),
+            window_end: Timestamp(2000),
+            plan: Plan {
+                peak_bps: 5000,
+                peak_pps: 50,
+                peak_rps: 0,
+                method: "m".into(),
+                contact: "c".into(),
+                rollback_plan: "r".into(),
+                attest_rights: true,
+                attest_backups: false,
+            },
         };
-        assert!(w.covers(Direction::Inbound, Timestamp(1000), 5_000, 50));
-        assert!(!w.covers(Direction::Outbound, Timestamp(1000), 5_000, 50));
-        assert!(!w.covers(Direction::Inbound, Timestamp(2000), 1, 1));
-        assert!(!w.covers(Direction::Inbound, Timestamp(999), 1, 1));
-        assert!(!w.covers(Direction::Inbound, Timestamp(1500), 5_001, 1));
-        assert!(!w.covers(Direction::Inbound, Timestamp(1500), 1, 51));
+        let target: IpAddr = "203.0.113.9".parse().unwrap();
+        let source: IpAddr = "198.51.100.3".parse().unwrap();
+        let o = |src: &str| Observed {
+            at: Timestamp(1500),
+            bps: 4000,
+            pps: 40,
+            sources: vec![src.parse().unwrap()],
+        };
+        assert_eq!(p.direction_of(target), Some(Direction::Inbound));
+        assert_eq!(p.direction_of(source), Some(Direction::Outbound));
+        assert_eq!(
+            p.verdict(target, Direction::Inbound, &o("198.51.100.4")),
+            Some(Ok(()))
+        );
+        assert!(matches!(
+            p.verdict(target, Direction::Inbound, &o("192.0.2.1")),
+            Some(Err(Exceeded::Source { .. }))
+        ));
+        assert_eq!(
+            p.verdict(source, Direction::Outbound, &o("192.0.2.1")),
+            Some(Ok(()))
+        );
+        assert_eq!(
+            p.verdict(target, Direction::Outbound, &o("198.51.100.4")),
+            None
+        );
     }
 
     /// PEN-2: the uplink rule fires only for its prefixes and at its threshold.

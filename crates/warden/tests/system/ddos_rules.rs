@@ -10,10 +10,9 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use warden_app::clock::Clock as _;
 use warden_app::ddos::{DdosSettings, FlowRate};
-use warden_app::ddos_rules::{
-    ApprovedWindow, Direction, HeldStressPlans, IsolationSettings, Uplink,
-};
+use warden_app::ddos_rules::{HeldStressPlans, IsolationSettings, StressPlanRecord, Uplink};
 use warden_app::{App, Settings};
+use warden_domain::assessment::{AssessmentTarget, Plan};
 use warden_domain::time::Timestamp;
 use warden_store::{Store, StoreOptions};
 
@@ -170,8 +169,10 @@ async fn outbound_flood_and_scan_open_harm_cases(engine: Engine) {
     t.stop().await;
 }
 
-/// ASMT-2: inbound traffic above capacity inside an approved plan's window and peak blackholes
-/// nothing; above the plan's peak it is an attack. Outbound traffic inside a plan is no flood.
+/// ASMT-2: inbound traffic above capacity inside an approved plan (window, peak, declared
+/// sources) blackholes nothing; above the plan's peak, or from an undeclared source, it is an
+/// attack whose evidence names the plan and the limit exceeded. Outbound traffic from a plan's
+/// source inside its peak is no flood.
 async fn stress_test_inside_its_plan_is_no_attack(engine: Engine) {
     let Some(t) = spawn_app(engine, Settings::default()).await else {
         return;
@@ -179,25 +180,32 @@ async fn stress_test_inside_its_plan_is_no_attack(engine: Engine) {
     let op = setup(&t).await;
     let plans = Arc::new(HeldStressPlans::default());
     let start = now(&t).millis();
-    for (id, direction) in [
-        ("plan_in", Direction::Inbound),
-        ("plan_out", Direction::Outbound),
-    ] {
-        plans.approve(
-            IP.parse().unwrap(),
-            ApprovedWindow {
-                plan_id: id.into(),
-                direction,
-                from: Timestamp(start),
-                until: Timestamp(start + 3_600_000),
-                peak_bps: 5 * GBPS,
-                peak_pps: 5 * GBPS / 8000,
-            },
-        );
-    }
+    let plan = |id: &str, targets: &str, sources: &str| StressPlanRecord {
+        id: id.into(),
+        targets: vec![AssessmentTarget::parse(targets).unwrap()],
+        sources: vec![sources.parse().unwrap()],
+        window_start: Timestamp(start),
+        window_end: Timestamp(start + 3_600_000),
+        plan: Plan {
+            peak_bps: 5 * GBPS,
+            peak_pps: 5 * GBPS / 8000,
+            peak_rps: 0,
+            method: "UDP load from the tenant's generators".into(),
+            contact: "ops@example.com".into(),
+            rollback_plan: "stop the generators".into(),
+            attest_rights: true,
+            attest_backups: false,
+        },
+    };
+    // Inbound: IP is the target, the generators 198.51.100.64/28 the sources.
+    plans.approve(plan("asm_in", IP, "198.51.100.64/28"));
+    // Outbound: IP is the generator testing another resource of the tenant.
+    plans.approve(plan("asm_out", "203.0.113.41", &format!("{IP}/32")));
     let app = t.app.clone().with_stress_plans(plans);
+    let mut inside = rate(4 * GBPS, 4 * GBPS, 0);
+    inside.top_sources = vec![("198.51.100.66".parse().unwrap(), GBPS)];
     let r = app
-        .ingest_flow_rates("n1", now(&t), 10, &[rate(4 * GBPS, 4 * GBPS, 0)])
+        .ingest_flow_rates("n1", now(&t), 10, &[inside.clone()])
         .await
         .unwrap();
     assert_eq!(r.within_plan, [IP], "{r:?}");
@@ -205,17 +213,65 @@ async fn stress_test_inside_its_plan_is_no_attack(engine: Engine) {
     assert!(r.rules.harm_cases.is_empty());
     assert!(cases_of(&t, &op, "ddos_attack").await.is_empty());
 
+    // The same rate from a source the plan did not declare: an attack, and it says so.
     t.clock.advance(1000);
+    let mut stranger = inside.clone();
+    stranger.top_sources = vec![("192.0.2.77".parse().unwrap(), GBPS)];
     let r = app
-        .ingest_flow_rates("n1", now(&t), 10, &[rate(9 * GBPS, 9 * GBPS, 0)])
+        .ingest_flow_rates("n1", now(&t), 10, &[stranger])
         .await
         .unwrap();
     assert_eq!(
         r.blackholed.len(),
         1,
-        "above the plan's peak it is an attack: {r:?}"
+        "an undeclared source is an attack: {r:?}"
     );
+    let events = t
+        .app
+        .store
+        .list_audit(
+            &warden_store::audit::AuditFilter {
+                action: Some("blackhole.started".into()),
+                ..Default::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    let details: Value = serde_json::from_str(&events[0].details).unwrap();
+    let sp = &details["evidence"]["stress_plan"];
+    assert_eq!(sp["plan_id"], "asm_in", "{details}");
+    assert_eq!(sp["exceeded"]["limit"], "source", "{details}");
+    assert!(
+        details["evidence"]["stress_plan_words"]
+            .as_str()
+            .unwrap()
+            .contains("192.0.2.77, a source it did not declare"),
+        "{details}"
+    );
+
+    // Outbound above the plan's peak: a flood, and the case says which limit.
+    let r = app
+        .ingest_flow_rates("n1", now(&t), 10, &[rate(0, 9 * GBPS, 0)])
+        .await
+        .unwrap();
     assert_eq!(r.rules.harm_cases.len(), 1, "{r:?}");
+    let (_, reports) = t
+        .call(
+            "GET",
+            &format!("/api/cases/{}/reports", r.rules.harm_cases[0]),
+            Some(&op),
+            None,
+        )
+        .await;
+    assert!(
+        reports
+            .to_string()
+            .contains("above its peak of 5000000000 bps"),
+        "{reports}"
+    );
     t.stop().await;
 }
 
