@@ -73,6 +73,8 @@ pub struct DdosSettings {
     pub blackhole: BlackholePolicy,
     /// DDOS-2/3: the averaging window of detection, seconds (10..=3600). Default 60.
     pub window_seconds: u32,
+    /// DDOS-6, AUD-3: how long the 1-minute and the hourly series are kept.
+    pub retention: crate::ddos_retention::TrafficRetention,
 }
 
 impl Default for DdosSettings {
@@ -81,6 +83,7 @@ impl Default for DdosSettings {
             protection: ProtectionPolicy::default(),
             blackhole: BlackholePolicy::default(),
             window_seconds: 60,
+            retention: crate::ddos_retention::TrafficRetention::default(),
         }
     }
 }
@@ -97,6 +100,7 @@ impl DdosSettings {
         if !(10..=3600).contains(&self.window_seconds) {
             return Err(InvalidInput::new("window_seconds", "must be 10 to 3600"));
         }
+        self.retention.validate()?;
         Ok(())
     }
 
@@ -369,12 +373,14 @@ impl From<BlackholeError> for AppError {
 }
 
 /// What a blackhole use case knows about the IP.
-struct IpContext {
+pub(crate) struct IpContext {
     ip: IpAddr,
-    text: String,
+    /// The IP, as stored.
+    pub(crate) text: String,
     resource: Resource,
     protection: Protection,
-    capacity: u64,
+    /// The capacity in force, bps.
+    pub(crate) capacity: u64,
 }
 
 fn i64_of(v: u64) -> i64 {
@@ -392,7 +398,7 @@ impl App {
 
     /// The IP's owner, resource and protection; `None` when no resource has it as a public IP,
     /// or (for a tenant) when it is another account's.
-    async fn ip_context(
+    pub(crate) async fn ip_context(
         &self,
         tx: &mut WriteTx,
         ip: IpAddr,

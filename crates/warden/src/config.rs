@@ -71,6 +71,11 @@ pub struct Ddos {
     /// DDOS-2/3: detection averages an IP's inbound bps over this many seconds (10..=3600).
     /// Default 60.
     pub window_seconds: u32,
+    /// DDOS-6: days the 1-minute traffic series is kept (30..=`traffic_hours_days`); older
+    /// minutes are removed once rolled up into hours. Default 30.
+    pub traffic_minutes_days: i64,
+    /// DDOS-6, AUD-3: days the hourly traffic series is kept (180..=3650). Default 180.
+    pub traffic_hours_days: i64,
 }
 
 impl Default for Ddos {
@@ -80,6 +85,8 @@ impl Default for Ddos {
             protection: d.protection,
             blackhole: d.blackhole,
             window_seconds: d.window_seconds,
+            traffic_minutes_days: d.retention.minutes_days,
+            traffic_hours_days: d.retention.hours_days,
         }
     }
 }
@@ -91,6 +98,10 @@ impl Ddos {
             protection: self.protection.clone(),
             blackhole: self.blackhole.clone(),
             window_seconds: self.window_seconds,
+            retention: warden_app::ddos_retention::TrafficRetention {
+                minutes_days: self.traffic_minutes_days,
+                hours_days: self.traffic_hours_days,
+            },
         };
         s.validate()
             .map_err(|e| anyhow::anyhow!("ddos.{}: {}", e.field, e.reason))?;
