@@ -807,4 +807,27 @@ mod tests {
             "sqlite://./warden-data/warden.db"
         );
     }
+
+    /// DDOS-6, AUD-3: the traffic series are kept 30 days by the minute and 180 by the hour
+    /// unless `[ddos]` says longer; shorter is refused naming the key.
+    #[test]
+    fn traffic_retention_defaults_and_bad_lengths_are_named() {
+        let d = Config::default().ddos.settings().unwrap().retention;
+        assert_eq!((d.minutes_days, d.hours_days), (30, 180));
+        let env = |k: &str, v: &str| vec![(k.to_string(), v.to_string())].into_iter();
+        let c = Config::load(None, env("WARDEN_DDOS__TRAFFIC_HOURS_DAYS", "365")).unwrap();
+        assert_eq!(c.ddos.settings().unwrap().retention.hours_days, 365);
+        for (key, value) in [
+            ("WARDEN_DDOS__TRAFFIC_HOURS_DAYS", "90"),
+            ("WARDEN_DDOS__TRAFFIC_MINUTES_DAYS", "7"),
+            ("WARDEN_DDOS__TRAFFIC_MINUTES_DAYS", "200"),
+        ] {
+            let e = Config::load(None, env(key, value)).unwrap_err().to_string();
+            let field = key.trim_start_matches("WARDEN_DDOS__").to_ascii_lowercase();
+            assert!(
+                e.contains(&format!("ddos.{field}: must be")),
+                "{key}={value}: {e}"
+            );
+        }
+    }
 }
