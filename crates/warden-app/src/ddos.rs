@@ -79,6 +79,8 @@ pub struct DdosSettings {
     pub harm: crate::ddos_rules::HarmSettings,
     /// PEN-2: attacks that harm a shared uplink's other tenants.
     pub isolation: crate::ddos_rules::IsolationSettings,
+    /// DDOS-6, AUD-3: how long the 1-minute and the hourly series are kept.
+    pub retention: crate::ddos_retention::TrafficRetention,
 }
 
 impl Default for DdosSettings {
@@ -89,6 +91,7 @@ impl Default for DdosSettings {
             window_seconds: 60,
             harm: Default::default(),
             isolation: Default::default(),
+            retention: crate::ddos_retention::TrafficRetention::default(),
         }
     }
 }
@@ -111,6 +114,7 @@ impl DdosSettings {
         self.isolation
             .validate()
             .map_err(|e| InvalidInput::new(format!("isolation.{}", e.field), e.reason))?;
+        self.retention.validate()?;
         Ok(())
     }
 
@@ -389,12 +393,14 @@ impl From<BlackholeError> for AppError {
 }
 
 /// What a blackhole use case knows about the IP.
-struct IpContext {
+pub(crate) struct IpContext {
     ip: IpAddr,
-    text: String,
+    /// The IP, as stored.
+    pub(crate) text: String,
     resource: Resource,
     protection: Protection,
-    capacity: u64,
+    /// The capacity in force, bps.
+    pub(crate) capacity: u64,
 }
 
 /// The top sources a flow collector put in a decision's evidence.
@@ -424,7 +430,7 @@ impl App {
 
     /// The IP's owner, resource and protection; `None` when no resource has it as a public IP,
     /// or (for a tenant) when it is another account's.
-    async fn ip_context(
+    pub(crate) async fn ip_context(
         &self,
         tx: &mut WriteTx,
         ip: IpAddr,

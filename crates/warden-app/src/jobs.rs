@@ -195,6 +195,7 @@ impl App {
     async fn handle(&self, node: &str, job: &Job) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
+        let mut rolled_until = None;
         match job.kind {
             JobKind::DiagPing => tx.record_job_run(&job.id, node, now).await?,
             // Lifecycle jobs transition the case in their own transaction; they are idempotent
@@ -235,10 +236,20 @@ impl App {
                 self.reconcile().await?;
                 tx = self.store.begin_write().await?;
             }
+            // Idempotent too (each hour is recomputed, never added to): its work commits in
+            // transactions of its own; completing re-arms it with where it stopped.
+            JobKind::TrafficRollup => {
+                drop(tx);
+                rolled_until = Some(self.traffic_rollup_fired(job).await?.rolled_until);
+                tx = self.store.begin_write().await?;
+            }
         }
         if tx.complete_job(&job.id, node, now).await? {
             if job.kind == JobKind::EnforceReconcile {
                 self.rearm_reconciliation(&mut tx).await?;
+            }
+            if rolled_until.is_some() {
+                self.rearm_traffic_rollup(&mut tx, rolled_until).await?;
             }
             let mut ev = self.event(&Principal::System, "job.run", format!("job:{}", job.id));
             ev.details =

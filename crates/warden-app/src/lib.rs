@@ -15,6 +15,8 @@
 //!   lifecycle change goes through (load, decide, apply, notify, record actions, SLA clock).
 //! - [`ddos`]: telemetry, detection, blackholes (their timer, release by upgrade, self-service
 //!   and operator), IP protection and traffic (DDOS-1..6).
+//! - [`ddos_retention`]: the hourly traffic series, its roll-up job and the retention of the
+//!   minutes and hours (DDOS-6, AUD-3).
 //! - [`tickets`]: filing, listing and closing tickets (TKT-1, HARM-2).
 //! - [`enforce`]: the enforcement plane: the decision index, the adapters and their
 //!   deliveries, reconciliation, the webhook log, the change feed and snapshot.
@@ -36,6 +38,7 @@ pub mod auth;
 pub mod clock;
 pub mod crypto;
 pub mod ddos;
+pub mod ddos_retention;
 pub mod ddos_rules;
 pub mod enforce;
 pub mod error;

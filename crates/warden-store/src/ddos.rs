@@ -4,7 +4,12 @@
 //! aggregates (the 1 s samples are folded in as they arrive); each blackhole is one row holding
 //! the domain's [`BlackholeFacts`] as JSON beside the columns queries filter on (ip, account,
 //! state, planned end). The latest blackhole of an IP carries the ladder's bookkeeping into the
-//! next one. Self-service release attempts are per account. Nothing here is purged (AUD-3).
+//! next one. Self-service release attempts are per account.
+//!
+//! Retention (issue 12, AUD-3): the minutes are rolled up into `traffic_hours` (the same sums
+//! and peaks per hour and source) and kept 30 days, the hours 180 days; a minute is removed only
+//! in the transaction that rolled its hour up. Protection history, attack events, blackholes and
+//! release attempts are never purged.
 //!
 //! Tenant reads take a [`Scope`] and add the account condition to their SQL.
 
@@ -98,10 +103,11 @@ pub struct TrafficMinute {
     pub out_pps_max: Option<i64>,
 }
 
-fn minute_row(r: &AnyRow) -> Result<TrafficMinute> {
+/// A row of `traffic_minutes` or `traffic_hours`, whose bucket start is column `bucket`.
+fn bucket_row(r: &AnyRow, bucket: &str) -> Result<TrafficMinute> {
     let n = i(r, "samples")?.max(1);
     Ok(TrafficMinute {
-        minute: Timestamp(i(r, "minute")?),
+        minute: Timestamp(i(r, bucket)?),
         samples: i(r, "samples")?,
         in_bps_max: i(r, "in_bps_max")?,
         in_bps_avg: i(r, "in_bps_sum")? / n,
@@ -116,6 +122,12 @@ fn minute_row(r: &AnyRow) -> Result<TrafficMinute> {
 /// (`api`) is whole, the flow nodes' views (`flow:<node>`) are parts that add up, so a minute is
 /// the larger of the detectors' and the nodes' sum, field by field. At most 1500 minutes.
 fn merge_sources(rows: &[AnyRow]) -> Result<Vec<TrafficMinute>> {
+    merge_buckets(rows, "minute", 1500)
+}
+
+/// [`merge_sources`] over buckets whose start is column `bucket` (`minute`, `hour`), ordered
+/// by it and then by source; at most `cap` buckets.
+fn merge_buckets(rows: &[AnyRow], bucket: &str, cap: usize) -> Result<Vec<TrafficMinute>> {
     fn add(a: Option<i64>, b: Option<i64>) -> Option<i64> {
         match (a, b) {
             (Some(a), Some(b)) => Some(a.saturating_add(b)),
@@ -147,11 +159,11 @@ fn merge_sources(rows: &[AnyRow]) -> Result<Vec<TrafficMinute>> {
     let mut api: Option<TrafficMinute> = None;
     let mut flows: Option<TrafficMinute> = None;
     for r in rows {
-        let m = minute_row(r)?;
+        let m = bucket_row(r, bucket)?;
         let current = api.as_ref().or(flows.as_ref()).map(|x| x.minute);
         if current.is_some_and(|c| c != m.minute) {
             out.extend(combine(api.take(), flows.take()));
-            if out.len() >= 1500 {
+            if out.len() >= cap {
                 return Ok(out);
             }
         }
@@ -175,6 +187,148 @@ fn merge_sources(rows: &[AnyRow]) -> Result<Vec<TrafficMinute>> {
     }
     out.extend(combine(api, flows));
     Ok(out)
+}
+
+// --- Retention: the hourly series (issue 12; DDOS-6, AUD-3) ----------------------------------
+
+/// An hour, ms.
+pub const HOUR_MS: i64 = 3_600_000;
+/// The 1-minute series is kept at least this long (issue 12).
+pub const MIN_MINUTE_RETENTION_DAYS: i64 = 30;
+/// The hourly series is network logging: kept at least 180 days (AUD-3).
+pub const MIN_HOUR_RETENTION_DAYS: i64 = crate::audit::MIN_RETENTION_DAYS;
+/// Most hours one read of the hourly series returns: 180 days and a little.
+pub const MAX_HOURS_READ: usize = 4400;
+/// Most hours of minutes one call of [`WriteTx::purge_traffic_minutes`] rolls up and removes.
+const PURGE_HOURS_PER_CALL: i64 = 24;
+
+/// The start of the hour holding `ms`.
+pub fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// One hour of an IP's traffic (DDOS-6): the minutes of the hour summed up, merged across
+/// sources like a minute (max(api, sum of the flow nodes)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct TrafficHour {
+    /// The hour's start.
+    pub hour: Timestamp,
+    /// Samples folded in.
+    pub samples: i64,
+    /// Highest inbound bps of a sample in the hour.
+    pub in_bps_max: i64,
+    /// Average inbound bps over the hour's samples.
+    pub in_bps_avg: i64,
+    /// Highest inbound pps.
+    pub in_pps_max: i64,
+    /// Average inbound pps.
+    pub in_pps_avg: i64,
+    /// Highest outbound bps, where reported.
+    pub out_bps_max: Option<i64>,
+    /// Highest outbound pps, where reported.
+    pub out_pps_max: Option<i64>,
+}
+
+impl From<TrafficMinute> for TrafficHour {
+    fn from(m: TrafficMinute) -> Self {
+        TrafficHour {
+            hour: m.minute,
+            samples: m.samples,
+            in_bps_max: m.in_bps_max,
+            in_bps_avg: m.in_bps_avg,
+            in_pps_max: m.in_pps_max,
+            in_pps_avg: m.in_pps_avg,
+            out_bps_max: m.out_bps_max,
+            out_pps_max: m.out_pps_max,
+        }
+    }
+}
+
+impl WriteTx {
+    /// Rolls the minutes of the hours in `[from, to)` (both rounded down to the hour) up into
+    /// `traffic_hours`, per (ip, hour, source): samples and sums summed, maxima max'ed. Each hour
+    /// is recomputed from all its minutes and replaces what was there, so running it again — or
+    /// after late samples joined a minute — never counts twice; an hour without minutes left is
+    /// not touched. Returns the hour rows written. Keep the range short (a day per transaction):
+    /// it reads every minute in it.
+    pub async fn roll_up_traffic(&mut self, from: i64, to: i64) -> Result<u64> {
+        let (from, to) = (hour_of(from), hour_of(to));
+        if from >= to {
+            return Ok(0);
+        }
+        // `WHERE` before `GROUP BY` also keeps SQLite from reading `ON CONFLICT` as a join's `ON`.
+        let r = sqlx::query(
+            "INSERT INTO traffic_hours (ip, hour, source, account_id, samples, in_bps_max, in_bps_sum, in_pps_max, in_pps_sum, out_bps_max, out_pps_max) \
+             SELECT ip, (minute / 3600000) * 3600000, source, MAX(account_id), SUM(samples), MAX(in_bps_max), SUM(in_bps_sum), MAX(in_pps_max), SUM(in_pps_sum), MAX(out_bps_max), MAX(out_pps_max) \
+             FROM traffic_minutes WHERE minute >= $1 AND minute < $2 \
+             GROUP BY ip, (minute / 3600000) * 3600000, source \
+             ON CONFLICT (ip, hour, source) DO UPDATE SET account_id = excluded.account_id, samples = excluded.samples, in_bps_max = excluded.in_bps_max, in_bps_sum = excluded.in_bps_sum, in_pps_max = excluded.in_pps_max, in_pps_sum = excluded.in_pps_sum, out_bps_max = excluded.out_bps_max, out_pps_max = excluded.out_pps_max",
+        )
+        .bind(from)
+        .bind(to)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Removes the minutes older than `retention_days` (never fewer than
+    /// [`MIN_MINUTE_RETENTION_DAYS`]) before `now`, whole hours only, oldest first and at most a
+    /// day of hours per call: each hour is rolled up ([`WriteTx::roll_up_traffic`]) in this
+    /// transaction right before its minutes go, so no minute leaves without its hour. Returns
+    /// the minutes removed; 0 when none is that old.
+    pub async fn purge_traffic_minutes(&mut self, retention_days: i64, now: i64) -> Result<u64> {
+        let days = retention_days.max(MIN_MINUTE_RETENTION_DAYS);
+        let cut = hour_of(now.saturating_sub(days.saturating_mul(86_400_000)));
+        let r = sqlx::query("SELECT MIN(minute) AS m FROM traffic_minutes")
+            .fetch_one(self.conn())
+            .await?;
+        let Some(oldest) = oi(&r, "m")? else {
+            return Ok(0);
+        };
+        let oldest = hour_of(oldest);
+        if oldest >= cut {
+            return Ok(0);
+        }
+        let upto = cut.min(oldest.saturating_add(PURGE_HOURS_PER_CALL * HOUR_MS));
+        self.roll_up_traffic(oldest, upto).await?;
+        let r = sqlx::query("DELETE FROM traffic_minutes WHERE minute < $1")
+            .bind(upto)
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Removes the hours that started more than `retention_days` (never fewer than
+    /// [`MIN_HOUR_RETENTION_DAYS`], AUD-3) before `now`. Returns the rows removed. Attack events
+    /// and blackholes, with their evidence, are not traffic and are never purged here.
+    pub async fn purge_traffic_hours(&mut self, retention_days: i64, now: i64) -> Result<u64> {
+        let days = retention_days.max(MIN_HOUR_RETENTION_DAYS);
+        let cut = now.saturating_sub(days.saturating_mul(86_400_000));
+        let r = sqlx::query("DELETE FROM traffic_hours WHERE hour < $1")
+            .bind(cut)
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected())
+    }
+}
+
+impl Store {
+    /// The hours of `ip` starting in `[from, to)`, oldest first, merged across sources like the
+    /// minutes (max(api, sum of the flow nodes)). At most [`MAX_HOURS_READ`] hours (the oldest).
+    pub async fn traffic_hours_of(&self, ip: &str, from: i64, to: i64) -> Result<Vec<TrafficHour>> {
+        let rows = sqlx::query(
+            "SELECT * FROM traffic_hours WHERE ip = $1 AND hour >= $2 AND hour < $3 ORDER BY hour, source LIMIT 50000",
+        )
+        .bind(ip)
+        .bind(hour_of(from))
+        .bind(to)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(merge_buckets(&rows, "hour", MAX_HOURS_READ)?
+            .into_iter()
+            .map(TrafficHour::from)
+            .collect())
+    }
 }
 
 /// One 1 s sample, to fold into its minute.

@@ -34,6 +34,9 @@ warden_domain::codes! {
         CaseReminder = "case.reminder",
         /// DDOS-4: a blackhole's planned end.
         BlackholeEnd = "blackhole.end",
+        /// DDOS-6, AUD-3: the hourly roll-up of the traffic minutes and the purge of minutes and
+        /// hours past their retention (one job, re-armed every hour).
+        TrafficRollup = "traffic.rollup",
     }
 }
 

@@ -114,7 +114,26 @@ suite!(
     unknown_stored_codes_are_errors_naming_column_and_value,
     regression_audit_verify_reads_one_snapshot_under_concurrent_appends,
     optional_filters_of_tickets_resources_audit_and_users_combine,
+    ddos_protection_is_set_read_and_kept_in_history,
+    ddos_traffic_folds_per_source_and_merges,
+    ddos_blackholes_are_stored_updated_and_listed_per_scope,
+    ddos_attacks_are_recorded_and_ended_once,
+    ddos_release_attempts_are_read_per_account_and_window,
+    ddos_traffic_rolls_up_into_hours_idempotently,
+    ddos_traffic_purge_keeps_hours_and_never_touches_attacks,
 );
+
+#[path = "conformance/ddos.rs"]
+mod ddos;
+use ddos::{
+    ddos_attacks_are_recorded_and_ended_once,
+    ddos_blackholes_are_stored_updated_and_listed_per_scope,
+    ddos_protection_is_set_read_and_kept_in_history,
+    ddos_release_attempts_are_read_per_account_and_window,
+    ddos_traffic_folds_per_source_and_merges,
+    ddos_traffic_purge_keeps_hours_and_never_touches_attacks,
+    ddos_traffic_rolls_up_into_hours_idempotently,
+};
 
 const NOW: i64 = 1_700_000_000_000;
 

@@ -81,6 +81,11 @@ pub struct Ddos {
     /// with `name`, `prefixes` and `threshold_bps`: an attack whose traffic alone reaches an
     /// uplink's threshold harms its other tenants.
     pub isolation: warden_app::ddos_rules::IsolationSettings,
+    /// DDOS-6: days the 1-minute traffic series is kept (30..=`traffic_hours_days`); older
+    /// minutes are removed once rolled up into hours. Default 30.
+    pub traffic_minutes_days: i64,
+    /// DDOS-6, AUD-3: days the hourly traffic series is kept (180..=3650). Default 180.
+    pub traffic_hours_days: i64,
 }
 
 impl Default for Ddos {
@@ -92,6 +97,8 @@ impl Default for Ddos {
             window_seconds: d.window_seconds,
             harm: d.harm,
             isolation: d.isolation,
+            traffic_minutes_days: d.retention.minutes_days,
+            traffic_hours_days: d.retention.hours_days,
         }
     }
 }
@@ -105,6 +112,10 @@ impl Ddos {
             window_seconds: self.window_seconds,
             harm: self.harm.clone(),
             isolation: self.isolation.clone(),
+            retention: warden_app::ddos_retention::TrafficRetention {
+                minutes_days: self.traffic_minutes_days,
+                hours_days: self.traffic_hours_days,
+            },
         };
         s.validate()
             .map_err(|e| anyhow::anyhow!("ddos.{}: {}", e.field, e.reason))?;
@@ -809,5 +820,28 @@ mod tests {
             Config::default().database_url(),
             "sqlite://./warden-data/warden.db"
         );
+    }
+
+    /// DDOS-6, AUD-3: the traffic series are kept 30 days by the minute and 180 by the hour
+    /// unless `[ddos]` says longer; shorter is refused naming the key.
+    #[test]
+    fn traffic_retention_defaults_and_bad_lengths_are_named() {
+        let d = Config::default().ddos.settings().unwrap().retention;
+        assert_eq!((d.minutes_days, d.hours_days), (30, 180));
+        let env = |k: &str, v: &str| vec![(k.to_string(), v.to_string())].into_iter();
+        let c = Config::load(None, env("WARDEN_DDOS__TRAFFIC_HOURS_DAYS", "365")).unwrap();
+        assert_eq!(c.ddos.settings().unwrap().retention.hours_days, 365);
+        for (key, value) in [
+            ("WARDEN_DDOS__TRAFFIC_HOURS_DAYS", "90"),
+            ("WARDEN_DDOS__TRAFFIC_MINUTES_DAYS", "7"),
+            ("WARDEN_DDOS__TRAFFIC_MINUTES_DAYS", "200"),
+        ] {
+            let e = Config::load(None, env(key, value)).unwrap_err().to_string();
+            let field = key.trim_start_matches("WARDEN_DDOS__").to_ascii_lowercase();
+            assert!(
+                e.contains(&format!("ddos.{field}: must be")),
+                "{key}={value}: {e}"
+            );
+        }
     }
 }

@@ -802,6 +802,12 @@ async fn serve_on(cfg: &Config, app: App, listener: tokio::net::TcpListener) -> 
     {
         tracing::error!(error = %e, "arming enforcement reconciliation failed; it is armed at the next start");
     }
+    // DDOS-6, AUD-3: one traffic roll-up job stays armed across the cluster (it re-arms itself).
+    if cfg.jobs.enabled
+        && let Err(e) = app.arm_traffic_rollup().await
+    {
+        tracing::error!(error = %e, "arming the traffic roll-up failed; it is armed at the next start");
+    }
     // ENF-1: the decision index follows the enforcement log (every node, within 100 ms).
     let follower = {
         let app = app.clone();

@@ -2,16 +2,27 @@
 //! against the real point behind it, must treat apply and lift as idempotent, report a failure
 //! so that Warden retries (and succeed on the retry), and give up within its timeout. Plus the
 //! reconciliation that re-sends what an adapter never confirmed (applies and lifts alike).
+//!
+//! A pushed adapter is given its changes with `push`. A pulled one (the ExaBGP bridge, DDOS-7,
+//! `Mode::Pull`) is given them as Warden gives them: logged with a delivery that waits for it,
+//! done once the point confirmed them through the API and holds them. Its failure cases are
+//! not a refused push (nothing pushes to it) but a restart of Warden and a crash of the point,
+//! after which the full state must be back and nothing changed meanwhile lost.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::Engine;
+use crate::bgp::{Running, absent, bird_conf, blackholed, bridge_pid, exabgp_conf, scopeguard};
+use crate::support::{Engine, Proc, http, spawn_warden_on};
 use warden_app::Settings;
 use warden_app::enforce::{
-    Adapter, IndexAdapter, RpzAdapter, RpzConfig, WebhookAdapter, WebhookEndpoint,
+    Adapter, AdapterError, ExabgpAdapter, IndexAdapter, Mode, RpzAdapter, RpzConfig,
+    WebhookAdapter, WebhookEndpoint,
 };
+use warden_domain::delivery::{ChangeOp, DeliveryState};
 use warden_store::enforcement::EnforcementChange;
 
 use crate::enforcement::{
@@ -35,6 +46,11 @@ trait Point {
     fn adapter(&self) -> &dyn Adapter;
     /// The change applying or lifting number `n`.
     fn change(&self, n: i64, op: &str) -> EnforcementChange;
+    /// Gives the point `changes` the way Warden does; `Ok` once it holds them. Pushed adapters
+    /// are pushed to; a pulled point overrides this (Warden logs, the point pulls).
+    async fn deliver(&self, changes: &[EnforcementChange]) -> Result<(), AdapterError> {
+        self.adapter().push(changes).await
+    }
     /// Whether the point enforces number `n` now (asked of the real point).
     async fn holds(&self, n: i64) -> bool;
     /// Breaks or heals the point; false when it cannot be broken (in-process).
@@ -49,17 +65,17 @@ async fn compliance<P: Point>(p: &P) {
     let (apply1, lift1) = (p.change(1, "apply"), p.change(1, "lift"));
     assert!(a.handles(&apply1), "{name} handles its own change");
     // Apply is idempotent.
-    a.push(std::slice::from_ref(&apply1)).await.unwrap();
-    a.push(std::slice::from_ref(&apply1)).await.unwrap();
+    p.deliver(std::slice::from_ref(&apply1)).await.unwrap();
+    p.deliver(std::slice::from_ref(&apply1)).await.unwrap();
     assert!(p.holds(1).await, "{name}: applied");
     // Lift is idempotent, and lifting what was never applied is fine.
-    a.push(std::slice::from_ref(&lift1)).await.unwrap();
-    a.push(std::slice::from_ref(&lift1)).await.unwrap();
+    p.deliver(std::slice::from_ref(&lift1)).await.unwrap();
+    p.deliver(std::slice::from_ref(&lift1)).await.unwrap();
     assert!(!p.holds(1).await, "{name}: lifted");
-    a.push(&[p.change(2, "lift")]).await.unwrap();
+    p.deliver(&[p.change(2, "lift")]).await.unwrap();
     assert!(!p.holds(2).await, "{name}: never applied");
     // Applies and lifts in one batch keep their order.
-    a.push(&[
+    p.deliver(&[
         p.change(4, "apply"),
         p.change(5, "apply"),
         p.change(4, "lift"),
@@ -69,20 +85,22 @@ async fn compliance<P: Point>(p: &P) {
     assert!(!p.holds(4).await && p.holds(5).await, "{name}: batch order");
 
     if !p.fault(Fault::Fail) {
-        eprintln!("{name}: in-process, cannot fail or block; fault cases not applicable");
+        eprintln!(
+            "{name}: in-process or pulled, no push to fail or block; fault cases not applicable"
+        );
         return;
     }
     // A failure is reported (so Warden retries), and the retry succeeds.
     let apply3 = p.change(3, "apply");
-    let e = a.push(std::slice::from_ref(&apply3)).await;
+    let e = p.deliver(std::slice::from_ref(&apply3)).await;
     assert!(e.is_err(), "{name}: a failing point is an error");
     p.fault(Fault::None);
-    a.push(std::slice::from_ref(&apply3)).await.unwrap();
+    p.deliver(std::slice::from_ref(&apply3)).await.unwrap();
     assert!(p.holds(3).await, "{name}: the retry applied it");
     // A point that never answers is given up on within the timeout.
     p.fault(Fault::Hang);
     let started = Instant::now();
-    let e = a.push(&[p.change(3, "lift")]).await;
+    let e = p.deliver(&[p.change(3, "lift")]).await;
     let took = started.elapsed();
     assert!(e.is_err(), "{name}: a hanging point is an error");
     assert!(
@@ -91,7 +109,7 @@ async fn compliance<P: Point>(p: &P) {
         p.timeout()
     );
     p.fault(Fault::None);
-    a.push(&[p.change(3, "lift")]).await.unwrap();
+    p.deliver(&[p.change(3, "lift")]).await.unwrap();
     assert!(!p.holds(3).await, "{name}: the retried lift");
 }
 
@@ -368,6 +386,294 @@ async fn the_webhook_adapter_complies() {
     compliance(&p).await;
     // Re-sent messages keep their id: the receiver saw duplicates and applied each once.
     assert!(*receiver.received.lock().unwrap() > receiver.seen.lock().unwrap().len());
+}
+
+// --- Restarts and crashes ------------------------------------------------------------------------
+
+/// A point that keeps its own state apart from Warden's process: Warden can be killed and
+/// started again on the same data, and the point's own process can die and be restarted by its
+/// supervisor.
+trait Restartable: Point {
+    /// Kills Warden (-9), logs `changes` while it is down (another node, or what was committed
+    /// just before the crash), starts it again on the same data; `Ok` once the point holds
+    /// them.
+    async fn restart_warden_with(&self, changes: &[EnforcementChange]) -> Result<(), AdapterError>;
+    /// Kills the point's own process (-9) and at once gives it `changes`; `Ok` once the
+    /// process that replaced it holds them.
+    async fn crash_point_with(&self, changes: &[EnforcementChange]) -> Result<(), AdapterError>;
+}
+
+/// After [`compliance`] (number 5 in force, 1 to 4 not): a restarted Warden finds the point as
+/// it left it and the point re-asserts the full state, including what changed while Warden was
+/// down; a crashed point's successor holds everything in force and nothing lifted.
+async fn survives_restarts<P: Restartable>(p: &P) {
+    let name = p.adapter().name().to_string();
+    let held = async |ns: &[i64]| {
+        let mut v = Vec::new();
+        for n in ns {
+            v.push(p.holds(*n).await);
+        }
+        v
+    };
+    // While Warden was down, 6 was applied and 5 lifted: both reach the point after the restart.
+    p.restart_warden_with(&[p.change(6, "apply"), p.change(5, "lift")])
+        .await
+        .unwrap();
+    assert_eq!(
+        held(&[1, 2, 3, 4, 5, 6]).await,
+        [false, false, false, false, false, true],
+        "{name}: the full state after Warden's restart"
+    );
+    // And the point still follows: an apply after the restart.
+    p.deliver(&[p.change(7, "apply")]).await.unwrap();
+    assert!(p.holds(7).await, "{name}: applied after the restart");
+    // The point crashes while 7 is lifted and 8 applied: nothing is lost, nothing stranded.
+    p.crash_point_with(&[p.change(7, "lift"), p.change(8, "apply")])
+        .await
+        .unwrap();
+    assert_eq!(
+        held(&[5, 6, 7, 8]).await,
+        [false, true, false, true],
+        "{name}: the full state after the point's crash"
+    );
+    // Re-applying what it holds changes nothing.
+    p.deliver(&[p.change(6, "apply")]).await.unwrap();
+    assert!(p.holds(6).await && !p.holds(7).await, "{name}: re-applied");
+}
+
+// --- ExaBGP, pulled by `warden exabgp-bridge`, announcing to a real BIRD 2 ----------------------
+
+/// Warden (the real binary), ExaBGP running the bridge, and BIRD on loopback (see `bgp.rs`).
+struct ExabgpPoint {
+    adapter: ExabgpAdapter,
+    /// Warden's database, written as Warden writes its log.
+    store: warden_store::Store,
+    warden: Mutex<Proc>,
+    listen: String,
+    dir: PathBuf,
+    config: String,
+    birdc: String,
+    sock: PathBuf,
+}
+
+impl ExabgpPoint {
+    fn prefix(n: i64) -> String {
+        format!("203.0.113.{n}/32")
+    }
+
+    /// Logs `changes` as Warden logs an apply or lift: each with the delivery this adapter owes,
+    /// in one transaction.
+    async fn record(
+        &self,
+        changes: &[EnforcementChange],
+    ) -> Result<Vec<(String, i64)>, AdapterError> {
+        let err = |e: warden_store::StoreError| AdapterError::new(e.to_string());
+        let now = changes.first().map_or(0, |c| c.created_at);
+        let mut tx = self.store.begin_write().await.map_err(err)?;
+        let mut last: HashMap<String, i64> = HashMap::new();
+        for c in changes {
+            let rev = tx.record_enforcement_change(c).await.map_err(err)?;
+            tx.expect_delivery(&c.action_id, self.adapter.name(), c.op, rev, now)
+                .await
+                .map_err(err)?;
+            last.insert(c.action_id.clone(), rev);
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(last.into_iter().collect())
+    }
+
+    /// Waits until the bridge confirmed each action's last change and BIRD shows the result.
+    async fn settled(
+        &self,
+        changes: &[EnforcementChange],
+        expected: &[(String, i64)],
+    ) -> Result<(), AdapterError> {
+        let deadline = Instant::now() + self.timeout();
+        let ids: Vec<String> = expected.iter().map(|(a, _)| a.clone()).collect();
+        loop {
+            let ds = self.store.deliveries_of(&ids).await.unwrap();
+            let confirmed = expected.iter().all(|(a, rev)| {
+                ds.iter().any(|d| {
+                    d.action_id == *a
+                        && d.adapter == self.adapter.name()
+                        && d.revision == *rev
+                        && d.state == DeliveryState::Confirmed
+                })
+            });
+            let mut last: HashMap<&str, ChangeOp> = HashMap::new();
+            for c in changes {
+                last.insert(c.target.as_str(), c.op);
+            }
+            let shown = last.iter().all(|(ip, op)| {
+                let prefix = format!("{ip}/32");
+                match op {
+                    ChangeOp::Apply => blackholed(&self.birdc, &self.sock, &prefix),
+                    ChangeOp::Lift => absent(&self.birdc, &self.sock, &prefix),
+                }
+            });
+            if confirmed && shown {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(AdapterError::new(format!(
+                    "not confirmed and held within {:?} (confirmed: {confirmed}, in BIRD: {shown})",
+                    self.timeout()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Point for ExabgpPoint {
+    fn adapter(&self) -> &dyn Adapter {
+        &self.adapter
+    }
+    fn change(&self, n: i64, op: &str) -> EnforcementChange {
+        let mut c = change(n, op, "blackhole", format!("203.0.113.{n}"));
+        c.product = Some(warden_domain::resource::Product::Cvm);
+        c
+    }
+    async fn deliver(&self, changes: &[EnforcementChange]) -> Result<(), AdapterError> {
+        let expected = self.record(changes).await?;
+        self.settled(changes, &expected).await
+    }
+    async fn holds(&self, n: i64) -> bool {
+        blackholed(&self.birdc, &self.sock, &Self::prefix(n))
+    }
+    fn fault(&self, _: Fault) -> bool {
+        false
+    }
+    fn timeout(&self) -> Duration {
+        // The first change includes the BGP session coming up; a restart, the bridge's backoff.
+        Duration::from_secs(30)
+    }
+}
+
+impl Restartable for ExabgpPoint {
+    async fn restart_warden_with(&self, changes: &[EnforcementChange]) -> Result<(), AdapterError> {
+        self.warden.lock().unwrap().kill9();
+        let expected = self.record(changes).await?;
+        let envs = [("WARDEN_CONFIG", self.config.as_str())];
+        let next = spawn_warden_on(&self.listen, &self.dir, &envs, &[]);
+        *self.warden.lock().unwrap() = next;
+        self.settled(changes, &expected).await
+    }
+    async fn crash_point_with(&self, changes: &[EnforcementChange]) -> Result<(), AdapterError> {
+        let base = self.warden.lock().unwrap().base.clone();
+        let pid = bridge_pid(&base);
+        Command::new("kill").args(["-9", &pid]).status().unwrap();
+        let expected = self.record(changes).await?;
+        self.settled(changes, &expected).await?;
+        assert_ne!(bridge_pid(&base), pid, "ExaBGP started a new bridge");
+        Ok(())
+    }
+}
+
+/// DDOS-7/ENF-2: the pulled ExaBGP adapter passes the same compliance checks — apply, lift,
+/// idempotent re-apply, batch order — with Warden's log as the way in and a real BIRD peer's
+/// table as what the point holds; then a Warden killed and restarted and a bridge killed both
+/// end with the full state re-asserted and nothing lost. Nothing ever pushes to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exabgp_adapter_complies_with_a_real_bird() {
+    let (Some(exabgp), Some(bird), Some(birdc)) = (
+        crate::enforcement::program(&["/usr/sbin/exabgp", "/usr/bin/exabgp"], "exabgp"),
+        crate::enforcement::program(&["/usr/sbin/bird"], "bird2"),
+        crate::enforcement::program(&["/usr/sbin/birdc"], "bird2"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let bgp_port = crate::enforcement::free_port();
+    let listen = format!("127.0.0.1:{}", crate::enforcement::free_port());
+    let conf = d.join("warden.toml");
+    std::fs::write(&conf, "[[exabgp]]\nname = \"border\"\n").unwrap();
+    let config = conf.display().to_string();
+    let warden = spawn_warden_on(&listen, &d, &[("WARDEN_CONFIG", config.as_str())], &[]);
+    let base = warden.base.clone();
+    let admin = warden
+        .admin
+        .clone()
+        .expect("first start prints an admin token");
+    let (s, b) = http(
+        &base,
+        "POST",
+        "/api/tokens",
+        Some(&admin),
+        Some(&serde_json::json!({ "role": "edge", "label": "compliance-bridge" })),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let token_file = d.join("edge.token");
+    std::fs::write(&token_file, b["secret"].as_str().unwrap()).unwrap();
+
+    std::fs::write(d.join("bird.conf"), bird_conf(bgp_port)).unwrap();
+    let sock = d.join("bird.sock");
+    let _bird = Running(
+        Command::new(bird)
+            .arg("-c")
+            .arg(d.join("bird.conf"))
+            .arg("-s")
+            .arg(&sock)
+            .arg("-f")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("bird.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let run = format!(
+        "{} exabgp-bridge --url {base} --adapter border --token-file {} --wait-ms 2000",
+        env!("CARGO_BIN_EXE_warden"),
+        token_file.display()
+    );
+    std::fs::write(d.join("exabgp.conf"), exabgp_conf(&run)).unwrap();
+    let _exabgp = Running(
+        Command::new(exabgp)
+            .arg(d.join("exabgp.conf"))
+            .current_dir(&d)
+            .env("exabgp.daemon.user", "root")
+            .env("exabgp.daemon.drop", "false")
+            .env("exabgp.tcp.port", bgp_port.to_string())
+            .env("exabgp.api.cli", "false")
+            .env("exabgp.log.destination", "stdout")
+            .env("RUST_LOG", "info")
+            .stdout(std::fs::File::create(d.join("exabgp.log")).unwrap())
+            .stderr(std::fs::File::create(d.join("exabgp.err")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let logs_dir = d.clone();
+    let guard = scopeguard(move || {
+        for f in ["exabgp.log", "exabgp.err", "bird.log"] {
+            eprintln!(
+                "--- {f}\n{}",
+                std::fs::read_to_string(logs_dir.join(f)).unwrap_or_default()
+            );
+        }
+    });
+    let url = format!("sqlite://{}", d.join("warden-data/warden.db").display());
+    let store = warden_store::Store::open_existing(&warden_store::StoreOptions::new(&url))
+        .await
+        .unwrap();
+    let p = ExabgpPoint {
+        adapter: ExabgpAdapter::new("border"),
+        store,
+        warden: Mutex::new(warden),
+        listen,
+        dir: d.clone(),
+        config,
+        birdc: birdc.to_string(),
+        sock,
+    };
+    // Pulled: Warden never pushes, and a push says so rather than pretending.
+    assert_eq!(p.adapter.mode(), Mode::Pull);
+    assert!(p.adapter.push(&[p.change(1, "apply")]).await.is_err());
+    compliance(&p).await;
+    survives_restarts(&p).await;
+    std::mem::forget(guard);
+    p.store.close().await;
+    assert!(p.warden.lock().unwrap().terminate(10));
 }
 
 // --- Reconciliation, end to end -----------------------------------------------------------------

@@ -17,7 +17,7 @@ use crate::enforcement::{free_port, program};
 use crate::support::{Proc, http, spawn_warden_on};
 
 /// A child process killed with the test.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -26,7 +26,7 @@ impl Drop for Running {
     }
 }
 
-fn bird_conf(port: u16) -> String {
+pub(crate) fn bird_conf(port: u16) -> String {
     // The discard next hops are static blackhole routes, as on a border router: BGP routes
     // through them resolve to "drop".
     format!(
@@ -46,7 +46,7 @@ protocol bgp exabgp {{
     )
 }
 
-fn exabgp_conf(run: &str) -> String {
+pub(crate) fn exabgp_conf(run: &str) -> String {
     format!(
         "process warden {{
   run {run};
@@ -92,7 +92,7 @@ fn bird_routes(birdc: &str, sock: &Path) -> std::collections::BTreeMap<String, S
 }
 
 /// Whether BIRD holds `prefix` from ExaBGP as a blackhole (BLACKHOLE and no-export).
-fn blackholed(birdc: &str, sock: &Path, prefix: &str) -> bool {
+pub(crate) fn blackholed(birdc: &str, sock: &Path, prefix: &str) -> bool {
     bird_routes(birdc, sock).get(prefix).is_some_and(|r| {
         r.contains("[exabgp")
             && r.contains("(65535,666)")
@@ -101,7 +101,7 @@ fn blackholed(birdc: &str, sock: &Path, prefix: &str) -> bool {
     })
 }
 
-fn absent(birdc: &str, sock: &Path, prefix: &str) -> bool {
+pub(crate) fn absent(birdc: &str, sock: &Path, prefix: &str) -> bool {
     !bird_routes(birdc, sock).contains_key(prefix)
 }
 
@@ -482,7 +482,7 @@ async fn blackholes_reach_a_real_bird_peer_through_exabgp() {
 }
 
 /// The pid of the bridge following `base`.
-fn bridge_pid(base: &str) -> String {
+pub(crate) fn bridge_pid(base: &str) -> String {
     let out = Command::new("pgrep")
         .args(["-f", &format!("exabgp-bridge --url {base} ")])
         .output()
@@ -494,7 +494,7 @@ fn bridge_pid(base: &str) -> String {
 }
 
 /// Runs `f` on drop (the logs of the programs when an assertion fails).
-fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
+pub(crate) fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
     struct G<F: FnOnce()>(Option<F>);
     impl<F: FnOnce()> Drop for G<F> {
         fn drop(&mut self) {

@@ -18,6 +18,7 @@ mod console_access;
 mod console_pages;
 mod console_story;
 mod ddos;
+mod ddos_retention;
 mod ddos_rules;
 mod demo;
 mod enforcement;
