@@ -14,7 +14,8 @@
 //!   reviewed unblock, the reviewer queue, penalties of a case; the shared machinery every
 //!   lifecycle change goes through (load, decide, apply, notify, record actions, SLA clock).
 //! - [`ddos`]: telemetry, detection, blackholes (their timer, release by upgrade, self-service
-//!   and operator), IP protection and traffic (DDOS-1..6).
+//!   and operator), IP protection changes (DDOS-1..6); [`ddos_read`]: its read side, from the
+//!   pool and never in a write transaction (protection, traffic, blackholes, attacks).
 //! - [`tickets`]: filing, listing and closing tickets (TKT-1, HARM-2).
 //! - [`enforce`]: the enforcement plane: the decision index, the adapters and their
 //!   deliveries, reconciliation, the webhook log, the change feed and snapshot.
@@ -36,6 +37,7 @@ pub mod auth;
 pub mod clock;
 pub mod crypto;
 pub mod ddos;
+pub mod ddos_read;
 pub mod enforce;
 pub mod error;
 pub mod i18n;
