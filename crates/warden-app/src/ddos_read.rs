@@ -484,8 +484,8 @@ impl App {
     pub async fn list_attacks(&self, who: &Principal, q: &AttackQuery) -> AppResult<AttackPage> {
         who.require(DDOS_READERS, "read attacks")?;
         let limit = page_limit(q.limit, 100)?;
-        let ip = match q.ip.as_deref().filter(|i| !i.trim().is_empty()) {
-            Some(ip) => Some(parse_ip(ip.trim())?.to_string()),
+        let ip = match q.ip.as_deref() {
+            Some(ip) => Some(parse_ip(ip)?.to_string()),
             None => None,
         };
         let after = q.after.as_deref().filter(|a| !a.is_empty());
@@ -497,6 +497,52 @@ impl App {
         Ok(AttackPage {
             items: rows.iter().map(AttackView::from).collect(),
             next_after,
+        })
+    }
+}
+
+/// What the traffic chart draws (DDOS-6): the IP's last 24 hours and the blackholes that
+/// overlap them.
+#[derive(Debug, Clone)]
+pub struct TrafficChartData {
+    /// The traffic and the capacity in force.
+    pub traffic: TrafficView,
+    /// The blackholes overlapping the window, newest first.
+    pub blackholes: Vec<BlackholeView>,
+    /// The window's start, ms.
+    pub from: i64,
+    /// The window's end (now), ms.
+    pub to: i64,
+}
+
+impl App {
+    /// An IP's traffic of the last 24 hours with the blackholes overlapping them, for its
+    /// chart (a tenant: its own IP; another account's is `NotFound("ip")`).
+    pub async fn traffic_chart(&self, who: &Principal, ip: &str) -> AppResult<TrafficChartData> {
+        let traffic = self.ip_traffic(who, ip).await?;
+        let to = self.now();
+        let from = to - TRAFFIC_WINDOW_MS;
+        let rows = self
+            .store
+            .blackholes_page(
+                &who.scope(),
+                &BlackholeFilter {
+                    ip: Some(traffic.ip.clone()),
+                    ..Default::default()
+                },
+                50,
+            )
+            .await?;
+        let blackholes = rows
+            .iter()
+            .filter(|b| b.ended_at.is_none_or(|e| e >= from))
+            .map(BlackholeView::from)
+            .collect();
+        Ok(TrafficChartData {
+            traffic,
+            blackholes,
+            from,
+            to,
         })
     }
 }
