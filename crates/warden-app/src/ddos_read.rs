@@ -216,6 +216,18 @@ pub struct AttackPage {
     pub next_after: Option<String>,
 }
 
+/// The one address of a `public_ip` identifier as stored (`203.0.113.5/32`, `2001:db8::5/128`,
+/// or a bare address); `None` for a wider range, whose addresses are not listed one by one.
+fn single_address(value: &str) -> Option<IpAddr> {
+    let (addr, len) = value.split_once('/').unwrap_or((value, ""));
+    let ip: IpAddr = addr.parse().ok()?;
+    let host = match ip {
+        IpAddr::V4(_) => "32",
+        IpAddr::V6(_) => "128",
+    };
+    (len.is_empty() || len == host).then_some(ip)
+}
+
 /// Keyset paging: `rows` were read with one more than `limit`; cuts them and gives the key of
 /// the last one kept when there is more.
 fn cut<T>(rows: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Option<String> {
@@ -354,8 +366,9 @@ impl App {
         }
     }
 
-    /// The public IPs of the caller's account (staff: of every account, at most 500) with
-    /// their protection, capacity and active blackhole, in the order of their resources.
+    /// The public IPs of the caller's account (staff: of every account, at most 500 resources)
+    /// with their protection, capacity and active blackhole, in the order of their resources.
+    /// A `public_ip` identifier that is a range wider than one address is not listed.
     pub async fn list_ips(&self, who: &Principal) -> AppResult<Vec<IpLine>> {
         who.require(DDOS_READERS, "read IP protection")?;
         let scope = who.scope();
@@ -380,7 +393,7 @@ impl App {
         let mut out = Vec::new();
         for r in &resources {
             for i in r.identifiers.iter().filter(|i| i.kind == "public_ip") {
-                let Ok(ip) = i.value.parse::<IpAddr>() else {
+                let Some(ip) = single_address(&i.value) else {
                     continue;
                 };
                 let text = ip.to_string();
@@ -498,6 +511,62 @@ impl App {
             items: rows.iter().map(AttackView::from).collect(),
             next_after,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_ip_identifier_is_listed_when_it_is_one_address() {
+        for (value, ip) in [
+            ("203.0.113.5/32", Some("203.0.113.5")),
+            ("203.0.113.5", Some("203.0.113.5")),
+            ("2001:db8::5/128", Some("2001:db8::5")),
+            ("203.0.113.0/24", None),
+            ("2001:db8::/64", None),
+            ("nonsense", None),
+        ] {
+            assert_eq!(
+                single_address(value).map(|i| i.to_string()).as_deref(),
+                ip,
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_attacks_evidence_gives_its_top_protocols_and_sources() {
+        let a = AttackRecord {
+            id: "atk_1".into(),
+            ip: "203.0.113.5".into(),
+            account_id: "acme".into(),
+            resource_id: "vm".into(),
+            blackhole_id: None,
+            started_at: 0,
+            ended_at: None,
+            peak_bps: 3,
+            peak_pps: -1,
+            evidence: r#"{"avg_bps": 2, "top_protocols": [{"protocol": 17, "bytes": 9}, {"protocol": 999, "bytes": 1}], "top_sources": [{"ip": "198.51.100.9", "bytes": 4}, {"ip": "nope", "bytes": 1}]}"#.into(),
+        };
+        let v = AttackView::from(&a);
+        assert_eq!(v.avg_bps, Some(2));
+        assert_eq!(v.peak_pps, 0);
+        assert_eq!(
+            v.top_protocols,
+            vec![ProtocolShare {
+                protocol: 17,
+                bytes: 9
+            }]
+        );
+        assert_eq!(v.top_sources.len(), 1);
+        // A detector's evidence has neither.
+        let plain = AttackView::from(&AttackRecord {
+            evidence: r#"{"detector": "tok_1"}"#.into(),
+            ..a
+        });
+        assert!(plain.top_protocols.is_empty() && plain.top_sources.is_empty());
     }
 }
 
