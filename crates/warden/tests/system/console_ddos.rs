@@ -118,7 +118,7 @@ pub(crate) fn check_svg(what: &str, a: &Answer, lang: &str, problems: &mut Vec<S
     for name in ["title", "desc"] {
         if !els
             .iter()
-            .any(|e| e.name == name && e.attrs.get("id").is_some())
+            .any(|e| e.name == name && e.attrs.contains_key("id"))
         {
             problems.push(format!(
                 "{what}: no <{name} id> for the chart's aria-labelledby"
