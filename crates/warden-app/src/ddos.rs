@@ -1075,26 +1075,6 @@ impl App {
         Ok(())
     }
 
-    /// `GET /api/ips/{ip}/protection`: an IP's protection and history (a tenant: its own).
-    pub async fn ip_protection(&self, who: &Principal, ip: &str) -> AppResult<ProtectionView> {
-        who.require(
-            &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant],
-            "read IP protection",
-        )?;
-        let ip = parse_ip(ip)?;
-        let mut tx = self.store.begin_write().await?;
-        let ctx = self
-            .ip_context(&mut tx, ip, &who.scope())
-            .await?
-            .ok_or(AppError::NotFound("ip"))?;
-        let active = tx
-            .latest_blackhole(&ctx.text)
-            .await?
-            .filter(|b| b.state == State::Active);
-        drop(tx);
-        self.protection_view(&ctx, active.as_ref()).await
-    }
-
     async fn protection_view(
         &self,
         ctx: &IpContext,
@@ -1214,44 +1194,6 @@ impl App {
         })
     }
 
-    /// `GET /api/blackholes`: a tenant's own (with its quota), or every one for staff.
-    pub async fn list_blackholes(
-        &self,
-        who: &Principal,
-        q: &BlackholeQuery,
-    ) -> AppResult<BlackholeList> {
-        who.require(
-            &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant],
-            "read blackholes",
-        )?;
-        let scope = who.scope();
-        let rows = self
-            .store
-            .list_blackholes(&scope, q.active.unwrap_or(false), 500)
-            .await?;
-        let quota = match scope.account() {
-            Some(a) => Some(self.quota_of(a).await?),
-            None => None,
-        };
-        Ok(BlackholeList {
-            items: rows.iter().map(BlackholeView::from).collect(),
-            quota,
-        })
-    }
-
-    async fn quota_of(&self, account: &str) -> AppResult<Quota> {
-        let mut tx = self.store.begin_write().await?;
-        let history = tx
-            .account_releases(account, self.now() - RELEASES_LOOKBACK_MS)
-            .await?;
-        drop(tx);
-        Ok(self_service_quota(
-            &self.ddos.blackhole,
-            &history,
-            self.ddos_now(),
-        ))
-    }
-
     /// `POST /api/blackholes/{id}/release`: a tenant's self-service early release within the
     /// monthly quota (DDOS-5; a failed attempt does not use it), or staff's release with a
     /// reason.
@@ -1341,31 +1283,22 @@ impl App {
         })
     }
 
-    /// `GET /api/ips/{ip}/traffic`: the last 24 hours of an IP's traffic (DDOS-6).
-    pub async fn ip_traffic(&self, who: &Principal, ip: &str) -> AppResult<TrafficView> {
-        who.require(
-            &[Role::Admin, Role::Operator, Role::Reviewer, Role::Tenant],
-            "read traffic",
-        )?;
-        let ip = parse_ip(ip)?;
-        let mut tx = self.store.begin_write().await?;
-        let ctx = self
-            .ip_context(&mut tx, ip, &who.scope())
-            .await?
-            .ok_or(AppError::NotFound("ip"))?;
-        drop(tx);
-        Ok(TrafficView {
-            minutes: self
-                .store
-                .traffic_of(&ctx.text, self.now() - 86_400_000)
-                .await?,
-            ip: ctx.text,
-            capacity_bps: ctx.capacity,
-        })
+    /// The account's self-service quota this provider-month (DDOS-5), read from the pool (no
+    /// write transaction: the GETs of `ddos_read` use it).
+    pub(crate) async fn quota_of(&self, account: &str) -> AppResult<Quota> {
+        let history = self
+            .store
+            .read_account_releases(account, self.now() - RELEASES_LOOKBACK_MS)
+            .await?;
+        Ok(self_service_quota(
+            &self.ddos.blackhole,
+            &history,
+            self.ddos_now(),
+        ))
     }
 }
 
-fn parse_ip(ip: &str) -> AppResult<IpAddr> {
+pub(crate) fn parse_ip(ip: &str) -> AppResult<IpAddr> {
     ip.parse()
         .map_err(|_| InvalidInput::new("ip", "is not an IPv4 or IPv6 address").into())
 }

@@ -17,6 +17,10 @@
 //!   and operator), IP protection and traffic (DDOS-1..6).
 //! - [`ddos_retention`]: the hourly traffic series, its roll-up job and the retention of the
 //!   minutes and hours (DDOS-6, AUD-3).
+//! - [`ddos_read`]: its read side, from the pool and never in a write transaction
+//!   (protection, traffic, blackholes, attacks).
+//! - [`ddos_rules`]: the rules beside the blackhole: HARM-1 outbound floods and scans, PEN-2
+//!   isolation when an attack harms a shared uplink, the ASMT-2 stress-test hook.
 //! - [`tickets`]: filing, listing and closing tickets (TKT-1, HARM-2).
 //! - [`enforce`]: the enforcement plane: the decision index, the adapters and their
 //!   deliveries, reconciliation, the webhook log, the change feed and snapshot.
@@ -38,6 +42,7 @@ pub mod auth;
 pub mod clock;
 pub mod crypto;
 pub mod ddos;
+pub mod ddos_read;
 pub mod ddos_retention;
 pub mod ddos_rules;
 pub mod enforce;

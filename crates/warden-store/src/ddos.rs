@@ -688,3 +688,172 @@ impl Store {
         merge_sources(&rows)
     }
 }
+
+/// An attack against an IP as read back (DDOS-3, DDOS-6): the stored [`AttackEvent`] and its
+/// end, once its blackhole was released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttackRecord {
+    /// Id (`atk_...`), sortable by creation: the key of keyset paging.
+    pub id: String,
+    /// The IP.
+    pub ip: String,
+    /// Its account.
+    pub account_id: String,
+    /// Its resource.
+    pub resource_id: String,
+    /// The blackhole it started.
+    pub blackhole_id: Option<String>,
+    /// Seen first, ms.
+    pub started_at: i64,
+    /// Over (its blackhole released), ms.
+    pub ended_at: Option<i64>,
+    /// Peak inbound bps.
+    pub peak_bps: i64,
+    /// Peak inbound pps.
+    pub peak_pps: i64,
+    /// What the detection saw (JSON text as stored).
+    pub evidence: String,
+}
+
+fn attack_row(r: &AnyRow) -> Result<AttackRecord> {
+    Ok(AttackRecord {
+        id: s(r, "id")?,
+        ip: s(r, "ip")?,
+        account_id: s(r, "account_id")?,
+        resource_id: s(r, "resource_id")?,
+        blackhole_id: crate::os(r, "blackhole_id")?,
+        started_at: i(r, "started_at")?,
+        ended_at: oi(r, "ended_at")?,
+        peak_bps: i(r, "peak_bps")?,
+        peak_pps: i(r, "peak_pps")?,
+        evidence: s(r, "evidence")?,
+    })
+}
+
+/// Which blackholes a page lists (newest first, by id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlackholeFilter {
+    /// Only this IP's.
+    pub ip: Option<String>,
+    /// Only active ones.
+    pub active_only: bool,
+    /// Keyset cursor: only ids below this one (the last id of the previous page).
+    pub before: Option<String>,
+}
+
+/// The read side of DDoS: what the GET routes and pages read, from the pool and never inside a
+/// write transaction, so that reading a chart or a list takes no write lock (on SQLite, the
+/// one writer's lock; on PostgreSQL, no row locks).
+impl Store {
+    /// The protection of `ip` (basic without a row).
+    pub async fn read_ip_protection(&self, ip: &str) -> Result<Protection> {
+        let r = sqlx::query("SELECT kind, capacity_bps FROM ip_protection WHERE ip = $1")
+            .bind(ip)
+            .fetch_optional(self.pool())
+            .await?;
+        match r {
+            Some(r) => protection_of(&s(&r, "kind")?, oi(&r, "capacity_bps")?, "ip_protection"),
+            None => Ok(Protection::Basic),
+        }
+    }
+
+    /// The protections of the IPs of `scope` that are not basic, by IP (at most 5000).
+    pub async fn ip_protections(&self, scope: &Scope) -> Result<Vec<(String, Protection)>> {
+        let (cond, account) = scope_condition(scope, "account_id", 1);
+        let sql = format!(
+            "SELECT ip, kind, capacity_bps FROM ip_protection WHERE 1 = 1{cond} ORDER BY ip LIMIT 5000"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(a) = account {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    s(r, "ip")?,
+                    protection_of(&s(r, "kind")?, oi(r, "capacity_bps")?, "ip_protection")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The latest blackhole of `ip`, if it ever had one.
+    pub async fn read_latest_blackhole(&self, ip: &str) -> Result<Option<BlackholeRow>> {
+        let r = sqlx::query(
+            "SELECT * FROM blackholes WHERE ip = $1 ORDER BY started_at DESC, id DESC LIMIT 1",
+        )
+        .bind(ip)
+        .fetch_optional(self.pool())
+        .await?;
+        r.as_ref().map(blackhole_row).transpose()
+    }
+
+    /// The account's self-service release attempts since `since`, oldest first.
+    pub async fn read_account_releases(
+        &self,
+        account_id: &str,
+        since: i64,
+    ) -> Result<Vec<SelfServiceRelease>> {
+        let rows = sqlx::query(
+            "SELECT at, succeeded FROM blackhole_releases WHERE account_id = $1 AND at >= $2 ORDER BY at, id LIMIT 256",
+        )
+        .bind(account_id)
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SelfServiceRelease {
+                    at: Timestamp(i(r, "at")?),
+                    succeeded: i(r, "succeeded")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// A page of blackholes in `scope`, newest first (keyset on the id, never an offset).
+    pub async fn blackholes_page(
+        &self,
+        scope: &Scope,
+        f: &BlackholeFilter,
+        limit: i64,
+    ) -> Result<Vec<BlackholeRow>> {
+        let conditions = crate::Conditions::from(1)
+            .scope(scope, "account_id")
+            .eq("ip", f.ip.as_deref())
+            .when(f.active_only, " AND state = 'active'")
+            .cmp("id", "<", f.before.as_deref());
+        let sql = format!(
+            "SELECT * FROM blackholes WHERE 1 = 1{} ORDER BY id DESC LIMIT {}",
+            conditions.sql(),
+            crate::page(limit)
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let rows = conditions.bind(q).fetch_all(self.pool()).await?;
+        rows.iter().map(blackhole_row).collect()
+    }
+
+    /// A page of attacks in `scope`, newest first, optionally of one IP; `before` is the last id
+    /// of the previous page (keyset, never an offset).
+    pub async fn attacks_page(
+        &self,
+        scope: &Scope,
+        ip: Option<&str>,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AttackRecord>> {
+        let conditions = crate::Conditions::from(1)
+            .scope(scope, "account_id")
+            .eq("ip", ip)
+            .cmp("id", "<", before);
+        let sql = format!(
+            "SELECT * FROM attack_events WHERE 1 = 1{} ORDER BY id DESC LIMIT {}",
+            conditions.sql(),
+            crate::page(limit)
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let rows = conditions.bind(q).fetch_all(self.pool()).await?;
+        rows.iter().map(attack_row).collect()
+    }
+}

@@ -5,6 +5,7 @@ use warden_app::ddos::{
     BlackholeList, BlackholeQuery, ProtectionInput, ProtectionResult, ProtectionView, ReleaseInput,
     ReleaseResult, TelemetryInput, TelemetryReceipt, TrafficView,
 };
+use warden_app::ddos_read::{AttackPage, AttackQuery};
 
 use super::prelude::*;
 
@@ -66,6 +67,14 @@ async fn release(
     JsonBody(input): JsonBody<ReleaseInput>,
 ) -> ApiResult<Json<ReleaseResult>> {
     Ok(Json(app.release_blackhole(&who, &id, input).await?))
+}
+
+async fn attacks(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Q(q): Q<AttackQuery>,
+) -> ApiResult<Json<AttackPage>> {
+    Ok(Json(app.list_attacks(&who, &q).await?))
 }
 
 /// The endpoints of this area.
@@ -156,6 +165,23 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 ]
             }),
             get(list),
+        ),
+        Endpoint::new(
+            route(
+                "GET",
+                "/api/attacks",
+                READERS,
+                "ddos",
+                "Attacks against IPs, newest first (a tenant: on its own IPs): start, end, peak bps and pps, and the flow evidence's top protocols and sources. `ip=` keeps one IP's (an IP that is not the caller's lists nothing, like an unknown one); `after=` (the previous page's `next_after`) and `limit=` (1 to 500) page by keyset.",
+                "DDOS-3, DDOS-6",
+            )
+            .query(schema::<AttackQuery>)
+            .replies(const {
+                &[
+                    json(200, schema::<AttackPage>, "A page of attacks."),
+                ]
+            }),
+            get(attacks),
         ),
         Endpoint::new(
             route(

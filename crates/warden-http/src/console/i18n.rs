@@ -253,6 +253,9 @@ mod tests {
             "sign_in_failed",
             "login_locked",
             "rate_limited",
+            // The blackhole's (DDOS-5).
+            "self_release_quota_used",
+            "upgrade_short_of_peak",
         ];
         let table: Vec<(&str, Vec<String>)> = vec![
             ("state", codes(&State::ALL, State::code)),
@@ -291,6 +294,19 @@ mod tests {
             (
                 "grade",
                 literals_after("../warden-domain/src/grading.rs", "Why::new(\""),
+            ),
+            // A blackhole's decisions (DDOS-3..5), shown on the DDoS pages.
+            (
+                "why",
+                literals_after("../warden-domain/src/blackhole.rs", "Why::new(\""),
+            ),
+            (
+                "bh_state",
+                codes(warden_domain::blackhole::State::ALL, |s| s.code()),
+            ),
+            (
+                "bh_released_by",
+                codes(warden_domain::blackhole::ReleaseKind::ALL, |k| k.code()),
             ),
             (
                 "what",

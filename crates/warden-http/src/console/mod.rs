@@ -10,10 +10,11 @@
 //! apply to every page too.
 //!
 //! Every page works without JavaScript: forms post and redirect (303) to a page that says what
-//! happened. The little script in `assets/console.js` only ticks countdowns and toggles
-//! checkboxes.
+//! happened. The little script in `assets/console.js` only ticks countdowns, toggles
+//! checkboxes and re-fetches the traffic chart of an IP page (same origin, as the CSP allows).
 
 mod chart;
+mod ddos;
 pub mod i18n;
 mod ops;
 mod public;
@@ -109,6 +110,7 @@ pub fn pages() -> Vec<Page> {
         public::pages(),
         tenant::pages(),
         staff::pages(),
+        ddos::pages(),
         registry::pages(),
         ops::pages(),
     ]

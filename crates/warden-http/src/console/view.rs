@@ -25,9 +25,33 @@ impl Millis for i64 {
     }
 }
 
+impl Millis for Timestamp {
+    fn ms(&self) -> i64 {
+        self.millis()
+    }
+}
+
 impl<T: Millis + ?Sized> Millis for &T {
     fn ms(&self) -> i64 {
         (**self).ms()
+    }
+}
+
+/// A rate in bps, however many references deep a template holds it.
+pub trait Bps {
+    /// The value.
+    fn bps(&self) -> u64;
+}
+
+impl Bps for u64 {
+    fn bps(&self) -> u64 {
+        *self
+    }
+}
+
+impl<T: Bps + ?Sized> Bps for &T {
+    fn bps(&self) -> u64 {
+        (**self).bps()
     }
 }
 
@@ -102,6 +126,7 @@ impl Chrome {
                 ("/console/inbox", "nav.inbox"),
                 ("/console/tickets", "nav.tickets"),
                 ("/console/resources", "nav.resources"),
+                ("/console/ips", "nav.ips"),
             ]),
             Some(Role::Admin | Role::Operator) => nav.extend([
                 ("/staff", "nav.triage"),
@@ -110,6 +135,7 @@ impl Chrome {
                 ("/staff/regulator", "nav.regulator"),
                 ("/staff/accounts", "nav.accounts"),
                 ("/staff/deliveries", "nav.deliveries"),
+                ("/staff/blackholes", "nav.blackholes"),
                 ("/staff/dashboard", "nav.handling"),
                 ("/staff/policy", "nav.policy"),
             ]),
@@ -117,6 +143,7 @@ impl Chrome {
                 ("/staff/cases", "nav.cases"),
                 ("/staff/reviews", "nav.reviews"),
                 ("/staff/accounts", "nav.accounts"),
+                ("/staff/blackholes", "nav.blackholes"),
                 ("/staff/dashboard", "nav.handling"),
                 ("/staff/policy", "nav.policy"),
             ]),
@@ -211,6 +238,11 @@ impl Chrome {
                         .map(|t| self.time(t.millis()))
                         .unwrap_or_else(|_| v.clone()),
                     "urls" => v.lines().collect::<Vec<_>>().join(sep),
+                    // Rates (the blackhole's reasons, DDOS-3..5) in SI units.
+                    "bps" | "peak_bps" | "capacity_bps" => v
+                        .parse::<u64>()
+                        .map(super::chart::rate)
+                        .unwrap_or_else(|_| v.clone()),
                     _ => v.clone(),
                 };
                 (name.as_str(), v)
@@ -284,6 +316,11 @@ impl Chrome {
     /// Minutes as hours with one decimal (`1.5`).
     pub fn hours(&self, min: impl Millis) -> String {
         format!("{:.1}", min.ms() as f64 / 60.0)
+    }
+
+    /// A rate in SI units (`2.5 Gbps`).
+    pub fn rate(&self, bps: impl Bps) -> String {
+        super::chart::rate(bps.bps())
     }
 
     /// Whether the page is in Chinese.

@@ -23,7 +23,8 @@ use warden_app::auth::Principal;
 
 use crate::console::{Answer, Client, PASSWORD};
 use crate::console_pages::{
-    Fixture, MISSING_CASE, PEOPLE, allowed, clients, fixture, tenant_not_owner,
+    ACME_IP, Fixture, GLOBEX_IP, MISSING_BLACKHOLE, MISSING_CASE, MISSING_IP, PEOPLE, allowed,
+    clients, fixture, tenant_not_owner,
 };
 use crate::support::Engine;
 
@@ -42,10 +43,18 @@ const MISSING_TICKET: &str = "tkt_000000000000_0000ffffffff";
 /// `path` with `{id}` replaced by an id `person` may see (GET) or by a missing one (POST, so
 /// that the form changes nothing).
 fn concrete(f: &Fixture, method: &str, path: &str, person: Option<usize>) -> String {
+    let account = person.and_then(|i| PEOPLE[i].2);
+    if path.contains("{ip}") {
+        // GET: an IP of the person's (acme's for everyone else); POST: an unknown one.
+        let ip = match method {
+            "GET" => f.ips_of(account.or(Some("acme")))[0].clone(),
+            _ => MISSING_IP.to_string(),
+        };
+        return path.replace("{ip}", &ip);
+    }
     if !path.contains("{id}") {
         return path.to_string();
     }
-    let account = person.and_then(|i| PEOPLE[i].2);
     let id = match (method, path) {
         ("GET", "/console/cases/{id}") => f
             .cases_of(account.or(Some("acme")))
@@ -60,6 +69,9 @@ fn concrete(f: &Fixture, method: &str, path: &str, person: Option<usize>) -> Str
         ("POST", "/console/inbox/{id}/read") => MISSING_NOTICE.to_string(),
         ("POST", "/staff/reviews/{id}") => MISSING_REQUEST.to_string(),
         ("POST", "/staff/tickets/{id}/close") => MISSING_TICKET.to_string(),
+        ("POST", "/console/blackholes/{id}/release" | "/staff/blackholes/{id}/release") => {
+            MISSING_BLACKHOLE.to_string()
+        }
         (m, p) => panic!("no id for {m} {p}: add one to this test"),
     };
     path.replace("{id}", &id)
@@ -83,6 +95,8 @@ fn harmless_fields(path: &str) -> Vec<(&'static str, &'static str)> {
         p if p.ends_with("/enforce") || p.ends_with("/dismiss") => vec![("reason", "x")],
         p if p.ends_with("/notes") => vec![("body", "x")],
         p if p.starts_with("/staff/tickets/") => vec![("resolution", "x")],
+        p if p.ends_with("/protection") => vec![("capacity_gbps", "1")],
+        p if p.starts_with("/staff/blackholes/") => vec![("reason", "x")],
         "/staff/import" => vec![("lines", "not json")],
         _ => vec![],
     }
@@ -198,7 +212,7 @@ async fn a_tenant_cannot_tell_another_accounts_ids_from_missing_ones(engine: Eng
     let mut tina = Client::new(&f.w.t.base, "en");
     assert_eq!(tina.sign_in("tina", PASSWORD).await.status, 303);
     let (_, globex_case) = f.globex.iter().next().unwrap();
-    let globex_targets = ["globex", "casino", "Globex private matter"];
+    let globex_targets = ["globex", "casino", "Globex private matter", GLOBEX_IP];
     let mut wrong = Vec::new();
     let mut compare = |what: String, foreign: Answer, missing: Answer, ids: &[&str]| {
         if foreign.status != 404 && !what.contains("tickets") {
@@ -223,19 +237,31 @@ async fn a_tenant_cannot_tell_another_accounts_ids_from_missing_ones(engine: Eng
         }
     };
     // Every tenant page and form with an id, with each of globex's ids.
-    for p in pages().into_iter().filter(|p| p.path.contains("{id}")) {
+    for p in pages()
+        .into_iter()
+        .filter(|p| p.path.contains("{id}") || p.path.contains("{ip}"))
+    {
         if !allowed(p.access, Some(4)) {
             continue;
         }
+        let hole = if p.path.contains("{ip}") {
+            "{ip}"
+        } else {
+            "{id}"
+        };
         let (theirs, missing): (Vec<String>, &str) = if p.path.starts_with("/console/inbox/") {
             (f.globex_notices.clone(), MISSING_NOTICE)
         } else if p.path.starts_with("/console/cases/") {
             (f.globex.values().cloned().collect(), MISSING_CASE)
+        } else if p.path.starts_with("/console/ips/") {
+            (vec![GLOBEX_IP.to_string()], MISSING_IP)
+        } else if p.path.starts_with("/console/blackholes/") {
+            (vec![f.globex_blackhole.clone()], MISSING_BLACKHOLE)
         } else {
             panic!("no foreign ids for {}: add them to this test", p.path);
         };
         for id in &theirs {
-            let (a, b) = (p.path.replace("{id}", id), p.path.replace("{id}", missing));
+            let (a, b) = (p.path.replace(hole, id), p.path.replace(hole, missing));
             let (foreign, gone) = if p.method == "GET" {
                 (tina.get(&a).await, tina.get(&b).await)
             } else {
@@ -289,7 +315,11 @@ async fn a_tenant_cannot_tell_another_accounts_ids_from_missing_ones(engine: Eng
     for (person, c) in [(4, &mut tina), (6, &mut otto)] {
         let who = PEOPLE[person].0;
         for p in pages() {
-            if p.method != "GET" || p.path.contains("{id}") || !allowed(p.access, Some(person)) {
+            if p.method != "GET"
+                || p.path.contains("{id}")
+                || p.path.contains("{ip}")
+                || !allowed(p.access, Some(person))
+            {
                 continue;
             }
             let a = c.get(p.path).await;
@@ -458,10 +488,29 @@ async fn snapshot(f: &Fixture) -> Value {
         webhook["attempts"].as_array().unwrap().len(),
         endpoint
     ]);
+    // DDOS-5: the blackholes, the IPs' protection and the self-service quotas.
+    let (_, blackholes) = t.call("GET", "/api/blackholes", Some(&f.w.op), None).await;
+    let mut ddos = vec![blackholes["items"].clone()];
+    for (token, ip) in [(&f.w.tenant, ACME_IP), (&f.globex_token, GLOBEX_IP)] {
+        let (_, q) = t.call("GET", "/api/blackholes", Some(token), None).await;
+        let (_, p) = t
+            .call(
+                "GET",
+                &format!("/api/ips/{ip}/protection"),
+                Some(token),
+                None,
+            )
+            .await;
+        ddos.extend([
+            q["quota"].clone(),
+            p["protection"].clone(),
+            p["history"].clone(),
+        ]);
+    }
     json!({
         "cases": cases, "requests": requests, "tickets": tickets, "notices": notices,
         "users": users, "accounts": accounts, "resources": resources, "notes": notes,
-        "claims": claims, "webhook": webhook,
+        "claims": claims, "webhook": webhook, "ddos": ddos,
     })
 }
 
@@ -577,6 +626,26 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
             "/staff/reviews/{id}",
             format!("/staff/reviews/{}", f.request),
             vec![("decision", "approve")],
+        ),
+        // DDOS-5: an upgrade that would release acme's blackhole, a self-service release, an
+        // operator's release of globex's.
+        (
+            Some("tina"),
+            "/console/ips/{ip}/protection",
+            format!("/console/ips/{ACME_IP}/protection"),
+            vec![("capacity_gbps", "100")],
+        ),
+        (
+            Some("tina"),
+            "/console/blackholes/{id}/release",
+            format!("/console/blackholes/{}/release", f.acme_blackhole),
+            vec![("ip", ACME_IP)],
+        ),
+        (
+            Some("olga"),
+            "/staff/blackholes/{id}/release",
+            format!("/staff/blackholes/{}/release", f.globex_blackhole),
+            vec![("reason", "asked by the customer")],
         ),
         // The forms below would each change what `snapshot` shows, in this order, with their
         // token: the end of this test sends them again with it to show that they do.

@@ -49,6 +49,15 @@ pub(crate) fn tenant_not_owner(person: Option<usize>) -> bool {
 /// The internal note written on every case: no tenant page may show it.
 pub(crate) const NOTE: &str = "internal: owner is a repeat offender — 内部备注，勿告知租户";
 
+/// acme's public IP (the lifecycle world's machine), blackholed in the fixture.
+pub(crate) const ACME_IP: &str = "192.0.2.77";
+/// globex's public IP, blackholed in the fixture.
+pub(crate) const GLOBEX_IP: &str = "198.51.100.7";
+/// An IP no resource has.
+pub(crate) const MISSING_IP: &str = "203.0.113.250";
+/// A blackhole id that exists nowhere.
+pub(crate) const MISSING_BLACKHOLE: &str = "bh_000000000000_0000ffffffff";
+
 /// A case id that exists nowhere.
 pub(crate) const MISSING_CASE: &str = "case_000000000000_0000ffffffff";
 
@@ -74,9 +83,24 @@ pub(crate) struct Fixture {
     pub(crate) open_ticket: String,
     /// A dead webhook message (message id, endpoint): what `/staff/deliveries/redrive` takes.
     pub(crate) dead_webhook: (String, String),
+    /// acme's blackholed public IP's blackhole (DDOS-3), by its detector's samples.
+    pub(crate) acme_blackhole: String,
+    /// globex's blackholed public IP's blackhole, seen by a flow collector (with top
+    /// protocols and sources).
+    pub(crate) globex_blackhole: String,
 }
 
 impl Fixture {
+    /// The public IPs a user of `account` sees (every one for staff).
+    pub(crate) fn ips_of(&self, account: Option<&str>) -> Vec<String> {
+        match account {
+            Some("acme") => vec![ACME_IP.into()],
+            Some("globex") => vec![GLOBEX_IP.into()],
+            Some(other) => panic!("no account {other}"),
+            None => vec![ACME_IP.into(), GLOBEX_IP.into()],
+        }
+    }
+
     /// The cases a user of `account` sees (every case for staff).
     pub(crate) fn cases_of(&self, account: Option<&str>) -> Vec<String> {
         match account {
@@ -208,6 +232,16 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
     for (state, case) in &acme {
         assert_eq!(&state_of(&w, case).await, state, "acme's {state} case");
     }
+    // DDOS-3: acme's machine is blackholed by an attack a detector saw.
+    let det = w.t.token("detector", None).await;
+    let acme_blackhole = crate::console_ddos::attack(&w.t, &det, ACME_IP, 3_000_000_000).await;
+    let (_, b) =
+        w.t.call("GET", "/api/blackholes", Some(&w.tenant), None)
+            .await;
+    acme.insert(
+        "blackholed",
+        b["items"][0]["case_id"].as_str().unwrap().to_string(),
+    );
 
     let mut globex = BTreeMap::new();
     // globex's first offence: alerting, counting down.
@@ -253,6 +287,17 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
     })
     .await;
     globex.insert("delivery_failed", failed);
+    // DDOS-2/3: globex's public IP, blackholed by an attack a flow collector saw.
+    let (s, b) = w.t.call("POST", "/api/resources", Some(&w.t.admin), Some(&json!({ "id": "globex-ip", "account_id": "globex", "product": "cvm", "identifiers": [{ "kind": "public_ip", "value": GLOBEX_IP }] }))).await;
+    assert_eq!(s, 201, "{b}");
+    let globex_blackhole = crate::console_ddos::flow_attack(&w.t, GLOBEX_IP, 5_000_000_000).await;
+    let (_, b) =
+        w.t.call("GET", "/api/blackholes", Some(&globex_token), None)
+            .await;
+    globex.insert(
+        "blackholed",
+        b["items"][0]["case_id"].as_str().unwrap().to_string(),
+    );
     let unowned = report_at(&w, "http://nobody.example/x", "spam_ads").await;
 
     // Tickets: acme has an open one and an answered one; globex one.
@@ -303,6 +348,8 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
         globex_token,
         open_ticket,
         dead_webhook: dead.unwrap(),
+        acme_blackhole,
+        globex_blackhole,
     };
     f.acme_notices = f.notice_ids(&f.w.tenant).await;
     f.globex_notices = f.notice_ids(&f.globex_token).await;
@@ -381,7 +428,10 @@ async fn every_console_page_parses_labels_its_fields_and_speaks_its_language() {
                     continue;
                 }
                 seen_paths.insert(p.path);
-                if p.path.contains("{id}") {
+                if p.path.contains("{ip}") {
+                    let ips = f.ips_of(account);
+                    paths.extend(ips.iter().map(|ip| p.path.replace("{ip}", ip)));
+                } else if p.path.contains("{id}") {
                     let ids = match p.path {
                         "/console/cases/{id}" => f.cases_of(account),
                         "/staff/cases/{id}" => f.cases_of(None),
@@ -405,6 +455,11 @@ async fn every_console_page_parses_labels_its_fields_and_speaks_its_language() {
                 // The export is NDJSON, not a page: one JSON object per line.
                 if path.starts_with("/staff/audit/export") && a.status == 200 {
                     check_export(&what, &a, &mut problems);
+                    continue;
+                }
+                // The traffic chart is an SVG image, not a page (DDOS-6).
+                if path.ends_with("/traffic.svg") && a.status == 200 {
+                    crate::console_ddos::check_svg(&what, &a, lang, &mut problems);
                     continue;
                 }
                 checked += 1;
@@ -546,6 +601,11 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
                 &f.globex
             };
             let case = mine.values().next().unwrap();
+            let (ip, theirs) = if PEOPLE[person.unwrap()].2 == Some("acme") {
+                (ACME_IP, GLOBEX_IP)
+            } else {
+                (GLOBEX_IP, ACME_IP)
+            };
             out.extend([
                 "/console?done=ticket_filed".to_string(),
                 format!("/console/cases/{case}?done=unblock_failed"),
@@ -560,6 +620,19 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
                 "/console/cases?state=resolved".into(),
                 "/console/cases?state=no_such_state".into(),
                 "/console/cases?limit=0".into(),
+                // The DDoS pages (DDOS-5/6): each answer of a form, an unknown IP, a bad one,
+                // another account's IP, a later page of blackholes.
+                format!("/console/ips/{ip}?done=upgrade_released"),
+                format!("/console/ips/{ip}?done=upgrade_short&short=500000000"),
+                format!("/console/ips/{ip}?done=protection_set"),
+                format!("/console/ips/{ip}?done=self_released"),
+                format!("/console/ips/{ip}?done=self_release_failed"),
+                format!("/console/ips/{ip}?before={MISSING_BLACKHOLE}"),
+                format!("/console/ips/{MISSING_IP}"),
+                format!("/console/ips/{MISSING_IP}/traffic.svg"),
+                format!("/console/ips/{theirs}"),
+                "/console/ips/not-an-ip".into(),
+                "/staff/blackholes".into(),
                 "/staff".into(),
                 "/account/password?done=must_change".into(),
                 "/users?done=created".into(),
@@ -590,6 +663,13 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
                 "/staff/accounts/acme?done=account_created".into(),
                 "/staff/accounts/no-such-account".into(),
                 "/staff/deliveries?done=redriven".into(),
+                "/staff/blackholes?done=operator_released".into(),
+                format!("/staff/blackholes?before={MISSING_BLACKHOLE}"),
+                format!("/staff/attacks?ip={ACME_IP}"),
+                format!("/staff/attacks?ip={MISSING_IP}"),
+                format!("/staff/attacks?before={MISSING_BLACKHOLE}"),
+                "/staff/attacks?ip=not-an-ip".into(),
+                "/console/ips".into(),
                 "/staff/audit".into(),
                 "/users".into(),
                 "/console".into(),
@@ -680,6 +760,16 @@ async fn refused_forms(
                 )
                 .await,
             ));
+            let ip = &f.ips_of(account)[0];
+            out.push((
+                "POST a protection upgrade of no capacity".to_string(),
+                c.post(
+                    &format!("/console/ips/{ip}"),
+                    &format!("/console/ips/{ip}/protection"),
+                    &[("capacity_gbps", "0")],
+                )
+                .await,
+            ));
             out.push((
                 "POST self-unblock without the commitment".to_string(),
                 c.post(
@@ -696,6 +786,15 @@ async fn refused_forms(
                 "POST bulk dismiss with nothing ticked".to_string(),
                 c.post("/staff", "/staff/triage/dismiss", &[("reason", "spam")])
                     .await,
+            ));
+            out.push((
+                "POST an operator release without a reason".to_string(),
+                c.post(
+                    "/staff/blackholes",
+                    &format!("/staff/blackholes/{}/release", f.acme_blackhole),
+                    &[("reason", " ")],
+                )
+                .await,
             ));
             out.push((
                 "POST confirm with a level and no reason".to_string(),
@@ -996,15 +1095,17 @@ fn english_rule_text(text: &str) -> bool {
     if text.contains("(rule: ") {
         return true;
     }
-    ["INT-", "LIFE-", "UNB-", "HARM-", "TKT-", "GRD-", "PEN-"]
-        .iter()
-        .any(|id| {
-            text.match_indices(id).any(|(at, _)| {
-                let rest = &text[at + id.len()..];
-                let digits = rest.chars().take_while(char::is_ascii_digit).count();
-                digits > 0 && rest[digits..].starts_with(':')
-            })
+    [
+        "INT-", "LIFE-", "UNB-", "HARM-", "TKT-", "GRD-", "PEN-", "DDOS-",
+    ]
+    .iter()
+    .any(|id| {
+        text.match_indices(id).any(|(at, _)| {
+            let rest = &text[at + id.len()..];
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            digits > 0 && rest[digits..].starts_with(':')
         })
+    })
 }
 
 /// The English catalogue's texts that differ from the zh-CN ones (and hold a word).
@@ -1021,13 +1122,22 @@ fn english_only_texts() -> &'static BTreeSet<String> {
 }
 
 /// An element as the checks need it.
-struct El {
-    name: String,
-    attrs: HashMap<String, String>,
+pub(crate) struct El {
+    pub(crate) name: String,
+    pub(crate) attrs: HashMap<String, String>,
     /// Its text nodes, each on its own.
-    own_text: Vec<String>,
+    pub(crate) own_text: Vec<String>,
     /// All text inside it (of `<title>` only).
-    text: String,
+    pub(crate) text: String,
+}
+
+/// Every element of `html` as a browser's parser builds them (SVG inline included), in
+/// document order.
+pub(crate) fn collect_elements(html: &str) -> Vec<El> {
+    let dom: RcDom = parse_document(RcDom::default(), ParseOpts::default()).one(html);
+    let mut els = Vec::new();
+    collect(&dom.document, &mut els);
+    els
 }
 
 fn collect(node: &Handle, out: &mut Vec<El>) {

@@ -15,6 +15,7 @@ mod bgp;
 mod browser;
 mod console;
 mod console_access;
+mod console_ddos;
 mod console_pages;
 mod console_story;
 mod ddos;

@@ -1,5 +1,6 @@
 // Warden console: the little script written for it. Every page works without it; it only
-// shows times in the viewer's own zone, ticks deadline countdowns and makes "select all" work.
+// shows times in the viewer's own zone, ticks deadline countdowns, makes "select all" work and
+// refreshes an IP's traffic chart (DDOS-6) from the server's own SVG.
 (function () {
   "use strict";
   // The words come from the page (the catalogues), never from this script.
@@ -44,5 +45,34 @@
       var form = box.form || document;
       form.querySelectorAll("input[type=checkbox][name=case]").forEach(function (c) { c.checked = box.checked; });
     });
+  });
+  // A figure with data-refresh holds a chart drawn on the server: every data-every seconds the
+  // same SVG is fetched again (same origin, with the session cookie) and swapped in. A failed
+  // fetch keeps the chart shown; a signed-out session stops the refresh.
+  document.querySelectorAll("figure[data-refresh]").forEach(function (fig) {
+    var src = fig.getAttribute("data-refresh");
+    var every = parseInt(fig.getAttribute("data-every"), 10) || 10;
+    if (!window.fetch || !window.DOMParser) { return; }
+    var timer = setInterval(function () {
+      fetch(src, { credentials: "same-origin", cache: "no-store", redirect: "error" })
+        .then(function (r) {
+          var type = r.headers.get("Content-Type") || "";
+          if (!r.ok || type.indexOf("image/svg+xml") !== 0) {
+            if (r.status === 401 || r.status === 403 || r.status === 404) { clearInterval(timer); }
+            return null;
+          }
+          return r.text();
+        })
+        .then(function (text) {
+          if (!text) { return; }
+          var doc = new DOMParser().parseFromString(text, "image/svg+xml");
+          var svg = doc.documentElement;
+          var old = fig.querySelector("svg");
+          if (!old || !svg || svg.nodeName.toLowerCase() !== "svg" || doc.querySelector("parsererror")) { return; }
+          old.replaceWith(document.importNode(svg, true));
+          fig.setAttribute("data-refreshed", String(Date.now()));
+        })
+        .catch(function () { clearInterval(timer); });
+    }, every * 1000);
   });
 })();
