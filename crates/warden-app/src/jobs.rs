@@ -125,6 +125,7 @@ impl App {
         let result: AppResult<bool> = async {
             let now = self.now();
             let mut tx = self.store.begin_write().await?;
+            tx.lock_chain().await?;
             tx.record_job_runs(&ids, node, now).await?;
             if !tx.complete_jobs(&ids, node, now).await? {
                 return Ok(false);
@@ -181,6 +182,8 @@ impl App {
     /// Backs a failed job off (or marks it dead) and audits that, in one transaction.
     async fn record_failure(&self, node: &str, job: &Job, error: &str) -> AppResult<()> {
         let mut tx = self.store.begin_write().await?;
+        // The chain before the job's row, as in `handle`.
+        tx.lock_chain().await?;
         let dead = tx.fail_job(job, node, error, self.now()).await?;
         let action = if dead { "job.dead" } else { "job.retry" };
         let mut ev = self.event(&Principal::System, action, format!("job:{}", job.id));
@@ -197,7 +200,10 @@ impl App {
         let mut tx = self.store.begin_write().await?;
         let mut rolled_until = None;
         match job.kind {
-            JobKind::DiagPing => tx.record_job_run(&job.id, node, now).await?,
+            JobKind::DiagPing => {
+                tx.lock_chain().await?;
+                tx.record_job_run(&job.id, node, now).await?;
+            }
             // Lifecycle jobs transition the case in their own transaction; they are idempotent
             // (a case that moved on ignores them), so completing the job afterwards is safe.
             JobKind::CaseDeadline | JobKind::CaseConfirm => {
@@ -244,6 +250,10 @@ impl App {
                 tx = self.store.begin_write().await?;
             }
         }
+        // The audit chain first, then the job's row: the order every writer takes them in (an
+        // operator's re-drive locks the chain, then re-queues the same job row), so two of them
+        // never wait on each other (PostgreSQL: "deadlock detected").
+        tx.lock_chain().await?;
         if tx.complete_job(&job.id, node, now).await? {
             if job.kind == JobKind::EnforceReconcile {
                 self.rearm_reconciliation(&mut tx).await?;

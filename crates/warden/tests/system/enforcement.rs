@@ -384,11 +384,16 @@ async fn webhooks_are_retried_signed_and_logged(engine: Engine) {
         attempts("edge").await.len() == 1
     })
     .await;
+    // The attempt is logged before its job is backed off (from the clock as it then reads):
+    // wait for the back-off to be stored before moving the clock past it.
+    let settled = async || t.app.store.job_counts().await.unwrap().running == 0;
+    until("first attempt backed off", settled).await;
     t.clock.advance(1_100);
     until("second failed attempt", async || {
         attempts("edge").await.len() == 2
     })
     .await;
+    until("second attempt backed off", settled).await;
     // The receiver comes back.
     let got: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>> =
         Default::default();
