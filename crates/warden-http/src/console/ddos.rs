@@ -444,10 +444,23 @@ async fn upgrade_protection(
     }
 }
 
+/// A release of a blackhole that is no longer active (409) in the page's words: the use case
+/// says it in English for the API.
+fn in_words(e: &AppError) -> Option<AppError> {
+    match e {
+        AppError::Conflict(m) => Some(AppError::Refused {
+            code: "blackhole_not_active",
+            message: m.clone(),
+        }),
+        _ => None,
+    }
+}
+
 /// The IP page again with the refusal on top (nothing changed), or the error page where the
 /// IP itself cannot be shown (unknown, or another account's: 404 alike).
 async fn ip_error(app: &App, v: &Viewer, ip: &str, e: &AppError, typed: String) -> Response {
-    let (status, text) = match super::view::refusal(v, e) {
+    let words = in_words(e);
+    let (status, text) = match super::view::refusal(v, words.as_ref().unwrap_or(e)) {
         Ok(r) => r,
         Err(page) => return *page,
     };
@@ -574,7 +587,8 @@ async fn operator_release(
     match app.release_blackhole(&v.principal(), &id, input).await {
         Ok(_) => redirect("/staff/blackholes?done=operator_released"),
         Err(e) => {
-            let (status, text) = match super::view::refusal(&v, &e) {
+            let words = in_words(&e);
+            let (status, text) = match super::view::refusal(&v, words.as_ref().unwrap_or(&e)) {
                 Ok(r) => r,
                 Err(page) => return *page,
             };

@@ -256,6 +256,7 @@ mod tests {
             // The blackhole's (DDOS-5).
             "self_release_quota_used",
             "upgrade_short_of_peak",
+            "blackhole_not_active",
         ];
         let table: Vec<(&str, Vec<String>)> = vec![
             ("state", codes(&State::ALL, State::code)),

@@ -613,7 +613,10 @@ async fn the_early_release_uses_the_quota_only_when_it_succeeds(engine: Engine) 
         )
         .await;
     assert_eq!(a.status, 409, "{}", a.body);
-    assert!(a.body.contains("id=\"error\""));
+    assert!(
+        a.body
+            .contains("no longer active: there is nothing to release")
+    );
     assert_eq!(quota_left(&a.body), Some(2));
     d.t.stop().await;
 }
