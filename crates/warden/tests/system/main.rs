@@ -20,6 +20,7 @@ mod console_story;
 mod ddos;
 mod demo;
 mod enforcement;
+mod flows;
 mod intake;
 mod isolation;
 mod lifecycle;
