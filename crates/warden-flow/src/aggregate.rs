@@ -160,6 +160,12 @@ impl Aggregator {
         self.evicted
     }
 
+    /// Bytes the table has allocated: every bucket of its current capacity (spare ones
+    /// included) at [`BYTES_PER_TRACKED_IP`], plus the control bytes' trailing group.
+    pub fn table_bytes(&self) -> usize {
+        table_bytes(self.ips.capacity(), BYTES_PER_TRACKED_IP)
+    }
+
     /// Counts one record's bytes and packets towards its destination at `now_ms`.
     pub fn observe(&mut self, record: &FlowRecord, now_ms: i64) {
         let window = now_ms.div_euclid(self.window_ms);
@@ -238,4 +244,19 @@ fn mapped(ip: IpAddr) -> [u8; 16] {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => v6.octets(),
     }
+}
+
+/// The allocation of a `HashMap` (hashbrown's SwissTable) of `capacity` with entries of
+/// `bucket_bytes` (the entry and its control byte): buckets are a power of two, seven eighths
+/// of them usable.
+pub(crate) fn table_bytes(capacity: usize, bucket_bytes: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 8 {
+        (capacity + 1).next_power_of_two()
+    } else {
+        (capacity.div_ceil(7) * 8).next_power_of_two()
+    };
+    buckets * bucket_bytes + 16
 }

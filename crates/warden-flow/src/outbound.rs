@@ -126,6 +126,11 @@ impl OutboundAggregator {
         self.evicted
     }
 
+    /// Bytes the table has allocated (see [`crate::Aggregator::table_bytes`]).
+    pub fn table_bytes(&self) -> usize {
+        crate::aggregate::table_bytes(self.ips.capacity(), BYTES_PER_TRACKED_SOURCE)
+    }
+
     /// Counts one record's bytes, packets and destination towards its source at `now_ms`.
     pub fn observe(&mut self, record: &FlowRecord, now_ms: i64) {
         let window = now_ms.div_euclid(self.window_ms);

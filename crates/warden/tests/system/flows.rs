@@ -325,3 +325,94 @@ async fn flows_above_capacity_blackhole_the_ip_and_strangers_change_nothing(engi
         pg.drop_db().await;
     }
 }
+
+/// Regression guard for the receive loop's independence: while another connection holds
+/// SQLite's write lock (the database is "slow"), every datagram is still received and decoded
+/// — more than the socket's buffer could hold — the writer's ticks wait (and are replaced, not
+/// queued), and once the lock goes the blackhole follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_holds_up_no_datagram() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let mut p = spawn_warden(dir.path(), &[], &["--config", cfg.to_str().unwrap()]);
+    let admin = p.admin.clone().unwrap();
+    let udp: SocketAddr = p
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("warden flows on udp://"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    http(
+        &p.base,
+        "POST",
+        "/api/accounts",
+        Some(&admin),
+        Some(&json!({ "id": "a", "name": "a" })),
+    )
+    .await;
+    let (s, b) = http(
+        &p.base,
+        "POST",
+        "/api/resources",
+        Some(&admin),
+        Some(&json!({ "account_id": "a", "product": "cvm", "identifiers": [{ "kind": "public_ip", "value": V9_IP }] })),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+
+    let db = format!("sqlite://{}/warden-data/warden.db", dir.path().display());
+    let mut lock = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let written = metric(&p, "warden_flow_ticks_total{outcome=\"written\"}").await;
+
+    // 2 000 datagrams (about 1.8 MB, beyond the socket's buffer) over a second.
+    let exporter = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let flows = attack(V9_IP);
+    let secs = unix_secs();
+    let sent = 2_000u64;
+    for seq in 0..sent as u32 {
+        exporter
+            .send_to(&synth::netflow_v9(&flows, seq, secs, 7, seq % 10 == 0), udp)
+            .unwrap();
+        if seq % 20 == 19 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    within(
+        "every datagram received while the database is locked",
+        20,
+        async || {
+            let n = metric(&p, "warden_flow_packets_total{outcome=\"decoded\"}").await;
+            (n == sent).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        metric(&p, "warden_flow_socket_drops_total{reason=\"buffer_full\"}").await,
+        0
+    );
+    assert_eq!(
+        metric(&p, "warden_flow_ticks_total{outcome=\"written\"}").await,
+        written,
+        "the writer cannot have written through the lock"
+    );
+    assert!(active_blackhole(&p, &admin, V9_IP).await.is_none());
+
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    // The window still holds the attack: the next tick that gets through blackholes the IP.
+    send_until(
+        &exporter,
+        udp,
+        20,
+        |seq| synth::netflow_v9(&flows, sent as u32 + seq, secs, 7, false),
+        async || active_blackhole(&p, &admin, V9_IP).await,
+    )
+    .await;
+    assert!(metric(&p, "warden_flow_ticks_total{outcome=\"dropped\"}").await >= 1);
+    assert!(p.terminate(20));
+}
