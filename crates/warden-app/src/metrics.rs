@@ -1,6 +1,7 @@
 //! Metrics, all named in this one module, rendered in the Prometheus text format (OPS-2).
 
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Process-wide counters.
@@ -15,6 +16,33 @@ pub struct Metrics {
     http_requests: AtomicU64,
     http_errors: AtomicU64,
     contacts_read_for_notices: AtomicU64,
+    flows: Mutex<Option<FlowStats>>,
+}
+
+/// The flow collector's state (DDOS-2), as its receive loop last published it (once a tick).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    /// The decoder's counters: packets by outcome, records, templates.
+    pub collector: warden_flow::Counters,
+    /// Templates cached now.
+    pub templates: u64,
+    /// IPs tracked now, inbound and outbound.
+    pub tracked: (u64, u64),
+    /// IPs evicted to honour `max_ips`, inbound and outbound.
+    pub evicted: (u64, u64),
+    /// Datagrams the socket refused to hand over (errors other than a timeout).
+    pub receive_errors: u64,
+    /// Datagrams the kernel dropped because the socket's buffer was full (Linux
+    /// `/proc/net/udp`; `None` elsewhere).
+    pub socket_drops: Option<u64>,
+    /// Ticks handed to the database and written.
+    pub ticks_written: u64,
+    /// Ticks replaced by a newer one before the writer got to them (the database was slow).
+    pub ticks_dropped: u64,
+    /// Ticks whose write failed (logged).
+    pub ticks_failed: u64,
+    /// Rates written, by what the app did with them: stored, unknown IP, stale.
+    pub rates: (u64, u64, u64),
 }
 
 impl Metrics {
@@ -64,6 +92,18 @@ impl Metrics {
         if error {
             self.http_errors.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Publishes the flow collector's state (its receive loop, once a tick).
+    pub fn set_flows(&self, stats: FlowStats) {
+        if let Ok(mut f) = self.flows.lock() {
+            *f = Some(stats);
+        }
+    }
+
+    /// The flow collector's state as last published; `None` without a collector.
+    pub fn flows(&self) -> Option<FlowStats> {
+        self.flows.lock().ok().and_then(|f| f.clone())
     }
 
     /// Prometheus text exposition, with job gauges read from storage by the caller.
@@ -131,6 +171,9 @@ impl Metrics {
             "# HELP warden_http_server_errors_total HTTP 5xx responses.\n# TYPE warden_http_server_errors_total counter\nwarden_http_server_errors_total {}",
             g(&self.http_errors)
         );
+        if let Some(f) = self.flows() {
+            render_flows(&mut o, &f);
+        }
         o
     }
 
@@ -172,4 +215,139 @@ impl Metrics {
         }
         o
     }
+}
+
+/// The flow collector's metrics (DDOS-2): every packet and record by outcome, so an operator can
+/// tell a misconfigured exporter (not allowed, no template) from a collector that cannot keep up
+/// (socket drops, dropped ticks).
+fn render_flows(o: &mut String, f: &FlowStats) {
+    let c = &f.collector;
+    let mut family = |name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, v) in rows {
+            if labels.is_empty() {
+                let _ = writeln!(o, "{name} {v}");
+            } else {
+                let _ = writeln!(o, "{name}{{{labels}}} {v}");
+            }
+        }
+    };
+    family(
+        "warden_flow_packets_total",
+        "counter",
+        "Flow export datagrams received, by outcome (exporter_not_allowed: a source outside [flows] exporters).",
+        &[
+            ("outcome=\"decoded\"", c.packets_decoded),
+            (
+                "outcome=\"exporter_not_allowed\"",
+                c.packets_exporter_not_allowed,
+            ),
+            ("outcome=\"oversized\"", c.packets_oversized),
+            ("outcome=\"truncated\"", c.packets_truncated),
+            ("outcome=\"garbage\"", c.packets_garbage),
+        ],
+    );
+    family(
+        "warden_flow_packets_received_total",
+        "counter",
+        "Flow export datagrams handed to the decoder.",
+        &[("", c.packets_received)],
+    );
+    family(
+        "warden_flow_socket_drops_total",
+        "counter",
+        "Datagrams the kernel dropped on the collector's socket (receive buffer full), and receive errors.",
+        &[
+            ("reason=\"buffer_full\"", f.socket_drops.unwrap_or(0)),
+            ("reason=\"receive_error\"", f.receive_errors),
+        ],
+    );
+    family(
+        "warden_flow_records_total",
+        "counter",
+        "Flow records, by outcome.",
+        &[
+            ("outcome=\"decoded\"", c.records_decoded),
+            ("outcome=\"without_address\"", c.records_without_address),
+            ("outcome=\"over_limit\"", c.records_over_limit),
+        ],
+    );
+    family(
+        "warden_flow_sets_without_template_total",
+        "counter",
+        "NetFlow v9 / IPFIX data sets dropped because their template is not known (yet).",
+        &[("", c.sets_without_template)],
+    );
+    family(
+        "warden_flow_template_events_total",
+        "counter",
+        "Templates learned, withdrawn, evicted (cache bound), expired and refused.",
+        &[
+            ("event=\"learned\"", c.templates_learned),
+            ("event=\"withdrawn\"", c.templates_withdrawn),
+            ("event=\"evicted\"", c.templates_evicted),
+            ("event=\"expired\"", c.templates_expired),
+            ("event=\"refused\"", c.templates_refused),
+        ],
+    );
+    family(
+        "warden_flow_templates",
+        "gauge",
+        "Templates cached.",
+        &[("", f.templates)],
+    );
+    family(
+        "warden_flow_sflow_samples_skipped_total",
+        "counter",
+        "sFlow samples and records not decoded, by kind.",
+        &[
+            ("kind=\"counter_sample\"", c.sflow_counter_samples),
+            ("kind=\"other_format\"", c.sflow_skipped),
+            ("kind=\"header_unparsed\"", c.sflow_headers_unparsed),
+        ],
+    );
+    family(
+        "warden_flow_sampling_refused_total",
+        "counter",
+        "Sampling intervals from options data not stored (table full).",
+        &[("", c.sampling_refused)],
+    );
+    family(
+        "warden_flow_tracked_ips",
+        "gauge",
+        "Local IPs tracked, by direction.",
+        &[
+            ("direction=\"inbound\"", f.tracked.0),
+            ("direction=\"outbound\"", f.tracked.1),
+        ],
+    );
+    family(
+        "warden_flow_evicted_ips_total",
+        "counter",
+        "IPs evicted to honour [flows] max_ips, by direction.",
+        &[
+            ("direction=\"inbound\"", f.evicted.0),
+            ("direction=\"outbound\"", f.evicted.1),
+        ],
+    );
+    family(
+        "warden_flow_ticks_total",
+        "counter",
+        "Ticks of rates for the database, by outcome (dropped: replaced by a newer tick while the database was slow).",
+        &[
+            ("outcome=\"written\"", f.ticks_written),
+            ("outcome=\"dropped\"", f.ticks_dropped),
+            ("outcome=\"failed\"", f.ticks_failed),
+        ],
+    );
+    family(
+        "warden_flow_rates_total",
+        "counter",
+        "Per-IP rates written, by what the database did with them (unknown_ip: no resource's public IP).",
+        &[
+            ("outcome=\"stored\"", f.rates.0),
+            ("outcome=\"unknown_ip\"", f.rates.1),
+            ("outcome=\"stale\"", f.rates.2),
+        ],
+    );
 }

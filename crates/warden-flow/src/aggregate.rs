@@ -1,7 +1,6 @@
 //! Per-destination-IP inbound rates (DDOS-2): what the blackhole decision compares with an IP's
 //! protection capacity. Each tracked IP costs a fixed, small state — two window counters (the
-//! sliding-window estimate rate limiters use: the previous window weighted by how much of it still
-//! overlaps the last `window` seconds, plus the current one), its last-seen time and two
+//! sliding-window estimate of [`crate::window`]), its last-seen time and two
 //! space-saving top-k tables (protocols, source IPs) halved at every window so they follow the
 //! current attack. No per-second history is kept, so the state does not grow with the window.
 //! The number of tracked IPs is bounded: a new IP at the bound evicts the least recently seen
@@ -15,6 +14,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::record::FlowRecord;
+use crate::window::{Counter, Rate};
 
 /// Entries in each per-IP top-k table.
 pub const TOP_K: usize = 3;
@@ -35,15 +35,6 @@ impl Default for AggregatorConfig {
             max_ips: 100_000,
         }
     }
-}
-
-/// An inbound rate averaged over the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Rate {
-    /// Bits per second.
-    pub bps: u64,
-    /// Packets per second.
-    pub pps: u64,
 }
 
 /// What is known about one destination IP.
@@ -108,12 +99,7 @@ impl<T: Copy + PartialEq> TopK<T> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct IpState {
-    /// The current window's number (`now_ms / window_ms`).
-    window: i64,
-    cur_bytes: u64,
-    cur_packets: u64,
-    prev_bytes: u64,
-    prev_packets: u64,
+    counter: Counter,
     last_seen_ms: i64,
     protocols: TopK<u8>,
     /// Sources as 16 bytes (IPv4 mapped), half the size of `IpAddr` with its padding.
@@ -123,11 +109,7 @@ struct IpState {
 impl IpState {
     fn new(window: i64, now_ms: i64) -> Self {
         Self {
-            window,
-            cur_bytes: 0,
-            cur_packets: 0,
-            prev_bytes: 0,
-            prev_packets: 0,
+            counter: Counter::new(window),
             last_seen_ms: now_ms,
             protocols: TopK::default(),
             sources: TopK::default(),
@@ -136,22 +118,11 @@ impl IpState {
 
     /// Moves the windows forward to `window`; never backwards (late data counts as current).
     fn roll(&mut self, window: i64) {
-        let gap = window.saturating_sub(self.window);
-        if gap <= 0 {
-            return;
+        let gap = self.counter.roll(window);
+        if gap > 0 {
+            self.protocols.decay(gap);
+            self.sources.decay(gap);
         }
-        if gap == 1 {
-            self.prev_bytes = self.cur_bytes;
-            self.prev_packets = self.cur_packets;
-        } else {
-            self.prev_bytes = 0;
-            self.prev_packets = 0;
-        }
-        self.cur_bytes = 0;
-        self.cur_packets = 0;
-        self.window = window;
-        self.protocols.decay(gap);
-        self.sources.decay(gap);
     }
 }
 
@@ -189,6 +160,12 @@ impl Aggregator {
         self.evicted
     }
 
+    /// Bytes the table has allocated: every bucket of its current capacity (spare ones
+    /// included) at [`BYTES_PER_TRACKED_IP`], plus the control bytes' trailing group.
+    pub fn table_bytes(&self) -> usize {
+        table_bytes(self.ips.capacity(), BYTES_PER_TRACKED_IP)
+    }
+
     /// Counts one record's bytes and packets towards its destination at `now_ms`.
     pub fn observe(&mut self, record: &FlowRecord, now_ms: i64) {
         let window = now_ms.div_euclid(self.window_ms);
@@ -200,8 +177,7 @@ impl Aggregator {
             .entry(record.dst)
             .or_insert_with(|| IpState::new(window, now_ms));
         state.roll(window);
-        state.cur_bytes = state.cur_bytes.saturating_add(record.bytes);
-        state.cur_packets = state.cur_packets.saturating_add(record.packets);
+        state.counter.add(record.bytes, record.packets);
         state.last_seen_ms = state.last_seen_ms.max(now_ms);
         state.protocols.add(record.protocol, record.bytes);
         state.sources.add(mapped(record.src), record.bytes);
@@ -226,19 +202,14 @@ impl Aggregator {
     }
 
     fn rate_of(&self, s: &IpState, now_ms: i64) -> Rate {
-        let mut s = s.clone();
-        s.roll(now_ms.div_euclid(self.window_ms));
-        // How much of the previous window still lies within the last `window_ms`.
-        let into = now_ms.rem_euclid(self.window_ms);
-        let overlap = u128::try_from(self.window_ms - into).unwrap_or(0);
-        let w = u128::try_from(self.window_ms).unwrap_or(1).max(1);
-        let estimate =
-            |prev: u64, cur: u64| -> u128 { u128::from(prev) * overlap / w + u128::from(cur) };
-        let per_sec = |n: u128| u64::try_from(n * 1000 / w).unwrap_or(u64::MAX);
-        Rate {
-            bps: per_sec(estimate(s.prev_bytes, s.cur_bytes) * 8),
-            pps: per_sec(estimate(s.prev_packets, s.cur_packets)),
-        }
+        s.counter.rate(now_ms, self.window_ms)
+    }
+
+    /// Every tracked IP with its rate at `now_ms` and when it was last seen (the tick's scan).
+    pub fn rates_seen(&self, now_ms: i64) -> impl Iterator<Item = (IpAddr, Rate, i64)> + '_ {
+        self.ips
+            .iter()
+            .map(move |(ip, s)| (*ip, self.rate_of(s, now_ms), s.last_seen_ms))
     }
 
     /// Everything known about `ip` at `now_ms`; `None` if it is not tracked.
@@ -273,4 +244,19 @@ fn mapped(ip: IpAddr) -> [u8; 16] {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => v6.octets(),
     }
+}
+
+/// The allocation of a `HashMap` (hashbrown's SwissTable) of `capacity` with entries of
+/// `bucket_bytes` (the entry and its control byte): buckets are a power of two, seven eighths
+/// of them usable.
+pub(crate) fn table_bytes(capacity: usize, bucket_bytes: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 8 {
+        (capacity + 1).next_power_of_two()
+    } else {
+        (capacity.div_ceil(7) * 8).next_power_of_two()
+    };
+    buckets * bucket_bytes + 16
 }

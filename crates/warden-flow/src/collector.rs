@@ -30,6 +30,10 @@ pub struct CollectorConfig {
     pub max_records_per_packet: usize,
     /// (exporter, domain) sampling intervals remembered from options data (default 4 096).
     pub max_sampling_entries: usize,
+    /// Sampling intervals imposed per exporter (the first network containing it wins),
+    /// replacing whatever its records, options data or header declare: for exporters that
+    /// sample without saying so, or say it wrongly. Default none.
+    pub sampling_overrides: Vec<(IpNet, u32)>,
 }
 
 impl Default for CollectorConfig {
@@ -42,6 +46,7 @@ impl Default for CollectorConfig {
             max_fields_per_template: 128,
             max_records_per_packet: 2_048,
             max_sampling_entries: 4_096,
+            sampling_overrides: Vec::new(),
         }
     }
 }
@@ -171,6 +176,17 @@ impl Collector {
         match result {
             Ok(()) => {
                 let n = out.len() - start;
+                if let Some(interval) = self
+                    .config
+                    .sampling_overrides
+                    .iter()
+                    .find(|(net, _)| net.contains(&exporter))
+                    .map(|(_, i)| (*i).max(1))
+                {
+                    for r in out.iter_mut().skip(start) {
+                        resample(r, interval);
+                    }
+                }
                 self.counters.packets_decoded += 1;
                 self.counters.records_decoded += n as u64;
                 n
@@ -194,6 +210,15 @@ impl Collector {
         self.counters.templates_expired += expired;
         expired
     }
+}
+
+/// Replaces the interval a record was scaled by with `interval`: what the exporter reported is
+/// the estimate divided by the old interval (exact: the decoders multiplied it).
+fn resample(r: &mut FlowRecord, interval: u32) {
+    let old = u64::from(r.sampling.max(1));
+    r.bytes = (r.bytes / old).saturating_mul(u64::from(interval));
+    r.packets = (r.packets / old).saturating_mul(u64::from(interval));
+    r.sampling = interval;
 }
 
 fn decode(ctx: &mut Ctx<'_>, bytes: &[u8]) -> R<()> {

@@ -1,7 +1,9 @@
 //! Warden's flow collector core (SPEC §10 DDOS-2): it owns decoding flow exports — NetFlow v5,
 //! NetFlow v9 (RFC 3954), IPFIX (RFC 7011) and sFlow v5 — into [`FlowRecord`]s, and aggregating
-//! them into per-destination-IP inbound rates with the top protocols and sources of each, and
-//! nothing else: no sockets, no clock, no async. The binary's receive loop hands each datagram
+//! them into per-destination-IP inbound rates with the top protocols and sources of each and
+//! per-source-IP outbound rates with an estimate of the hosts each talks to ([`FlowTables`]
+//! splits records by the provider's own prefixes and decides each tick which IPs are worth
+//! writing), and nothing else: no sockets, no clock, no async. The binary's receive loop hands each datagram
 //! with its source address and arrival time to [`Collector::ingest`], and each record to
 //! [`Aggregator::observe`]; the detector asks [`Aggregator::rates`]. Keeping it pure lets the
 //! tests build packets byte by byte and replay time exactly.
@@ -21,13 +23,23 @@ mod collector;
 mod counters;
 pub mod fuzz;
 mod netflow;
+mod outbound;
 mod reader;
 mod record;
 mod sflow;
+pub mod synth;
+mod tables;
 mod template;
+mod window;
 
-pub use aggregate::{Aggregator, AggregatorConfig, BYTES_PER_TRACKED_IP, IpSnapshot, Rate, TOP_K};
+pub use aggregate::{Aggregator, AggregatorConfig, BYTES_PER_TRACKED_IP, IpSnapshot, TOP_K};
 pub use collector::{Collector, CollectorConfig};
 pub use counters::Counters;
 pub use ipnet::IpNet;
+pub use outbound::{
+    BYTES_PER_TRACKED_SOURCE, MAX_PEERS, OutboundAggregator, OutboundConfig, OutboundSnapshot,
+    PEER_BITS,
+};
 pub use record::{FlowFormat, FlowRecord};
+pub use tables::{FlowTables, IpRates, TablesConfig};
+pub use window::Rate;

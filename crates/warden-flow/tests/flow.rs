@@ -10,9 +10,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use warden_flow::synth::{self, SynthFlow};
 use warden_flow::{
-    Aggregator, AggregatorConfig, BYTES_PER_TRACKED_IP, Collector, CollectorConfig, Counters,
-    FlowFormat, FlowRecord, Rate,
+    Aggregator, AggregatorConfig, BYTES_PER_TRACKED_IP, BYTES_PER_TRACKED_SOURCE, Collector,
+    CollectorConfig, Counters, FlowFormat, FlowRecord, FlowTables, IpRates, MAX_PEERS,
+    OutboundAggregator, OutboundConfig, Rate, TablesConfig,
 };
 
 const NOW: i64 = 1_700_000_000_000;
@@ -910,4 +912,333 @@ fn the_fuzzer_over_the_real_exporters_corpus_finds_no_panic() {
         warden_flow::fuzz::run(&corpus, 2_000, 7, |_, _| {}),
         warden_flow::fuzz::run(&corpus, 2_000, 7, |_, _| {})
     );
+}
+
+// ---------------------------------------------------------------- outbound (HARM-1)
+
+fn outbound(max_ips: usize) -> OutboundAggregator {
+    OutboundAggregator::new(OutboundConfig {
+        window_secs: 10,
+        max_ips,
+    })
+}
+
+/// The n-th host of a /16 of documentation-like space, for peer counts beyond a /24.
+fn host(n: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(0xc633_0000 | n)) // 198.51.0.0/16
+}
+
+#[test]
+fn a_local_source_has_its_outbound_rate_and_the_hosts_it_talks_to() {
+    let mut o = outbound(10);
+    let src = v4(203, 0, 113, 9);
+    // 1 250 000 bytes and 1 000 packets a second to the same three hosts: 10 Mbit/s, 3 peers.
+    for s in 0..30 {
+        let dst = v4(198, 51, 100, (s % 3) as u8 + 1);
+        o.observe(&flow(src, dst, 6, 1_250_000, 1_000), NOW + s * 1000);
+    }
+    let at = (NOW / 10_000 + 3) * 10_000;
+    let snap = o.snapshot(src, at).unwrap();
+    assert_eq!(
+        snap.rate,
+        Rate {
+            bps: 10_000_000,
+            pps: 1_000
+        }
+    );
+    assert_eq!(snap.peers, 3);
+    assert_eq!(o.snapshot(v4(203, 0, 113, 8), at), None);
+    // Two windows on, nothing is left in the window; the source is still known, with its age.
+    let later = o.snapshot(src, at + 20_000).unwrap();
+    assert_eq!((later.rate, later.peers), (Rate::default(), 0));
+    assert_eq!(later.last_seen_ms, NOW + 29_000);
+}
+
+#[test]
+fn peers_are_counted_once_across_the_two_windows_and_fade_like_the_rate() {
+    let start = (NOW / 10_000 + 1) * 10_000;
+    let src = v4(203, 0, 113, 9);
+    // Ten hosts are counted exactly (no two share a bit).
+    let mut o = outbound(10);
+    for n in 0..10 {
+        o.observe(&flow(src, host(n), 17, 100, 1), start + 1);
+    }
+    assert_eq!(o.snapshot(src, start + 9_999).unwrap().peers, 10);
+    // 40 hosts in one window (estimated 42: the hash is fixed, so the figures are too), then
+    // nothing new: half a window later half of them remain.
+    let mut o = outbound(10);
+    for n in 0..40 {
+        o.observe(&flow(src, host(n), 17, 100, 1), start + 1);
+    }
+    assert_eq!(o.snapshot(src, start + 9_999).unwrap().peers, 42);
+    assert_eq!(o.snapshot(src, start + 15_000).unwrap().peers, 21);
+    // The same 40 hosts again in the next window are not counted twice.
+    for n in 0..40 {
+        o.observe(&flow(src, host(n), 17, 100, 1), start + 10_001);
+    }
+    assert_eq!(o.snapshot(src, start + 15_000).unwrap().peers, 42);
+    // 40 new ones are: all 40 of this window and half of the 40 of the one before (42 + 17).
+    for n in 100..140 {
+        o.observe(&flow(src, host(n), 17, 100, 1), start + 20_001);
+    }
+    assert_eq!(o.snapshot(src, start + 25_000).unwrap().peers, 59);
+}
+
+#[test]
+fn a_scan_is_counted_within_the_linear_counting_error_and_saturates_at_the_ceiling() {
+    let start = (NOW / 10_000 + 1) * 10_000;
+    let src = v4(203, 0, 113, 9);
+    for (hosts, expected) in [(100u32, 100u64), (1_000, 957), (2_000, 2_015)] {
+        let mut o = outbound(10);
+        for n in 0..hosts {
+            o.observe(&flow(src, host(n), 6, 60, 1), start);
+        }
+        let peers = o.snapshot(src, start + 9_999).unwrap().peers;
+        // Pinned (the hash is fixed) and within three standard errors of the truth
+        // (sqrt(m(e^t - t - 1)) / n, m = 512, t = n/m: 3.3 %, 4.6 %, 7.8 %).
+        assert_eq!(peers, expected, "{hosts} hosts");
+        let t = f64::from(hosts) / 512.0;
+        let se = (512.0 * (t.exp() - t - 1.0)).sqrt();
+        assert!(
+            (peers as f64 - f64::from(hosts)).abs() <= 3.0 * se,
+            "{hosts}: {peers}"
+        );
+    }
+    let mut o = outbound(10);
+    for n in 0..50_000 {
+        o.observe(&flow(src, host(n), 6, 60, 1), start);
+    }
+    assert_eq!(o.snapshot(src, start + 9_999).unwrap().peers, MAX_PEERS);
+}
+
+#[test]
+fn tracked_sources_are_bounded_evicting_the_least_recently_seen() {
+    let mut o = outbound(3);
+    let dst = v4(198, 51, 100, 1);
+    for n in 1..=3u8 {
+        o.observe(
+            &flow(v4(203, 0, 113, n), dst, 6, 100, 1),
+            NOW + i64::from(n),
+        );
+    }
+    o.observe(&flow(v4(203, 0, 113, 1), dst, 6, 100, 1), NOW + 10);
+    o.observe(&flow(v4(203, 0, 113, 4), dst, 6, 100, 1), NOW + 11);
+    assert_eq!((o.tracked(), o.evicted()), (3, 1));
+    assert_eq!(o.snapshot(v4(203, 0, 113, 2), NOW + 11), None);
+    eprintln!("bytes per tracked source: {BYTES_PER_TRACKED_SOURCE}");
+    const { assert!(BYTES_PER_TRACKED_SOURCE <= 200) };
+}
+
+// ---------------------------------------------------------------- tables and ticks
+
+fn tables(local: &[&str], floor: u64) -> FlowTables {
+    FlowTables::new(TablesConfig {
+        window_secs: 10,
+        max_ips: 100,
+        local_prefixes: local.iter().map(|p| p.parse().unwrap()).collect(),
+        noise_floor_bps: floor,
+        quiet_interval_ms: 5_000,
+        quiet_hold_ms: 60_000,
+    })
+}
+
+fn ips(rates: &[IpRates]) -> Vec<IpAddr> {
+    rates.iter().map(|r| r.ip).collect()
+}
+
+#[test]
+fn local_prefixes_split_inbound_from_outbound_and_one_ip_gets_both() {
+    let mut t = tables(&["203.0.113.0/24"], 0);
+    let (local, remote) = (v4(203, 0, 113, 5), v4(198, 51, 100, 7));
+    let at = (NOW / 10_000 + 1) * 10_000;
+    t.observe(&flow(remote, local, 17, 1_250_000, 1_000), at);
+    t.observe(&flow(local, remote, 6, 125_000, 100), at);
+    // Neither end local: counted nowhere.
+    t.observe(&flow(remote, v4(192, 0, 2, 9), 6, 999, 1), at);
+    let r = t.tick(at + 9_999);
+    assert_eq!(
+        r,
+        vec![IpRates {
+            ip: local,
+            inbound: Rate {
+                bps: 1_000_000,
+                pps: 100
+            },
+            outbound: Rate {
+                bps: 100_000,
+                pps: 10
+            },
+            out_peers: 1,
+            top_protocols: vec![(17, 1_250_000)],
+            top_sources: vec![(remote, 1_250_000)],
+        }]
+    );
+    assert_eq!((t.inbound().tracked(), t.outbound().tracked()), (1, 1));
+
+    // Without local prefixes every destination is inbound and nothing outbound.
+    let mut t = tables(&[], 0);
+    t.observe(&flow(local, remote, 6, 125_000, 100), at);
+    let r = t.tick(at + 9_999);
+    assert_eq!(ips(&r), vec![remote]);
+    assert_eq!((r[0].outbound, r[0].out_peers), (Rate::default(), 0));
+    assert_eq!(t.outbound().tracked(), 0);
+}
+
+#[test]
+fn only_loud_ips_are_written_and_a_quiet_one_keeps_a_sample_until_it_is_unseen() {
+    // Floor 1 Mbit/s over a 10 s window: 1 250 000 bytes in the window.
+    let mut t = tables(&["203.0.113.0/24"], 1_000_000);
+    let (loud, quiet, src) = (v4(203, 0, 113, 1), v4(203, 0, 113, 2), v4(198, 51, 100, 7));
+    let at = (NOW / 10_000 + 1) * 10_000;
+    t.observe(&flow(src, loud, 17, 1_250_000, 1_000), at);
+    t.observe(&flow(src, quiet, 17, 1_000, 1), at);
+    assert_eq!(ips(&t.tick(at + 1_000)), vec![loud]);
+    // The attack stops but the IP is still seen: written again, at the quiet interval.
+    let next = at + 10_000;
+    t.observe(&flow(src, loud, 17, 1_000, 1), next);
+    t.observe(&flow(src, quiet, 17, 1_000, 1), next);
+    let r = t.tick(next + 5_000);
+    assert_eq!(
+        ips(&r),
+        vec![loud],
+        "the window still holds half the attack"
+    );
+    let r = t.tick(next + 9_999);
+    assert_eq!(ips(&r), Vec::<IpAddr>::new(), "quiet, written 4 999 ms ago");
+    let r = t.tick(next + 10_000 + 1);
+    assert_eq!(r.len(), 0, "not seen within the window: unknown, not zero");
+    // Once unseen it is forgotten: a later quiet sighting is not written.
+    t.observe(&flow(src, loud, 17, 1_000, 1), next + 20_000);
+    assert_eq!(t.tick(next + 26_000).len(), 0);
+}
+
+#[test]
+fn a_quiet_ip_is_written_every_quiet_interval_while_seen_and_the_hold_lasts() {
+    let mut t = tables(&["203.0.113.0/24"], 1_000_000);
+    let (ip, src) = (v4(203, 0, 113, 1), v4(198, 51, 100, 7));
+    let at = (NOW / 10_000 + 1) * 10_000;
+    t.observe(&flow(src, ip, 17, 12_500_000, 10_000), at);
+    assert_eq!(t.tick(at).len(), 1);
+    let mut written = Vec::new();
+    // Seen every second afterwards with a trickle, ticked every second for 90 s.
+    for s in 1..=90 {
+        let now = at + s * 1000;
+        t.observe(&flow(src, ip, 17, 100, 1), now);
+        if !t.tick(now).is_empty() {
+            written.push(s);
+        }
+    }
+    // Loud while the burst is in the window (to 19 s), then every 5 s until 60 s after the
+    // last loud tick.
+    let mut expected: Vec<i64> = (1..=19).collect();
+    expected.extend([24, 29, 34, 39, 44, 49, 54, 59, 64, 69, 74, 79]);
+    assert_eq!(written, expected);
+}
+
+#[test]
+fn a_sampling_override_replaces_what_the_exporter_declares() {
+    let mut c = Collector::new(CollectorConfig {
+        allowed_exporters: vec!["192.0.2.0/24".parse().unwrap()],
+        sampling_overrides: vec![("192.0.2.1/32".parse().unwrap(), 100)],
+        ..CollectorConfig::default()
+    });
+    let f = SynthFlow {
+        src: Ipv4Addr::new(198, 51, 100, 1),
+        dst: Ipv4Addr::new(203, 0, 113, 1),
+        src_port: 53,
+        dst_port: 4444,
+        protocol: 17,
+        bytes: 1_500,
+        packets: 1,
+    };
+    let r = c.ingest(exporter(), &synth::netflow_v5(&[f], 1, 1_700_000_000), NOW);
+    assert_eq!(
+        (r[0].bytes, r[0].packets, r[0].sampling),
+        (150_000, 100, 100)
+    );
+    // Another exporter of the allow-list keeps what it declares (1 in 1 here).
+    let r = c.ingest(
+        v4(192, 0, 2, 2),
+        &synth::netflow_v5(&[f], 1, 1_700_000_000),
+        NOW,
+    );
+    assert_eq!((r[0].bytes, r[0].packets, r[0].sampling), (1_500, 1, 1));
+}
+
+#[test]
+fn synthetic_datagrams_of_every_format_decode_to_their_flows() {
+    let flows: Vec<SynthFlow> = (0..20u8)
+        .map(|n| SynthFlow {
+            src: Ipv4Addr::new(198, 51, 100, n),
+            dst: Ipv4Addr::new(203, 0, 113, 5),
+            src_port: 1000 + u16::from(n),
+            dst_port: 80,
+            protocol: if n % 2 == 0 { 17 } else { 6 },
+            bytes: 1_500 * (u32::from(n) + 1),
+            packets: u32::from(n) + 1,
+        })
+        .collect();
+    let secs = 1_700_000_000u32;
+    let mut c = collector();
+    let check = |r: &[FlowRecord], format: FlowFormat| {
+        assert_eq!(r.len(), flows.len(), "{format:?}");
+        for (r, f) in r.iter().zip(&flows) {
+            assert_eq!(r.format, format);
+            assert_eq!((r.src, r.dst), (IpAddr::V4(f.src), IpAddr::V4(f.dst)));
+            assert_eq!(
+                (r.src_port, r.dst_port, r.protocol),
+                (f.src_port, f.dst_port, f.protocol)
+            );
+            assert_eq!(
+                (r.bytes, r.packets),
+                (u64::from(f.bytes), u64::from(f.packets))
+            );
+            assert_eq!(r.sampling, 1);
+        }
+    };
+    check(
+        &c.ingest(exporter(), &synth::netflow_v5(&flows, 1, secs), NOW),
+        FlowFormat::NetflowV5,
+    );
+    check(
+        &c.ingest(
+            exporter(),
+            &synth::netflow_v9(&flows, 1, secs, 7, true),
+            NOW,
+        ),
+        FlowFormat::NetflowV9,
+    );
+    // Data without the template again: decoded with the cached one.
+    check(
+        &c.ingest(
+            exporter(),
+            &synth::netflow_v9(&flows, 2, secs, 7, false),
+            NOW,
+        ),
+        FlowFormat::NetflowV9,
+    );
+    check(
+        &c.ingest(exporter(), &synth::ipfix(&flows, 1, secs, 7, true), NOW),
+        FlowFormat::Ipfix,
+    );
+    let r = c.ingest(
+        exporter(),
+        &synth::sflow_v5(&flows, 1, 1000, Ipv4Addr::new(192, 0, 2, 1)),
+        NOW,
+    );
+    assert_eq!(r.len(), flows.len());
+    for (r, f) in r.iter().zip(&flows) {
+        assert_eq!(
+            (r.src, r.dst, r.protocol),
+            (IpAddr::V4(f.src), IpAddr::V4(f.dst), f.protocol)
+        );
+        assert_eq!((r.packets, r.sampling), (1000, 1000));
+        assert_eq!(
+            r.bytes,
+            1_500 * 1000,
+            "each sample is one 1 500-byte frame of 1 000"
+        );
+    }
+    assert_eq!(c.counters().packets_decoded, 5);
+    assert_eq!(c.counters().records_decoded, 5 * flows.len() as u64);
 }

@@ -18,7 +18,9 @@ use warden_store::testing::PgDatabase;
 use warden_store::{Store, StoreOptions};
 
 mod console;
+mod flows;
 pub use console::{ConsoleArgs, console};
+pub use flows::{FlowsArgs, flows};
 
 /// Options of `warden bench timers`.
 #[derive(Debug, clap::Args)]

@@ -55,6 +55,173 @@ pub struct Config {
     pub notices: Notices,
     /// DDoS protection and blackholes (DDOS-1..5).
     pub ddos: Ddos,
+    /// The flow collector (DDOS-2): NetFlow v5/v9, IPFIX and sFlow v5 over UDP.
+    pub flows: Flows,
+}
+
+/// `[flows]`: the UDP flow collector inside `warden serve` (DDOS-2). Without `listen` there is
+/// none. Reference: docs/ddos.md, "Flow collection".
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Flows {
+    /// The UDP address to receive exports on, e.g. `0.0.0.0:2055`. Default: none (no collector).
+    pub listen: Option<String>,
+    /// The exporters accepted, by source address (an IP or a CIDR); datagrams from any other
+    /// address are counted and dropped unread. Required with `listen`.
+    pub exporters: Vec<FlowExporter>,
+    /// The provider's own prefixes (CIDR): a record is inbound when its destination is in them,
+    /// outbound when its source is. Default empty: every destination is tracked inbound and
+    /// nothing outbound.
+    pub local_prefixes: Vec<String>,
+    /// The averaging window of the collector's rates, seconds (1..=300). Default 10.
+    pub window_secs: u32,
+    /// How often the rates go to the database, ms (100..=60000). Default 1000.
+    pub tick_ms: u64,
+    /// Only IPs at or above this many bits per second (either way) are written each tick;
+    /// several nodes merge through the database, so the quiet majority stays out. Default
+    /// 1000000 (1 Mbit/s).
+    pub noise_floor_bps: u64,
+    /// IPs tracked at most, in each direction (1..=50000000). Default 100000.
+    pub max_ips: usize,
+    /// This node's name: its samples are the source `flow:<node>` (a-z, A-Z, 0-9, `.`, `-`,
+    /// `_`; at most 64). Default: the host name.
+    pub node: Option<String>,
+    /// A v9 / IPFIX template not used or resent for this many seconds is forgotten (60..=86400).
+    /// Default 1800.
+    pub template_expiry_secs: u64,
+    /// The socket's receive buffer, bytes (the kernel caps it at `net.core.rmem_max`). Default
+    /// 8388608 (8 MiB).
+    pub receive_buffer_bytes: usize,
+}
+
+impl Default for Flows {
+    fn default() -> Self {
+        Flows {
+            listen: None,
+            exporters: Vec::new(),
+            local_prefixes: Vec::new(),
+            window_secs: 10,
+            tick_ms: 1000,
+            noise_floor_bps: 1_000_000,
+            max_ips: 100_000,
+            node: None,
+            template_expiry_secs: 1800,
+            receive_buffer_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[[flows.exporters]]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowExporter {
+    /// The exporter's source address, `192.0.2.10`, or a network of them, `192.0.2.0/28`.
+    pub address: String,
+    /// Imposes this sampling interval (1 in N) on its records, whatever they declare. Default:
+    /// what the exporter declares (header, options data or record), else 1.
+    #[serde(default)]
+    pub sampling_rate: Option<u32>,
+}
+
+impl Flows {
+    /// The collector's settings, checked (the error names the field); `None` without `listen`.
+    pub fn settings(&self) -> anyhow::Result<Option<crate::flows::FlowSettings>> {
+        let Some(listen) = &self.listen else {
+            return Ok(None);
+        };
+        let listen: std::net::SocketAddr = listen
+            .parse()
+            .with_context(|| format!("flows.listen {listen:?} is not host:port"))?;
+        if self.exporters.is_empty() {
+            bail!(
+                "flows.exporters must name at least one exporter: datagrams from any other address are dropped"
+            );
+        }
+        let mut allowed = Vec::new();
+        let mut overrides = Vec::new();
+        for (n, e) in self.exporters.iter().enumerate() {
+            let net = parse_net(&e.address).with_context(|| {
+                format!(
+                    "flows.exporters[{n}].address {:?} is not an IP address or a CIDR network",
+                    e.address
+                )
+            })?;
+            allowed.push(net);
+            if let Some(rate) = e.sampling_rate {
+                if rate == 0 {
+                    bail!("flows.exporters[{n}].sampling_rate must be at least 1 (1 = unsampled)");
+                }
+                overrides.push((net, rate));
+            }
+        }
+        let local_prefixes = self
+            .local_prefixes
+            .iter()
+            .enumerate()
+            .map(|(n, p)| {
+                parse_net(p).with_context(|| {
+                    format!("flows.local_prefixes[{n}] {p:?} is not a CIDR network")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if !(1..=300).contains(&self.window_secs) {
+            bail!("flows.window_secs must be between 1 and 300");
+        }
+        if !(100..=60_000).contains(&self.tick_ms) {
+            bail!("flows.tick_ms must be between 100 and 60000");
+        }
+        if !(1..=50_000_000).contains(&self.max_ips) {
+            bail!("flows.max_ips must be between 1 and 50000000");
+        }
+        if !(60..=86_400).contains(&self.template_expiry_secs) {
+            bail!("flows.template_expiry_secs must be between 60 and 86400");
+        }
+        if !(65_536..=1 << 30).contains(&self.receive_buffer_bytes) {
+            bail!("flows.receive_buffer_bytes must be between 65536 and 1073741824");
+        }
+        let node = match &self.node {
+            Some(n) => n.clone(),
+            None => crate::flows::hostname(),
+        };
+        let ok = !node.is_empty()
+            && node.len() <= 64
+            && node
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !ok {
+            bail!(
+                "flows.node {node:?} must be 1 to 64 of a-z, A-Z, 0-9, '.', '-' and '_' (set it when the host name is not)"
+            );
+        }
+        Ok(Some(crate::flows::FlowSettings {
+            listen,
+            collector: warden_flow::CollectorConfig {
+                allowed_exporters: allowed,
+                sampling_overrides: overrides,
+                ..warden_flow::CollectorConfig::default()
+            },
+            tables: warden_flow::TablesConfig {
+                window_secs: self.window_secs,
+                max_ips: self.max_ips,
+                local_prefixes,
+                noise_floor_bps: self.noise_floor_bps,
+                ..warden_flow::TablesConfig::default()
+            },
+            tick: std::time::Duration::from_millis(self.tick_ms),
+            node,
+            template_expiry_ms: i64::try_from(self.template_expiry_secs).unwrap_or(86_400) * 1000,
+            receive_buffer_bytes: self.receive_buffer_bytes,
+        }))
+    }
+}
+
+/// An IP (a host network) or a CIDR network.
+fn parse_net(s: &str) -> anyhow::Result<warden_flow::IpNet> {
+    let s = s.trim();
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(warden_flow::IpNet::from(ip));
+    }
+    Ok(s.parse::<warden_flow::IpNet>()?.trunc())
 }
 
 /// `[ddos]`
@@ -577,6 +744,7 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.ddos.settings()?;
+        self.flows.settings()?;
         if self.audit.retention_days < warden_store::audit::MIN_RETENTION_DAYS {
             bail!(
                 "audit.retention_days = {} is below the legal minimum of 180 days (AUD-3)",
@@ -776,6 +944,84 @@ mod tests {
                 .to_string()
                 .contains("reconcile_interval_secs")
         );
+    }
+
+    #[test]
+    fn flows_are_off_by_default_and_bad_fields_are_named() {
+        assert!(Config::default().flows.settings().unwrap().is_none());
+        let base = || {
+            let mut c = Config::default();
+            c.flows.listen = Some("127.0.0.1:2055".into());
+            c.flows.node = Some("edge-1".into());
+            c.flows.exporters = vec![
+                FlowExporter {
+                    address: "192.0.2.10".into(),
+                    sampling_rate: Some(1000),
+                },
+                FlowExporter {
+                    address: "198.51.100.0/28".into(),
+                    sampling_rate: None,
+                },
+            ];
+            c.flows.local_prefixes = vec!["203.0.113.0/24".into(), "2001:db8::/32".into()];
+            c
+        };
+        let s = base().flows.settings().unwrap().unwrap();
+        assert_eq!(s.collector.allowed_exporters.len(), 2);
+        assert_eq!(s.collector.sampling_overrides.len(), 1);
+        assert_eq!(s.tables.noise_floor_bps, 1_000_000);
+        assert_eq!((s.tables.window_secs, s.tick.as_millis()), (10, 1000));
+        type Change = fn(&mut Config);
+        let cases: Vec<(Change, &str)> = vec![
+            (|c| c.flows.listen = Some("2055".into()), "flows.listen"),
+            (|c| c.flows.exporters.clear(), "flows.exporters"),
+            (
+                |c| c.flows.exporters[1].address = "exporter-1".into(),
+                "flows.exporters[1].address",
+            ),
+            (
+                |c| c.flows.exporters[0].sampling_rate = Some(0),
+                "flows.exporters[0].sampling_rate",
+            ),
+            (
+                |c| c.flows.local_prefixes.push("203.0.113.0/33".into()),
+                "flows.local_prefixes[2]",
+            ),
+            (|c| c.flows.window_secs = 0, "flows.window_secs"),
+            (|c| c.flows.tick_ms = 10, "flows.tick_ms"),
+            (|c| c.flows.max_ips = 0, "flows.max_ips"),
+            (
+                |c| c.flows.template_expiry_secs = 1,
+                "flows.template_expiry_secs",
+            ),
+            (
+                |c| c.flows.receive_buffer_bytes = 1,
+                "flows.receive_buffer_bytes",
+            ),
+            (|c| c.flows.node = Some("edge 1".into()), "flows.node"),
+        ];
+        for (change, field) in cases {
+            let mut c = base();
+            change(&mut c);
+            let e = format!("{:#}", c.validate().unwrap_err());
+            assert!(e.contains(field), "{field}: {e}");
+        }
+        // Environment overrides reach it like every section.
+        let c = Config::load(
+            None,
+            vec![
+                ("WARDEN_FLOWS__LISTEN".into(), "127.0.0.1:0".into()),
+                (
+                    "WARDEN_FLOWS__EXPORTERS".into(),
+                    "[{ address = \"127.0.0.1\" }]".into(),
+                ),
+                ("WARDEN_FLOWS__NODE".into(), "n1".into()),
+            ]
+            .into_iter(),
+        )
+        .unwrap();
+        assert!(c.flows.settings().unwrap().is_some());
+        assert!(c.redacted_toml().unwrap().contains("[flows]"));
     }
 
     #[test]

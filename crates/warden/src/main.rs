@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod demo;
 mod exabgp_bridge;
+mod flows;
 mod fuzz;
 
 use std::path::PathBuf;
@@ -189,6 +190,10 @@ enum BenchCommand {
     /// Console pages over HTTP on a million cases (p50/p99), beside the same reads through the
     /// JSON API, on SQLite and (if reachable) PostgreSQL.
     Console(bench::ConsoleArgs),
+    /// The flow collector (DDOS-2/3/7): records/s per format on one core, memory per tracked
+    /// IP at a million, detection → ExaBGP announce latency, and nfdump's nfcapd beside
+    /// Warden's collector on the same replayed NetFlow v9 stream.
+    Flows(bench::FlowsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -710,6 +715,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench {
             command: BenchCommand::Console(args),
         } => bench::console(args).await.map(|()| 0),
+        Command::Bench {
+            command: BenchCommand::Flows(args),
+        } => bench::flows(args).await.map(|()| 0),
         Command::Fuzz {
             command: FuzzCommand::Flows(args),
         } => Ok(fuzz::flows(&args)),
@@ -782,9 +790,22 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
 }
 
 /// Serves `app` on `listener` with the job workers, the enforcement follower and (if
-/// configured) the enforcement check listener, until SIGINT or SIGTERM.
+/// configured) the enforcement check listener and the flow collector, until SIGINT or SIGTERM.
 async fn serve_on(cfg: &Config, app: App, listener: tokio::net::TcpListener) -> anyhow::Result<u8> {
     let local = listener.local_addr()?;
+    // DDOS-2: the flow collector, before the HTTP listener is announced, so that whoever waits
+    // for "listening" can send flows at once.
+    let flows = match cfg.flows.settings()? {
+        Some(settings) => {
+            let socket = flows::bind(&settings)?;
+            let node = settings.node.clone();
+            let c = flows::start(settings, socket, app.clone())?;
+            tracing::info!(address = %c.local_addr(), node = %node, "flow collector receiving");
+            println!("warden flows on udp://{}", c.local_addr());
+            Some(c)
+        }
+        None => None,
+    };
     tracing::info!(address = %local, database = %warden_store::redact_url(&cfg.database_url()), node = %app.settings.node_id, "warden serving");
     println!("warden listening on http://{local}");
 
@@ -848,6 +869,9 @@ async fn serve_on(cfg: &Config, app: App, listener: tokio::net::TcpListener) -> 
         let _ = follower.await;
         if let Some(c) = checks {
             let _ = c.await;
+        }
+        if let Some(f) = flows {
+            f.shutdown().await;
         }
     })
     .await

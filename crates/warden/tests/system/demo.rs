@@ -77,6 +77,7 @@ fn spawn_demo(dir: &std::path::Path) -> (Proc, Vec<String>) {
             base,
             admin,
             stderr: err_rx,
+            stdout: printed.clone(),
         },
         printed,
     )

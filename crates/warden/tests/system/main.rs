@@ -23,6 +23,7 @@ mod ddos_retention;
 mod ddos_rules;
 mod demo;
 mod enforcement;
+mod flows;
 mod intake;
 mod isolation;
 mod lifecycle;

@@ -240,6 +240,8 @@ pub struct Proc {
     pub base: String,
     pub admin: Option<String>,
     pub stderr: mpsc::Receiver<String>,
+    /// What it printed on standard output before "warden listening on" (other listeners).
+    pub stdout: Vec<String>,
 }
 
 /// The `warden` binary in `cwd` with `envs` as its only Warden settings (none inherited) and
@@ -292,6 +294,7 @@ pub fn spawn_warden_on(
         }
     });
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut printed = Vec::new();
     let base = loop {
         let line = out_rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -305,6 +308,7 @@ pub fn spawn_warden_on(
         if let Some(url) = line.strip_prefix("warden listening on ") {
             break url.trim().to_string();
         }
+        printed.push(line);
     };
     let mut admin = None;
     let mut rest = Vec::new();
@@ -319,6 +323,7 @@ pub fn spawn_warden_on(
         base,
         admin,
         stderr: err_rx,
+        stdout: printed,
     }
 }
 
