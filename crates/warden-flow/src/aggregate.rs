@@ -10,9 +10,9 @@
 //! record arrived). An IP that stops appearing is *unknown*, not quiet (DDOS-4: traffic to a
 //! blackholed IP is often invisible): [`IpSnapshot::last_seen_ms`] says how old the data is.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
+use crate::dense::DenseMap;
 use crate::record::FlowRecord;
 use crate::window::{Counter, Rate};
 
@@ -131,13 +131,14 @@ impl IpState {
 pub struct Aggregator {
     window_ms: i64,
     max_ips: usize,
-    ips: HashMap<IpAddr, IpState>,
+    ips: DenseMap<IpAddr, IpState>,
     evicted: u64,
 }
 
-/// The bytes one tracked IP costs in the table: key, state and the table's control byte (the
-/// table's spare capacity comes on top).
-pub const BYTES_PER_TRACKED_IP: usize = std::mem::size_of::<(IpAddr, IpState)>() + 1;
+/// The bytes one tracked IP costs in the table: key and state, and its 4-byte slot and control
+/// byte in the index (the index's spare slots, and at most an eighth of spare entries below the
+/// bound, come on top).
+pub const BYTES_PER_TRACKED_IP: usize = std::mem::size_of::<(IpAddr, IpState)>() + 5;
 
 impl Aggregator {
     /// An empty aggregator.
@@ -145,7 +146,7 @@ impl Aggregator {
         Self {
             window_ms: i64::from(config.window_secs.max(1)) * 1000,
             max_ips: config.max_ips.max(1),
-            ips: HashMap::new(),
+            ips: DenseMap::new(config.max_ips.max(1)),
             evicted: 0,
         }
     }
@@ -160,10 +161,9 @@ impl Aggregator {
         self.evicted
     }
 
-    /// Bytes the table has allocated: every bucket of its current capacity (spare ones
-    /// included) at [`BYTES_PER_TRACKED_IP`], plus the control bytes' trailing group.
+    /// Bytes the table has allocated: its entries (spare ones included) and its index.
     pub fn table_bytes(&self) -> usize {
-        table_bytes(self.ips.capacity(), BYTES_PER_TRACKED_IP)
+        self.ips.allocated_bytes()
     }
 
     /// Counts one record's bytes and packets towards its destination at `now_ms`.
@@ -174,8 +174,7 @@ impl Aggregator {
         }
         let state = self
             .ips
-            .entry(record.dst)
-            .or_insert_with(|| IpState::new(window, now_ms));
+            .get_or_insert_with(record.dst, || IpState::new(window, now_ms));
         state.roll(window);
         state.counter.add(record.bytes, record.packets);
         state.last_seen_ms = state.last_seen_ms.max(now_ms);
@@ -244,19 +243,4 @@ fn mapped(ip: IpAddr) -> [u8; 16] {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => v6.octets(),
     }
-}
-
-/// The allocation of a `HashMap` (hashbrown's SwissTable) of `capacity` with entries of
-/// `bucket_bytes` (the entry and its control byte): buckets are a power of two, seven eighths
-/// of them usable.
-pub(crate) fn table_bytes(capacity: usize, bucket_bytes: usize) -> usize {
-    if capacity == 0 {
-        return 0;
-    }
-    let buckets = if capacity < 8 {
-        (capacity + 1).next_power_of_two()
-    } else {
-        (capacity.div_ceil(7) * 8).next_power_of_two()
-    };
-    buckets * bucket_bytes + 16
 }

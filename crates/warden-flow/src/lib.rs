@@ -21,6 +21,7 @@
 mod aggregate;
 mod collector;
 mod counters;
+mod dense;
 pub mod fuzz;
 mod netflow;
 mod outbound;

@@ -21,9 +21,9 @@
 //! The table is bounded like the inbound one: a new source at the bound evicts the least
 //! recently seen sixteenth at once.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
+use crate::dense::DenseMap;
 use crate::record::FlowRecord;
 use crate::window::{Counter, Rate, overlap};
 
@@ -94,14 +94,14 @@ impl SourceState {
 type Key = [u8; 16];
 
 /// The bytes one tracked source costs in the table: key, state and the control byte.
-pub const BYTES_PER_TRACKED_SOURCE: usize = std::mem::size_of::<(Key, SourceState)>() + 1;
+pub const BYTES_PER_TRACKED_SOURCE: usize = std::mem::size_of::<(Key, SourceState)>() + 5;
 
 /// Per-source outbound rates and peer counts; see the module documentation.
 #[derive(Debug)]
 pub struct OutboundAggregator {
     window_ms: i64,
     max_ips: usize,
-    ips: HashMap<Key, SourceState>,
+    ips: DenseMap<Key, SourceState>,
     evicted: u64,
 }
 
@@ -111,7 +111,7 @@ impl OutboundAggregator {
         Self {
             window_ms: i64::from(config.window_secs.max(1)) * 1000,
             max_ips: config.max_ips.max(1),
-            ips: HashMap::new(),
+            ips: DenseMap::new(config.max_ips.max(1)),
             evicted: 0,
         }
     }
@@ -128,7 +128,7 @@ impl OutboundAggregator {
 
     /// Bytes the table has allocated (see [`crate::Aggregator::table_bytes`]).
     pub fn table_bytes(&self) -> usize {
-        crate::aggregate::table_bytes(self.ips.capacity(), BYTES_PER_TRACKED_SOURCE)
+        self.ips.allocated_bytes()
     }
 
     /// Counts one record's bytes, packets and destination towards its source at `now_ms`.
@@ -138,7 +138,7 @@ impl OutboundAggregator {
         if !self.ips.contains_key(&key) && self.ips.len() >= self.max_ips {
             self.evict();
         }
-        let state = self.ips.entry(key).or_insert_with(|| SourceState {
+        let state = self.ips.get_or_insert_with(key, || SourceState {
             counter: Counter::new(window),
             last_seen_ms: now_ms,
             cur_peers: [0; WORDS],

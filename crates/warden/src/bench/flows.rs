@@ -246,7 +246,7 @@ fn memory(ips: usize) {
     let after = resident_bytes();
     let table = inbound.inbound().table_bytes();
     println!(
-        "    inbound:  {} IPs tracked; table {:.1} MB = {:.0} bytes/IP by capacity arithmetic ({} per entry + spare buckets); RSS grew {} {}",
+        "    inbound:  {} IPs tracked; table {:.1} MB = {:.0} bytes/IP by capacity arithmetic ({} per entry and index slot, + spare slots); RSS grew {} {}",
         inbound.inbound().tracked(),
         table as f64 / 1e6,
         table as f64 / inbound.inbound().tracked().max(1) as f64,
@@ -259,7 +259,7 @@ fn memory(ips: usize) {
         if table <= 200 * inbound.inbound().tracked() {
             "ok"
         } else {
-            "ABOVE GOAL (the table's power-of-two growth; the entry itself is below)"
+            "ABOVE GOAL"
         }
     );
     // The tick's scan over them: the receive loop spends this per tick, not reading the socket.
