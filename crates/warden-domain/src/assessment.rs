@@ -758,6 +758,9 @@ pub fn decide(
                     AssessmentEffect::ArmReminder {
                         at: now.plus_millis((*every_ms).max(60_000)),
                     },
+                    AssessmentEffect::Audit {
+                        event: "assessment.remind",
+                    },
                 ],
                 reason: "ASMT-5: the phishing test's disclosure is not confirmed yet".into(),
             })
