@@ -87,9 +87,9 @@ pub(crate) mod prelude {
         page_size, parse_item, parse_json,
     };
     pub(crate) use crate::routes::{
-        ADMINS, Access, ANYONE, AUDITORS, BATCHERS, EDGES, Endpoint, OPERATORS, PROTECTORS, READERS,
-        REPORTERS, REVIEW_DECIDERS, REVIEWERS, SCANNERS, TENANTS, TOKEN, empty, json, route,
-        schema, shaped, text,
+        ADMINS, ANYONE, AUDITORS, Access, BATCHERS, EDGES, Endpoint, OPERATORS, PROTECTORS,
+        READERS, REPORTERS, REVIEW_DECIDERS, REVIEWERS, SCANNERS, TENANTS, TOKEN, empty, json,
+        route, schema, shaped, text,
     };
     pub(crate) use crate::{ApiError, ApiResult, MAX_BULK_BODY};
     pub(crate) use schemars::{Schema, SchemaGenerator};
