@@ -26,6 +26,7 @@ both_engines!(
     stress_test_plan_is_what_the_ddos_plane_reads,
     phishing_test_reminds_until_disclosed,
     plans_are_decided_within_the_sla_and_every_transition_is_audited,
+    attacking_the_providers_infrastructure_is_a_behaviour_case,
 );
 
 const GBPS: u64 = 1_000_000_000;
@@ -850,5 +851,86 @@ async fn plans_are_decided_within_the_sla_and_every_transition_is_audited(engine
         (422, json!("state")),
         "{b}"
     );
+    t.stop().await;
+}
+
+/// ASMT-3: a detector's (or operator's) report of a tenant IP scanning or attacking the
+/// provider's own infrastructure is a `scanning` / `hacking` case through the normal intake,
+/// owned by the tenant, whose report says which provider address was attacked; an address
+/// outside the configured infrastructure, another category or an anonymous reporter is 422.
+async fn attacking_the_providers_infrastructure_is_a_behaviour_case(engine: Engine) {
+    let Some(t) = spawn(engine, false).await else {
+        return;
+    };
+    let k = setup(&t).await;
+    let report = |category: &str, attacked: &str| {
+        json!({
+            "target": IPS[0],
+            "category": category,
+            "description": "SYN scan of our API endpoints",
+            "confidence": 0.5,
+            "attacked_address": attacked,
+        })
+    };
+    let (s, r) = t
+        .call(
+            "POST",
+            "/api/reports",
+            Some(&k.detector),
+            Some(&report("scanning", "192.0.2.10")),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let case = r["case_id"].as_str().unwrap();
+    let (_, c) = t
+        .call(
+            "GET",
+            &format!("/api/cases/{case}"),
+            Some(&k.operator),
+            None,
+        )
+        .await;
+    assert_eq!(c["category"], "scanning", "{c}");
+    assert_eq!(c["account_id"], "acme", "{c}");
+    let (_, reports) = t
+        .call(
+            "GET",
+            &format!("/api/cases/{case}/reports"),
+            Some(&k.operator),
+            None,
+        )
+        .await;
+    assert!(
+        reports
+            .to_string()
+            .contains("ASMT-3: attacked the provider's own infrastructure at 192.0.2.10. SYN scan"),
+        "{reports}"
+    );
+    let (s, r) = t
+        .call(
+            "POST",
+            "/api/reports",
+            Some(&k.operator),
+            Some(&report("hacking", "192.0.2.11")),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+
+    for (who, body) in [
+        (
+            Some(k.detector.as_str()),
+            report("scanning", "203.0.113.99"),
+        ),
+        (
+            Some(k.detector.as_str()),
+            report("scanning", "api.cloud.example"),
+        ),
+        (Some(k.detector.as_str()), report("gambling", "192.0.2.10")),
+        (None, report("scanning", "192.0.2.10")),
+    ] {
+        let (s, r) = t.call("POST", "/api/reports", who, Some(&body)).await;
+        assert_eq!(s, 422, "{body}: {r}");
+        assert_eq!(r["details"]["field"], "attacked_address", "{body}: {r}");
+    }
     t.stop().await;
 }
