@@ -874,6 +874,7 @@ impl App {
             if let (Some(e), serde_json::Value::Object(x)) = (evidence.as_object_mut(), extra) {
                 e.extend(x);
             }
+            let mut beyond_plan = None;
             let cmd = if facts.state == State::Active {
                 Command::TrafficReport {
                     observed: Some(avg_bps),
@@ -900,6 +901,7 @@ impl App {
                             e.insert("stress_plan".into(), serde_json::json!(v));
                             e.insert("stress_plan_words".into(), exceeded_words(&v).into());
                         }
+                        beyond_plan = Some(v);
                     }
                 }
                 Command::AttackDetected { peak_bps, peak_pps }
@@ -921,6 +923,10 @@ impl App {
                 && d.next.state == State::Active
                 && let Some(b) = b
             {
+                if let Some(v) = &beyond_plan {
+                    self.plan_exceeded_in_history(tx, &b.case_id, &b.account_id, v)
+                        .await?;
+                }
                 receipt.blackholed.push(b.id);
             }
         }

@@ -13,9 +13,11 @@
 //!   an operator, who may isolate.
 //! - **ASMT-2**: the hook for approved stress tests. Traffic to or from an IP inside an approved
 //!   plan's window and within its peak is not an attack against or by the tenant; traffic
-//!   outside the plan is. [`StressPlans`] is what the assessments workflow implements; until
-//!   then Warden has [`NoStressPlans`] (nothing approved) and [`HeldStressPlans`] (plans held
-//!   in memory).
+//!   outside the plan is, and its case says so in its history (`assessment.exceeded`).
+//!   [`StressPlans`] is what the assessments workflow implements
+//!   ([`crate::assessments::StoredStressPlans`], the default: approved plans read from the
+//!   store); [`NoStressPlans`] (nothing approved) and [`HeldStressPlans`] (plans held in
+//!   memory) serve tests.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -433,6 +435,33 @@ impl App {
         Ok(verdict)
     }
 
+    /// ASMT-2: the case of traffic beyond a stress-test plan says so in its history: an
+    /// `assessment.exceeded` event on the case naming the plan and the limit.
+    pub(crate) async fn plan_exceeded_in_history(
+        &self,
+        tx: &mut warden_store::WriteTx,
+        case_id: &str,
+        account_id: &str,
+        v: &PlanVerdict,
+    ) -> AppResult<()> {
+        let PlanVerdict::Exceeded { plan_id, exceeded } = v else {
+            return Ok(());
+        };
+        let mut ev = self.event(
+            &Principal::System,
+            "assessment.exceeded",
+            format!("case:{case_id}"),
+        );
+        ev.account_id = Some(account_id.to_string()).filter(|a| !a.is_empty());
+        ev.details = serde_json::json!({
+            "assessment_id": plan_id,
+            "exceeded": exceeded,
+            "reason": exceeded_words(v),
+        });
+        tx.append_audit(ev).await?;
+        Ok(())
+    }
+
     /// A report of the system's own detection, as a detector's (source `detector`), in its own
     /// transaction; the case id it joined or opened.
     async fn rule_report(
@@ -486,6 +515,7 @@ impl App {
                     pps: r.out_pps,
                     sources: vec![],
                 };
+                let mut beyond_plan = None;
                 match self
                     .stress_verdict(f.ip, Direction::Outbound, &observed)
                     .await?
@@ -501,6 +531,7 @@ impl App {
                         if let Some(e) = f.evidence.as_object_mut() {
                             e.insert("stress_plan".into(), serde_json::json!(v));
                         }
+                        beyond_plan = Some(v);
                     }
                 }
                 if !self
@@ -516,6 +547,21 @@ impl App {
                     // No resource owns the IP: the report waits in triage as unowned.
                     continue;
                 };
+                if let Some(v) = &beyond_plan {
+                    let mut tx = self.store.begin_write().await?;
+                    let account = tx
+                        .get_case_for_update(&case_id)
+                        .await?
+                        .and_then(|c| c.account_id);
+                    self.plan_exceeded_in_history(
+                        &mut tx,
+                        &case_id,
+                        account.as_deref().unwrap_or_default(),
+                        v,
+                    )
+                    .await?;
+                    tx.commit().await?;
+                }
                 if f.action == HarmAction::Restrict {
                     let input = EnforceInput {
                         actions: Some(vec!["block_network".into()]),

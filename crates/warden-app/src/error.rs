@@ -33,6 +33,17 @@ pub enum AppError {
         /// The rule, for the tenant.
         message: String,
     },
+    /// ASMT-1/3: an assessment's targets are not all the account's, or some are the
+    /// provider's own infrastructure. Names the targets only, never whose they are.
+    #[error("{message}")]
+    OutOfScope {
+        /// In words.
+        message: String,
+        /// Targets (as declared) not (all) the account's.
+        foreign: Vec<String>,
+        /// Targets in the provider's infrastructure.
+        infrastructure: Vec<String>,
+    },
     /// Too many anonymous requests.
     #[error("too many reports from your address; try again in a minute")]
     RateLimited,

@@ -181,6 +181,7 @@ impl App {
         let source = self.source_for(who, req.source.as_deref())?;
         let valid = req
             .validate()
+            .and_then(|v| self.attacked_infrastructure(who, v))
             .inspect_err(|_| self.metrics.inc_rejected("invalid"))?;
         let mut tx = self.store.begin_write().await?;
         let receipt = self
@@ -189,6 +190,43 @@ impl App {
         tx.commit().await?;
         self.metrics.inc_accepted(1);
         Ok(receipt)
+    }
+
+    /// ASMT-3: a report naming the provider's own address a tenant's machine attacked — by a
+    /// detector or staff, of an address in `[assessments.infrastructure]` — is a behaviour
+    /// violation of the provider's infrastructure, and its description says so first.
+    fn attacked_infrastructure(
+        &self,
+        who: &Principal,
+        mut v: ValidReport,
+    ) -> Result<ValidReport, InvalidInput> {
+        let Some(ip) = v.attacked_address else {
+            return Ok(v);
+        };
+        if !matches!(
+            who.role(),
+            Some(Role::Detector | Role::Operator | Role::Admin)
+        ) {
+            return Err(InvalidInput::new(
+                "attacked_address",
+                "is for detectors' and operators' reports",
+            ));
+        }
+        if !self.assessments.infrastructure.holds(&Target::Ip(ip)) {
+            return Err(InvalidInput::new(
+                "attacked_address",
+                format!(
+                    "{ip} is not in the provider's infrastructure ([assessments.infrastructure])"
+                ),
+            ));
+        }
+        let note = format!("ASMT-3: attacked the provider's own infrastructure at {ip}.");
+        v.description = if v.description.trim().is_empty() {
+            note
+        } else {
+            format!("{note} {}", v.description)
+        };
+        Ok(v)
     }
 
     /// Stores a batch: every valid item in one transaction; invalid items are listed and none of
@@ -215,8 +253,12 @@ impl App {
         let mut valid = Vec::with_capacity(reqs.len());
         for (index, req) in reqs.into_iter().enumerate() {
             let checked = req.map_err(AppError::from).and_then(|req| {
-                self.source_for(who, req.source.as_deref())
-                    .and_then(|s| Ok((s, req.validate()?)))
+                self.source_for(who, req.source.as_deref()).and_then(|s| {
+                    let v = req
+                        .validate()
+                        .and_then(|v| self.attacked_infrastructure(who, v))?;
+                    Ok((s, v))
+                })
             });
             match checked {
                 Ok(v) => valid.push((index, v)),
@@ -304,6 +346,7 @@ impl App {
             confidence: None,
             views: None,
             regulator: None,
+            attacked_address: None,
         };
         let source = if source == Source::Public {
             Source::Xarf

@@ -242,6 +242,18 @@ impl App {
                 self.reconcile().await?;
                 tx = self.store.begin_write().await?;
             }
+            // ASMT-1/2/5: transitions in their own transaction, ignored by an assessment that
+            // moved on.
+            JobKind::AssessmentEnd | JobKind::AssessmentReminder => {
+                drop(tx);
+                let id = payload_text(job, "assessment_id");
+                if job.kind == JobKind::AssessmentEnd {
+                    self.assessment_window_ended(&id).await?;
+                } else {
+                    self.assessment_reminder_due(&id).await?;
+                }
+                tx = self.store.begin_write().await?;
+            }
             // Idempotent too (each hour is recomputed, never added to): its work commits in
             // transactions of its own; completing re-arms it with where it stopped.
             JobKind::TrafficRollup => {

@@ -22,6 +22,9 @@
 //! - [`ddos_rules`]: the rules beside the blackhole: HARM-1 outbound floods and scans, PEN-2
 //!   isolation when an attack harms a shared uplink, the ASMT-2 stress-test hook.
 //! - [`tickets`]: filing, listing and closing tickets (TKT-1, HARM-2).
+//! - [`assessments`]: customers' own security assessments — declaration and scope, plan
+//!   approval with its SLA, stop, window end, phishing-test disclosure and its reminders, and
+//!   the store-backed stress-test plans the DDoS plane reads (ASMT-1..3, ASMT-5).
 //! - [`enforce`]: the enforcement plane: the decision index, the adapters and their
 //!   deliveries, reconciliation, the webhook log, the change feed and snapshot.
 //! - [`registry`]: accounts and resources, bulk import, owner lookup.
@@ -37,6 +40,7 @@
 //! concrete adapters, scanner and re-checker are built by the binary and handed over as
 //! [`Parts`].
 
+pub mod assessments;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -194,6 +198,9 @@ pub struct App {
     pub stress_plans: Arc<dyn ddos_rules::StressPlans>,
     /// What the HARM-1 and PEN-2 rules reported lately (one report per period).
     pub rule_memory: Arc<ddos_rules::RuleMemory>,
+    /// Customers' own security assessments: the provider's infrastructure, the approval SLA,
+    /// the disclosure reminders (ASMT-1..3, ASMT-5).
+    pub assessments: Arc<assessments::AssessmentSettings>,
 }
 
 impl Settings {
@@ -238,6 +245,7 @@ impl App {
         parts: Parts,
     ) -> App {
         let limiter = intake::RateLimiter::new(settings.public_reports_per_minute);
+        let stress_plans = assessments::StoredStressPlans::new(store.clone(), clock.clone());
         let login_limiter = intake::RateLimiter::new(settings.sessions.attempts_per_minute);
         App {
             clock,
@@ -256,8 +264,10 @@ impl App {
             notices: Arc::new(outbound::NoticeSettings::default()),
             notice_templates: notices::NoticeTemplates::builtin(),
             ddos: Arc::new(ddos::DdosSettings::default()),
-            stress_plans: Arc::new(ddos_rules::NoStressPlans),
+            // ASMT-2: the plans approved through the assessments workflow, read from the store.
+            stress_plans: Arc::new(stress_plans),
             rule_memory: Arc::new(ddos_rules::RuleMemory::default()),
+            assessments: Arc::new(assessments::AssessmentSettings::default()),
             store,
         }
     }
@@ -327,6 +337,12 @@ impl App {
     /// The same app reading approved stress-test plans from `p` (ASMT-2).
     pub fn with_stress_plans(mut self, p: Arc<dyn ddos_rules::StressPlans>) -> App {
         self.stress_plans = p;
+        self
+    }
+
+    /// The same app with other assessment settings (ASMT-1..3, ASMT-5).
+    pub fn with_assessments(mut self, a: assessments::AssessmentSettings) -> App {
+        self.assessments = Arc::new(a);
         self
     }
 

@@ -660,6 +660,11 @@ impl App {
             NoticeKind::BlackholeStarted
             | NoticeKind::BlackholeExtended
             | NoticeKind::BlackholeReleased => return Ok(()),
+            // Assessment notices are written by the assessments use cases (crate::assessments).
+            NoticeKind::AssessmentApproved
+            | NoticeKind::AssessmentRejected
+            | NoticeKind::AssessmentStopped
+            | NoticeKind::AssessmentDisclosureDue => return Ok(()),
         };
         let lang = tx
             .account_lang(&account)

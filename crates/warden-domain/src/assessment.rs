@@ -525,8 +525,12 @@ pub enum AssessmentCommand {
     },
     /// Its window's end timer fired.
     WindowEnded,
-    /// The disclosure reminder timer fired (ASMT-5).
-    ReminderDue,
+    /// The disclosure reminder timer fired (ASMT-5); the next one is due `every_ms` later
+    /// (the provider's reminder period).
+    ReminderDue {
+        /// The reminder period, ms (at least a minute).
+        every_ms: i64,
+    },
     /// The tenant confirms its phishing-test disclosure, with the text it used.
     ConfirmDisclosure {
         /// The text the tenant's users were told.
@@ -578,9 +582,10 @@ pub struct AssessmentDecision {
 #[error("{0}")]
 pub struct AssessmentConflict(pub String);
 
-/// How often the tenant is reminded of an overdue disclosure (ASMT-5): daily.
+/// How often the tenant is reminded of an unconfirmed disclosure by default (ASMT-5): daily.
 pub const REMINDER_EVERY_MS: i64 = 86_400_000;
-/// A disclosure is overdue (shown to operators) this long after the window's end: 3 days.
+/// By default a disclosure is overdue (shown to operators) this long after the window's end:
+/// 3 days.
 pub const DISCLOSURE_DUE_MS: i64 = 3 * 86_400_000;
 
 /// The first state of a declaration, and its effects.
@@ -741,7 +746,7 @@ pub fn decide(
             })
         }
         (_, C::WindowEnded) => conflict("end"),
-        (S::AwaitingDisclosure, C::ReminderDue) => {
+        (S::AwaitingDisclosure, C::ReminderDue { every_ms }) => {
             next.reminded_at = Some(now);
             next.reminders = f.reminders.saturating_add(1);
             Ok(AssessmentDecision {
@@ -751,13 +756,16 @@ pub fn decide(
                         kind: "assessment.disclosure_due",
                     },
                     AssessmentEffect::ArmReminder {
-                        at: now.plus_millis(REMINDER_EVERY_MS),
+                        at: now.plus_millis((*every_ms).max(60_000)),
+                    },
+                    AssessmentEffect::Audit {
+                        event: "assessment.remind",
                     },
                 ],
                 reason: "ASMT-5: the phishing test's disclosure is not confirmed yet".into(),
             })
         }
-        (_, C::ReminderDue) => conflict("remind of"),
+        (_, C::ReminderDue { .. }) => conflict("remind of"),
         (S::AwaitingDisclosure, C::ConfirmDisclosure { text }) => {
             if crate::text::is_blank(text) {
                 return Err(AssessmentConflict(
@@ -781,10 +789,11 @@ pub fn decide(
     }
 }
 
-/// Whether a disclosure is overdue at `now` (ASMT-5: shown to operators).
-pub fn disclosure_overdue(f: &AssessmentFacts, now: Timestamp) -> bool {
+/// Whether a disclosure is overdue at `now`, `due_ms` after the window's end (ASMT-5: shown
+/// to operators).
+pub fn disclosure_overdue(f: &AssessmentFacts, now: Timestamp, due_ms: i64) -> bool {
     f.state == AssessmentState::AwaitingDisclosure
-        && now.millis() >= f.window_end.millis() + DISCLOSURE_DUE_MS
+        && now.millis() >= f.window_end.millis().saturating_add(due_ms)
 }
 
 /// Which limit of a plan traffic exceeded (ASMT-2: the case says which).
@@ -1065,18 +1074,26 @@ mod tests {
         assert_eq!(s.next.state, AssessmentState::Declared);
         let e = decide(&s.next, &AssessmentCommand::WindowEnded, d.window_end).unwrap();
         assert_eq!(e.next.state, AssessmentState::AwaitingDisclosure);
-        let r = decide(&e.next, &AssessmentCommand::ReminderDue, d.window_end).unwrap();
+        let remind = AssessmentCommand::ReminderDue {
+            every_ms: REMINDER_EVERY_MS,
+        };
+        let r = decide(&e.next, &remind, d.window_end).unwrap();
+        assert!(r.effects.contains(&AssessmentEffect::ArmReminder {
+            at: d.window_end.plus_millis(REMINDER_EVERY_MS)
+        }));
         assert_eq!(r.next.reminders, 1);
         assert!(r.effects.contains(&AssessmentEffect::Notify {
             kind: "assessment.disclosure_due"
         }));
         assert!(!disclosure_overdue(
             &r.next,
-            d.window_end.plus_millis(DISCLOSURE_DUE_MS - 1)
+            d.window_end.plus_millis(DISCLOSURE_DUE_MS - 1),
+            DISCLOSURE_DUE_MS
         ));
         assert!(disclosure_overdue(
             &r.next,
-            d.window_end.plus_millis(DISCLOSURE_DUE_MS)
+            d.window_end.plus_millis(DISCLOSURE_DUE_MS),
+            DISCLOSURE_DUE_MS
         ));
         let c = decide(
             &r.next,
@@ -1087,7 +1104,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.next.state, AssessmentState::Disclosed);
-        assert!(decide(&c.next, &AssessmentCommand::ReminderDue, d.window_end).is_err());
+        assert!(decide(&c.next, &remind, d.window_end).is_err());
     }
 
     /// ASMT-2: inside the window, peaks and sources is inside; each limit is named.

@@ -343,6 +343,16 @@ crate::codes! {
         BlackholeExtended = "blackhole.extended",
         /// DDOS-4/5: the blackhole was released.
         BlackholeReleased = "blackhole.released",
+        /// ASMT-2: an operator approved the tenant's assessment plan (written by the
+        /// assessments use cases, never by the case lifecycle).
+        AssessmentApproved = "assessment.approved",
+        /// ASMT-2: an operator rejected the plan, with the reason.
+        AssessmentRejected = "assessment.rejected",
+        /// An operator stopped the tenant's assessment early, with the reason.
+        AssessmentStopped = "assessment.stopped",
+        /// ASMT-5: the phishing test is over; confirm that the users were told (a reminder
+        /// until the tenant does).
+        AssessmentDisclosureDue = "assessment.disclosure_due",
     }
 }
 

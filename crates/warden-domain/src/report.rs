@@ -104,6 +104,12 @@ pub struct ReportRequest {
     /// number, legal basis.
     #[serde(default)]
     pub regulator: Option<RegulatorNotice>,
+    /// ASMT-3: for a `scanning` or `hacking` report by a detector or an operator, the
+    /// provider's own address the tenant's machine attacked; it must be in the provider's
+    /// configured infrastructure (`[assessments.infrastructure]`), and the case says so.
+    #[serde(default)]
+    #[schemars(extend("format" = "ip-address"))]
+    pub attacked_address: Option<String>,
 }
 
 /// A report that passed validation.
@@ -125,6 +131,8 @@ pub struct ValidReport {
     pub views: Option<i64>,
     /// The regulator notice, for `source: regulator` reports.
     pub regulator: Option<RegulatorNotice>,
+    /// ASMT-3: the provider's own address the reported machine attacked (scanning, hacking).
+    pub attacked_address: Option<std::net::IpAddr>,
 }
 
 impl ReportRequest {
@@ -188,6 +196,20 @@ impl ReportRequest {
             }
             (_, None) => None,
         };
+        let attacked_address = match self.attacked_address.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(a) => {
+                if !matches!(category, Category::Scanning | Category::Hacking) {
+                    return Err(InvalidInput::new(
+                        "attacked_address",
+                        "is only for scanning and hacking reports (ASMT-3)",
+                    ));
+                }
+                Some(a.parse::<std::net::IpAddr>().map_err(|_| {
+                    InvalidInput::new("attacked_address", format!("{a:?} is not an IP address"))
+                })?)
+            }
+        };
         Ok(ValidReport {
             target,
             category,
@@ -197,6 +219,7 @@ impl ReportRequest {
             confidence: self.confidence,
             views: self.views,
             regulator,
+            attacked_address,
         })
     }
 }

@@ -122,6 +122,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "The token is the last admin token; revoking it would lock everyone out of the admin API. Create another admin token first. Nothing was changed.",
     ),
     (
+        "out_of_scope",
+        422,
+        "ASMT-1/3: an assessment's targets are not all the account's (details.foreign names them, nothing about whose they are) or are the provider's own infrastructure (details.infrastructure). Nothing was stored.",
+    ),
+    (
         "payload_too_large",
         413,
         "The body is larger than this route accepts.",
@@ -236,6 +241,15 @@ impl From<AppError> for ApiError {
             AppError::Refused { code, message } => {
                 ApiError::new(code, message, json!({ "rule": code }))
             }
+            AppError::OutOfScope {
+                message,
+                foreign,
+                infrastructure,
+            } => ApiError::new(
+                "out_of_scope",
+                message,
+                json!({ "field": "targets", "foreign": foreign, "infrastructure": infrastructure }),
+            ),
             AppError::RateLimited => ApiError::new("rate_limited", e.to_string(), json!({})),
             AppError::Store(ref s) => {
                 tracing::error!(error = %s, "storage error");

@@ -37,6 +37,10 @@ warden_domain::codes! {
         /// DDOS-6, AUD-3: the hourly roll-up of the traffic minutes and the purge of minutes and
         /// hours past their retention (one job, re-armed every hour).
         TrafficRollup = "traffic.rollup",
+        /// ASMT-1/2/5: an assessment's window ends.
+        AssessmentEnd = "assessment.end",
+        /// ASMT-5: remind the tenant to confirm its phishing test's disclosure.
+        AssessmentReminder = "assessment.reminder",
     }
 }
 

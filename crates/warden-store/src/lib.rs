@@ -15,6 +15,7 @@
 //! [`Scope`] and adds the account condition to its SQL.
 
 pub mod accounts;
+pub mod assessments;
 pub mod audit;
 pub mod claims;
 pub mod ddos;
@@ -267,6 +268,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "traffic_sources",
         sqlite: include_str!("../migrations/sqlite/0012_traffic_sources.sql"),
         postgres: include_str!("../migrations/postgres/0012_traffic_sources.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "assessments",
+        sqlite: include_str!("../migrations/sqlite/0013_assessments.sql"),
+        postgres: include_str!("../migrations/postgres/0013_assessments.sql"),
     },
 ];
 

@@ -121,7 +121,12 @@ suite!(
     ddos_release_attempts_are_read_per_account_and_window,
     ddos_traffic_rolls_up_into_hours_idempotently,
     ddos_traffic_purge_keeps_hours_and_never_touches_attacks,
+    assessments_are_stored_listed_and_queued,
 );
+
+#[path = "conformance/assessments.rs"]
+mod assessments;
+use assessments::assessments_are_stored_listed_and_queued;
 
 #[path = "conformance/ddos.rs"]
 mod ddos;

@@ -57,6 +57,11 @@ pub struct Config {
     pub ddos: Ddos,
     /// The flow collector (DDOS-2): NetFlow v5/v9, IPFIX and sFlow v5 over UDP.
     pub flows: Flows,
+    /// Customers' own security assessments (ASMT-1..3, ASMT-5): `[assessments.infrastructure]`
+    /// `networks` and `domains` (the provider's own, never testable; default none),
+    /// `approval_sla_hours` (working hours, default 8), `reminder_hours` (default 24) and
+    /// `disclosure_due_hours` (default 72).
+    pub assessments: warden_app::assessments::AssessmentSettings,
 }
 
 /// `[flows]`: the UDP flow collector inside `warden serve` (DDOS-2). Without `listen` there is
@@ -745,6 +750,9 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         self.ddos.settings()?;
         self.flows.settings()?;
+        self.assessments
+            .validate()
+            .map_err(|e| anyhow::anyhow!("assessments.{}: {}", e.field, e.reason))?;
         if self.audit.retention_days < warden_store::audit::MIN_RETENTION_DAYS {
             bail!(
                 "audit.retention_days = {} is below the legal minimum of 180 days (AUD-3)",

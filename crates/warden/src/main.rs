@@ -438,7 +438,8 @@ async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
         .with_lifecycle(lifecycle)
         .with_notices(notices)
         .with_notice_templates(templates)
-        .with_ddos(cfg.ddos.settings()?))
+        .with_ddos(cfg.ddos.settings()?)
+        .with_assessments(cfg.assessments.clone()))
 }
 
 /// The notice templates: the built-in ones, each replaced by a file of its name in

@@ -166,6 +166,24 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "blackhole.released.txt",
     "blackhole.released.html",
     "blackhole.released.sms",
+    "_assessment.txt",
+    "_assessment.html",
+    "assessment.approved.subject",
+    "assessment.approved.txt",
+    "assessment.approved.html",
+    "assessment.approved.sms",
+    "assessment.rejected.subject",
+    "assessment.rejected.txt",
+    "assessment.rejected.html",
+    "assessment.rejected.sms",
+    "assessment.stopped.subject",
+    "assessment.stopped.txt",
+    "assessment.stopped.html",
+    "assessment.stopped.sms",
+    "assessment.disclosure_due.subject",
+    "assessment.disclosure_due.txt",
+    "assessment.disclosure_due.html",
+    "assessment.disclosure_due.sms",
 ];
 
 /// The notice templates: the built-in ones with the provider's overrides, compiled. Cheap to
@@ -537,9 +555,15 @@ fn context<'a>(kind: NoticeKind, lang: Lang, f: &NoticeFacts<'a>) -> Context<'a>
         note: f.note,
         advice: advice(f.unblock.as_ref(), lang, f.product == "cdn"),
         maybe_compromised: f.maybe_compromised,
-        console_link: f
-            .console_url
-            .map(|u| format!("{}/console/cases/{}", u.trim_end_matches('/'), f.case_id)),
+        console_link: f.console_url.map(|u| {
+            // An assessment's notice links its page; `case_id` holds the assessment's id.
+            let area = if kind.code().starts_with("assessment.") {
+                "assessments"
+            } else {
+                "cases"
+            };
+            format!("{}/console/{area}/{}", u.trim_end_matches('/'), f.case_id)
+        }),
     }
 }
 

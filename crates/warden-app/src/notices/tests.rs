@@ -192,6 +192,30 @@ fn snapshot_facts<'a>(kind: NoticeKind, links: &'a [String]) -> NoticeFacts<'a> 
             actions: &[],
             ..base
         },
+        // An assessment's notice: its id, its targets, its window's end, the operator's words.
+        NoticeKind::AssessmentApproved => NoticeFacts {
+            case_id: "asm_01JH3S7Q",
+            links: blackholed_ip(),
+            product: "",
+            actions: &[],
+            deadline: Some(Timestamp::parse_rfc3339("2026-01-05T04:00:00Z").unwrap()),
+            ..base
+        },
+        NoticeKind::AssessmentRejected | NoticeKind::AssessmentStopped => NoticeFacts {
+            case_id: "asm_01JH3S7Q",
+            links: blackholed_ip(),
+            product: "",
+            actions: &[],
+            note: Some("峰值超出业务所需 / the peak is above what the service needs"),
+            ..base
+        },
+        NoticeKind::AssessmentDisclosureDue => NoticeFacts {
+            case_id: "asm_01JH3S7Q",
+            links: blackholed_ip(),
+            product: "",
+            actions: &[],
+            ..base
+        },
     }
 }
 

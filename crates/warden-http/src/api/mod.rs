@@ -6,6 +6,7 @@
 //! A new area (console pages, notices, DDoS, assessments, intake formats) is one more file here
 //! and one more line in [`endpoints`].
 
+mod assessments;
 mod audit;
 mod auth;
 mod cases;
@@ -31,6 +32,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         cases::endpoints(),
         lifecycle::endpoints(),
         tickets::endpoints(),
+        assessments::endpoints(),
         enforcement::endpoints(),
         ddos::endpoints(),
         outbound::endpoints(),
@@ -85,9 +87,9 @@ pub(crate) mod prelude {
         page_size, parse_item, parse_json,
     };
     pub(crate) use crate::routes::{
-        ADMINS, ANYONE, AUDITORS, BATCHERS, EDGES, Endpoint, OPERATORS, PROTECTORS, READERS,
-        REPORTERS, REVIEW_DECIDERS, REVIEWERS, SCANNERS, TENANTS, TOKEN, empty, json, route,
-        schema, shaped, text,
+        ADMINS, ANYONE, AUDITORS, Access, BATCHERS, EDGES, Endpoint, OPERATORS, PROTECTORS,
+        READERS, REPORTERS, REVIEW_DECIDERS, REVIEWERS, SCANNERS, TENANTS, TOKEN, empty, json,
+        route, schema, shaped, text,
     };
     pub(crate) use crate::{ApiError, ApiResult, MAX_BULK_BODY};
     pub(crate) use schemars::{Schema, SchemaGenerator};

@@ -450,6 +450,24 @@ pub fn describe(lang: Lang, e: &AppError) -> (StatusCode, String) {
         AppError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
         AppError::Unreachable(m) => (StatusCode::BAD_GATEWAY, m.clone()),
         AppError::Xarf(x) => (StatusCode::UNPROCESSABLE_ENTITY, x.to_string()),
+        // ASMT-1/3: the targets, in the page's language.
+        AppError::OutOfScope {
+            foreign,
+            infrastructure,
+            ..
+        } => {
+            let mut parts = Vec::new();
+            if !foreign.is_empty() {
+                parts.push(t.fmt("asm_refused.foreign", &[("targets", &foreign.join(", "))]));
+            }
+            if !infrastructure.is_empty() {
+                parts.push(t.fmt(
+                    "asm_refused.infrastructure",
+                    &[("targets", &infrastructure.join(", "))],
+                ));
+            }
+            (StatusCode::UNPROCESSABLE_ENTITY, parts.join(" "))
+        }
         AppError::Store(_) | AppError::Crypto(_) | AppError::Internal(_) => {
             let id = warden_store::new_id("err", 0);
             tracing::error!(error_id = %id, error = %e, "console request failed");

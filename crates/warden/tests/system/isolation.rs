@@ -19,6 +19,7 @@ struct Foreign {
     resource: String,
     case: String,
     report: String,
+    assessment: String,
 }
 
 async fn seed(t: &TestApp) -> Foreign {
@@ -55,6 +56,24 @@ async fn seed(t: &TestApp) -> Foreign {
         cases.push(b["case_id"].as_str().unwrap().to_string());
         reports.push(b["report_id"].as_str().unwrap().to_string());
     }
+    // B's own assessment of its domain (ASMT-1).
+    let tenant_b = t.token("tenant", Some("acct-b")).await;
+    let now = t.app.clock.now().millis();
+    let (s, b) = t
+        .call(
+            "POST",
+            "/api/assessments",
+            Some(&tenant_b),
+            Some(&json!({
+                "kind": "vulnerability_scan",
+                "targets": ["beta-secret.example"],
+                "sources": ["198.51.100.9"],
+                "window_start": warden_domain::time::Timestamp(now + 3_600_000).to_rfc3339(),
+                "window_end": warden_domain::time::Timestamp(now + 7_200_000).to_rfc3339(),
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
     Foreign {
         account: "acct-b",
         name: "Beta Corp",
@@ -62,6 +81,7 @@ async fn seed(t: &TestApp) -> Foreign {
         resource: res[1].clone(),
         case: cases[1].clone(),
         report: reports[1].clone(),
+        assessment: b["id"].as_str().unwrap().to_string(),
     }
 }
 
@@ -105,6 +125,18 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/cases/{id}/enforce") => {
             json!({ "actions": ["block_network"], "reason": "scanning others" })
         }
+        ("POST", "/api/assessments") => json!({
+            "kind": "penetration_test",
+            "targets": ["alpha.example"],
+            "sources": ["198.51.100.10"],
+            "window_start": "2026-01-05T02:00:00Z",
+            "window_end": "2026-01-05T04:00:00Z",
+        }),
+        ("POST", "/api/assessments/{id}/reject" | "/api/assessments/{id}/stop") => {
+            json!({ "reason": "test" })
+        }
+        ("POST", "/api/assessments/{id}/approve") => json!({}),
+        ("POST", "/api/assessments/{id}/disclosure") => json!({ "text": "it was a test" }),
         _ => return None,
     })
 }
@@ -149,6 +181,8 @@ async fn every_route_every_role(engine: Engine) {
             f.resource.clone()
         } else if route.path.starts_with("/api/reports/{") {
             f.report.clone()
+        } else if route.path.starts_with("/api/assessments/{") {
+            f.assessment.clone()
         } else {
             spare.clone()
         };
@@ -206,6 +240,7 @@ async fn every_route_every_role(engine: Engine) {
                 f.resource.as_str(),
                 f.case.as_str(),
                 f.report.as_str(),
+                f.assessment.as_str(),
             ] {
                 assert!(!text.contains(secret), "tenant A saw {secret:?}: {ctx}");
             }

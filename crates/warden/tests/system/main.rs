@@ -11,6 +11,7 @@
 mod support;
 
 mod adapters;
+mod assessments;
 mod bgp;
 mod browser;
 mod console;

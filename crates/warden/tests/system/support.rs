@@ -79,10 +79,23 @@ pub async fn spawn_app_with(
 /// As [`spawn_app_with`], sending notices as `notices` says (NOT-1).
 pub async fn spawn_app_notifying(
     engine: Engine,
+    settings: Settings,
+    lifecycle: warden_app::lifecycle::LifecycleSettings,
+    notices: warden_app::outbound::NoticeSettings,
+    worker: bool,
+) -> Option<TestApp> {
+    spawn_app_wired(engine, settings, lifecycle, notices, worker, |a| a).await
+}
+
+/// As [`spawn_app_notifying`], the app passed through `wire` before it serves (other
+/// assessment or DDoS settings).
+pub async fn spawn_app_wired(
+    engine: Engine,
     mut settings: Settings,
     lifecycle: warden_app::lifecycle::LifecycleSettings,
     notices: warden_app::outbound::NoticeSettings,
     worker: bool,
+    wire: impl FnOnce(App) -> App,
 ) -> Option<TestApp> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("warn,sqlx=error")
@@ -114,6 +127,7 @@ pub async fn spawn_app_notifying(
         .with_lifecycle(lifecycle)
         .with_notices(notices)
         .with_scanning_rechecker(policy);
+    let app = wire(app);
     let admin = app
         .create_token(&Principal::System, "admin", None, "test admin")
         .await
