@@ -30,6 +30,7 @@ pub mod testing;
 pub mod tokens;
 pub mod unblock;
 pub mod users;
+pub mod vulnerabilities;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -267,6 +268,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "traffic_sources",
         sqlite: include_str!("../migrations/sqlite/0012_traffic_sources.sql"),
         postgres: include_str!("../migrations/postgres/0012_traffic_sources.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "vulnerability_reports",
+        sqlite: include_str!("../migrations/sqlite/0014_vulnerability_reports.sql"),
+        postgres: include_str!("../migrations/postgres/0014_vulnerability_reports.sql"),
     },
 ];
 

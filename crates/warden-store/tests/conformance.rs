@@ -121,6 +121,7 @@ suite!(
     ddos_release_attempts_are_read_per_account_and_window,
     ddos_traffic_rolls_up_into_hours_idempotently,
     ddos_traffic_purge_keeps_hours_and_never_touches_attacks,
+    vulnerability_reports_are_stored_listed_and_moved,
 );
 
 #[path = "conformance/ddos.rs"]
@@ -134,6 +135,10 @@ use ddos::{
     ddos_traffic_purge_keeps_hours_and_never_touches_attacks,
     ddos_traffic_rolls_up_into_hours_idempotently,
 };
+
+#[path = "conformance/vulnerabilities.rs"]
+mod vulnerabilities;
+use vulnerabilities::vulnerability_reports_are_stored_listed_and_moved;
 
 const NOW: i64 = 1_700_000_000_000;
 
