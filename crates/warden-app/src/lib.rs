@@ -22,6 +22,8 @@
 //! - [`ddos_rules`]: the rules beside the blackhole: HARM-1 outbound floods and scans, PEN-2
 //!   isolation when an attack harms a shared uplink, the ASMT-2 stress-test hook.
 //! - [`tickets`]: filing, listing and closing tickets (TKT-1, HARM-2).
+//! - [`vulnerabilities`]: the confidential vulnerability channel (ASMT-4): submission by
+//!   anyone, the reporter's status, the security team's sealed and audited reads.
 //! - [`enforce`]: the enforcement plane: the decision index, the adapters and their
 //!   deliveries, reconciliation, the webhook log, the change feed and snapshot.
 //! - [`registry`]: accounts and resources, bulk import, owner lookup.
@@ -61,6 +63,7 @@ pub mod registry;
 pub mod scan;
 pub mod tickets;
 pub mod triage;
+pub mod vulnerabilities;
 pub mod work;
 
 use std::collections::HashMap;

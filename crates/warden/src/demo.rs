@@ -754,6 +754,13 @@ impl Script {
                 "/staff/audit: search, verify and export the audit log",
             ),
             (
+                "security",
+                Role::SecurityTeam,
+                None,
+                false,
+                "/staff/vulnerabilities: the confidential vulnerability reports (ASMT-4)",
+            ),
+            (
                 "acme",
                 Role::Tenant,
                 Some("acme"),

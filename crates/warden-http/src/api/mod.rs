@@ -18,6 +18,7 @@ mod outbound;
 mod registry;
 mod scan;
 mod tickets;
+mod vulnerabilities;
 
 pub(crate) use enforcement::{enforcement_check, enforcement_check_envoy, enforcement_notice};
 
@@ -31,6 +32,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         cases::endpoints(),
         lifecycle::endpoints(),
         tickets::endpoints(),
+        vulnerabilities::endpoints(),
         enforcement::endpoints(),
         ddos::endpoints(),
         outbound::endpoints(),

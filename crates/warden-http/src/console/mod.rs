@@ -22,6 +22,7 @@ mod registry;
 mod staff;
 mod tenant;
 mod view;
+mod vulnerabilities;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -113,6 +114,7 @@ pub fn pages() -> Vec<Page> {
         ddos::pages(),
         registry::pages(),
         ops::pages(),
+        vulnerabilities::pages(),
     ]
     .into_iter()
     .flatten()
