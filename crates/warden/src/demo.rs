@@ -724,7 +724,7 @@ impl Script {
             .await?;
             self.resources += 1;
         }
-        let people: [(&str, Role, Option<&str>, bool, &str); 8] = [
+        let people: [(&str, Role, Option<&str>, bool, &str); 9] = [
             (
                 "admin",
                 Role::Admin,

@@ -72,6 +72,7 @@ pub const SIGNED_IN: Access = Access::Roles(&[
     Role::Reviewer,
     Role::Auditor,
     Role::Tenant,
+    Role::SecurityTeam,
 ]);
 
 /// One console page: path, method, who may use it, handler.
