@@ -82,7 +82,10 @@ impl std::fmt::Debug for VulnerabilityReceipt {
         f.debug_struct("VulnerabilityReceipt")
             .field("id", &self.id)
             .field("state", &self.state)
-            .field("status_token", &self.status_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "status_token",
+                &self.status_token.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -300,7 +303,9 @@ impl App {
                 account
                     .clone()
                     .filter(|a| !a.is_empty())
-                    .ok_or(AppError::Forbidden("report vulnerabilities without an account"))?,
+                    .ok_or(AppError::Forbidden(
+                        "report vulnerabilities without an account",
+                    ))?,
             ),
             _ => None,
         };
@@ -326,7 +331,11 @@ impl App {
         };
         let mut tx = self.store.begin_write().await?;
         tx.insert_vulnerability(&row).await?;
-        let mut ev = self.event(who, "vulnerability.submit", format!("vulnerability:{}", row.id));
+        let mut ev = self.event(
+            who,
+            "vulnerability.submit",
+            format!("vulnerability:{}", row.id),
+        );
         ev.account_id = account;
         ev.details = serde_json::json!({ "severity": row.severity });
         tx.append_audit(ev).await?;
@@ -341,7 +350,10 @@ impl App {
 
     /// The statuses of the tenant's account's vulnerability reports, newest first: no text.
     pub async fn my_vulnerabilities(&self, who: &Principal) -> AppResult<Vec<VulnerabilityStatus>> {
-        who.require(&[Role::Tenant], "follow vulnerability reports of an account")?;
+        who.require(
+            &[Role::Tenant],
+            "follow vulnerability reports of an account",
+        )?;
         let Principal::Token {
             account: Some(account),
             ..
@@ -404,10 +416,7 @@ impl App {
             .iter()
             .map(|s| StateCount {
                 state: *s,
-                count: stored
-                    .iter()
-                    .find(|(st, _)| st == s)
-                    .map_or(0, |(_, n)| *n),
+                count: stored.iter().find(|(st, _)| st == s).map_or(0, |(_, n)| *n),
             })
             .collect();
         let items = rows
@@ -439,7 +448,11 @@ impl App {
 
     /// One vulnerability report, its text opened (ASMT-4; security team and admins). The read
     /// is audited, naming the report and the reader.
-    pub async fn get_vulnerability(&self, who: &Principal, id: &str) -> AppResult<VulnerabilityView> {
+    pub async fn get_vulnerability(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> AppResult<VulnerabilityView> {
         who.require(SECURITY, "read vulnerability reports")?;
         let mut tx = self.store.begin_write().await?;
         let r = tx

@@ -114,7 +114,9 @@ impl WriteTx {
         .bind(v.updated_by.as_deref())
         .execute(self.conn())
         .await;
-        crate::conflict_on_unique(res, || "vulnerability report id or status token taken".into())?;
+        crate::conflict_on_unique(res, || {
+            "vulnerability report id or status token taken".into()
+        })?;
         Ok(())
     }
 
@@ -149,7 +151,9 @@ impl WriteTx {
     }
 
     /// How many reports are in each state (states without any are left out).
-    pub async fn count_vulnerabilities_by_state(&mut self) -> Result<Vec<(VulnerabilityState, i64)>> {
+    pub async fn count_vulnerabilities_by_state(
+        &mut self,
+    ) -> Result<Vec<(VulnerabilityState, i64)>> {
         let rows = sqlx::query(
             "SELECT state, COUNT(*) AS n FROM vulnerability_reports GROUP BY state ORDER BY state",
         )

@@ -17,8 +17,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use warden_app::App;
 use warden_app::vulnerabilities::{
-    InboxFilter, StatusTokenInput, VulnerabilityInbox, VulnerabilityInput,
-    VulnerabilityStateInput, VulnerabilityView,
+    InboxFilter, StatusTokenInput, VulnerabilityInbox, VulnerabilityInput, VulnerabilityStateInput,
+    VulnerabilityView,
 };
 use warden_domain::identity::Role;
 use warden_domain::vulnerability::{Confidential, VulnerabilitySeverity, VulnerabilityState};
@@ -42,7 +42,11 @@ pub(super) fn pages() -> Vec<Page> {
         Page::get("/console/vulnerabilities", TENANTS, get(mine)),
         Page::get("/staff/vulnerabilities", SECURITY, get(inbox)),
         Page::get("/staff/vulnerabilities/{id}", SECURITY, get(report)),
-        Page::post("/staff/vulnerabilities/{id}/state", SECURITY, post(set_state)),
+        Page::post(
+            "/staff/vulnerabilities/{id}/state",
+            SECURITY,
+            post(set_state),
+        ),
     ])
 }
 
@@ -188,13 +192,7 @@ async fn status(
     };
     let mut c = Chrome::new(&app, &v, "/vulnerability/status", "vuln.status_title");
     match app.vulnerability_status(&v.principal(), input).await {
-        Ok(s) => no_store(render(
-            StatusCode::OK,
-            &StatusPage {
-                c,
-                status: Some(s),
-            },
-        )),
+        Ok(s) => no_store(render(StatusCode::OK, &StatusPage { c, status: Some(s) })),
         Err(e) => {
             let (status, text) = describe(v.lang, &e);
             c.error = Some(text);
@@ -342,7 +340,10 @@ async fn set_state(
     let input = VulnerabilityStateInput {
         state: form.get("state"),
     };
-    match app.set_vulnerability_state(&v.principal(), &id, input).await {
+    match app
+        .set_vulnerability_state(&v.principal(), &id, input)
+        .await
+    {
         Ok(_) => redirect(&format!(
             "/staff/vulnerabilities/{}?done=vulnerability_state",
             super::view::urlencode(&id)

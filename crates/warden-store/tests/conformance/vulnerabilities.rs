@@ -51,8 +51,14 @@ pub(super) async fn vulnerability_reports_are_stored_listed_and_moved(db: &Db) {
     drop(tx);
 
     let mut tx = s.begin_write().await.unwrap();
-    assert_eq!(tx.get_vulnerability("vul_1").await.unwrap().unwrap(), rows[0]);
-    assert_eq!(tx.get_vulnerability("vul_2").await.unwrap().unwrap(), rows[1]);
+    assert_eq!(
+        tx.get_vulnerability("vul_1").await.unwrap().unwrap(),
+        rows[0]
+    );
+    assert_eq!(
+        tx.get_vulnerability("vul_2").await.unwrap().unwrap(),
+        rows[1]
+    );
     assert_eq!(tx.get_vulnerability("vul_5").await.unwrap(), None);
     let ids = |v: Vec<VulnerabilityRow>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
     assert_eq!(
@@ -64,7 +70,10 @@ pub(super) async fn vulnerability_reports_are_stored_listed_and_moved(db: &Db) {
         ["vul_4", "vul_3"]
     );
     assert_eq!(
-        ids(tx.list_vulnerabilities(None, Some("vul_3"), 2).await.unwrap()),
+        ids(tx
+            .list_vulnerabilities(None, Some("vul_3"), 2)
+            .await
+            .unwrap()),
         ["vul_2", "vul_1"]
     );
 
@@ -97,15 +106,24 @@ pub(super) async fn vulnerability_reports_are_stored_listed_and_moved(db: &Db) {
     );
     assert_eq!(moved.title_enc, rows[1].title_enc);
     assert_eq!(
-        ids(tx.list_vulnerabilities(Some(Received), None, 50).await.unwrap()),
+        ids(tx
+            .list_vulnerabilities(Some(Received), None, 50)
+            .await
+            .unwrap()),
         ["vul_4", "vul_1"]
     );
     assert_eq!(
-        ids(tx.list_vulnerabilities(Some(Triaged), None, 50).await.unwrap()),
+        ids(tx
+            .list_vulnerabilities(Some(Triaged), None, 50)
+            .await
+            .unwrap()),
         ["vul_2"]
     );
     assert_eq!(
-        ids(tx.list_vulnerabilities(Some(Received), Some("vul_4"), 50).await.unwrap()),
+        ids(tx
+            .list_vulnerabilities(Some(Received), Some("vul_4"), 50)
+            .await
+            .unwrap()),
         ["vul_1"]
     );
     assert_eq!(
@@ -122,13 +140,25 @@ pub(super) async fn vulnerability_reports_are_stored_listed_and_moved(db: &Db) {
         ("vul_1", Received, NOW)
     );
     assert!(s.vulnerability_statuses("", 50).await.unwrap().is_empty());
-    assert!(s.vulnerability_statuses("acct_c", 50).await.unwrap().is_empty());
-    let by_token = s.vulnerability_status_by_token("digest-2").await.unwrap().unwrap();
+    assert!(
+        s.vulnerability_statuses("acct_c", 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let by_token = s
+        .vulnerability_status_by_token("digest-2")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (by_token.id.as_str(), by_token.state, by_token.updated_at),
         ("vul_2", Triaged, NOW + 10)
     );
-    assert_eq!(s.vulnerability_status_by_token("digest-9").await.unwrap(), None);
+    assert_eq!(
+        s.vulnerability_status_by_token("digest-9").await.unwrap(),
+        None
+    );
     assert_eq!(s.vulnerability_status_by_token("").await.unwrap(), None);
 
     // An unknown stored state is an error naming the column, never a default.

@@ -23,8 +23,8 @@ use warden_app::auth::Principal;
 
 use crate::console::{Answer, Client, PASSWORD};
 use crate::console_pages::{
-    ACME_IP, Fixture, GLOBEX_IP, MISSING_BLACKHOLE, MISSING_CASE, MISSING_IP, MISSING_VULN,
-    PEOPLE, VULN_TEXT, allowed, clients, fixture, tenant_not_owner,
+    ACME_IP, Fixture, GLOBEX_IP, MISSING_BLACKHOLE, MISSING_CASE, MISSING_IP, MISSING_VULN, PEOPLE,
+    VULN_TEXT, allowed, clients, fixture, tenant_not_owner,
 };
 use crate::support::Engine;
 

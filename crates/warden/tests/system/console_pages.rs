@@ -784,7 +784,11 @@ async fn refused_forms(
         c.post(
             "/vulnerability",
             "/vulnerability",
-            &[("component", "<b>x</b>"), ("severity", "low"), ("description", "</textarea>")],
+            &[
+                ("component", "<b>x</b>"),
+                ("severity", "low"),
+                ("description", "</textarea>"),
+            ],
         )
         .await,
     ));

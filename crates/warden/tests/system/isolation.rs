@@ -281,16 +281,29 @@ async fn every_route_every_role(engine: Engine) {
 
     // The search above can fail: the security team does read the text, and B's tenant sees
     // its report's status (no text), A's tenant nothing of it.
-    let sec = &tokens.iter().find(|(r, _)| *r == "security_team").unwrap().1;
+    let sec = &tokens
+        .iter()
+        .find(|(r, _)| *r == "security_team")
+        .unwrap()
+        .1;
     let (s, r) = t
-        .call("GET", &format!("/api/vulnerabilities/{vuln}"), sec.as_deref(), None)
+        .call(
+            "GET",
+            &format!("/api/vulnerabilities/{vuln}"),
+            sec.as_deref(),
+            None,
+        )
         .await;
     assert_eq!(s, 200, "{r}");
     assert!(r.to_string().contains(VULN_MARKER), "{r}");
-    let (_, mine_b) = t.call("GET", "/api/vulnerabilities/mine", Some(&tenant_b), None).await;
+    let (_, mine_b) = t
+        .call("GET", "/api/vulnerabilities/mine", Some(&tenant_b), None)
+        .await;
     assert_eq!(mine_b["items"][0]["id"], vuln.as_str(), "{mine_b}");
     assert!(!mine_b.to_string().contains(VULN_MARKER), "{mine_b}");
-    let (_, mine_a) = t.call("GET", "/api/vulnerabilities/mine", Some(&tenant), None).await;
+    let (_, mine_a) = t
+        .call("GET", "/api/vulnerabilities/mine", Some(&tenant), None)
+        .await;
     assert!(!mine_a.to_string().contains(&vuln), "{mine_a}");
 
     // Lists and counts are the tenant's own; the owner lookup of B's domain says "unowned".

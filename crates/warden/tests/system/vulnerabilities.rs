@@ -196,7 +196,9 @@ async fn only_the_security_team_and_admins_read_vulnerability_reports(engine: En
         }
     }
     // The cases and their counts are as they were: a vulnerability report opens no case.
-    let (_, n) = t.call("GET", "/api/cases/count", Some(&t.admin), None).await;
+    let (_, n) = t
+        .call("GET", "/api/cases/count", Some(&t.admin), None)
+        .await;
     assert_eq!(n["count"], 0, "{n}");
     // The console's audit export too.
     let mut ada = Client::new(&t.base, "en");
@@ -204,7 +206,10 @@ async fn only_the_security_team_and_admins_read_vulnerability_reports(engine: En
     assert_eq!(ada.sign_in("ada", PASSWORD).await.status, 303);
     let export = ada.get("/staff/audit/export").await;
     assert_eq!(export.status, 200);
-    assert!(export.body.contains(&id), "the export holds the events about it");
+    assert!(
+        export.body.contains(&id),
+        "the export holds the events about it"
+    );
     assert!(!export.body.contains(marker), "{}", export.body);
     t.stop().await;
 }
@@ -222,19 +227,34 @@ async fn every_read_is_audited_without_the_text(engine: Engine) {
     let sec = t.token("security_team", None).await;
     let auditor = t.token("auditor", None).await;
     let (s, r) = t
-        .call("POST", "/api/vulnerabilities", Some(&tenant), Some(&report(marker)))
+        .call(
+            "POST",
+            "/api/vulnerabilities",
+            Some(&tenant),
+            Some(&report(marker)),
+        )
         .await;
     assert_eq!(s, 201, "{r}");
     let id = r["id"].as_str().unwrap().to_string();
-    assert!(r.get("status_token").is_none(), "a tenant follows it by account: {r}");
+    assert!(
+        r.get("status_token").is_none(),
+        "a tenant follows it by account: {r}"
+    );
     let (_, me) = t.call("GET", "/api/whoami", Some(&sec), None).await;
     let sec_id = me["token_id"].as_str().unwrap().to_string();
 
-    let (s, inbox) = t.call("GET", "/api/vulnerabilities", Some(&sec), None).await;
+    let (s, inbox) = t
+        .call("GET", "/api/vulnerabilities", Some(&sec), None)
+        .await;
     assert_eq!(s, 200, "{inbox}");
     assert_eq!(inbox["items"][0]["id"], id.as_str());
     assert_eq!(inbox["items"][0]["reporter"], "tenant");
-    assert!(inbox["items"][0]["title"].as_str().unwrap().contains(marker));
+    assert!(
+        inbox["items"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains(marker)
+    );
     let received = inbox["counts"]
         .as_array()
         .unwrap()
@@ -247,7 +267,12 @@ async fn every_read_is_audited_without_the_text(engine: Engine) {
     assert!(!inbox.to_string().contains("acct-a"), "{inbox}");
     for _ in 0..2 {
         let (s, one) = t
-            .call("GET", &format!("/api/vulnerabilities/{id}"), Some(&sec), None)
+            .call(
+                "GET",
+                &format!("/api/vulnerabilities/{id}"),
+                Some(&sec),
+                None,
+            )
             .await;
         assert_eq!(s, 200, "{one}");
         assert!(one["description"].as_str().unwrap().contains(marker));
@@ -266,24 +291,42 @@ async fn every_read_is_audited_without_the_text(engine: Engine) {
     // A refused read (another role) and a missing report are not reads.
     let op = t.token("operator", None).await;
     let (s, _) = t
-        .call("GET", &format!("/api/vulnerabilities/{id}"), Some(&op), None)
+        .call(
+            "GET",
+            &format!("/api/vulnerabilities/{id}"),
+            Some(&op),
+            None,
+        )
         .await;
     assert_eq!(s, 403);
     let (s, _) = t
-        .call("GET", "/api/vulnerabilities/vul_000000000000_0000ffffffff", Some(&sec), None)
+        .call(
+            "GET",
+            "/api/vulnerabilities/vul_000000000000_0000ffffffff",
+            Some(&sec),
+            None,
+        )
         .await;
     assert_eq!(s, 404);
 
-    let (s, log) = t.call("GET", "/api/audit?limit=1000", Some(&auditor), None).await;
+    let (s, log) = t
+        .call("GET", "/api/audit?limit=1000", Some(&auditor), None)
+        .await;
     assert_eq!(s, 200, "{log}");
-    assert!(!log.to_string().contains(marker), "the audit log holds the text: {log}");
+    assert!(
+        !log.to_string().contains(marker),
+        "the audit log holds the text: {log}"
+    );
     let events: Vec<&Value> = log["items"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["action"].as_str().unwrap().starts_with("vulnerability."))
         .collect();
-    let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(
         actions,
         [
@@ -308,7 +351,10 @@ async fn every_read_is_audited_without_the_text(engine: Engine) {
     for e in &events[2..] {
         assert_eq!(e["subject"], subject.as_str(), "{e}");
     }
-    assert_eq!(events[4]["details"], json!({ "from": "received", "to": "triaged" }));
+    assert_eq!(
+        events[4]["details"],
+        json!({ "from": "received", "to": "triaged" })
+    );
     t.stop().await;
 }
 
@@ -325,7 +371,12 @@ async fn reporters_see_the_status_and_nothing_else(engine: Engine) {
     let tenant_b = t.token("tenant", Some("acct-b")).await;
     let sec = t.token("security_team", None).await;
     let (_, a) = t
-        .call("POST", "/api/vulnerabilities", Some(&tenant_a), Some(&report(marker)))
+        .call(
+            "POST",
+            "/api/vulnerabilities",
+            Some(&tenant_a),
+            Some(&report(marker)),
+        )
         .await;
     let a_id = a["id"].as_str().unwrap().to_string();
     let (s, anon) = t
@@ -337,7 +388,12 @@ async fn reporters_see_the_status_and_nothing_else(engine: Engine) {
     assert!(token.starts_with("vst_") && token.len() > 60, "{token}");
     // Staff and machines get a token too (they have no account to follow it by).
     let (_, staff) = t
-        .call("POST", "/api/vulnerabilities", Some(&t.admin), Some(&report(marker)))
+        .call(
+            "POST",
+            "/api/vulnerabilities",
+            Some(&t.admin),
+            Some(&report(marker)),
+        )
         .await;
     assert!(staff["status_token"].is_string(), "{staff}");
 
@@ -355,7 +411,10 @@ async fn reporters_see_the_status_and_nothing_else(engine: Engine) {
     };
     let (s, st) = status(token.clone()).await;
     assert_eq!(s, 200, "{st}");
-    assert_eq!((st["id"].as_str(), st["state"].as_str()), (Some(anon_id.as_str()), Some("received")));
+    assert_eq!(
+        (st["id"].as_str(), st["state"].as_str()),
+        (Some(anon_id.as_str()), Some("received"))
+    );
     assert_eq!(
         st.as_object().unwrap().keys().collect::<Vec<_>>(),
         ["id", "received_at", "state", "updated_at"],
@@ -378,12 +437,16 @@ async fn reporters_see_the_status_and_nothing_else(engine: Engine) {
         assert!(!String::from_utf8_lossy(sealed).contains(marker));
     }
 
-    let (s, mine) = t.call("GET", "/api/vulnerabilities/mine", Some(&tenant_a), None).await;
+    let (s, mine) = t
+        .call("GET", "/api/vulnerabilities/mine", Some(&tenant_a), None)
+        .await;
     assert_eq!(s, 200, "{mine}");
     assert_eq!(mine["items"].as_array().unwrap().len(), 1, "{mine}");
     assert_eq!(mine["items"][0]["id"], a_id.as_str());
     assert!(!mine.to_string().contains(marker), "{mine}");
-    let (_, theirs) = t.call("GET", "/api/vulnerabilities/mine", Some(&tenant_b), None).await;
+    let (_, theirs) = t
+        .call("GET", "/api/vulnerabilities/mine", Some(&tenant_b), None)
+        .await;
     assert_eq!(theirs["items"], json!([]), "{theirs}");
 
     // received → triaged → fixed; then final. A state that is none, or a missing report, is
@@ -401,7 +464,12 @@ async fn reporters_see_the_status_and_nothing_else(engine: Engine) {
         }
     };
     assert_eq!(set(a_id.clone(), "published").await.0, 422);
-    assert_eq!(set("vul_000000000000_0000ffffffff".into(), "triaged").await.0, 404);
+    assert_eq!(
+        set("vul_000000000000_0000ffffffff".into(), "triaged")
+            .await
+            .0,
+        404
+    );
     assert_eq!(set(a_id.clone(), "triaged").await.0, 200);
     assert_eq!(set(a_id.clone(), "triaged").await.0, 409);
     assert_eq!(set(a_id.clone(), "received").await.0, 409);
@@ -409,7 +477,9 @@ async fn reporters_see_the_status_and_nothing_else(engine: Engine) {
     let (s, b) = set(a_id.clone(), "rejected").await;
     assert_eq!((s, b["code"].as_str()), (409, Some("conflict")), "{b}");
     assert_eq!(set(anon_id.clone(), "rejected").await.0, 200);
-    let (_, mine) = t.call("GET", "/api/vulnerabilities/mine", Some(&tenant_a), None).await;
+    let (_, mine) = t
+        .call("GET", "/api/vulnerabilities/mine", Some(&tenant_a), None)
+        .await;
     assert_eq!(mine["items"][0]["state"], "fixed", "{mine}");
     let (_, st) = status(token.clone()).await;
     assert_eq!(st["state"], "rejected", "{st}");
@@ -420,14 +490,26 @@ async fn reporters_see_the_status_and_nothing_else(engine: Engine) {
     assert_eq!(tina.sign_in("tina", PASSWORD).await.status, 303);
     let page = tina.get("/console/vulnerabilities").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains(&a_id) && page.body.contains(">fixed<"), "{}", page.body);
+    assert!(
+        page.body.contains(&a_id) && page.body.contains(">fixed<"),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains(marker) && !page.body.contains(&anon_id));
     let mut anyone = Client::new(&t.base, "zh-CN");
     let page = anyone
-        .post("/vulnerability/status", "/vulnerability/status", &[("token", &token)])
+        .post(
+            "/vulnerability/status",
+            "/vulnerability/status",
+            &[("token", &token)],
+        )
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains(&anon_id) && page.body.contains("已驳回"), "{}", page.body);
+    assert!(
+        page.body.contains(&anon_id) && page.body.contains("已驳回"),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains(marker));
     t.stop().await;
 }
@@ -474,11 +556,22 @@ async fn anonymous_vulnerability_reports_are_rate_limited(engine: Engine) {
     assert_eq!(s, 429, "status lookups count too");
     let sec = t.token("security_team", None).await;
     let (s, b) = t
-        .call("POST", "/api/vulnerabilities", Some(&sec), Some(&report(marker)))
+        .call(
+            "POST",
+            "/api/vulnerabilities",
+            Some(&sec),
+            Some(&report(marker)),
+        )
         .await;
     assert_eq!(s, 201, "a token holder is not limited: {b}");
-    let (_, inbox) = t.call("GET", "/api/vulnerabilities", Some(&sec), None).await;
-    assert_eq!(inbox["items"].as_array().unwrap().len(), 4, "the refused one is not stored");
+    let (_, inbox) = t
+        .call("GET", "/api/vulnerabilities", Some(&sec), None)
+        .await;
+    assert_eq!(
+        inbox["items"].as_array().unwrap().len(),
+        4,
+        "the refused one is not stored"
+    );
     t.clock.advance(60_000);
     let (s, _) = t
         .call(
@@ -495,7 +588,11 @@ async fn anonymous_vulnerability_reports_are_rate_limited(engine: Engine) {
 /// Where `needle` occurs in `haystack`, as a short excerpt.
 fn find(haystack: &str, needle: &str) -> Option<String> {
     haystack.find(needle).map(|at| {
-        let from = haystack[..at].char_indices().rev().nth(80).map_or(0, |(i, _)| i);
+        let from = haystack[..at]
+            .char_indices()
+            .rev()
+            .nth(80)
+            .map_or(0, |(i, _)| i);
         haystack[from..].chars().take(240).collect()
     })
 }
@@ -531,7 +628,11 @@ async fn a_whole_run_logs_no_vulnerability_text(engine: Engine) {
         .arg("migrate")
         .output()
         .unwrap();
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
     let mut create = warden_command(dir.path(), &envs)
         .args([
             "admin",
@@ -553,7 +654,11 @@ async fn a_whole_run_logs_no_vulnerability_text(engine: Engine) {
         writeln!(stdin, "{PASSWORD}").unwrap();
     }
     let out = create.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut child = warden_command(dir.path(), &envs)
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -576,15 +681,18 @@ async fn a_whole_run_logs_no_vulnerability_text(engine: Engine) {
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     let base = loop {
-        let found = lines
-            .lock()
-            .unwrap()
-            .iter()
-            .find_map(|l| l.strip_prefix("warden listening on ").map(|u| u.trim().to_string()));
+        let found = lines.lock().unwrap().iter().find_map(|l| {
+            l.strip_prefix("warden listening on ")
+                .map(|u| u.trim().to_string())
+        });
         if let Some(b) = found {
             break b;
         }
-        assert!(Instant::now() < deadline, "warden did not start: {:?}", lines.lock().unwrap());
+        assert!(
+            Instant::now() < deadline,
+            "warden did not start: {:?}",
+            lines.lock().unwrap()
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let admin = loop {
@@ -612,7 +720,14 @@ async fn a_whole_run_logs_no_vulnerability_text(engine: Engine) {
     let sec = sec["secret"].as_str().unwrap().to_string();
 
     // In: by the API, by the console form, and one refused (no severity) that stores nothing.
-    let (s, r) = http(&base, "POST", "/api/vulnerabilities", None, Some(&report(&marker))).await;
+    let (s, r) = http(
+        &base,
+        "POST",
+        "/api/vulnerabilities",
+        None,
+        Some(&report(&marker)),
+    )
+    .await;
     assert_eq!(s, 201, "{r}");
     let id = r["id"].as_str().unwrap().to_string();
     let token = r["status_token"].as_str().unwrap().to_string();
@@ -620,7 +735,10 @@ async fn a_whole_run_logs_no_vulnerability_text(engine: Engine) {
     bad["severity"] = json!(format!("{marker}-severity"));
     let (s, refused) = http(&base, "POST", "/api/vulnerabilities", None, Some(&bad)).await;
     assert_eq!(s, 422, "{refused}");
-    assert!(!refused.to_string().contains(&marker), "the error echoes the text: {refused}");
+    assert!(
+        !refused.to_string().contains(&marker),
+        "the error echoes the text: {refused}"
+    );
     let mut anyone = Client::new(&base, "en");
     let title = format!("{marker} console title");
     let component = format!("{marker}.console.example");
@@ -645,7 +763,14 @@ async fn a_whole_run_logs_no_vulnerability_text(engine: Engine) {
     assert_eq!(s, 200, "{inbox}");
     assert!(inbox.to_string().contains(&marker), "{inbox}");
     assert_eq!(inbox["items"].as_array().unwrap().len(), 2, "{inbox}");
-    let (s, one) = http(&base, "GET", &format!("/api/vulnerabilities/{id}"), Some(&sec), None).await;
+    let (s, one) = http(
+        &base,
+        "GET",
+        &format!("/api/vulnerabilities/{id}"),
+        Some(&sec),
+        None,
+    )
+    .await;
     assert_eq!(s, 200, "{one}");
     assert!(one["details"].as_str().unwrap().contains(&marker));
     let (s, _) = http(
@@ -705,12 +830,18 @@ async fn a_whole_run_logs_no_vulnerability_text(engine: Engine) {
     let (s, audit) = http(&base, "GET", "/api/audit?limit=1000", Some(&admin), None).await;
     assert_eq!(s, 200);
     let audit = audit.to_string();
-    assert!(audit.contains(&format!("vulnerability:{id}")), "the reads are on the record");
+    assert!(
+        audit.contains(&format!("vulnerability:{id}")),
+        "the reads are on the record"
+    );
     assert!(audit.contains("vulnerability.read"));
 
     // Stop, and read everything the process wrote.
     let pid = child.id().to_string();
-    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     let stop = Instant::now() + Duration::from_secs(30);
     while child.try_wait().unwrap().is_none() {
         assert!(Instant::now() < stop, "warden did not stop");
@@ -723,7 +854,10 @@ async fn a_whole_run_logs_no_vulnerability_text(engine: Engine) {
     // The control: the log is verbose (debug lines of the requests' SQL), and the search finds
     // what is in it.
     assert!(log.contains("DEBUG"), "not a debug log:\n{log}");
-    assert!(log.contains("vulnerability_reports"), "the SQL is logged at debug");
+    assert!(
+        log.contains("vulnerability_reports"),
+        "the SQL is logged at debug"
+    );
     assert!(find(&format!("{log}\ncontrol {marker}"), &marker).is_some());
     if let Some(at) = find(&log, &marker) {
         panic!("the log holds a vulnerability report's text: …{at}…");
@@ -741,12 +875,19 @@ async fn a_whole_run_logs_no_vulnerability_text(engine: Engine) {
             let mut bytes = Vec::new();
             for e in std::fs::read_dir(dir.path().join("warden-data")).unwrap() {
                 let p = e.unwrap().path();
-                if p.file_name().unwrap().to_string_lossy().starts_with("warden.db") {
+                if p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("warden.db")
+                {
                     bytes.extend(std::fs::read(&p).unwrap());
                 }
             }
             assert!(holds(&bytes, &id), "the report is in the database files");
-            assert!(!holds(&bytes, &marker), "the database holds the text in the clear");
+            assert!(
+                !holds(&bytes, &marker),
+                "the database holds the text in the clear"
+            );
         }
         Some(pg) => {
             use sqlx::Row;
@@ -763,7 +904,12 @@ async fn a_whole_run_logs_no_vulnerability_text(engine: Engine) {
             .unwrap();
             assert_eq!(rows.len(), 2);
             for r in &rows {
-                for col in ["title_enc", "description_enc", "details_enc", "component_enc"] {
+                for col in [
+                    "title_enc",
+                    "description_enc",
+                    "details_enc",
+                    "component_enc",
+                ] {
                     let b: Option<Vec<u8>> = r.try_get(col).unwrap();
                     if let Some(b) = b {
                         assert!(!holds(&b, &marker), "{col} holds the text in the clear");
@@ -779,7 +925,9 @@ async fn a_whole_run_logs_no_vulnerability_text(engine: Engine) {
             .unwrap();
             for t in tables {
                 let name: String = t.try_get(0).unwrap();
-                let sql = format!("SELECT COUNT(*) FROM {name} AS t WHERE t::text LIKE '%' || $1::text || '%'");
+                let sql = format!(
+                    "SELECT COUNT(*) FROM {name} AS t WHERE t::text LIKE '%' || $1::text || '%'"
+                );
                 let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(marker.as_str())
                     .fetch_one(&pool)
