@@ -39,8 +39,9 @@ use crate::error::{AppError, AppResult};
 /// Who reads and handles vulnerability reports.
 pub const SECURITY: &[Role] = &[Role::Admin, Role::SecurityTeam];
 
-/// A vulnerability report as submitted (ASMT-4).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
+/// A vulnerability report as submitted (ASMT-4). Its `Debug` shows no field's value, the
+/// severity included (a reporter may type anything there).
+#[derive(Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VulnerabilityInput {
     /// A one-line summary, 1 to 200 characters.
@@ -60,6 +61,12 @@ pub struct VulnerabilityInput {
     /// The severity as you judge it: `low`, `medium`, `high` or `critical`.
     #[schemars(required, with = "VulnerabilitySeverity")]
     pub severity: Option<String>,
+}
+
+impl std::fmt::Debug for VulnerabilityInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VulnerabilityInput([redacted])")
+    }
 }
 
 /// What the reporter learns at submission.
@@ -226,7 +233,7 @@ fn reporter_kind(r: &VulnerabilityRow) -> ReporterKind {
 
 /// SHA-256 of a status token (only the digest is stored).
 fn token_digest(token: &str) -> String {
-    warden_domain::sha256_hex(token.trim().as_bytes())
+    warden_domain::sha256_hex(token.as_bytes())
 }
 
 fn new_status_token() -> AppResult<String> {
@@ -372,10 +379,10 @@ impl App {
         input: StatusTokenInput,
     ) -> AppResult<VulnerabilityStatus> {
         self.rate_limit_anonymous(who)?;
+        // Taken as given (a token has no spaces to trim): what is not a token names nothing.
         let token = input
             .token
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty() && t.len() <= 200)
+            .filter(|t| !t.is_empty() && t.chars().count() <= 200)
             .ok_or_else(|| InvalidInput::new("token", "must be 1 to 200 characters"))?;
         self.store
             .vulnerability_status_by_token(&token_digest(&token))
@@ -512,5 +519,58 @@ impl App {
             received_at: r.received_at,
             updated_at: now,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// No `Debug` of the channel's types shows the text or a status token (a `tracing` field
+    /// or a panic message would print it).
+    #[test]
+    fn debug_never_shows_the_text() {
+        let secret = "RCE-in-the-billing-gateway";
+        let c = || Some(Confidential::new(secret));
+        let input = VulnerabilityInput {
+            title: c(),
+            description: c(),
+            details: c(),
+            component: c(),
+            severity: Some(secret.into()),
+        };
+        let view = VulnerabilityView {
+            id: "vul_1".into(),
+            state: VulnerabilityState::Received,
+            severity: VulnerabilitySeverity::High,
+            reporter: ReporterKind::Anonymous,
+            title: Confidential::new(secret),
+            description: Confidential::new(secret),
+            details: c(),
+            component: Confidential::new(secret),
+            received_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            updated_by: None,
+        };
+        let receipt = VulnerabilityReceipt {
+            id: "vul_1".into(),
+            state: VulnerabilityState::Received,
+            received_at: Timestamp(0),
+            status_token: Some(secret.into()),
+        };
+        let token = StatusTokenInput {
+            token: Some(secret.into()),
+        };
+        for shown in [
+            format!("{input:?}"),
+            format!("{view:?}"),
+            format!("{receipt:?}"),
+            format!("{token:?}"),
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        // Where the security team reads it, the text is there.
+        assert!(serde_json::to_string(&view).unwrap().contains(secret));
     }
 }
