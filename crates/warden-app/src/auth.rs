@@ -72,8 +72,10 @@ impl Principal {
                 account,
                 ..
             } => Scope::Account(account.clone().unwrap_or_default()),
+            // The security team sees no account's data (SPEC §1: nothing tenant-visible); its
+            // vulnerability reports are no account's and are read through their own use cases.
             Principal::Token {
-                role: Role::Detector,
+                role: Role::Detector | Role::SecurityTeam,
                 ..
             }
             | Principal::Anonymous { .. } => Scope::Nobody,

@@ -25,6 +25,8 @@
 //! - [`assessments`]: customers' own security assessments — declaration and scope, plan
 //!   approval with its SLA, stop, window end, phishing-test disclosure and its reminders, and
 //!   the store-backed stress-test plans the DDoS plane reads (ASMT-1..3, ASMT-5).
+//! - [`vulnerabilities`]: the confidential vulnerability channel (ASMT-4): submission by
+//!   anyone, the reporter's status, the security team's sealed and audited reads.
 //! - [`enforce`]: the enforcement plane: the decision index, the adapters and their
 //!   deliveries, reconciliation, the webhook log, the change feed and snapshot.
 //! - [`registry`]: accounts and resources, bulk import, owner lookup.
@@ -65,6 +67,7 @@ pub mod registry;
 pub mod scan;
 pub mod tickets;
 pub mod triage;
+pub mod vulnerabilities;
 pub mod work;
 
 use std::collections::HashMap;

@@ -22,11 +22,14 @@ pub enum Role {
     Detector,
     /// An enforcement point (nginx, Envoy, a DNS server's sync job) reading the change feed.
     Edge,
+    /// Provider security staff who read and handle the confidential vulnerability reports
+    /// (ASMT-4), and nothing tenant-visible: no cases, accounts, audit log or operator power.
+    SecurityTeam,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Admin,
         Role::Operator,
         Role::Reviewer,
@@ -34,6 +37,7 @@ impl Role {
         Role::Tenant,
         Role::Detector,
         Role::Edge,
+        Role::SecurityTeam,
     ];
 
     /// Stable code.
@@ -46,6 +50,7 @@ impl Role {
             Role::Tenant => "tenant",
             Role::Detector => "detector",
             Role::Edge => "edge",
+            Role::SecurityTeam => "security_team",
         }
     }
 
@@ -57,12 +62,15 @@ impl Role {
             .ok_or_else(|| {
                 InvalidInput::new(
                     "role",
-                    "is not one of admin, operator, reviewer, auditor, tenant, detector, edge",
+                    "is not one of admin, operator, reviewer, auditor, tenant, detector, edge, security_team",
                 )
             })
     }
 
-    /// Provider staff (everyone but tenants, detectors and anonymous reporters).
+    /// Provider staff who work cases and their queues (everyone but tenants, detectors, edges
+    /// and anonymous reporters). The security team is provider staff too, but not of this kind:
+    /// it sees nothing tenant-visible (SPEC §1), so it is not "staff" for any case, ticket or
+    /// queue read.
     pub fn is_staff(self) -> bool {
         matches!(
             self,

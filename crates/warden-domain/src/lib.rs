@@ -21,6 +21,7 @@ pub mod resource;
 pub mod taxonomy;
 pub mod text;
 pub mod time;
+pub mod vulnerability;
 pub mod why;
 pub mod xarf;
 

@@ -25,10 +25,18 @@ pub const ANYONE: Access = &[
     "tenant",
     "detector",
     "edge",
+    "security_team",
 ];
 /// Every token holder.
 pub const TOKEN: Access = &[
-    "admin", "operator", "reviewer", "auditor", "tenant", "detector", "edge",
+    "admin",
+    "operator",
+    "reviewer",
+    "auditor",
+    "tenant",
+    "detector",
+    "edge",
+    "security_team",
 ];
 /// Report submitters (INT-1).
 pub const REPORTERS: Access = &["anonymous", "admin", "operator", "detector"];

@@ -31,6 +31,7 @@ pub mod testing;
 pub mod tokens;
 pub mod unblock;
 pub mod users;
+pub mod vulnerabilities;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -274,6 +275,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "assessments",
         sqlite: include_str!("../migrations/sqlite/0013_assessments.sql"),
         postgres: include_str!("../migrations/postgres/0013_assessments.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "vulnerability_reports",
+        sqlite: include_str!("../migrations/sqlite/0014_vulnerability_reports.sql"),
+        postgres: include_str!("../migrations/postgres/0014_vulnerability_reports.sql"),
     },
 ];
 

@@ -122,6 +122,7 @@ suite!(
     ddos_traffic_rolls_up_into_hours_idempotently,
     ddos_traffic_purge_keeps_hours_and_never_touches_attacks,
     assessments_are_stored_listed_and_queued,
+    vulnerability_reports_are_stored_listed_and_moved,
 );
 
 #[path = "conformance/assessments.rs"]
@@ -139,6 +140,10 @@ use ddos::{
     ddos_traffic_purge_keeps_hours_and_never_touches_attacks,
     ddos_traffic_rolls_up_into_hours_idempotently,
 };
+
+#[path = "conformance/vulnerabilities.rs"]
+mod vulnerabilities;
+use vulnerabilities::vulnerability_reports_are_stored_listed_and_moved;
 
 const NOW: i64 = 1_700_000_000_000;
 

@@ -534,7 +534,55 @@ impl Script {
             self.clock.set_now(SystemClock.now());
         }
         self.settle().await?;
+        self.vulnerabilities().await?;
         self.summary(admin_token).await
+    }
+
+    /// Two confidential vulnerability reports for the security team's inbox (ASMT-4): one from
+    /// a tenant, already triaged, and one from an anonymous reporter.
+    async fn vulnerabilities(&self) -> anyhow::Result<()> {
+        use warden_app::vulnerabilities::{VulnerabilityInput, VulnerabilityStateInput};
+        use warden_domain::vulnerability::Confidential;
+        let text = |t: &str| Some(Confidential::new(t));
+        let r = self
+            .app
+            .submit_vulnerability(
+                &self.who("acme")?,
+                VulnerabilityInput {
+                    title: text("Console session cookie readable by a script"),
+                    description: text(
+                        "The console's session cookie lacks HttpOnly on the legacy login page, so a script injected there could read it.",
+                    ),
+                    details: text("Open /legacy/login, run document.cookie in the browser console."),
+                    component: text("legacy-login.provider.example"),
+                    severity: Some("high".into()),
+                },
+            )
+            .await?;
+        self.app
+            .set_vulnerability_state(
+                &Principal::System,
+                &r.id,
+                VulnerabilityStateInput {
+                    state: Some("triaged".into()),
+                },
+            )
+            .await?;
+        self.app
+            .submit_vulnerability(
+                &Principal::Anonymous {
+                    ip: "198.51.100.200".into(),
+                },
+                VulnerabilityInput {
+                    title: text("对象存储签名接口可重放"),
+                    description: text("签名后的上传地址在过期后仍可使用，可被重放写入他人存储桶。"),
+                    details: None,
+                    component: text("203.0.113.80 (cos-sign)"),
+                    severity: Some("critical".into()),
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     /// Waits until every job due now has run and the enforcement points confirmed what is in
@@ -724,7 +772,7 @@ impl Script {
             .await?;
             self.resources += 1;
         }
-        let people: [(&str, Role, Option<&str>, bool, &str); 8] = [
+        let people: [(&str, Role, Option<&str>, bool, &str); 9] = [
             (
                 "admin",
                 Role::Admin,
@@ -752,6 +800,13 @@ impl Script {
                 None,
                 false,
                 "/staff/audit: search, verify and export the audit log",
+            ),
+            (
+                "security",
+                Role::SecurityTeam,
+                None,
+                false,
+                "/staff/vulnerabilities: the confidential vulnerability reports (ASMT-4)",
             ),
             (
                 "acme",

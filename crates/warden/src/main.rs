@@ -120,7 +120,7 @@ enum AdminCommand {
         /// Login handle (a-z, 0-9, '.', '_', '-').
         #[arg(long)]
         login: String,
-        /// admin, operator, reviewer, auditor or tenant.
+        /// admin, operator, reviewer, auditor, security_team or tenant.
         #[arg(long)]
         role: String,
         /// The account of a tenant user.
@@ -135,7 +135,7 @@ enum AdminCommand {
     },
     /// Issue an API token and print it once.
     CreateToken {
-        /// admin, operator, reviewer, auditor, tenant or detector.
+        /// admin, operator, reviewer, auditor, security_team, tenant, detector or edge.
         #[arg(long)]
         role: String,
         /// The account of a tenant token.

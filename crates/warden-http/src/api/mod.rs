@@ -19,6 +19,7 @@ mod outbound;
 mod registry;
 mod scan;
 mod tickets;
+mod vulnerabilities;
 
 pub(crate) use enforcement::{enforcement_check, enforcement_check_envoy, enforcement_notice};
 
@@ -33,6 +34,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         lifecycle::endpoints(),
         tickets::endpoints(),
         assessments::endpoints(),
+        vulnerabilities::endpoints(),
         enforcement::endpoints(),
         ddos::endpoints(),
         outbound::endpoints(),

@@ -22,6 +22,7 @@ mod registry;
 mod staff;
 mod tenant;
 mod view;
+mod vulnerabilities;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -71,6 +72,7 @@ pub const SIGNED_IN: Access = Access::Roles(&[
     Role::Reviewer,
     Role::Auditor,
     Role::Tenant,
+    Role::SecurityTeam,
 ]);
 
 /// One console page: path, method, who may use it, handler.
@@ -113,6 +115,7 @@ pub fn pages() -> Vec<Page> {
         ddos::pages(),
         registry::pages(),
         ops::pages(),
+        vulnerabilities::pages(),
     ]
     .into_iter()
     .flatten()

@@ -47,6 +47,7 @@ async fn home(State(app): State<App>, Extension(v): Extension<Viewer>) -> Respon
         Some(Role::Tenant) => redirect("/console"),
         Some(Role::Admin | Role::Operator) => redirect("/staff"),
         Some(Role::Reviewer) => redirect("/staff/reviews"),
+        Some(Role::SecurityTeam) => redirect("/staff/vulnerabilities"),
         _ => render(
             StatusCode::OK,
             &Home {

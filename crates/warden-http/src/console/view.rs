@@ -149,6 +149,9 @@ impl Chrome {
             ]),
             // Auditors read the audit log and its exports, nothing else (SPEC §1).
             Some(Role::Auditor) => nav.push(("/staff/audit", "nav.audit")),
+            // The security team reads the confidential vulnerability reports, nothing
+            // tenant-visible (SPEC §1, ASMT-4).
+            Some(Role::SecurityTeam) => nav.push(("/staff/vulnerabilities", "nav.vulnerabilities")),
             Some(Role::Detector | Role::Edge) | None => {}
         }
         let manages_users = viewer.role() == Some(Role::Admin)
@@ -158,8 +161,16 @@ impl Chrome {
         }
         if viewer.role() == Some(Role::Admin) {
             nav.push(("/staff/audit", "nav.audit"));
+            nav.push(("/staff/vulnerabilities", "nav.vulnerabilities"));
         }
-        nav.extend([("/report", "nav.report"), ("/laws", "nav.laws")]);
+        if viewer.role() == Some(Role::Tenant) {
+            nav.push(("/console/vulnerabilities", "nav.my_vulnerabilities"));
+        }
+        nav.extend([
+            ("/report", "nav.report"),
+            ("/vulnerability", "nav.vulnerability"),
+            ("/laws", "nav.laws"),
+        ]);
         let nav = nav
             .into_iter()
             .map(|(href, key)| NavItem {

@@ -23,8 +23,8 @@ use warden_app::auth::Principal;
 
 use crate::console::{Answer, Client, PASSWORD};
 use crate::console_pages::{
-    ACME_IP, Fixture, GLOBEX_IP, MISSING_BLACKHOLE, MISSING_CASE, MISSING_IP, PEOPLE, allowed,
-    clients, fixture, tenant_not_owner,
+    ACME_IP, Fixture, GLOBEX_IP, MISSING_BLACKHOLE, MISSING_CASE, MISSING_IP, MISSING_VULN, PEOPLE,
+    VULN_TEXT, allowed, clients, fixture, tenant_not_owner,
 };
 use crate::support::Engine;
 
@@ -63,6 +63,8 @@ fn concrete(f: &Fixture, method: &str, path: &str, person: Option<usize>) -> Str
             .unwrap(),
         ("GET", "/staff/cases/{id}") => f.acme["enforced"].clone(),
         ("GET", "/staff/accounts/{id}") => "acme".to_string(),
+        ("GET", "/staff/vulnerabilities/{id}") => f.vuln.clone(),
+        ("POST", "/staff/vulnerabilities/{id}/state") => MISSING_VULN.to_string(),
         ("POST", p) if p.starts_with("/console/cases/") || p.starts_with("/staff/cases/") => {
             MISSING_CASE.to_string()
         }
@@ -98,6 +100,10 @@ fn harmless_fields(path: &str) -> Vec<(&'static str, &'static str)> {
         p if p.ends_with("/protection") => vec![("capacity_gbps", "1")],
         p if p.starts_with("/staff/blackholes/") => vec![("reason", "x")],
         "/staff/import" => vec![("lines", "not json")],
+        // ASMT-4: a report without its summary; a status token of nothing; a missing report.
+        "/vulnerability" => vec![("severity", "low")],
+        "/vulnerability/status" => vec![("token", "vst_no_such_token")],
+        p if p.starts_with("/staff/vulnerabilities/") => vec![("state", "triaged")],
         _ => vec![],
     }
 }
@@ -127,9 +133,16 @@ async fn every_page_and_form_lets_in_exactly_the_roles_of_its_entry(engine: Engi
                 // The entry lets tenants in, the page only the account's owner.
                 (true, _, _) if p.path == "/users" && tenant_not_owner(person) => &[403],
                 (true, _, "GET") => match (p.path, role) {
-                    ("/", Some(Role::Tenant | Role::Admin | Role::Operator | Role::Reviewer)) => {
-                        &[303]
-                    }
+                    (
+                        "/",
+                        Some(
+                            Role::Tenant
+                            | Role::Admin
+                            | Role::Operator
+                            | Role::Reviewer
+                            | Role::SecurityTeam,
+                        ),
+                    ) => &[303],
                     _ => &[200],
                 },
                 // Forms: sign-in, sign-out and the language switch answer 303 or 401; the rest
@@ -139,6 +152,7 @@ async fn every_page_and_form_lets_in_exactly_the_roles_of_its_entry(engine: Engi
                     "/logout" | "/lang" => &[303],
                     "/staff/audit/verify" => &[200],
                     "/report"
+                    | "/vulnerability"
                     | "/account/password"
                     | "/console/tickets"
                     | "/staff/triage/dismiss"
@@ -339,6 +353,10 @@ async fn a_tenant_cannot_tell_another_accounts_ids_from_missing_ones(engine: Eng
             if a.body.contains(&f.globex_ticket_subject) {
                 more.push(format!("{who} GET {} shows globex's ticket", p.path));
             }
+            // ASMT-4: not even its own account's vulnerability report's text.
+            if a.body.contains(VULN_TEXT) {
+                more.push(format!("{who} GET {} shows a vulnerability report", p.path));
+            }
         }
     }
     // The owner's users page lists acme's users, and no one else.
@@ -507,10 +525,21 @@ async fn snapshot(f: &Fixture) -> Value {
             p["history"].clone(),
         ]);
     }
+    // ASMT-4: the vulnerability reports and their states, read from the store (the use case
+    // would put the read on the audit record).
+    let mut tx = app.store.begin_write().await.unwrap();
+    let vulns: Vec<Value> = tx
+        .list_vulnerabilities(None, None, 500)
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| json!([v.id, v.state]))
+        .collect();
+    drop(tx);
     json!({
         "cases": cases, "requests": requests, "tickets": tickets, "notices": notices,
         "users": users, "accounts": accounts, "resources": resources, "notes": notes,
-        "claims": claims, "webhook": webhook, "ddos": ddos,
+        "claims": claims, "webhook": webhook, "ddos": ddos, "vulns": vulns,
     })
 }
 
@@ -535,6 +564,7 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
     let import_line = r#"{"account_id": "acme", "product": "cvm", "name": "web-2", "identifiers": [{"kind": "public_ip", "value": "192.0.2.78"}]}"#.to_string();
     let (msg, endpoint) = f.dead_webhook.clone();
     let dead_id = format!("webhook:{endpoint}:{msg}");
+    let vuln_state = format!("/staff/vulnerabilities/{}/state", f.vuln);
     let mut covered = std::collections::BTreeSet::new();
     let forms: Vec<Form> = vec![
         (
@@ -647,6 +677,13 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
             format!("/staff/blackholes/{}/release", f.globex_blackhole),
             vec![("reason", "asked by the customer")],
         ),
+        // ASMT-4: a status lookup changes nothing either way.
+        (
+            None,
+            "/vulnerability/status",
+            "/vulnerability/status".into(),
+            vec![("token", "vst_no_such_token")],
+        ),
         // The forms below would each change what `snapshot` shows, in this order, with their
         // token: the end of this test sends them again with it to show that they do.
         (
@@ -712,6 +749,23 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
                 ("target", "http://regulated.example/x"),
                 ("category", "gambling"),
             ],
+        ),
+        (
+            Some("tina"),
+            "/vulnerability",
+            "/vulnerability".into(),
+            vec![
+                ("title", "XSS in the status page"),
+                ("component", "status.example"),
+                ("severity", "medium"),
+                ("description", "a script runs"),
+            ],
+        ),
+        (
+            Some("sam"),
+            "/staff/vulnerabilities/{id}/state",
+            vuln_state.clone(),
+            vec![("state", "triaged")],
         ),
         (
             Some("olga"),

@@ -30,7 +30,7 @@ use crate::lifecycle::{World, lifecycle, world_with};
 use crate::support::Engine;
 
 /// Who signs in: (login, role, account, whether the account's owner).
-pub(crate) const PEOPLE: [(&str, Role, Option<&str>, bool); 7] = [
+pub(crate) const PEOPLE: [(&str, Role, Option<&str>, bool); 8] = [
     ("ada", Role::Admin, None, false),
     ("olga", Role::Operator, None, false),
     ("rita", Role::Reviewer, None, false),
@@ -38,7 +38,15 @@ pub(crate) const PEOPLE: [(&str, Role, Option<&str>, bool); 7] = [
     ("tina", Role::Tenant, Some("acme"), false),
     ("gina", Role::Tenant, Some("globex"), false),
     ("otto", Role::Tenant, Some("acme"), true),
+    ("sam", Role::SecurityTeam, None, false),
 ];
+
+/// What acme's confidential vulnerability report says (ASMT-4): no page but the security team's
+/// and admins' may show it.
+pub(crate) const VULN_TEXT: &str = "vuln-page-marker: SSRF in the metadata proxy";
+
+/// A vulnerability report id that exists nowhere.
+pub(crate) const MISSING_VULN: &str = "vul_000000000000_0000ffffffff";
 
 /// Whether `person` (an index into [`PEOPLE`]) is a tenant user who does not own its account
 /// (the users page refuses them although the entry lets tenants in).
@@ -88,6 +96,8 @@ pub(crate) struct Fixture {
     /// globex's blackholed public IP's blackhole, seen by a flow collector (with top
     /// protocols and sources).
     pub(crate) globex_blackhole: String,
+    /// acme's confidential vulnerability report (ASMT-4), saying [`VULN_TEXT`].
+    pub(crate) vuln: String,
 }
 
 impl Fixture {
@@ -299,6 +309,20 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
         b["items"][0]["case_id"].as_str().unwrap().to_string(),
     );
     let unowned = report_at(&w, "http://nobody.example/x", "spam_ads").await;
+    // ASMT-4: acme reports a vulnerability in the provider's infrastructure.
+    let (s, v) =
+        w.t.call(
+            "POST",
+            "/api/vulnerabilities",
+            Some(&w.tenant),
+            Some(&json!({
+                "title": VULN_TEXT, "description": format!("{VULN_TEXT}: reads 169.254.169.254"),
+                "details": "curl it", "component": "metadata.internal.example", "severity": "high"
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let vuln = v["id"].as_str().unwrap().to_string();
 
     // Tickets: acme has an open one and an answered one; globex one.
     let mut open_ticket = String::new();
@@ -350,6 +374,7 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
         dead_webhook: dead.unwrap(),
         acme_blackhole,
         globex_blackhole,
+        vuln,
     };
     f.acme_notices = f.notice_ids(&f.w.tenant).await;
     f.globex_notices = f.notice_ids(&f.globex_token).await;
@@ -436,6 +461,7 @@ async fn every_console_page_parses_labels_its_fields_and_speaks_its_language() {
                         "/console/cases/{id}" => f.cases_of(account),
                         "/staff/cases/{id}" => f.cases_of(None),
                         "/staff/accounts/{id}" => vec!["acme".into(), "globex".into()],
+                        "/staff/vulnerabilities/{id}" => vec![f.vuln.clone()],
                         other => panic!("no ids to open {other} with: add them to this test"),
                     };
                     paths.extend(ids.iter().map(|id| p.path.replace("{id}", id)));
@@ -446,6 +472,8 @@ async fn every_console_page_parses_labels_its_fields_and_speaks_its_language() {
             // Flash messages, filters, refusals and errors are pages too.
             paths.extend(extra_pages(&f, person));
             let tenant = person.is_some_and(|i| PEOPLE[i].1 == Role::Tenant);
+            let security =
+                person.is_some_and(|i| matches!(PEOPLE[i].1, Role::Admin | Role::SecurityTeam));
             for path in paths {
                 let a = c.get(&path).await;
                 if a.status == 303 {
@@ -467,6 +495,9 @@ async fn every_console_page_parses_labels_its_fields_and_speaks_its_language() {
                 if tenant {
                     check_no_notes(&what, &a.body, lang, &mut problems);
                 }
+                if !security && a.body.contains(VULN_TEXT) {
+                    problems.push(format!("{what}: shows a vulnerability report's text"));
+                }
             }
             for (what, a) in refused_forms(&f, person, lang, &mut c).await {
                 checked += 1;
@@ -474,6 +505,9 @@ async fn every_console_page_parses_labels_its_fields_and_speaks_its_language() {
                 check_page(&what, &a.body, lang, &mut problems);
                 if tenant {
                     check_no_notes(&what, &a.body, lang, &mut problems);
+                }
+                if !security && a.body.contains(VULN_TEXT) {
+                    problems.push(format!("{what}: shows a vulnerability report's text"));
                 }
             }
         }
@@ -683,7 +717,29 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
             "/staff/deliveries".into(),
             "/users".into(),
         ]),
+        // ASMT-4: the inbox by state, a bad state, a later page, the report after a state
+        // change, a missing report; and the pages of everyone else, refused.
+        Some(Role::SecurityTeam) => out.extend([
+            "/staff/vulnerabilities?state=received".to_string(),
+            "/staff/vulnerabilities?state=fixed".into(),
+            "/staff/vulnerabilities?state=published".into(),
+            format!("/staff/vulnerabilities?before={MISSING_VULN}"),
+            format!("/staff/vulnerabilities/{}?done=vulnerability_state", f.vuln),
+            format!("/staff/vulnerabilities/{MISSING_VULN}"),
+            "/staff".into(),
+            "/staff/cases".into(),
+            "/staff/audit".into(),
+            "/console".into(),
+            "/console/vulnerabilities".into(),
+            "/users".into(),
+        ]),
         Some(Role::Detector | Role::Edge) | None => {}
+    }
+    if role == Some(Role::Admin) {
+        out.extend([
+            "/staff/vulnerabilities?state=triaged".to_string(),
+            format!("/staff/vulnerabilities/{MISSING_VULN}"),
+        ]);
     }
     // The audit log's filters, a bad one, the next page, and an export of a filter.
     if matches!(role, Some(Role::Admin | Role::Auditor)) {
@@ -721,6 +777,29 @@ async fn refused_forms(
         "POST /report without a target".to_string(),
         c.post("/report", "/report", &[("category", "gambling")])
             .await,
+    ));
+    // ASMT-4: a vulnerability report without a summary, and a status token that names nothing.
+    out.push((
+        "POST /vulnerability without a title".to_string(),
+        c.post(
+            "/vulnerability",
+            "/vulnerability",
+            &[
+                ("component", "<b>x</b>"),
+                ("severity", "low"),
+                ("description", "</textarea>"),
+            ],
+        )
+        .await,
+    ));
+    out.push((
+        "POST /vulnerability/status with an unknown token".to_string(),
+        c.post(
+            "/vulnerability/status",
+            "/vulnerability/status",
+            &[("token", "vst_no_such_token")],
+        )
+        .await,
     ));
     if person.is_none() {
         out.push((
@@ -813,6 +892,26 @@ async fn refused_forms(
                     "/staff/reviews",
                     &format!("/staff/reviews/{}", f.request),
                     &[("reason", "x")],
+                )
+                .await,
+            ));
+        }
+        Role::SecurityTeam => {
+            out.push((
+                "POST a vulnerability state that is none".to_string(),
+                c.post(
+                    &format!("/staff/vulnerabilities/{}", f.vuln),
+                    &format!("/staff/vulnerabilities/{}/state", f.vuln),
+                    &[("state", "published")],
+                )
+                .await,
+            ));
+            out.push((
+                "POST a vulnerability back to received".to_string(),
+                c.post(
+                    &format!("/staff/vulnerabilities/{}", f.vuln),
+                    &format!("/staff/vulnerabilities/{}/state", f.vuln),
+                    &[("state", "received")],
                 )
                 .await,
             ));

@@ -14,11 +14,12 @@ use warden_domain::time::Timestamp;
 use crate::console::Client;
 use crate::support::{Proc, http, warden_command};
 
-const LOGINS: [&str; 8] = [
+const LOGINS: [&str; 9] = [
     "admin",
     "operator",
     "reviewer",
     "auditor",
+    "security",
     "acme",
     "lotus",
     "northwind",

@@ -1,6 +1,9 @@
 //! §1 (tenant isolation is absolute) and "roles on every route": every route of the route table
 //! × every role, including anonymous callers. A tenant never reads, lists, counts or infers
 //! another account's data, and a foreign id answers exactly like a missing one (404, not 403).
+//! No role but `security_team` and `admin` reads a confidential vulnerability report (ASMT-4):
+//! its text appears in no other role's answer on any route — no list, count, search or export —
+//! and in theirs only on the vulnerability routes.
 
 use serde_json::{Value, json};
 use warden_app::Settings;
@@ -10,6 +13,10 @@ use crate::both_engines;
 use crate::support::{Engine, TestApp, shared_data, spawn_app};
 
 both_engines!(every_route_every_role);
+
+/// What a confidential vulnerability report says (ASMT-4): no answer but the security team's
+/// may hold it.
+const VULN_MARKER: &str = "vuln-marker-7f3a9c";
 
 /// What the tenant of account A must never see: B's ids, names and identifiers.
 struct Foreign {
@@ -137,6 +144,12 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         }
         ("POST", "/api/assessments/{id}/approve") => json!({}),
         ("POST", "/api/assessments/{id}/disclosure") => json!({ "text": "it was a test" }),
+        ("POST", "/api/vulnerabilities") => json!({
+            "title": "open redirect", "description": "a test report", "component": "console",
+            "severity": "low"
+        }),
+        ("POST", "/api/vulnerabilities/status") => json!({ "token": "vst_no_such_token" }),
+        ("POST", "/api/vulnerabilities/{id}/state") => json!({ "state": "triaged" }),
         _ => return None,
     })
 }
@@ -150,9 +163,33 @@ async fn every_route_every_role(engine: Engine) {
         return;
     };
     let f = seed(&t).await;
+    // ASMT-4: a confidential vulnerability report, filed by the tenant of account B.
+    let tenant_b = t.token("tenant", Some(f.account)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            "/api/vulnerabilities",
+            Some(&tenant_b),
+            Some(&json!({
+                "title": format!("{VULN_MARKER} title"),
+                "description": format!("{VULN_MARKER} description"),
+                "details": format!("{VULN_MARKER} details"),
+                "component": format!("{VULN_MARKER}.internal.example"),
+                "severity": "critical"
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let vuln = v["id"].as_str().unwrap().to_string();
     let mut tokens: Vec<(&str, Option<String>)> = vec![("anonymous", None)];
     for role in [
-        "admin", "operator", "reviewer", "auditor", "detector", "edge",
+        "admin",
+        "operator",
+        "reviewer",
+        "auditor",
+        "detector",
+        "edge",
+        "security_team",
     ] {
         tokens.push((role, Some(t.token(role, None).await)));
     }
@@ -183,6 +220,8 @@ async fn every_route_every_role(engine: Engine) {
             f.report.clone()
         } else if route.path.starts_with("/api/assessments/{") {
             f.assessment.clone()
+        } else if route.path.starts_with("/api/vulnerabilities/{") {
+            vuln.clone()
         } else {
             spare.clone()
         };
@@ -211,6 +250,16 @@ async fn every_route_every_role(engine: Engine) {
             };
             let ctx = format!("{} {} as {role}: {status} {resp}", route.method, path);
             checked += 1;
+            // ASMT-4: the report's text only to the security team and admins, and only on the
+            // vulnerability routes.
+            let reads = ["admin", "security_team"].contains(role)
+                && route.path.starts_with("/api/vulnerabilities");
+            if !reads {
+                assert!(
+                    !resp.to_string().contains(VULN_MARKER),
+                    "a vulnerability report's text reached {role}: {ctx}"
+                );
+            }
             if !route.access.contains(role) {
                 let want = if *role == "anonymous" { 401 } else { 403 };
                 assert_eq!(status, want, "{ctx}");
@@ -264,6 +313,33 @@ async fn every_route_every_role(engine: Engine) {
         }
     }
     assert_eq!(checked, routes().len() * tokens.len());
+
+    // The search above can fail: the security team does read the text, and B's tenant sees
+    // its report's status (no text), A's tenant nothing of it.
+    let sec = &tokens
+        .iter()
+        .find(|(r, _)| *r == "security_team")
+        .unwrap()
+        .1;
+    let (s, r) = t
+        .call(
+            "GET",
+            &format!("/api/vulnerabilities/{vuln}"),
+            sec.as_deref(),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert!(r.to_string().contains(VULN_MARKER), "{r}");
+    let (_, mine_b) = t
+        .call("GET", "/api/vulnerabilities/mine", Some(&tenant_b), None)
+        .await;
+    assert_eq!(mine_b["items"][0]["id"], vuln.as_str(), "{mine_b}");
+    assert!(!mine_b.to_string().contains(VULN_MARKER), "{mine_b}");
+    let (_, mine_a) = t
+        .call("GET", "/api/vulnerabilities/mine", Some(&tenant), None)
+        .await;
+    assert!(!mine_a.to_string().contains(&vuln), "{mine_a}");
 
     // Lists and counts are the tenant's own; the owner lookup of B's domain says "unowned".
     let (_, cases) = t.call("GET", "/api/cases", Some(&tenant), None).await;

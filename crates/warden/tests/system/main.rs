@@ -37,3 +37,4 @@ mod regress_ops;
 mod regress_seams;
 mod regress_targets;
 mod scan;
+mod vulnerabilities;
