@@ -261,9 +261,10 @@ pub fn parse_xarf(bytes: &[u8], limits: &Limits) -> Result<ParsedReport, MailErr
         xarf::Json::NotXarf => Err(MailError::report(
             Format::XarfV4,
             "body",
-            "unsupported_version",
+            "missing_field",
             "xarf_version",
-            "neither X-ARF v4 (`xarf_version`) nor X-ARF v3 (`Version`, `ReporterInfo`, `Report`)",
+            "missing required field `xarf_version`: neither X-ARF v4 nor X-ARF v3 \
+             (`Version`, `ReporterInfo`, `Report`)",
         )),
     }
 }
