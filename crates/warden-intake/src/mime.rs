@@ -884,11 +884,22 @@ pub fn decode_words(value: &str) -> String {
     out
 }
 
+/// The longest encoded word looked for. RFC 2047 allows 75 characters; some senders write
+/// longer ones. The bound keeps a header full of `=?` linear to scan.
+const MAX_WORD: usize = 1024;
+
 /// `charset?E?text?=` after the `=?`: the decoded text and what follows.
 fn encoded_word(s: &str) -> Option<(String, &str)> {
-    let (charset, s) = s.split_once('?')?;
-    let (enc, s) = s.split_once('?')?;
-    let (text, after) = s.split_once("?=")?;
+    let mut end = s.len().min(MAX_WORD);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let window = s.get(..end)?;
+    let (charset, w) = window.split_once('?')?;
+    let (enc, w) = w.split_once('?')?;
+    let (text, _) = w.split_once("?=")?;
+    let consumed = charset.len() + enc.len() + text.len() + 4;
+    let after = s.get(consumed..)?;
     if charset.is_empty() || charset.len() > 40 || text.contains(' ') {
         return None;
     }
@@ -931,6 +942,14 @@ mod tests {
         );
         assert_eq!(decode_words("=?iso-8859-1?q?caf=E9?="), "café");
         assert_eq!(decode_words("plain =?bogus"), "plain =?bogus");
+    }
+
+    /// A header full of `=?` that never close is scanned in linear time (each attempt looks at
+    /// most `MAX_WORD` bytes ahead), not to the end from each of them.
+    #[test]
+    fn a_header_of_unclosed_encoded_words_is_scanned_in_linear_time() {
+        let v = "=?".repeat(200_000);
+        assert_eq!(decode_words(&v).len(), v.len());
     }
 
     #[test]
