@@ -168,6 +168,11 @@ pub(crate) fn feedback_report(
                 .is_some_and(|p| ORIGINAL_TYPES.contains(&p.content_type.mime.as_str()))
     });
     let original = original_index.and_then(|i| msg.parts.get(i));
+    if original.is_none() {
+        warnings.push(format!(
+            "{at}: no original message part after it (RFC 5965 requires message/rfc822 or text/rfc822-headers)"
+        ));
+    }
     let source_ip = match (source_ip, original) {
         (Some(s), _) => Some(s),
         (None, Some(o)) => first_external_received(&original_headers(o, limits)?)

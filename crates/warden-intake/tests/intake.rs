@@ -1169,3 +1169,27 @@ fn source_ip_from_received_skips_internal_hops() {
         "{e}"
     );
 }
+
+#[test]
+fn a_single_part_json_message_is_its_own_report() {
+    let doc = read("xarf/xarf_spec_v4/samples/messaging-spam.json");
+    let mut m = b"From: trap@reporter.example\r\nContent-Type: application/json\r\n\r\n".to_vec();
+    m.extend_from_slice(&doc);
+    let mail = parse(&m).unwrap();
+    let r = &mail.reports[0];
+    assert_eq!((r.format, r.category), (Format::XarfV4, Category::SpamMail));
+    assert_eq!(r.raw.part, "message");
+    assert_eq!(mail.parts, 1);
+    // Two parts only, but closed: read, with a warning for the missing original.
+    let two = "From: fbl@reporter.example\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=z\r\n\r\n--z\r\nContent-Type: text/plain\r\n\r\nspam\r\n--z\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: virus\r\nSource-IP: 2001:db8::7\r\n--z--\r\n";
+    let mail = parse(two.as_bytes()).unwrap();
+    assert_eq!(mail.reports[0].category, Category::Malware);
+    assert!(mail.reports[0].original.is_none());
+    assert!(
+        mail.warnings
+            .iter()
+            .any(|w| w.contains("no original message part")),
+        "{:?}",
+        mail.warnings
+    );
+}
