@@ -99,6 +99,9 @@ enum FuzzCommand {
     /// The flow decoders (DDOS-2): mutations of real exporters' NetFlow v5/v9, IPFIX and sFlow
     /// v5 datagrams, fed to one collector with the production bounds.
     Flows(fuzz::FlowsArgs),
+    /// The abuse-desk mail parsers (INT-2): mutations of ARF and X-ARF messages (and of any
+    /// `--corpus` directory's files) through MIME, ARF, X-ARF v3 and v4.
+    Mail(fuzz::MailArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -722,6 +725,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Fuzz {
             command: FuzzCommand::Flows(args),
         } => Ok(fuzz::flows(&args)),
+        Command::Fuzz {
+            command: FuzzCommand::Mail(args),
+        } => fuzz::mail(&args),
     }
 }
 
