@@ -184,15 +184,7 @@ impl Aggregator {
 
     /// Evicts the least recently seen sixteenth of the table (at least one IP).
     fn evict(&mut self) {
-        let mut seen: Vec<i64> = self.ips.values().map(|s| s.last_seen_ms).collect();
-        if seen.is_empty() {
-            return;
-        }
-        let n = (seen.len() / 16).max(1);
-        let cutoff = *seen.select_nth_unstable(n - 1).1;
-        let before = self.ips.len();
-        self.ips.retain(|_, s| s.last_seen_ms > cutoff);
-        self.evicted += (before - self.ips.len()) as u64;
+        self.evicted += self.ips.evict_oldest(|s| s.last_seen_ms);
     }
 
     /// The rate to `ip` over the window ending at `now_ms`; `None` if it is not tracked.

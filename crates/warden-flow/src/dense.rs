@@ -128,6 +128,20 @@ impl<K: Copy + Eq + Hash, V> DenseMap<K, V> {
         }
     }
 
+    /// Evicts the least recently seen sixteenth of the entries (at least one), by the time
+    /// `seen` reads off each; returns how many went.
+    pub(crate) fn evict_oldest(&mut self, seen: impl Fn(&V) -> i64) -> u64 {
+        let mut times: Vec<i64> = self.values().map(&seen).collect();
+        if times.is_empty() {
+            return 0;
+        }
+        let n = (times.len() / 16).max(1);
+        let cutoff = *times.select_nth_unstable(n - 1).1;
+        let before = self.len();
+        self.retain(|_, v| seen(v) > cutoff);
+        (before - self.len()) as u64
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
         self.entries.iter().map(|(k, v)| (k, v))
     }

@@ -331,6 +331,16 @@ impl Store {
     }
 }
 
+/// An account's self-service release attempts since a time, oldest first (at most 256).
+const RELEASES_SINCE: &str = "SELECT at, succeeded FROM blackhole_releases WHERE account_id = $1 AND at >= $2 ORDER BY at, id LIMIT 256";
+
+fn release_row(r: &AnyRow) -> Result<SelfServiceRelease> {
+    Ok(SelfServiceRelease {
+        at: Timestamp(i(r, "at")?),
+        succeeded: i(r, "succeeded")? != 0,
+    })
+}
+
 /// One 1 s sample, to fold into its minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
@@ -588,21 +598,12 @@ impl WriteTx {
         account_id: &str,
         since: i64,
     ) -> Result<Vec<SelfServiceRelease>> {
-        let rows = sqlx::query(
-            "SELECT at, succeeded FROM blackhole_releases WHERE account_id = $1 AND at >= $2 ORDER BY at, id LIMIT 256",
-        )
-        .bind(account_id)
-        .bind(since)
-        .fetch_all(self.conn())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SelfServiceRelease {
-                    at: Timestamp(i(r, "at")?),
-                    succeeded: i(r, "succeeded")? != 0,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(RELEASES_SINCE)
+            .bind(account_id)
+            .bind(since)
+            .fetch_all(self.conn())
+            .await?;
+        rows.iter().map(release_row).collect()
     }
 
     /// Records a self-service release attempt.
@@ -795,21 +796,12 @@ impl Store {
         account_id: &str,
         since: i64,
     ) -> Result<Vec<SelfServiceRelease>> {
-        let rows = sqlx::query(
-            "SELECT at, succeeded FROM blackhole_releases WHERE account_id = $1 AND at >= $2 ORDER BY at, id LIMIT 256",
-        )
-        .bind(account_id)
-        .bind(since)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SelfServiceRelease {
-                    at: Timestamp(i(r, "at")?),
-                    succeeded: i(r, "succeeded")? != 0,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(RELEASES_SINCE)
+            .bind(account_id)
+            .bind(since)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(release_row).collect()
     }
 
     /// A page of blackholes in `scope`, newest first (keyset on the id, never an offset).
