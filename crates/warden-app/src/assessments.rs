@@ -150,13 +150,22 @@ pub struct DeclareInput {
     pub plan: Option<Plan>,
 }
 
-/// Body of an approval (the reason is optional) or a rejection or stop (required).
+/// Body of an approval: the reason is optional.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonInput {
-    /// Why, 1 to 2000 characters; the tenant sees it. Required to reject or stop.
+    /// Why, at most 2000 characters; the tenant sees it.
     #[serde(default)]
     #[schemars(length(max = 2000))]
+    pub reason: Option<String>,
+}
+
+/// Body of a rejection or a stop: the reason is required.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredReasonInput {
+    /// Why, 1 to 2000 characters; the tenant sees it.
+    #[schemars(required, length(min = 1, max = 2000), pattern(r"\S"))]
     pub reason: Option<String>,
 }
 
@@ -604,7 +613,7 @@ impl App {
         &self,
         who: &Principal,
         id: &str,
-        input: ReasonInput,
+        input: RequiredReasonInput,
     ) -> AppResult<AssessmentView> {
         who.require(DECIDERS, "reject assessment plans")?;
         let reason = reason_of(input.reason, true)?.unwrap_or_default();
@@ -618,7 +627,7 @@ impl App {
         &self,
         who: &Principal,
         id: &str,
-        input: ReasonInput,
+        input: RequiredReasonInput,
     ) -> AppResult<AssessmentView> {
         who.require(
             &[Role::Admin, Role::Operator, Role::Tenant],

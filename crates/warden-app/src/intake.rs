@@ -192,35 +192,24 @@ impl App {
         Ok(receipt)
     }
 
-    /// ASMT-3: a report naming the provider's own address a tenant's machine attacked — by a
-    /// detector or staff, of an address in `[assessments.infrastructure]` — is a behaviour
-    /// violation of the provider's infrastructure, and its description says so first.
+    /// ASMT-3: a report naming the address a reported machine attacked says so first in its
+    /// description — as an attack on the provider's own infrastructure when the address is in
+    /// `[assessments.infrastructure]`. Never refused for it: a report is evidence, and a
+    /// detector whose idea of the infrastructure differs from the configuration's must not
+    /// lose it.
     fn attacked_infrastructure(
         &self,
-        who: &Principal,
+        _who: &Principal,
         mut v: ValidReport,
     ) -> Result<ValidReport, InvalidInput> {
         let Some(ip) = v.attacked_address else {
             return Ok(v);
         };
-        if !matches!(
-            who.role(),
-            Some(Role::Detector | Role::Operator | Role::Admin)
-        ) {
-            return Err(InvalidInput::new(
-                "attacked_address",
-                "is for detectors' and operators' reports",
-            ));
-        }
-        if !self.assessments.infrastructure.holds(&Target::Ip(ip)) {
-            return Err(InvalidInput::new(
-                "attacked_address",
-                format!(
-                    "{ip} is not in the provider's infrastructure ([assessments.infrastructure])"
-                ),
-            ));
-        }
-        let note = format!("ASMT-3: attacked the provider's own infrastructure at {ip}.");
+        let note = if self.assessments.infrastructure.holds(&Target::Ip(ip)) {
+            format!("ASMT-3: attacked the provider's own infrastructure at {ip}.")
+        } else {
+            format!("Attacked {ip} (not in the provider's configured infrastructure).")
+        };
         v.description = if v.description.trim().is_empty() {
             note
         } else {

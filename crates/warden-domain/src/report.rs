@@ -66,9 +66,17 @@ impl Source {
 #[serde(deny_unknown_fields)]
 // A regulator notice comes with `regulator`, and `regulator` only with one (INT-1). A `null`
 // is a field left out (`source` then defaults to `operator`).
-#[schemars(extend("anyOf" = [
-    { "required": ["source", "regulator"], "properties": { "source": { "const": "regulator" }, "regulator": { "type": "object" } } },
-    { "properties": { "source": { "enum": ["operator", null] }, "regulator": { "type": "null" } } },
+// ASMT-3: `attacked_address` only with a scanning or hacking report.
+#[schemars(extend("allOf" = [
+    { "anyOf": [
+        { "required": ["source", "regulator"], "properties": { "source": { "const": "regulator" }, "regulator": { "type": "object" } } },
+        { "properties": { "source": { "enum": ["operator", null] }, "regulator": { "type": "null" } } },
+    ] },
+    { "anyOf": [
+        { "not": { "required": ["attacked_address"] } },
+        { "properties": { "attacked_address": { "type": "null" } } },
+        { "properties": { "category": { "enum": ["scanning", "hacking"] } } },
+    ] },
 ]))]
 pub struct ReportRequest {
     /// URL, domain, IP, `cos://bucket/key`, `vod:<id>` or `apigw:<id>` (at most 2048 bytes).
@@ -104,9 +112,10 @@ pub struct ReportRequest {
     /// number, legal basis.
     #[serde(default)]
     pub regulator: Option<RegulatorNotice>,
-    /// ASMT-3: for a `scanning` or `hacking` report by a detector or an operator, the
-    /// provider's own address the tenant's machine attacked; it must be in the provider's
-    /// configured infrastructure (`[assessments.infrastructure]`), and the case says so.
+    /// ASMT-3: for a `scanning` or `hacking` report, the address the reported machine
+    /// attacked. When it is in the provider's configured infrastructure
+    /// (`[assessments.infrastructure]`) the report says the provider was attacked (ASMT-3);
+    /// otherwise it names the address. Never refused for it: a report is not lost over it.
     #[serde(default)]
     #[schemars(extend("format" = "ip-address"))]
     pub attacked_address: Option<String>,

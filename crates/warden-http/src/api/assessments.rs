@@ -4,7 +4,7 @@
 
 use warden_app::assessments::{
     AssessmentDetail, AssessmentPage, AssessmentQuery, AssessmentQueue, AssessmentView,
-    DeclareInput, DisclosureInput, ReasonInput,
+    DeclareInput, DisclosureInput, ReasonInput, RequiredReasonInput,
 };
 
 use super::prelude::*;
@@ -60,7 +60,7 @@ async fn reject(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-    JsonBody(input): JsonBody<ReasonInput>,
+    JsonBody(input): JsonBody<RequiredReasonInput>,
 ) -> ApiResult<Json<AssessmentView>> {
     Ok(Json(app.reject_assessment(&who, &id, input).await?))
 }
@@ -69,7 +69,7 @@ async fn stop(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-    JsonBody(input): JsonBody<ReasonInput>,
+    JsonBody(input): JsonBody<RequiredReasonInput>,
 ) -> ApiResult<Json<AssessmentView>> {
     Ok(Json(app.stop_assessment(&who, &id, input).await?))
 }
@@ -178,7 +178,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "Reject a plan waiting for approval; `reason` is required (422) and the tenant is told it. 409 when the plan is not pending.",
                 "ASMT-2",
             )
-            .json_body(schema::<ReasonInput>)
+            .json_body(schema::<RequiredReasonInput>)
             .replies(const {
                 &[
                     json(200, schema::<AssessmentView>, "Rejected."),
@@ -195,7 +195,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 "Stop an assessment early (a tenant: its own); `reason` is required (422). From then on its traffic counts as any other. 409 when it is already over.",
                 "ASMT-1, ASMT-2",
             )
-            .json_body(schema::<ReasonInput>)
+            .json_body(schema::<RequiredReasonInput>)
             .replies(const {
                 &[
                     json(200, schema::<AssessmentView>, "Stopped."),

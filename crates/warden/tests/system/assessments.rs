@@ -857,7 +857,8 @@ async fn plans_are_decided_within_the_sla_and_every_transition_is_audited(engine
 /// ASMT-3: a detector's (or operator's) report of a tenant IP scanning or attacking the
 /// provider's own infrastructure is a `scanning` / `hacking` case through the normal intake,
 /// owned by the tenant, whose report says which provider address was attacked; an address
-/// outside the configured infrastructure, another category or an anonymous reporter is 422.
+/// outside the configured infrastructure is named but no ASMT-3 finding; a name instead of an
+/// address, or another category, is 422.
 async fn attacking_the_providers_infrastructure_is_a_behaviour_case(engine: Engine) {
     let Some(t) = spawn(engine, false).await else {
         return;
@@ -916,17 +917,38 @@ async fn attacking_the_providers_infrastructure_is_a_behaviour_case(engine: Engi
         .await;
     assert_eq!(s, 201, "{r}");
 
+    // An address outside the infrastructure is named, not refused (a report is never lost
+    // over it), and is no ASMT-3 finding.
+    let (s, r) = t
+        .call(
+            "POST",
+            "/api/reports",
+            Some(&k.detector),
+            Some(&report("scanning", "203.0.113.99")),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let (_, reports) = t
+        .call(
+            "GET",
+            &format!("/api/cases/{}/reports", r["case_id"].as_str().unwrap()),
+            Some(&k.operator),
+            None,
+        )
+        .await;
+    assert!(
+        reports
+            .to_string()
+            .contains("Attacked 203.0.113.99 (not in the provider's configured infrastructure)"),
+        "{reports}"
+    );
+
     for (who, body) in [
-        (
-            Some(k.detector.as_str()),
-            report("scanning", "203.0.113.99"),
-        ),
         (
             Some(k.detector.as_str()),
             report("scanning", "api.cloud.example"),
         ),
         (Some(k.detector.as_str()), report("gambling", "192.0.2.10")),
-        (None, report("scanning", "192.0.2.10")),
     ] {
         let (s, r) = t.call("POST", "/api/reports", who, Some(&body)).await;
         assert_eq!(s, 422, "{body}: {r}");
