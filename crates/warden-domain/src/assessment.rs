@@ -595,12 +595,13 @@ pub fn start(d: &Declaration) -> AssessmentDecision {
     } else {
         AssessmentState::Declared
     };
-    let mut effects = vec![AssessmentEffect::Audit {
-        event: "assessment.declare",
-    }];
-    if state == AssessmentState::Declared {
-        effects.push(AssessmentEffect::ArmWindowEnd { at: d.window_end });
-    }
+    // A plan never approved ends with its window too (it leaves the approval queue).
+    let effects = vec![
+        AssessmentEffect::Audit {
+            event: "assessment.declare",
+        },
+        AssessmentEffect::ArmWindowEnd { at: d.window_end },
+    ];
     AssessmentDecision {
         next: AssessmentFacts {
             kind: d.kind,
@@ -683,6 +684,7 @@ pub fn decide(
             Ok(AssessmentDecision {
                 next,
                 effects: vec![
+                    AssessmentEffect::CancelTimers,
                     AssessmentEffect::Notify {
                         kind: "assessment.rejected",
                     },
@@ -1030,6 +1032,13 @@ mod tests {
         let s = start(&d);
         assert_eq!(s.next.state, AssessmentState::PendingApproval);
         assert!(!s.next.state.in_force());
+        // Never approved, it still ends with its window.
+        assert!(
+            s.effects
+                .contains(&AssessmentEffect::ArmWindowEnd { at: d.window_end })
+        );
+        let unapproved = decide(&s.next, &AssessmentCommand::WindowEnded, d.window_end).unwrap();
+        assert_eq!(unapproved.next.state, AssessmentState::Ended);
         let a = decide(
             &s.next,
             &AssessmentCommand::Approve { reason: None },
