@@ -52,7 +52,7 @@ pub struct VulnerabilityInput {
     pub description: Option<Confidential>,
     /// Steps to reproduce, a proof of concept; up to 20000 characters.
     #[serde(default)]
-    #[schemars(length(max = 20000))]
+    #[schemars(with = "Option<String>", length(max = 20000))]
     pub details: Option<Confidential>,
     /// The affected component or address of the provider's infrastructure (a host name, an IP
     /// address, a service), 1 to 500 characters.
