@@ -88,8 +88,9 @@ class Handler:
         # Named by this server's start and its count, so that a server restarted on the same
         # directory adds to what an earlier one stored (names sort in arrival order).
         base = os.path.join(a.dir, "%020d-%03d" % (STARTED, self.n))
-        write(base + ".eml", raw)
+        # The parser's view first: a reader lists the .eml files, and each must find its .json.
         write(base + ".json", json.dumps(info, ensure_ascii=False).encode("utf-8"))
+        write(base + ".eml", raw)
         return "250 Message accepted for delivery"
 
 
