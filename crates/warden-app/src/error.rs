@@ -57,6 +57,10 @@ pub enum AppError {
     /// write that stored nothing): a fault of Warden's, logged with an id, never shown.
     #[error("internal: {0}")]
     Internal(String),
+    /// Warden cannot do it now (intake is shutting down, a group's commit failed); the
+    /// request may be sent again. The words are for the caller.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// A site Warden was asked to fetch could not be reached (does not resolve, times out,
     /// redirects without end): the request was fine, the far end was not.
     #[error("{0}")]

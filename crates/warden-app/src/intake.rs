@@ -183,13 +183,14 @@ impl App {
             .validate()
             .and_then(|v| self.attacked_infrastructure(who, v))
             .inspect_err(|_| self.metrics.inc_rejected("invalid"))?;
-        let mut tx = self.store.begin_write().await?;
-        let receipt = self
-            .store_report(&mut tx, who, source, Format::Json, valid, None)
-            .await?;
-        tx.commit().await?;
-        self.metrics.inc_accepted(1);
-        Ok(receipt)
+        self.commit_report(Item {
+            who: who.clone(),
+            source,
+            format: Format::Json,
+            report: valid,
+            raw: None,
+        })
+        .await
     }
 
     /// ASMT-3: a report naming the address a reported machine attacked says so first in its
@@ -281,6 +282,7 @@ impl App {
                 (
                     index,
                     Item {
+                        who: who.clone(),
                         source,
                         format: Format::Json,
                         report,
@@ -290,7 +292,7 @@ impl App {
             })
             .unzip();
         let mut tx = self.store.begin_write().await?;
-        let receipts = self.store_reports(&mut tx, who, batch).await?;
+        let receipts = self.store_reports(&mut tx, &batch).await?;
         tx.commit().await?;
         for (index, receipt) in indexes.into_iter().zip(receipts) {
             items.push(BatchItem {
@@ -342,13 +344,14 @@ impl App {
         } else {
             source
         };
-        let mut tx = self.store.begin_write().await?;
-        let receipt = self
-            .store_report(&mut tx, who, source, Format::Xarf, valid, Some(&kept))
-            .await?;
-        tx.commit().await?;
-        self.metrics.inc_accepted(1);
-        Ok(receipt)
+        self.commit_report(Item {
+            who: who.clone(),
+            source,
+            format: Format::Xarf,
+            report: valid,
+            raw: Some(kept),
+        })
+        .await
     }
 
     pub(crate) async fn store_report(
@@ -361,12 +364,13 @@ impl App {
         raw: Option<&[u8]>,
     ) -> AppResult<Receipt> {
         let item = Item {
+            who: who.clone(),
             source,
             format,
             report: v,
             raw: raw.map(<[u8]>::to_vec),
         };
-        let mut receipts = self.store_reports(tx, who, vec![item]).await?;
+        let mut receipts = self.store_reports(tx, std::slice::from_ref(&item)).await?;
         receipts.pop().ok_or_else(|| {
             AppError::Internal("a report was accepted but nothing was stored".into())
         })
@@ -375,11 +379,16 @@ impl App {
     /// Stores validated reports in the caller's transaction with a fixed number of statements
     /// whatever their number: one owner lookup, one correlation query, multi-row inserts of new
     /// cases, reports and audit events, and one update per existing case.
-    async fn store_reports(
+    ///
+    /// Items are stored as if one after another, each as its own principal: a report joins a
+    /// case an earlier item opened (INT-4), a detector's sure detection confirms (INT-5) with its
+    /// own token as the actor, and each receipt shows the case as that report left it. So a
+    /// group of single reports committed together (`group_commit`) answers every submitter
+    /// exactly what a transaction of its own would have.
+    pub(crate) async fn store_reports(
         &self,
         tx: &mut WriteTx,
-        who: &Principal,
-        items: Vec<Item>,
+        items: &[Item],
     ) -> AppResult<Vec<Receipt>> {
         let now = self.now();
         tx.lock_chain().await?;
@@ -407,14 +416,16 @@ impl App {
         let mut new_index: HashMap<String, usize> = HashMap::new();
         let mut bumps: HashMap<String, (i64, i64)> = HashMap::new();
         let mut case_state: HashMap<String, State> = HashMap::new();
-        let mut to_confirm: Vec<(String, Option<String>)> = Vec::new();
+        // (case, its account, the item whose principal confirms it)
+        let mut to_confirm: Vec<(String, Option<String>, usize)> = Vec::new();
         let mut accept_reasons: HashMap<String, String> = HashMap::new();
         let mut reports = Vec::with_capacity(items.len());
         let mut events = Vec::with_capacity(items.len());
-        let mut receipts_meta = Vec::with_capacity(items.len());
+        let mut receipts = Vec::with_capacity(items.len());
         let mut regulator_notices = Vec::new();
-        for ((item, owner), key) in items.into_iter().zip(owners).zip(keys) {
-            let v = item.report;
+        for (n, ((item, owner), key)) in items.iter().zip(owners).zip(keys).enumerate() {
+            let v = &item.report;
+            let who = &item.who;
             let views = v.views.unwrap_or(0);
             let (case_id, account_id, duplicate) = if let Some(c) = existing.get(&key) {
                 let b = bumps.entry(c.id.clone()).or_insert((0, 0));
@@ -456,7 +467,10 @@ impl App {
             if let Some(notice) = v.regulator.clone() {
                 regulator_notices.push((case_id.clone(), notice));
             }
-            let evidence: Option<Vec<u8>> = item.raw.or_else(|| v.evidence.map(String::into_bytes));
+            let evidence: Option<Vec<u8>> = item
+                .raw
+                .clone()
+                .or_else(|| v.evidence.clone().map(String::into_bytes));
             let report = Report {
                 id: warden_store::new_id("rep", now),
                 case_id: case_id.clone(),
@@ -465,11 +479,12 @@ impl App {
                 format: item.format.code().into(),
                 category: v.category,
                 target: v.target.canonical(),
-                description: v.description,
+                description: v.description.clone(),
                 evidence_sha256: evidence.as_deref().map(warden_domain::sha256_hex),
                 evidence,
                 reporter_contact_enc: v
                     .reporter_contact
+                    .as_ref()
                     .map(|c| self.sealer.seal(c.as_bytes()))
                     .transpose()?,
                 submitted_by: who.actor(),
@@ -505,10 +520,20 @@ impl App {
                     let reason = format!("high-confidence detection ({conf:.2} >= {threshold:.2})");
                     case_state.insert(case_id.clone(), State::Confirmed);
                     accept_reasons.insert(case_id.clone(), reason);
-                    to_confirm.push((case_id.clone(), account_id.clone()));
+                    to_confirm.push((case_id.clone(), account_id.clone(), n));
                 }
             }
-            receipts_meta.push((report.id.clone(), case_id, duplicate, account_id.is_some()));
+            // What this report's own transaction would have answered: the case as it left it.
+            let anonymous = matches!(who, Principal::Anonymous { .. });
+            let state = case_state.get(&case_id).copied().unwrap_or(State::Reported);
+            receipts.push(Receipt {
+                report_id: report.id.clone(),
+                status: "received",
+                case_state: (!anonymous).then_some(state),
+                case_id: (!anonymous).then_some(case_id),
+                duplicate: (!anonymous).then_some(duplicate),
+                owned: (!anonymous).then_some(account_id.is_some()),
+            });
             reports.push(report);
         }
         tx.insert_cases(&new_cases).await?;
@@ -524,40 +549,44 @@ impl App {
         tx.add_reports_to_cases(&bumps, now).await?;
         tx.insert_reports(&reports).await?;
         tx.append_audits(events).await?;
-        // INT-5: accepted through the lifecycle like any transition (one `case.confirm` event);
-        // an owned case is graded and alerted or enforced by a job right after.
-        for (case_id, account_id) in to_confirm {
+        // INT-5: accepted through the lifecycle like any transition (one `case.confirm` event,
+        // by the detector whose report confirmed it); an owned case is graded and alerted or
+        // enforced by a job right after.
+        for (case_id, account_id, n) in to_confirm {
+            let Some(item) = items.get(n) else {
+                continue;
+            };
             let mut l = self.load(tx, &case_id, None).await?;
             let reason = accept_reasons.remove(&case_id).unwrap_or_default();
             let cmd = Command::Accept { reason };
-            self.act(tx, who, &mut l, &cmd, "confirm", serde_json::Value::Null)
-                .await?;
+            self.act(
+                tx,
+                &item.who,
+                &mut l,
+                &cmd,
+                "confirm",
+                serde_json::Value::Null,
+            )
+            .await?;
             if account_id.is_some() {
                 enqueue_confirm(tx, &case_id, now).await?;
             }
         }
-        let anonymous = matches!(who, Principal::Anonymous { .. });
-        Ok(receipts_meta
-            .into_iter()
-            .map(|(report_id, case_id, duplicate, owned)| Receipt {
-                report_id,
-                status: "received",
-                case_state: (!anonymous)
-                    .then(|| case_state.get(&case_id).copied().unwrap_or(State::Reported)),
-                case_id: (!anonymous).then_some(case_id),
-                duplicate: (!anonymous).then_some(duplicate),
-                owned: (!anonymous).then_some(owned),
-            })
-            .collect())
+        Ok(receipts)
     }
 }
 
-/// A validated report on its way into storage.
-struct Item {
-    source: Source,
-    format: Format,
-    report: ValidReport,
-    raw: Option<Vec<u8>>,
+/// A validated report on its way into storage, with who submitted it.
+#[derive(Debug)]
+pub(crate) struct Item {
+    /// The submitter: the report's `submitted_by`, its audit event's actor, and for a
+    /// detector the INT-5 threshold.
+    pub(crate) who: Principal,
+    pub(crate) source: Source,
+    pub(crate) format: Format,
+    pub(crate) report: ValidReport,
+    /// The document kept as evidence instead of the report's `evidence` (X-ARF).
+    pub(crate) raw: Option<Vec<u8>>,
 }
 
 /// Grading and the penalty of a confirmed case with an owner follow as a job (LIFE-1/LIFE-3),

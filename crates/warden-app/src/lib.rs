@@ -8,6 +8,8 @@
 //! One module per area, each an `impl App` block of use cases with its input and view types:
 //!
 //! - [`intake`]: reports in (INT-1..5), correlation into cases, the per-IP rate limit.
+//! - [`group_commit`]: concurrent single reports committed together, each answered with its
+//!   own receipt once its group is committed.
 //! - [`triage`]: cases, the triage queue and dismissal, case reports and history, reporter
 //!   contacts, inbox notices.
 //! - [`lifecycle`]: confirm and grade, direct enforcement, deadlines, self-service, manual and
@@ -53,6 +55,7 @@ pub mod ddos_retention;
 pub mod ddos_rules;
 pub mod enforce;
 pub mod error;
+pub mod group_commit;
 pub mod i18n;
 pub mod intake;
 pub mod jobs;
@@ -96,6 +99,8 @@ pub struct Settings {
     pub public_reports_per_minute: u32,
     /// Most reports in one batch request.
     pub max_batch: usize,
+    /// How concurrent single reports share transactions.
+    pub group_commit: group_commit::GroupCommitSettings,
     /// This node's name (job leases).
     pub node_id: String,
     /// Job lease length.
@@ -140,6 +145,7 @@ impl Default for Settings {
             audit_retention_days: 180,
             public_reports_per_minute: 30,
             max_batch: 1000,
+            group_commit: group_commit::GroupCommitSettings::default(),
             node_id: "node-1".into(),
             job_lease_ms: 60_000,
             job_poll_ms: 500,
@@ -175,6 +181,8 @@ pub struct App {
     pub metrics: Arc<metrics::Metrics>,
     /// Per-IP limiter for anonymous reports.
     pub limiter: Arc<intake::RateLimiter>,
+    /// The queue and writers that commit concurrent single reports together.
+    pub group_commit: Arc<group_commit::GroupCommit>,
     /// Per-IP limiter for sign-in attempts.
     pub login_limiter: Arc<intake::RateLimiter>,
     /// Wakes job workers when a job is enqueued for now.
@@ -250,7 +258,9 @@ impl App {
         let limiter = intake::RateLimiter::new(settings.public_reports_per_minute);
         let stress_plans = assessments::StoredStressPlans::new(store.clone(), clock.clone());
         let login_limiter = intake::RateLimiter::new(settings.sessions.attempts_per_minute);
+        let group_commit = group_commit::GroupCommit::new(settings.group_commit.clone());
         App {
+            group_commit: Arc::new(group_commit),
             clock,
             sealer: Arc::new(sealer),
             settings: Arc::new(settings),

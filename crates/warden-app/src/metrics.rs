@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Default)]
 pub struct Metrics {
     reports_accepted: AtomicU64,
+    intake_groups: AtomicU64,
+    intake_grouped_reports: AtomicU64,
+    intake_groups_retried: AtomicU64,
     rejected_invalid: AtomicU64,
     rejected_invalid_xarf: AtomicU64,
     rejected_rate_limited: AtomicU64,
@@ -17,6 +20,17 @@ pub struct Metrics {
     http_errors: AtomicU64,
     contacts_read_for_notices: AtomicU64,
     flows: Mutex<Option<FlowStats>>,
+}
+
+/// Group commit of single reports, counted since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IntakeGroups {
+    /// Transactions that stored a group.
+    pub groups: u64,
+    /// Reports in them.
+    pub reports: u64,
+    /// Groups whose transaction failed, their reports then stored one by one.
+    pub retried: u64,
 }
 
 /// The flow collector's state (DDOS-2), as its receive loop last published it (once a tick).
@@ -49,6 +63,27 @@ impl Metrics {
     /// Reports stored.
     pub fn inc_accepted(&self, n: u64) {
         self.reports_accepted.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A group of `reports` single reports went to one transaction (group commit).
+    pub fn intake_group(&self, reports: u64) {
+        self.intake_groups.fetch_add(1, Ordering::Relaxed);
+        self.intake_grouped_reports
+            .fetch_add(reports, Ordering::Relaxed);
+    }
+
+    /// The group-commit counters so far.
+    pub fn intake_groups(&self) -> IntakeGroups {
+        IntakeGroups {
+            groups: self.intake_groups.load(Ordering::Relaxed),
+            reports: self.intake_grouped_reports.load(Ordering::Relaxed),
+            retried: self.intake_groups_retried.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A group's transaction failed and its reports were stored one by one.
+    pub fn intake_group_retried(&self) {
+        self.intake_groups_retried.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One report rejected for `reason`.
@@ -133,6 +168,21 @@ impl Metrics {
             o,
             "warden_reports_rejected_total{{reason=\"rate_limited\"}} {}",
             g(&self.rejected_rate_limited)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP warden_intake_groups_total Transactions that stored grouped single reports (group commit).\n# TYPE warden_intake_groups_total counter\nwarden_intake_groups_total {}",
+            g(&self.intake_groups)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP warden_intake_grouped_reports_total Single reports that went into those transactions (divided by the groups: the mean group size).\n# TYPE warden_intake_grouped_reports_total counter\nwarden_intake_grouped_reports_total {}",
+            g(&self.intake_grouped_reports)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP warden_intake_groups_retried_total Groups whose transaction failed, their reports then stored one by one.\n# TYPE warden_intake_groups_retried_total counter\nwarden_intake_groups_retried_total {}",
+            g(&self.intake_groups_retried)
         );
         let _ = writeln!(
             o,

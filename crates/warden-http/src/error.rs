@@ -136,7 +136,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         429,
         "Too many anonymous reports from your address; retry after a minute.",
     ),
-    ("unavailable", 503, "Storage is not reachable; retry later."),
+    (
+        "unavailable",
+        503,
+        "Storage is not reachable, or Warden is shutting down; retry later.",
+    ),
     (
         "fetch_failed",
         502,
@@ -259,6 +263,7 @@ impl From<AppError> for ApiError {
                     json!({}),
                 )
             }
+            AppError::Unavailable(m) => ApiError::new("unavailable", m, json!({})),
             AppError::Crypto(ref c) => ApiError::internal(c),
             AppError::Internal(ref m) => ApiError::internal(m),
             AppError::Unreachable(ref m) => ApiError::new("fetch_failed", m.clone(), json!({})),

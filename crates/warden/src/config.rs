@@ -616,6 +616,31 @@ pub struct Intake {
     pub public_reports_per_minute: u32,
     /// Most reports per batch request. Default 1000.
     pub max_batch: usize,
+    /// Commit concurrent single reports (`POST /api/reports`, X-ARF) together, each answered
+    /// once its group is committed. Default true; false: one transaction per request.
+    pub group_commit: bool,
+    /// Writer tasks committing groups on PostgreSQL (SQLite always has one). Default 2.
+    pub group_commit_writers: usize,
+    /// Most reports in one group's transaction. Default 256.
+    pub group_commit_max_reports: usize,
+    /// Reports that may wait for a writer; more wait for room. Default 4096.
+    pub group_commit_queue: usize,
+    /// Milliseconds a writer waits for more reports after a group's first one. Default 0:
+    /// commit at once (a group is what arrived during the previous commit).
+    pub group_commit_linger_ms: u64,
+}
+
+impl Intake {
+    /// The group-commit settings of the use cases.
+    pub fn group_commit(&self) -> warden_app::group_commit::GroupCommitSettings {
+        warden_app::group_commit::GroupCommitSettings {
+            enabled: self.group_commit,
+            writers: self.group_commit_writers,
+            max_group: self.group_commit_max_reports,
+            queue_depth: self.group_commit_queue,
+            linger_ms: self.group_commit_linger_ms,
+        }
+    }
 }
 
 impl Default for Intake {
@@ -626,6 +651,11 @@ impl Default for Intake {
             detector_thresholds: HashMap::new(),
             public_reports_per_minute: 30,
             max_batch: 1000,
+            group_commit: true,
+            group_commit_writers: 2,
+            group_commit_max_reports: 256,
+            group_commit_queue: 4096,
+            group_commit_linger_ms: 0,
         }
     }
 }
@@ -768,6 +798,10 @@ impl Config {
         if self.intake.correlation_window_hours <= 0.0 {
             bail!("intake.correlation_window_hours must be positive");
         }
+        self.intake
+            .group_commit()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("intake.{e}"))?;
         if !["text", "json"].contains(&self.log.format.as_str()) {
             bail!("log.format must be \"text\" or \"json\"");
         }

@@ -499,6 +499,7 @@ fn settings(cfg: &Config) -> Settings {
         audit_retention_days: cfg.audit.retention_days,
         public_reports_per_minute: cfg.intake.public_reports_per_minute,
         max_batch: cfg.intake.max_batch,
+        group_commit: cfg.intake.group_commit(),
         node_id,
         job_lease_ms: cfg.jobs.lease_secs * 1000,
         job_poll_ms: cfg.jobs.poll_interval_ms,
@@ -870,6 +871,9 @@ async fn serve_on(cfg: &Config, app: App, listener: tokio::net::TcpListener) -> 
     let grace = Duration::from_secs(cfg.server.shutdown_grace_secs);
     if tokio::time::timeout(grace, async {
         let _ = server.await;
+        // Every request has its answer; the intake writers stop, committing and answering
+        // first whatever is still queued (a report is never acknowledged uncommitted).
+        app.close_intake().await;
         if let Some(w) = worker {
             let _ = w.await;
         }

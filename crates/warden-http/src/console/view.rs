@@ -460,6 +460,7 @@ pub fn describe(lang: Lang, e: &AppError) -> (StatusCode, String) {
         AppError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, t.get("error.rate_limited")),
         AppError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
         AppError::Unreachable(m) => (StatusCode::BAD_GATEWAY, m.clone()),
+        AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, t.get("error.unavailable")),
         AppError::Xarf(x) => (StatusCode::UNPROCESSABLE_ENTITY, x.to_string()),
         // ASMT-1/3: the targets, in the page's language.
         AppError::OutOfScope {
