@@ -28,9 +28,11 @@
 //! Writers start with the first report and stop with [`App::close_intake`], which refuses new
 //! reports, lets the writers drain the queue and answer, and returns when they have; `warden
 //! serve` calls it after the HTTP server has finished its requests. SQLite runs one writer
-//! (its writes are serialised in-process anyway); PostgreSQL may run a few, so that one
-//! gathers and answers a group while another commits — several nodes on one database each run
-//! their own, and the chain's head orders their transactions.
+//! (its writes are serialised in-process anyway). PostgreSQL runs `writers` (default one):
+//! more let one gather and answer a group while another commits, but the second still waits
+//! for the chain's head, and one writer makes larger groups. Several nodes on one database
+//! each run their own writers; the chain's head orders their transactions, and a group's
+//! correlation query runs after it took the head, so it sees every case committed before.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,7 +63,7 @@ impl Default for GroupCommitSettings {
     fn default() -> Self {
         GroupCommitSettings {
             enabled: true,
-            writers: 2,
+            writers: 1,
             max_group: 256,
             queue_depth: 4096,
             linger_ms: 0,

@@ -225,7 +225,7 @@ impl WriteTx {
     /// Marks jobs done if `node` still holds all their leases; false (and nothing changed that
     /// the caller must keep) when any lease was lost — the caller rolls back.
     pub async fn complete_jobs(&mut self, ids: &[String], node: &str, now: i64) -> Result<bool> {
-        self.prefer_indexes(true).await?;
+        self.prefer_indexes().await?;
         let mut done = 0u64;
         for chunk in ids.chunks(crate::KEYS_PER_QUERY) {
             let list: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 3)).collect();
@@ -324,7 +324,7 @@ impl Store {
         );
         let limit = limit.clamp(1, 1000);
         let mut tx = self.begin_write().await?;
-        tx.prefer_indexes(true).await?;
+        tx.prefer_indexes().await?;
         let mut rows = sqlx::query(sqlx::AssertSqlSafe(expired))
             .bind(node)
             .bind(now + lease_ms)

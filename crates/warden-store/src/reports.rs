@@ -219,7 +219,7 @@ impl WriteTx {
         since: i64,
     ) -> Result<HashMap<String, Case>> {
         let mut out: HashMap<String, Case> = HashMap::new();
-        self.prefer_indexes(true).await?;
+        self.prefer_indexes().await?;
         for chunk in keys.chunks(KEYS_PER_QUERY) {
             let list: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 2)).collect();
             let sql = format!(
@@ -240,7 +240,6 @@ impl WriteTx {
                 }
             }
         }
-        self.prefer_indexes(false).await?;
         Ok(out)
     }
 

@@ -619,7 +619,7 @@ pub struct Intake {
     /// Commit concurrent single reports (`POST /api/reports`, X-ARF) together, each answered
     /// once its group is committed. Default true; false: one transaction per request.
     pub group_commit: bool,
-    /// Writer tasks committing groups on PostgreSQL (SQLite always has one). Default 2.
+    /// Writer tasks committing groups on PostgreSQL (SQLite always has one). Default 1.
     pub group_commit_writers: usize,
     /// Most reports in one group's transaction. Default 256.
     pub group_commit_max_reports: usize,
@@ -652,7 +652,7 @@ impl Default for Intake {
             public_reports_per_minute: 30,
             max_batch: 1000,
             group_commit: true,
-            group_commit_writers: 2,
+            group_commit_writers: 1,
             group_commit_max_reports: 256,
             group_commit_queue: 4096,
             group_commit_linger_ms: 0,
