@@ -532,8 +532,10 @@ async fn a_group_that_never_commits_gets_no_receipt(engine: Engine) {
     e.stop().await;
 }
 
-/// Receipts without their ids: (case number in order of appearance, duplicate, state, owned).
-fn shapes(receipts: &[Receipt]) -> Vec<(Option<usize>, Option<bool>, Option<State>, Option<bool>)> {
+/// A receipt without its ids: (case number in order of appearance, duplicate, state, owned).
+type Shape = (Option<usize>, Option<bool>, Option<State>, Option<bool>);
+
+fn shapes(receipts: &[Receipt]) -> Vec<Shape> {
     let mut cases: Vec<String> = Vec::new();
     receipts
         .iter()

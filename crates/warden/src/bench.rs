@@ -341,9 +341,11 @@ async fn run_engine(engine: &str, url: &str, args: &IntakeArgs) -> anyhow::Resul
     )
     .await?;
     let report = |n: usize| {
-        // ~1 in 4 reports repeats an earlier (target, category): the duplicate path of INT-4.
-        let k = if n.is_multiple_of(4) { n / 4 } else { n };
-        json!({ "target": format!("https://site{}.example.com/p/{k}", n % 100), "category": "gambling", "evidence": "<html>casino</html>", "confidence": 0.5 })
+        // 1 in 4 reports repeats the one before's (target, category): the duplicate path of
+        // INT-4, often inside one group or batch. (Until issue 14 the bench said so of a
+        // formula that almost never repeated a target.)
+        let k = if n % 4 == 3 { n - 1 } else { n };
+        json!({ "target": format!("https://site{}.example.com/p/{k}", k % 100), "category": "gambling", "evidence": "<html>casino</html>", "confidence": 0.5 })
     };
     let single = drive(
         args.single,
