@@ -190,6 +190,10 @@ pub struct IntakeArgs {
     /// `intake.group_commit_writers` (PostgreSQL; SQLite always runs one).
     #[arg(long)]
     group_commit_writers: Option<usize>,
+    /// `intake.group_commit_linger_ms`: how long a writer waits for more after a group's
+    /// first report.
+    #[arg(long, default_value_t = 0)]
+    group_commit_linger_ms: u64,
 }
 
 struct Figures {
@@ -241,7 +245,11 @@ pub async fn intake(args: IntakeArgs) -> anyhow::Result<()> {
         args.batched,
         args.batch_size,
         args.concurrency,
-        if args.no_group_commit { "off" } else { "on" }
+        if args.no_group_commit {
+            "off".to_string()
+        } else {
+            format!("on (linger {} ms)", args.group_commit_linger_ms)
+        }
     );
     if !["sqlite", "postgres", "both"].contains(&args.engine.as_str()) {
         anyhow::bail!("--engine must be sqlite, postgres or both");
@@ -278,6 +286,7 @@ async fn run_engine(engine: &str, url: &str, args: &IntakeArgs) -> anyhow::Resul
     let store = Store::open(&opts).await?;
     let mut group_commit = warden_app::group_commit::GroupCommitSettings {
         enabled: !args.no_group_commit,
+        linger_ms: args.group_commit_linger_ms,
         ..Default::default()
     };
     if let Some(w) = args.group_commit_writers {
