@@ -119,13 +119,15 @@ impl RateLimiter {
     }
 }
 
-/// How a report arrived.
+/// How a report was written (its source, who sent it, is apart: [`Source`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// The JSON report API.
     Json,
-    /// X-ARF v3.
+    /// X-ARF v3 posted to `/api/reports/xarf`.
     Xarf,
+    /// A report read from an e-mail, by its format's code (`arf`, `xarf_v4`, ...).
+    Mail(&'static str),
 }
 
 impl Format {
@@ -133,6 +135,7 @@ impl Format {
         match self {
             Format::Json => "json",
             Format::Xarf => "xarf",
+            Format::Mail(code) => code,
         }
     }
 }
@@ -285,6 +288,7 @@ impl App {
                         format: Format::Json,
                         report,
                         raw: None,
+                        trusted: None,
                     },
                 )
             })
@@ -365,6 +369,7 @@ impl App {
             format,
             report: v,
             raw: raw.map(<[u8]>::to_vec),
+            trusted: None,
         };
         let mut receipts = self.store_reports(tx, who, vec![item]).await?;
         receipts.pop().ok_or_else(|| {
@@ -375,7 +380,7 @@ impl App {
     /// Stores validated reports in the caller's transaction with a fixed number of statements
     /// whatever their number: one owner lookup, one correlation query, multi-row inserts of new
     /// cases, reports and audit events, and one update per existing case.
-    async fn store_reports(
+    pub(crate) async fn store_reports(
         &self,
         tx: &mut WriteTx,
         who: &Principal,
@@ -485,6 +490,14 @@ impl App {
                 "category": report.category, "evidence_sha256": report.evidence_sha256,
             });
             events.push(ev);
+            // INT-6: a trusted reporter's report confirms a case still in triage.
+            if let Some(reporter) = &item.trusted
+                && case_state.get(&case_id) == Some(&State::Reported)
+            {
+                case_state.insert(case_id.clone(), State::Confirmed);
+                accept_reasons.insert(case_id.clone(), format!("trusted reporter {reporter}"));
+                to_confirm.push((case_id.clone(), account_id.clone()));
+            }
             // INT-5: a sure enough detection by a detector confirms a case still in triage.
             if let (
                 Principal::Token {
@@ -553,11 +566,13 @@ impl App {
 }
 
 /// A validated report on its way into storage.
-struct Item {
-    source: Source,
-    format: Format,
-    report: ValidReport,
-    raw: Option<Vec<u8>>,
+pub(crate) struct Item {
+    pub(crate) source: Source,
+    pub(crate) format: Format,
+    pub(crate) report: ValidReport,
+    pub(crate) raw: Option<Vec<u8>>,
+    /// INT-6: the trusted reporter whose report confirms its case at once (like INT-5).
+    pub(crate) trusted: Option<String>,
 }
 
 /// Grading and the penalty of a confirmed case with an owner follow as a job (LIFE-1/LIFE-3),

@@ -57,6 +57,7 @@ pub mod i18n;
 pub mod intake;
 pub mod jobs;
 pub mod lifecycle;
+pub mod mail;
 pub mod metrics;
 pub mod notices;
 pub mod outbound;
@@ -204,6 +205,8 @@ pub struct App {
     /// Customers' own security assessments: the provider's infrastructure, the approval SLA,
     /// the disclosure reminders (ASMT-1..3, ASMT-5).
     pub assessments: Arc<assessments::AssessmentSettings>,
+    /// The abuse desk's mail: bounds and the reporters' trust (INT-2, INT-6).
+    pub mail: Arc<mail::MailSettings>,
 }
 
 impl Settings {
@@ -271,6 +274,7 @@ impl App {
             stress_plans: Arc::new(stress_plans),
             rule_memory: Arc::new(ddos_rules::RuleMemory::default()),
             assessments: Arc::new(assessments::AssessmentSettings::default()),
+            mail: Arc::new(mail::MailSettings::default()),
             store,
         }
     }
@@ -346,6 +350,12 @@ impl App {
     /// The same app with other assessment settings (ASMT-1..3, ASMT-5).
     pub fn with_assessments(mut self, a: assessments::AssessmentSettings) -> App {
         self.assessments = Arc::new(a);
+        self
+    }
+
+    /// The same app with other mail settings (INT-2, INT-6).
+    pub fn with_mail(mut self, m: mail::MailSettings) -> App {
+        self.mail = Arc::new(m);
         self
     }
 

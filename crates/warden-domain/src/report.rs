@@ -24,8 +24,11 @@ pub enum Source {
     Regulator,
     /// Created by an operator.
     Operator,
-    /// An X-ARF report.
+    /// An X-ARF report posted to `/api/reports/xarf` without a token.
     Xarf,
+    /// An e-mail to the abuse desk, handed in by the MTA (the pipe command or the SMTP
+    /// listener); its format (ARF, X-ARF, ...) is the report's `format`.
+    Mail,
 }
 
 impl Source {
@@ -37,6 +40,7 @@ impl Source {
             Source::Regulator => "regulator",
             Source::Operator => "operator",
             Source::Xarf => "xarf",
+            Source::Mail => "mail",
         }
     }
 
@@ -48,13 +52,14 @@ impl Source {
             Source::Regulator,
             Source::Operator,
             Source::Xarf,
+            Source::Mail,
         ]
         .into_iter()
         .find(|s| s.code() == code)
         .ok_or_else(|| {
             InvalidInput::new(
                 "source",
-                "is not one of public, detector, regulator, operator, xarf",
+                "is not one of public, detector, regulator, operator, xarf, mail",
             )
         })
     }

@@ -62,6 +62,10 @@ pub struct Config {
     /// `approval_sla_hours` (working hours, default 8), `reminder_hours` (default 24) and
     /// `disclosure_due_hours` (default 72).
     pub assessments: warden_app::assessments::AssessmentSettings,
+    /// The abuse desk's mail (INT-2, INT-6): `max_message_bytes` (default 10 MiB),
+    /// `max_reports` per message (default 10,000) and `[[mail.reporters]]` (`name`, `domains`,
+    /// `trust` = trusted | normal | muted). Reference: docs/intake-mail.md.
+    pub mail: warden_app::mail::MailSettings,
 }
 
 /// `[flows]`: the UDP flow collector inside `warden serve` (DDOS-2). Without `listen` there is
@@ -753,6 +757,9 @@ impl Config {
         self.assessments
             .validate()
             .map_err(|e| anyhow::anyhow!("assessments.{}: {}", e.field, e.reason))?;
+        self.mail
+            .validate()
+            .map_err(|e| anyhow::anyhow!("mail.{}: {}", e.field, e.reason))?;
         if self.audit.retention_days < warden_store::audit::MIN_RETENTION_DAYS {
             bail!(
                 "audit.retention_days = {} is below the legal minimum of 180 days (AUD-3)",

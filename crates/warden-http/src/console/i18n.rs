@@ -213,7 +213,8 @@ mod tests {
             | Source::Detector
             | Source::Regulator
             | Source::Operator
-            | Source::Xarf => s.code(),
+            | Source::Xarf
+            | Source::Mail => s.code(),
         };
         let sources = [
             Source::Public,
@@ -221,6 +222,7 @@ mod tests {
             Source::Regulator,
             Source::Operator,
             Source::Xarf,
+            Source::Mail,
         ];
         // The events of a case's history (the case's and its reports' audit actions).
         let events = [

@@ -461,6 +461,7 @@ pub fn describe(lang: Lang, e: &AppError) -> (StatusCode, String) {
         AppError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
         AppError::Unreachable(m) => (StatusCode::BAD_GATEWAY, m.clone()),
         AppError::Xarf(x) => (StatusCode::UNPROCESSABLE_ENTITY, x.to_string()),
+        AppError::Mail(m) => (StatusCode::UNPROCESSABLE_ENTITY, m.to_string()),
         // ASMT-1/3: the targets, in the page's language.
         AppError::OutOfScope {
             foreign,

@@ -28,6 +28,7 @@ mod flows;
 mod intake;
 mod isolation;
 mod lifecycle;
+mod mail;
 mod notices;
 mod process;
 mod regress_contract;
