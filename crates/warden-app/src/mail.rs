@@ -36,9 +36,14 @@ use warden_domain::taxonomy::Category;
 use warden_intake::{Disposition, Limits, MailError, ParsedMail, ParsedReport};
 use warden_store::mail::{HeldReport, MailRow};
 
+use warden_domain::lifecycle::NoticeKind;
+use warden_store::lifecycle::Notice;
+
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
 use crate::intake::{Format, Item, Receipt};
+use crate::notices::NoticeFacts;
 use crate::{App, digest};
 
 /// How much a receipt lists, item by item; the counts are always whole.
@@ -417,18 +422,95 @@ impl App {
         };
         tx.insert_mail(&row).await?;
         tx.insert_held_reports(&held).await?;
+        let advised = self.advise(&mut tx, &held, now).await?;
         let mut ev = self.event(who, "mail.receive", format!("mail:{mail_id}"));
         ev.after_digest = Some(digest(&row.sha256));
         ev.details = serde_json::json!({
             "door": door.code(), "sha256": row.sha256, "message_id": row.message_id,
             "reporter": reporter, "trust": trust.code(), "size": row.size,
-            "stored": receipt.stored, "held": receipt.held,
+            "stored": receipt.stored, "held": receipt.held, "advisories": advised,
             "formats": formats(&mail),
         });
         tx.append_audits(vec![ev]).await?;
         tx.commit().await?;
         self.metrics.inc_accepted(receipt.stored as u64);
         Ok(receipt)
+    }
+
+    /// INT-6: the tenant is told of the notify-only reports about its resources — one advisory
+    /// per resource per message (inbox, and the kind's channels), in the same transaction.
+    /// Returns how many were written.
+    async fn advise(
+        &self,
+        tx: &mut warden_store::WriteTx,
+        held: &[HeldReport],
+        now: i64,
+    ) -> AppResult<usize> {
+        let mut by_resource: BTreeMap<(String, String), Vec<&HeldReport>> = BTreeMap::new();
+        for h in held.iter().filter(|h| h.disposition == "notify_only") {
+            if let (Some(a), Some(r)) = (&h.account_id, &h.resource_id) {
+                by_resource
+                    .entry((a.clone(), r.clone()))
+                    .or_default()
+                    .push(h);
+            }
+        }
+        let written = by_resource.len();
+        for ((account, resource_id), reports) in by_resource {
+            let lang = tx
+                .account_lang(&account)
+                .await?
+                .map_or(Lang::Zh, |l| Lang::from_tag(&l).unwrap_or(Lang::En));
+            let resource = tx.get_resource(&resource_id).await?;
+            let name = resource
+                .as_ref()
+                .map_or(resource_id.as_str(), |r| r.name.as_str());
+            let product = resource.as_ref().map_or("-", |r| r.product.code());
+            let mut links: Vec<String> = reports.iter().map(|h| h.target.clone()).collect();
+            links.dedup();
+            let kinds: Vec<&str> = reports
+                .iter()
+                .filter_map(|h| h.description.split(['(', ')']).nth(1))
+                .collect();
+            let note = kinds.first().copied();
+            let category = reports.first().map_or(Category::CyberHarm, |h| h.category);
+            let facts = NoticeFacts {
+                case_id: reports.first().map_or("-", |h| h.mail_id.as_str()),
+                resource_name: name,
+                resource_id: &resource_id,
+                product,
+                links: &links,
+                category,
+                actions: &[],
+                deadline: None,
+                note,
+                unblock: None,
+                maybe_compromised: false,
+                utc_offset_minutes: self.lifecycle.calendar.utc_offset_minutes(),
+                console_url: self.notices.console_url.as_deref(),
+            };
+            let kind = NoticeKind::ReportAdvisory;
+            let rendered = self
+                .notice_templates
+                .render(kind, lang, &facts)
+                .map_err(|e| {
+                    AppError::Internal(format!("rendering notice {}: {e}", kind.code()))
+                })?;
+            let n = Notice {
+                id: warden_store::new_id("ntc", now),
+                account_id: account.clone(),
+                case_id: None,
+                template: kind,
+                lang: lang.tag().to_string(),
+                title: rendered.title.clone(),
+                body: rendered.text.clone(),
+                created_at: now,
+                read_at: None,
+            };
+            tx.insert_notice(&n).await?;
+            self.send_notice(tx, &n, &rendered, name, now).await?;
+        }
+        Ok(written)
     }
 
     /// The reporter a message is from and its trust: the first configured reporter matching a

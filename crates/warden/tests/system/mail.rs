@@ -356,9 +356,8 @@ async fn xarf_parts_are_reports_and_trust_decides_what_opens_a_case(engine: Engi
     assert_eq!(case["state"], "reported", "{case}");
 
     // The same document from a trusted reporter's domain (its reporter block says so too).
-    let trusted_doc = String::from_utf8_lossy(&scan)
-        .replace("netsec-monitor.example", "cert.example")
-        .replace("\"port_scan\"", "\"port_scan\"");
+    let trusted_doc =
+        String::from_utf8_lossy(&scan).replace("netsec-monitor.example", "cert.example");
     let (s, trusted) = post_mail(
         &t,
         &operator,
@@ -435,6 +434,24 @@ async fn xarf_parts_are_reports_and_trust_decides_what_opens_a_case(engine: Engi
         before,
         "a notify-only report opened a case"
     );
+    // The tenant is told (INT-6): one advisory in its inbox, naming the address; no case.
+    let tenant = t.token("tenant", Some("acme")).await;
+    let (s, inbox) = t
+        .call("GET", "/api/notices?limit=50", Some(&tenant), None)
+        .await;
+    assert_eq!(s, 200, "{inbox}");
+    let advisories: Vec<&Value> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["template"] == "report.advisory")
+        .collect();
+    assert_eq!(advisories.len(), 1, "{inbox}");
+    assert!(
+        advisories[0]["body"].as_str().unwrap().contains(OPEN_IP),
+        "{inbox}"
+    );
+    assert!(advisories[0]["case_id"].is_null(), "{inbox}");
 
     // Every message is on the audit record, its sender's address is not.
     let (s, audit) = t
