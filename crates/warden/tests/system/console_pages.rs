@@ -1230,7 +1230,7 @@ async fn refused_assessment_forms(
     };
     let targets = format!("{mine}\n{theirs}");
     let (start, end) = (from_now(&f.w, 3_600_000), from_now(&f.w, 7_200_000));
-    let mut forms: Vec<(&str, String, String, Vec<(&str, &str)>)> = vec![
+    let mut forms: Vec<PageForm> = vec![
         (
             "a declaration naming another account's target",
             "/console/assessments/new".into(),
