@@ -127,11 +127,13 @@ impl Chrome {
                 ("/console/tickets", "nav.tickets"),
                 ("/console/resources", "nav.resources"),
                 ("/console/ips", "nav.ips"),
+                ("/console/assessments", "nav.assessments"),
             ]),
             Some(Role::Admin | Role::Operator) => nav.extend([
                 ("/staff", "nav.triage"),
                 ("/staff/cases", "nav.cases"),
                 ("/staff/reviews", "nav.reviews"),
+                ("/staff/assessments", "nav.assessment_plans"),
                 ("/staff/regulator", "nav.regulator"),
                 ("/staff/accounts", "nav.accounts"),
                 ("/staff/deliveries", "nav.deliveries"),
@@ -142,6 +144,7 @@ impl Chrome {
             Some(Role::Reviewer) => nav.extend([
                 ("/staff/cases", "nav.cases"),
                 ("/staff/reviews", "nav.reviews"),
+                ("/staff/assessments", "nav.assessment_plans"),
                 ("/staff/accounts", "nav.accounts"),
                 ("/staff/blackholes", "nav.blackholes"),
                 ("/staff/dashboard", "nav.handling"),

@@ -16,6 +16,7 @@ mod bgp;
 mod browser;
 mod console;
 mod console_access;
+mod console_assessments;
 mod console_ddos;
 mod console_pages;
 mod console_story;
