@@ -207,6 +207,8 @@ pub struct App {
     pub assessments: Arc<assessments::AssessmentSettings>,
     /// The abuse desk's mail: bounds and the reporters' trust (INT-2, INT-6).
     pub mail: Arc<mail::MailSettings>,
+    /// DKIM verification of trusted reporters' mail over the configured resolver (INT-6).
+    pub dkim: Option<Arc<mail::DkimVerifier>>,
 }
 
 impl Settings {
@@ -275,6 +277,7 @@ impl App {
             rule_memory: Arc::new(ddos_rules::RuleMemory::default()),
             assessments: Arc::new(assessments::AssessmentSettings::default()),
             mail: Arc::new(mail::MailSettings::default()),
+            dkim: None,
             store,
         }
     }
@@ -355,6 +358,7 @@ impl App {
 
     /// The same app with other mail settings (INT-2, INT-6).
     pub fn with_mail(mut self, m: mail::MailSettings) -> App {
+        self.dkim = m.dkim_verifier();
         self.mail = Arc::new(m);
         self
     }

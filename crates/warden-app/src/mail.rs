@@ -23,10 +23,13 @@
 //! X-ARF reporter, else of `From:`, a subdomain included) and gives each a trust: `trusted`
 //! reports confirm their case at once, like a high-confidence detection (INT-5); `normal`
 //! ones wait in triage; `muted` ones are kept and never open a case. An unknown sender is
-//! `normal`. The sender's domain is what the message claims: DKIM verification of it is not
-//! done yet, so trust only reporters whose mail reaches Warden through a relay that checks it.
+//! `normal`. The sender's domain is what the message claims, so a `trusted` reporter is
+//! trusted only when a DKIM signature of one of its domains verifies (`require_dkim`, the
+//! default), looked up at `[mail] dkim_resolver` through Stalwart's `mail-auth` — before the
+//! write transaction, so no DNS wait holds a database lock.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use warden_domain::identity::Role;
@@ -85,6 +88,14 @@ pub struct ReporterSetting {
     pub domains: Vec<String>,
     /// Its trust.
     pub trust: Trust,
+    /// A `trusted` reporter is trusted only when the message carries a DKIM signature of one
+    /// of its domains that verifies (default true); otherwise its reports are `normal`.
+    #[serde(default = "yes")]
+    pub require_dkim: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[mail]`: bounds of one message and the reporters Warden knows.
@@ -97,6 +108,10 @@ pub struct MailSettings {
     pub max_reports: usize,
     /// Known reporters and their trust (INT-6).
     pub reporters: Vec<ReporterSetting>,
+    /// The DNS resolver DKIM keys are looked up at (`127.0.0.1:53`): the provider's own. None
+    /// by default — then no signature is verified, and a `trusted` reporter that requires DKIM
+    /// is refused at start.
+    pub dkim_resolver: Option<String>,
 }
 
 impl Default for MailSettings {
@@ -105,6 +120,7 @@ impl Default for MailSettings {
             max_message_bytes: 10 * 1024 * 1024,
             max_reports: 10_000,
             reporters: Vec::new(),
+            dkim_resolver: None,
         }
     }
 }
@@ -137,6 +153,12 @@ impl MailSettings {
                     "must name at least one domain",
                 ));
             }
+            if r.trust == Trust::Trusted && r.require_dkim && self.dkim_resolver.is_none() {
+                return Err(InvalidInput::new(
+                    format!("reporters[{n}].require_dkim"),
+                    "a trusted reporter's DKIM signature is verified through mail.dkim_resolver: set it (the provider's resolver, e.g. \"127.0.0.1:53\"), or set require_dkim = false to trust the claimed sender",
+                ));
+            }
             for d in &r.domains {
                 let ok = matches!(Target::parse(d), Ok(Target::Domain(_)));
                 if !ok {
@@ -147,7 +169,33 @@ impl MailSettings {
                 }
             }
         }
+        if let Some(r) = &self.dkim_resolver
+            && r.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(InvalidInput::new(
+                "dkim_resolver",
+                format!("{r:?} is not an address and port (\"127.0.0.1:53\")"),
+            ));
+        }
         Ok(())
+    }
+
+    /// The DKIM verifier over [`MailSettings::dkim_resolver`], if one is configured.
+    pub fn dkim_verifier(&self) -> Option<Arc<DkimVerifier>> {
+        let addr: std::net::SocketAddr = self.dkim_resolver.as_deref()?.parse().ok()?;
+        let servers = mail_auth::hickory_resolver::config::NameServerConfigGroup::from_ips_clear(
+            &[addr.ip()],
+            addr.port(),
+            true,
+        );
+        let config =
+            mail_auth::hickory_resolver::config::ResolverConfig::from_parts(None, vec![], servers);
+        let mut opts = mail_auth::hickory_resolver::config::ResolverOpts::default();
+        opts.timeout = std::time::Duration::from_secs(3);
+        opts.attempts = 2;
+        mail_auth::MessageAuthenticator::new(config, opts)
+            .ok()
+            .map(|a| Arc::new(DkimVerifier(a)))
     }
 
     /// The parser's bounds.
@@ -168,6 +216,47 @@ impl MailSettings {
                 domain == d || domain.ends_with(&format!(".{d}"))
             })
         })
+    }
+}
+
+/// DKIM verification over the configured resolver (INT-6).
+pub struct DkimVerifier(mail_auth::MessageAuthenticator);
+
+impl std::fmt::Debug for DkimVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DkimVerifier")
+    }
+}
+
+/// The DKIM check of a message from a trusted reporter (INT-6).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Dkim {
+    /// Not checked: the reporter is not a trusted one that requires it.
+    #[default]
+    NotChecked,
+    /// A signature of one of the reporter's domains verifies.
+    Pass,
+    /// Signatures of the reporter's domains, none verifying.
+    Fail,
+    /// No signature of the reporter's domains at all.
+    None,
+    /// The key could not be looked up (resolver down or not configured).
+    Unverifiable,
+}
+
+impl Dkim {
+    /// Stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Dkim::NotChecked => "not_checked",
+            Dkim::Pass => "pass",
+            Dkim::Fail => "fail",
+            Dkim::None => "none",
+            Dkim::Unverifiable => "unverifiable",
+        }
     }
 }
 
@@ -270,8 +359,10 @@ pub struct MailReceipt {
     pub message_id: Option<String>,
     /// The reporter it was recognised as (a configured reporter, or the sender's domain).
     pub reporter: Option<String>,
-    /// The reporter's trust (INT-6).
+    /// The reporter's trust (INT-6), after its DKIM check.
     pub trust: Trust,
+    /// The DKIM check of a trusted reporter's message.
+    pub dkim: Dkim,
     /// How many case reports were stored.
     pub stored: usize,
     /// How many reports were kept without a case (notify-only, muted).
@@ -329,7 +420,8 @@ impl App {
             self.metrics.inc_rejected("invalid_mail");
             AppError::Mail(MailRefusal::from(e))
         })?;
-        let (reporter, trust) = self.reporter_of(&mail);
+        let mut warnings = mail.warnings.clone();
+        let (reporter, trust, dkim) = self.reporter_of(&mail, raw, &mut warnings).await;
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
         if let Some(m) = tx.mail_by_sha256(&mail.sha256).await? {
@@ -398,7 +490,8 @@ impl App {
                     owned: h.account_id.is_some(),
                 })
                 .collect(),
-            warnings: mail.warnings.iter().take(100).cloned().collect(),
+            dkim,
+            warnings: warnings.into_iter().take(100).collect(),
         };
         let row = MailRow {
             id: mail_id.clone(),
@@ -427,7 +520,7 @@ impl App {
         ev.after_digest = Some(digest(&row.sha256));
         ev.details = serde_json::json!({
             "door": door.code(), "sha256": row.sha256, "message_id": row.message_id,
-            "reporter": reporter, "trust": trust.code(), "size": row.size,
+            "reporter": reporter, "trust": trust.code(), "dkim": dkim.code(), "size": row.size,
             "stored": receipt.stored, "held": receipt.held, "advisories": advised,
             "formats": formats(&mail),
         });
@@ -515,7 +608,12 @@ impl App {
 
     /// The reporter a message is from and its trust: the first configured reporter matching a
     /// report's reporter domain or the sender's, else the domain itself, `normal`.
-    fn reporter_of(&self, mail: &ParsedMail) -> (Option<String>, Trust) {
+    async fn reporter_of(
+        &self,
+        mail: &ParsedMail,
+        raw: &[u8],
+        warnings: &mut Vec<String>,
+    ) -> (Option<String>, Trust, Dkim) {
         let domains: Vec<&str> = mail
             .reports
             .iter()
@@ -523,7 +621,22 @@ impl App {
             .collect();
         for d in &domains {
             if let Some(r) = self.mail.reporter(d) {
-                return (Some(r.name.clone()), r.trust);
+                if r.trust != Trust::Trusted || !r.require_dkim {
+                    return (Some(r.name.clone()), r.trust, Dkim::NotChecked);
+                }
+                // INT-6: trusted only on a verifying signature of one of its domains.
+                let dkim = self.dkim_of(raw, &r.domains).await;
+                let trust = if dkim == Dkim::Pass {
+                    Trust::Trusted
+                } else {
+                    warnings.push(format!(
+                        "DKIM: no valid signature of {} ({}); its reports are treated as a normal reporter's",
+                        r.domains.join(", "),
+                        dkim.code()
+                    ));
+                    Trust::Normal
+                };
+                return (Some(r.name.clone()), trust, dkim);
             }
         }
         let named = mail
@@ -531,7 +644,40 @@ impl App {
             .iter()
             .find_map(|r| r.reporter.org.clone())
             .or_else(|| domains.first().map(|d| (*d).to_string()));
-        (named, Trust::Normal)
+        (named, Trust::Normal, Dkim::NotChecked)
+    }
+
+    /// Whether `raw` carries a DKIM signature by one of `domains` (or a parent of one) that
+    /// verifies against the configured resolver.
+    async fn dkim_of(&self, raw: &[u8], domains: &[String]) -> Dkim {
+        let Some(verifier) = self.dkim.as_ref() else {
+            return Dkim::Unverifiable;
+        };
+        let Some(msg) = mail_auth::AuthenticatedMessage::parse(raw) else {
+            return Dkim::Fail;
+        };
+        let outputs = verifier.0.verify_dkim(&msg).await;
+        let signed_by_reporter = |d: &str| {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            domains.iter().any(|r| {
+                let r = r.trim_end_matches('.').to_ascii_lowercase();
+                r == d || r.ends_with(&format!(".{d}"))
+            })
+        };
+        let mut seen = Dkim::None;
+        for o in &outputs {
+            let Some(sig) = o.signature() else { continue };
+            if !signed_by_reporter(&sig.d) {
+                continue;
+            }
+            match o.result() {
+                mail_auth::DkimResult::Pass => return Dkim::Pass,
+                mail_auth::DkimResult::TempError(_) => seen = Dkim::Unverifiable,
+                _ if seen == Dkim::None => seen = Dkim::Fail,
+                _ => {}
+            }
+        }
+        seen
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -307,11 +307,14 @@ async fn xarf_parts_are_reports_and_trust_decides_what_opens_a_case(engine: Engi
                 name: "Trusted CERT".into(),
                 domains: vec!["cert.example".into()],
                 trust: Trust::Trusted,
+                // The claimed sender is believed here; the DKIM test below checks signatures.
+                require_dkim: false,
             },
             ReporterSetting {
                 name: "Noisy scanner".into(),
                 domains: vec!["noisy.example".into()],
                 trust: Trust::Muted,
+                require_dkim: true,
             },
         ],
         ..MailSettings::default()
@@ -542,4 +545,151 @@ async fn the_pipe_command_takes_a_message_or_refuses_it_for_the_mta() {
     let (_, cases) = http(&p.base, "GET", "/api/cases?limit=10", Some(&admin), None).await;
     assert_eq!(cases["items"].as_array().unwrap().len(), 1, "{cases}");
     assert!(p.terminate(10));
+}
+
+/// INT-6: a trusted reporter (DKIM required, the default) is trusted only when its message
+/// carries a signature of its domain that verifies against the configured resolver — a real
+/// Unbound on loopback serving the selector's key. Signed: its report confirms the case. The
+/// same message with its body changed after signing, and one unsigned, are a normal reporter's:
+/// triage, and the receipt says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_reporter_needs_a_verifying_dkim_signature() {
+    use base64::Engine as _;
+    use mail_auth::common::crypto::Ed25519Key;
+    use mail_auth::common::headers::HeaderWriter as _;
+    use mail_auth::dkim::DkimSigner;
+
+    use crate::enforcement::{free_port, program, until};
+    let Some(unbound) = program(&["/usr/sbin/unbound"], "unbound") else {
+        return;
+    };
+    let pkcs8 = Ed25519Key::generate_pkcs8().unwrap();
+    let public = Ed25519Key::from_pkcs8_der(&pkcs8).unwrap().public_key();
+    let p = base64::engine::general_purpose::STANDARD.encode(&public);
+    // Unbound answers the selector's key and refuses everything else: nothing leaves loopback.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let port = free_port();
+    let conf = format!("{d}/unbound.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "server:\n  interface: 127.0.0.1\n  port: {port}\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  use-syslog: no\n  logfile: \"\"\n  access-control: 127.0.0.0/8 allow\n  do-not-query-localhost: yes\n  local-zone: \".\" refuse\n  local-zone: \"cert.example.\" static\n  local-data: 'wdn._domainkey.cert.example. 60 IN TXT \"v=DKIM1; k=ed25519; p={p}\"'\n"
+        ),
+    )
+    .unwrap();
+    let mut ub = std::process::Command::new(unbound)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    until("unbound answering", async || {
+        crate::enforcement::dns_query(port, "wdn._domainkey.cert.example").is_some()
+    })
+    .await;
+
+    let mail = MailSettings {
+        reporters: vec![ReporterSetting {
+            name: "Trusted CERT".into(),
+            domains: vec!["cert.example".into()],
+            trust: Trust::Trusted,
+            require_dkim: true,
+        }],
+        dkim_resolver: Some(format!("127.0.0.1:{port}")),
+        ..MailSettings::default()
+    };
+    mail.validate().unwrap();
+    let Some(t) = app(Engine::Sqlite, mail).await else {
+        let _ = ub.kill();
+        return;
+    };
+    setup(&t).await;
+    let operator = t.token("operator", None).await;
+    let scan = std::fs::read(shared_data(
+        "xarf/xarf_spec_v4/samples/connection-port-scan.json",
+    ))
+    .unwrap();
+    let doc = String::from_utf8_lossy(&scan).replace("netsec-monitor.example", "cert.example");
+    let sign = |raw: &[u8]| {
+        let key = Ed25519Key::from_pkcs8_der(&pkcs8).unwrap();
+        let sig = DkimSigner::from_key(key)
+            .domain("cert.example")
+            .selector("wdn")
+            .headers(["From", "To", "Subject", "Message-ID", "Date"])
+            .sign(raw)
+            .unwrap();
+        let mut signed = sig.to_header().into_bytes();
+        signed.extend_from_slice(raw);
+        signed
+    };
+
+    // Unsigned: a normal reporter's, in triage.
+    let (s, unsigned) = post_mail(
+        &t,
+        &operator,
+        "message/rfc822",
+        &xarf_mail("alerts@cert.example", "u1", doc.as_bytes()),
+    )
+    .await;
+    assert_eq!(s, 201, "{unsigned}");
+    assert_eq!(
+        (unsigned["trust"].as_str(), unsigned["dkim"].as_str()),
+        (Some("normal"), Some("none")),
+        "{unsigned}"
+    );
+    assert!(
+        unsigned["warnings"].to_string().contains("DKIM"),
+        "{unsigned}"
+    );
+    let case_id = unsigned["reports"][0]["case_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let state = async || {
+        let (_, c) = t
+            .call(
+                "GET",
+                &format!("/api/cases/{case_id}"),
+                Some(&t.admin),
+                None,
+            )
+            .await;
+        c["state"].as_str().unwrap().to_string()
+    };
+    assert_eq!(state().await, "reported");
+
+    // Signed, then the body changed: the signature fails, still normal.
+    let signed = sign(&xarf_mail("alerts@cert.example", "f1", doc.as_bytes()));
+    let forged = String::from_utf8_lossy(&signed).replace(
+        "An X-ARF report is attached.",
+        "An X-ARF report is attached!",
+    );
+    let (s, failed) = post_mail(&t, &operator, "message/rfc822", forged.as_bytes()).await;
+    assert_eq!(s, 201, "{failed}");
+    assert_eq!(
+        (failed["trust"].as_str(), failed["dkim"].as_str()),
+        (Some("normal"), Some("fail")),
+        "{failed}"
+    );
+    assert_eq!(state().await, "reported");
+
+    // Signed and intact: trusted, and the case is confirmed at once.
+    let signed = sign(&xarf_mail("alerts@cert.example", "p1", doc.as_bytes()));
+    let (s, passed) = post_mail(&t, &operator, "message/rfc822", &signed).await;
+    assert_eq!(s, 201, "{passed}");
+    assert_eq!(
+        (passed["trust"].as_str(), passed["dkim"].as_str()),
+        (Some("trusted"), Some("pass")),
+        "{passed}"
+    );
+    assert_eq!(
+        passed["reports"][0]["case_id"].as_str(),
+        Some(case_id.as_str())
+    );
+    assert_eq!(state().await, "confirmed");
+    t.stop().await;
+    let _ = ub.kill();
+    let _ = ub.wait();
 }
