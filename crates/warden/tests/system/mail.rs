@@ -603,6 +603,7 @@ async fn a_trusted_reporter_needs_a_verifying_dkim_signature() {
     mail.validate().unwrap();
     let Some(t) = app(Engine::Sqlite, mail).await else {
         let _ = ub.kill();
+        let _ = ub.wait();
         return;
     };
     setup(&t).await;
