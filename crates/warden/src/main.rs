@@ -7,6 +7,7 @@ mod demo;
 mod exabgp_bridge;
 mod flows;
 mod fuzz;
+mod smtp;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -871,9 +872,11 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
 }
 
 /// Serves `app` on `listener` with the job workers, the enforcement follower and (if
-/// configured) the enforcement check listener and the flow collector, until SIGINT or SIGTERM.
+/// configured) the enforcement check listener, the flow collector and the SMTP listener, until
+/// SIGINT or SIGTERM.
 async fn serve_on(cfg: &Config, app: App, listener: tokio::net::TcpListener) -> anyhow::Result<u8> {
     let local = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // DDOS-2: the flow collector, before the HTTP listener is announced, so that whoever waits
     // for "listening" can send flows at once.
     let flows = match cfg.flows.settings()? {
@@ -887,10 +890,20 @@ async fn serve_on(cfg: &Config, app: App, listener: tokio::net::TcpListener) -> 
         }
         None => None,
     };
+    // INT-2: the abuse desk's SMTP listener, announced before the HTTP listener like the flows.
+    let smtp = match cfg.smtp.settings(&cfg.mail)? {
+        Some(settings) => {
+            let l = smtp::bind(&settings).await?;
+            let s = smtp::start(settings, l, Arc::new(app.clone()), stop_rx.clone())?;
+            tracing::info!(address = %s.local_addr(), "smtp listener accepting");
+            println!("warden smtp on smtp://{}", s.local_addr());
+            Some(s)
+        }
+        None => None,
+    };
     tracing::info!(address = %local, database = %warden_store::redact_url(&cfg.database_url()), node = %app.settings.node_id, "warden serving");
     println!("warden listening on http://{local}");
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = if cfg.jobs.enabled {
         let app = app.clone();
         let rx = stop_rx.clone();
@@ -953,6 +966,9 @@ async fn serve_on(cfg: &Config, app: App, listener: tokio::net::TcpListener) -> 
         }
         if let Some(f) = flows {
             f.shutdown().await;
+        }
+        if let Some(s) = smtp {
+            s.stopped().await;
         }
     })
     .await

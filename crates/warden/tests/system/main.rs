@@ -39,4 +39,5 @@ mod regress_ops;
 mod regress_seams;
 mod regress_targets;
 mod scan;
+mod smtp;
 mod vulnerabilities;
