@@ -1279,7 +1279,13 @@ fn incident(
         texts,
         ..
     } = ctx;
-    let targets = targets.finish(&format!("{at}: {path}"), warnings);
+    let mut targets = targets.finish(&format!("{at}: {path}"), warnings);
+    // Most specific first: URLs, addresses, names (a stable sort keeps document order within).
+    targets.sort_by_key(|t| match t {
+        Target::Url(_) => 0,
+        Target::Ip(_) => 1,
+        _ => 2,
+    });
     let victims = victims.finish(&format!("{at}: {path} (victims)"), warnings);
     if targets.is_empty() {
         let nets = if networks.is_empty() {

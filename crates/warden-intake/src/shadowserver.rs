@@ -30,9 +30,10 @@
 //!
 //! # Targets
 //!
-//! `url` when the layout has one, then `ip` (`src_ip` for events: the infected host; `dst_ip`
-//! is the sinkhole), then `hostname` (`src_hostname`), and for `compromised_website` its
-//! `http_host` (for events, `http_host` is the sinkholed domain and not a target). The
+//! `url` in URL reports (a type with `url` in its name, and `compromised_website`; a drone's
+//! `url` is what it asked its C2 for), then `ip` (`src_ip` for events: the infected host;
+//! `dst_ip` is the sinkhole), then `hostname` (`src_hostname`), and for `compromised_website`
+//! its `http_host` (for events, `http_host` is the sinkholed domain and not a target). The
 //! `timestamp` (`2026-11-30 00:00:05`, UTC) is when it was seen.
 //!
 //! # Strict CSV
@@ -384,7 +385,11 @@ pub fn parse(
     let c = Columns {
         ip,
         hostname: pick("hostname", "src_hostname"),
-        url: find("url"),
+        // `url` is the reported thing only in URL reports; a drone's `url` is what it asked
+        // its C2 for.
+        url: (report_type.contains("url") || report_type == "compromised_website")
+            .then(|| find("url"))
+            .flatten(),
         http_host: (report_type == "compromised_website")
             .then(|| find("http_host"))
             .flatten(),

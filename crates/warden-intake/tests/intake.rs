@@ -19,6 +19,9 @@ use warden_intake::{
     SourceIpOrigin, parse_message, parse_xarf,
 };
 
+#[path = "intake/iodef.rs"]
+mod iodef;
+
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/data")
