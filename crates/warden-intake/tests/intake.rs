@@ -21,6 +21,8 @@ use warden_intake::{
 
 #[path = "intake/iodef.rs"]
 mod iodef;
+#[path = "intake/shadowserver.rs"]
+mod shadowserver;
 
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
