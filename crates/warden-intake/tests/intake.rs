@@ -19,6 +19,8 @@ use warden_intake::{
     SourceIpOrigin, parse_message, parse_xarf,
 };
 
+#[path = "intake/freeform.rs"]
+mod freeform;
 #[path = "intake/iodef.rs"]
 mod iodef;
 #[path = "intake/shadowserver.rs"]
