@@ -1160,6 +1160,52 @@ fn the_fuzzer_over_the_corpus_finds_no_panic_and_no_broken_bound() {
     );
 }
 
+/// A few thousand inputs of each family of the corpus, each through every parser: each family
+/// reaches its own parser (its format shows among the reports) and no result leaves its bounds.
+#[test]
+fn the_fuzzer_reaches_every_parser_from_each_family_of_seeds() {
+    let families: &[(&str, &[&str], &str)] = &[
+        ("arf", &["arf-encoded", "nested-fraud", "forwarded"], "arf"),
+        ("xarf", &["xarf-v4", "xarf-v3", "xarf-v4-bare"], "xarf_v4"),
+        ("iodef", &["iodef-v1", "iodef-v2", "iodef-json"], "iodef"),
+        (
+            "shadowserver",
+            &["shadowserver-scan", "shadowserver-event", "gzip"],
+            "shadowserver",
+        ),
+        (
+            "free-form",
+            &[
+                "free-form-spamcop",
+                "free-form-defanged",
+                "free-form-gzip",
+                "free-form-zip",
+            ],
+            "free_form",
+        ),
+        ("zip", &["zip"], "iodef"),
+    ];
+    for (family, names, format) in families {
+        let corpus: Vec<&[u8]> = warden_intake::fuzz::CORPUS
+            .iter()
+            .filter(|(n, _)| names.contains(n))
+            .map(|(_, b)| *b)
+            .collect();
+        assert_eq!(corpus.len(), names.len(), "{family}");
+        let report = warden_intake::fuzz::run(&corpus, 2_000, 11, |_, _| {});
+        assert!(
+            report.violations.is_empty(),
+            "{family}: {:?}",
+            report.violations
+        );
+        assert!(
+            report.formats.get(format).copied().unwrap_or(0) > 50,
+            "{family}: {report:?}"
+        );
+        assert!(report.errors.len() >= 3, "{family}: {report:?}");
+    }
+}
+
 #[test]
 fn source_ip_from_received_skips_internal_hops() {
     let m = "From: fbl@reporter.example\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=q\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\nspam\r\n--q\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: t/1\r\nVersion: 1\r\n\r\n--q\r\nContent-Type: message/rfc822\r\n\r\nReceived: from relay (relay [192.168.1.5]) by mx\r\nReceived: from localhost ([127.0.0.1]) by relay\r\nReceived: from sender.example (sender.example [198.51.100.7]) by relay2\r\nSubject: x\r\n\r\nbody\r\n--q--\r\n";
