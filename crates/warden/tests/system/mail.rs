@@ -694,3 +694,147 @@ async fn a_trusted_reporter_needs_a_verifying_dkim_signature() {
     let _ = ub.kill();
     let _ = ub.wait();
 }
+
+/// A Shadowserver sinkhole report of `rows` infected hosts of acme's 2001:db8:1::/112, as a
+/// CSV attachment; `day` makes each message's bytes its own.
+fn sinkhole_mail(rows: usize, day: u32) -> Vec<u8> {
+    let mut csv = String::from(
+        "\"timestamp\",\"protocol\",\"src_ip\",\"src_port\",\"src_asn\",\"src_geo\",\"dst_ip\",\"dst_port\",\"infection\",\"family\",\"tag\"\r\n",
+    );
+    for n in 0..rows {
+        csv.push_str(&format!(
+            "\"2026-11-{day:02} 01:{:02}:{:02}\",\"tcp\",\"2001:db8:1::{:x}\",{},64500,\"CN\",\"198.18.0.1\",80,\"andromeda\",\"andromeda\",\"andromeda\"\r\n",
+            (n / 60) % 60,
+            n % 60,
+            n + 1,
+            40000 + n % 20000
+        ));
+    }
+    format!(
+        "From: Shadowserver Reports <reports@shadowserver.example>\r\nTo: abuse@provider.example\r\nSubject: [Shadowserver] Sinkhole Events Report: 2026-11-{day:02}\r\nDate: Tue, 01 Dec 2026 03:00:00 +0000\r\nMessage-ID: <sinkhole-{day}@shadowserver.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"ss\"\r\n\r\n--ss\r\nContent-Type: text/plain\r\n\r\nAttached is the Sinkhole Events report for your network.\r\n\r\n--ss\r\nContent-Type: text/csv; name=\"2026-11-{day:02}-event4_sinkhole-example-geo.csv\"\r\nContent-Disposition: attachment; filename=\"2026-11-{day:02}-event4_sinkhole-example-geo.csv\"\r\n\r\n{csv}--ss--\r\n"
+    )
+    .into_bytes()
+}
+
+/// INT-2 (issue 14 acceptance): `kill -9` while a 10,000-row Shadowserver mail is being stored.
+/// After the restart the mail's reports are all there (it was acknowledged) or none are (it was
+/// not, and the sender sends it again) — never some. The kill falls half-way through a store
+/// of the same size timed just before; the resend completes the set exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_while_a_large_csv_mail_is_stored_keeps_it_whole_or_not_at_all() {
+    use std::time::Instant;
+
+    use crate::support::{http, spawn_warden};
+    const ROWS: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = spawn_warden(dir.path(), &[], &[]);
+    let admin = p.admin.clone().unwrap();
+    for (path, body) in [
+        ("/api/accounts", json!({ "id": "acme", "name": "Acme" })),
+        (
+            "/api/resources",
+            json!({ "id": "hosts", "account_id": "acme", "product": "cvm", "identifiers": [{ "kind": "public_ip", "value": "2001:db8:1::/112" }] }),
+        ),
+    ] {
+        let (s, b) = http(&p.base, "POST", path, Some(&admin), Some(&body)).await;
+        assert_eq!(s, 201, "{b}");
+    }
+    let post = |base: String, admin: String, raw: Vec<u8>| async move {
+        reqwest::Client::new()
+            .post(format!("{base}/api/reports/mail"))
+            .bearer_auth(admin)
+            .header("content-type", "message/rfc822")
+            .body(raw)
+            .send()
+            .await
+    };
+    let count = |base: String, admin: String| async move {
+        let (s, c) = http(&base, "GET", "/api/cases/count", Some(&admin), None).await;
+        assert_eq!(s, 200, "{c}");
+        c["count"].as_i64().unwrap()
+    };
+
+    // How long a store of this size takes here: one whole mail, timed.
+    let started = Instant::now();
+    let resp = post(p.base.clone(), admin.clone(), sinkhole_mail(ROWS, 1))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(resp.status().as_u16(), 201);
+    let first: Value = resp.json().await.unwrap();
+    assert_eq!(first["stored"], ROWS, "every row is a report");
+    let base_cases = count(p.base.clone(), admin.clone()).await;
+    assert_eq!(base_cases, ROWS as i64);
+
+    // The second mail (other days, the same hosts: reports joining those cases), killed
+    // half-way through its store.
+    let raw = sinkhole_mail(ROWS, 2);
+    let sending = tokio::spawn(post(p.base.clone(), admin.clone(), raw.clone()));
+    tokio::time::sleep(took / 2).await;
+    p.kill9();
+    let acknowledged = match sending.await.unwrap() {
+        Ok(r) => r.status().as_u16() == 201,
+        Err(_) => false,
+    };
+    eprintln!(
+        "killed {} ms into a store that takes {} ms; acknowledged before the kill: {acknowledged}",
+        took.as_millis() / 2,
+        took.as_millis()
+    );
+
+    let mut p = spawn_warden(dir.path(), &[], &[]);
+    let (s, reports) = http(
+        &p.base,
+        "GET",
+        &format!(
+            "/api/cases/{}/reports",
+            first["reports"][0]["case_id"].as_str().unwrap()
+        ),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{reports}");
+    let (_, audit) = http(
+        &p.base,
+        "GET",
+        "/api/audit?action=mail.receive&limit=10",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let mails = audit["items"].as_array().unwrap().len();
+    // The same case holds one report per mail taken in: 1 (not stored) or 2 (stored whole).
+    let on_case = reports["items"].as_array().unwrap().len();
+    assert!(
+        (mails, on_case) == (1, 1) || (mails, on_case) == (2, 2),
+        "half a mail: {mails} mail records, {on_case} reports on a case"
+    );
+    if acknowledged {
+        assert_eq!(mails, 2, "an acknowledged mail was lost");
+    }
+    assert_eq!(count(p.base.clone(), admin.clone()).await, base_cases);
+
+    // The sender retries: taken in now (201), or the first receipt again (200) — once either way.
+    let resp = post(p.base.clone(), admin.clone(), raw).await.unwrap();
+    let status = resp.status().as_u16();
+    let again: Value = resp.json().await.unwrap();
+    assert!(
+        status == 201 || (status == 200 && again["duplicate"] == true),
+        "{status} {again}"
+    );
+    assert_eq!(again["stored"], ROWS, "{again}");
+    let (_, reports) = http(
+        &p.base,
+        "GET",
+        &format!(
+            "/api/cases/{}/reports",
+            first["reports"][0]["case_id"].as_str().unwrap()
+        ),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(reports["items"].as_array().unwrap().len(), 2);
+    assert!(p.terminate(10));
+}
