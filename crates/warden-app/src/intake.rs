@@ -341,11 +341,8 @@ impl App {
             regulator: None,
             attacked_address: None,
         };
-        let source = if source == Source::Public {
-            Source::Xarf
-        } else {
-            source
-        };
+        // Who sent it (an anonymous X-ARF report is the public's) is apart from how it was
+        // written (`format: xarf`).
         let mut tx = self.store.begin_write().await?;
         let receipt = self
             .store_report(&mut tx, who, source, Format::Xarf, valid, Some(&kept))

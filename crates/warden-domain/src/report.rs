@@ -24,7 +24,8 @@ pub enum Source {
     Regulator,
     /// Created by an operator.
     Operator,
-    /// An X-ARF report posted to `/api/reports/xarf` without a token.
+    /// An X-ARF report posted without a token, as reports stored before sources and formats
+    /// were apart say; such a report is now `public` with `format: xarf`.
     Xarf,
     /// An e-mail to the abuse desk, handed in by the MTA (the pipe command or the SMTP
     /// listener); its format (ARF, X-ARF, ...) is the report's `format`.
