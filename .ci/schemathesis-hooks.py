@@ -13,6 +13,7 @@
    values are sent as generated.
 4. Warden's own string formats (http-url, scan-url, host, target, the identifier kinds, the X-ARF fields):
    a strategy for each, so that schema-valid requests carry values of that grammar.
+6. message/rfc822 bodies (POST /api/reports/mail): a string sent as its bytes.
 5. One AST parse at a time, around a CPython 3.11 race between schemathesis' worker threads.
 """
 
@@ -67,6 +68,16 @@ ast.parse = _parse_one_at_a_time
 def ndjson(ctx, value):
     items = value if isinstance(value, list) else [value]
     return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items).encode("utf-8")
+
+
+@schemathesis.serializer("message/rfc822")
+def rfc822(ctx, value):
+    # A raw e-mail (POST /api/reports/mail): a string as its UTF-8 bytes; anything else (the
+    # negative phase's numbers and objects) as JSON text, which is no message either.
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text.encode("utf-8")
 
 
 LONG_POLL_CAP_MS = 1000

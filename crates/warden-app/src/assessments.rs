@@ -552,7 +552,9 @@ impl App {
                     from: text("from"),
                     to: text("to"),
                     reason: text("reason"),
-                    why: None,
+                    why: details
+                        .get("why")
+                        .and_then(|w| serde_json::from_value(w.clone()).ok()),
                 }
             })
             .collect();
@@ -843,6 +845,7 @@ impl App {
                         "from": before.map(|b| b.state.code()),
                         "to": row.state.code(),
                         "reason": d.reason,
+                        "why": d.why,
                     });
                     if let (Some(m), serde_json::Value::Object(x)) =
                         (details.as_object_mut(), extra.clone())

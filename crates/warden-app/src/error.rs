@@ -22,6 +22,9 @@ pub enum AppError {
     /// A rejected X-ARF report.
     #[error("invalid X-ARF report: {0}")]
     Xarf(#[from] warden_domain::xarf::XarfError),
+    /// A rejected e-mail (INT-2): the part and the field; nothing of it stored.
+    #[error("invalid e-mail report: {0}")]
+    Mail(crate::mail::MailRefusal),
     /// The state does not allow the operation.
     #[error("{0}")]
     Conflict(String),

@@ -119,13 +119,15 @@ impl RateLimiter {
     }
 }
 
-/// How a report arrived.
+/// How a report was written (its source, who sent it, is apart: [`Source`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// The JSON report API.
     Json,
-    /// X-ARF v3.
+    /// X-ARF v3 posted to `/api/reports/xarf`.
     Xarf,
+    /// A report read from an e-mail, by its format's code (`arf`, `xarf_v4`, ...).
+    Mail(&'static str),
 }
 
 impl Format {
@@ -133,6 +135,7 @@ impl Format {
         match self {
             Format::Json => "json",
             Format::Xarf => "xarf",
+            Format::Mail(code) => code,
         }
     }
 }
@@ -189,6 +192,7 @@ impl App {
             format: Format::Json,
             report: valid,
             raw: None,
+            trusted: None,
         })
         .await
     }
@@ -287,6 +291,7 @@ impl App {
                         format: Format::Json,
                         report,
                         raw: None,
+                        trusted: None,
                     },
                 )
             })
@@ -339,17 +344,15 @@ impl App {
             regulator: None,
             attacked_address: None,
         };
-        let source = if source == Source::Public {
-            Source::Xarf
-        } else {
-            source
-        };
+        // Who sent it (an anonymous X-ARF report is the public's) is apart from how it was
+        // written (`format: xarf`).
         self.commit_report(Item {
             who: who.clone(),
             source,
             format: Format::Xarf,
             report: valid,
             raw: Some(kept),
+            trusted: None,
         })
         .await
     }
@@ -369,6 +372,7 @@ impl App {
             format,
             report: v,
             raw: raw.map(<[u8]>::to_vec),
+            trusted: None,
         };
         let mut receipts = self.store_reports(tx, std::slice::from_ref(&item)).await?;
         receipts.pop().ok_or_else(|| {
@@ -500,6 +504,14 @@ impl App {
                 "category": report.category, "evidence_sha256": report.evidence_sha256,
             });
             events.push(ev);
+            // INT-6: a trusted reporter's report confirms a case still in triage.
+            if let Some(reporter) = &item.trusted
+                && case_state.get(&case_id) == Some(&State::Reported)
+            {
+                case_state.insert(case_id.clone(), State::Confirmed);
+                accept_reasons.insert(case_id.clone(), format!("trusted reporter {reporter}"));
+                to_confirm.push((case_id.clone(), account_id.clone(), n));
+            }
             // INT-5: a sure enough detection by a detector confirms a case still in triage.
             if let (
                 Principal::Token {
@@ -585,8 +597,10 @@ pub(crate) struct Item {
     pub(crate) source: Source,
     pub(crate) format: Format,
     pub(crate) report: ValidReport,
-    /// The document kept as evidence instead of the report's `evidence` (X-ARF).
+    /// The document kept as evidence instead of the report's `evidence` (X-ARF, e-mail).
     pub(crate) raw: Option<Vec<u8>>,
+    /// INT-6: the trusted reporter whose report confirms its case at once (like INT-5).
+    pub(crate) trusted: Option<String>,
 }
 
 /// Grading and the penalty of a confirmed case with an owner follow as a job (LIFE-1/LIFE-3),

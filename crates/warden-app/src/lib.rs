@@ -60,6 +60,7 @@ pub mod i18n;
 pub mod intake;
 pub mod jobs;
 pub mod lifecycle;
+pub mod mail;
 pub mod metrics;
 pub mod notices;
 pub mod outbound;
@@ -212,6 +213,10 @@ pub struct App {
     /// Customers' own security assessments: the provider's infrastructure, the approval SLA,
     /// the disclosure reminders (ASMT-1..3, ASMT-5).
     pub assessments: Arc<assessments::AssessmentSettings>,
+    /// The abuse desk's mail: bounds and the reporters' trust (INT-2, INT-6).
+    pub mail: Arc<mail::MailSettings>,
+    /// DKIM verification of trusted reporters' mail over the configured resolver (INT-6).
+    pub dkim: Option<Arc<mail::DkimVerifier>>,
 }
 
 impl Settings {
@@ -281,6 +286,8 @@ impl App {
             stress_plans: Arc::new(stress_plans),
             rule_memory: Arc::new(ddos_rules::RuleMemory::default()),
             assessments: Arc::new(assessments::AssessmentSettings::default()),
+            mail: Arc::new(mail::MailSettings::default()),
+            dkim: None,
             store,
         }
     }
@@ -356,6 +363,13 @@ impl App {
     /// The same app with other assessment settings (ASMT-1..3, ASMT-5).
     pub fn with_assessments(mut self, a: assessments::AssessmentSettings) -> App {
         self.assessments = Arc::new(a);
+        self
+    }
+
+    /// The same app with other mail settings (INT-2, INT-6).
+    pub fn with_mail(mut self, m: mail::MailSettings) -> App {
+        self.dkim = m.dkim_verifier();
+        self.mail = Arc::new(m);
         self
     }
 

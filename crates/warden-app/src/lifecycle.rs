@@ -665,6 +665,8 @@ impl App {
             | NoticeKind::AssessmentRejected
             | NoticeKind::AssessmentStopped
             | NoticeKind::AssessmentDisclosureDue => return Ok(()),
+            // Advisories open no case: written by the mail intake (crate::mail).
+            NoticeKind::ReportAdvisory => return Ok(()),
         };
         let lang = tx
             .account_lang(&account)

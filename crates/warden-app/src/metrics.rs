@@ -20,6 +20,70 @@ pub struct Metrics {
     http_errors: AtomicU64,
     contacts_read_for_notices: AtomicU64,
     flows: Mutex<Option<FlowStats>>,
+    smtp: [AtomicU64; SmtpEvent::ALL.len()],
+}
+
+/// What the SMTP listener of the abuse desk did (INT-2), one counter each: the messages by
+/// outcome and every kind of refusal, so an operator sees a relay that bounces (refused) apart
+/// from one that retries (deferred) without reading a log of addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpEvent {
+    /// A message stored (250).
+    Accepted,
+    /// A message taken in before, answered with its first receipt (250).
+    Duplicate,
+    /// A message that is not a readable report (554 5.6.0): the relay bounces it.
+    Refused,
+    /// A message not stored for a fault of storage (451 4.3.0): the relay retries.
+    Deferred,
+    /// A message over the size limit, declared at MAIL or sent (552 5.3.4).
+    TooLarge,
+    /// A recipient past `max_recipients` (452 4.5.3).
+    TooManyRecipients,
+    /// A recipient outside `accept_recipients` (550 5.1.1).
+    RecipientRefused,
+    /// A connection past `max_connections` (421 4.7.0).
+    ConnectionLimit,
+    /// A connection from outside `allowed_clients` (554 5.7.1).
+    ClientDenied,
+    /// A session closed for its idle or session timeout (421 4.4.2).
+    Timeout,
+    /// A command refused for its syntax or sequence (500, 501, 502, 503, 555).
+    BadCommand,
+}
+
+impl SmtpEvent {
+    /// Every event, in the order rendered.
+    pub const ALL: [SmtpEvent; 11] = [
+        SmtpEvent::Accepted,
+        SmtpEvent::Duplicate,
+        SmtpEvent::Refused,
+        SmtpEvent::Deferred,
+        SmtpEvent::TooLarge,
+        SmtpEvent::TooManyRecipients,
+        SmtpEvent::RecipientRefused,
+        SmtpEvent::ConnectionLimit,
+        SmtpEvent::ClientDenied,
+        SmtpEvent::Timeout,
+        SmtpEvent::BadCommand,
+    ];
+
+    /// Stable code, the metric's `event` label.
+    pub fn code(self) -> &'static str {
+        match self {
+            SmtpEvent::Accepted => "accepted",
+            SmtpEvent::Duplicate => "duplicate",
+            SmtpEvent::Refused => "refused",
+            SmtpEvent::Deferred => "deferred",
+            SmtpEvent::TooLarge => "too_large",
+            SmtpEvent::TooManyRecipients => "too_many_recipients",
+            SmtpEvent::RecipientRefused => "recipient_refused",
+            SmtpEvent::ConnectionLimit => "connection_limit",
+            SmtpEvent::ClientDenied => "client_denied",
+            SmtpEvent::Timeout => "timeout",
+            SmtpEvent::BadCommand => "bad_command",
+        }
+    }
 }
 
 /// Group commit of single reports, counted since start.
@@ -136,6 +200,20 @@ impl Metrics {
         }
     }
 
+    /// The SMTP listener did `event` once.
+    pub fn smtp(&self, event: SmtpEvent) {
+        if let Some(c) = self.smtp.get(event as usize) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How often the SMTP listener did `event`.
+    pub fn smtp_count(&self, event: SmtpEvent) -> u64 {
+        self.smtp
+            .get(event as usize)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
     /// The flow collector's state as last published; `None` without a collector.
     pub fn flows(&self) -> Option<FlowStats> {
         self.flows.lock().ok().and_then(|f| f.clone())
@@ -221,6 +299,18 @@ impl Metrics {
             "# HELP warden_http_server_errors_total HTTP 5xx responses.\n# TYPE warden_http_server_errors_total counter\nwarden_http_server_errors_total {}",
             g(&self.http_errors)
         );
+        let _ = writeln!(
+            o,
+            "# HELP warden_smtp_events_total What the SMTP listener did (INT-2): messages by outcome, refusals by kind.\n# TYPE warden_smtp_events_total counter"
+        );
+        for e in SmtpEvent::ALL {
+            let _ = writeln!(
+                o,
+                "warden_smtp_events_total{{event=\"{}\"}} {}",
+                e.code(),
+                self.smtp_count(e)
+            );
+        }
         if let Some(f) = self.flows() {
             render_flows(&mut o, &f);
         }

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::resource::{InvalidInput, Target};
 use crate::time::Timestamp;
+use crate::why::Why;
 
 /// The longest window an assessment may declare: 30 days.
 pub const MAX_WINDOW_MS: i64 = 30 * 86_400_000;
@@ -573,8 +574,11 @@ pub struct AssessmentDecision {
     pub next: AssessmentFacts,
     /// What to do.
     pub effects: Vec<AssessmentEffect>,
-    /// Why, in words.
+    /// Why, in words (the API's and the audit log's).
     pub reason: String,
+    /// The same reason in codes, for the console's languages (UI-2): `why.<code>`, with the
+    /// words a person typed as `note`.
+    pub why: Why,
 }
 
 /// A command that does not apply to the assessment as it stands.
@@ -617,6 +621,11 @@ pub fn start(d: &Declaration) -> AssessmentDecision {
         } else {
             "ASMT-2: the plan waits for the security team's approval".into()
         },
+        why: if state == AssessmentState::Declared {
+            Why::new("assessment_declared")
+        } else {
+            Why::new("assessment_plan_pending")
+        },
     }
 }
 
@@ -638,23 +647,25 @@ pub fn decide(
     let ended = |next: &mut AssessmentFacts| {
         if f.kind == AssessmentKind::PhishingTest {
             next.state = S::AwaitingDisclosure;
-            vec![
+            let effects = vec![
                 AssessmentEffect::ArmReminder {
                     at: f.window_end.max(now),
                 },
                 AssessmentEffect::Audit {
                     event: "assessment.end",
                 },
-            ]
+            ];
+            (effects, Why::new("assessment_awaiting_disclosure"))
         } else {
             next.state = S::Ended;
-            vec![AssessmentEffect::Audit {
+            let effects = vec![AssessmentEffect::Audit {
                 event: "assessment.end",
-            }]
+            }];
+            (effects, Why::new("assessment_window_ended"))
         }
     };
     match (f.state, cmd) {
-        (S::PendingApproval, C::Approve { .. }) => {
+        (S::PendingApproval, C::Approve { reason }) => {
             if now.millis() >= f.window_end.millis() {
                 return Err(AssessmentConflict(
                     "the plan's window is already over; the tenant must declare a new one".into(),
@@ -673,6 +684,10 @@ pub fn decide(
                     },
                 ],
                 reason: "ASMT-2: the plan was approved; traffic inside it is no attack during its window".into(),
+                why: match reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+                    Some(note) => Why::new("assessment_approved_note").with("note", note),
+                    None => Why::new("assessment_approved"),
+                },
             })
         }
         (_, C::Approve { .. }) => conflict("approve"),
@@ -693,6 +708,7 @@ pub fn decide(
                     },
                 ],
                 reason: format!("ASMT-2: the plan was rejected: {}", reason.trim()),
+                why: Why::new("assessment_rejected").with("note", reason.trim()),
             })
         }
         (_, C::Reject { .. }) => conflict("reject"),
@@ -722,6 +738,12 @@ pub fn decide(
                     },
                     reason.trim()
                 ),
+                why: if *by_tenant {
+                    Why::new("assessment_stopped_by_tenant")
+                } else {
+                    Why::new("assessment_stopped_by_operator")
+                }
+                .with("note", reason.trim()),
             })
         }
         (_, C::Stop { .. }) => conflict("stop"),
@@ -729,11 +751,12 @@ pub fn decide(
             if now.millis() < f.window_end.millis() {
                 return Err(AssessmentConflict("the window is not over yet".into()));
             }
-            let effects = ended(&mut next);
+            let (effects, why) = ended(&mut next);
             Ok(AssessmentDecision {
                 next,
                 effects,
                 reason: "the window is over".into(),
+                why,
             })
         }
         (S::PendingApproval, C::WindowEnded) => {
@@ -745,6 +768,7 @@ pub fn decide(
                     event: "assessment.end",
                 }],
                 reason: "the window ended before the plan was approved".into(),
+                why: Why::new("assessment_expired_unapproved"),
             })
         }
         (_, C::WindowEnded) => conflict("end"),
@@ -765,6 +789,8 @@ pub fn decide(
                     },
                 ],
                 reason: "ASMT-5: the phishing test's disclosure is not confirmed yet".into(),
+                why: Why::new("assessment_reminded")
+                    .with("n", f.reminders.saturating_add(1).to_string()),
             })
         }
         (_, C::ReminderDue { .. }) => conflict("remind of"),
@@ -785,6 +811,7 @@ pub fn decide(
                 ],
                 reason: "ASMT-5: the tenant confirmed it disclosed the phishing test to its users"
                     .into(),
+                why: Why::new("assessment_disclosed"),
             })
         }
         (_, C::ConfirmDisclosure { .. }) => conflict("confirm the disclosure of"),
@@ -1114,6 +1141,64 @@ mod tests {
         .unwrap();
         assert_eq!(c.next.state, AssessmentState::Disclosed);
         assert!(decide(&c.next, &remind, d.window_end).is_err());
+    }
+
+    /// UI-2: every transition says why in codes too, with the words a person typed as `note`
+    /// (and an approval without a reason has no `note` to fill).
+    #[test]
+    fn every_transition_says_why_in_codes() {
+        let d = decl(AssessmentKind::StressTest, Some(plan())).unwrap();
+        let s = start(&d);
+        assert_eq!(s.why, Why::new("assessment_plan_pending"));
+        let at = t("2026-12-01T11:00:00+08:00");
+        let why = |cmd: AssessmentCommand| decide(&s.next, &cmd, at).unwrap().why;
+        assert_eq!(
+            why(AssessmentCommand::Approve { reason: None }),
+            Why::new("assessment_approved")
+        );
+        assert_eq!(
+            why(AssessmentCommand::Approve {
+                reason: Some(" ok, call first ".into())
+            }),
+            Why::new("assessment_approved_note").with("note", "ok, call first")
+        );
+        assert_eq!(
+            why(AssessmentCommand::Reject {
+                reason: "too large".into()
+            }),
+            Why::new("assessment_rejected").with("note", "too large")
+        );
+        assert_eq!(
+            why(AssessmentCommand::Stop {
+                by_tenant: true,
+                reason: "done early".into()
+            }),
+            Why::new("assessment_stopped_by_tenant").with("note", "done early")
+        );
+        assert_eq!(
+            why(AssessmentCommand::Stop {
+                by_tenant: false,
+                reason: "hurts others".into()
+            }),
+            Why::new("assessment_stopped_by_operator").with("note", "hurts others")
+        );
+        let expired = decide(&s.next, &AssessmentCommand::WindowEnded, d.window_end).unwrap();
+        assert_eq!(expired.why, Why::new("assessment_expired_unapproved"));
+        let p = start(&decl(AssessmentKind::PhishingTest, None).unwrap());
+        assert_eq!(p.why, Why::new("assessment_declared"));
+        let e = decide(&p.next, &AssessmentCommand::WindowEnded, d.window_end).unwrap();
+        assert_eq!(e.why, Why::new("assessment_awaiting_disclosure"));
+        let remind = AssessmentCommand::ReminderDue { every_ms: 60_000 };
+        let r = decide(&e.next, &remind, d.window_end).unwrap();
+        assert_eq!(r.why, Why::new("assessment_reminded").with("n", "1"));
+        let text = AssessmentCommand::ConfirmDisclosure {
+            text: "told".into(),
+        };
+        let c = decide(&r.next, &text, d.window_end).unwrap();
+        assert_eq!(c.why, Why::new("assessment_disclosed"));
+        let scan = start(&decl(AssessmentKind::VulnerabilityScan, None).unwrap());
+        let ended = decide(&scan.next, &AssessmentCommand::WindowEnded, d.window_end).unwrap();
+        assert_eq!(ended.why, Why::new("assessment_window_ended"));
     }
 
     /// ASMT-2: inside the window, peaks and sources is inside; each limit is named.

@@ -353,6 +353,9 @@ crate::codes! {
         /// ASMT-5: the phishing test is over; confirm that the users were told (a reminder
         /// until the tenant does).
         AssessmentDisclosureDue = "assessment.disclosure_due",
+        /// INT-6: a report says a service of the tenant's is exposed or vulnerable (an open
+        /// resolver): told, nothing penalised, no case (written by the mail intake).
+        ReportAdvisory = "report.advisory",
     }
 }
 

@@ -24,8 +24,12 @@ pub enum Source {
     Regulator,
     /// Created by an operator.
     Operator,
-    /// An X-ARF report.
+    /// An X-ARF report posted without a token, as reports stored before sources and formats
+    /// were apart say; such a report is now `public` with `format: xarf`.
     Xarf,
+    /// An e-mail to the abuse desk, handed in by the MTA (the pipe command or the SMTP
+    /// listener); its format (ARF, X-ARF, ...) is the report's `format`.
+    Mail,
 }
 
 impl Source {
@@ -37,6 +41,7 @@ impl Source {
             Source::Regulator => "regulator",
             Source::Operator => "operator",
             Source::Xarf => "xarf",
+            Source::Mail => "mail",
         }
     }
 
@@ -48,13 +53,14 @@ impl Source {
             Source::Regulator,
             Source::Operator,
             Source::Xarf,
+            Source::Mail,
         ]
         .into_iter()
         .find(|s| s.code() == code)
         .ok_or_else(|| {
             InvalidInput::new(
                 "source",
-                "is not one of public, detector, regulator, operator, xarf",
+                "is not one of public, detector, regulator, operator, xarf, mail",
             )
         })
     }

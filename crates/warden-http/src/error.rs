@@ -32,6 +32,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "The body is not valid JSON of the expected shape; details name the place.",
     ),
     (
+        "unsupported_media_type",
+        415,
+        "The body's Content-Type is not the one the route reads; details.supported names it, and a raw e-mail goes to /api/reports/mail.",
+    ),
+    (
         "invalid_field",
         422,
         "A field is missing or invalid; details.field names it. Nothing was changed.",
@@ -40,6 +45,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "invalid_xarf",
         422,
         "An X-ARF report failed validation; details.field and details.reason say why. Nothing was stored.",
+    ),
+    (
+        "invalid_mail",
+        422,
+        "An e-mail report was refused: details.part names the MIME part, details.field the field, details.reason why. Nothing of the message was stored; fix it and send it again.",
     ),
     (
         "conflict",
@@ -240,6 +250,11 @@ impl From<AppError> for ApiError {
                 "invalid_xarf",
                 e.to_string(),
                 json!({ "field": x.field, "reason": x.code }),
+            ),
+            AppError::Mail(ref m) => ApiError::new(
+                "invalid_mail",
+                e.to_string(),
+                json!({ "part": m.part, "field": m.field, "reason": m.code }),
             ),
             AppError::Conflict(m) => ApiError::new("conflict", m, json!({})),
             AppError::Refused { code, message } => {

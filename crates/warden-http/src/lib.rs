@@ -80,8 +80,8 @@ async fn authorize(
         .as_ref()
         .map(MatchedPath::as_str)
         .unwrap_or_default();
-    let allowed = routes::find(req.method().as_str(), path)
-        .is_some_and(|r| r.access.contains(&who.role_code()));
+    let route = routes::find(req.method().as_str(), path);
+    let allowed = route.is_some_and(|r| r.access.contains(&who.role_code()));
     if !allowed {
         let e = if matches!(who, Principal::Anonymous { .. }) {
             ApiError::new(
@@ -102,9 +102,43 @@ async fn authorize(
         };
         return finish(&app, e.into_response());
     }
+    if let Some(e) = route.and_then(|r| unsupported_media(r, &req)) {
+        return finish(&app, e.into_response());
+    }
     req.extensions_mut().insert(who);
     let resp = next.run(req).await;
     finish(&app, resp)
+}
+
+/// 415 when a body comes with a `Content-Type` the route does not read, naming the one it does
+/// (a body without one is read as the route's own type). A raw e-mail posted to a JSON route
+/// is pointed at the mail door.
+fn unsupported_media(route: &routes::Route, req: &Request) -> Option<ApiError> {
+    let body = route.body?;
+    let sent = req.headers().get(header::CONTENT_TYPE)?;
+    let sent = sent.to_str().unwrap_or("(not text)");
+    let essence = sent
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if routes::media_accepts(body.media, &essence) {
+        return None;
+    }
+    let hint = if essence == "message/rfc822" && body.media != "message/rfc822" {
+        "; to file a raw e-mail, POST it to /api/reports/mail"
+    } else {
+        ""
+    };
+    Some(ApiError::new(
+        "unsupported_media_type",
+        format!(
+            "{} {} takes a body of Content-Type {}, not {sent}{hint}",
+            route.method, route.path, body.media
+        ),
+        json!({ "supported": [body.media], "sent": essence }),
+    ))
 }
 
 /// The client's address: the peer, or — when the peer is a trusted proxy — the last address in

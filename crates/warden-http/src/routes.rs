@@ -253,6 +253,16 @@ impl Route {
         self
     }
 
+    /// A raw body of `media` (an e-mail: `message/rfc822`), read by the handler.
+    pub const fn raw_body(mut self, media: &'static str) -> Route {
+        self.body = Some(Body {
+            media,
+            schema: None,
+            optional: false,
+        });
+        self
+    }
+
     /// A body of JSON lines, each an object of `line`'s schema.
     pub const fn ndjson_body(mut self, line: SchemaFn) -> Route {
         self.body = Some(Body {
@@ -310,6 +320,16 @@ pub fn find(method: &str, path: &str) -> Option<&'static Route> {
         .find(|r| r.method == method && r.path == path)
 }
 
+/// Whether a body sent as `essence` (a lower-case media type without parameters) is one a
+/// route documented as `media` reads: JSON routes also take `application/*+json`.
+pub fn media_accepts(media: &str, essence: &str) -> bool {
+    essence == media
+        || (media == "application/json"
+            && essence
+                .strip_prefix("application/")
+                .is_some_and(|sub| sub.ends_with("+json")))
+}
+
 /// The error statuses a route can answer, besides its successes: each is a real possibility of
 /// that route (a body can be malformed, an id can name nothing, a state can refuse).
 fn error_statuses(route: &Route) -> Vec<u16> {
@@ -323,7 +343,7 @@ fn error_statuses(route: &Route) -> Vec<u16> {
         s.push(404);
     }
     if let Some(b) = route.body {
-        s.extend([400, 413, 422]);
+        s.extend([400, 413, 415, 422]);
         if b.media == "application/x-ndjson" {
             s.retain(|c| *c != 422);
             s.push(422);
@@ -356,6 +376,9 @@ fn reason(status: u16) -> &'static str {
         404 => "No such object, or not one the caller may see.",
         409 => "The current state, or the policy, does not allow it; the code names the rule.",
         413 => "The body is too large.",
+        415 => {
+            "The body's Content-Type is not the one this route reads; details.supported names it. Nothing was changed."
+        }
         422 => "A field or parameter is invalid; details.field names it. Nothing was changed.",
         429 => "Too many anonymous reports from this address.",
         500 => "An unexpected error; logged under details.error_id.",

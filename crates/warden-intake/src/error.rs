@@ -32,25 +32,28 @@ pub enum MailError {
         /// Human-readable explanation.
         message: String,
     },
-    /// A report part (ARF or X-ARF) is invalid.
+    /// A report part (ARF, X-ARF, IODEF, a CSV) is invalid.
     #[error("{at}: {message}")]
     Report {
         /// The format the part was read as.
         format: Format,
-        /// Where: `part 2 (message/feedback-report)`, `body` for a bare JSON document.
+        /// Where: `part 2 (message/feedback-report)`, `body` for a bare document, `part 3
+        /// (application/zip) entry `x.csv`` for a file in an archive.
         at: String,
-        /// The offending field: `Feedback-Type`, `Source-IP`, `protocol`, `Report.SourceIp`
-        /// (`$` for the whole document).
+        /// The offending field: `Feedback-Type`, `Source-IP`, `protocol`, `Report.SourceIp`,
+        /// `Incident[1].EventData[1].Flow[1].System[1].Node[1].Address[1]`, `row 17.ip` (`$` for
+        /// the whole document).
         field: String,
         /// Stable reason: `missing_field`, `invalid_field`, `duplicate_field`, `invalid_json`,
-        /// `unsupported_version`, `unknown_type`, `no_target`, `too_large`, or one of
-        /// [`warden_domain::xarf::XarfError::code`]'s.
+        /// `invalid_xml`, `dtd_refused`, `invalid_csv`, `unsupported_version`, `unknown_type`,
+        /// `no_target`, `too_large`, or one of [`warden_domain::xarf::XarfError::code`]'s.
         code: &'static str,
         /// Human-readable explanation, naming the field.
         message: String,
     },
-    /// The message is well-formed but carries no report: no `message/feedback-report` part, no
-    /// X-ARF JSON part and no attached message.
+    /// The message is well-formed but carries no report: no structured report (ARF, X-ARF,
+    /// IODEF, Shadowserver CSV), no attached message, and no free-form text naming a target
+    /// with a recognised reporter or a keyword.
     #[error("no abuse report found: {0}")]
     NoReport(String),
 }
@@ -67,6 +70,9 @@ pub enum MimeFault {
     BadEncoding,
     /// Not an RFC 5322 message at all (no header fields).
     NotAMessage,
+    /// A gzip or zip attachment that cannot be read: not gzip or zip after all, cut, an
+    /// encrypted entry, or a compression method other than stored and deflate.
+    BadArchive,
 }
 
 impl MailError {
@@ -79,6 +85,7 @@ impl MailError {
                 MimeFault::WrongBoundary => "wrong_boundary",
                 MimeFault::BadEncoding => "bad_encoding",
                 MimeFault::NotAMessage => "not_a_message",
+                MimeFault::BadArchive => "bad_archive",
             },
             MailError::Report { code, .. } => code,
             MailError::NoReport(_) => "no_report",

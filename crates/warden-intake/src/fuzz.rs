@@ -1,17 +1,24 @@
 //! A bounded mutation fuzzer on stable Rust (no nightly `cargo fuzz`), as `warden_flow::fuzz`:
-//! messages of a corpus (the hand-written ones in `corpus/`, plus any the caller adds, e.g. the
-//! sisimai feedback-loop mails) are mutated — bytes overwritten, bits flipped, cuts and
-//! insertions, and, since MIME is text, line-level ones: lines dropped, doubled or swapped,
-//! boundaries broken, encodings and encoded words injected, the message wrapped in more
-//! multipart layers than the depth bound — and fed through every parser: [`parse_message`],
-//! [`parse_xarf`] and the MIME reader with small bounds. Deterministic from its seed, so a
-//! failure replays. Besides "no panic", each result is checked against the bounds: a parsed
-//! message has at least one report, no more than `max_reports`, each with a target and no more
-//! than `max_targets`, and evidence whose SHA-256 is its bytes'.
+//! messages and documents of a corpus (the hand-written ones in `corpus/`: ARF, X-ARF, IODEF
+//! XML and JSON, Shadowserver CSV, free-form complaints, gzip and zip attachments and bare
+//! archives; plus any the caller adds, e.g. the sisimai feedback-loop mails) are mutated —
+//! bytes overwritten, bits flipped, cuts and insertions, and, since MIME, XML and CSV are text,
+//! line-level ones: lines dropped, doubled or swapped, boundaries broken, encodings, encoded
+//! words, DTDs, entities, quotes and defanged addresses injected, the message wrapped in more
+//! multipart layers than the depth bound — and fed through every parser: [`parse_message`]
+//! (so the MIME reader, ARF, X-ARF, IODEF, Shadowserver, the archives and the free-form
+//! reader), [`parse_xarf`], [`parse_document`] (with a content type or file name that takes
+//! turns: XML, JSON, two Shadowserver names, CSV, zip, gzip, none), the free-form candidate
+//! scanner, and the MIME reader with small bounds. One input in four runs with small bounds,
+//! so every limit is hit. Deterministic from its seed, so a failure replays. Besides "no
+//! panic", each result is checked against the bounds: at least one report, no more than
+//! `max_reports` besides CSV rows and no more than `max_csv_rows` of those, each with a target
+//! and no more than `max_targets` (`max_candidates` for IODEF and free-form), and evidence
+//! whose SHA-256 is its bytes'.
 
 use std::collections::BTreeMap;
 
-use crate::{Limits, MailError, parse_message, parse_xarf};
+use crate::{Format, Limits, MailError, ParsedReport, parse_document, parse_message, parse_xarf};
 
 /// The hand-written corpus: (name, bytes).
 pub const CORPUS: &[(&str, &[u8])] = &[
@@ -24,6 +31,41 @@ pub const CORPUS: &[(&str, &[u8])] = &[
         "xarf-v4-bare",
         include_bytes!("../corpus/xarf-v4-bare.json"),
     ),
+    ("iodef-v1", include_bytes!("../corpus/iodef-v1.xml")),
+    ("iodef-v2", include_bytes!("../corpus/iodef-v2.eml")),
+    ("iodef-json", include_bytes!("../corpus/iodef-json.json")),
+    (
+        "shadowserver-scan",
+        include_bytes!("../corpus/2026-11-30-scan_dns-example-asn.csv"),
+    ),
+    (
+        "shadowserver-event",
+        include_bytes!("../corpus/shadowserver.eml"),
+    ),
+    ("free-form-spamcop", include_bytes!("../corpus/spamcop.eml")),
+    (
+        "free-form-defanged",
+        include_bytes!("../corpus/defanged.eml"),
+    ),
+    ("free-form-gzip", include_bytes!("../corpus/gzip-log.eml")),
+    (
+        "free-form-zip",
+        include_bytes!("../corpus/zip-evidence.eml"),
+    ),
+    ("zip", include_bytes!("../corpus/reports.zip")),
+    ("gzip", include_bytes!("../corpus/report.csv.gz")),
+];
+
+/// The hints [`parse_document`] gets, in turn.
+const HINTS: &[&str] = &[
+    "application/xml",
+    "application/json",
+    "2026-11-30-scan_dns-example-asn.csv",
+    "2026-11-30-event4_sinkhole-example-geo.csv",
+    "text/csv",
+    "reports.zip",
+    "report.csv.gz",
+    "",
 ];
 
 /// xorshift64*: small, fast, deterministic.
@@ -54,6 +96,31 @@ const TOKENS: &[&[u8]] = &[
     b"[[[[[[[[",
     b"\xff\xfe\x00",
     b" \t",
+    b"<!DOCTYPE d [<!ENTITY a \"aaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]>",
+    b"<!ENTITY x SYSTEM \"file:///etc/passwd\">",
+    b"&a;",
+    b"&#x41;",
+    b"&amp;",
+    b"<![CDATA[",
+    b"<Incident purpose=\"reporting\">",
+    b"</Incident>",
+    b"<Address category=\"ipv4-net\">192.0.2.0/24</Address>",
+    b"<Address category=\"ipv6-addr\">2001:db8::1</Address>",
+    b"<Node><NodeName>x.example</NodeName></Node>",
+    b"xmlns=\"urn:ietf:params:xml:ns:iodef-2.0\"",
+    b"{\"Incident\": [{\"purpose\": \"watch\"}], \"version\": \"2.0\"}",
+    b"\"timestamp\",\"ip\",\"port\"\r\n",
+    b"\"\"",
+    b"\",",
+    b",,,,",
+    b"hxxp://",
+    b"192.0.2[.]1",
+    b"2001:db8::",
+    b"PK\x03\x04",
+    b"\x1f\x8b\x08\x00",
+    b"Subject: [SpamCop (http://x.example/) id:1]\r\n",
+    b"Content-Type: application/zip; name=\"a.zip\"\r\n",
+    b"Content-Type: text/csv; name=\"2026-11-30-scan_ntp-x.csv\"\r\n",
 ];
 
 impl Mutator {
@@ -186,6 +253,10 @@ pub struct FuzzReport {
     pub parsed: u64,
     /// Reports they carried.
     pub reports: u64,
+    /// Bare documents ([`parse_document`]) that parsed into reports.
+    pub documents: u64,
+    /// Reports of messages and documents by [`Format::code`]: which parsers were reached.
+    pub formats: BTreeMap<&'static str, u64>,
     /// Refusals by [`MailError::code`].
     pub errors: BTreeMap<&'static str, u64>,
     /// Broken invariants (a parse result out of its bounds), with the input's number; empty
@@ -211,6 +282,13 @@ pub fn run(
         max_headers: 24,
         max_reports: 2,
         max_targets: 3,
+        max_candidates: 5,
+        max_xml_depth: 6,
+        max_xml_elements: 40,
+        max_csv_rows: 3,
+        max_csv_field_bytes: 64,
+        max_decompressed_bytes: 8 * 1024,
+        max_archive_entries: 2,
     };
     let mut m = Mutator::new(seed);
     let mut report = FuzzReport {
@@ -232,7 +310,10 @@ pub fn run(
             Ok(mail) => {
                 report.parsed += 1;
                 report.reports += mail.reports.len() as u64;
-                if let Some(v) = check(&mail, l) {
+                tally(&mut report, &mail.reports);
+                if mail.parts > l.max_parts {
+                    report.violations.push((i, format!("{} parts", mail.parts)));
+                } else if let Some(v) = check(&mail.reports, l) {
                     report.violations.push((i, v));
                 }
             }
@@ -241,9 +322,36 @@ pub fn run(
         if let Err(e) = parse_xarf(&input, l) {
             count(&mut report, &e);
         }
+        let hint = HINTS
+            .get(usize::try_from(i).unwrap_or(0) % HINTS.len())
+            .copied()
+            .unwrap_or("");
+        match parse_document(&input, hint, l) {
+            Ok(doc) => {
+                report.documents += 1;
+                tally(&mut report, &doc.reports);
+                if let Some(v) = check(&doc.reports, l) {
+                    report.violations.push((i, format!("document: {v}")));
+                }
+            }
+            Err(e) => count(&mut report, &e),
+        }
+        let text =
+            String::from_utf8_lossy(input.get(..input.len().min(64 * 1024)).unwrap_or_default());
+        if crate::freeform::candidates(&text, l.max_candidates).len() > l.max_candidates {
+            report
+                .violations
+                .push((i, "more free-form candidates than the cap".into()));
+        }
         let _ = crate::mime::parse(&input, &small);
     }
     report
+}
+
+fn tally(report: &mut FuzzReport, reports: &[ParsedReport]) {
+    for r in reports {
+        *report.formats.entry(r.format.code()).or_default() += 1;
+    }
 }
 
 fn count(report: &mut FuzzReport, e: &MailError) {
@@ -251,22 +359,32 @@ fn count(report: &mut FuzzReport, e: &MailError) {
     debug_assert!(!e.to_string().is_empty());
 }
 
-/// The bounds a parsed message must keep.
-fn check(mail: &crate::ParsedMail, l: &Limits) -> Option<String> {
-    if mail.reports.is_empty() || mail.reports.len() > l.max_reports {
-        return Some(format!("{} reports", mail.reports.len()));
+/// The bounds the reports of a message or a document must keep.
+fn check(reports: &[ParsedReport], l: &Limits) -> Option<String> {
+    let rows = reports
+        .iter()
+        .filter(|r| r.format == Format::Shadowserver)
+        .count();
+    let others = reports.len() - rows;
+    if reports.is_empty() || others > l.max_reports || rows > l.max_csv_rows {
+        return Some(format!("{others} reports and {rows} CSV rows"));
     }
-    if mail.parts > l.max_parts {
-        return Some(format!("{} parts", mail.parts));
-    }
-    for r in &mail.reports {
-        if r.targets.is_empty() || r.targets.len() > l.max_targets {
-            return Some(format!("{} targets", r.targets.len()));
+    for r in reports {
+        let max = match r.format {
+            Format::Iodef | Format::FreeForm => l.max_candidates,
+            _ => l.max_targets,
+        };
+        if r.targets.is_empty() || r.targets.len() > max {
+            return Some(format!("{} {} targets", r.targets.len(), r.format.code()));
         }
         if warden_domain::sha256_hex(&r.raw.bytes) != r.raw.sha256 {
             return Some("evidence digest mismatch".into());
         }
-        if r.raw.bytes.len() > l.max_part_bytes.max(l.max_message_bytes) {
+        let bound = l
+            .max_part_bytes
+            .max(l.max_message_bytes)
+            .max(l.max_decompressed_bytes);
+        if r.raw.bytes.len() > bound {
             return Some("evidence over the bound".into());
         }
         if r.evidence_text.len() > warden_domain::report::MAX_EVIDENCE_BYTES {

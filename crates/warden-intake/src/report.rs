@@ -16,6 +16,12 @@ pub enum Format {
     XarfV3,
     /// X-ARF v4 JSON (xarf-spec 4.x).
     XarfV4,
+    /// IODEF: v1 (RFC 5070) or v2 (RFC 7970) XML, or v2's JSON binding (RFC 8727).
+    Iodef,
+    /// A row of a Shadowserver CSV report.
+    Shadowserver,
+    /// A free-form complaint: text whose addresses, URLs and domains are the candidates.
+    FreeForm,
 }
 
 impl Format {
@@ -25,6 +31,9 @@ impl Format {
             Format::Arf => "arf",
             Format::XarfV3 => "xarf_v3",
             Format::XarfV4 => "xarf_v4",
+            Format::Iodef => "iodef",
+            Format::Shadowserver => "shadowserver",
+            Format::FreeForm => "free_form",
         }
     }
 }
@@ -92,7 +101,8 @@ pub struct ParsedReport {
     /// Who reported it.
     pub reporter: Reporter,
     /// What it is about, most specific first (a URL before its host's IP), deduplicated, at most
-    /// [`crate::Limits::max_targets`]; never empty.
+    /// [`crate::Limits::max_targets`] ([`crate::Limits::max_candidates`] for IODEF and
+    /// free-form reports, which are lists the caller filters to what it hosts); never empty.
     pub targets: Vec<Target>,
     /// The taxonomy category the report's type maps to.
     pub category: Category,
@@ -107,7 +117,8 @@ pub struct ParsedReport {
     /// Human-readable text for the case (the ARF's first text part, the X-ARF description),
     /// at most [`warden_domain::report::MAX_EVIDENCE_BYTES`], cut at a character with `…`.
     pub evidence_text: String,
-    /// The part that carried the report (the `message/feedback-report`, the JSON).
+    /// The part that carried the report (the `message/feedback-report`, the JSON, the IODEF
+    /// document; for a CSV row, the header and that row; for a free-form report, the message).
     pub raw: RawPart,
     /// The reported message itself, when the report came with it (ARF's third part): the
     /// violating content (INT-3).
@@ -141,6 +152,126 @@ pub enum Details {
         /// `confidence`, if given (0..=1).
         confidence: Option<f64>,
     },
+    /// IODEF.
+    Iodef(IodefDetails),
+    /// A Shadowserver CSV row.
+    Shadowserver(ShadowserverDetails),
+    /// A free-form complaint.
+    FreeForm(FreeFormDetails),
+}
+
+/// Which IODEF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IodefVersion {
+    /// RFC 5070, `urn:ietf:params:xml:ns:iodef-1.0`, `version="1.00"`.
+    V1,
+    /// RFC 7970, `urn:ietf:params:xml:ns:iodef-2.0`, `version="2.00"`.
+    V2,
+}
+
+/// How an IODEF document was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IodefBinding {
+    /// XML (RFC 5070, RFC 7970).
+    Xml,
+    /// JSON (RFC 8727).
+    Json,
+}
+
+/// What an IODEF incident says beyond the common fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IodefDetails {
+    /// v1 or v2.
+    pub version: IodefVersion,
+    /// XML or JSON.
+    pub binding: IodefBinding,
+    /// `IncidentID`'s text.
+    pub incident_id: String,
+    /// `IncidentID`'s `name` (the CSIRT's domain, as a rule).
+    pub incident_id_name: Option<String>,
+    /// `Incident`'s `purpose` (`reporting`, `mitigation`, `watch`...).
+    pub purpose: String,
+    /// The impacts of its assessments, as `Impact:recon` (v1), `SystemImpact:takeover-system`,
+    /// `BusinessImpact:breach-proprietary` (v2) and `IncidentCategory:phishing`.
+    pub impacts: Vec<String>,
+    /// Why the category is what it is: `Impact type recon`, `keyword phishing`...
+    pub category_reason: String,
+    /// Networks of the reported systems (`ipv4-net`, `ipv6-net` wider than one address): kept,
+    /// not targets (a target is one address).
+    pub networks: Vec<ipnet::IpNet>,
+    /// Nodes of the `target` systems: the victims, kept, not targets.
+    pub victims: Vec<Target>,
+    /// `DetectTime`.
+    pub detect_time: Option<Timestamp>,
+    /// `StartTime`.
+    pub start_time: Option<Timestamp>,
+    /// `EndTime`.
+    pub end_time: Option<Timestamp>,
+    /// `ReportTime`.
+    pub report_time: Option<Timestamp>,
+    /// `GenerationTime` (v2).
+    pub generation_time: Option<Timestamp>,
+}
+
+/// What a Shadowserver row says beyond the common fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadowserverDetails {
+    /// The report type: `scan_dns`, `event4_sinkhole`... (see [`crate::shadowserver`]).
+    pub report_type: String,
+    /// Where the type came from: the file name or the header row.
+    pub type_from: TypeSource,
+    /// The row number, the header being row 1.
+    pub row: usize,
+    /// SHA-256 of the whole CSV, lower-case hex.
+    pub document_sha256: String,
+    /// `tag`.
+    pub tag: Option<String>,
+    /// `protocol`.
+    pub protocol: Option<String>,
+    /// `port` (`src_port` for events).
+    pub port: Option<u16>,
+    /// `asn` (`src_asn`).
+    pub asn: Option<u32>,
+    /// `geo` (`src_geo`).
+    pub geo: Option<String>,
+    /// `infection` of an event report.
+    pub infection: Option<String>,
+}
+
+/// Where a Shadowserver report type was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeSource {
+    /// The file name (`2026-11-30-scan_dns-asn-region.csv`).
+    FileName,
+    /// The header row's columns (no Shadowserver file name).
+    Header,
+}
+
+/// How far a reporter is trusted (INT-6): a hint for the caller, which keeps its own reporter
+/// list and must check the sender (DKIM, DMARC) before believing a domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustHint {
+    /// Its reports may confirm a case.
+    Trusted,
+    /// Its reports wait in triage.
+    Normal,
+    /// Kept, never opening a case.
+    Muted,
+}
+
+/// What a free-form report says beyond the common fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreeFormDetails {
+    /// The [`crate::freeform::ReporterRule`] that recognised the sender, by name.
+    pub rule: Option<String>,
+    /// The rule's trust hint.
+    pub trust: Option<TrustHint>,
+    /// The keyword that chose the category (when the rule did not), as listed in
+    /// [`crate::freeform::KEYWORDS`].
+    pub keyword: Option<String>,
+    /// The parts whose text was searched: `subject`, `part 1 (text/plain)`, `part 2
+    /// (application/zip) entry `log.txt``.
+    pub sources: Vec<String>,
 }
 
 /// ARF's `Feedback-Type` (RFC 5965 §7.3 registry, RFC 6591, and draft types still sent).

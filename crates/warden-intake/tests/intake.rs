@@ -19,6 +19,13 @@ use warden_intake::{
     SourceIpOrigin, parse_message, parse_xarf,
 };
 
+#[path = "intake/freeform.rs"]
+mod freeform;
+#[path = "intake/iodef.rs"]
+mod iodef;
+#[path = "intake/shadowserver.rs"]
+mod shadowserver;
+
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/data")
@@ -1151,6 +1158,52 @@ fn the_fuzzer_over_the_corpus_finds_no_panic_and_no_broken_bound() {
         warden_intake::fuzz::run(&small, 500, 3, |_, _| {}),
         "deterministic from the seed"
     );
+}
+
+/// A few thousand inputs of each family of the corpus, each through every parser: each family
+/// reaches its own parser (its format shows among the reports) and no result leaves its bounds.
+#[test]
+fn the_fuzzer_reaches_every_parser_from_each_family_of_seeds() {
+    let families: &[(&str, &[&str], &str)] = &[
+        ("arf", &["arf-encoded", "nested-fraud", "forwarded"], "arf"),
+        ("xarf", &["xarf-v4", "xarf-v3", "xarf-v4-bare"], "xarf_v4"),
+        ("iodef", &["iodef-v1", "iodef-v2", "iodef-json"], "iodef"),
+        (
+            "shadowserver",
+            &["shadowserver-scan", "shadowserver-event", "gzip"],
+            "shadowserver",
+        ),
+        (
+            "free-form",
+            &[
+                "free-form-spamcop",
+                "free-form-defanged",
+                "free-form-gzip",
+                "free-form-zip",
+            ],
+            "free_form",
+        ),
+        ("zip", &["zip"], "iodef"),
+    ];
+    for (family, names, format) in families {
+        let corpus: Vec<&[u8]> = warden_intake::fuzz::CORPUS
+            .iter()
+            .filter(|(n, _)| names.contains(n))
+            .map(|(_, b)| *b)
+            .collect();
+        assert_eq!(corpus.len(), names.len(), "{family}");
+        let report = warden_intake::fuzz::run(&corpus, 2_000, 11, |_, _| {});
+        assert!(
+            report.violations.is_empty(),
+            "{family}: {:?}",
+            report.violations
+        );
+        assert!(
+            report.formats.get(format).copied().unwrap_or(0) > 50,
+            "{family}: {report:?}"
+        );
+        assert!(report.errors.len() >= 3, "{family}: {report:?}");
+    }
 }
 
 #[test]

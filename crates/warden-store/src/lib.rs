@@ -22,6 +22,7 @@ pub mod ddos;
 pub mod enforcement;
 pub mod jobs;
 pub mod lifecycle;
+pub mod mail;
 pub mod metrics;
 pub mod outbound;
 pub mod reports;
@@ -283,6 +284,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "vulnerability_reports",
         sqlite: include_str!("../migrations/sqlite/0014_vulnerability_reports.sql"),
         postgres: include_str!("../migrations/postgres/0014_vulnerability_reports.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "mail_intake",
+        sqlite: include_str!("../migrations/sqlite/0015_mail_intake.sql"),
+        postgres: include_str!("../migrations/postgres/0015_mail_intake.sql"),
     },
 ];
 

@@ -62,6 +62,175 @@ pub struct Config {
     /// `approval_sla_hours` (working hours, default 8), `reminder_hours` (default 24) and
     /// `disclosure_due_hours` (default 72).
     pub assessments: warden_app::assessments::AssessmentSettings,
+    /// The abuse desk's mail (INT-2, INT-6): `max_message_bytes` (default 10 MiB),
+    /// `max_reports` per message (default 10,000) and `[[mail.reporters]]` (`name`, `domains`,
+    /// `trust` = trusted | normal | muted). Reference: docs/intake-mail.md.
+    pub mail: warden_app::mail::MailSettings,
+    /// The abuse desk's SMTP listener inside `warden serve` (INT-2): absent `listen` = none.
+    /// Reference: docs/intake-mail.md, "The SMTP listener".
+    pub smtp: Smtp,
+}
+
+/// `[smtp]`: the SMTP listener of the abuse desk inside `warden serve` (INT-2), for an MTA that
+/// relays `abuse@` to Warden. Without `listen` there is none. Plain SMTP without STARTTLS or
+/// AUTH: a loopback or private-network relay's door, never a public MX. Reference:
+/// docs/intake-mail.md, "The SMTP listener".
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// The TCP address to listen on, e.g. `127.0.0.1:2525`. Default: none (no listener).
+    pub listen: Option<String>,
+    /// The name in the greeting and the EHLO reply. Default: the host name.
+    pub hostname: Option<String>,
+    /// Sessions at once (1..=10000); one more is answered 421 4.7.0 and closed. Default 32.
+    pub max_connections: usize,
+    /// Recipients accepted per message (1..=1000); each one more is answered 452 4.5.3, and
+    /// the relay sends the message again for those later. Default 16.
+    pub max_recipients: usize,
+    /// The largest message, bytes (1024..=`[mail] max_message_bytes`), advertised as `SIZE`.
+    /// Default: `[mail] max_message_bytes`.
+    pub max_message_bytes: Option<usize>,
+    /// How long the listener waits for the client's next line (or for it to read a reply),
+    /// seconds (1..=3600). Default 60.
+    pub idle_timeout_secs: u64,
+    /// How long a whole session may last, seconds (1..=86400). Default 600.
+    pub session_timeout_secs: u64,
+    /// The recipients accepted: addresses (`abuse@provider.example`) and domains
+    /// (`abuse.provider.example`: any address at it), compared without regard to case; any
+    /// other recipient is answered 550 5.1.1. Default: none given = every recipient.
+    pub accept_recipients: Option<Vec<String>>,
+    /// The clients that may connect, by address (an IP or a CIDR); any other is answered
+    /// 554 5.7.1 and closed. Default loopback only, `["127.0.0.0/8", "::1/128"]`: a listener
+    /// open to the internet must be an explicit choice.
+    pub allowed_clients: Vec<String>,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            listen: None,
+            hostname: None,
+            max_connections: 32,
+            max_recipients: 16,
+            max_message_bytes: None,
+            idle_timeout_secs: 60,
+            session_timeout_secs: 600,
+            accept_recipients: None,
+            allowed_clients: vec!["127.0.0.0/8".into(), "::1/128".into()],
+        }
+    }
+}
+
+impl Smtp {
+    /// The listener's settings, checked (the error names the field); `None` without `listen`.
+    /// Every field given is checked with or without `listen`.
+    pub fn settings(
+        &self,
+        mail: &warden_app::mail::MailSettings,
+    ) -> anyhow::Result<Option<crate::smtp::SmtpSettings>> {
+        let listen = self
+            .listen
+            .as_ref()
+            .map(|l| {
+                l.parse::<std::net::SocketAddr>()
+                    .with_context(|| format!("smtp.listen {l:?} is not host:port"))
+            })
+            .transpose()?;
+        if !(1..=10_000).contains(&self.max_connections) {
+            bail!("smtp.max_connections must be between 1 and 10000");
+        }
+        if !(1..=1000).contains(&self.max_recipients) {
+            bail!("smtp.max_recipients must be between 1 and 1000");
+        }
+        let max_message_bytes = self.max_message_bytes.unwrap_or(mail.max_message_bytes);
+        if !(1024..=mail.max_message_bytes).contains(&max_message_bytes) {
+            bail!(
+                "smtp.max_message_bytes must be between 1024 and mail.max_message_bytes ({}): the parser refuses anything larger",
+                mail.max_message_bytes
+            );
+        }
+        if !(1..=3600).contains(&self.idle_timeout_secs) {
+            bail!("smtp.idle_timeout_secs must be between 1 and 3600");
+        }
+        if !(1..=86_400).contains(&self.session_timeout_secs) {
+            bail!("smtp.session_timeout_secs must be between 1 and 86400");
+        }
+        let accept_recipients = match &self.accept_recipients {
+            None => None,
+            Some(list) if list.is_empty() => bail!(
+                "smtp.accept_recipients must name at least one address or domain (leave it out to accept every recipient)"
+            ),
+            Some(list) => Some(
+                list.iter()
+                    .enumerate()
+                    .map(|(n, r)| {
+                        crate::smtp::Accept::parse(r).with_context(|| {
+                            format!(
+                                "smtp.accept_recipients[{n}] {r:?} is not an address (local@domain) or a domain"
+                            )
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            ),
+        };
+        if self.allowed_clients.is_empty() {
+            bail!(
+                "smtp.allowed_clients must name at least one client address or network (default: loopback)"
+            );
+        }
+        let allowed_clients = self
+            .allowed_clients
+            .iter()
+            .enumerate()
+            .map(|(n, a)| {
+                parse_net(a).with_context(|| {
+                    format!(
+                        "smtp.allowed_clients[{n}] {a:?} is not an IP address or a CIDR network"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if let Some(h) = &self.hostname {
+            check_hostname(h)?;
+        }
+        let Some(listen) = listen else {
+            return Ok(None);
+        };
+        let hostname = match &self.hostname {
+            Some(h) => h.clone(),
+            None => {
+                let h = crate::flows::hostname();
+                check_hostname(&h)?;
+                h
+            }
+        };
+        Ok(Some(crate::smtp::SmtpSettings {
+            listen,
+            hostname,
+            max_connections: self.max_connections,
+            max_recipients: self.max_recipients,
+            max_message_bytes,
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+            session_timeout: std::time::Duration::from_secs(self.session_timeout_secs),
+            accept_recipients,
+            allowed_clients,
+        }))
+    }
+}
+
+/// The greeting's name: 1 to 255 of a-z, A-Z, 0-9, `.`, `-`, `_` (or an address literal's
+/// `[`, `]`, `:`), nothing that could break the reply line.
+fn check_hostname(h: &str) -> anyhow::Result<()> {
+    let ok = !h.is_empty()
+        && h.len() <= 255
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-[]:".contains(&b));
+    if !ok {
+        bail!(
+            "smtp.hostname {h:?} must be 1 to 255 of a-z, A-Z, 0-9, '.', '-' and '_' (set it when the host name is not)"
+        );
+    }
+    Ok(())
 }
 
 /// `[flows]`: the UDP flow collector inside `warden serve` (DDOS-2). Without `listen` there is
@@ -783,6 +952,10 @@ impl Config {
         self.assessments
             .validate()
             .map_err(|e| anyhow::anyhow!("assessments.{}: {}", e.field, e.reason))?;
+        self.mail
+            .validate()
+            .map_err(|e| anyhow::anyhow!("mail.{}: {}", e.field, e.reason))?;
+        self.smtp.settings(&self.mail)?;
         if self.audit.retention_days < warden_store::audit::MIN_RETENTION_DAYS {
             bail!(
                 "audit.retention_days = {} is below the legal minimum of 180 days (AUD-3)",
@@ -1064,6 +1237,122 @@ mod tests {
         .unwrap();
         assert!(c.flows.settings().unwrap().is_some());
         assert!(c.redacted_toml().unwrap().contains("[flows]"));
+    }
+
+    /// INT-2: no SMTP listener unless `listen` is set; loopback clients only and the mail
+    /// section's size by default; every bad field refused naming it.
+    #[test]
+    fn smtp_is_off_by_default_and_bad_fields_are_named() {
+        let c = Config::default();
+        assert!(c.smtp.settings(&c.mail).unwrap().is_none());
+        let base = || {
+            let mut c = Config::default();
+            c.smtp.listen = Some("127.0.0.1:2525".into());
+            c.smtp.hostname = Some("abuse-desk.provider.example".into());
+            c
+        };
+        let c = base();
+        let s = c.smtp.settings(&c.mail).unwrap().unwrap();
+        assert_eq!(
+            (s.max_connections, s.max_recipients, s.max_message_bytes),
+            (32, 16, c.mail.max_message_bytes)
+        );
+        assert_eq!(
+            (s.idle_timeout.as_secs(), s.session_timeout.as_secs()),
+            (60, 600)
+        );
+        assert!(s.accept_recipients.is_none());
+        assert!(crate::smtp::client_allowed(
+            &s.allowed_clients,
+            "127.0.0.1".parse().unwrap()
+        ));
+        assert!(crate::smtp::client_allowed(
+            &s.allowed_clients,
+            "::1".parse().unwrap()
+        ));
+        assert!(!crate::smtp::client_allowed(
+            &s.allowed_clients,
+            "192.0.2.25".parse().unwrap()
+        ));
+        type Change = fn(&mut Config);
+        let cases: Vec<(Change, &str)> = vec![
+            (|c| c.smtp.listen = Some("2525".into()), "smtp.listen"),
+            (|c| c.smtp.hostname = Some("a b".into()), "smtp.hostname"),
+            (|c| c.smtp.max_connections = 0, "smtp.max_connections"),
+            (|c| c.smtp.max_recipients = 1001, "smtp.max_recipients"),
+            (
+                |c| c.smtp.max_message_bytes = Some(c.mail.max_message_bytes + 1),
+                "smtp.max_message_bytes",
+            ),
+            (
+                |c| c.smtp.max_message_bytes = Some(100),
+                "smtp.max_message_bytes",
+            ),
+            (|c| c.smtp.idle_timeout_secs = 0, "smtp.idle_timeout_secs"),
+            (
+                |c| c.smtp.session_timeout_secs = 100_000,
+                "smtp.session_timeout_secs",
+            ),
+            (
+                |c| c.smtp.accept_recipients = Some(Vec::new()),
+                "smtp.accept_recipients",
+            ),
+            (
+                |c| {
+                    c.smtp.accept_recipients =
+                        Some(vec!["abuse@provider.example".into(), "not a domain".into()])
+                },
+                "smtp.accept_recipients[1]",
+            ),
+            (|c| c.smtp.allowed_clients.clear(), "smtp.allowed_clients"),
+            (
+                |c| c.smtp.allowed_clients.push("relay.provider.example".into()),
+                "smtp.allowed_clients[2]",
+            ),
+        ];
+        for (change, field) in cases {
+            let mut c = base();
+            change(&mut c);
+            let e = format!("{:#}", c.validate().unwrap_err());
+            assert!(e.contains(field), "{field}: {e}");
+            // Checked with or without a listener, except what only a listener needs.
+            c.smtp.listen = None;
+            if field != "smtp.listen" {
+                assert!(c.validate().is_err(), "{field} without listen");
+            }
+        }
+        // The environment reaches it like every section; `warden config` shows it.
+        let c = Config::load(
+            None,
+            vec![
+                ("WARDEN_SMTP__LISTEN".into(), "127.0.0.1:0".into()),
+                ("WARDEN_SMTP__MAX_RECIPIENTS".into(), "2".into()),
+                (
+                    "WARDEN_SMTP__ACCEPT_RECIPIENTS".into(),
+                    "[\"abuse@provider.example\", \"abuse.provider.example\"]".into(),
+                ),
+                (
+                    "WARDEN_SMTP__ALLOWED_CLIENTS".into(),
+                    "[\"0.0.0.0/0\"]".into(),
+                ),
+            ]
+            .into_iter(),
+        )
+        .unwrap();
+        let s = c.smtp.settings(&c.mail).unwrap().unwrap();
+        assert_eq!(s.max_recipients, 2);
+        assert_eq!(s.accept_recipients.unwrap().len(), 2);
+        assert!(crate::smtp::client_allowed(
+            &s.allowed_clients,
+            "192.0.2.25".parse().unwrap()
+        ));
+        assert!(c.redacted_toml().unwrap().contains("[smtp]"));
+        let e = Config::load(
+            None,
+            vec![("WARDEN_SMTP__TLS".into(), "true".into())].into_iter(),
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("tls"), "{e:#}");
     }
 
     #[test]

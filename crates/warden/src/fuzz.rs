@@ -2,9 +2,12 @@
 //! default, deterministic from `--seed` so a failure replays. It prints what it fed and what the
 //! collector counted; a panic prints the packet (hex) and the packet number, and exits 1.
 //!
-//! `warden fuzz mail`: the same for the abuse-desk mail parsers (INT-2, `warden_intake::fuzz`):
-//! a million inputs by default over the built-in corpus and every file of each `--corpus`
-//! directory; a panic or a result outside its bounds exits 1 with the input.
+//! `warden fuzz mail`: the same for the abuse-desk parsers (INT-2, `warden_intake::fuzz`):
+//! a million inputs by default over the built-in corpus (ARF, X-ARF, IODEF XML and JSON,
+//! Shadowserver CSV, free-form mail, gzip and zip) and every file of each `--corpus`
+//! directory, each input through every parser (`parse_message`, `parse_xarf`,
+//! `parse_document`, the free-form scanner, the MIME reader); it prints the reports reached per
+//! format; a panic or a result outside its bounds exits 1 with the input.
 
 use std::cell::RefCell;
 use std::time::Instant;
@@ -108,7 +111,7 @@ pub fn mail(args: &MailArgs) -> anyhow::Result<u8> {
     }
     let corpus: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
     println!(
-        "fuzzing the mail parsers: {} inputs, seed {}, corpus of {} messages ({} built in)",
+        "fuzzing the mail and document parsers: {} inputs, seed {}, corpus of {} messages and documents ({} built in)",
         args.inputs,
         args.seed,
         corpus.len(),
@@ -133,10 +136,13 @@ pub fn mail(args: &MailArgs) -> anyhow::Result<u8> {
                 r.inputs as f64 / secs.max(1e-9)
             );
             let errors: Vec<String> = r.errors.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            let formats: Vec<String> = r.formats.iter().map(|(c, n)| format!("{c} {n}")).collect();
             println!(
-                "{} messages parsed into {} reports; refusals: {}",
+                "{} messages parsed into {} reports, {} bare documents parsed; reports by format: {}; refusals: {}",
                 r.parsed,
                 r.reports,
+                r.documents,
+                formats.join(", "),
                 errors.join(", ")
             );
             if let Some((i, why)) = r.violations.first() {

@@ -7,6 +7,7 @@ mod demo;
 mod exabgp_bridge;
 mod flows;
 mod fuzz;
+mod smtp;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,6 +75,11 @@ enum Command {
     Lexicon {
         #[command(subcommand)]
         command: LexiconCommand,
+    },
+    /// Hand reports in (INT-2).
+    Intake {
+        #[command(subcommand)]
+        command: IntakeCommand,
     },
     /// Fill a fresh data directory with demo data (tenants, resources, cases in every state,
     /// tickets, notices), print the console logins, and serve it over plain HTTP.
@@ -148,6 +154,16 @@ enum AdminCommand {
         #[arg(long, default_value = "cli")]
         label: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum IntakeCommand {
+    /// Read one raw e-mail on standard input and take it in, for an MTA's pipe transport
+    /// (docs/intake-mail.md has Postfix and Exim set-ups). Exit 0: stored (the receipt on
+    /// standard output), or taken in before; 65 (EX_DATAERR): refused, the reason on standard
+    /// error, nothing stored — the MTA bounces it; 75 (EX_TEMPFAIL): storage unreachable,
+    /// nothing stored — the MTA keeps the message and retries.
+    Mail,
 }
 
 #[derive(Debug, Subcommand)]
@@ -442,7 +458,63 @@ async fn open_app(cfg: &Config, database: Database) -> anyhow::Result<App> {
         .with_notices(notices)
         .with_notice_templates(templates)
         .with_ddos(cfg.ddos.settings()?)
-        .with_assessments(cfg.assessments.clone()))
+        .with_assessments(cfg.assessments.clone())
+        .with_mail(cfg.mail.clone()))
+}
+
+/// sysexits(3): the input data was incorrect (the MTA bounces the message).
+const EX_DATAERR: u8 = 65;
+/// sysexits(3): a temporary failure (the MTA queues the message and tries again).
+const EX_TEMPFAIL: u8 = 75;
+
+/// `warden intake mail`: one message on standard input, through [`App::submit_mail`].
+async fn intake_mail(cfg: &Config) -> anyhow::Result<u8> {
+    use std::io::Read as _;
+    let max = cfg.mail.max_message_bytes;
+    let mut raw = Vec::new();
+    let read = std::io::stdin()
+        .take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut raw);
+    if let Err(e) = read {
+        eprintln!("warden intake mail: cannot read the message on standard input: {e}");
+        return Ok(EX_TEMPFAIL);
+    }
+    if raw.len() > max {
+        eprintln!(
+            "warden intake mail: the message is larger than mail.max_message_bytes ({max} bytes); nothing was stored"
+        );
+        return Ok(EX_DATAERR);
+    }
+    let app = match open_app(cfg, Database::Existing).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!(
+                "warden intake mail: the database is not reachable ({e:#}); nothing was stored, try again later"
+            );
+            return Ok(EX_TEMPFAIL);
+        }
+    };
+    match app
+        .submit_mail(&Principal::System, warden_app::mail::MailDoor::Pipe, &raw)
+        .await
+    {
+        Ok(r) => {
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(0)
+        }
+        Err(
+            e @ (warden_app::AppError::Mail(_)
+            | warden_app::AppError::Invalid(_)
+            | warden_app::AppError::Xarf(_)),
+        ) => {
+            eprintln!("warden intake mail: refused, nothing was stored: {e}");
+            Ok(EX_DATAERR)
+        }
+        Err(e) => {
+            eprintln!("warden intake mail: not stored, try again later: {e}");
+            Ok(EX_TEMPFAIL)
+        }
+    }
 }
 
 /// The notice templates: the built-in ones, each replaced by a file of its name in
@@ -707,6 +779,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(0)
         }
+        Command::Intake {
+            command: IntakeCommand::Mail,
+        } => intake_mail(&cfg).await,
         Command::Demo(args) => demo::run(cfg, args).await,
         Command::Bench {
             command: BenchCommand::Intake(args),
@@ -798,9 +873,11 @@ async fn serve(cfg: Config, listen: Option<String>) -> anyhow::Result<u8> {
 }
 
 /// Serves `app` on `listener` with the job workers, the enforcement follower and (if
-/// configured) the enforcement check listener and the flow collector, until SIGINT or SIGTERM.
+/// configured) the enforcement check listener, the flow collector and the SMTP listener, until
+/// SIGINT or SIGTERM.
 async fn serve_on(cfg: &Config, app: App, listener: tokio::net::TcpListener) -> anyhow::Result<u8> {
     let local = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // DDOS-2: the flow collector, before the HTTP listener is announced, so that whoever waits
     // for "listening" can send flows at once.
     let flows = match cfg.flows.settings()? {
@@ -814,10 +891,20 @@ async fn serve_on(cfg: &Config, app: App, listener: tokio::net::TcpListener) -> 
         }
         None => None,
     };
+    // INT-2: the abuse desk's SMTP listener, announced before the HTTP listener like the flows.
+    let smtp = match cfg.smtp.settings(&cfg.mail)? {
+        Some(settings) => {
+            let l = smtp::bind(&settings).await?;
+            let s = smtp::start(settings, l, Arc::new(app.clone()), stop_rx.clone())?;
+            tracing::info!(address = %s.local_addr(), "smtp listener accepting");
+            println!("warden smtp on smtp://{}", s.local_addr());
+            Some(s)
+        }
+        None => None,
+    };
     tracing::info!(address = %local, database = %warden_store::redact_url(&cfg.database_url()), node = %app.settings.node_id, "warden serving");
     println!("warden listening on http://{local}");
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = if cfg.jobs.enabled {
         let app = app.clone();
         let rx = stop_rx.clone();
@@ -883,6 +970,9 @@ async fn serve_on(cfg: &Config, app: App, listener: tokio::net::TcpListener) -> 
         }
         if let Some(f) = flows {
             f.shutdown().await;
+        }
+        if let Some(s) = smtp {
+            s.stopped().await;
         }
     })
     .await

@@ -184,6 +184,10 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "assessment.disclosure_due.txt",
     "assessment.disclosure_due.html",
     "assessment.disclosure_due.sms",
+    "report.advisory.subject",
+    "report.advisory.txt",
+    "report.advisory.html",
+    "report.advisory.sms",
 ];
 
 /// The notice templates: the built-in ones with the provider's overrides, compiled. Cheap to
@@ -556,6 +560,10 @@ fn context<'a>(kind: NoticeKind, lang: Lang, f: &NoticeFacts<'a>) -> Context<'a>
         advice: advice(f.unblock.as_ref(), lang, f.product == "cdn"),
         maybe_compromised: f.maybe_compromised,
         console_link: f.console_url.map(|u| {
+            // An advisory has no case: it links the inbox that holds it.
+            if kind == NoticeKind::ReportAdvisory {
+                return format!("{}/console/inbox", u.trim_end_matches('/'));
+            }
             // An assessment's notice links its page; `case_id` holds the assessment's id.
             let area = if kind.code().starts_with("assessment.") {
                 "assessments"

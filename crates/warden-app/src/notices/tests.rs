@@ -209,6 +209,15 @@ fn snapshot_facts<'a>(kind: NoticeKind, links: &'a [String]) -> NoticeFacts<'a> 
             note: Some("峰值超出业务所需 / the peak is above what the service needs"),
             ..base
         },
+        // An advisory (INT-6): the exposed addresses, the category the report's type maps to.
+        NoticeKind::ReportAdvisory => NoticeFacts {
+            case_id: "mail_01JH3S7Q",
+            links: blackholed_ip(),
+            category: Category::CyberHarm,
+            actions: &[],
+            note: Some("open_service"),
+            ..base
+        },
         NoticeKind::AssessmentDisclosureDue => NoticeFacts {
             case_id: "asm_01JH3S7Q",
             links: blackholed_ip(),

@@ -1,5 +1,7 @@
 //! Reports: one, a batch, X-ARF, and the sealed reporter contact (INT-1..5, AUD-4).
 
+use warden_app::mail::{MailDoor, MailReceipt};
+
 use super::prelude::*;
 
 async fn submit_report(
@@ -58,6 +60,24 @@ async fn submit_xarf(
 ) -> ApiResult<Response> {
     let r = app.submit_xarf(&who, &body).await?;
     Ok((StatusCode::CREATED, Json(r)).into_response())
+}
+
+/// Largest raw e-mail this route reads (the configured `mail.max_message_bytes`, at most this,
+/// refuses a smaller one by name).
+const MAX_MAIL_BODY: usize = 64 * 1024 * 1024;
+
+async fn submit_mail(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let r = app.submit_mail(&who, MailDoor::Api, &body).await?;
+    let status = if r.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(r)).into_response())
 }
 
 async fn reporter_contact(
@@ -126,6 +146,24 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 ]
             }),
             post(submit_xarf),
+        ),
+        Endpoint::new(
+            route(
+                "POST",
+                "/api/reports/mail",
+                BATCHERS,
+                "intake",
+                "File a raw e-mail (message/rfc822): its ARF and X-ARF reports become reports on the JSON path's cases; notify-only ones and a muted reporter's are kept without a case. All or nothing: a refused message names the MIME part and field and stores nothing. The same message sent again answers its first receipt (200).",
+                "INT-2, INT-3, INT-6",
+            )
+            .raw_body("message/rfc822")
+            .replies(const {
+                &[
+                    json(201, schema::<MailReceipt>, "Taken in: every report stored."),
+                    json(200, schema::<MailReceipt>, "This very message was taken in before: its first receipt, nothing stored again."),
+                ]
+            }),
+            post(submit_mail).layer(DefaultBodyLimit::max(MAX_MAIL_BODY)),
         ),
         Endpoint::new(
             route(

@@ -213,7 +213,8 @@ mod tests {
             | Source::Detector
             | Source::Regulator
             | Source::Operator
-            | Source::Xarf => s.code(),
+            | Source::Xarf
+            | Source::Mail => s.code(),
         };
         let sources = [
             Source::Public,
@@ -221,6 +222,7 @@ mod tests {
             Source::Regulator,
             Source::Operator,
             Source::Xarf,
+            Source::Mail,
         ];
         // The events of a case's history (the case's and its reports' audit actions).
         let events = [
@@ -239,6 +241,14 @@ mod tests {
             "case.rectified",
             "case.reminder",
             "personal_data.read",
+            // An assessment's (ASMT-1..5).
+            "assessment.declare",
+            "assessment.approve",
+            "assessment.reject",
+            "assessment.stop",
+            "assessment.end",
+            "assessment.remind",
+            "assessment.disclose",
         ];
         // The refusals a console form can meet (the lifecycle's rules and sign-in's).
         let refused = [
@@ -257,6 +267,8 @@ mod tests {
             "self_release_quota_used",
             "upgrade_short_of_peak",
             "blackhole_not_active",
+            // An assessment's step it cannot take as it stands (ASMT-2, ASMT-5).
+            "assessment_transition",
         ];
         let table: Vec<(&str, Vec<String>)> = vec![
             ("state", codes(&State::ALL, State::code)),
@@ -308,6 +320,21 @@ mod tests {
             (
                 "bh_released_by",
                 codes(warden_domain::blackhole::ReleaseKind::ALL, |k| k.code()),
+            ),
+            // An assessment's transitions, kinds and states (ASMT-1..5).
+            (
+                "why",
+                literals_after("../warden-domain/src/assessment.rs", "Why::new(\""),
+            ),
+            (
+                "asm_kind",
+                codes(warden_domain::assessment::AssessmentKind::ALL, |k| k.code()),
+            ),
+            (
+                "asm_state",
+                codes(warden_domain::assessment::AssessmentState::ALL, |s| {
+                    s.code()
+                }),
             ),
             (
                 "what",

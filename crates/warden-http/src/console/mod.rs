@@ -13,6 +13,7 @@
 //! happened. The little script in `assets/console.js` only ticks countdowns, toggles
 //! checkboxes and re-fetches the traffic chart of an IP page (same origin, as the CSP allows).
 
+mod assessments;
 mod chart;
 mod ddos;
 pub mod i18n;
@@ -116,6 +117,7 @@ pub fn pages() -> Vec<Page> {
         registry::pages(),
         ops::pages(),
         vulnerabilities::pages(),
+        assessments::pages(),
     ]
     .into_iter()
     .flatten()

@@ -127,11 +127,13 @@ impl Chrome {
                 ("/console/tickets", "nav.tickets"),
                 ("/console/resources", "nav.resources"),
                 ("/console/ips", "nav.ips"),
+                ("/console/assessments", "nav.assessments"),
             ]),
             Some(Role::Admin | Role::Operator) => nav.extend([
                 ("/staff", "nav.triage"),
                 ("/staff/cases", "nav.cases"),
                 ("/staff/reviews", "nav.reviews"),
+                ("/staff/assessments", "nav.assessment_plans"),
                 ("/staff/regulator", "nav.regulator"),
                 ("/staff/accounts", "nav.accounts"),
                 ("/staff/deliveries", "nav.deliveries"),
@@ -142,6 +144,7 @@ impl Chrome {
             Some(Role::Reviewer) => nav.extend([
                 ("/staff/cases", "nav.cases"),
                 ("/staff/reviews", "nav.reviews"),
+                ("/staff/assessments", "nav.assessment_plans"),
                 ("/staff/accounts", "nav.accounts"),
                 ("/staff/blackholes", "nav.blackholes"),
                 ("/staff/dashboard", "nav.handling"),
@@ -462,6 +465,7 @@ pub fn describe(lang: Lang, e: &AppError) -> (StatusCode, String) {
         AppError::Unreachable(m) => (StatusCode::BAD_GATEWAY, m.clone()),
         AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, t.get("error.unavailable")),
         AppError::Xarf(x) => (StatusCode::UNPROCESSABLE_ENTITY, x.to_string()),
+        AppError::Mail(m) => (StatusCode::UNPROCESSABLE_ENTITY, m.to_string()),
         // ASMT-1/3: the targets, in the page's language.
         AppError::OutOfScope {
             foreign,

@@ -23,8 +23,8 @@ use warden_app::auth::Principal;
 
 use crate::console::{Answer, Client, PASSWORD};
 use crate::console_pages::{
-    ACME_IP, Fixture, GLOBEX_IP, MISSING_BLACKHOLE, MISSING_CASE, MISSING_IP, MISSING_VULN, PEOPLE,
-    VULN_TEXT, allowed, clients, fixture, tenant_not_owner,
+    ACME_IP, Fixture, GLOBEX_IP, MISSING_ASSESSMENT, MISSING_BLACKHOLE, MISSING_CASE, MISSING_IP,
+    MISSING_VULN, PEOPLE, VULN_TEXT, allowed, clients, fixture, from_now, tenant_not_owner,
 };
 use crate::support::Engine;
 
@@ -64,6 +64,17 @@ fn concrete(f: &Fixture, method: &str, path: &str, person: Option<usize>) -> Str
         ("GET", "/staff/cases/{id}") => f.acme["enforced"].clone(),
         ("GET", "/staff/accounts/{id}") => "acme".to_string(),
         ("GET", "/staff/vulnerabilities/{id}") => f.vuln.clone(),
+        ("GET", "/console/assessments/{id}") => f
+            .assessments_of(account.or(Some("acme")))
+            .first()
+            .cloned()
+            .unwrap(),
+        ("GET", "/staff/assessments/{id}") => f.assessments["pending"].clone(),
+        ("POST", p)
+            if p.starts_with("/console/assessments/") || p.starts_with("/staff/assessments/") =>
+        {
+            MISSING_ASSESSMENT.to_string()
+        }
         ("POST", "/staff/vulnerabilities/{id}/state") => MISSING_VULN.to_string(),
         ("POST", p) if p.starts_with("/console/cases/") || p.starts_with("/staff/cases/") => {
             MISSING_CASE.to_string()
@@ -104,6 +115,11 @@ fn harmless_fields(path: &str) -> Vec<(&'static str, &'static str)> {
         "/vulnerability" => vec![("severity", "low")],
         "/vulnerability/status" => vec![("token", "vst_no_such_token")],
         p if p.starts_with("/staff/vulnerabilities/") => vec![("state", "triaged")],
+        // ASMT-1..5: a declaration without its targets; a stop, a rejection and a disclosure
+        // of a missing assessment.
+        "/console/assessments" => vec![("kind", "vulnerability_scan")],
+        p if p.ends_with("/stop") || p.ends_with("/reject") => vec![("reason", "x")],
+        p if p.ends_with("/disclosure") => vec![("text", "x")],
         _ => vec![],
     }
 }
@@ -155,6 +171,7 @@ async fn every_page_and_form_lets_in_exactly_the_roles_of_its_entry(engine: Engi
                     | "/vulnerability"
                     | "/account/password"
                     | "/console/tickets"
+                    | "/console/assessments"
                     | "/staff/triage/dismiss"
                     | "/staff/triage/confirm"
                     | "/staff/accounts"
@@ -271,6 +288,8 @@ async fn a_tenant_cannot_tell_another_accounts_ids_from_missing_ones(engine: Eng
             (vec![GLOBEX_IP.to_string()], MISSING_IP)
         } else if p.path.starts_with("/console/blackholes/") {
             (vec![f.globex_blackhole.clone()], MISSING_BLACKHOLE)
+        } else if p.path.starts_with("/console/assessments/") {
+            (vec![f.globex_assessment.clone()], MISSING_ASSESSMENT)
         } else {
             panic!("no foreign ids for {}: add them to this test", p.path);
         };
@@ -536,10 +555,22 @@ async fn snapshot(f: &Fixture) -> Value {
         .map(|v| json!([v.id, v.state]))
         .collect();
     drop(tx);
+    // ASMT-1..5: every assessment and where it stands.
+    let (s, a) = t
+        .call("GET", "/api/assessments?limit=500", Some(&f.w.op), None)
+        .await;
+    assert_eq!(s, 200, "{a}");
+    let assessments: Vec<Value> = a["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| json!([a["id"], a["state"], a["updated_at"], a["disclosure"]]))
+        .collect();
     json!({
         "cases": cases, "requests": requests, "tickets": tickets, "notices": notices,
         "users": users, "accounts": accounts, "resources": resources, "notes": notes,
         "claims": claims, "webhook": webhook, "ddos": ddos, "vulns": vulns,
+        "assessments": assessments,
     })
 }
 
@@ -565,6 +596,10 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
     let (msg, endpoint) = f.dead_webhook.clone();
     let dead_id = format!("webhook:{endpoint}:{msg}");
     let vuln_state = format!("/staff/vulnerabilities/{}/state", f.vuln);
+    let asm = |what: &str, step: &str| format!("/staff/assessments/{}/{step}", f.assessments[what]);
+    let mine =
+        |what: &str, step: &str| format!("/console/assessments/{}/{step}", f.assessments[what]);
+    let (start, end) = (from_now(w, 3_600_000), from_now(w, 7_200_000));
     let mut covered = std::collections::BTreeSet::new();
     let forms: Vec<Form> = vec![
         (
@@ -677,6 +712,19 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
             format!("/staff/blackholes/{}/release", f.globex_blackhole),
             vec![("reason", "asked by the customer")],
         ),
+        // ASMT-2: a rejection and an operator's stop.
+        (
+            Some("olga"),
+            "/staff/assessments/{id}/reject",
+            asm("pending", "reject"),
+            vec![("reason", "too large for the uplink")],
+        ),
+        (
+            Some("olga"),
+            "/staff/assessments/{id}/stop",
+            asm("declared", "stop"),
+            vec![("reason", "it hurts other tenants")],
+        ),
         // ASMT-4: a status lookup changes nothing either way.
         (
             None,
@@ -772,6 +820,38 @@ async fn every_form_without_its_csrf_token_is_refused_and_changes_nothing(engine
             "/staff/deliveries/redrive",
             "/staff/deliveries/redrive".into(),
             vec![("id", dead_id.as_str())],
+        ),
+        // ASMT-1, ASMT-2, ASMT-5: a declaration, an approval, the tenant's stop of the approved
+        // plan, the disclosure of the phishing test.
+        (
+            Some("tina"),
+            "/console/assessments",
+            "/console/assessments".into(),
+            vec![
+                ("kind", "penetration_test"),
+                ("targets", ACME_IP),
+                ("sources", "198.51.100.20"),
+                ("window_start", start.as_str()),
+                ("window_end", end.as_str()),
+            ],
+        ),
+        (
+            Some("olga"),
+            "/staff/assessments/{id}/approve",
+            asm("pending", "approve"),
+            vec![],
+        ),
+        (
+            Some("tina"),
+            "/console/assessments/{id}/stop",
+            mine("approved", "stop"),
+            vec![("reason", "done early")],
+        ),
+        (
+            Some("tina"),
+            "/console/assessments/{id}/disclosure",
+            mine("awaiting_disclosure", "disclosure"),
+            vec![("text", "The mail of Monday was our phishing test.")],
         ),
         // Verifying the chain changes nothing either way: the 403 and no cookie are the test.
         (

@@ -69,6 +69,11 @@ pub(crate) const MISSING_BLACKHOLE: &str = "bh_000000000000_0000ffffffff";
 /// A case id that exists nowhere.
 pub(crate) const MISSING_CASE: &str = "case_000000000000_0000ffffffff";
 
+/// An assessment id that exists nowhere.
+pub(crate) const MISSING_ASSESSMENT: &str = "asm_000000000000_0000ffffffff";
+/// Where the fixture's stress tests come from.
+pub(crate) const TEST_SOURCES: &str = "198.51.100.64/28";
+
 /// Two accounts with cases in every state the pages branch on, notices, tickets and a pending
 /// manual unblock request. Account A is `acme` (the lifecycle world's, its site served by the
 /// test's web server), account B is `globex`.
@@ -98,9 +103,30 @@ pub(crate) struct Fixture {
     pub(crate) globex_blackhole: String,
     /// acme's confidential vulnerability report (ASMT-4), saying [`VULN_TEXT`].
     pub(crate) vuln: String,
+    /// acme's security assessments (ASMT-1..5) by what they show: `pending` (a stress-test
+    /// plan waiting for approval), `approved` (one approved), `awaiting_disclosure` (a phishing
+    /// test whose window is over), `declared` (a vulnerability scan in force).
+    pub(crate) assessments: BTreeMap<&'static str, String>,
+    /// globex's declared vulnerability scan.
+    pub(crate) globex_assessment: String,
 }
 
 impl Fixture {
+    /// The assessments a user of `account` sees (every one for staff).
+    pub(crate) fn assessments_of(&self, account: Option<&str>) -> Vec<String> {
+        match account {
+            Some("acme") => self.assessments.values().cloned().collect(),
+            Some("globex") => vec![self.globex_assessment.clone()],
+            Some(other) => panic!("no account {other}"),
+            None => self
+                .assessments
+                .values()
+                .cloned()
+                .chain([self.globex_assessment.clone()])
+                .collect(),
+        }
+    }
+
     /// The public IPs a user of `account` sees (every one for staff).
     pub(crate) fn ips_of(&self, account: Option<&str>) -> Vec<String> {
         match account {
@@ -161,6 +187,35 @@ async fn state_of(w: &World, case: &str) -> String {
     w.case(case).await["state"].as_str().unwrap().to_string()
 }
 
+/// RFC 3339 of `ms` from the world's now.
+pub(crate) fn from_now(w: &World, ms: i64) -> String {
+    use warden_app::clock::Clock as _;
+    warden_domain::time::Timestamp(w.t.clock.now().millis() + ms).to_rfc3339()
+}
+
+/// A stress-test plan's declaration of `target` (ASMT-2), its window an hour from now.
+pub(crate) fn stress_test(w: &World, target: &str) -> serde_json::Value {
+    json!({
+        "kind": "stress_test", "targets": [target], "sources": [TEST_SOURCES],
+        "window_start": from_now(w, 3_600_000), "window_end": from_now(w, 3 * 3_600_000),
+        "plan": {
+            "peak_bps": 2_000_000_000u64, "peak_pps": 1_500_000, "peak_rps": 20_000,
+            "method": "UDP and HTTP load from our generators", "contact": "+86 138 0000 0000",
+            "rollback_plan": "stop the generators; traffic ends within a minute",
+            "attest_rights": true,
+        }
+    })
+}
+
+/// `token` declares `body`; its id.
+async fn declared(w: &World, token: &str, body: serde_json::Value) -> String {
+    let (s, a) =
+        w.t.call("POST", "/api/assessments", Some(token), Some(&body))
+            .await;
+    assert_eq!(s, 201, "{a}");
+    a["id"].as_str().unwrap().to_string()
+}
+
 /// The world of [`Fixture`] on `engine`, with the people of [`PEOPLE`].
 pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
     let mut settings = Settings::default();
@@ -195,6 +250,29 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
     assert_eq!(s, 201, "{b}");
     let globex_token = w.t.token("tenant", Some("globex")).await;
     let markers = json!({ "markers": ["色情视频"] });
+    // ASMT-5: acme's phishing test, its window over a minute from now: once the clock passes
+    // it, its disclosure is due (before anything else here minds a minute).
+    let mut assessments = BTreeMap::new();
+    let phishing = json!({
+        "kind": "phishing_test", "targets": [ACME_IP], "sources": ["198.51.100.10"],
+        "window_start": from_now(&w, -5 * 60_000), "window_end": from_now(&w, 60_000),
+    });
+    let phishing = declared(&w, &w.tenant, phishing).await;
+    w.t.clock.advance(60_000);
+    w.t.app.job_wakeup.notify_waiters();
+    crate::enforcement::until("the phishing test's disclosure due", async || {
+        let (_, a) =
+            w.t.call(
+                "GET",
+                &format!("/api/assessments/{phishing}"),
+                Some(&w.tenant),
+                None,
+            )
+            .await;
+        a["state"] == "awaiting_disclosure" && a["reminders"] == 1
+    })
+    .await;
+    assessments.insert("awaiting_disclosure", phishing);
 
     let mut acme = BTreeMap::new();
     // Enforced after a failed self-service unblock (the clock moves past the deadline here).
@@ -323,6 +401,31 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
         .await;
     assert_eq!(s, 201, "{v}");
     let vuln = v["id"].as_str().unwrap().to_string();
+    // ASMT-1/2: acme's stress-test plans, one waiting and one approved; a scan in force; and
+    // globex's scan of its own IP.
+    assessments.insert(
+        "pending",
+        declared(&w, &w.tenant, stress_test(&w, ACME_IP)).await,
+    );
+    let approved = declared(&w, &w.tenant, stress_test(&w, ACME_IP)).await;
+    let (s, a) =
+        w.t.call(
+            "POST",
+            &format!("/api/assessments/{approved}/approve"),
+            Some(&w.op),
+            Some(&json!({ "reason": "call us before you start" })),
+        )
+        .await;
+    assert_eq!((s, a["state"].as_str()), (200, Some("approved")), "{a}");
+    assessments.insert("approved", approved);
+    let scan = |target: &str| {
+        json!({
+            "kind": "vulnerability_scan", "targets": [target], "sources": ["198.51.100.20"],
+            "window_start": from_now(&w, 0), "window_end": from_now(&w, 24 * 3_600_000),
+        })
+    };
+    assessments.insert("declared", declared(&w, &w.tenant, scan(ACME_IP)).await);
+    let globex_assessment = declared(&w, &globex_token, scan(GLOBEX_IP)).await;
 
     // Tickets: acme has an open one and an answered one; globex one.
     let mut open_ticket = String::new();
@@ -375,6 +478,8 @@ pub(crate) async fn fixture(engine: Engine) -> Option<Fixture> {
         acme_blackhole,
         globex_blackhole,
         vuln,
+        assessments,
+        globex_assessment,
     };
     f.acme_notices = f.notice_ids(&f.w.tenant).await;
     f.globex_notices = f.notice_ids(&f.globex_token).await;
@@ -462,6 +567,8 @@ async fn every_console_page_parses_labels_its_fields_and_speaks_its_language() {
                         "/staff/cases/{id}" => f.cases_of(None),
                         "/staff/accounts/{id}" => vec!["acme".into(), "globex".into()],
                         "/staff/vulnerabilities/{id}" => vec![f.vuln.clone()],
+                        "/console/assessments/{id}" => f.assessments_of(account),
+                        "/staff/assessments/{id}" => f.assessments_of(None),
                         other => panic!("no ids to open {other} with: add them to this test"),
                     };
                     paths.extend(ids.iter().map(|id| p.path.replace("{id}", id)));
@@ -635,6 +742,7 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
                 &f.globex
             };
             let case = mine.values().next().unwrap();
+            let asm = f.assessments_of(PEOPLE[person.unwrap()].2).pop().unwrap();
             let (ip, theirs) = if PEOPLE[person.unwrap()].2 == Some("acme") {
                 (ACME_IP, GLOBEX_IP)
             } else {
@@ -666,6 +774,15 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
                 format!("/console/ips/{MISSING_IP}/traffic.svg"),
                 format!("/console/ips/{theirs}"),
                 "/console/ips/not-an-ip".into(),
+                // The assessments (ASMT-1..5): each form's answer, a later page, a missing one.
+                format!("/console/assessments/{asm}?done=assessment_declared"),
+                format!("/console/assessments/{asm}?done=assessment_submitted"),
+                format!("/console/assessments/{asm}?done=assessment_stopped"),
+                format!("/console/assessments/{asm}?done=assessment_disclosed"),
+                format!("/console/assessments?after={asm}"),
+                format!("/console/assessments?after={MISSING_ASSESSMENT}"),
+                format!("/console/assessments/{MISSING_ASSESSMENT}"),
+                "/staff/assessments".into(),
                 "/staff/blackholes".into(),
                 "/staff".into(),
                 "/account/password?done=must_change".into(),
@@ -703,6 +820,20 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
                 format!("/staff/attacks?ip={MISSING_IP}"),
                 format!("/staff/attacks?before={MISSING_BLACKHOLE}"),
                 "/staff/attacks?ip=not-an-ip".into(),
+                format!(
+                    "/staff/assessments/{}?done=assessment_approved",
+                    f.assessments["approved"]
+                ),
+                format!(
+                    "/staff/assessments/{}?done=assessment_rejected",
+                    f.assessments["pending"]
+                ),
+                format!(
+                    "/staff/assessments/{}?done=assessment_stopped_staff",
+                    f.assessments["declared"]
+                ),
+                format!("/staff/assessments/{MISSING_ASSESSMENT}"),
+                "/console/assessments".into(),
                 "/console/ips".into(),
                 "/staff/audit".into(),
                 "/users".into(),
@@ -712,6 +843,7 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
         }
         Some(Role::Auditor) => out.extend([
             "/staff".to_string(),
+            "/staff/assessments".into(),
             "/console".into(),
             "/staff/accounts".into(),
             "/staff/deliveries".into(),
@@ -729,6 +861,7 @@ fn extra_pages(f: &Fixture, person: Option<usize>) -> Vec<String> {
             "/staff".into(),
             "/staff/cases".into(),
             "/staff/audit".into(),
+            "/staff/assessments".into(),
             "/console".into(),
             "/console/vulnerabilities".into(),
             "/users".into(),
@@ -849,6 +982,7 @@ async fn refused_forms(
                 )
                 .await,
             ));
+            out.extend(refused_assessment_forms(f, account.unwrap(), c).await);
             out.push((
                 "POST self-unblock without the commitment".to_string(),
                 c.post(
@@ -875,6 +1009,32 @@ async fn refused_forms(
                 )
                 .await,
             ));
+            let pending = format!("/staff/assessments/{}", f.assessments["pending"]);
+            let declared = format!("/staff/assessments/{}", f.assessments["declared"]);
+            for (what, page, path, fields) in [
+                (
+                    "POST an assessment's rejection without a reason",
+                    &pending,
+                    format!("{pending}/reject"),
+                    vec![("reason", " ")],
+                ),
+                (
+                    "POST an assessment's stop without a reason",
+                    &declared,
+                    format!("{declared}/stop"),
+                    vec![],
+                ),
+                (
+                    "POST the approval of a declared scan (no plan to approve)",
+                    &declared,
+                    format!("{declared}/approve"),
+                    vec![("reason", "<b>fine</b>")],
+                ),
+            ] {
+                let a = c.post(page, &path, &fields).await;
+                assert!([409, 422].contains(&a.status), "{what}: {}", a.status);
+                out.push((what.to_string(), a));
+            }
             out.push((
                 "POST confirm with a level and no reason".to_string(),
                 c.post(
@@ -1054,6 +1214,101 @@ async fn refused_forms(
     out
 }
 
+/// The assessment forms a tenant of `account` sends refused (ASMT-1, ASMT-2, ASMT-5): a
+/// declaration naming another account's target, one with an unreadable time, a stress test
+/// without its plan, a stop without its reason, a disclosure without its text and one of a test
+/// not over yet. None of them stores or changes anything.
+async fn refused_assessment_forms(
+    f: &Fixture,
+    account: &str,
+    c: &mut Client,
+) -> Vec<(String, crate::console::Answer)> {
+    let (mine, theirs) = if account == "acme" {
+        (ACME_IP, GLOBEX_IP)
+    } else {
+        (GLOBEX_IP, ACME_IP)
+    };
+    let targets = format!("{mine}\n{theirs}");
+    let (start, end) = (from_now(&f.w, 3_600_000), from_now(&f.w, 7_200_000));
+    let mut forms: Vec<PageForm> = vec![
+        (
+            "a declaration naming another account's target",
+            "/console/assessments/new".into(),
+            "/console/assessments".into(),
+            vec![
+                ("kind", "vulnerability_scan"),
+                ("targets", targets.as_str()),
+                ("sources", "198.51.100.20"),
+                ("window_start", start.as_str()),
+                ("window_end", end.as_str()),
+            ],
+        ),
+        (
+            "a declaration with an unreadable time",
+            "/console/assessments/new".into(),
+            "/console/assessments".into(),
+            vec![
+                ("kind", "penetration_test"),
+                ("targets", mine),
+                ("sources", "198.51.100.20"),
+                ("window_start", "tomorrow <b>morning</b>"),
+                ("window_end", end.as_str()),
+            ],
+        ),
+        (
+            "a stress test without its plan",
+            "/console/assessments/new".into(),
+            "/console/assessments".into(),
+            vec![
+                ("kind", "stress_test"),
+                ("targets", mine),
+                ("sources", TEST_SOURCES),
+                ("window_start", start.as_str()),
+                ("window_end", end.as_str()),
+                ("method", "</textarea><b>x</b>"),
+            ],
+        ),
+    ];
+    if account == "acme" {
+        let (approved, awaiting, pending) = (
+            &f.assessments["approved"],
+            &f.assessments["awaiting_disclosure"],
+            &f.assessments["pending"],
+        );
+        forms.extend([
+            (
+                "a stop without its reason",
+                format!("/console/assessments/{approved}"),
+                format!("/console/assessments/{approved}/stop"),
+                vec![("reason", " ")],
+            ),
+            (
+                "a disclosure without its text",
+                format!("/console/assessments/{awaiting}"),
+                format!("/console/assessments/{awaiting}/disclosure"),
+                vec![],
+            ),
+            (
+                "a disclosure of a test not over",
+                format!("/console/assessments/{pending}"),
+                format!("/console/assessments/{pending}/disclosure"),
+                vec![("text", "we told them")],
+            ),
+        ]);
+    }
+    let mut out = Vec::new();
+    for (what, page, path, fields) in forms {
+        let a = c.post(&page, &path, &fields).await;
+        assert!(
+            [409, 422].contains(&a.status),
+            "POST {path}: {what} answered {}",
+            a.status
+        );
+        out.push((format!("POST {path}: {what}"), a));
+    }
+    out
+}
+
 /// Parses `html` as a browser would and notes every problem under `what`.
 pub(crate) fn check_page(what: &str, html: &str, lang: &str, problems: &mut Vec<String>) {
     let mut note = |p: String| problems.push(format!("{what}: {p}"));
@@ -1195,7 +1450,7 @@ fn english_rule_text(text: &str) -> bool {
         return true;
     }
     [
-        "INT-", "LIFE-", "UNB-", "HARM-", "TKT-", "GRD-", "PEN-", "DDOS-",
+        "INT-", "LIFE-", "UNB-", "HARM-", "TKT-", "GRD-", "PEN-", "DDOS-", "ASMT-",
     ]
     .iter()
     .any(|id| {
