@@ -19,6 +19,7 @@ use warden_store::{Store, StoreOptions};
 
 mod console;
 mod flows;
+mod mail;
 pub use console::{ConsoleArgs, console};
 pub use flows::{FlowsArgs, flows};
 
@@ -171,6 +172,9 @@ pub struct IntakeArgs {
     /// Reports sent in batches.
     #[arg(long, default_value_t = 50_000)]
     batched: usize,
+    /// E-mails (ARF feedback reports) sent one per request.
+    #[arg(long, default_value_t = 2_000)]
+    mails: usize,
     /// Reports per batch request.
     #[arg(long, default_value_t = 500)]
     batch_size: usize,
@@ -206,6 +210,8 @@ struct Figures {
 /// reports/s if there is one. A new door (e-mail, IODEF) is one more row.
 struct Row {
     label: String,
+    /// What `rate` counts: `reports/s`, `mails/s`.
+    unit: &'static str,
     figures: Figures,
     goal: Option<f64>,
 }
@@ -230,7 +236,7 @@ fn print_rows(baseline: &Figures, rows: &[Row]) {
             "  {:<34} {:>10.0} {:<10} {:>9.2?} {:>9.2?} {:>10.1}%  {goal}",
             r.label,
             r.figures.rate,
-            "reports/s",
+            r.unit,
             r.figures.p50,
             r.figures.p99,
             100.0 * r.figures.rate / baseline.rate.max(1.0)
@@ -384,17 +390,39 @@ async fn run_engine(engine: &str, url: &str, args: &IntakeArgs) -> anyhow::Resul
         args.batch_size,
     )
     .await?;
+    // The e-mail row: a typical ARF feedback report per request, each a new message.
+    let mails = drive(
+        args.mails,
+        args.concurrency,
+        |n| {
+            client
+                .post(format!("{base}/api/reports/mail"))
+                .bearer_auth(&token)
+                .header("content-type", "message/rfc822")
+                .body(mail::arf_message(n))
+        },
+        1,
+    )
+    .await?;
     let stored = app.store.count_reports().await?;
     let rows = [
         Row {
             label: "POST /api/reports (single)".into(),
+            unit: "reports/s",
             figures: single,
             goal: Some(10_000.0),
         },
         Row {
             label: format!("POST /api/reports/batch ({} each)", args.batch_size),
+            unit: "reports/s",
             figures: batched,
             goal: Some(50_000.0),
+        },
+        Row {
+            label: "POST /api/reports/mail (ARF, 2 KiB)".into(),
+            unit: "mails/s",
+            figures: mails,
+            goal: None,
         },
     ];
     println!("{engine}:");
