@@ -32,14 +32,12 @@ use warden_domain::taxonomy::Category;
 use warden_domain::time::Timestamp;
 use warden_store::assessments::{AssessmentFilter, AssessmentRow};
 use warden_store::jobs::{JobKind, NewJob};
-use warden_store::lifecycle::Notice;
 use warden_store::{Store, WriteTx};
 
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::ddos_rules::{PlansFuture, StressPlanRecord, StressPlans};
 use crate::error::{AppError, AppResult};
-use crate::i18n::Lang;
 use crate::lifecycle::SlaClock;
 use crate::notices::NoticeFacts;
 use crate::triage::HistoryEntry;
@@ -890,10 +888,6 @@ impl App {
         kind: NoticeKind,
         note: Option<&str>,
     ) -> AppResult<()> {
-        let lang = tx
-            .account_lang(&row.account_id)
-            .await?
-            .map_or(Lang::Zh, |l| Lang::from_tag(&l).unwrap_or(Lang::En));
         let links: Vec<String> = row
             .targets
             .iter()
@@ -921,24 +915,8 @@ impl App {
             utc_offset_minutes: self.lifecycle.calendar.utc_offset_minutes(),
             console_url: self.notices.console_url.as_deref(),
         };
-        let rendered = self
-            .notice_templates
-            .render(kind, lang, &facts)
-            .map_err(|e| AppError::Internal(format!("rendering notice {}: {e}", kind.code())))?;
-        let now = self.now();
-        let n = Notice {
-            id: warden_store::new_id("ntc", now),
-            account_id: row.account_id.clone(),
-            case_id: None,
-            template: kind,
-            lang: lang.tag().to_string(),
-            title: rendered.title.clone(),
-            body: rendered.text.clone(),
-            created_at: now,
-            read_at: None,
-        };
-        tx.insert_notice(&n).await?;
-        self.send_notice(tx, &n, &rendered, &name, now).await
+        self.notify_account(tx, &row.account_id, None, kind, &facts)
+            .await
     }
 
     /// The view of a row at `now`.

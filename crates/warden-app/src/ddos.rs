@@ -42,14 +42,13 @@ use warden_domain::time::Timestamp;
 use warden_store::WriteTx;
 use warden_store::ddos::{AttackEvent, BlackholeRow, ProtectionChange, Sample, TrafficMinute};
 use warden_store::jobs::{JobKind, NewJob};
-use warden_store::lifecycle::{ActionRow, CaseLifecycle, Notice};
+use warden_store::lifecycle::{ActionRow, CaseLifecycle};
 use warden_store::reports::Case;
 use warden_store::resources::Resource;
 
 use crate::auth::Principal;
 use crate::ddos_rules::{Direction, IsolationFinding, PlanVerdict, exceeded_words};
 use crate::error::{AppError, AppResult};
-use crate::i18n::Lang;
 use crate::notices::NoticeFacts;
 use crate::{App, digest};
 use warden_domain::assessment::Observed;
@@ -713,11 +712,6 @@ impl App {
         b: &BlackholeRow,
         kind: NoticeKind,
     ) -> AppResult<()> {
-        let account = b.account_id.clone();
-        let lang = tx
-            .account_lang(&account)
-            .await?
-            .map_or(Lang::Zh, |l| Lang::from_tag(&l).unwrap_or(Lang::En));
         let links = vec![b.ip.clone()];
         let actions = [Action::Blackhole];
         let facts = NoticeFacts {
@@ -739,24 +733,7 @@ impl App {
             utc_offset_minutes: self.ddos.blackhole.utc_offset_minutes,
             console_url: self.notices.console_url.as_deref(),
         };
-        let rendered = self
-            .notice_templates
-            .render(kind, lang, &facts)
-            .map_err(|e| AppError::Internal(format!("rendering notice {}: {e}", kind.code())))?;
-        let now = self.now();
-        let n = Notice {
-            id: warden_store::new_id("ntc", now),
-            account_id: account,
-            case_id: Some(b.case_id.clone()),
-            template: kind,
-            lang: lang.tag().to_string(),
-            title: rendered.title.clone(),
-            body: rendered.text.clone(),
-            created_at: now,
-            read_at: None,
-        };
-        tx.insert_notice(&n).await?;
-        self.send_notice(tx, &n, &rendered, &ctx.resource.name, now)
+        self.notify_account(tx, &b.account_id, Some(&b.case_id), kind, &facts)
             .await
     }
 

@@ -40,11 +40,9 @@ use warden_intake::{Disposition, Limits, MailError, ParsedMail, ParsedReport};
 use warden_store::mail::{HeldReport, MailRow};
 
 use warden_domain::lifecycle::NoticeKind;
-use warden_store::lifecycle::Notice;
 
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::i18n::Lang;
 use crate::intake::{Format, Item, Receipt};
 use crate::notices::NoticeFacts;
 use crate::{App, digest};
@@ -378,7 +376,8 @@ pub struct MailReceipt {
 /// A parsed report on its way into storage: what is stored as a case report, and what is held.
 enum Planned {
     Case(Box<Item>, MailReport),
-    Held(HeldReport),
+    /// A report kept without a case, and the type its report claimed (`vulnerability/open_service`).
+    Held(HeldReport, String),
 }
 
 impl App {
@@ -456,13 +455,17 @@ impl App {
         let mut items = Vec::new();
         let mut listed = Vec::new();
         let mut held = Vec::new();
+        let mut claimed = Vec::new();
         for p in planned {
             match p {
                 Planned::Case(item, view) => {
                     items.push(*item);
                     listed.push(view);
                 }
-                Planned::Held(h) => held.push(h),
+                Planned::Held(h, c) => {
+                    held.push(h);
+                    claimed.push(c);
+                }
             }
         }
         let receipts: Vec<Receipt> = self.store_reports(&mut tx, &items).await?;
@@ -517,7 +520,7 @@ impl App {
         };
         tx.insert_mail(&row).await?;
         tx.insert_held_reports(&held).await?;
-        let advised = self.advise(&mut tx, &held, now).await?;
+        let advised = self.advise(&mut tx, &held, &claimed).await?;
         let mut ev = self.event(who, "mail.receive", format!("mail:{mail_id}"));
         ev.after_digest = Some(digest(&row.sha256));
         ev.details = serde_json::json!({
@@ -534,76 +537,51 @@ impl App {
 
     /// INT-6: the tenant is told of the notify-only reports about its resources — one advisory
     /// per resource per message (inbox, and the kind's channels), in the same transaction.
-    /// Returns how many were written.
+    /// `claimed[i]` is the type `held[i]`'s report claimed. Returns how many were written.
     async fn advise(
         &self,
         tx: &mut warden_store::WriteTx,
         held: &[HeldReport],
-        now: i64,
+        claimed: &[String],
     ) -> AppResult<usize> {
-        let mut by_resource: BTreeMap<(String, String), Vec<&HeldReport>> = BTreeMap::new();
-        for h in held.iter().filter(|h| h.disposition == "notify_only") {
-            if let (Some(a), Some(r)) = (&h.account_id, &h.resource_id) {
+        let mut by_resource: BTreeMap<(String, String), Vec<(&HeldReport, &str)>> = BTreeMap::new();
+        for (h, c) in held.iter().zip(claimed) {
+            if let (Some(a), Some(r), "notify_only") =
+                (&h.account_id, &h.resource_id, h.disposition.as_str())
+            {
                 by_resource
                     .entry((a.clone(), r.clone()))
                     .or_default()
-                    .push(h);
+                    .push((h, c.as_str()));
             }
         }
         let written = by_resource.len();
         for ((account, resource_id), reports) in by_resource {
-            let lang = tx
-                .account_lang(&account)
-                .await?
-                .map_or(Lang::Zh, |l| Lang::from_tag(&l).unwrap_or(Lang::En));
             let resource = tx.get_resource(&resource_id).await?;
             let name = resource
                 .as_ref()
                 .map_or(resource_id.as_str(), |r| r.name.as_str());
             let product = resource.as_ref().map_or("-", |r| r.product.code());
-            let mut links: Vec<String> = reports.iter().map(|h| h.target.clone()).collect();
+            let mut links: Vec<String> = reports.iter().map(|(h, _)| h.target.clone()).collect();
             links.dedup();
-            let kinds: Vec<&str> = reports
-                .iter()
-                .filter_map(|h| h.description.split(['(', ')']).nth(1))
-                .collect();
-            let note = kinds.first().copied();
-            let category = reports.first().map_or(Category::CyberHarm, |h| h.category);
+            let first = reports.first();
             let facts = NoticeFacts {
-                case_id: reports.first().map_or("-", |h| h.mail_id.as_str()),
+                case_id: first.map_or("-", |(h, _)| h.mail_id.as_str()),
                 resource_name: name,
                 resource_id: &resource_id,
                 product,
                 links: &links,
-                category,
+                category: first.map_or(Category::CyberHarm, |(h, _)| h.category),
                 actions: &[],
                 deadline: None,
-                note,
+                note: first.map(|(_, c)| *c),
                 unblock: None,
                 maybe_compromised: false,
                 utc_offset_minutes: self.lifecycle.calendar.utc_offset_minutes(),
                 console_url: self.notices.console_url.as_deref(),
             };
-            let kind = NoticeKind::ReportAdvisory;
-            let rendered = self
-                .notice_templates
-                .render(kind, lang, &facts)
-                .map_err(|e| {
-                    AppError::Internal(format!("rendering notice {}: {e}", kind.code()))
-                })?;
-            let n = Notice {
-                id: warden_store::new_id("ntc", now),
-                account_id: account.clone(),
-                case_id: None,
-                template: kind,
-                lang: lang.tag().to_string(),
-                title: rendered.title.clone(),
-                body: rendered.text.clone(),
-                created_at: now,
-                read_at: None,
-            };
-            tx.insert_notice(&n).await?;
-            self.send_notice(tx, &n, &rendered, name, now).await?;
+            self.notify_account(tx, &account, None, NoticeKind::ReportAdvisory, &facts)
+                .await?;
         }
         Ok(written)
     }
@@ -703,21 +681,24 @@ impl App {
             _ => None,
         };
         if let Some(d) = disposition {
-            return Planned::Held(HeldReport {
-                id: warden_store::new_id("held", now),
-                mail_id: mail_id.to_string(),
-                disposition: d.into(),
-                account_id: owner.map(|o| o.account_id.clone()),
-                resource_id: owner.map(|o| o.resource_id.clone()),
-                target: target.canonical(),
-                category: r.category,
-                format,
-                reporter: reporter.clone(),
-                description,
-                evidence_sha256: Some(r.raw.sha256.clone()),
-                evidence: Some(r.raw.bytes.clone()),
-                received_at: now,
-            });
+            return Planned::Held(
+                HeldReport {
+                    id: warden_store::new_id("held", now),
+                    mail_id: mail_id.to_string(),
+                    disposition: d.into(),
+                    account_id: owner.map(|o| o.account_id.clone()),
+                    resource_id: owner.map(|o| o.resource_id.clone()),
+                    target: target.canonical(),
+                    category: r.category,
+                    format,
+                    reporter: reporter.clone(),
+                    description,
+                    evidence_sha256: Some(r.raw.sha256.clone()),
+                    evidence: Some(r.raw.bytes.clone()),
+                    received_at: now,
+                },
+                r.claimed_type.clone(),
+            );
         }
         let view = MailReport {
             report_id: String::new(),

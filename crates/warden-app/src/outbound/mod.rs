@@ -476,6 +476,46 @@ enum Contact {
 }
 
 impl App {
+    /// Writes a notice of `kind` to `account`'s inbox in the account's language (zh-CN when it
+    /// has none), rendered from `facts`, and fans it out like [`App::send_notice`] — for the
+    /// notices no case lifecycle writes (blackholes, assessments, advisories). `case_id` is the
+    /// case the inbox entry links, if any.
+    pub(crate) async fn notify_account(
+        &self,
+        tx: &mut warden_store::WriteTx,
+        account: &str,
+        case_id: Option<&str>,
+        kind: warden_domain::lifecycle::NoticeKind,
+        facts: &crate::notices::NoticeFacts<'_>,
+    ) -> AppResult<()> {
+        use crate::i18n::Lang;
+        let lang = tx
+            .account_lang(account)
+            .await?
+            .map_or(Lang::Zh, |l| Lang::from_tag(&l).unwrap_or(Lang::En));
+        let rendered = self
+            .notice_templates
+            .render(kind, lang, facts)
+            .map_err(|e| {
+                crate::error::AppError::Internal(format!("rendering notice {}: {e}", kind.code()))
+            })?;
+        let now = self.now();
+        let n = warden_store::lifecycle::Notice {
+            id: warden_store::new_id("ntc", now),
+            account_id: account.to_string(),
+            case_id: case_id.map(str::to_string),
+            template: kind,
+            lang: lang.tag().to_string(),
+            title: rendered.title.clone(),
+            body: rendered.text.clone(),
+            created_at: now,
+            read_at: None,
+        };
+        tx.insert_notice(&n).await?;
+        self.send_notice(tx, &n, &rendered, facts.resource_name, now)
+            .await
+    }
+
     /// Fans a notice just stored in the inbox out to the channels its kind goes to (NOT-1), in
     /// the same transaction: if the notice is kept, so are its messages (NOT-2). `rendered` is
     /// the notice as the templates wrote it: the mail's subject, text and HTML parts and the
