@@ -34,7 +34,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use warden_domain::identity::Role;
 use warden_domain::report::{MAX_DESCRIPTION_CHARS, Source, ValidReport};
-use warden_domain::resource::{InvalidInput, Target};
+use warden_domain::resource::{InvalidInput, Target, within_domain};
 use warden_domain::taxonomy::Category;
 use warden_intake::{Disposition, Limits, MailError, ParsedMail, ParsedReport};
 use warden_store::mail::{HeldReport, MailRow};
@@ -207,13 +207,9 @@ impl MailSettings {
 
     /// The configured reporter writing from `domain`, if any.
     fn reporter(&self, domain: &str) -> Option<&ReporterSetting> {
-        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-        self.reporters.iter().find(|r| {
-            r.domains.iter().any(|d| {
-                let d = d.trim_end_matches('.').to_ascii_lowercase();
-                domain == d || domain.ends_with(&format!(".{d}"))
-            })
-        })
+        self.reporters
+            .iter()
+            .find(|r| r.domains.iter().any(|d| within_domain(domain, d)))
     }
 }
 
@@ -637,13 +633,8 @@ impl App {
             return Dkim::Fail;
         };
         let outputs = verifier.0.verify_dkim(&msg).await;
-        let signed_by_reporter = |d: &str| {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            domains.iter().any(|r| {
-                let r = r.trim_end_matches('.').to_ascii_lowercase();
-                r == d || r.ends_with(&format!(".{d}"))
-            })
-        };
+        // The signing domain is the reporter's domain or a parent of it.
+        let signed_by_reporter = |d: &str| domains.iter().any(|r| within_domain(r, d));
         let mut seen = Dkim::None;
         for o in &outputs {
             let Some(sig) = o.signature() else { continue };

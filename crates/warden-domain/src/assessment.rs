@@ -229,11 +229,9 @@ impl Infrastructure {
         if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
             return self.networks.iter().any(|n| n.contains(&ip));
         }
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.domains.iter().any(|d| {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            host == d || host.ends_with(&format!(".{d}"))
-        })
+        self.domains
+            .iter()
+            .any(|d| crate::resource::within_domain(host, d))
     }
 }
 

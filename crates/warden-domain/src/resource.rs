@@ -451,6 +451,14 @@ fn range_hex(net: IpNet) -> (String, String, i64) {
     (ip_hex(net.network()), ip_hex(net.broadcast()), bits)
 }
 
+/// Whether `name` is `parent` or a subdomain of it, ignoring case and a trailing dot
+/// (`Mail.Cert.Example.` is within `cert.example`; `evilcert.example` is not).
+pub fn within_domain(name: &str, parent: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let parent = parent.trim_end_matches('.').to_ascii_lowercase();
+    name == parent || name.ends_with(&format!(".{parent}"))
+}
+
 /// The canonical form of a DNS name with at least two labels ([`canonical::normalise_host`]:
 /// lowercase, IDN as punycode, no trailing dot); `None` for anything else, IPs included.
 pub fn normalise_domain(value: &str) -> Option<String> {
@@ -795,6 +803,17 @@ fn domain_keys(domain: &str, keys: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ASMT-3 infrastructure domains and INT-6 reporter domains: the domain or a subdomain,
+    /// whatever the case or a trailing dot; a name merely ending in the same letters is not.
+    #[test]
+    fn within_domain_is_the_domain_or_a_subdomain() {
+        assert!(within_domain("cert.example", "cert.example"));
+        assert!(within_domain("Mail.Cert.Example.", "cert.example"));
+        assert!(within_domain("a.b.cert.example", "CERT.example."));
+        assert!(!within_domain("evilcert.example", "cert.example"));
+        assert!(!within_domain("cert.example", "mail.cert.example"));
+    }
 
     #[test]
     fn url_candidates_cover_every_segment_and_parent_domain() {
